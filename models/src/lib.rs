@@ -1,0 +1,1 @@
+//! Mail-cluster models (placeholder until the models issue).

@@ -1,0 +1,174 @@
+//! Fault plans: scheduled faults, random fault processes and swarm mode.
+//!
+//! A fault plan is a list of scheduled faults `(at, fault)` plus random fault
+//! processes, each a Poisson process with a mean interval and a generator that
+//! picks targets. The kernel knows the generic faults (crash, restart,
+//! partition, clog, slow link, slow disk); models add their own kinds through
+//! `Fault::Model`, which is delivered to the target node as `Input::Fault`.
+//!
+//! Swarm mode (Groce et al., "Swarm Testing", ISSTA 2012; used by FoundationDB
+//! and TigerBeetle) enables a random subset of the fault processes per seed, so
+//! a sweep explores runs where some faults never happen and others dominate.
+//!
+//! After a run every fault is reported with whether it had an observable effect.
+//! A replay whose faults never fired must not pass silently.
+
+use std::fmt::Debug;
+
+use crate::rng::Stream;
+use crate::time::{Dur, Time};
+use crate::NodeId;
+
+/// A fault the kernel can inject.
+#[derive(Clone, Debug)]
+pub enum Fault<M> {
+    /// Crash a node: volatile state and writes in flight are lost.
+    Crash(NodeId),
+    /// Restart a crashed node from its durable state.
+    Restart(NodeId),
+    /// Cut both directions between two nodes.
+    Partition(NodeId, NodeId),
+    /// Cut one direction only: `from` can no longer reach `to`.
+    PartitionOneWay {
+        from: NodeId,
+        to: NodeId,
+    },
+    /// Cut a node off from every other node.
+    Isolate(NodeId),
+    /// Heal every partition, isolation, clog and slow link.
+    Heal,
+    /// Heal both directions between two nodes.
+    HealLink(NodeId, NodeId),
+    /// Hold messages from `from` to `to` until unclogged.
+    Clog {
+        from: NodeId,
+        to: NodeId,
+    },
+    Unclog {
+        from: NodeId,
+        to: NodeId,
+    },
+    /// Multiply the latency from `from` to `to` (per-mille; 1000 = normal).
+    SlowLink {
+        from: NodeId,
+        to: NodeId,
+        permille: u32,
+    },
+    /// Multiply a node's fsync latency (per-mille; 1000 = normal).
+    SlowDisk {
+        node: NodeId,
+        permille: u32,
+    },
+    /// A fault defined by a model, delivered to `target` as `Input::Fault`.
+    /// `kind` names the fault kind (for reports and swarm statistics).
+    Model {
+        target: NodeId,
+        kind: String,
+        msg: M,
+    },
+}
+
+impl<M: Debug> Fault<M> {
+    /// The fault kind, as reported and as swarm mode groups faults.
+    pub fn kind(&self) -> &str {
+        match self {
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Partition(..) => "partition",
+            Fault::PartitionOneWay { .. } => "partition-one-way",
+            Fault::Isolate(_) => "isolate",
+            Fault::Heal => "heal",
+            Fault::HealLink(..) => "heal-link",
+            Fault::Clog { .. } => "clog",
+            Fault::Unclog { .. } => "unclog",
+            Fault::SlowLink { .. } => "slow-link",
+            Fault::SlowDisk { .. } => "slow-disk",
+            Fault::Model { kind, .. } => kind,
+        }
+    }
+
+    /// A human description, with node names.
+    pub fn describe(&self, names: &[String]) -> String {
+        let n = |id: &NodeId| names.get(id.0 as usize).cloned().unwrap_or_else(|| format!("node#{}", id.0));
+        match self {
+            Fault::Crash(a) => format!("crash {}", n(a)),
+            Fault::Restart(a) => format!("restart {}", n(a)),
+            Fault::Partition(a, b) => format!("partition {} <-> {}", n(a), n(b)),
+            Fault::PartitionOneWay { from, to } => format!("partition {} -> {}", n(from), n(to)),
+            Fault::Isolate(a) => format!("isolate {}", n(a)),
+            Fault::Heal => "heal network".to_string(),
+            Fault::HealLink(a, b) => format!("heal {} <-> {}", n(a), n(b)),
+            Fault::Clog { from, to } => format!("clog {} -> {}", n(from), n(to)),
+            Fault::Unclog { from, to } => format!("unclog {} -> {}", n(from), n(to)),
+            Fault::SlowLink { from, to, permille } => {
+                format!("slow link {} -> {} x{}.{:03}", n(from), n(to), permille / 1000, permille % 1000)
+            }
+            Fault::SlowDisk { node, permille } => format!("slow disk {} x{}.{:03}", n(node), permille / 1000, permille % 1000),
+            Fault::Model { target, kind, msg } => format!("{kind} on {}: {msg:?}", n(target)),
+        }
+    }
+
+    /// The node a fault targets, if one.
+    pub fn target(&self) -> Option<NodeId> {
+        match self {
+            Fault::Crash(a) | Fault::Restart(a) | Fault::Isolate(a) => Some(*a),
+            Fault::SlowDisk { node, .. } => Some(*node),
+            Fault::Model { target, .. } => Some(*target),
+            Fault::PartitionOneWay { from, .. } | Fault::Clog { from, .. } | Fault::SlowLink { from, .. } => Some(*from),
+            Fault::Partition(a, _) | Fault::HealLink(a, _) => Some(*a),
+            Fault::Unclog { from, .. } => Some(*from),
+            Fault::Heal => None,
+        }
+    }
+}
+
+/// What a fault generator may look at when it picks a target.
+pub struct ProcessView<'a> {
+    pub now: Time,
+    pub names: &'a [String],
+    pub up: &'a [bool],
+}
+
+/// Draws one fault occurrence; `None` skips this occurrence.
+pub type Generator<M> = Box<dyn FnMut(&mut Stream, &ProcessView<'_>) -> Option<Fault<M>>>;
+
+/// A random fault process: a Poisson process of one fault kind.
+pub struct FaultProcess<M> {
+    pub kind: String,
+    pub mean_interval: Dur,
+    pub generate: Generator<M>,
+}
+
+impl<M> FaultProcess<M> {
+    pub fn new(
+        kind: impl Into<String>,
+        mean_interval: Dur,
+        generate: impl FnMut(&mut Stream, &ProcessView<'_>) -> Option<Fault<M>> + 'static,
+    ) -> Self {
+        FaultProcess { kind: kind.into(), mean_interval, generate: Box::new(generate) }
+    }
+}
+
+/// One injected fault, as reported after the run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FaultReport {
+    pub at: Time,
+    pub kind: String,
+    pub description: String,
+    /// False for occurrences of a random process.
+    pub scheduled: bool,
+    /// Whether injecting it changed anything observable.
+    pub effect: bool,
+    /// When the fault ended (healed, restarted, resolved by the model).
+    pub ended: Option<Time>,
+    pub target: Option<u32>,
+}
+
+/// Per-kind statistics of random fault processes in one run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessReport {
+    pub kind: String,
+    /// Whether swarm mode enabled this process for this seed.
+    pub enabled: bool,
+    pub fired: u32,
+}

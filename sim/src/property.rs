@@ -1,0 +1,104 @@
+//! Properties and violations.
+//!
+//! Properties are labelled as in stateright and Antithesis:
+//! - *always*: must hold after every event (safety);
+//! - *eventually*: must hold at some point of the liveness phase, which starts
+//!   once the fault phase has ended and recovery has completed, before a
+//!   deadline (TigerBeetle's VOPR liveness mode);
+//! - *sometimes*: must hold at least once in the run, proving that the
+//!   situation a test is about actually happened.
+//!
+//! Properties are checked against an `Observe` view: the world (the model's
+//! ghost state, such as a custody ledger) and the nodes' volatile and durable
+//! state. A property that is expensive to check should keep incremental state
+//! in the world instead and report through `Ctx::violation`.
+
+use std::fmt;
+
+use crate::node::{Disk, Durable, Host, Node};
+use crate::time::Time;
+use crate::trace::Record;
+use crate::{Message, NodeId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyKind {
+    Always,
+    Eventually,
+    Sometimes,
+}
+
+/// Checks a property: `Ok` when it holds, `Err(why)` when it does not.
+pub type Check<M, W> = Box<dyn Fn(&Observe<'_, M, W>) -> Result<(), String>>;
+
+pub struct Property<M: Message, W> {
+    pub name: String,
+    pub kind: PropertyKind,
+    pub check: Check<M, W>,
+    pub(crate) satisfied: bool,
+}
+
+/// A read-only view of a run for property checks.
+pub struct Observe<'a, M: Message, W> {
+    pub now: Time,
+    pub world: &'a W,
+    pub(crate) hosts: &'a [Box<dyn crate::node::AnyHost<M, W>>],
+    pub(crate) up: &'a [bool],
+    pub(crate) names: &'a [String],
+}
+
+impl<'a, M: Message, W> Observe<'a, M, W> {
+    fn host<N: Node<M, W>>(&self, id: NodeId) -> Option<&'a Host<N, N::Disk>> {
+        self.hosts.get(id.0 as usize)?.as_any().downcast_ref::<Host<N, N::Disk>>()
+    }
+    /// The node's volatile state, if it is up and of type `N`.
+    pub fn node<N: Node<M, W>>(&self, id: NodeId) -> Option<&'a N> {
+        self.host::<N>(id)?.node()
+    }
+    /// The node's disk (durable state and writes in flight), if it is of type `N`.
+    pub fn disk<N: Node<M, W>>(&self, id: NodeId) -> Option<&'a Disk<N::Disk>>
+    where
+        N::Disk: Durable,
+    {
+        Some(self.host::<N>(id)?.disk())
+    }
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.up.get(id.0 as usize).copied().unwrap_or(false)
+    }
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.names[id.0 as usize]
+    }
+    pub fn node_count(&self) -> usize {
+        self.hosts.len()
+    }
+}
+
+/// A property that did not hold: a value, not a panic.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    pub property: String,
+    pub kind: PropertyKind,
+    pub time: Time,
+    pub seed: u64,
+    pub detail: String,
+    /// The last records of the trace before the violation.
+    pub tail: Vec<(Record, String)>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            PropertyKind::Always => "always",
+            PropertyKind::Eventually => "eventually",
+            PropertyKind::Sometimes => "sometimes",
+        };
+        writeln!(f, "{kind} property `{}` violated at {} (seed {}): {}", self.property, self.time, self.seed, self.detail)?;
+        if !self.tail.is_empty() {
+            writeln!(f, "last {} events:", self.tail.len())?;
+            for (r, label) in &self.tail {
+                writeln!(f, "  {} #{:<8} {:?} node={} peer={} {}", r.time, r.seq, r.kind, r.node, r.peer, label)?;
+            }
+        }
+        Ok(())
+    }
+}

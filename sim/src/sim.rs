@@ -1,0 +1,1081 @@
+//! The simulation loop: one agenda of pending events ordered by (time, seq),
+//! a virtual clock that jumps from event to event, and the handler context
+//! through which nodes act on the world.
+//!
+//! A run has two phases, as in TigerBeetle's VOPR. In the *fault phase* the
+//! fault plan and the random fault processes run. When it ends the kernel stops
+//! the random processes and, unless told otherwise, heals the network and
+//! restarts crashed nodes; once the scenario's recovery condition holds, the
+//! *liveness phase* begins and every *eventually* property must hold before its
+//! deadline. Outcomes: ok, safety violation, liveness violation, model panic,
+//! budget exceeded.
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView};
+use crate::net::{DownMode, LinkConfig, Network, Route};
+use crate::node::{AnyHost, Disk, Durable, FaultId, Host, Input, Node, NodeConfig, TimerId};
+use crate::property::{Check, Observe, Property, PropertyKind, Violation};
+use crate::rng::Stream;
+use crate::time::{Dur, Time};
+use crate::trace::{self, stable_hash, Record, RecordKind, Sample, Slice, Trace, TraceMode};
+use crate::{Message, NodeId};
+
+thread_local! {
+    static SIM_NOW: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The simulated time of the run executing on this thread (for log timestamps).
+pub fn current_time() -> Time {
+    Time(SIM_NOW.with(Cell::get))
+}
+
+/// Settings of one run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub seed: u64,
+    pub trace: TraceMode,
+    /// Budget: a run that needs more events than this is stopped with
+    /// `Outcome::BudgetExceeded`.
+    pub max_events: u64,
+    /// Budget: a run that would go past this simulated time is stopped with
+    /// `Outcome::BudgetExceeded`.
+    pub max_time: Time,
+    /// The normal end of the run, if it has one (a scenario's horizon).
+    pub end_at: Option<Time>,
+    /// When the fault phase ends; `None` for a run without a liveness phase
+    /// (its eventually properties are then checked over the whole run).
+    pub fault_phase_end: Option<Time>,
+    /// How long recovery may take, and then how long eventually properties
+    /// have to hold, each counted from the end of the step before.
+    pub liveness_window: Dur,
+    /// At the end of the fault phase, heal the network and restart crashed
+    /// nodes (the "core" of the system that the liveness phase needs).
+    pub heal_for_liveness: bool,
+    /// End the run as soon as every eventually property has held in the
+    /// liveness phase.
+    pub end_when_live: bool,
+    /// Enable a random subset of the fault processes for this seed.
+    pub swarm: bool,
+    /// Number of trace records in a violation's tail.
+    pub tail_len: usize,
+}
+
+impl Config {
+    pub fn new(seed: u64) -> Config {
+        Config {
+            seed,
+            trace: TraceMode::default(),
+            max_events: 1_000_000_000,
+            max_time: Time(u64::MAX / 2),
+            end_at: None,
+            fault_phase_end: None,
+            liveness_window: Dur::hours(24),
+            heal_for_liveness: true,
+            end_when_live: true,
+            swarm: false,
+            tail_len: 32,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    SafetyViolation(Violation),
+    LivenessViolation(Violation),
+    ModelPanic { time: Time, seed: u64, message: String },
+    BudgetExceeded { budget: Budget, time: Time, seed: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    Events(u64),
+    Time(Time),
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+    /// The outcome class as a short name: ok, safety, liveness, panic, budget.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::SafetyViolation(_) => "safety",
+            Outcome::LivenessViolation(_) => "liveness",
+            Outcome::ModelPanic { .. } => "panic",
+            Outcome::BudgetExceeded { .. } => "budget",
+        }
+    }
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok => write!(f, "ok"),
+            Outcome::SafetyViolation(v) => write!(f, "safety violation: {v}"),
+            Outcome::LivenessViolation(v) => write!(f, "liveness violation: {v}"),
+            Outcome::ModelPanic { time, seed, message } => write!(f, "model panic at {time} (seed {seed}): {message}"),
+            Outcome::BudgetExceeded { budget: Budget::Events(n), time, seed } => {
+                write!(f, "budget exceeded: more than {n} events (at {time}, seed {seed})")
+            }
+            Outcome::BudgetExceeded { budget: Budget::Time(t), seed, .. } => {
+                write!(f, "budget exceeded: simulated time past {t} (seed {seed})")
+            }
+        }
+    }
+}
+
+/// What a run reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunReport {
+    pub seed: u64,
+    pub outcome: Outcome,
+    pub trace_hash: u64,
+    pub events: u64,
+    pub end: Time,
+    pub faults: Vec<FaultReport>,
+    pub processes: Vec<ProcessReport>,
+    /// Each property with whether it held (always: never violated; eventually
+    /// and sometimes: reached).
+    pub properties: Vec<(String, PropertyKind, bool)>,
+}
+
+#[derive(Debug)]
+enum Ev<M> {
+    Start(u32),
+    Deliver { from: u32, to: u32, msg: M },
+    Refused { sender: u32, dest: u32, msg: M },
+    Timer { node: u32, inc: u32, id: u64, tag: u64 },
+    Durable { node: u32, inc: u32 },
+    Fault(usize),
+    Process(usize),
+    PhaseEnd,
+    Deadline,
+}
+
+struct Entry<M> {
+    time: Time,
+    seq: u64,
+    ev: Ev<M>,
+}
+
+impl<M> PartialEq for Entry<M> {
+    fn eq(&self, o: &Self) -> bool {
+        self.time == o.time && self.seq == o.seq
+    }
+}
+impl<M> Eq for Entry<M> {}
+impl<M> PartialOrd for Entry<M> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<M> Ord for Entry<M> {
+    /// Reversed, so that the max-heap pops the earliest (time, seq).
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Everything of a run except the nodes and the world, so that a handler can
+/// borrow it while its node is borrowed too.
+pub(crate) struct Core<M> {
+    seed: u64,
+    now: Time,
+    next_seq: u64,
+    cur_seq: u64,
+    agenda: BinaryHeap<Entry<M>>,
+    trace: Trace,
+    net: Network,
+    net_rng: Stream,
+    held: Vec<(u32, u32, M)>,
+    names: Vec<String>,
+    up: Vec<bool>,
+    inc: Vec<u32>,
+    down: Vec<DownMode>,
+    next_timer: u64,
+    cancelled: BTreeSet<u64>,
+    stop: bool,
+    violation: Option<(String, String)>,
+    faults: Vec<FaultReport>,
+    fault_peer: Vec<Option<u32>>,
+    metric_ids: BTreeMap<&'static str, usize>,
+    metric_names: Vec<&'static str>,
+    samples: Vec<Sample>,
+}
+
+impl<M: Message> Core<M> {
+    #[inline]
+    fn push(&mut self, time: Time, ev: Ev<M>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.agenda.push(Entry { time, seq, ev });
+    }
+
+    #[inline]
+    fn record(&mut self, kind: RecordKind, node: u32, peer: u32, payload: u64, label: impl FnOnce(&[String]) -> String) {
+        let r = Record { time: self.now, seq: self.cur_seq, kind, node, peer, payload };
+        let names = &self.names;
+        self.trace.push(r, || label(names));
+    }
+
+    fn send(&mut self, from: u32, to: u32, msg: M) {
+        match self.net.route(NodeId(from), NodeId(to), ()) {
+            Route::Drop => {
+                let h = stable_hash(&msg);
+                self.record(RecordKind::Drop, from, to, h, |n| format!("{} -> {} cut: {msg:?}", n[from as usize], n[to as usize]));
+            }
+            Route::Hold => self.held.push((from, to, msg)),
+            Route::Deliver(link, slow) => {
+                if link.loss_ppm > 0 && self.net_rng.chance(link.loss_ppm) {
+                    let h = stable_hash(&msg);
+                    self.record(RecordKind::Drop, from, to, h, |n| format!("{} -> {} lost: {msg:?}", n[from as usize], n[to as usize]));
+                    return;
+                }
+                let mut latency = self.net_rng.dur(link.latency_min, link.latency_max);
+                if slow != 1000 {
+                    latency = latency.scale_permille(slow);
+                }
+                let at = self.now + latency;
+                self.push(at, Ev::Deliver { from, to, msg });
+            }
+        }
+    }
+
+    fn release_held(&mut self, pred: impl Fn(u32, u32) -> bool) {
+        let held = std::mem::take(&mut self.held);
+        for (from, to, msg) in held {
+            if pred(from, to) {
+                self.send(from, to, msg);
+            } else {
+                self.held.push((from, to, msg));
+            }
+        }
+    }
+
+    fn metric_id(&mut self, name: &'static str) -> usize {
+        if let Some(&id) = self.metric_ids.get(name) {
+            return id;
+        }
+        let id = self.metric_names.len();
+        self.metric_names.push(name);
+        self.metric_ids.insert(name, id);
+        id
+    }
+
+    /// Ends every open fault report matching `pred` at the current time.
+    fn end_faults(&mut self, pred: impl Fn(&FaultReport, Option<u32>) -> bool) {
+        let now = self.now;
+        for (r, peer) in self.faults.iter_mut().zip(self.fault_peer.iter()) {
+            if r.effect && r.ended.is_none() && pred(r, *peer) {
+                r.ended = Some(now);
+            }
+        }
+    }
+}
+
+/// The handle a node's handler acts through.
+pub struct Ctx<'a, M: Message, W> {
+    core: &'a mut Core<M>,
+    me: u32,
+    rng: &'a mut Stream,
+    /// The model's ghost state (ledgers, measurements). Models write to it so
+    /// that properties can check it; they must not base decisions on it.
+    pub world: &'a mut W,
+}
+
+impl<'a, M: Message, W> Ctx<'a, M, W> {
+    #[inline]
+    pub fn now(&self) -> Time {
+        self.core.now
+    }
+    #[inline]
+    pub fn me(&self) -> NodeId {
+        NodeId(self.me)
+    }
+    /// This node's own random stream ("node/<name>").
+    #[inline]
+    pub fn rng(&mut self) -> &mut Stream {
+        self.rng
+    }
+    pub fn seed(&self) -> u64 {
+        self.core.seed
+    }
+    /// Sends a message over the network.
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.core.send(self.me, to.0, msg);
+    }
+    /// Sets a timer that fires after `after` with `tag`, unless this node
+    /// crashes first or cancels it.
+    #[inline]
+    pub fn set_timer(&mut self, after: Dur, tag: u64) -> TimerId {
+        let id = self.core.next_timer;
+        self.core.next_timer += 1;
+        let at = self.core.now + after;
+        let inc = self.core.inc[self.me as usize];
+        self.core.push(at, Ev::Timer { node: self.me, inc, id, tag });
+        TimerId(id)
+    }
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.core.cancelled.insert(id.0);
+    }
+    pub(crate) fn schedule_durable(&mut self, at: Time) {
+        let inc = self.core.inc[self.me as usize];
+        self.core.push(at, Ev::Durable { node: self.me, inc });
+    }
+    /// Ends the run (normally) after this event.
+    pub fn stop(&mut self) {
+        self.core.stop = true;
+    }
+    /// Reports a safety violation found by incremental checking in the model.
+    pub fn violation(&mut self, property: &str, detail: String) {
+        if self.core.violation.is_none() {
+            self.core.violation = Some((property.to_string(), detail));
+        }
+    }
+    /// Records a metric sample (kept in full traces, exported as a counter).
+    pub fn gauge(&mut self, name: &'static str, value: i64) {
+        if self.core.trace.is_full() {
+            let metric = self.core.metric_id(name);
+            let now = self.core.now;
+            self.core.samples.push(Sample { time: now, metric, value });
+        }
+    }
+    /// Marks an injected model fault as having had an observable effect.
+    pub fn fault_effect(&mut self, id: FaultId) {
+        if let Some(r) = self.core.faults.get_mut(id.0 as usize) {
+            r.effect = true;
+        }
+    }
+    /// Marks an injected model fault as over (for the timeline).
+    pub fn fault_resolved(&mut self, id: FaultId) {
+        let now = self.core.now;
+        if let Some(r) = self.core.faults.get_mut(id.0 as usize) {
+            if r.ended.is_none() {
+                r.ended = Some(now);
+            }
+        }
+    }
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.core.names[id.0 as usize]
+    }
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.core.names.iter().position(|n| n == name).map(|i| NodeId(i as u32))
+    }
+    pub fn node_count(&self) -> usize {
+        self.core.names.len()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Faults,
+    Recovering { deadline: Time },
+    Liveness { deadline: Time },
+}
+
+struct ProcessSlot<M> {
+    process: FaultProcess<M>,
+    rng: Stream,
+    report: ProcessReport,
+}
+
+/// A simulation: nodes, network, fault plan and properties of one run.
+pub struct Sim<M: Message, W> {
+    cfg: Config,
+    core: Core<M>,
+    hosts: Vec<Box<dyn AnyHost<M, W>>>,
+    rngs: Vec<Stream>,
+    world: W,
+    props: Vec<Property<M, W>>,
+    scheduled: Vec<Option<Fault<M>>>,
+    processes: Vec<ProcessSlot<M>>,
+    recovery_done: Option<Check<M, W>>,
+    phase: Phase,
+    started: bool,
+    finished: Option<RunReport>,
+    events: u64,
+}
+
+impl<M: Message, W: 'static> Sim<M, W> {
+    pub fn new(cfg: Config, world: W) -> Sim<M, W> {
+        let core = Core {
+            seed: cfg.seed,
+            now: Time::ZERO,
+            next_seq: 0,
+            cur_seq: 0,
+            agenda: BinaryHeap::new(),
+            trace: Trace::new(cfg.trace),
+            net: Network::default(),
+            net_rng: Stream::new(cfg.seed, "network"),
+            held: Vec::new(),
+            names: Vec::new(),
+            up: Vec::new(),
+            inc: Vec::new(),
+            down: Vec::new(),
+            next_timer: 0,
+            cancelled: BTreeSet::new(),
+            stop: false,
+            violation: None,
+            faults: Vec::new(),
+            fault_peer: Vec::new(),
+            metric_ids: BTreeMap::new(),
+            metric_names: Vec::new(),
+            samples: Vec::new(),
+        };
+        Sim {
+            cfg,
+            core,
+            hosts: Vec::new(),
+            rngs: Vec::new(),
+            world,
+            props: Vec::new(),
+            scheduled: Vec::new(),
+            processes: Vec::new(),
+            recovery_done: None,
+            phase: Phase::Faults,
+            started: false,
+            finished: None,
+            events: 0,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Changes how much of the trace is kept; only before the run starts.
+    pub fn set_trace(&mut self, mode: TraceMode) {
+        assert!(!self.started, "set_trace after the run started");
+        self.cfg.trace = mode;
+        self.core.trace = Trace::new(mode);
+    }
+
+    /// Registers a node, built now and again at every restart by `factory`
+    /// from its durable state (which starts as `disk`). Names must be unique.
+    pub fn add_node<N: Node<M, W>>(
+        &mut self,
+        name: &str,
+        cfg: NodeConfig,
+        disk: N::Disk,
+        factory: impl Fn(&N::Disk) -> N + 'static,
+    ) -> NodeId {
+        assert!(!self.started, "add_node after the run started");
+        assert!(!self.core.names.iter().any(|n| n == name), "node name `{name}` registered twice");
+        assert!(cfg.fsync_min <= cfg.fsync_max, "node `{name}`: fsync_min exceeds fsync_max");
+        let id = self.hosts.len() as u32;
+        let disk = Disk::new(disk, &cfg, Stream::new(self.cfg.seed, &format!("disk/{name}")));
+        let host: Host<N, N::Disk> = Host::new(disk, Box::new(factory));
+        self.hosts.push(Box::new(host));
+        self.rngs.push(Stream::new(self.cfg.seed, &format!("node/{name}")));
+        self.core.names.push(name.to_string());
+        self.core.up.push(false);
+        self.core.inc.push(0);
+        self.core.down.push(cfg.down);
+        self.core.push(Time::ZERO, Ev::Start(id));
+        NodeId(id)
+    }
+
+    /// The link used where no per-link setting exists.
+    pub fn set_default_link(&mut self, link: LinkConfig) {
+        link.validate().expect("invalid default link");
+        self.core.net.default = link;
+    }
+    /// Sets one direction of a link.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
+        link.validate().expect("invalid link");
+        self.core.net.links.insert((from.0, to.0), link);
+    }
+    /// Sets both directions of a link.
+    pub fn set_link_both(&mut self, a: NodeId, b: NodeId, link: LinkConfig) {
+        self.set_link(a, b, link);
+        self.set_link(b, a, link);
+    }
+
+    /// Schedules a fault at a time.
+    pub fn schedule(&mut self, at: Time, fault: Fault<M>) {
+        let idx = self.scheduled.len();
+        self.scheduled.push(Some(fault));
+        self.core.push(at, Ev::Fault(idx));
+    }
+
+    /// Adds a random fault process, active during the fault phase.
+    pub fn add_process(&mut self, process: FaultProcess<M>) {
+        assert!(process.mean_interval > Dur::ZERO, "fault process `{}` has a zero mean interval", process.kind);
+        let rng = Stream::new(self.cfg.seed, &format!("faults/{}", process.kind));
+        let report = ProcessReport { kind: process.kind.clone(), enabled: true, fired: 0 };
+        self.processes.push(ProcessSlot { process, rng, report });
+    }
+
+    fn add_property(&mut self, name: &str, kind: PropertyKind, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
+        self.props.push(Property { name: name.to_string(), kind, check: Box::new(check), satisfied: false });
+    }
+    /// A safety property, checked after every event.
+    pub fn always(&mut self, name: &str, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
+        self.add_property(name, PropertyKind::Always, check)
+    }
+    /// A liveness property, which must hold in the liveness phase before its deadline.
+    pub fn eventually(&mut self, name: &str, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
+        self.add_property(name, PropertyKind::Eventually, check)
+    }
+    /// A coverage property, which must hold at least once in the run.
+    pub fn sometimes(&mut self, name: &str, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
+        self.add_property(name, PropertyKind::Sometimes, check)
+    }
+    /// The condition that ends recovery after the fault phase (default: none
+    /// to wait for). The liveness phase starts once it holds.
+    pub fn recovery_done(&mut self, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
+        self.recovery_done = Some(Box::new(check));
+    }
+
+    pub fn world(&self) -> &W {
+        &self.world
+    }
+    pub fn world_mut(&mut self) -> &mut W {
+        &mut self.world
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.core.trace
+    }
+    pub fn names(&self) -> &[String] {
+        &self.core.names
+    }
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.core.names.iter().position(|n| n == name).map(|i| NodeId(i as u32))
+    }
+    pub fn now(&self) -> Time {
+        self.core.now
+    }
+    pub fn observe(&self) -> Observe<'_, M, W> {
+        Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names }
+    }
+    /// The fault log so far.
+    pub fn faults(&self) -> &[FaultReport] {
+        &self.core.faults
+    }
+
+    /// Runs to the end and reports. Running again returns the same report.
+    pub fn run(&mut self) -> RunReport {
+        if let Some(r) = &self.finished {
+            return r.clone();
+        }
+        let outcome = match catch_unwind(AssertUnwindSafe(|| self.run_loop())) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic with a non-string payload".to_string());
+                Outcome::ModelPanic { time: self.core.now, seed: self.cfg.seed, message }
+            }
+        };
+        let report = RunReport {
+            seed: self.cfg.seed,
+            outcome,
+            trace_hash: self.core.trace.hash(),
+            events: self.events,
+            end: self.core.now,
+            faults: self.core.faults.clone(),
+            processes: self.processes.iter().map(|p| p.report.clone()).collect(),
+            properties: self
+                .props
+                .iter()
+                .map(|p| {
+                    let held = match p.kind {
+                        PropertyKind::Always => true,
+                        _ => p.satisfied,
+                    };
+                    (p.name.clone(), p.kind, held)
+                })
+                .collect(),
+        };
+        let report = self.mark_violated_always(report);
+        self.finished = Some(report.clone());
+        report
+    }
+
+    fn mark_violated_always(&self, mut report: RunReport) -> RunReport {
+        if let Outcome::SafetyViolation(v) = &report.outcome {
+            for p in &mut report.properties {
+                if p.0 == v.property {
+                    p.2 = false;
+                }
+            }
+        }
+        report
+    }
+
+    fn start(&mut self) {
+        self.started = true;
+        // Swarm mode: a random subset of the fault processes, at least one.
+        if self.cfg.swarm && !self.processes.is_empty() {
+            let mut swarm = Stream::new(self.cfg.seed, "swarm");
+            let mut any = false;
+            for p in &mut self.processes {
+                p.report.enabled = swarm.chance(500_000);
+                any |= p.report.enabled;
+            }
+            if !any {
+                let pick = swarm.below(self.processes.len() as u64) as usize;
+                self.processes[pick].report.enabled = true;
+            }
+        }
+        for i in 0..self.processes.len() {
+            if self.processes[i].report.enabled {
+                let mean = self.processes[i].process.mean_interval;
+                let gap = self.processes[i].rng.exponential(mean);
+                self.core.push(Time::ZERO + gap, Ev::Process(i));
+            }
+        }
+        match self.cfg.fault_phase_end {
+            Some(t) => self.core.push(t, Ev::PhaseEnd),
+            None => self.phase = Phase::Liveness { deadline: self.cfg.end_at.unwrap_or(Time::MAX) },
+        }
+    }
+
+    fn run_loop(&mut self) -> Outcome {
+        if !self.started {
+            self.start();
+        }
+        loop {
+            let Some(entry) = self.core.agenda.pop() else {
+                return self.finish();
+            };
+            if let Some(end) = self.cfg.end_at {
+                if entry.time > end {
+                    self.core.now = end;
+                    return self.finish();
+                }
+            }
+            if entry.time > self.cfg.max_time {
+                return Outcome::BudgetExceeded { budget: Budget::Time(self.cfg.max_time), time: self.core.now, seed: self.cfg.seed };
+            }
+            if self.events >= self.cfg.max_events {
+                return Outcome::BudgetExceeded { budget: Budget::Events(self.cfg.max_events), time: self.core.now, seed: self.cfg.seed };
+            }
+            self.events += 1;
+            self.core.now = entry.time;
+            self.core.cur_seq = entry.seq;
+            SIM_NOW.with(|c| c.set(entry.time.0));
+            if let Some(outcome) = self.step(entry.ev) {
+                return outcome;
+            }
+            if let Some(outcome) = self.check() {
+                return outcome;
+            }
+            if self.core.stop {
+                return self.finish();
+            }
+        }
+    }
+
+    fn dispatch(&mut self, node: u32, input: Input<M>) {
+        let n = node as usize;
+        let mut ctx = Ctx { core: &mut self.core, me: node, rng: &mut self.rngs[n], world: &mut self.world };
+        self.hosts[n].handle(input, &mut ctx);
+    }
+
+    fn boot(&mut self, node: u32, kind: RecordKind) {
+        let n = node as usize;
+        self.hosts[n].boot();
+        self.core.up[n] = true;
+        self.core.record(kind, node, node, 0, |names| format!("{} up", names[n]));
+        tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], "{kind:?}");
+        self.dispatch(node, Input::Start);
+    }
+
+    fn crash(&mut self, node: u32) {
+        let n = node as usize;
+        self.hosts[n].crash();
+        self.core.up[n] = false;
+        self.core.inc[n] += 1;
+        self.core.record(RecordKind::Crash, node, node, 0, |names| format!("{} crashed", names[n]));
+    }
+
+    fn step(&mut self, ev: Ev<M>) -> Option<Outcome> {
+        match ev {
+            Ev::Start(node) => {
+                if !self.core.up[node as usize] {
+                    self.boot(node, RecordKind::Start);
+                }
+            }
+            Ev::Deliver { from, to, msg } => {
+                let t = to as usize;
+                if self.core.up[t] {
+                    let h = stable_hash(&msg);
+                    self.core.record(RecordKind::Deliver, to, from, h, |n| format!("{} -> {}: {msg:?}", n[from as usize], n[t]));
+                    self.dispatch(to, Input::Message { from: NodeId(from), msg });
+                } else if self.core.down[t] == DownMode::Refuse && self.core.up[from as usize] {
+                    let h = stable_hash(&msg);
+                    self.core
+                        .record(RecordKind::Refused, to, from, h, |n| format!("{} down, refused from {}: {msg:?}", n[t], n[from as usize]));
+                    // The refusal travels back over the reverse link.
+                    let link = self.core.net.links.get(&(to, from)).copied().unwrap_or(self.core.net.default);
+                    let back = self.core.net_rng.dur(link.latency_min, link.latency_max);
+                    let at = self.core.now + back;
+                    self.core.push(at, Ev::Refused { sender: from, dest: to, msg });
+                } else {
+                    let h = stable_hash(&msg);
+                    self.core
+                        .record(RecordKind::Drop, to, from, h, |n| format!("{} down, no answer to {}: {msg:?}", n[t], n[from as usize]));
+                }
+            }
+            Ev::Refused { sender, dest, msg } => {
+                if self.core.up[sender as usize] {
+                    let h = stable_hash(&msg);
+                    self.core.record(RecordKind::Refused, sender, dest, h, |n| {
+                        format!("{} refused by {}: {msg:?}", n[sender as usize], n[dest as usize])
+                    });
+                    self.dispatch(sender, Input::Refused { to: NodeId(dest), msg });
+                }
+            }
+            Ev::Timer { node, inc, id, tag } => {
+                let n = node as usize;
+                if inc == self.core.inc[n] && self.core.up[n] && !(!self.core.cancelled.is_empty() && self.core.cancelled.remove(&id)) {
+                    self.core.record(RecordKind::Timer, node, node, tag, |names| format!("{} timer {id} tag {tag}", names[n]));
+                    self.dispatch(node, Input::Timer { id: TimerId(id), tag });
+                } else if !self.core.cancelled.is_empty() {
+                    self.core.cancelled.remove(&id);
+                }
+            }
+            Ev::Durable { node, inc } => {
+                let n = node as usize;
+                if inc == self.core.inc[n] {
+                    self.core.record(RecordKind::Durable, node, node, 0, |names| format!("{} write durable", names[n]));
+                    let mut ctx = Ctx { core: &mut self.core, me: node, rng: &mut self.rngs[n], world: &mut self.world };
+                    self.hosts[n].complete_write(&mut ctx);
+                }
+            }
+            Ev::Fault(idx) => {
+                let fault = self.scheduled[idx].take().expect("each scheduled fault fires once");
+                self.inject(fault, true);
+            }
+            Ev::Process(i) => {
+                if self.phase == Phase::Faults {
+                    let view = ProcessView { now: self.core.now, names: &self.core.names, up: &self.core.up };
+                    let slot = &mut self.processes[i];
+                    let fault = (slot.process.generate)(&mut slot.rng, &view);
+                    let gap = slot.rng.exponential(slot.process.mean_interval);
+                    if let Some(fault) = fault {
+                        self.processes[i].report.fired += 1;
+                        self.inject(fault, false);
+                    }
+                    let at = self.core.now + gap;
+                    self.core.push(at, Ev::Process(i));
+                }
+            }
+            Ev::PhaseEnd => {
+                self.core.record(RecordKind::Phase, 0, 0, 0, |_| "fault phase ends".to_string());
+                if self.cfg.heal_for_liveness {
+                    if self.core.net.heal_all() {
+                        self.core.end_faults(|r, _| {
+                            matches!(r.kind.as_str(), "partition" | "partition-one-way" | "isolate" | "clog" | "slow-link")
+                        });
+                    }
+                    self.core.release_held(|_, _| true);
+                    for node in 0..self.hosts.len() as u32 {
+                        if !self.core.up[node as usize] {
+                            self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
+                            self.boot(node, RecordKind::Restart);
+                        }
+                    }
+                }
+                let deadline = self.core.now + self.cfg.liveness_window;
+                self.phase = Phase::Recovering { deadline };
+                self.core.push(deadline, Ev::Deadline);
+            }
+            Ev::Deadline => match self.phase {
+                Phase::Recovering { deadline } if self.core.now >= deadline => {
+                    return Some(self.liveness_violation(
+                        "recovery",
+                        PropertyKind::Eventually,
+                        format!("recovery did not complete within {}", self.cfg.liveness_window),
+                    ));
+                }
+                Phase::Liveness { deadline } if self.core.now >= deadline => {
+                    if let Some(p) = self.props.iter().find(|p| p.kind == PropertyKind::Eventually && !p.satisfied) {
+                        let (name, why) = (p.name.clone(), self.last_reason(p));
+                        return Some(self.liveness_violation(
+                            &name,
+                            PropertyKind::Eventually,
+                            format!("did not hold within {} of recovery: {why}", self.cfg.liveness_window),
+                        ));
+                    }
+                }
+                _ => {}
+            },
+        }
+        None
+    }
+
+    fn last_reason(&self, p: &Property<M, W>) -> String {
+        match (p.check)(&self.observe()) {
+            Ok(()) => "held only after the deadline".to_string(),
+            Err(why) => why,
+        }
+    }
+
+    fn liveness_violation(&self, property: &str, kind: PropertyKind, detail: String) -> Outcome {
+        Outcome::LivenessViolation(self.violation(property, kind, detail))
+    }
+
+    fn violation(&self, property: &str, kind: PropertyKind, detail: String) -> Violation {
+        Violation {
+            property: property.to_string(),
+            kind,
+            time: self.core.now,
+            seed: self.cfg.seed,
+            detail,
+            tail: self.core.trace.tail(self.cfg.tail_len),
+        }
+    }
+
+    /// Injects a fault now and logs it.
+    fn inject(&mut self, fault: Fault<M>, scheduled: bool) {
+        let id = self.core.faults.len() as u32;
+        let description = fault.describe(&self.core.names);
+        let kind = fault.kind().to_string();
+        let target = fault.target().map(|t| t.0);
+        let peer = match &fault {
+            Fault::Partition(_, b) | Fault::HealLink(_, b) => Some(b.0),
+            Fault::PartitionOneWay { to, .. } | Fault::Clog { to, .. } | Fault::Unclog { to, .. } | Fault::SlowLink { to, .. } => {
+                Some(to.0)
+            }
+            _ => None,
+        };
+        tracing::debug!(target: "mailsim_sim", fault = %description, "inject");
+        let payload = stable_hash(&description);
+        self.core.record(RecordKind::Fault, target.unwrap_or(0), peer.unwrap_or(0), payload, |_| description.clone());
+        self.core.faults.push(FaultReport { at: self.core.now, kind, description, scheduled, effect: false, ended: None, target });
+        self.core.fault_peer.push(peer);
+        let effect = match fault {
+            Fault::Crash(n) => {
+                let up = self.core.up[n.0 as usize];
+                if up {
+                    self.crash(n.0);
+                }
+                up
+            }
+            Fault::Restart(n) => {
+                let down = !self.core.up[n.0 as usize];
+                if down {
+                    self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(n.0));
+                    self.boot(n.0, RecordKind::Restart);
+                }
+                down
+            }
+            Fault::Partition(a, b) => {
+                let x = self.core.net.cut.insert((a.0, b.0));
+                self.core.net.cut.insert((b.0, a.0)) | x
+            }
+            Fault::PartitionOneWay { from, to } => self.core.net.cut.insert((from.0, to.0)),
+            Fault::Isolate(n) => self.core.net.isolated.insert(n.0),
+            Fault::Heal => {
+                let changed = self.core.net.heal_all() | !self.core.held.is_empty();
+                self.core
+                    .end_faults(|r, _| matches!(r.kind.as_str(), "partition" | "partition-one-way" | "isolate" | "clog" | "slow-link"));
+                self.core.release_held(|_, _| true);
+                changed
+            }
+            Fault::HealLink(a, b) => {
+                let x = self.core.net.cut.remove(&(a.0, b.0));
+                let changed = self.core.net.cut.remove(&(b.0, a.0)) | x;
+                self.core.end_faults(|r, p| {
+                    r.kind.starts_with("partition")
+                        && matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0))
+                });
+                changed
+            }
+            Fault::Clog { from, to } => self.core.net.clogged.insert((from.0, to.0)),
+            Fault::Unclog { from, to } => {
+                let changed = self.core.net.clogged.remove(&(from.0, to.0));
+                self.core.end_faults(|r, p| r.kind == "clog" && r.target == Some(from.0) && p == Some(to.0));
+                self.core.release_held(|f, t| f == from.0 && t == to.0);
+                changed
+            }
+            Fault::SlowLink { from, to, permille } => {
+                let old = if permille == 1000 {
+                    self.core.net.slow.remove(&(from.0, to.0))
+                } else {
+                    self.core.net.slow.insert((from.0, to.0), permille)
+                };
+                if permille == 1000 {
+                    self.core.end_faults(|r, p| r.kind == "slow-link" && r.target == Some(from.0) && p == Some(to.0));
+                }
+                old.unwrap_or(1000) != permille
+            }
+            Fault::SlowDisk { node, permille } => {
+                self.hosts[node.0 as usize].set_disk_slow(permille);
+                if permille == 1000 {
+                    self.core.end_faults(|r, _| r.kind == "slow-disk" && r.target == Some(node.0));
+                }
+                true
+            }
+            Fault::Model { target, kind, msg } => {
+                if self.core.up[target.0 as usize] {
+                    self.dispatch(target.0, Input::Fault { id: FaultId(id), kind, msg });
+                }
+                self.core.faults[id as usize].effect
+            }
+        };
+        let report = &mut self.core.faults[id as usize];
+        report.effect |= effect;
+    }
+
+    /// Checks properties after an event.
+    fn check(&mut self) -> Option<Outcome> {
+        if let Some((property, detail)) = self.core.violation.take() {
+            return Some(Outcome::SafetyViolation(self.violation(&property, PropertyKind::Always, detail)));
+        }
+        if self.props.is_empty() && self.recovery_done.is_none() {
+            if let Phase::Recovering { .. } = self.phase {
+                self.phase = Phase::Liveness { deadline: self.core.now + self.cfg.liveness_window };
+                if self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() {
+                    self.core.stop = true;
+                }
+            }
+            return None;
+        }
+        let mut start_deadline = None;
+        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
+        let mut failed: Option<(usize, String)> = None;
+        for (i, p) in self.props.iter_mut().enumerate() {
+            match p.kind {
+                PropertyKind::Always => {
+                    if let Err(why) = (p.check)(&obs) {
+                        failed = Some((i, why));
+                        break;
+                    }
+                }
+                PropertyKind::Sometimes => {
+                    if !p.satisfied && (p.check)(&obs).is_ok() {
+                        p.satisfied = true;
+                    }
+                }
+                PropertyKind::Eventually => {}
+            }
+        }
+        if let Some((i, why)) = failed {
+            let name = self.props[i].name.clone();
+            return Some(Outcome::SafetyViolation(self.violation(&name, PropertyKind::Always, why)));
+        }
+        if let Phase::Recovering { .. } = self.phase {
+            let done = self.recovery_done.as_ref().is_none_or(|c| c(&obs).is_ok());
+            if done {
+                let deadline = self.core.now + self.cfg.liveness_window;
+                self.phase = Phase::Liveness { deadline };
+                start_deadline = Some(deadline);
+            }
+        }
+        if let Phase::Liveness { .. } = self.phase {
+            let mut all = true;
+            let mut any = false;
+            for p in self.props.iter_mut().filter(|p| p.kind == PropertyKind::Eventually) {
+                any = true;
+                if !p.satisfied && (p.check)(&obs).is_ok() {
+                    p.satisfied = true;
+                }
+                all &= p.satisfied;
+            }
+            if all && self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() && (any || self.recovery_done.is_some()) {
+                self.core.stop = true;
+            }
+        }
+        if let Some(deadline) = start_deadline {
+            self.core.push(deadline, Ev::Deadline);
+        }
+        None
+    }
+
+    /// The run ended normally (agenda empty, end time, or stop): every
+    /// eventually and sometimes property must have held.
+    fn finish(&mut self) -> Outcome {
+        if let Some(outcome) = self.check() {
+            return outcome;
+        }
+        if let Phase::Recovering { .. } = self.phase {
+            if self.recovery_done.is_some() {
+                return self.liveness_violation(
+                    "recovery",
+                    PropertyKind::Eventually,
+                    "the run ended before recovery completed".to_string(),
+                );
+            }
+        }
+        let liveness = matches!(self.phase, Phase::Liveness { .. });
+        for p in &self.props {
+            if p.kind == PropertyKind::Eventually && !p.satisfied {
+                let why = if liveness { self.last_reason(p) } else { "the run ended before the liveness phase".to_string() };
+                return self.liveness_violation(&p.name, PropertyKind::Eventually, format!("never held: {why}"));
+            }
+        }
+        for p in &self.props {
+            if p.kind == PropertyKind::Sometimes && !p.satisfied {
+                return self.liveness_violation(&p.name, PropertyKind::Sometimes, "never held during the run".to_string());
+            }
+        }
+        Outcome::Ok
+    }
+
+    /// Metric names and samples (full traces only).
+    pub fn samples(&self) -> (&[&'static str], &[Sample]) {
+        (&self.core.metric_names, &self.core.samples)
+    }
+
+    /// The trace as JSON lines (complete only in `TraceMode::Full`).
+    pub fn json_lines(&self) -> String {
+        trace::to_json_lines(&self.core.trace, &self.core.names)
+    }
+
+    /// The trace as Chrome trace-event JSON for Perfetto: faults as slices,
+    /// events as instants on their node's track, metrics as counters.
+    pub fn chrome_trace(&self) -> String {
+        let end = self.core.now;
+        let slices: Vec<Slice> = self
+            .core
+            .faults
+            .iter()
+            .filter(|f| f.effect)
+            .map(|f| Slice {
+                name: f.description.clone(),
+                track: match f.target {
+                    Some(t) => format!("faults: {}", self.core.names[t as usize]),
+                    None => "faults".to_string(),
+                },
+                start: f.at,
+                end: f.ended.unwrap_or(end),
+            })
+            .collect();
+        trace::to_chrome_json(&self.core.trace, &self.core.names, &slices, &self.core.metric_names, &self.core.samples)
+    }
+}
+
+impl<M: Message, W: 'static> Sim<M, W> {
+    /// Reads the disk of a node of type `N` (durable state and writes in flight).
+    pub fn disk<N: Node<M, W>>(&self, id: NodeId) -> Option<&Disk<N::Disk>>
+    where
+        N::Disk: Durable,
+    {
+        self.hosts.get(id.0 as usize)?.as_any().downcast_ref::<Host<N, N::Disk>>().map(|h| h.disk())
+    }
+    /// Reads a node of type `N`, if it is up.
+    pub fn node<N: Node<M, W>>(&self, id: NodeId) -> Option<&N> {
+        self.hosts.get(id.0 as usize)?.as_any().downcast_ref::<Host<N, N::Disk>>()?.node()
+    }
+}
