@@ -1,1 +1,22 @@
-//! Mail-cluster models (placeholder until the models issue).
+//! # mailsim-models: the mail cluster, modeled
+//!
+//! Components of a hosted mail service, faithful enough that replays of real
+//! outages (`../shared/OUTAGES.md`) show what their postmortems reported:
+//! - `senders`: the internet side — workloads and SMTP retry profiles;
+//! - `mta`: mail nodes (MX) with durable queues, Postfix-like backoff, DSNs,
+//!   and a local delivery agent that needs the mailbox lock;
+//! - `storage`: shelves, controllers, paths, disks, RAID groups, volumes;
+//! - `filer`: the NFS file server with its lock manager, holding the mailstore
+//!   (mailboxes on volumes, temporary stores, merge-back, migration);
+//! - `cluster`: the cluster manager with heartbeats, fencing and failover;
+//! - `ops`: monitoring, alerts, operators and the recovery plan;
+//! - `clients`: POP, IMAP and webmail users;
+//! - `ledger`: the custody ledger and measurements (the invariants).
+//!
+//! Components talk only through the messages of `msg`.
+
+pub mod ledger;
+pub mod msg;
+
+pub use ledger::World;
+pub use msg::*;

@@ -211,6 +211,8 @@ pub(crate) struct Core<M> {
     cancelled: BTreeSet<u64>,
     stop: bool,
     violation: Option<(String, String)>,
+    /// Power actions requested by handlers: (node, on, by whom).
+    actions: Vec<(u32, bool, u32)>,
     faults: Vec<FaultReport>,
     fault_peer: Vec<Option<u32>>,
     metric_ids: BTreeMap<&'static str, usize>,
@@ -233,7 +235,7 @@ impl<M: Message> Core<M> {
         self.trace.push(r, || label(names));
     }
 
-    fn send(&mut self, from: u32, to: u32, msg: M) {
+    fn send(&mut self, from: u32, to: u32, msg: M, extra: Dur) {
         match self.net.route(NodeId(from), NodeId(to), ()) {
             Route::Drop => {
                 let h = stable_hash(&msg);
@@ -250,7 +252,7 @@ impl<M: Message> Core<M> {
                 if slow != 1000 {
                     latency = latency.scale_permille(slow);
                 }
-                let at = self.now + latency;
+                let at = self.now + latency + extra;
                 self.push(at, Ev::Deliver { from, to, msg });
             }
         }
@@ -260,7 +262,7 @@ impl<M: Message> Core<M> {
         let held = std::mem::take(&mut self.held);
         for (from, to, msg) in held {
             if pred(from, to) {
-                self.send(from, to, msg);
+                self.send(from, to, msg, Dur::ZERO);
             } else {
                 self.held.push((from, to, msg));
             }
@@ -318,7 +320,24 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     /// Sends a message over the network.
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: M) {
-        self.core.send(self.me, to.0, msg);
+        self.core.send(self.me, to.0, msg, Dur::ZERO);
+    }
+    /// Sends a message that leaves after `delay` (the time this node spends
+    /// producing it, e.g. a storage write's service time). The network
+    /// decides its fate now.
+    #[inline]
+    pub fn send_after(&mut self, delay: Dur, to: NodeId, msg: M) {
+        self.core.send(self.me, to.0, msg, delay);
+    }
+    /// Powers a node off (as a fencing device or a power switch does). Applied
+    /// right after this handler returns; logged as an action, not a fault.
+    pub fn power_off(&mut self, node: NodeId) {
+        self.core.actions.push((node.0, false, self.me));
+    }
+    /// Powers a node on (a replaced or reset machine boots from its durable
+    /// state). Applied right after this handler returns.
+    pub fn power_on(&mut self, node: NodeId) {
+        self.core.actions.push((node.0, true, self.me));
     }
     /// Sets a timer that fires after `after` with `tag`, unless this node
     /// crashes first or cancels it.
@@ -432,6 +451,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             cancelled: BTreeSet::new(),
             stop: false,
             violation: None,
+            actions: Vec::new(),
             faults: Vec::new(),
             fault_peer: Vec::new(),
             metric_ids: BTreeMap::new(),
@@ -676,6 +696,9 @@ impl<M: Message, W: 'static> Sim<M, W> {
             if let Some(outcome) = self.step(entry.ev) {
                 return outcome;
             }
+            if !self.core.actions.is_empty() {
+                self.apply_actions();
+            }
             if let Some(outcome) = self.check() {
                 return outcome;
             }
@@ -698,6 +721,25 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.core.record(kind, node, node, 0, |names| format!("{} up", names[n]));
         tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], "{kind:?}");
         self.dispatch(node, Input::Start);
+    }
+
+    fn apply_actions(&mut self) {
+        let mut i = 0;
+        // Actions may cause more actions (a booted node acts in its Start).
+        while i < self.core.actions.len() {
+            let (node, on, by) = self.core.actions[i];
+            i += 1;
+            let n = node as usize;
+            if on && !self.core.up[n] {
+                self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
+                self.core.record(RecordKind::Restart, node, by, 1, |names| format!("{} powered on by {}", names[n], names[by as usize]));
+                self.boot(node, RecordKind::Restart);
+            } else if !on && self.core.up[n] {
+                self.core.record(RecordKind::Crash, node, by, 1, |names| format!("{} powered off by {}", names[n], names[by as usize]));
+                self.crash(node);
+            }
+        }
+        self.core.actions.clear();
     }
 
     fn crash(&mut self, node: u32) {

@@ -25,7 +25,7 @@ pub enum RecordKind {
     Deliver,
     /// A message was lost: link loss, partition, or a silent down node.
     Drop,
-    /// A message bounced back: the destination was down and refused it.
+    /// A message came back: the destination was down and refused it.
     Refused,
     Timer,
     /// A durable write of the node completed.

@@ -1,0 +1,385 @@
+//! The custody ledger and the run's measurements: the models' ghost state.
+//!
+//! RFC 5321 makes a receiver that answered 250 after DATA responsible for the
+//! mail: it must not lose it, even across a crash. The ledger follows every
+//! mail through the places it can be — held by its sender, in a durable queue,
+//! in a temporary store, in its mailbox, returned to its author — and checks
+//! the custody invariant at every transition, in O(1), so that a million mails
+//! cost a million small checks rather than a scan per event:
+//! - a mail acknowledged with 250 must already be durable in a queue;
+//! - a mail leaving its last queue must be in a mailbox, a temporary store, or
+//!   returned to its author: otherwise it is *lost*;
+//! - a mail in its mailbox twice is a *duplicate delivery*.
+//!
+//! Components report transitions through the functions of this module; a
+//! violation is reported to the kernel at once. Components never read the
+//! ledger to make decisions: it is what an all-seeing auditor would record.
+
+use hdrhistogram::Histogram;
+use mailsim_sim::{Ctx, NodeId, Time};
+
+use crate::msg::{MailId, MailboxId, Msg, Proto};
+
+/// Property names, as reported in violations.
+pub const CUSTODY: &str = "custody";
+pub const SPLIT_BRAIN: &str = "no split brain";
+pub const EVENTUAL_DELIVERY: &str = "eventual delivery";
+
+const HELD: u8 = 1;
+const ACKED: u8 = 2;
+const RETURNED: u8 = 4;
+const SENDER_BOUNCED: u8 = 8;
+const RESOLVED: u8 = 16;
+
+/// Where one mail is. 24 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct Record {
+    created: u64,
+    rcpt: MailboxId,
+    flags: u8,
+    queues: u8,
+    mailbox: u8,
+    temp: u8,
+    _pad: [u8; 4],
+}
+
+/// Counters a run reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub submitted: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    /// Returned to the author by an MTA's DSN after the queue lifetime.
+    pub returned: u64,
+    /// Given up by the sending side (never accepted by the cluster).
+    pub sender_bounced: u64,
+    pub lost: u64,
+    pub duplicate_deliveries: u64,
+    /// Mails POP/IMAP clients downloaded again because UIDLs changed.
+    pub client_duplicates: u64,
+}
+
+/// Measurements of a run.
+pub struct Stats {
+    /// Delivery delay (author to mailbox), in seconds.
+    pub delay_s: Histogram<u64>,
+    /// Mailboxes unavailable (volume offline), as (time, count) at each change.
+    pub unavailable: Vec<(Time, u32)>,
+    /// Mails in all queues, sampled at each change of a node's queue depth
+    /// bucket: (time, node, depth).
+    pub queue_depth: Vec<(Time, u32, u32)>,
+    /// Client accesses per protocol: (attempts, failures).
+    pub access: [(u64, u64); 3],
+    /// Client access failures over time: (time, protocol, ok).
+    pub access_log: Vec<(Time, Proto, bool)>,
+    /// Bounces at senders per retry profile name.
+    pub sender_bounces: Vec<(String, u64)>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            delay_s: Histogram::new_with_bounds(1, 60 * 86_400, 3).expect("valid histogram bounds"),
+            unavailable: Vec::new(),
+            queue_depth: Vec::new(),
+            access: [(0, 0); 3],
+            access_log: Vec::new(),
+            sender_bounces: Vec::new(),
+        }
+    }
+}
+
+/// The models' world: custody ledger plus measurements.
+#[derive(Default)]
+pub struct World {
+    mails: Vec<Record>,
+    pub counts: Counts,
+    /// Accepted mails not yet in their mailbox nor returned.
+    outstanding: u64,
+    /// Mails still held by their senders (neither accepted nor given up).
+    held: u64,
+    /// Per mailbox, the node writing it now (split-brain check).
+    writers: Vec<Option<NodeId>>,
+    /// Per cluster resource, the nodes running it now.
+    resources: Vec<Vec<NodeId>>,
+    pub stats: Stats,
+    /// When the first accepted mail became outstanding and when the last
+    /// became delivered (for "time to full restore").
+    pub last_delivery: Time,
+}
+
+type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
+
+impl World {
+    pub fn new() -> World {
+        World::default()
+    }
+
+    /// Registers a new mail written by an author for `rcpt`; returns its id.
+    pub fn new_mail(&mut self, rcpt: MailboxId, created: Time) -> MailId {
+        let id = self.mails.len() as MailId;
+        self.mails.push(Record { created: created.as_micros(), rcpt, flags: HELD, ..Record::default() });
+        self.counts.submitted += 1;
+        self.held += 1;
+        id
+    }
+
+    pub fn mail_count(&self) -> usize {
+        self.mails.len()
+    }
+    pub fn outstanding(&self) -> u64 {
+        self.outstanding
+    }
+    pub fn held_by_senders(&self) -> u64 {
+        self.held
+    }
+    pub fn rcpt(&self, id: MailId) -> MailboxId {
+        self.mails[id as usize].rcpt
+    }
+    /// Copies of the mail in mailboxes (durably).
+    pub fn in_mailbox(&self, id: MailId) -> u8 {
+        self.mails[id as usize].mailbox
+    }
+    pub fn in_queues(&self, id: MailId) -> u8 {
+        self.mails[id as usize].queues
+    }
+
+    /// Everything accepted is delivered or returned, and senders hold nothing.
+    pub fn all_delivered(&self) -> Result<(), String> {
+        if self.outstanding > 0 || self.held > 0 {
+            return Err(format!("{} accepted mails not in their mailbox, {} mails still held by senders", self.outstanding, self.held));
+        }
+        Ok(())
+    }
+
+    fn rec(&mut self, id: MailId) -> &mut Record {
+        &mut self.mails[id as usize]
+    }
+
+    fn resolve(&mut self, id: MailId) {
+        let r = &mut self.mails[id as usize];
+        if r.flags & ACKED != 0 && r.flags & RESOLVED == 0 {
+            r.flags |= RESOLVED;
+            self.outstanding -= 1;
+        }
+    }
+
+    fn nowhere(&self, id: MailId) -> bool {
+        let r = &self.mails[id as usize];
+        r.queues == 0 && r.mailbox == 0 && r.temp == 0 && r.flags & RETURNED == 0
+    }
+}
+
+/// A queue write of mail `id` became durable on `node`.
+pub fn enqueued(ctx: C, id: MailId) {
+    let r = ctx.world.rec(id);
+    r.queues = r.queues.saturating_add(1);
+}
+
+/// `node` answered 250 for mail `id`. It must already be durable in a queue.
+pub fn acknowledged(ctx: C, id: MailId) {
+    let me = ctx.me();
+    let w = &mut *ctx.world;
+    let first = w.mails[id as usize].flags & ACKED == 0;
+    if first {
+        w.mails[id as usize].flags |= ACKED;
+        w.counts.accepted += 1;
+        w.outstanding += 1;
+    }
+    if w.mails[id as usize].queues == 0 {
+        let name = ctx.name(me).to_string();
+        ctx.violation(CUSTODY, format!("mail {id} acknowledged with 250 by {name} before it was durable in a queue; a crash now loses it"));
+        return;
+    }
+    // Delivered already through another copy? Then nothing is outstanding.
+    if w.mails[id as usize].mailbox > 0 {
+        w.resolve(id);
+    }
+}
+
+/// The sender saw the 250 (or gave up): the mail is no longer held there.
+pub fn sender_released(ctx: C, id: MailId) {
+    let r = ctx.world.rec(id);
+    if r.flags & HELD != 0 {
+        r.flags &= !HELD;
+        ctx.world.held -= 1;
+    }
+}
+
+/// The sending side gave up on a mail it never got accepted: returned to its
+/// author by the sender's own MTA. Counted, not lost.
+pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
+    sender_released(ctx, id);
+    let w = &mut *ctx.world;
+    w.mails[id as usize].flags |= SENDER_BOUNCED;
+    w.counts.sender_bounced += 1;
+    match w.stats.sender_bounces.iter_mut().find(|(p, _)| p == profile) {
+        Some((_, n)) => *n += 1,
+        None => w.stats.sender_bounces.push((profile.to_string(), 1)),
+    }
+}
+
+/// The removal of mail `id` from `node`'s queue became durable.
+pub fn dequeued(ctx: C, id: MailId) {
+    let w = &mut *ctx.world;
+    let r = &mut w.mails[id as usize];
+    r.queues = r.queues.saturating_sub(1);
+    if r.flags & ACKED != 0 && w.nowhere(id) {
+        lose(ctx, id, "removed from the last queue holding it while in no mailbox and not returned");
+    }
+}
+
+/// Mail `id` is now durably in its mailbox (one more copy).
+pub fn delivered(ctx: C, id: MailId) {
+    let now = ctx.now();
+    let w = &mut *ctx.world;
+    let r = &mut w.mails[id as usize];
+    r.mailbox = r.mailbox.saturating_add(1);
+    let (copies, created) = (r.mailbox, r.created);
+    if copies == 1 {
+        w.counts.delivered += 1;
+        let delay_s = now.as_micros().saturating_sub(created) / 1_000_000;
+        w.stats.delay_s.saturating_record(delay_s.max(1));
+        w.last_delivery = now;
+        w.resolve(id);
+    } else {
+        w.counts.duplicate_deliveries += 1;
+        let rcpt = r.rcpt;
+        ctx.violation(CUSTODY, format!("mail {id} is in mailbox {rcpt} {copies} times: duplicate delivery"));
+    }
+}
+
+/// Mail `id` is now durably in a temporary store.
+pub fn stored_temporarily(ctx: C, id: MailId) {
+    let r = ctx.world.rec(id);
+    r.temp = r.temp.saturating_add(1);
+}
+
+/// Mail `id` was removed from a temporary store (after merge-back).
+pub fn temp_removed(ctx: C, id: MailId) {
+    let w = &mut *ctx.world;
+    let r = &mut w.mails[id as usize];
+    r.temp = r.temp.saturating_sub(1);
+    if r.flags & ACKED != 0 && w.nowhere(id) {
+        lose(ctx, id, "removed from a temporary store while in no mailbox and no queue");
+    }
+}
+
+/// Mail `id` was returned to its author with a DSN (queue lifetime expired).
+pub fn returned(ctx: C, id: MailId) {
+    let w = &mut *ctx.world;
+    w.mails[id as usize].flags |= RETURNED;
+    w.counts.returned += 1;
+    w.resolve(id);
+}
+
+/// A mailbox copy of mail `id` was destroyed (storage data loss).
+pub fn mailbox_lost(ctx: C, id: MailId) {
+    let w = &mut *ctx.world;
+    let r = &mut w.mails[id as usize];
+    r.mailbox = r.mailbox.saturating_sub(1);
+    if w.nowhere(id) {
+        lose(ctx, id, "its only mailbox copy was destroyed with its volume");
+    }
+}
+
+fn lose(ctx: C, id: MailId, why: &str) {
+    ctx.world.counts.lost += 1;
+    let me = ctx.me();
+    let name = ctx.name(me).to_string();
+    ctx.violation(CUSTODY, format!("mail {id} lost at {name}: {why}"));
+}
+
+/// `node` starts writing mailbox `mb`. Two writers at once is a split brain.
+pub fn mailbox_write_begin(ctx: C, mb: MailboxId, writer: NodeId) {
+    let w = &mut *ctx.world;
+    if w.writers.len() <= mb as usize {
+        w.writers.resize(mb as usize + 1, None);
+    }
+    match w.writers[mb as usize] {
+        Some(other) if other != writer => {
+            let (a, b) = (ctx.name(other).to_string(), ctx.name(writer).to_string());
+            ctx.violation(SPLIT_BRAIN, format!("mailbox {mb} written by {a} and {b} at once"));
+        }
+        _ => w.writers[mb as usize] = Some(writer),
+    }
+}
+
+/// `node` finished writing mailbox `mb`.
+pub fn mailbox_write_end(ctx: C, mb: MailboxId, writer: NodeId) {
+    if let Some(slot) = ctx.world.writers.get_mut(mb as usize) {
+        if *slot == Some(writer) {
+            *slot = None;
+        }
+    }
+}
+
+/// `node` started running cluster resource `res` (the mail services and their
+/// shared spool). Two live nodes running it at once is a split brain.
+pub fn resource_started(ctx: C, res: usize, node: NodeId) {
+    let w = &mut *ctx.world;
+    if w.resources.len() <= res {
+        w.resources.resize(res + 1, Vec::new());
+    }
+    let holders = &mut w.resources[res];
+    if !holders.contains(&node) {
+        holders.push(node);
+    }
+    if holders.len() > 1 {
+        let names: Vec<String> = holders.clone().iter().map(|n| ctx.name(*n).to_string()).collect();
+        ctx.violation(SPLIT_BRAIN, format!("cluster resource {res} running on {} at once", names.join(" and ")));
+    }
+}
+
+/// `node` stopped running resource `res` (stopped, or powered off).
+pub fn resource_stopped(ctx: C, res: usize, node: NodeId) {
+    if let Some(holders) = ctx.world.resources.get_mut(res) {
+        holders.retain(|n| *n != node);
+    }
+}
+
+/// A node crashed or was powered off: it runs nothing and writes nothing.
+/// Called by the node itself at boot (its previous life ended).
+pub fn node_down(world: &mut World, node: NodeId) {
+    for holders in &mut world.resources {
+        holders.retain(|n| *n != node);
+    }
+    for w in &mut world.writers {
+        if *w == Some(node) {
+            *w = None;
+        }
+    }
+}
+
+/// A client access attempt and its result.
+pub fn access(ctx: C, proto: Proto, ok: bool) {
+    let now = ctx.now();
+    let s = &mut ctx.world.stats;
+    let slot = &mut s.access[proto as usize];
+    slot.0 += 1;
+    if !ok {
+        slot.1 += 1;
+    }
+    s.access_log.push((now, proto, ok));
+}
+
+/// A POP/IMAP client downloaded `n` mails again (UIDLs changed).
+pub fn client_duplicates(ctx: C, n: u64) {
+    ctx.world.counts.client_duplicates += n;
+}
+
+/// The number of mailboxes unavailable changed.
+pub fn unavailable(ctx: C, count: u32) {
+    let now = ctx.now();
+    let s = &mut ctx.world.stats.unavailable;
+    if s.last().map(|l| l.1) != Some(count) {
+        s.push((now, count));
+    }
+}
+
+/// A node's queue depth changed notably.
+pub fn queue_depth(ctx: C, depth: u32) {
+    let now = ctx.now();
+    let node = ctx.me().0;
+    ctx.world.stats.queue_depth.push((now, node, depth));
+}

@@ -1,0 +1,250 @@
+//! The messages, timer tags and model faults that mail-cluster components
+//! exchange. This file is the contract between components: each component
+//! owns its own internals, and talks to others only through these types.
+//!
+//! A "message" here is a kernel message (a network packet or RPC); an e-mail
+//! is a *mail*, identified by a `MailId` that indexes the custody ledger.
+
+use mailsim_sim::{Dur, NodeId, Time};
+
+/// An e-mail, by its index in the custody ledger.
+pub type MailId = u32;
+/// A mailbox (one user), by index.
+pub type MailboxId = u32;
+/// A runbook step, by index in the recovery plan.
+pub type StepId = u32;
+
+/// What travels with an e-mail: enough to deliver it without a lookup.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: MailId,
+    pub rcpt: MailboxId,
+    /// When the author sent it (for delivery delay and queue lifetime).
+    pub created: Time,
+}
+
+/// The final reply of an SMTP transaction (after DATA).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum SmtpCode {
+    /// 250: the receiver is now responsible for the mail (RFC 5321 §4.1.1.4).
+    Accepted,
+    /// 4xx: try again later (e.g. 452 queue full, 451 local error).
+    TempFail,
+    /// 5xx: permanent failure; the sender returns the mail to its author.
+    PermFail,
+}
+
+/// Why a mailstore operation failed temporarily.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum StoreError {
+    /// The mailbox lock could not be taken (NLM broken, in grace, timed out).
+    Lock,
+    /// The volume holding the mailbox is offline.
+    Offline,
+    /// An I/O error on the volume.
+    Io,
+}
+
+/// Protocols a mail user reads mail with.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proto {
+    Pop,
+    Imap,
+    Webmail,
+}
+
+/// SMTP between the internet's senders and the cluster's MX nodes.
+#[derive(Clone, Debug, Hash)]
+pub enum Smtp {
+    /// A whole transaction (MAIL, RCPT, DATA) in one message.
+    Data(Envelope),
+    Reply {
+        id: MailId,
+        code: SmtpCode,
+    },
+}
+
+/// The delivery agent and mail readers talking to the mailstore over NFS.
+#[derive(Clone, Debug, Hash)]
+pub enum Store {
+    /// Append a mail to its recipient's mailbox. `locked` is false only for a
+    /// (buggy) delivery agent that writes without taking the mailbox lock.
+    Append {
+        mail: Envelope,
+        locked: bool,
+    },
+    AppendReply {
+        id: MailId,
+        result: Result<(), StoreError>,
+    },
+    /// A user opens their mailbox with a protocol.
+    Access {
+        mailbox: MailboxId,
+        proto: Proto,
+    },
+    /// `uidl_epoch` changes whenever the mailbox's POP UIDLs (or IMAP
+    /// UIDVALIDITY) change; `count` is the number of mails in it.
+    AccessReply {
+        mailbox: MailboxId,
+        proto: Proto,
+        result: Result<AccessInfo, StoreError>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct AccessInfo {
+    pub count: u32,
+    pub uidl_epoch: u32,
+    /// Served from a temporary store (new mail only, webmail only).
+    pub temporary: bool,
+}
+
+/// The cluster manager (Corosync/Pacemaker-like) and its fencing devices.
+#[derive(Clone, Debug, Hash)]
+pub enum Cluster {
+    Heartbeat {
+        from: NodeId,
+        epoch: u64,
+    },
+    /// Ask a fencing device to power off `target`.
+    Fence {
+        target: NodeId,
+        request: u64,
+    },
+    /// A fencing device's answer: Ok = target confirmed off.
+    FenceResult {
+        target: NodeId,
+        request: u64,
+        ok: bool,
+    },
+    /// The virtual IP of the mail services now points at `owner`.
+    VipOwner {
+        owner: Option<NodeId>,
+    },
+    /// The resources the node runs (SMTP, POP, IMAP as one group).
+    StartServices,
+    StopServices,
+}
+
+/// Monitoring, operators and the recovery plan.
+#[derive(Clone, Debug, Hash)]
+pub enum Ops {
+    /// An alert from monitoring, with its text.
+    Alert {
+        text: String,
+        about: NodeId,
+    },
+    /// An operator executes a runbook step on a component.
+    Command {
+        step: StepId,
+        action: Action,
+    },
+    /// A component finished a step.
+    StepDone {
+        step: StepId,
+    },
+    /// A monitoring probe and its answer.
+    Probe {
+        seq: u64,
+    },
+    ProbeReply {
+        seq: u64,
+        ok: bool,
+    },
+}
+
+/// What a runbook step does. Components that do not know an action answer
+/// `StepDone` at once (and log it), so a plan never hangs on a typo.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Action {
+    /// Replace failed hardware (controllers, paths, disks) of the storage.
+    ReplaceHardware,
+    /// Fix a redundancy (path) fault.
+    FixRedundancy,
+    /// Rebuild degraded RAID groups: one after another or all at once.
+    StartRebuild { parallel: bool },
+    /// Let new mail for mailboxes on offline volumes go to temporary stores.
+    EnableTempStores,
+    /// Merge temporary stores back into the restored mailboxes.
+    MergeBack,
+    /// Copy volumes to new storage, `steps` batches; `keep_uidls` false makes
+    /// POP clients re-download.
+    Migrate { steps: u32, keep_uidls: bool },
+    /// Roll back (or fix) a failed upgrade of the file server.
+    RollbackUpgrade,
+    /// Manual cluster state reset / confirm a node is fenced.
+    ResetCluster,
+    /// Power a node on (replaced hardware).
+    PowerOn { node: NodeId },
+}
+
+/// Faults that models define, delivered to their target node.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum ModelFault {
+    /// A disk-shelf controller fails.
+    ControllerFail { shelf: u32, controller: u32 },
+    /// A path/redundancy fault on a shelf: latent until a controller fails.
+    PathFault { shelf: u32 },
+    /// A disk of a RAID group fails.
+    DiskFail { group: u32 },
+    /// A latent sector error, found when the group is rebuilt.
+    LatentSectorError { group: u32 },
+    /// Storage performance degraded: latency multiplied (per-mille).
+    Degrade { permille: u32 },
+    /// The file server's lock manager stops working (the ECCS upgrade).
+    LockBroken,
+    /// The file server restarts its lock manager (grace period follows).
+    LockRestart,
+    /// The file server stops answering (hard mounts stall) for `for_`.
+    Hang { for_: Dur },
+    /// A fencing device starts failing in the given way.
+    FenceBroken { mode: FenceMode },
+}
+
+/// How a fencing device misbehaves.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum FenceMode {
+    Works,
+    /// Reports failure (the Fused outage).
+    ReportsFailure,
+    /// Never answers; the cluster manager times out (stonith-timeout).
+    Timeout,
+    /// Reports success without powering the node off (the dangerous one).
+    LiesSuccess,
+}
+
+/// Every kernel message of the mail models.
+#[derive(Clone, Debug, Hash)]
+pub enum Msg {
+    Smtp(Smtp),
+    Store(Store),
+    Cluster(Cluster),
+    Ops(Ops),
+    Fault(ModelFault),
+}
+
+/// Timer tags carry the owning component in their top byte, so one node can
+/// host several components (an MTA and a cluster agent on one machine).
+pub mod tag {
+    pub const MTA: u64 = 1 << 56;
+    pub const CLUSTER: u64 = 2 << 56;
+    pub const SENDER: u64 = 3 << 56;
+    pub const STORE: u64 = 4 << 56;
+    pub const OPS: u64 = 5 << 56;
+    pub const CLIENT: u64 = 6 << 56;
+    pub const MASK: u64 = 0xff << 56;
+
+    /// The component part of a tag.
+    pub const fn component(tag: u64) -> u64 {
+        tag & MASK
+    }
+    /// The component's own part of a tag.
+    pub const fn payload(tag: u64) -> u64 {
+        tag & !MASK
+    }
+}
+
+/// A span helper used by defaults tables.
+pub const fn secs(s: u64) -> Dur {
+    Dur::secs(s)
+}

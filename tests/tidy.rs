@@ -1,0 +1,143 @@
+//! Tidy: the few architecture rules that matter, enforced by `cargo test`
+//! (rust-analyzer's `xtask/src/tidy.rs` does the same).
+//!
+//! - The kernel (`sim/`) knows nothing about mail: no mail vocabulary.
+//! - The deterministic crates (`sim/src`, `models/src`) use none of the APIs
+//!   that break determinism: wall clock, OS randomness, threads, default-hashed
+//!   maps.
+//! - Every source file opens with a `//!` header saying what it is.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs" || e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Words of the mail domain that must not appear in the kernel. The crate's
+/// own name (`mailsim`) is allowed.
+const MAIL_WORDS: &[&str] = &[
+    "mail", "smtp", "nfs", "fence", "fencing", "mailbox", "mta", "imap", "pop3", "uidl", "dsn", "postfix", "exim", "bounce", "raid",
+    "shelf",
+];
+
+fn words(line: &str) -> impl Iterator<Item = String> + '_ {
+    line.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_ascii_lowercase())
+}
+
+fn mail_words_in(text: &str) -> Vec<(usize, String)> {
+    let mut hits = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.replace("mailsim", "");
+        for w in words(&line) {
+            // Split snake_case and CamelCase-free words were split above; also
+            // catch compounds such as `mailqueue` or `nfsd`.
+            if MAIL_WORDS.iter().any(|m| w == *m || (m.len() >= 4 && w.contains(m))) {
+                hits.push((i + 1, w));
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn kernel_has_no_mail_vocabulary() {
+    let mut files = Vec::new();
+    rust_files(&root().join("sim"), &mut files);
+    assert!(files.len() > 5, "found the kernel sources");
+    let mut bad = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(&f).expect("readable source");
+        for (line, word) in mail_words_in(&text) {
+            bad.push(format!("{}:{line}: `{word}`", f.display()));
+        }
+    }
+    assert!(bad.is_empty(), "mail vocabulary in sim/ (the kernel must not know about mail):\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_vocabulary_check_can_fail() {
+    assert_eq!(mail_words_in("let mailbox = 1;").len(), 1);
+    assert_eq!(mail_words_in("fn deliver_smtp() {}").len(), 1);
+    assert!(mail_words_in("use mailsim_sim::Sim;").is_empty());
+}
+
+/// APIs banned in deterministic code, with why.
+const BANNED: &[(&str, &str)] = &[
+    ("Instant::now", "wall clock"),
+    ("SystemTime", "wall clock"),
+    ("thread_rng", "OS-seeded randomness"),
+    ("rand::random", "OS-seeded randomness"),
+    ("from_entropy", "OS-seeded randomness"),
+    ("OsRng", "OS randomness"),
+    ("getrandom", "OS randomness"),
+    ("thread::spawn", "threads"),
+    ("tokio::spawn", "threads"),
+    ("rayon", "threads"),
+    ("HashMap", "default-hashed map: iteration order changes per process"),
+    ("HashSet", "default-hashed set: iteration order changes per process"),
+    ("RandomState", "default hasher"),
+];
+
+fn banned_in(text: &str) -> Vec<(usize, &'static str, &'static str)> {
+    let mut hits = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for (api, why) in BANNED {
+            if code.contains(api) {
+                hits.push((i + 1, *api, *why));
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn deterministic_crates_use_no_banned_apis() {
+    let mut files = Vec::new();
+    rust_files(&root().join("sim/src"), &mut files);
+    rust_files(&root().join("models/src"), &mut files);
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
+        let text = fs::read_to_string(f).expect("readable source");
+        for (line, api, why) in banned_in(&text) {
+            bad.push(format!("{}:{line}: `{api}` ({why})", f.display()));
+        }
+    }
+    assert!(bad.is_empty(), "banned APIs in deterministic code:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_banned_api_check_can_fail() {
+    assert_eq!(banned_in("let t = std::time::Instant::now();").len(), 1);
+    assert_eq!(banned_in("let m: HashMap<u32, u32> = HashMap::new();").len(), 1);
+    assert!(banned_in("// a comment about HashMap").is_empty());
+}
+
+#[test]
+fn every_source_file_has_a_module_header() {
+    let mut files = Vec::new();
+    for dir in ["sim/src", "models/src", "src"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .filter(|f| !fs::read_to_string(f).expect("readable").trim_start().starts_with("//!"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a `//!` header saying what they are:\n{}", missing.join("\n"));
+}
