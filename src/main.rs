@@ -1,1 +1,3 @@
+//! The `mailsim` command line.
+
 fn main() {}

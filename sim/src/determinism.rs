@@ -34,7 +34,7 @@ impl fmt::Display for Divergence {
 
 /// Builds the simulation for `seed` twice with `build`, runs both with full
 /// traces, and returns the trace hash if every record matches.
-pub fn check_determinism<M: Message, W: 'static>(seed: u64, build: impl Fn(u64) -> Sim<M, W>) -> Result<u64, Divergence> {
+pub fn check_determinism<M: Message, W: 'static>(seed: u64, build: impl Fn(u64) -> Sim<M, W>) -> Result<u64, Box<Divergence>> {
     let run = || {
         let mut sim = build(seed);
         sim.set_trace(TraceMode::Full);
@@ -53,7 +53,7 @@ pub fn check_determinism<M: Message, W: 'static>(seed: u64, build: impl Fn(u64) 
             _ => false,
         };
         if !same {
-            return Err(Divergence { seed, index: i, first: x.cloned(), second: y.cloned() });
+            return Err(Box::new(Divergence { seed, index: i, first: x.cloned(), second: y.cloned() }));
         }
     }
     assert_eq!(hash_a, hash_b, "identical records must hash identically");

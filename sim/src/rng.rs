@@ -56,14 +56,17 @@ impl Stream {
     /// there is no modulo bias.
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "below(0) has no values");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let x = self.rng.next_u64();
-            let m = (x as u128) * (n as u128);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        // Lemire's "nearly divisionless" form: the threshold (a division) is
+        // computed only when the low word is small enough to need it, which
+        // changes no output.
+        let mut m = (self.rng.next_u64() as u128) * (n as u128);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = (self.rng.next_u64() as u128) * (n as u128);
             }
         }
+        (m >> 64) as u64
     }
 
     /// Uniform in `lo..=hi`.

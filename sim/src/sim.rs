@@ -24,6 +24,9 @@ use crate::time::{Dur, Time};
 use crate::trace::{self, stable_hash, Record, RecordKind, Sample, Slice, Trace, TraceMode};
 use crate::{Message, NodeId};
 
+/// The node index used in records made by the kernel itself.
+const KERNEL: u32 = u32::MAX;
+
 thread_local! {
     static SIM_NOW: Cell<u64> = const { Cell::new(0) };
 }
@@ -157,8 +160,8 @@ pub struct RunReport {
 #[derive(Debug)]
 enum Ev<M> {
     Start(u32),
-    Deliver { from: u32, to: u32, msg: M },
-    Refused { sender: u32, dest: u32, msg: M },
+    Deliver { from: u32, to: u32, inc: u32, msg: M },
+    Refused { sender: u32, dest: u32, inc: u32, msg: M },
     Timer { node: u32, inc: u32, id: u64, tag: u64 },
     Durable { node: u32, inc: u32 },
     Fault(usize),
@@ -202,7 +205,8 @@ pub(crate) struct Core<M> {
     trace: Trace,
     net: Network,
     net_rng: Stream,
-    held: Vec<(u32, u32, M)>,
+    /// Messages held by clogged links: (from, to, departure time, message).
+    held: Vec<(u32, u32, Time, M)>,
     names: Vec<String>,
     up: Vec<bool>,
     inc: Vec<u32>,
@@ -241,7 +245,10 @@ impl<M: Message> Core<M> {
                 let h = stable_hash(&msg);
                 self.record(RecordKind::Drop, from, to, h, |n| format!("{} -> {} cut: {msg:?}", n[from as usize], n[to as usize]));
             }
-            Route::Hold => self.held.push((from, to, msg)),
+            Route::Hold => {
+                let departure = self.now + extra;
+                self.held.push((from, to, departure, msg));
+            }
             Route::Deliver(link, slow) => {
                 if link.loss_ppm > 0 && self.net_rng.chance(link.loss_ppm) {
                     let h = stable_hash(&msg);
@@ -253,18 +260,20 @@ impl<M: Message> Core<M> {
                     latency = latency.scale_permille(slow);
                 }
                 let at = self.now + latency + extra;
-                self.push(at, Ev::Deliver { from, to, msg });
+                let inc = self.inc[from as usize];
+                self.push(at, Ev::Deliver { from, to, inc, msg });
             }
         }
     }
 
     fn release_held(&mut self, pred: impl Fn(u32, u32) -> bool) {
         let held = std::mem::take(&mut self.held);
-        for (from, to, msg) in held {
+        for (from, to, departure, msg) in held {
             if pred(from, to) {
-                self.send(from, to, msg, Dur::ZERO);
+                let wait = departure.since(self.now);
+                self.send(from, to, msg, wait);
             } else {
-                self.held.push((from, to, msg));
+                self.held.push((from, to, departure, msg));
             }
         }
     }
@@ -329,7 +338,7 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn send_after(&mut self, delay: Dur, to: NodeId, msg: M) {
         self.core.send(self.me, to.0, msg, delay);
     }
-    /// Powers a node off (as a fencing device or a power switch does). Applied
+    /// Powers a node off (as a power switch or a remote management card does). Applied
     /// right after this handler returns; logged as an action, not a fault.
     pub fn power_off(&mut self, node: NodeId) {
         self.core.actions.push((node.0, false, self.me));
@@ -426,6 +435,8 @@ pub struct Sim<M: Message, W> {
     processes: Vec<ProcessSlot<M>>,
     recovery_done: Option<Check<M, W>>,
     phase: Phase,
+    /// Random fault processes run only while this holds.
+    in_fault_phase: bool,
     started: bool,
     finished: Option<RunReport>,
     events: u64,
@@ -469,6 +480,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             processes: Vec::new(),
             recovery_done: None,
             phase: Phase::Faults,
+            in_fault_phase: true,
             started: false,
             finished: None,
             events: 0,
@@ -699,8 +711,14 @@ impl<M: Message, W: 'static> Sim<M, W> {
             if !self.core.actions.is_empty() {
                 self.apply_actions();
             }
-            if let Some(outcome) = self.check() {
-                return outcome;
+            let must_check = self.core.violation.is_some()
+                || !self.props.is_empty()
+                || self.recovery_done.is_some()
+                || matches!(self.phase, Phase::Recovering { .. });
+            if must_check {
+                if let Some(outcome) = self.check() {
+                    return outcome;
+                }
             }
             if self.core.stop {
                 return self.finish();
@@ -714,11 +732,18 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.hosts[n].handle(input, &mut ctx);
     }
 
-    fn boot(&mut self, node: u32, kind: RecordKind) {
+    /// Boots a node; `by` is the node that powered it on (itself otherwise).
+    fn boot(&mut self, node: u32, kind: RecordKind, by: u32) {
         let n = node as usize;
         self.hosts[n].boot();
         self.core.up[n] = true;
-        self.core.record(kind, node, node, 0, |names| format!("{} up", names[n]));
+        self.core.record(kind, node, by, 0, |names| {
+            if by == node {
+                format!("{} up", names[n])
+            } else {
+                format!("{} powered on by {}", names[n], names[by as usize])
+            }
+        });
         tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], "{kind:?}");
         self.dispatch(node, Input::Start);
     }
@@ -732,54 +757,70 @@ impl<M: Message, W: 'static> Sim<M, W> {
             let n = node as usize;
             if on && !self.core.up[n] {
                 self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
-                self.core.record(RecordKind::Restart, node, by, 1, |names| format!("{} powered on by {}", names[n], names[by as usize]));
-                self.boot(node, RecordKind::Restart);
+                tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], by = %self.core.names[by as usize], "power on");
+                self.boot(node, RecordKind::Restart, by);
             } else if !on && self.core.up[n] {
-                self.core.record(RecordKind::Crash, node, by, 1, |names| format!("{} powered off by {}", names[n], names[by as usize]));
-                self.crash(node);
+                tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], by = %self.core.names[by as usize], "power off");
+                self.crash(node, by);
             }
         }
         self.core.actions.clear();
     }
 
-    fn crash(&mut self, node: u32) {
+    /// Crashes a node; `by` is the node that powered it off (itself otherwise).
+    fn crash(&mut self, node: u32, by: u32) {
         let n = node as usize;
         self.hosts[n].crash();
         self.core.up[n] = false;
         self.core.inc[n] += 1;
-        self.core.record(RecordKind::Crash, node, node, 0, |names| format!("{} crashed", names[n]));
+        self.core.record(RecordKind::Crash, node, by, 0, |names| {
+            if by == node {
+                format!("{} crashed", names[n])
+            } else {
+                format!("{} powered off by {}", names[n], names[by as usize])
+            }
+        });
     }
 
     fn step(&mut self, ev: Ev<M>) -> Option<Outcome> {
         match ev {
             Ev::Start(node) => {
                 if !self.core.up[node as usize] {
-                    self.boot(node, RecordKind::Start);
+                    self.boot(node, RecordKind::Start, node);
                 }
             }
-            Ev::Deliver { from, to, msg } => {
+            Ev::Deliver { from, to, inc, msg } => {
                 let t = to as usize;
                 if self.core.up[t] {
                     let h = stable_hash(&msg);
                     self.core.record(RecordKind::Deliver, to, from, h, |n| format!("{} -> {}: {msg:?}", n[from as usize], n[t]));
                     self.dispatch(to, Input::Message { from: NodeId(from), msg });
-                } else if self.core.down[t] == DownMode::Refuse && self.core.up[from as usize] {
+                } else if self.core.down[t] == DownMode::Refuse && self.core.up[from as usize] && self.core.inc[from as usize] == inc {
                     let h = stable_hash(&msg);
-                    self.core
-                        .record(RecordKind::Refused, to, from, h, |n| format!("{} down, refused from {}: {msg:?}", n[t], n[from as usize]));
-                    // The refusal travels back over the reverse link.
-                    let link = self.core.net.links.get(&(to, from)).copied().unwrap_or(self.core.net.default);
-                    let back = self.core.net_rng.dur(link.latency_min, link.latency_max);
-                    let at = self.core.now + back;
-                    self.core.push(at, Ev::Refused { sender: from, dest: to, msg });
+                    // The refusal travels back over the reverse link, if it can.
+                    match self.core.net.route(NodeId(to), NodeId(from), ()) {
+                        Route::Deliver(link, slow) if !(link.loss_ppm > 0 && self.core.net_rng.chance(link.loss_ppm)) => {
+                            self.core.record(RecordKind::Refused, to, from, h, |n| {
+                                format!("{} down, refused from {}: {msg:?}", n[t], n[from as usize])
+                            });
+                            let back = self.core.net_rng.dur(link.latency_min, link.latency_max).scale_permille(slow);
+                            let at = self.core.now + back;
+                            self.core.push(at, Ev::Refused { sender: from, dest: to, inc, msg });
+                        }
+                        _ => {
+                            self.core.record(RecordKind::Drop, to, from, h, |n| {
+                                format!("{} down, refusal to {} lost: {msg:?}", n[t], n[from as usize])
+                            });
+                        }
+                    }
                 } else {
                     let h = stable_hash(&msg);
                     self.core
                         .record(RecordKind::Drop, to, from, h, |n| format!("{} down, no answer to {}: {msg:?}", n[t], n[from as usize]));
                 }
             }
-            Ev::Refused { sender, dest, msg } => {
-                if self.core.up[sender as usize] {
+            Ev::Refused { sender, dest, inc, msg } => {
+                if self.core.up[sender as usize] && self.core.inc[sender as usize] == inc {
                     let h = stable_hash(&msg);
                     self.core.record(RecordKind::Refused, sender, dest, h, |n| {
                         format!("{} refused by {}: {msg:?}", n[sender as usize], n[dest as usize])
@@ -789,7 +830,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             Ev::Timer { node, inc, id, tag } => {
                 let n = node as usize;
-                if inc == self.core.inc[n] && self.core.up[n] && !(!self.core.cancelled.is_empty() && self.core.cancelled.remove(&id)) {
+                if inc == self.core.inc[n] && self.core.up[n] && (self.core.cancelled.is_empty() || !self.core.cancelled.remove(&id)) {
                     self.core.record(RecordKind::Timer, node, node, tag, |names| format!("{} timer {id} tag {tag}", names[n]));
                     self.dispatch(node, Input::Timer { id: TimerId(id), tag });
                 } else if !self.core.cancelled.is_empty() {
@@ -809,7 +850,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 self.inject(fault, true);
             }
             Ev::Process(i) => {
-                if self.phase == Phase::Faults {
+                if self.in_fault_phase {
                     let view = ProcessView { now: self.core.now, names: &self.core.names, up: &self.core.up };
                     let slot = &mut self.processes[i];
                     let fault = (slot.process.generate)(&mut slot.rng, &view);
@@ -823,7 +864,8 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
             }
             Ev::PhaseEnd => {
-                self.core.record(RecordKind::Phase, 0, 0, 0, |_| "fault phase ends".to_string());
+                self.in_fault_phase = false;
+                self.core.record(RecordKind::Phase, KERNEL, KERNEL, 0, |_| "fault phase ends".to_string());
                 if self.cfg.heal_for_liveness {
                     if self.core.net.heal_all() {
                         self.core.end_faults(|r, _| {
@@ -831,10 +873,14 @@ impl<M: Message, W: 'static> Sim<M, W> {
                         });
                     }
                     self.core.release_held(|_, _| true);
+                    for host in &mut self.hosts {
+                        host.set_disk_slow(1000);
+                    }
+                    self.core.end_faults(|r, _| r.kind == "slow-disk");
                     for node in 0..self.hosts.len() as u32 {
                         if !self.core.up[node as usize] {
                             self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
-                            self.boot(node, RecordKind::Restart);
+                            self.boot(node, RecordKind::Restart, node);
                         }
                     }
                 }
@@ -910,7 +956,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             Fault::Crash(n) => {
                 let up = self.core.up[n.0 as usize];
                 if up {
-                    self.crash(n.0);
+                    self.crash(n.0, n.0);
                 }
                 up
             }
@@ -918,7 +964,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 let down = !self.core.up[n.0 as usize];
                 if down {
                     self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(n.0));
-                    self.boot(n.0, RecordKind::Restart);
+                    self.boot(n.0, RecordKind::Restart, n.0);
                 }
                 down
             }
@@ -978,6 +1024,12 @@ impl<M: Message, W: 'static> Sim<M, W> {
         };
         let report = &mut self.core.faults[id as usize];
         report.effect |= effect;
+        // Faults that restore something are instants on the timeline.
+        let instant = matches!(report.kind.as_str(), "restart" | "heal" | "heal-link" | "unclog")
+            || (matches!(report.kind.as_str(), "slow-link" | "slow-disk") && report.description.ends_with("x1.000"));
+        if instant {
+            report.ended = Some(report.at);
+        }
     }
 
     /// Checks properties after an event.

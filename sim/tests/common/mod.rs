@@ -184,7 +184,11 @@ pub fn custody(store: NodeId) -> impl Fn(&Observed<'_>) -> Result<(), String> + 
 
 /// A store and one writer of 100 values every 2 ms, with the custody property.
 pub fn custody_system(seed: u64, ack_early: bool) -> (Sim<Msg, World>, NodeId) {
-    let mut sim = Sim::new(Config::new(seed), World::default());
+    custody_system_with(Config::new(seed), ack_early)
+}
+
+pub fn custody_system_with(cfg: Config, ack_early: bool) -> (Sim<Msg, World>, NodeId) {
+    let mut sim = Sim::new(cfg, World::default());
     let store = sim.add_node("store", slow_disk(), Values::default(), move |_| Store::new(ack_early));
     sim.add_node("writer", NodeConfig::default(), (), move |_| Writer::new(store, 0, 100, Dur::millis(2)));
     sim.always(CUSTODY, custody(store));
@@ -270,14 +274,12 @@ impl Node<Msg, World> for Chatter {
     type Disk = ();
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
         match input {
-            Input::Start | Input::Timer { .. } => {
-                if self.next < self.count {
-                    for &p in &self.peers {
-                        ctx.send(p, Msg::Note(self.next));
-                    }
-                    self.next += 1;
-                    ctx.set_timer(self.period, 0);
+            Input::Start | Input::Timer { .. } if self.next < self.count => {
+                for &p in &self.peers {
+                    ctx.send(p, Msg::Note(self.next));
                 }
+                self.next += 1;
+                ctx.set_timer(self.period, 0);
             }
             Input::Message { from, msg } => {
                 let (at, to) = (ctx.now(), ctx.me());

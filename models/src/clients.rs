@@ -1,0 +1,220 @@
+//! Mail readers: POP, IMAP and webmail users checking their mailboxes.
+//!
+//! Their accesses measure what users saw during an outage — OpenSRS 2008:
+//! "Service Unavailable" in webmail and denied POP/IMAP logins — and their
+//! memory of the mailbox measures client-visible duplicates: a POP user who
+//! leaves mail on the server downloads everything again when the server's
+//! UIDLs change (RFC 1939 §7: UIDLs must persist across sessions), and an IMAP
+//! client discards its cache when UIDVALIDITY changes (RFC 3501 §2.3.1.1) —
+//! the Norwegian host's POP users after its storage migration.
+//!
+//! The users are a sample of the mailboxes (a few hundred checking every few
+//! minutes measure availability as well as a hundred thousand would, at a
+//! fraction of the events).
+
+use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId};
+
+use crate::ledger;
+use crate::msg::{tag, MailboxId, Msg, Proto, Store};
+use crate::World;
+
+/// The user population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientsConfig {
+    /// The mailstore (file server) node.
+    pub store: NodeId,
+    /// Users sampled from the mailboxes (at most the mailbox count).
+    pub users: u32,
+    pub mailboxes: u32,
+    /// Share of users per protocol (POP, IMAP, webmail), integer weights.
+    /// Default 40/40/20: an assumption (the postmortems give no mix).
+    pub proto_weights: [u64; 3],
+    /// How often a user checks mail. Default 15 min (a common POP client
+    /// default poll interval; an assumption).
+    pub check_interval: Dur,
+    /// A check with no answer within this counts as failed (client timeout).
+    pub timeout: Dur,
+}
+
+impl ClientsConfig {
+    pub fn new(store: NodeId, mailboxes: u32) -> ClientsConfig {
+        ClientsConfig {
+            store,
+            users: 200.min(mailboxes),
+            mailboxes,
+            proto_weights: [40, 40, 20],
+            check_interval: Dur::mins(15),
+            timeout: Dur::secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct User {
+    mailbox: MailboxId,
+    proto: Proto,
+    /// The UIDL epoch this user's client last saw (None: never connected).
+    epoch: Option<u32>,
+    /// Generation of the check in flight (to ignore stale timeouts).
+    pending: u32,
+    waiting: bool,
+}
+
+/// The users, as one node.
+pub struct Clients {
+    cfg: ClientsConfig,
+    users: Vec<User>,
+}
+
+const CHECK: u64 = 0;
+const TIMEOUT: u64 = 1 << 40;
+
+impl Clients {
+    pub fn new(cfg: ClientsConfig) -> Clients {
+        Clients { cfg, users: Vec::new() }
+    }
+
+    fn user_of(&self, mailbox: MailboxId, proto: Proto) -> Option<usize> {
+        // Users are sorted by mailbox; a mailbox may have users of several protocols.
+        let start = self.users.partition_point(|u| u.mailbox < mailbox);
+        self.users[start..].iter().take_while(|u| u.mailbox == mailbox).position(|u| u.proto == proto && u.waiting).map(|i| start + i)
+    }
+
+    fn check(&mut self, ctx: &mut Ctx<'_, Msg, World>, i: usize) {
+        let u = &mut self.users[i];
+        u.pending = u.pending.wrapping_add(1);
+        u.waiting = true;
+        ctx.send(self.cfg.store, Msg::Store(Store::Access { mailbox: u.mailbox, proto: u.proto }));
+        ctx.set_timer(self.cfg.timeout, tag::CLIENT | TIMEOUT | (u.pending as u64) << 20 | i as u64);
+        ctx.set_timer(self.cfg.check_interval, tag::CLIENT | CHECK | i as u64);
+    }
+}
+
+impl Node<Msg, World> for Clients {
+    type Disk = ();
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        match input {
+            Input::Start => {
+                let n = self.cfg.users.min(self.cfg.mailboxes);
+                let mut users = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let mailbox = ctx.rng().below(self.cfg.mailboxes as u64) as MailboxId;
+                    let proto = match ctx.rng().weighted(&self.cfg.proto_weights) {
+                        0 => Proto::Pop,
+                        1 => Proto::Imap,
+                        _ => Proto::Webmail,
+                    };
+                    users.push(User { mailbox, proto, epoch: None, pending: 0, waiting: false });
+                }
+                users.sort_by_key(|u| (u.mailbox, u.proto));
+                self.users = users;
+                // Spread first checks over one interval.
+                for i in 0..self.users.len() {
+                    let first = ctx.rng().dur(Dur::ZERO, self.cfg.check_interval);
+                    ctx.set_timer(first, tag::CLIENT | CHECK | i as u64);
+                }
+            }
+            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLIENT => {
+                let p = tag::payload(t);
+                let i = (p & 0xf_ffff) as usize;
+                if p & TIMEOUT != 0 {
+                    let generation = ((p & !TIMEOUT) >> 20) as u32;
+                    let u = &mut self.users[i];
+                    if u.waiting && u.pending == generation {
+                        u.waiting = false;
+                        let proto = u.proto;
+                        ledger::access(ctx, proto, false);
+                    }
+                } else if !self.users[i].waiting {
+                    self.check(ctx, i);
+                } else {
+                    ctx.set_timer(self.cfg.check_interval, tag::CLIENT | CHECK | i as u64);
+                }
+            }
+            Input::Message { msg: Msg::Store(Store::AccessReply { mailbox, proto, result }), .. } => {
+                let Some(i) = self.user_of(mailbox, proto) else { return };
+                let u = &mut self.users[i];
+                u.waiting = false;
+                match result {
+                    Ok(info) => {
+                        // A leave-on-server POP client (or an IMAP client after
+                        // a UIDVALIDITY change) fetches everything again when
+                        // the identifiers it remembers no longer match.
+                        let changed = matches!(u.epoch, Some(e) if e != info.uidl_epoch);
+                        if !info.temporary {
+                            u.epoch = Some(info.uidl_epoch);
+                        }
+                        let refetch = changed && !info.temporary && proto != Proto::Webmail;
+                        ledger::access(ctx, proto, true);
+                        if refetch {
+                            ledger::client_duplicates(ctx, info.count as u64);
+                        }
+                    }
+                    Err(_) => ledger::access(ctx, proto, false),
+                }
+            }
+            Input::Refused { msg: Msg::Store(Store::Access { mailbox, proto }), .. } => {
+                if let Some(i) = self.user_of(mailbox, proto) {
+                    self.users[i].waiting = false;
+                    ledger::access(ctx, proto, false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{AccessInfo, StoreError};
+    use mailsim_sim::{Config, NodeConfig, Sim, Time};
+
+    /// A toy mailstore: offline for the first hour, then UIDLs change at 2 h.
+    struct ToyStore;
+    impl Node<Msg, World> for ToyStore {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            if let Input::Message { from, msg: Msg::Store(Store::Access { mailbox, proto }) } = input {
+                let now = ctx.now();
+                let result = if now < Time::from_hours(1) {
+                    Err(StoreError::Offline)
+                } else {
+                    Ok(AccessInfo { count: 10, uidl_epoch: u32::from(now >= Time::from_hours(2)), temporary: false })
+                };
+                ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result }));
+            }
+        }
+    }
+
+    fn run(hours: u64) -> World {
+        let mut cfg = Config::new(5);
+        cfg.end_at = Some(Time::from_hours(hours));
+        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let store = sim.add_node("store", NodeConfig::default(), (), |_| ToyStore);
+        sim.add_node("clients", NodeConfig::default(), (), move |_| Clients::new(ClientsConfig::new(store, 50)));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        std::mem::take(sim.world_mut())
+    }
+
+    #[test]
+    fn accesses_fail_while_the_store_is_offline() {
+        let w = run(1);
+        let total: u64 = w.stats.access.iter().map(|a| a.0).sum();
+        let failed: u64 = w.stats.access.iter().map(|a| a.1).sum();
+        assert!(total > 50, "{total} accesses");
+        assert_eq!(total, failed, "everything fails in the first hour");
+    }
+
+    #[test]
+    fn a_uidl_change_makes_pop_and_imap_clients_download_again() {
+        let before = run(2);
+        assert_eq!(before.counts.client_duplicates, 0);
+        let after = run(3);
+        assert!(after.counts.client_duplicates >= 10, "{}", after.counts.client_duplicates);
+        // Only POP and IMAP users re-download, 10 mails each, once.
+        assert_eq!(after.counts.client_duplicates % 10, 0);
+    }
+}

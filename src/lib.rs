@@ -1,0 +1,6 @@
+//! The `mailsim` library: scenario files, the runner and the reports behind
+//! the CLI. Scenarios are data (`scenarios/*.toml`); this crate turns them into
+//! runs of the models on the kernel and checks their expectations.
+
+pub mod error;
+pub mod units;

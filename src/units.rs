@@ -1,0 +1,245 @@
+//! Human units in scenario files: durations (`"72h"`, `"1d12h"`, `"-7d"` for a
+//! fault already present before the run starts), sizes (`"4TiB"`), rates
+//! (`"50MB/s"`, `"1200/h"`) and shares (`"50%"`).
+//!
+//! Parsing is strict — an unknown unit or a stray character is an error that
+//! says what was expected — and integer-only, so a scenario means the same on
+//! every machine.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer};
+
+/// A signed span in microseconds, written like `"90s"`, `"1d12h"`, `"-7d"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HumanDuration(pub i64);
+
+const UNITS: &[(&str, i64)] = &[
+    ("us", 1),
+    ("ms", 1_000),
+    ("s", 1_000_000),
+    ("m", 60_000_000),
+    ("min", 60_000_000),
+    ("h", 3_600_000_000),
+    ("d", 86_400_000_000),
+    ("w", 604_800_000_000),
+];
+
+pub fn parse_duration(text: &str) -> Result<HumanDuration, String> {
+    let t = text.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    if body.is_empty() {
+        return Err(format!("`{text}` is not a duration: expected e.g. \"30s\", \"72h\", \"1d12h\", \"-7d\""));
+    }
+    let mut total: i64 = 0;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration: expected a number before `{rest}`"));
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let Some(&(_, mult)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(format!("`{text}` is not a duration: unknown unit `{unit}` (use us, ms, s, m, h, d, w)"));
+        };
+        total = n.checked_mul(mult).and_then(|x| total.checked_add(x)).ok_or_else(|| format!("`{text}`: duration too large"))?;
+        rest = &rest[unit_len..];
+    }
+    Ok(HumanDuration(if neg { -total } else { total }))
+}
+
+impl HumanDuration {
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+    /// As a non-negative kernel span; `None` if negative.
+    pub fn as_dur(self) -> Option<mailsim_sim::Dur> {
+        u64::try_from(self.0).ok().map(mailsim_sim::Dur)
+    }
+    pub fn hours(h: i64) -> HumanDuration {
+        HumanDuration(h * 3_600_000_000)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut us = self.0;
+        if us < 0 {
+            f.write_str("-")?;
+            us = -us;
+        }
+        if us == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, mult) in [("d", 86_400_000_000i64), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000), ("us", 1)]
+        {
+            if us >= mult {
+                write!(f, "{}{unit}", us / mult)?;
+                us %= mult;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map_err(de::Error::custom)
+    }
+}
+
+impl serde::Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^-?([0-9]+(us|ms|s|m|min|h|d|w))+$",
+            "description": "A duration such as \"30s\", \"72h\", \"1d12h\"; negative (\"-7d\") for a fault present before the run starts."
+        })
+    }
+}
+
+/// A share in [0, 1], written `"50%"` or as a number `0.5`; stored in parts
+/// per million.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Share(pub u32);
+
+pub fn parse_share(text: &str) -> Result<Share, String> {
+    let t = text.trim();
+    let Some(num) = t.strip_suffix('%') else {
+        return Err(format!("`{text}` is not a share: expected e.g. \"50%\" or \"12.5%\""));
+    };
+    let ppm = parse_fixed(num.trim(), 4).ok_or_else(|| format!("`{text}` is not a share: expected e.g. \"50%\""))?;
+    if ppm > 1_000_000 {
+        return Err(format!("`{text}` is more than 100%"));
+    }
+    Ok(Share(ppm as u32))
+}
+
+/// Parses a non-negative decimal with at most `scale` fractional digits into
+/// an integer scaled by 10^scale (so "12.5" with scale 4 is 125000).
+fn parse_fixed(s: &str, scale: u32) -> Option<u64> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > scale as usize
+    {
+        return None;
+    }
+    let mut v: u64 = int.parse().ok()?;
+    v = v.checked_mul(10u64.pow(scale))?;
+    if !frac.is_empty() {
+        let f: u64 = frac.parse().ok()?;
+        v += f * 10u64.pow(scale - frac.len() as u32);
+    }
+    Some(v)
+}
+
+impl Share {
+    pub fn ppm(self) -> u32 {
+        self.0
+    }
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct_x10000 = self.0 as u64 * 100; // percent in ppm-of-percent
+        let whole = pct_x10000 / 1_000_000;
+        let frac = (pct_x10000 % 1_000_000) / 10_000;
+        if frac == 0 {
+            write!(f, "{whole}%")
+        } else {
+            write!(f, "{whole}.{frac:02}%")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_share(&s).map_err(de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Share {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl schemars::JsonSchema for Share {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Share".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,4})?%$", "description": "A share such as \"50%\"."})
+    }
+}
+
+/// A multiplier written `"x10"` or `"10%"` of normal speed, stored as a
+/// latency multiplier in per-mille (`"10%"` speed = ×10 latency = 10000).
+pub fn parse_speed(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    if let Some(x) = t.strip_prefix('x') {
+        let v = parse_fixed(x, 3).ok_or_else(|| format!("`{text}`: expected e.g. \"x10\""))?;
+        return u32::try_from(v).map_err(|_| format!("`{text}`: too large"));
+    }
+    let share = parse_share(t)
+        .map_err(|_| format!("`{text}` is not a speed: expected \"x10\" (latency multiplier) or \"10%\" (of normal speed)"))?;
+    if share.0 == 0 {
+        return Err(format!("`{text}`: a speed of 0% never completes anything"));
+    }
+    Ok(((1_000_000u64 * 1000) / share.0 as u64) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!(parse_duration("72h").unwrap(), HumanDuration::hours(72));
+        assert_eq!(parse_duration("1d12h").unwrap(), HumanDuration::hours(36));
+        assert_eq!(parse_duration("-7d").unwrap(), HumanDuration::hours(-168));
+        assert_eq!(parse_duration("500ms").unwrap().0, 500_000);
+        assert_eq!(parse_duration("90m").unwrap().to_string(), "1h30m");
+        assert!(parse_duration("72").is_err());
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn shares_and_speeds() {
+        assert_eq!(parse_share("50%").unwrap().0, 500_000);
+        assert_eq!(parse_share("12.5%").unwrap().0, 125_000);
+        assert!(parse_share("150%").is_err());
+        assert!(parse_share("0.5").is_err());
+        assert_eq!(parse_speed("10%").unwrap(), 10_000);
+        assert_eq!(parse_speed("x2.5").unwrap(), 2_500);
+        assert!(parse_speed("0%").is_err());
+        assert_eq!(Share(125_000).to_string(), "12.50%");
+    }
+}
