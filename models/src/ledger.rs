@@ -74,6 +74,18 @@ pub struct Stats {
     pub access_log: Vec<(Time, Proto, bool)>,
     /// Bounces at senders per retry profile name.
     pub sender_bounces: Vec<(String, u64)>,
+    /// Mails delivered (first copy) per simulated hour.
+    pub delivered_per_hour: Vec<u32>,
+    /// Mails accepted (first 250) per simulated hour.
+    pub accepted_per_hour: Vec<u32>,
+}
+
+fn bump_hour(series: &mut Vec<u32>, now: Time) {
+    let h = (now.as_micros() / 3_600_000_000) as usize;
+    if series.len() <= h {
+        series.resize(h + 1, 0);
+    }
+    series[h] += 1;
 }
 
 impl Default for Stats {
@@ -85,6 +97,8 @@ impl Default for Stats {
             access: [(0, 0); 3],
             access_log: Vec::new(),
             sender_bounces: Vec::new(),
+            delivered_per_hour: Vec::new(),
+            accepted_per_hour: Vec::new(),
         }
     }
 }
@@ -179,12 +193,14 @@ pub fn enqueued(ctx: C, id: MailId) {
 /// `node` answered 250 for mail `id`. It must already be durable in a queue.
 pub fn acknowledged(ctx: C, id: MailId) {
     let me = ctx.me();
+    let now = ctx.now();
     let w = &mut *ctx.world;
     let first = w.mails[id as usize].flags & ACKED == 0;
     if first {
         w.mails[id as usize].flags |= ACKED;
         w.counts.accepted += 1;
         w.outstanding += 1;
+        bump_hour(&mut w.stats.accepted_per_hour, now);
     }
     if w.mails[id as usize].queues == 0 {
         let name = ctx.name(me).to_string();
@@ -241,6 +257,7 @@ pub fn delivered(ctx: C, id: MailId) {
         let delay_s = now.as_micros().saturating_sub(created) / 1_000_000;
         w.stats.delay_s.saturating_record(delay_s.max(1));
         w.last_delivery = now;
+        bump_hour(&mut w.stats.delivered_per_hour, now);
         w.resolve(id);
     } else {
         w.counts.duplicate_deliveries += 1;
@@ -292,16 +309,16 @@ fn lose(ctx: C, id: MailId, why: &str) {
 
 /// `node` starts writing mailbox `mb`. Two writers at once is a split brain.
 pub fn mailbox_write_begin(ctx: C, mb: MailboxId, writer: NodeId) {
-    let w = &mut *ctx.world;
-    if w.writers.len() <= mb as usize {
-        w.writers.resize(mb as usize + 1, None);
+    if ctx.world.writers.len() <= mb as usize {
+        ctx.world.writers.resize(mb as usize + 1, None);
     }
-    match w.writers[mb as usize] {
-        Some(other) if other != writer => {
+    match ctx.world.writers[mb as usize] {
+        // A writer that crashed writes nothing any more.
+        Some(other) if other != writer && ctx.is_up_ghost(other) => {
             let (a, b) = (ctx.name(other).to_string(), ctx.name(writer).to_string());
             ctx.violation(SPLIT_BRAIN, format!("mailbox {mb} written by {a} and {b} at once"));
         }
-        _ => w.writers[mb as usize] = Some(writer),
+        _ => ctx.world.writers[mb as usize] = Some(writer),
     }
 }
 
@@ -321,10 +338,14 @@ pub fn resource_started(ctx: C, res: usize, node: NodeId) {
     if w.resources.len() <= res {
         w.resources.resize(res + 1, Vec::new());
     }
-    let holders = &mut w.resources[res];
+    let mut holders = std::mem::take(&mut w.resources[res]);
+    // A node that crashed runs nothing any more, whether or not anyone told us.
+    holders.retain(|n| ctx.is_up_ghost(*n));
     if !holders.contains(&node) {
         holders.push(node);
     }
+    ctx.world.resources[res] = holders.clone();
+    let holders = &ctx.world.resources[res];
     if holders.len() > 1 {
         let names: Vec<String> = holders.clone().iter().map(|n| ctx.name(*n).to_string()).collect();
         ctx.violation(SPLIT_BRAIN, format!("cluster resource {res} running on {} at once", names.join(" and ")));
@@ -382,4 +403,12 @@ pub fn queue_depth(ctx: C, depth: u32) {
     let now = ctx.now();
     let node = ctx.me().0;
     ctx.world.stats.queue_depth.push((now, node, depth));
+}
+
+/// The mailstore crashed: writes in flight died with it, so nobody is writing
+/// any mailbox now.
+pub fn mailbox_writes_aborted(world: &mut World) {
+    for w in &mut world.writers {
+        *w = None;
+    }
 }

@@ -15,8 +15,18 @@
 //!
 //! Components talk only through the messages of `msg`.
 
+pub mod calendar;
+pub mod clients;
+pub mod cluster;
+pub mod filer;
+pub mod host;
 pub mod ledger;
 pub mod msg;
+pub mod mta;
+pub mod ops;
+pub mod retry;
+pub mod senders;
+pub mod storage;
 
 pub use ledger::World;
 pub use msg::*;

@@ -176,6 +176,8 @@ pub enum Action {
     ResetCluster,
     /// Power a node on (replaced hardware).
     PowerOn { node: NodeId },
+    /// Retry every deferred mail of an MTA now (`postqueue -f`).
+    FlushQueue,
 }
 
 /// Faults that models define, delivered to their target node.

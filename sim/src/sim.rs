@@ -408,6 +408,12 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn node_count(&self) -> usize {
         self.core.names.len()
     }
+    /// Whether a node is up. Omniscient: for ghost-state bookkeeping (a ledger
+    /// forgetting what a crashed node held), never for a model's decisions —
+    /// a real node learns this only from messages and timeouts.
+    pub fn is_up_ghost(&self, id: NodeId) -> bool {
+        self.core.up.get(id.0 as usize).copied().unwrap_or(false)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

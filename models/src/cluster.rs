@@ -1,0 +1,1095 @@
+//! The cluster manager of a clustered mail service (Corosync + Pacemaker
+//! style): heartbeats and failure detection, a designated coordinator,
+//! fencing with levels, failover of the mail services, the virtual IP, and
+//! the stuck state a failing fence device leaves behind.
+//!
+//! It follows the Fused mail outage of December 2018 (`seeds/003_*`): a
+//! cluster node crashed without a trace; the component meant to reset (fence)
+//! it "returned a failed status"; the cluster stayed "transitioning", still
+//! believing the failed node was up, so no other node took over and SMTP, POP
+//! and IMAP were down until an operator reset the cluster state by hand.
+//!
+//! Real-system behaviour modeled (defaults in brackets, all overridable):
+//! - Every agent sends a heartbeat to its peers every `token_timeout / 4` and
+//!   declares a peer dead when it has heard nothing for the token timeout
+//!   [3 s, the Corosync token timeout on RHEL 8 — `OUTAGES.md`].
+//! - The designated coordinator (Pacemaker's DC) is the live member with the
+//!   lowest node id; only it decides recovery.
+//! - A member that left uncleanly is UNCLEAN: it must be fenced (powered off)
+//!   before the resources it may run are started anywhere else. While fencing
+//!   keeps failing the node stays UNCLEAN and its resources are *not* started
+//!   elsewhere (Pacemaker Explained, "Fencing"; `OUTAGES.md`).
+//! - Fencing levels are tried in order; each attempt waits at most
+//!   `stonith-timeout` [60 s] for the device; after `stonith-max-attempts`
+//!   [10] failed fencing operations the cluster gives up (Pacemaker Explained;
+//!   pacemaker-controld(7)).
+//! - An operator can confirm by hand that a node is off (`stonith_admin
+//!   --confirm`, or a cluster-state reset): `Action::ResetCluster`. The model
+//!   powers the node off to make the confirmation true, then fails over.
+//! - A rebooted agent waits up to `dc-deadtime` [20 s, pacemaker-controld(7)]
+//!   to learn the cluster's state from the coordinator; members it never hears
+//!   from are fenced before it places the resource ("startup fencing").
+//!
+//! Components: [`Agent`] (one per cluster machine, next to the MTA — see
+//! `host.rs`), [`FenceDevice`] (a power switch or BMC), and [`Vip`] (the
+//! virtual IP: a router that forwards SMTP to the node owning the services).
+//!
+//! The planted bug `failover_without_fence` starts the services on a survivor
+//! as soon as a peer is declared dead. With a crashed peer that is harmless;
+//! with a peer that is only partitioned or hung it makes two nodes run the
+//! mail services at once — the split brain fencing exists to prevent, which
+//! the ledger's `resource_started` reports.
+//!
+//! Custody auditing: whenever a node starts or stops the services it calls
+//! `ledger::resource_started` / `resource_stopped` (resource 0); an agent
+//! calls `ledger::node_down` for itself at boot, and whoever powers a node off
+//! (a fence device, an operator's confirm) calls it for that node.
+
+use mailsim_sim::{Ctx, Disk, Dur, FaultId, Input, Node, NodeId, Time, TimerId};
+
+use crate::ledger;
+use crate::msg::{tag, Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
+use crate::World;
+
+/// The ledger's resource number of the mail services (SMTP, POP, IMAP as one
+/// group with their shared spool).
+pub const MAIL_SERVICES: usize = 0;
+
+type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
+
+// Timer kinds of the agent (bits 48..56 of the payload).
+const TICK: u64 = 1 << 48;
+const JOIN: u64 = 2 << 48;
+const FENCE_TIMEOUT: u64 = 3 << 48;
+const KIND: u64 = 0xff << 48;
+
+/// Heartbeat epochs: 0 while an agent is joining (it knows no cluster state
+/// yet and may not coordinate), 1 once it has joined.
+const EPOCH_JOINING: u64 = 0;
+const EPOCH_JOINED: u64 = 1;
+
+/// Settings of a cluster agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    /// The cluster's machines, each running an agent. Sorted by id: the
+    /// coordinator is the first live one, and so is the failover target.
+    pub members: Vec<NodeId>,
+    /// Where the mail services run when the cluster forms (at T+0).
+    pub primary: NodeId,
+    /// The virtual-IP router to point at the services' owner.
+    pub vip: Option<NodeId>,
+    /// Fencing levels: fencing device nodes, tried in order.
+    pub fence_levels: Vec<NodeId>,
+    /// Corosync token timeout: a peer silent this long is dead. 3 s (RHEL 8).
+    pub token_timeout: Dur,
+    /// Heartbeat period; `token_timeout / 4` by default.
+    pub heartbeat_interval: Dur,
+    /// How long a rebooted agent waits to learn the cluster state before it
+    /// coordinates on its own (Pacemaker `dc-deadtime`, 20 s).
+    pub join_timeout: Dur,
+    /// Pacemaker `stonith-timeout`: how long to wait for one device. 60 s.
+    pub stonith_timeout: Dur,
+    /// Pacemaker `stonith-max-attempts`: failed fencing operations (each
+    /// through every level) before giving up. 10.
+    pub stonith_max_attempts: u32,
+    /// Pacemaker `priority-fencing-delay`: delay fencing a node that runs the
+    /// services, so that in a two-node split the node serving mail survives.
+    /// Pacemaker default 0 (disabled).
+    pub priority_fencing_delay: Dur,
+    /// Planted bug: fail over as soon as a peer is declared dead, without
+    /// fencing it. Default false.
+    pub failover_without_fence: bool,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        let token_timeout = Dur::secs(3);
+        AgentConfig {
+            members: Vec::new(),
+            primary: NodeId(0),
+            vip: None,
+            fence_levels: Vec::new(),
+            token_timeout,
+            heartbeat_interval: Dur(token_timeout.0 / 4),
+            join_timeout: Dur::secs(20),
+            stonith_timeout: Dur::secs(60),
+            stonith_max_attempts: 10,
+            priority_fencing_delay: Dur::ZERO,
+            failover_without_fence: false,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// A cluster of `members` with the services on `primary`, fenced through
+    /// `fence_levels`, reached through `vip`; Corosync/Pacemaker defaults.
+    pub fn new(members: Vec<NodeId>, primary: NodeId, fence_levels: Vec<NodeId>, vip: Option<NodeId>) -> AgentConfig {
+        AgentConfig { members, primary, vip, fence_levels, ..AgentConfig::default() }.sorted()
+    }
+
+    fn sorted(mut self) -> AgentConfig {
+        self.members.sort();
+        self.members.dedup();
+        self
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.members.contains(&self.primary) {
+            return Err(format!("primary {:?} is not a cluster member", self.primary));
+        }
+        if self.heartbeat_interval == Dur::ZERO || self.heartbeat_interval >= self.token_timeout {
+            return Err(format!(
+                "heartbeat_interval {} must be positive and below token_timeout {}",
+                self.heartbeat_interval, self.token_timeout
+            ));
+        }
+        if self.stonith_max_attempts == 0 {
+            return Err("stonith_max_attempts must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// What an agent believes about a cluster member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberState {
+    /// Heard from within the token timeout.
+    Up,
+    /// Declared dead without a clean leave and not yet fenced: it may still
+    /// run resources, so they must not start elsewhere.
+    Unclean,
+    /// Confirmed off (fenced, or confirmed by an operator).
+    Fenced,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    id: NodeId,
+    state: MemberState,
+    last_heard: Time,
+    /// Its last heartbeat said it has joined (knows the cluster state).
+    joined: bool,
+}
+
+/// A fencing operation in progress at the coordinator.
+#[derive(Clone, Copy, Debug)]
+struct FenceOp {
+    /// Index into `members`.
+    target: usize,
+    level: usize,
+    /// Failed operations so far (each one through every level).
+    failures: u32,
+    request: u64,
+    timer: TimerId,
+}
+
+/// Counters an agent keeps (read through `Observe` or `Sim::node`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub fence_requests: u32,
+    pub fences_ok: u32,
+    pub fence_failures: u32,
+    pub failovers: u32,
+    /// When this agent last started the services (failover or formation).
+    pub started_at: Option<Time>,
+}
+
+/// The cluster agent of one machine.
+pub struct Agent {
+    cfg: AgentConfig,
+    me: usize,
+    members: Vec<Member>,
+    joined: bool,
+    owner: Option<NodeId>,
+    runs: bool,
+    fencing: Option<FenceOp>,
+    /// A fencing operation exhausted `stonith_max_attempts`: stuck until an
+    /// operator resets the cluster.
+    gave_up: bool,
+    next_request: u64,
+    pub stats: AgentStats,
+}
+
+impl Agent {
+    pub fn new(cfg: AgentConfig) -> Agent {
+        let cfg = cfg.sorted();
+        cfg.validate().expect("a valid cluster agent configuration");
+        Agent {
+            cfg,
+            me: 0,
+            members: Vec::new(),
+            joined: false,
+            owner: None,
+            runs: false,
+            fencing: None,
+            gave_up: false,
+            next_request: 0,
+            stats: AgentStats::default(),
+        }
+    }
+
+    /// Whether this machine runs the mail services now.
+    pub fn runs_services(&self) -> bool {
+        self.runs
+    }
+    /// Where this agent believes the services run.
+    pub fn owner(&self) -> Option<NodeId> {
+        self.owner
+    }
+    /// Whether this agent is the coordinator now.
+    pub fn is_coordinator(&self) -> bool {
+        self.coordinator() == Some(self.me)
+    }
+    /// A member is UNCLEAN: the cluster has a transition it cannot finish.
+    pub fn transitioning(&self) -> bool {
+        self.members.iter().any(|m| m.state == MemberState::Unclean)
+    }
+    /// Fencing gave up after `stonith_max_attempts`: only an operator's reset
+    /// can move the cluster on.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
+    /// What this agent believes about `node`, if it is a member.
+    pub fn member_state(&self, node: NodeId) -> Option<MemberState> {
+        self.members.iter().find(|m| m.id == node).map(|m| m.state)
+    }
+
+    fn index(&self, node: NodeId) -> Option<usize> {
+        self.members.iter().position(|m| m.id == node)
+    }
+
+    /// The first live member that has joined (this agent counts only once it
+    /// has joined itself).
+    fn coordinator(&self) -> Option<usize> {
+        if !self.joined {
+            return None;
+        }
+        self.members.iter().position(|m| m.state == MemberState::Up && m.joined)
+    }
+
+    /// Handles one input; `Node::handle` and `host::ClusterNode` call this.
+    pub fn on_input(&mut self, input: Input<Msg>, ctx: C) {
+        match input {
+            Input::Start => self.start(ctx),
+            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLUSTER => {
+                let p = tag::payload(t);
+                match p & KIND {
+                    TICK => self.tick(ctx),
+                    JOIN if !self.joined => {
+                        self.joined = true;
+                        self.members[self.me].joined = true;
+                        self.act(ctx);
+                    }
+                    FENCE_TIMEOUT if matches!(self.fencing, Some(op) if op.request == p & !KIND) => self.fence_level_failed(ctx),
+                    _ => {}
+                }
+            }
+            Input::Message { from, msg: Msg::Cluster(c) } => self.on_cluster(from, c, ctx),
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                if action == Action::ResetCluster {
+                    self.reset(ctx);
+                }
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
+            Input::Refused { msg: Msg::Cluster(Cluster::Fence { request, .. }), .. } => {
+                // The device is down: this level failed at once.
+                if matches!(self.fencing, Some(op) if op.request == request) {
+                    self.fence_level_failed(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, ctx: C) {
+        let me = ctx.me();
+        // Whatever this machine ran in its previous life ended with it.
+        ledger::node_down(ctx.world, me);
+        let now = ctx.now();
+        self.me = self.cfg.members.iter().position(|&m| m == me).expect("the agent's node is a cluster member");
+        let formation = now == Time::ZERO;
+        self.members =
+            self.cfg.members.iter().map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation }).collect();
+        self.joined = formation;
+        self.members[self.me].joined = formation;
+        self.fencing = None;
+        self.gave_up = false;
+        self.runs = false;
+        if formation {
+            // The cluster formed before the run began, services on the primary.
+            self.owner = Some(self.cfg.primary);
+            if me == self.cfg.primary {
+                self.start_services(ctx);
+            }
+        } else {
+            self.owner = None;
+            ctx.set_timer(self.cfg.join_timeout, tag::CLUSTER | JOIN);
+        }
+        self.tick(ctx);
+    }
+
+    fn start_services(&mut self, ctx: C) {
+        let me = ctx.me();
+        self.owner = Some(me);
+        if !self.runs {
+            self.runs = true;
+            self.stats.started_at = Some(ctx.now());
+            ledger::resource_started(ctx, MAIL_SERVICES, me);
+        }
+    }
+
+    fn stop_services(&mut self, ctx: C) {
+        if self.runs {
+            self.runs = false;
+            let me = ctx.me();
+            ledger::resource_stopped(ctx, MAIL_SERVICES, me);
+        }
+    }
+
+    /// Heartbeats out, failure detection, then recovery decisions.
+    fn tick(&mut self, ctx: C) {
+        let now = ctx.now();
+        let epoch = if self.joined { EPOCH_JOINED } else { EPOCH_JOINING };
+        let from = ctx.me();
+        for i in 0..self.members.len() {
+            if i != self.me {
+                ctx.send(self.members[i].id, Msg::Cluster(Cluster::Heartbeat { from, epoch }));
+            }
+        }
+        let mut changed = false;
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i != self.me && m.state == MemberState::Up && now.since(m.last_heard) > self.cfg.token_timeout {
+                m.state = MemberState::Unclean;
+                m.joined = false;
+                changed = true;
+            }
+        }
+        ctx.set_timer(self.cfg.heartbeat_interval, tag::CLUSTER | TICK);
+        if changed {
+            self.act(ctx);
+        }
+    }
+
+    fn on_cluster(&mut self, from: NodeId, c: Cluster, ctx: C) {
+        match c {
+            Cluster::Heartbeat { from: peer, epoch } => {
+                let Some(i) = self.index(peer) else { return };
+                let m = &mut self.members[i];
+                m.last_heard = ctx.now();
+                m.joined = epoch != EPOCH_JOINING;
+                let came_back = m.state != MemberState::Up;
+                if came_back {
+                    // A node that was never fenced came back (the partition
+                    // healed), or a fenced node rebooted.
+                    m.state = MemberState::Up;
+                    if matches!(self.fencing, Some(op) if op.target == i) {
+                        self.fencing = None;
+                        self.gave_up = false;
+                    }
+                }
+                if epoch == EPOCH_JOINING && self.is_coordinator() {
+                    // State sync for a joining node.
+                    ctx.send(peer, Msg::Cluster(Cluster::VipOwner { owner: self.owner }));
+                }
+                if came_back {
+                    self.act(ctx);
+                }
+            }
+            Cluster::VipOwner { owner } => {
+                if self.index(from).is_none() {
+                    return;
+                }
+                self.owner = owner;
+                if !self.joined {
+                    self.joined = true;
+                    self.members[self.me].joined = true;
+                }
+                if self.runs && owner != Some(ctx.me()) {
+                    self.stop_services(ctx);
+                }
+            }
+            Cluster::StartServices => self.start_services(ctx),
+            Cluster::StopServices => self.stop_services(ctx),
+            Cluster::FenceResult { request, ok, .. } => {
+                let Some(op) = self.fencing else { return };
+                if op.request != request {
+                    return;
+                }
+                ctx.cancel_timer(op.timer);
+                if ok {
+                    self.fencing = None;
+                    self.stats.fences_ok += 1;
+                    self.members[op.target].state = MemberState::Fenced;
+                    self.act(ctx);
+                } else {
+                    self.fence_level_failed(ctx);
+                }
+            }
+            Cluster::Fence { .. } => {}
+        }
+    }
+
+    /// Whether the resource may be started elsewhere: its owner (or, when the
+    /// owner is unknown, every member) is known not to run it.
+    fn recovery_allowed(&self) -> bool {
+        let clear = |m: &Member| match m.state {
+            MemberState::Up | MemberState::Fenced => true,
+            MemberState::Unclean => self.cfg.failover_without_fence,
+        };
+        match self.owner {
+            Some(o) => self.members.iter().find(|m| m.id == o).is_none_or(clear),
+            None => self.members.iter().all(clear),
+        }
+    }
+
+    /// The coordinator's decisions: fence UNCLEAN members, then place the
+    /// services if their owner is gone.
+    fn act(&mut self, ctx: C) {
+        if !self.is_coordinator() {
+            return;
+        }
+        if self.fencing.is_none() && !self.gave_up && !self.cfg.failover_without_fence {
+            if let Some(target) = self.members.iter().position(|m| m.state == MemberState::Unclean) {
+                self.start_fence(ctx, target, 0, 0);
+            }
+        }
+        let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
+        if !owner_up && self.recovery_allowed() {
+            self.failover(ctx);
+        }
+    }
+
+    fn start_fence(&mut self, ctx: C, target: usize, level: usize, failures: u32) {
+        let Some(&device) = self.cfg.fence_levels.get(level) else {
+            // No fencing configured: a fencing operation that cannot succeed.
+            self.gave_up = true;
+            return;
+        };
+        self.next_request += 1;
+        let request = self.next_request;
+        let id = self.members[target].id;
+        let delay = if self.owner == Some(id) { self.cfg.priority_fencing_delay } else { Dur::ZERO };
+        ctx.send_after(delay, device, Msg::Cluster(Cluster::Fence { target: id, request }));
+        let timer = ctx.set_timer(delay + self.cfg.stonith_timeout, tag::CLUSTER | FENCE_TIMEOUT | request);
+        self.stats.fence_requests += 1;
+        self.fencing = Some(FenceOp { target, level, failures, request, timer });
+    }
+
+    /// The current level failed (reported failure, timed out, or refused):
+    /// try the next level, or count a failed operation and start over.
+    fn fence_level_failed(&mut self, ctx: C) {
+        let op = self.fencing.take().expect("a fencing operation in progress");
+        ctx.cancel_timer(op.timer);
+        if op.level + 1 < self.cfg.fence_levels.len() {
+            self.start_fence(ctx, op.target, op.level + 1, op.failures);
+            return;
+        }
+        self.stats.fence_failures += 1;
+        let failures = op.failures + 1;
+        if failures >= self.cfg.stonith_max_attempts {
+            // Pacemaker stops retrying: the node stays UNCLEAN, the cluster
+            // stays "transitioning" and nothing is started elsewhere.
+            self.gave_up = true;
+            ctx.gauge("cluster.fencing_gave_up", 1);
+            return;
+        }
+        if self.is_coordinator() && self.members[op.target].state == MemberState::Unclean {
+            self.start_fence(ctx, op.target, 0, failures);
+        }
+    }
+
+    /// Starts the services on the first live member (this coordinator, as
+    /// members are sorted) and tells the vip and the other members.
+    fn failover(&mut self, ctx: C) {
+        let Some(survivor) = self.members.iter().find(|m| m.state == MemberState::Up).map(|m| m.id) else { return };
+        let old = self.owner;
+        self.owner = Some(survivor);
+        self.stats.failovers += u32::from(old.is_some());
+        ctx.send(survivor, Msg::Cluster(Cluster::StartServices));
+        self.announce(ctx);
+    }
+
+    fn announce(&mut self, ctx: C) {
+        let owner = self.owner;
+        if let Some(vip) = self.cfg.vip {
+            ctx.send(vip, Msg::Cluster(Cluster::VipOwner { owner }));
+        }
+        let me = ctx.me();
+        for m in &self.members {
+            if m.id != me && m.state == MemberState::Up {
+                ctx.send(m.id, Msg::Cluster(Cluster::VipOwner { owner }));
+            }
+        }
+    }
+
+    /// The operator's cluster-state reset: every UNCLEAN member is confirmed
+    /// off (and powered off, so the confirmation is true), fencing stops, and
+    /// this agent places the services as the coordinator would.
+    fn reset(&mut self, ctx: C) {
+        if let Some(op) = self.fencing.take() {
+            ctx.cancel_timer(op.timer);
+        }
+        self.gave_up = false;
+        for i in 0..self.members.len() {
+            if self.members[i].state == MemberState::Unclean {
+                let id = self.members[i].id;
+                ctx.power_off(id);
+                ledger::node_down(ctx.world, id);
+                self.members[i].state = MemberState::Fenced;
+            }
+        }
+        if !self.joined {
+            self.joined = true;
+            self.members[self.me].joined = true;
+        }
+        let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
+        if !owner_up {
+            self.failover(ctx);
+        }
+    }
+}
+
+impl Node<Msg, World> for Agent {
+    type Disk = ();
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        self.on_input(input, ctx);
+    }
+}
+
+/// Settings of a fencing device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FenceDeviceConfig {
+    pub mode: FenceMode,
+    /// Time to carry out a request, uniform in min..=max. 2–5 s: an
+    /// assumption (an IPMI power-off and status check takes seconds).
+    pub delay_min: Dur,
+    pub delay_max: Dur,
+}
+
+impl Default for FenceDeviceConfig {
+    fn default() -> Self {
+        FenceDeviceConfig { mode: FenceMode::Works, delay_min: Dur::secs(2), delay_max: Dur::secs(5) }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FenceRequest {
+    seq: u64,
+    from: NodeId,
+    target: NodeId,
+    request: u64,
+}
+
+/// A fencing device (power switch, BMC): powers a node off on request.
+pub struct FenceDevice {
+    cfg: FenceDeviceConfig,
+    mode: FenceMode,
+    /// The `FenceBroken` fault that set the current mode.
+    fault: Option<FaultId>,
+    pending: Vec<FenceRequest>,
+    next_seq: u64,
+    /// Requests carried out, per outcome: (powered off, reported failure,
+    /// not answered, lied).
+    pub handled: [u32; 4],
+}
+
+impl FenceDevice {
+    pub fn new(cfg: FenceDeviceConfig) -> FenceDevice {
+        assert!(cfg.delay_min <= cfg.delay_max, "fence device delay_min exceeds delay_max");
+        FenceDevice { mode: cfg.mode, cfg, fault: None, pending: Vec::new(), next_seq: 0, handled: [0; 4] }
+    }
+
+    pub fn mode(&self) -> FenceMode {
+        self.mode
+    }
+
+    fn complete(&mut self, seq: u64, ctx: C) {
+        let Some(pos) = self.pending.iter().position(|r| r.seq == seq) else { return };
+        let r = self.pending.remove(pos);
+        if self.mode != FenceMode::Works {
+            if let Some(id) = self.fault {
+                ctx.fault_effect(id);
+            }
+        }
+        let reply = |ok| Msg::Cluster(Cluster::FenceResult { target: r.target, request: r.request, ok });
+        match self.mode {
+            FenceMode::Works => {
+                self.handled[0] += 1;
+                ctx.power_off(r.target);
+                // The auditor's record: a powered-off node runs nothing.
+                ledger::node_down(ctx.world, r.target);
+                ctx.send(r.from, reply(true));
+            }
+            FenceMode::ReportsFailure => {
+                self.handled[1] += 1;
+                ctx.send(r.from, reply(false));
+            }
+            FenceMode::Timeout => self.handled[2] += 1,
+            FenceMode::LiesSuccess => {
+                self.handled[3] += 1;
+                ctx.send(r.from, reply(true));
+            }
+        }
+    }
+}
+
+impl Node<Msg, World> for FenceDevice {
+    type Disk = ();
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        match input {
+            Input::Message { from, msg: Msg::Cluster(Cluster::Fence { target, request }) } => {
+                self.next_seq += 1;
+                let seq = self.next_seq;
+                self.pending.push(FenceRequest { seq, from, target, request });
+                let delay = ctx.rng().dur(self.cfg.delay_min, self.cfg.delay_max);
+                ctx.set_timer(delay, tag::CLUSTER | seq);
+            }
+            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLUSTER => self.complete(tag::payload(t), ctx),
+            Input::Fault { id, msg: Msg::Fault(ModelFault::FenceBroken { mode }), .. } => {
+                self.mode = mode;
+                if mode == FenceMode::Works {
+                    if let Some(old) = self.fault.take() {
+                        ctx.fault_resolved(old);
+                    }
+                    ctx.fault_resolved(id);
+                } else {
+                    self.fault = Some(id);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Settings of the virtual-IP router.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct VipConfig {
+    /// The owner at T+0 (the cluster's primary).
+    pub owner: Option<NodeId>,
+}
+
+/// The virtual IP of the mail services: senders, clients and monitoring talk
+/// to it; it forwards to the node the cluster says owns the services and
+/// relays the answers back. With no owner, or when the owner's host refuses
+/// the connection, it answers a temporary failure (the cluster "refused
+/// connections"), which senders treat like a dropped connection (RFC 5321).
+///
+/// Per mail it keeps one byte (the index of the sender, by `MailId`), so a
+/// million mails cost a megabyte and O(1) per forward and relay.
+pub struct Vip {
+    owner: Option<NodeId>,
+    /// Distinct SMTP senders seen (usually one: the internet).
+    senders: Vec<NodeId>,
+    /// Per mail id: index + 1 into `senders` of the transaction in flight.
+    route: Vec<u8>,
+    /// Mailbox accesses in flight: (mailbox, protocol, client).
+    access: Vec<(MailboxId, Proto, NodeId)>,
+    /// Probes in flight: (our seq, their seq, prober).
+    probes: Vec<(u64, u64, NodeId)>,
+    next_probe: u64,
+    /// Transactions answered with a temporary failure by the vip itself.
+    pub refused: u64,
+}
+
+impl Vip {
+    pub fn new(cfg: VipConfig) -> Vip {
+        Vip { owner: cfg.owner, senders: Vec::new(), route: Vec::new(), access: Vec::new(), probes: Vec::new(), next_probe: 0, refused: 0 }
+    }
+
+    pub fn owner(&self) -> Option<NodeId> {
+        self.owner
+    }
+
+    fn remember(&mut self, id: MailId, sender: NodeId) {
+        let idx = match self.senders.iter().position(|&s| s == sender) {
+            Some(i) => i,
+            None => {
+                self.senders.push(sender);
+                self.senders.len() - 1
+            }
+        };
+        let slot = u8::try_from(idx + 1).expect("at most 255 distinct SMTP senders through one vip");
+        let i = id as usize;
+        if self.route.len() <= i {
+            self.route.resize((i + 1).max(self.route.len() * 2), 0);
+        }
+        self.route[i] = slot;
+    }
+
+    fn take_sender(&mut self, id: MailId) -> Option<NodeId> {
+        let slot = self.route.get_mut(id as usize)?;
+        let s = std::mem::take(slot);
+        (s > 0).then(|| self.senders[s as usize - 1])
+    }
+
+    fn temp_fail(&mut self, ctx: C, to: NodeId, id: MailId) {
+        self.refused += 1;
+        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code: SmtpCode::TempFail }));
+    }
+}
+
+impl Node<Msg, World> for Vip {
+    type Disk = ();
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        match input {
+            Input::Message { from, msg } => match msg {
+                Msg::Smtp(Smtp::Data(env)) => match self.owner {
+                    Some(owner) => {
+                        self.remember(env.id, from);
+                        ctx.send(owner, Msg::Smtp(Smtp::Data(env)));
+                    }
+                    None => self.temp_fail(ctx, from, env.id),
+                },
+                Msg::Smtp(Smtp::Reply { id, code }) => {
+                    if let Some(sender) = self.take_sender(id) {
+                        ctx.send(sender, Msg::Smtp(Smtp::Reply { id, code }));
+                    }
+                }
+                Msg::Store(Store::Access { mailbox, proto }) => match self.owner {
+                    Some(owner) => {
+                        self.access.push((mailbox, proto, from));
+                        ctx.send(owner, Msg::Store(Store::Access { mailbox, proto }));
+                    }
+                    None => ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) })),
+                },
+                Msg::Store(Store::AccessReply { mailbox, proto, result }) => {
+                    if let Some(pos) = self.access.iter().position(|a| a.0 == mailbox && a.1 == proto) {
+                        let (_, _, client) = self.access.remove(pos);
+                        ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result }));
+                    }
+                }
+                Msg::Ops(Ops::Probe { seq }) => match self.owner {
+                    Some(owner) => {
+                        self.next_probe += 1;
+                        self.probes.push((self.next_probe, seq, from));
+                        ctx.send(owner, Msg::Ops(Ops::Probe { seq: self.next_probe }));
+                    }
+                    None => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: false })),
+                },
+                Msg::Ops(Ops::ProbeReply { seq, ok }) => {
+                    if let Some(pos) = self.probes.iter().position(|p| p.0 == seq) {
+                        let (_, theirs, prober) = self.probes.remove(pos);
+                        ctx.send(prober, Msg::Ops(Ops::ProbeReply { seq: theirs, ok }));
+                    }
+                }
+                Msg::Ops(Ops::Command { step, .. }) => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
+                Msg::Cluster(Cluster::VipOwner { owner }) => self.owner = owner,
+                _ => {}
+            },
+            // The owner's host is down and refused the forwarded connection.
+            Input::Refused { msg, .. } => match msg {
+                Msg::Smtp(Smtp::Data(env)) => {
+                    if let Some(sender) = self.take_sender(env.id) {
+                        self.temp_fail(ctx, sender, env.id);
+                    }
+                }
+                Msg::Store(Store::Access { mailbox, proto }) => {
+                    if let Some(pos) = self.access.iter().position(|a| a.0 == mailbox && a.1 == proto) {
+                        let (_, _, client) = self.access.remove(pos);
+                        ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) }));
+                    }
+                }
+                Msg::Ops(Ops::Probe { seq }) => {
+                    if let Some(pos) = self.probes.iter().position(|p| p.0 == seq) {
+                        let (_, theirs, prober) = self.probes.remove(pos);
+                        ctx.send(prober, Msg::Ops(Ops::ProbeReply { seq: theirs, ok: false }));
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::Envelope;
+    use mailsim_sim::{Config, Fault, NodeConfig, Outcome, Sim};
+
+    /// A toy cluster machine: an agent plus a mail service that accepts mail
+    /// and answers probes only while the agent runs the services.
+    struct ToyHost {
+        agent: Agent,
+    }
+    impl Node<Msg, World> for ToyHost {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Message { from, msg: Msg::Smtp(Smtp::Data(env)) } => {
+                    let code = if self.agent.runs_services() { SmtpCode::Accepted } else { SmtpCode::TempFail };
+                    ctx.send(from, Msg::Smtp(Smtp::Reply { id: env.id, code }));
+                }
+                Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
+                    let ok = self.agent.runs_services();
+                    ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok }));
+                }
+                other => self.agent.on_input(other, ctx),
+            }
+        }
+    }
+
+    /// Sends a mail to the vip every 30 s and counts the answers.
+    #[derive(Default)]
+    struct Sender {
+        vip: Option<NodeId>,
+        next: MailId,
+        accepted: Vec<Time>,
+        temp_failed: Vec<Time>,
+    }
+    impl Node<Msg, World> for Sender {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start | Input::Timer { .. } => {
+                    let env = Envelope { id: self.next, rcpt: 0, created: ctx.now() };
+                    self.next += 1;
+                    ctx.send(self.vip.expect("a vip"), Msg::Smtp(Smtp::Data(env)));
+                    ctx.set_timer(Dur::secs(30), tag::SENDER);
+                }
+                Input::Message { msg: Msg::Smtp(Smtp::Reply { code, .. }), .. } => match code {
+                    SmtpCode::Accepted => self.accepted.push(ctx.now()),
+                    _ => self.temp_failed.push(ctx.now()),
+                },
+                _ => {}
+            }
+        }
+    }
+
+    /// An operator who resets the cluster at a fixed time.
+    struct Resetter {
+        at: Time,
+        target: NodeId,
+        done: Option<Time>,
+    }
+    impl Node<Msg, World> for Resetter {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start => {
+                    ctx.set_timer(self.at.since(ctx.now()), tag::OPS);
+                }
+                Input::Timer { .. } => ctx.send(self.target, Msg::Ops(Ops::Command { step: 0, action: Action::ResetCluster })),
+                Input::Message { msg: Msg::Ops(Ops::StepDone { .. }), .. } => self.done = Some(ctx.now()),
+                _ => {}
+            }
+        }
+    }
+
+    const MX1: NodeId = NodeId(0);
+    const MX2: NodeId = NodeId(1);
+    const VIP: NodeId = NodeId(2);
+    const FD1: NodeId = NodeId(3);
+    const FD2: NodeId = NodeId(4);
+    const SENDER: NodeId = NodeId(5);
+    const OPERATOR: NodeId = NodeId(6);
+
+    struct Setup {
+        levels: Vec<NodeId>,
+        modes: [FenceMode; 2],
+        without_fence: bool,
+        reset_at: Time,
+        end: Time,
+    }
+
+    impl Default for Setup {
+        fn default() -> Self {
+            Setup {
+                levels: vec![FD1],
+                modes: [FenceMode::Works, FenceMode::Works],
+                without_fence: false,
+                reset_at: Time::MAX,
+                end: Time::from_hours(1),
+            }
+        }
+    }
+
+    fn build(s: &Setup, seed: u64) -> Sim<Msg, World> {
+        let mut cfg = Config::new(seed);
+        cfg.end_at = Some(s.end);
+        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let mut agent = AgentConfig::new(vec![MX1, MX2], MX1, s.levels.clone(), Some(VIP));
+        agent.failover_without_fence = s.without_fence;
+        for name in ["mx-1", "mx-2"] {
+            let a = agent.clone();
+            sim.add_node(name, NodeConfig::default(), (), move |_| ToyHost { agent: Agent::new(a.clone()) });
+        }
+        assert_eq!(sim.add_node("vip", NodeConfig::default(), (), |_| Vip::new(VipConfig { owner: Some(MX1) })), VIP);
+        for (i, name) in ["fd-1", "fd-2"].into_iter().enumerate() {
+            let mode = s.modes[i];
+            sim.add_node(name, NodeConfig::default(), (), move |_| FenceDevice::new(FenceDeviceConfig { mode, ..Default::default() }));
+        }
+        assert_eq!(sim.add_node("internet", NodeConfig::default(), (), |_| Sender { vip: Some(VIP), ..Sender::default() }), SENDER);
+        let at = s.reset_at;
+        assert_eq!(sim.add_node("ops", NodeConfig::default(), (), move |_| Resetter { at, target: MX2, done: None }), OPERATOR);
+        // Never two live holders of the mail services (beside the ledger).
+        sim.always("one owner", |o| {
+            let n = [MX1, MX2].iter().filter(|&&m| o.node::<ToyHost>(m).is_some_and(|h| h.agent.runs_services())).count();
+            if n > 1 {
+                Err(format!("{n} nodes run the mail services"))
+            } else {
+                Ok(())
+            }
+        });
+        sim
+    }
+
+    fn host(sim: &Sim<Msg, World>, id: NodeId) -> Option<&Agent> {
+        sim.node::<ToyHost>(id).map(|h| &h.agent)
+    }
+
+    #[test]
+    fn a_crashed_primary_is_fenced_and_the_services_fail_over() {
+        let setup = Setup::default();
+        let mut sim = build(&setup, 1);
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert!(mx2.runs_services());
+        assert_eq!(mx2.stats.fences_ok, 1);
+        assert_eq!(mx2.stats.failovers, 1);
+        // Token timeout (3 s) + one heartbeat period + device delay (<= 5 s).
+        let took = mx2.stats.started_at.expect("started").since(crash);
+        assert!(took >= Dur::secs(3) + Dur::secs(2) && took <= Dur::secs(3) + Dur::millis(750) + Dur::secs(5) + Dur::millis(100), "{took}");
+        assert_eq!(sim.node::<Vip>(VIP).expect("vip").owner(), Some(MX2));
+        let sender = sim.node::<Sender>(SENDER).expect("sender");
+        assert!(sender.temp_failed.iter().all(|&t| t >= crash && t <= crash + Dur::secs(10)), "{:?}", sender.temp_failed);
+        assert!(sender.accepted.iter().any(|&t| t > crash + Dur::secs(10)));
+        assert_eq!(sim.node::<FenceDevice>(FD1).expect("fd-1").handled, [1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_failing_fence_leaves_the_cluster_stuck_until_an_operator_resets_it() {
+        let setup = Setup { reset_at: Time::from_hours(5), end: Time::from_hours(6), ..Setup::default() };
+        let mut sim = build(&setup, 2);
+        sim.schedule(
+            Time::from_secs(10),
+            Fault::Model {
+                target: FD1,
+                kind: "fence-broken".into(),
+                msg: Msg::Fault(ModelFault::FenceBroken { mode: FenceMode::ReportsFailure }),
+            },
+        );
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        let reset = setup.reset_at;
+        sim.always("no failover while fencing fails", move |o| {
+            let Some(mx2) = o.node::<ToyHost>(MX2).map(|h| &h.agent) else { return Ok(()) };
+            if o.now < reset && mx2.runs_services() {
+                return Err("mx-2 took over without a fence or a reset".to_string());
+            }
+            if o.now > crash + Dur::mins(10) && o.now < reset && !(mx2.transitioning() && mx2.gave_up()) {
+                return Err("the cluster is not stuck transitioning".to_string());
+            }
+            Ok(())
+        });
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let broken = report.faults.iter().find(|f| f.kind == "fence-broken").expect("the fault was injected");
+        assert!(broken.effect, "the broken fence device affected fencing");
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert_eq!(mx2.stats.fence_failures, 10, "stonith-max-attempts");
+        assert_eq!(mx2.stats.fences_ok, 0);
+        assert!(mx2.runs_services() && !mx2.transitioning());
+        assert!(mx2.stats.started_at.expect("started") >= reset);
+        assert_eq!(mx2.member_state(MX1), Some(MemberState::Fenced));
+        assert!(sim.node::<Resetter>(OPERATOR).expect("ops").done.is_some_and(|t| t >= reset));
+        assert_eq!(sim.node::<Vip>(VIP).expect("vip").owner(), Some(MX2));
+        // Senders saw temporary failures for the whole stuck period.
+        let sender = sim.node::<Sender>(SENDER).expect("sender");
+        assert!(sender.temp_failed.len() > 500, "{}", sender.temp_failed.len());
+        assert!(sender.accepted.iter().all(|&t| t < crash + Dur::secs(1) || t > reset));
+    }
+
+    #[test]
+    fn failover_without_fence_splits_the_brain_of_a_partitioned_cluster() {
+        let planted = Setup { without_fence: true, ..Setup::default() };
+        let mut sim = build(&planted, 3);
+        sim.schedule(Time::from_secs(60), Fault::Isolate(MX1));
+        let report = sim.run();
+        match &report.outcome {
+            Outcome::SafetyViolation(v) => assert_eq!(v.property, ledger::SPLIT_BRAIN, "{v}"),
+            other => panic!("expected a split brain, got {other}"),
+        }
+    }
+
+    #[test]
+    fn fencing_a_partitioned_primary_powers_it_off_before_failover() {
+        let mut sim = build(&Setup::default(), 3);
+        sim.schedule(Time::from_secs(60), Fault::Isolate(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        assert!(sim.node::<ToyHost>(MX1).is_none(), "mx-1 was powered off");
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert!(mx2.runs_services());
+        assert_eq!(mx2.stats.fences_ok, 1);
+    }
+
+    #[test]
+    fn a_second_fencing_level_succeeds_when_the_first_fails() {
+        let setup = Setup { levels: vec![FD1, FD2], modes: [FenceMode::ReportsFailure, FenceMode::Works], ..Setup::default() };
+        let mut sim = build(&setup, 4);
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert!(mx2.runs_services());
+        assert_eq!((mx2.stats.fence_requests, mx2.stats.fences_ok, mx2.stats.fence_failures), (2, 1, 0));
+        assert!(mx2.stats.started_at.expect("started").since(crash) <= Dur::secs(15));
+        assert_eq!(sim.node::<FenceDevice>(FD1).expect("fd-1").handled, [0, 1, 0, 0]);
+        assert_eq!(sim.node::<FenceDevice>(FD2).expect("fd-2").handled, [1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_silent_fence_device_costs_a_stonith_timeout() {
+        let setup = Setup { levels: vec![FD1, FD2], modes: [FenceMode::Timeout, FenceMode::Works], ..Setup::default() };
+        let mut sim = build(&setup, 5);
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let took = host(&sim, MX2).expect("mx-2 up").stats.started_at.expect("started").since(crash);
+        assert!(took >= Dur::secs(63) && took <= Dur::secs(75), "{took}");
+    }
+
+    #[test]
+    fn a_lying_fence_device_lets_a_hung_primary_keep_the_services() {
+        let setup = Setup { modes: [FenceMode::LiesSuccess, FenceMode::Works], ..Setup::default() };
+        let mut sim = build(&setup, 6);
+        sim.schedule(Time::from_secs(60), Fault::Isolate(MX1));
+        let report = sim.run();
+        assert!(matches!(&report.outcome, Outcome::SafetyViolation(v) if v.property == ledger::SPLIT_BRAIN), "{}", report.outcome);
+    }
+
+    #[test]
+    fn a_rebooted_primary_rejoins_without_taking_the_services_back() {
+        let mut sim = build(&Setup::default(), 7);
+        sim.schedule(Time::from_secs(60), Fault::Crash(MX1));
+        sim.schedule(Time::from_secs(600), Fault::Restart(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let mx1 = host(&sim, MX1).expect("mx-1 back");
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert!(!mx1.runs_services() && mx2.runs_services());
+        assert_eq!(mx1.owner(), Some(MX2), "state synced from the coordinator");
+        assert!(mx1.is_coordinator(), "the lowest live id coordinates again once joined");
+        assert_eq!(mx2.member_state(MX1), Some(MemberState::Up));
+    }
+
+    #[test]
+    fn the_vip_answers_a_temporary_failure_when_no_node_owns_the_services() {
+        let mut cfg = Config::new(8);
+        cfg.end_at = Some(Time::from_secs(100));
+        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let vip = sim.add_node("vip", NodeConfig::default(), (), |_| Vip::new(VipConfig { owner: None }));
+        let sender = sim.add_node("internet", NodeConfig::default(), (), move |_| Sender { vip: Some(vip), ..Sender::default() });
+        assert!(sim.run().outcome.is_ok());
+        let s = sim.node::<Sender>(sender).expect("sender");
+        assert_eq!((s.accepted.len(), s.temp_failed.len()), (0, 4));
+        assert_eq!(sim.node::<Vip>(vip).expect("vip").refused, 4);
+    }
+}

@@ -1,0 +1,1408 @@
+//! The NFS file server holding the mailstore: mailboxes spread over volumes on
+//! the storage of `storage.rs`, a lock manager (NLM), temporary stores,
+//! merge-back and migration. One kernel node.
+//!
+//! What the outages need from it:
+//! - **ECCS, University of Tokyo, 2018**: after an OS upgrade of the shared
+//!   file server the NFS lock function stopped working. Every delivery needs
+//!   the mailbox lock, so every delivery failed temporarily for ~32 h, until
+//!   the fix (`LockBroken`, then `Action::RollbackUpgrade`). A failed lock is
+//!   answered `Err(StoreError::Lock)` after `lock_fail_delay`: Postfix's
+//!   local(8) tries `deliver_lock_attempts` = 20 times `deliver_lock_delay` =
+//!   1 s apart before it gives up with EX_TEMPFAIL (sysexits 75), so the MTA
+//!   learns of the failure ~20 s after it asked (Dovecot's ~5 min lock timeout
+//!   applies to mailbox readers and dotlocks, not to this retry loop).
+//!   A restarted lock manager refuses locks for its grace period (45–90 s,
+//!   NLM docs).
+//! - **OpenSRS, 2008**: a latent redundancy fault plus a shelf controller
+//!   failure took the volumes behind that shelf offline; mailboxes were
+//!   spread *randomly* over volumes, so ~50% of them were offline. Delivery
+//!   to an offline volume fails temporarily (`Err(Offline)`: mail stays queued
+//!   at the MTAs) unless *temporary stores* are enabled, which take new mail
+//!   and give users webmail-only access to it; POP/IMAP logins are denied.
+//!   After restoration the temporary stores are merged back into the
+//!   mailboxes, deduplicated by mail id ("no mail or data was lost").
+//! - **Norwegian host, 2018**: storage throughput fell by 90% (`Degrade`,
+//!   ×10 latency); data was migrated to new storage in night-time steps and
+//!   POP users downloaded mail again because identifiers changed
+//!   (`Migrate { keep_uidls: false }` bumps the UIDL epoch, RFC 1939 §7).
+//! - **Hard mounts** (`Hang`): a server that stops answering stalls its NFS
+//!   clients; with `hard` mounts they retry forever (mount defaults: timeo=600,
+//!   retrans=6, ~21 min to "not responding"). Requests received during a hang
+//!   are served when it ends; no reply leaves before then.
+//!
+//! Service: an append's reply leaves after the storage's service time times
+//! the volume's latency multiplier, behind a fluid queue that caps appends at
+//! `appends_per_s_max` (scaled by the same multiplier, so a ×10 slowdown is a
+//! 90% throughput loss). The append is made durable (`Disk::write`) before the
+//! ledger hears of it; appends are idempotent per mail id (a redelivery after
+//! a lost reply is answered Ok without a second copy). With `locked: true`
+//! the filer serializes writers per mailbox (fcntl locks over NLM); an
+//! unlocked writer (a buggy delivery agent) writes alongside, and two nodes
+//! writing one mailbox at once is reported by the ledger as split brain.
+//!
+//! Durable state (`Mailstore`): placement, mailbox contents, temporary stores,
+//! UIDL epochs and a snapshot of the control state (storage hardware, lock
+//! manager upgrade state, temp-store switch), so a restarted filer comes back
+//! with its hardware as broken as it was. Rebuilds pause while the filer is
+//! down and resume from the last snapshot.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeConfig, NodeId, Sim, Stream, Time, TimerId, MICROS_PER_S};
+
+use crate::ledger;
+use crate::msg::{tag, AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
+use crate::storage::{Storage, StorageConfig};
+use crate::World;
+
+/// How mailboxes are spread over volumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Uniformly at random (OpenSRS: "mailboxes are spread randomly").
+    Random,
+    /// Mailbox `m` on volume `m % volumes`.
+    RoundRobin,
+}
+
+/// The file server and its mailstore.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FilerConfig {
+    pub mailboxes: u32,
+    /// Default random, as at OpenSRS.
+    pub placement: Placement,
+    pub storage: StorageConfig,
+    /// Service time of one mailbox operation at normal speed. Default 6 ms
+    /// (NetApp field report: 6 ms read latency at ~4k IOPS).
+    pub service_time: Dur,
+    /// Appends the filer serves per second at normal speed. Default 100, an
+    /// assumption: a delivery costs ~20 NFS operations (lookup, lock, create,
+    /// write, commit, rename, unlock) and the mail share of a filer shared
+    /// with other services is ~2,000 operations/s.
+    pub appends_per_s_max: u32,
+    /// When the lock manager refuses a lock, the delivery agent reports the
+    /// failure after this. Default 20 s: Postfix local(8)
+    /// deliver_lock_attempts = 20 × deliver_lock_delay = 1 s.
+    pub lock_fail_delay: Dur,
+    /// Grace period of a restarted lock manager: locks fail meanwhile.
+    /// Default 45–90 s (NLM docs).
+    pub lock_grace_min: Dur,
+    pub lock_grace_max: Dur,
+    /// A restarted (or rolled-back) filer's lock manager starts in grace.
+    pub grace_on_restart: bool,
+    /// Merge-back skips mails already in the mailbox. False is a planted bug:
+    /// a mail both delivered and in a temporary store becomes a duplicate.
+    pub merge_dedup: bool,
+}
+
+impl FilerConfig {
+    pub fn new(mailboxes: u32) -> FilerConfig {
+        FilerConfig { mailboxes, ..FilerConfig::default() }
+    }
+
+    /// Checks the configuration; an error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.storage.validate()?;
+        if self.appends_per_s_max == 0 {
+            return Err("filer.appends_per_s_max must be positive".to_string());
+        }
+        if self.lock_grace_min > self.lock_grace_max {
+            return Err(format!("filer.lock_grace_min {} exceeds lock_grace_max {}", self.lock_grace_min, self.lock_grace_max));
+        }
+        Ok(())
+    }
+}
+
+impl Default for FilerConfig {
+    fn default() -> Self {
+        FilerConfig {
+            mailboxes: 1000,
+            placement: Placement::Random,
+            storage: StorageConfig::default(),
+            service_time: Dur::millis(6),
+            appends_per_s_max: 100,
+            lock_fail_delay: Dur::secs(20),
+            lock_grace_min: Dur::secs(45),
+            lock_grace_max: Dur::secs(90),
+            grace_on_restart: true,
+            merge_dedup: true,
+        }
+    }
+}
+
+/// Control state of the filer that outlives a crash: the storage hardware,
+/// the lock manager's upgrade state, and operator switches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Control {
+    pub storage: Storage,
+    /// The lock manager is broken (the ECCS upgrade) until rolled back.
+    pub lock_broken: bool,
+    /// New mail for offline volumes goes to temporary stores.
+    pub temp_enabled: bool,
+    /// The running migration keeps UIDLs.
+    pub keep_uidls: bool,
+}
+
+/// The filer's durable state.
+#[derive(Clone, Debug)]
+pub struct Mailstore {
+    placement: Vec<u16>,
+    boxes: Vec<Vec<MailId>>,
+    temp: BTreeMap<MailboxId, Vec<MailId>>,
+    volume_epoch: Vec<u32>,
+    control: Control,
+}
+
+impl Mailstore {
+    /// An empty mailstore; placement drawn from the run seed (stream
+    /// "filer/placement"), so it is fixed by config and seed.
+    pub fn new(cfg: &FilerConfig, seed: u64) -> Mailstore {
+        if let Err(e) = cfg.validate() {
+            panic!("invalid filer configuration: {e}");
+        }
+        let volumes = cfg.storage.volumes;
+        let storage = Storage::new(cfg.storage.clone());
+        let mut rng = Stream::new(seed, "filer/placement");
+        let placement = (0..cfg.mailboxes)
+            .map(|m| match cfg.placement {
+                Placement::Random => rng.below(volumes as u64) as u16,
+                Placement::RoundRobin => (m % volumes) as u16,
+            })
+            .collect();
+        Mailstore {
+            placement,
+            boxes: vec![Vec::new(); cfg.mailboxes as usize],
+            temp: BTreeMap::new(),
+            volume_epoch: vec![0; volumes as usize],
+            control: Control { storage, lock_broken: false, temp_enabled: false, keep_uidls: true },
+        }
+    }
+    pub fn mailboxes(&self) -> u32 {
+        self.boxes.len() as u32
+    }
+    pub fn volume_of(&self, mb: MailboxId) -> u32 {
+        self.placement[mb as usize] as u32
+    }
+    /// The mails durably in a mailbox.
+    pub fn mailbox(&self, mb: MailboxId) -> &[MailId] {
+        &self.boxes[mb as usize]
+    }
+    /// The mails durably in a mailbox's temporary store.
+    pub fn temp(&self, mb: MailboxId) -> &[MailId] {
+        self.temp.get(&mb).map_or(&[], |v| v.as_slice())
+    }
+    /// Mailboxes with a non-empty temporary store.
+    pub fn temp_mailboxes(&self) -> impl Iterator<Item = MailboxId> + '_ {
+        self.temp.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| *k)
+    }
+    pub fn uidl_epoch(&self, mb: MailboxId) -> u32 {
+        self.volume_epoch[self.volume_of(mb) as usize]
+    }
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+}
+
+/// A durable write of the filer.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Append {
+        mailbox: MailboxId,
+        mail: MailId,
+    },
+    Temp {
+        mailbox: MailboxId,
+        mail: MailId,
+    },
+    /// Adds `add` to the mailbox and removes `remove` from its temp store.
+    Merge {
+        mailbox: MailboxId,
+        add: Vec<MailId>,
+        remove: Vec<MailId>,
+    },
+    /// The RAID group under these volumes lost its data.
+    Lose {
+        volumes: Vec<u32>,
+    },
+    /// These volumes' UIDLs changed (migration without keeping them).
+    BumpEpochs {
+        volumes: Vec<u32>,
+    },
+    Control(Box<Control>),
+}
+
+impl Durable for Mailstore {
+    type Op = Op;
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::Append { mailbox, mail } => self.boxes[mailbox as usize].push(mail),
+            Op::Temp { mailbox, mail } => self.temp.entry(mailbox).or_default().push(mail),
+            Op::Merge { mailbox, add, remove } => {
+                self.boxes[mailbox as usize].extend_from_slice(&add);
+                if let Some(t) = self.temp.get_mut(&mailbox) {
+                    t.retain(|m| !remove.contains(m));
+                    if t.is_empty() {
+                        self.temp.remove(&mailbox);
+                    }
+                }
+            }
+            Op::Lose { volumes } => {
+                for (b, v) in self.boxes.iter_mut().zip(&self.placement) {
+                    if volumes.contains(&(*v as u32)) {
+                        *b = Vec::new();
+                    }
+                }
+            }
+            Op::BumpEpochs { volumes } => {
+                for v in volumes {
+                    self.volume_epoch[v as usize] += 1;
+                }
+            }
+            Op::Control(c) => self.control = *c,
+        }
+    }
+}
+
+/// A request waiting for (or holding) a mailbox's lock.
+#[derive(Debug)]
+enum Req {
+    Append { from: NodeId, mail: Envelope, locked: bool },
+    Merge,
+}
+
+/// What to do when a durable write completes (writes complete in order).
+#[derive(Debug)]
+enum Pending {
+    Append {
+        from: NodeId,
+        mail: MailId,
+        mailbox: MailboxId,
+        locked: bool,
+        temp: bool,
+        /// When the storage has served it (the reply leaves then).
+        done_at: Time,
+        /// Its RAID group was destroyed while it was in flight.
+        doomed: bool,
+        /// Redeliveries of the same mail that arrived meanwhile.
+        also: Vec<NodeId>,
+    },
+    Merge {
+        mailbox: MailboxId,
+        add: Vec<MailId>,
+        remove: Vec<MailId>,
+        doomed: bool,
+    },
+    Quiet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HwKind {
+    Controller(u32),
+    Path(u32),
+    Disk(u32),
+    Latent(u32),
+}
+
+const STORAGE: u64 = 1;
+const HANG_END: u64 = 2;
+const GRACE_END: u64 = 3;
+
+/// The file server node.
+pub struct Filer {
+    cfg: FilerConfig,
+    /// Working copy of the durable control state (snapshotted on change).
+    ctl: Control,
+    /// Mailboxes per volume.
+    per_volume: Vec<u32>,
+    /// Mailboxes unavailable, as last reported.
+    unavailable: u32,
+    grace_until: Time,
+    hung_until: Time,
+    stalled: Vec<(NodeId, Store)>,
+    /// The fluid queue of appends: when the next one may start.
+    next_free: Time,
+    /// Mailboxes whose lock is held, with their waiters.
+    locks: BTreeMap<MailboxId, VecDeque<Req>>,
+    inflight: VecDeque<Pending>,
+    hw_faults: Vec<(FaultId, HwKind)>,
+    lock_fault: Option<FaultId>,
+    grace_fault: Option<FaultId>,
+    hang_fault: Option<FaultId>,
+    degrade_fault: Option<FaultId>,
+    timer: Option<(TimerId, Time)>,
+    rebuild_steps: Vec<(NodeId, StepId)>,
+    migrate_steps: Vec<(NodeId, StepId)>,
+    merge_steps: Vec<(NodeId, StepId)>,
+    merges_pending: u32,
+}
+
+type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
+type D<'a> = &'a mut Disk<Mailstore>;
+
+impl Filer {
+    /// A filer; its state is loaded from its disk when it boots.
+    pub fn new(cfg: FilerConfig) -> Filer {
+        let ctl = Control { storage: Storage::new(cfg.storage.clone()), lock_broken: false, temp_enabled: false, keep_uidls: true };
+        Filer {
+            cfg,
+            ctl,
+            per_volume: Vec::new(),
+            unavailable: 0,
+            grace_until: Time::ZERO,
+            hung_until: Time::ZERO,
+            stalled: Vec::new(),
+            next_free: Time::ZERO,
+            locks: BTreeMap::new(),
+            inflight: VecDeque::new(),
+            hw_faults: Vec::new(),
+            lock_fault: None,
+            grace_fault: None,
+            hang_fault: None,
+            degrade_fault: None,
+            timer: None,
+            rebuild_steps: Vec::new(),
+            migrate_steps: Vec::new(),
+            merge_steps: Vec::new(),
+            merges_pending: 0,
+        }
+    }
+
+    /// The initial durable state for `cfg` in a run seeded with `seed`.
+    pub fn initial_disk(cfg: &FilerConfig, seed: u64) -> Mailstore {
+        Mailstore::new(cfg, seed)
+    }
+
+    /// Registers a filer node named `name`.
+    pub fn register(sim: &mut Sim<Msg, World>, name: &str, node: NodeConfig, cfg: FilerConfig) -> NodeId {
+        let disk = Mailstore::new(&cfg, sim.config().seed);
+        sim.add_node(name, node, disk, move |_| Filer::new(cfg.clone()))
+    }
+
+    /// The storage as the running filer sees it.
+    pub fn storage(&self) -> &Storage {
+        &self.ctl.storage
+    }
+    /// Mailboxes whose volume is offline now.
+    pub fn unavailable(&self) -> u32 {
+        self.unavailable
+    }
+
+    fn lock_ok(&self, now: Time) -> bool {
+        !self.ctl.lock_broken && now >= self.grace_until
+    }
+
+    fn lock_failed(&mut self, ctx: C) {
+        let now = ctx.now();
+        if self.ctl.lock_broken {
+            if let Some(id) = self.lock_fault {
+                ctx.fault_effect(id);
+            }
+        } else if now < self.grace_until {
+            if let Some(id) = self.grace_fault {
+                ctx.fault_effect(id);
+            }
+        }
+    }
+
+    /// A reply leaves after `delay`, and never while the server hangs.
+    fn reply(&self, ctx: C, to: NodeId, msg: Store, delay: Dur) {
+        let now = ctx.now();
+        let delay = delay.max(self.hung_until.since(now));
+        ctx.send_after(delay, to, Msg::Store(msg));
+    }
+
+    fn reply_append(&self, ctx: C, to: NodeId, id: MailId, result: Result<(), StoreError>, delay: Dur) {
+        self.reply(ctx, to, Store::AppendReply { id, result }, delay);
+    }
+
+    fn step_done(ctx: C, to: NodeId, step: StepId) {
+        ctx.send(to, Msg::Ops(Ops::StepDone { step }));
+    }
+
+    fn write(&mut self, ctx: C, disk: D, op: Op, pending: Pending) {
+        disk.write(ctx, op);
+        self.inflight.push_back(pending);
+    }
+
+    fn boot(&mut self, ctx: C, disk: D) {
+        let now = ctx.now();
+        let st = disk.state();
+        assert_eq!(st.mailboxes(), self.cfg.mailboxes, "the filer's disk was made for another mailbox count");
+        self.ctl = st.control.clone();
+        self.ctl.storage.resume(now);
+        self.per_volume = vec![0; self.ctl.storage.volumes() as usize];
+        for v in &st.placement {
+            self.per_volume[*v as usize] += 1;
+        }
+        let me = ctx.me();
+        ledger::node_down(ctx.world, me);
+        if now > Time::ZERO {
+            // Writes in flight died with the previous life: their writers
+            // no longer hold the mailboxes.
+            ledger::mailbox_writes_aborted(ctx.world);
+            if self.cfg.grace_on_restart {
+                self.start_grace(ctx, None);
+            }
+        }
+        self.unavailable = u32::MAX;
+        self.sync(ctx, disk, false);
+    }
+
+    fn start_grace(&mut self, ctx: C, fault: Option<FaultId>) {
+        let now = ctx.now();
+        let grace = ctx.rng().dur(self.cfg.lock_grace_min, self.cfg.lock_grace_max);
+        self.grace_until = self.grace_until.max(now + grace);
+        self.grace_fault = fault;
+        ctx.set_timer(self.grace_until.since(now), tag::STORE | GRACE_END);
+    }
+
+    // ---- mail delivery ----
+
+    fn append(&mut self, ctx: C, disk: D, from: NodeId, mail: Envelope, locked: bool) {
+        let mb = mail.rcpt;
+        assert!(mb < self.cfg.mailboxes, "mailbox {mb} beyond the filer's {} mailboxes (FilerConfig::mailboxes)", self.cfg.mailboxes);
+        if locked && !self.lock_ok(ctx.now()) {
+            self.lock_failed(ctx);
+            self.reply_append(ctx, from, mail.id, Err(StoreError::Lock), self.cfg.lock_fail_delay);
+            return;
+        }
+        self.acquire(ctx, disk, mb, Req::Append { from, mail, locked });
+    }
+
+    /// Runs a request under the mailbox's lock, or queues it behind the
+    /// holder. Unlocked appends take no lock (the planted bug).
+    fn acquire(&mut self, ctx: C, disk: D, mb: MailboxId, req: Req) {
+        if matches!(req, Req::Append { locked: false, .. }) {
+            self.start(ctx, disk, mb, req);
+            return;
+        }
+        if let Some(waiters) = self.locks.get_mut(&mb) {
+            waiters.push_back(req);
+            return;
+        }
+        self.locks.insert(mb, VecDeque::new());
+        if !self.start(ctx, disk, mb, req) {
+            self.release(ctx, disk, mb);
+        }
+    }
+
+    /// Hands the mailbox's lock to the next waiter, until one starts a write.
+    fn release(&mut self, ctx: C, disk: D, mb: MailboxId) {
+        loop {
+            let Some(waiters) = self.locks.get_mut(&mb) else { return };
+            match waiters.pop_front() {
+                None => {
+                    self.locks.remove(&mb);
+                    return;
+                }
+                Some(req) => {
+                    if self.start(ctx, disk, mb, req) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serves a request holding the mailbox; true if a write is now in flight.
+    fn start(&mut self, ctx: C, disk: D, mb: MailboxId, req: Req) -> bool {
+        match req {
+            Req::Append { from, mail, locked } => self.start_append(ctx, disk, from, mail, locked),
+            Req::Merge => self.start_merge(ctx, disk, mb),
+        }
+    }
+
+    /// When the storage will have served an operation started now, for a
+    /// volume at `permille` latency.
+    fn serve_time(&mut self, now: Time, permille: u32) -> Time {
+        let gap = Dur(MICROS_PER_S / self.cfg.appends_per_s_max as u64).scale_permille(permille);
+        let start = now.max(self.next_free);
+        self.next_free = start + gap;
+        start + self.cfg.service_time.scale_permille(permille)
+    }
+
+    fn start_append(&mut self, ctx: C, disk: D, from: NodeId, mail: Envelope, locked: bool) -> bool {
+        let now = ctx.now();
+        let mb = mail.rcpt;
+        let volume = disk.state().volume_of(mb);
+        let temp = if self.ctl.storage.volume_online(volume) {
+            false
+        } else if self.ctl.temp_enabled {
+            true
+        } else {
+            self.reply_append(ctx, from, mail.id, Err(StoreError::Offline), self.cfg.service_time);
+            return false;
+        };
+        // Idempotent per mail id: a redelivery is answered, not stored again.
+        // An offline volume cannot be read, so only the temp store is checked.
+        let st = disk.state();
+        let have = if temp { st.temp(mb).contains(&mail.id) } else { st.mailbox(mb).contains(&mail.id) };
+        if have {
+            self.reply_append(ctx, from, mail.id, Ok(()), self.cfg.service_time);
+            return false;
+        }
+        let same = self.inflight.iter_mut().find_map(|p| match p {
+            Pending::Append { mailbox, mail: m, temp: t, also, .. } if *mailbox == mb && *m == mail.id && *t == temp => Some(also),
+            _ => None,
+        });
+        if let Some(also) = same {
+            also.push(from);
+            return false;
+        }
+        ledger::mailbox_write_begin(ctx, mb, from);
+        let permille = if temp { 1000 } else { self.ctl.storage.latency_multiplier_permille(volume) };
+        let done_at = self.serve_time(now, permille);
+        let op = if temp { Op::Temp { mailbox: mb, mail: mail.id } } else { Op::Append { mailbox: mb, mail: mail.id } };
+        let pending = Pending::Append { from, mail: mail.id, mailbox: mb, locked, temp, done_at, doomed: false, also: Vec::new() };
+        self.write(ctx, disk, op, pending);
+        true
+    }
+
+    fn durable(&mut self, ctx: C, disk: D) {
+        let now = ctx.now();
+        match self.inflight.pop_front().expect("one pending entry per durable write") {
+            Pending::Quiet => {}
+            Pending::Append { from, mail, mailbox, locked, temp, done_at, doomed, also } => {
+                let result = if doomed {
+                    // The write landed on a group destroyed meanwhile: the
+                    // MTA keeps the mail and retries.
+                    Err(StoreError::Io)
+                } else {
+                    if temp {
+                        ledger::stored_temporarily(ctx, mail);
+                    } else {
+                        ledger::delivered(ctx, mail);
+                    }
+                    Ok(())
+                };
+                ledger::mailbox_write_end(ctx, mailbox, from);
+                let delay = done_at.since(now);
+                self.reply_append(ctx, from, mail, result, delay);
+                for to in also {
+                    self.reply_append(ctx, to, mail, result, delay);
+                }
+                if locked {
+                    self.release(ctx, disk, mailbox);
+                }
+            }
+            Pending::Merge { mailbox, add, remove, doomed } => {
+                for m in &add {
+                    ledger::delivered(ctx, *m);
+                }
+                if doomed {
+                    for m in &add {
+                        ledger::mailbox_lost(ctx, *m);
+                    }
+                }
+                for m in &remove {
+                    ledger::temp_removed(ctx, *m);
+                }
+                let me = ctx.me();
+                ledger::mailbox_write_end(ctx, mailbox, me);
+                self.release(ctx, disk, mailbox);
+                self.merge_finished(ctx);
+            }
+        }
+    }
+
+    // ---- readers ----
+
+    fn access(&mut self, ctx: C, disk: D, from: NodeId, mailbox: MailboxId, proto: Proto) {
+        assert!(mailbox < self.cfg.mailboxes, "mailbox {mailbox} beyond the filer's {} mailboxes", self.cfg.mailboxes);
+        let st = disk.state();
+        let volume = st.volume_of(mailbox);
+        let epoch = st.uidl_epoch(mailbox);
+        let (result, delay) = if proto != Proto::Webmail && !self.lock_ok(ctx.now()) {
+            self.lock_failed(ctx);
+            (Err(StoreError::Lock), self.cfg.lock_fail_delay)
+        } else if self.ctl.storage.volume_online(volume) {
+            let count = st.mailbox(mailbox).len() as u32;
+            let delay = self.cfg.service_time.scale_permille(self.ctl.storage.latency_multiplier_permille(volume));
+            (Ok(AccessInfo { count, uidl_epoch: epoch, temporary: false }), delay)
+        } else if self.ctl.temp_enabled && proto == Proto::Webmail {
+            // OpenSRS: webmail-only access to new mail.
+            let count = st.temp(mailbox).len() as u32;
+            (Ok(AccessInfo { count, uidl_epoch: epoch, temporary: true }), self.cfg.service_time)
+        } else {
+            (Err(StoreError::Offline), self.cfg.service_time)
+        };
+        self.reply(ctx, from, Store::AccessReply { mailbox, proto, result }, delay);
+    }
+
+    // ---- merge-back ----
+
+    fn merge_back(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
+        let st = disk.state();
+        let ready: Vec<MailboxId> = st.temp_mailboxes().filter(|mb| self.ctl.storage.volume_online(st.volume_of(*mb))).collect();
+        self.merge_steps.push((from, step));
+        self.merges_pending += ready.len() as u32;
+        for mb in ready {
+            self.acquire(ctx, disk, mb, Req::Merge);
+        }
+        if self.merges_pending == 0 {
+            self.answer_merges(ctx);
+        }
+    }
+
+    fn start_merge(&mut self, ctx: C, disk: D, mb: MailboxId) -> bool {
+        let st = disk.state();
+        let remove: Vec<MailId> = st.temp(mb).to_vec();
+        if remove.is_empty() || !self.ctl.storage.volume_online(st.volume_of(mb)) {
+            self.merge_finished(ctx);
+            return false;
+        }
+        let add: Vec<MailId> = if self.cfg.merge_dedup {
+            let present = st.mailbox(mb);
+            remove.iter().copied().filter(|m| !present.contains(m)).collect()
+        } else {
+            remove.clone()
+        };
+        let me = ctx.me();
+        ledger::mailbox_write_begin(ctx, mb, me);
+        let op = Op::Merge { mailbox: mb, add: add.clone(), remove: remove.clone() };
+        self.write(ctx, disk, op, Pending::Merge { mailbox: mb, add, remove, doomed: false });
+        true
+    }
+
+    fn merge_finished(&mut self, ctx: C) {
+        self.merges_pending = self.merges_pending.saturating_sub(1);
+        if self.merges_pending == 0 {
+            self.answer_merges(ctx);
+        }
+    }
+
+    fn answer_merges(&mut self, ctx: C) {
+        for (to, step) in std::mem::take(&mut self.merge_steps) {
+            Self::step_done(ctx, to, step);
+        }
+    }
+
+    // ---- storage ----
+
+    /// Brings everything up to date after the storage may have changed:
+    /// data loss, fault reports, UIDL epochs, the durable snapshot,
+    /// availability, finished steps and the timer of the next storage event.
+    fn sync(&mut self, ctx: C, disk: D, snapshot: bool) {
+        let now = ctx.now();
+        self.ctl.storage.advance(now);
+        let ev = self.ctl.storage.take_events();
+        for g in &ev.destroyed {
+            self.lose_group(ctx, disk, *g);
+        }
+        let s = &self.ctl.storage;
+        for (id, kind) in &self.hw_faults {
+            let shows = match *kind {
+                HwKind::Controller(shelf) | HwKind::Path(shelf) => !s.shelf_reachable(shelf),
+                HwKind::Disk(g) => s.group_destroyed(g),
+                HwKind::Latent(g) => s.latent_hidden(g) == 0,
+            };
+            if shows {
+                ctx.fault_effect(*id);
+            }
+        }
+        self.hw_faults.retain(|(id, kind)| match *kind {
+            HwKind::Latent(g) if ev.rebuilt.contains(&g) || ev.destroyed.contains(&g) => {
+                ctx.fault_resolved(*id);
+                false
+            }
+            _ => true,
+        });
+        if !ev.migrated.is_empty() && !self.ctl.keep_uidls {
+            self.write(ctx, disk, Op::BumpEpochs { volumes: ev.migrated.clone() }, Pending::Quiet);
+        }
+        if let Some(id) = self.degrade_fault {
+            if (0..self.ctl.storage.volumes()).all(|v| self.ctl.storage.migrated(v)) {
+                ctx.fault_resolved(id);
+                self.degrade_fault = None;
+            }
+        }
+        let changed = ev != Default::default();
+        if snapshot || changed {
+            self.write(ctx, disk, Op::Control(Box::new(self.ctl.clone())), Pending::Quiet);
+        }
+        let s = &self.ctl.storage;
+        let offline: u32 = (0..s.volumes()).filter(|v| !s.volume_online(*v)).map(|v| self.per_volume[v as usize]).sum();
+        if offline != self.unavailable {
+            self.unavailable = offline;
+            ledger::unavailable(ctx, offline);
+            ctx.gauge("mailboxes_unavailable", offline as i64);
+        }
+        if !self.ctl.storage.rebuilding() {
+            for (to, step) in std::mem::take(&mut self.rebuild_steps) {
+                Self::step_done(ctx, to, step);
+            }
+        }
+        if !self.ctl.storage.migrating() {
+            for (to, step) in std::mem::take(&mut self.migrate_steps) {
+                Self::step_done(ctx, to, step);
+            }
+        }
+        let next = self.ctl.storage.next_event_time();
+        if next != self.timer.map(|t| t.1) {
+            if let Some((id, _)) = self.timer.take() {
+                ctx.cancel_timer(id);
+            }
+            if let Some(at) = next {
+                let id = ctx.set_timer(at.since(now), tag::STORE | STORAGE);
+                self.timer = Some((id, at));
+            }
+        }
+    }
+
+    /// A RAID group's data is gone: every mail on its volumes is lost, and
+    /// writes in flight to them fail.
+    fn lose_group(&mut self, ctx: C, disk: D, group: u32) {
+        let volumes: Vec<u32> = self.ctl.storage.volumes_of_group(group).collect();
+        let st = disk.state();
+        for (mb, v) in st.placement.iter().enumerate() {
+            if volumes.contains(&(*v as u32)) {
+                for m in &st.boxes[mb] {
+                    ledger::mailbox_lost(ctx, *m);
+                }
+            }
+        }
+        let on_lost = |mb: &MailboxId| volumes.contains(&(st.placement[*mb as usize] as u32));
+        for p in &mut self.inflight {
+            match p {
+                Pending::Append { mailbox, temp: false, doomed, .. } | Pending::Merge { mailbox, doomed, .. } if on_lost(mailbox) => {
+                    *doomed = true
+                }
+                _ => {}
+            }
+        }
+        self.write(ctx, disk, Op::Lose { volumes }, Pending::Quiet);
+    }
+
+    fn fault(&mut self, ctx: C, disk: D, id: FaultId, fault: ModelFault) {
+        let now = ctx.now();
+        match fault {
+            ModelFault::LockBroken => {
+                self.lock_fault = Some(id);
+                if !self.ctl.lock_broken {
+                    self.ctl.lock_broken = true;
+                    self.sync(ctx, disk, true);
+                }
+            }
+            ModelFault::LockRestart => self.start_grace(ctx, Some(id)),
+            ModelFault::Hang { for_ } => {
+                ctx.fault_effect(id);
+                self.hang_fault = Some(id);
+                self.hung_until = self.hung_until.max(now + for_);
+                ctx.set_timer(self.hung_until.since(now), tag::STORE | HANG_END);
+            }
+            ModelFault::ControllerFail { .. }
+            | ModelFault::PathFault { .. }
+            | ModelFault::DiskFail { .. }
+            | ModelFault::LatentSectorError { .. }
+            | ModelFault::Degrade { .. } => {
+                if self.ctl.storage.apply(&fault, now) {
+                    ctx.fault_effect(id);
+                }
+                let kind = match fault {
+                    ModelFault::ControllerFail { shelf, .. } => Some(HwKind::Controller(shelf)),
+                    ModelFault::PathFault { shelf } => Some(HwKind::Path(shelf)),
+                    ModelFault::DiskFail { group } => Some(HwKind::Disk(group)),
+                    ModelFault::LatentSectorError { group } => Some(HwKind::Latent(group)),
+                    ModelFault::Degrade { permille } => {
+                        if let Some(old) = self.degrade_fault.take() {
+                            ctx.fault_resolved(old);
+                        }
+                        if permille == 1000 {
+                            ctx.fault_resolved(id);
+                        } else {
+                            self.degrade_fault = Some(id);
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    self.hw_faults.push((id, kind));
+                }
+                self.sync(ctx, disk, true);
+            }
+            ModelFault::FenceBroken { .. } => {}
+        }
+    }
+
+    fn resolve_hw(&mut self, ctx: C, which: impl Fn(HwKind) -> bool) {
+        self.hw_faults.retain(|(id, kind)| {
+            let hit = which(*kind);
+            if hit {
+                ctx.fault_resolved(*id);
+            }
+            !hit
+        });
+    }
+
+    fn command(&mut self, ctx: C, disk: D, from: NodeId, step: StepId, action: Action) {
+        let now = ctx.now();
+        match action {
+            Action::ReplaceHardware => {
+                self.ctl.storage.replace_hardware(now);
+                self.resolve_hw(ctx, |k| !matches!(k, HwKind::Latent(_)));
+                self.sync(ctx, disk, true);
+                Self::step_done(ctx, from, step);
+            }
+            Action::FixRedundancy => {
+                self.ctl.storage.fix_redundancy(now);
+                self.resolve_hw(ctx, |k| matches!(k, HwKind::Path(_)));
+                self.sync(ctx, disk, true);
+                Self::step_done(ctx, from, step);
+            }
+            Action::StartRebuild { parallel } => {
+                self.ctl.storage.start_rebuild(parallel, now);
+                self.rebuild_steps.push((from, step));
+                self.sync(ctx, disk, true);
+            }
+            Action::EnableTempStores => {
+                self.ctl.temp_enabled = true;
+                self.sync(ctx, disk, true);
+                Self::step_done(ctx, from, step);
+            }
+            Action::MergeBack => self.merge_back(ctx, disk, from, step),
+            Action::Migrate { steps, keep_uidls } => {
+                self.ctl.keep_uidls = keep_uidls;
+                self.ctl.storage.start_migration(steps, now);
+                self.migrate_steps.push((from, step));
+                self.sync(ctx, disk, true);
+            }
+            Action::RollbackUpgrade => {
+                if self.ctl.lock_broken {
+                    self.ctl.lock_broken = false;
+                    if let Some(id) = self.lock_fault.take() {
+                        ctx.fault_resolved(id);
+                    }
+                    // The rolled-back server restarts its lock manager.
+                    if self.cfg.grace_on_restart {
+                        self.start_grace(ctx, None);
+                    }
+                    self.sync(ctx, disk, true);
+                }
+                Self::step_done(ctx, from, step);
+            }
+            Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue => Self::step_done(ctx, from, step),
+        }
+    }
+
+    fn serve(&mut self, ctx: C, disk: D, from: NodeId, msg: Store) {
+        match msg {
+            Store::Append { mail, locked } => self.append(ctx, disk, from, mail, locked),
+            Store::Access { mailbox, proto } => self.access(ctx, disk, from, mailbox, proto),
+            Store::AppendReply { .. } | Store::AccessReply { .. } => {}
+        }
+    }
+}
+
+impl Node<Msg, World> for Filer {
+    type Disk = Mailstore;
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<Mailstore>) {
+        match input {
+            Input::Start => self.boot(ctx, disk),
+            Input::Message { from, msg: Msg::Store(s) } => {
+                if ctx.now() < self.hung_until {
+                    self.stalled.push((from, s));
+                } else {
+                    self.serve(ctx, disk, from, s);
+                }
+            }
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(ctx, disk, from, step, action),
+            Input::Fault { id, msg: Msg::Fault(f), .. } => self.fault(ctx, disk, id, f),
+            Input::Durable { .. } => self.durable(ctx, disk),
+            Input::Timer { tag: t, id } if tag::component(t) == tag::STORE => match tag::payload(t) {
+                STORAGE if self.timer.is_some_and(|x| x.0 == id) => {
+                    self.timer = None;
+                    self.sync(ctx, disk, false);
+                }
+                HANG_END if ctx.now() >= self.hung_until => {
+                    if let Some(f) = self.hang_fault.take() {
+                        ctx.fault_resolved(f);
+                    }
+                    for (from, s) in std::mem::take(&mut self.stalled) {
+                        self.serve(ctx, disk, from, s);
+                    }
+                }
+                GRACE_END if ctx.now() >= self.grace_until => {
+                    if let Some(f) = self.grace_fault.take() {
+                        ctx.fault_resolved(f);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsim_sim::{Config, Fault, LinkConfig, Outcome, RunReport};
+
+    const SEND: u64 = 0;
+    const RESEND: u64 = 1 << 32;
+
+    /// A toy delivery agent: creates mails on a plan, holds each in a
+    /// (pretend) durable queue, appends it to the filer and retries failures.
+    struct Agent {
+        filer: NodeId,
+        locked: bool,
+        plan: Vec<(Dur, MailboxId)>,
+        /// Plan entries whose first Ok reply is lost (the agent resends).
+        lose_first_ok: Vec<usize>,
+        retry: Dur,
+        ids: Vec<Option<MailId>>,
+        oks: Vec<u32>,
+        done: Vec<bool>,
+        errors: Vec<StoreError>,
+        replies: Vec<(MailId, Time)>,
+    }
+
+    impl Agent {
+        fn new(filer: NodeId, locked: bool, plan: Vec<(Dur, MailboxId)>) -> Agent {
+            let n = plan.len();
+            Agent {
+                filer,
+                locked,
+                plan,
+                lose_first_ok: Vec::new(),
+                retry: Dur::mins(10),
+                ids: vec![None; n],
+                oks: vec![0; n],
+                done: vec![false; n],
+                errors: Vec::new(),
+                replies: Vec::new(),
+            }
+        }
+        fn send(&self, ctx: &mut Ctx<'_, Msg, World>, i: usize) {
+            let id = self.ids[i].expect("created");
+            let mail = Envelope { id, rcpt: self.plan[i].1, created: Time::ZERO };
+            ctx.send(self.filer, Msg::Store(Store::Append { mail, locked: self.locked }));
+        }
+    }
+
+    impl Node<Msg, World> for Agent {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start => {
+                    for (i, (at, _)) in self.plan.iter().enumerate() {
+                        ctx.set_timer(*at, tag::MTA | SEND | i as u64);
+                    }
+                }
+                Input::Timer { tag: t, .. } => {
+                    let p = tag::payload(t);
+                    let i = (p & 0xffff_ffff) as usize;
+                    if p & RESEND == 0 {
+                        let now = ctx.now();
+                        let id = ctx.world.new_mail(self.plan[i].1, now);
+                        // Durable in the agent's queue, then accepted.
+                        ledger::enqueued(ctx, id);
+                        ledger::acknowledged(ctx, id);
+                        ledger::sender_released(ctx, id);
+                        self.ids[i] = Some(id);
+                    }
+                    if !self.done[i] {
+                        self.send(ctx, i);
+                    }
+                }
+                Input::Message { msg: Msg::Store(Store::AppendReply { id, result }), .. } => {
+                    self.replies.push((id, ctx.now()));
+                    let i = self.ids.iter().position(|x| *x == Some(id)).expect("a mail of ours");
+                    match result {
+                        Ok(()) => {
+                            self.oks[i] += 1;
+                            if self.lose_first_ok.contains(&i) && self.oks[i] == 1 {
+                                ctx.set_timer(self.retry, tag::MTA | RESEND | i as u64);
+                            } else if !self.done[i] {
+                                self.done[i] = true;
+                                ledger::dequeued(ctx, id);
+                            }
+                        }
+                        Err(e) => {
+                            self.errors.push(e);
+                            ctx.set_timer(self.retry, tag::MTA | RESEND | i as u64);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A toy operator: runs actions at set times and notes when they finish.
+    struct Operator {
+        filer: NodeId,
+        plan: Vec<(Dur, Action)>,
+        done: Vec<(StepId, Time)>,
+    }
+
+    impl Node<Msg, World> for Operator {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start => {
+                    for (i, (at, _)) in self.plan.iter().enumerate() {
+                        ctx.set_timer(*at, tag::OPS | i as u64);
+                    }
+                }
+                Input::Timer { tag: t, .. } => {
+                    let step = tag::payload(t) as StepId;
+                    let action = self.plan[step as usize].1.clone();
+                    ctx.send(self.filer, Msg::Ops(Ops::Command { step, action }));
+                }
+                Input::Message { msg: Msg::Ops(Ops::StepDone { step }), .. } => self.done.push((step, ctx.now())),
+                _ => {}
+            }
+        }
+    }
+
+    /// Two shelves, two groups, two volumes; mailbox `m` on volume `m % 2`;
+    /// a group rebuilds in one hour.
+    fn cfg() -> FilerConfig {
+        FilerConfig {
+            mailboxes: 20,
+            placement: Placement::RoundRobin,
+            storage: StorageConfig {
+                shelves: 2,
+                groups: 2,
+                volumes: 2,
+                group_rebuild_bytes: 35_000_000 * 3600,
+                ..StorageConfig::default()
+            },
+            ..FilerConfig::default()
+        }
+    }
+
+    struct Run {
+        sim: Sim<Msg, World>,
+        filer: NodeId,
+        agents: Vec<NodeId>,
+        ops: Option<NodeId>,
+    }
+
+    impl Run {
+        fn new(cfg: FilerConfig, hours: u64) -> Run {
+            let mut c = Config::new(11);
+            c.end_at = Some(Time::from_hours(hours));
+            let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+            let filer = Filer::register(&mut sim, "filer", NodeConfig::default(), cfg);
+            Run { sim, filer, agents: Vec::new(), ops: None }
+        }
+        fn agent(&mut self, name: &str, locked: bool, plan: Vec<(Dur, MailboxId)>, lose_first_ok: Vec<usize>) -> NodeId {
+            let filer = self.filer;
+            let id = self.sim.add_node(name, NodeConfig::default(), (), move |_| {
+                let mut a = Agent::new(filer, locked, plan.clone());
+                a.lose_first_ok = lose_first_ok.clone();
+                a
+            });
+            self.agents.push(id);
+            id
+        }
+        fn ops(&mut self, plan: Vec<(Dur, Action)>) {
+            let filer = self.filer;
+            self.ops =
+                Some(self.sim.add_node("ops", NodeConfig::default(), (), move |_| Operator { filer, plan: plan.clone(), done: vec![] }));
+        }
+        fn fault(&mut self, at: Dur, kind: &str, f: ModelFault) {
+            let target = self.filer;
+            self.sim.schedule(Time::ZERO + at, Fault::Model { target, kind: kind.to_string(), msg: Msg::Fault(f) });
+        }
+        fn run(&mut self) -> RunReport {
+            self.sim.run()
+        }
+        fn agent_state(&self, i: usize) -> &Agent {
+            self.sim.node::<Agent>(self.agents[i]).expect("agent up")
+        }
+        fn steps(&self) -> &[(StepId, Time)] {
+            &self.sim.node::<Operator>(self.ops.expect("an operator")).expect("operator up").done
+        }
+        fn store(&self) -> &Mailstore {
+            self.sim.disk::<Filer>(self.filer).expect("a filer").state()
+        }
+    }
+
+    fn plan(n: u32, start: Dur, mailboxes: u32) -> Vec<(Dur, MailboxId)> {
+        (0..n).map(|i| (start + Dur::millis(100 * i as u64), i % mailboxes)).collect()
+    }
+
+    fn assert_ok(r: &RunReport) {
+        assert!(r.outcome.is_ok(), "{}", r.outcome);
+    }
+
+    fn violation(r: &RunReport) -> (String, String) {
+        match &r.outcome {
+            Outcome::SafetyViolation(v) => (v.property.clone(), v.detail.clone()),
+            o => panic!("expected a safety violation, got {o}"),
+        }
+    }
+
+    #[test]
+    fn deliveries_succeed() {
+        let mut run = Run::new(cfg(), 1);
+        run.agent("mx-1", true, plan(40, Dur::secs(1), 20), vec![]);
+        assert_ok(&run.run());
+        let w = run.sim.world();
+        assert_eq!(w.counts.delivered, 40);
+        assert_eq!(w.outstanding(), 0);
+        assert!(run.agent_state(0).errors.is_empty());
+        let stored: usize = (0..20).map(|m| run.store().mailbox(m).len()).sum();
+        assert_eq!(stored, 40);
+        assert_eq!(run.store().mailbox(3).len(), 2);
+        assert_eq!(w.stats.unavailable, vec![(Time::ZERO, 0)]);
+    }
+
+    #[test]
+    fn a_broken_lock_manager_fails_every_delivery_until_rolled_back() {
+        let mut run = Run::new(cfg(), 4);
+        run.fault(Dur::millis(500), "lock-broken", ModelFault::LockBroken);
+        run.agent("mx-1", true, plan(10, Dur::secs(1), 20), vec![]);
+        run.ops(vec![(Dur::hours(2), Action::RollbackUpgrade)]);
+        let rollback = Time::from_hours(2);
+        run.sim.always("nothing delivered before the rollback", move |o| {
+            if o.now < rollback && o.world.counts.delivered > 0 {
+                return Err("a mail was delivered through a broken lock manager".to_string());
+            }
+            Ok(())
+        });
+        let report = run.run();
+        assert_ok(&report);
+        let a = run.agent_state(0);
+        assert!(a.errors.len() >= 10 * 11, "every try for two hours fails: {}", a.errors.len());
+        assert!(a.errors.iter().all(|e| *e == StoreError::Lock));
+        // The failure is reported after the delivery agent's lock retries.
+        assert!(a.replies.iter().all(|(_, t)| *t >= Time::from_secs(21)));
+        let w = run.sim.world();
+        assert_eq!(w.counts.delivered, 10, "all delivered after the fix");
+        let f = report.faults.iter().find(|f| f.kind == "lock-broken").expect("injected");
+        let ended = f.ended.expect("resolved");
+        assert!(f.effect && ended > rollback && ended < rollback + Dur::millis(20), "{f:?}");
+        assert_eq!(run.steps().len(), 1);
+    }
+
+    #[test]
+    fn unlocked_writes_bypass_a_broken_lock_manager() {
+        // The planted-bug agent does not care about locks at all.
+        let mut run = Run::new(cfg(), 1);
+        run.fault(Dur::millis(500), "lock-broken", ModelFault::LockBroken);
+        run.agent("mx-1", false, plan(5, Dur::secs(1), 20), vec![]);
+        assert_ok(&run.run());
+        assert_eq!(run.sim.world().counts.delivered, 5);
+    }
+
+    /// The OpenSRS sequence on shelf 0 (volume 0, even mailboxes): latent
+    /// path fault, controller failure, temp stores, replacement, rebuild,
+    /// merge-back. Mail 0 reaches its mailbox but its reply is lost, so the
+    /// agent delivers it again during the outage: it lands in the temp store.
+    fn opensrs(merge_dedup: bool) -> Run {
+        let mut run = Run::new(FilerConfig { merge_dedup, ..cfg() }, 5);
+        run.fault(Dur::secs(30), "path-fault", ModelFault::PathFault { shelf: 0 });
+        run.fault(Dur::secs(60), "controller-fail", ModelFault::ControllerFail { shelf: 0, controller: 1 });
+        let mut p = vec![(Dur::millis(100), 0)];
+        p.extend(plan(20, Dur::secs(120), 20));
+        run.agent("mx-1", true, p, vec![0]);
+        run.ops(vec![
+            (Dur::mins(30), Action::EnableTempStores),
+            (Dur::hours(1), Action::ReplaceHardware),
+            (Dur::hours(1) + Dur::secs(1), Action::StartRebuild { parallel: false }),
+            (Dur::hours(3), Action::MergeBack),
+        ]);
+        run
+    }
+
+    #[test]
+    fn an_offline_volume_defers_then_temp_stores_and_merge_back_deliver_once() {
+        let mut run = opensrs(true);
+        let report = run.run();
+        assert_ok(&report);
+        let a = run.agent_state(0);
+        assert!(a.errors.contains(&StoreError::Offline));
+        assert!(a.errors.iter().all(|e| *e == StoreError::Offline));
+        assert!(a.done.iter().all(|d| *d));
+        let w = run.sim.world();
+        assert_eq!(w.counts.delivered, 21);
+        assert_eq!(w.counts.duplicate_deliveries, 0);
+        assert_eq!(w.outstanding(), 0);
+        // Half the mailboxes were unavailable, until the rebuild finished
+        // (an hour after the command reached the filer).
+        let u = &w.stats.unavailable;
+        assert_eq!(u.len(), 3, "{u:?}");
+        assert_eq!(u[..2], [(Time::ZERO, 0), (Time::from_secs(60), 10)]);
+        assert_eq!(u[2].1, 0);
+        let rebuilt = u[2].0;
+        let ordered = Time::from_hours(2) + Dur::secs(1);
+        assert!(rebuilt > ordered && rebuilt < ordered + Dur::millis(10), "{rebuilt}");
+        let store = run.store();
+        assert_eq!(store.mailbox(0).iter().filter(|m| **m == 0).count(), 1, "mail 0 once");
+        assert_eq!(store.temp_mailboxes().count(), 0, "temp stores merged and emptied");
+        assert!((0..20).all(|m| store.mailbox(m).len() == 1 + usize::from(m == 0)));
+        let steps = run.steps();
+        assert_eq!(steps.len(), 4);
+        let answered = steps.iter().find(|s| s.0 == 2).expect("rebuild step").1;
+        assert!(answered > rebuilt && answered < rebuilt + Dur::millis(10));
+        // Both confluent faults had an effect; the path fault only through
+        // the controller failure.
+        for kind in ["path-fault", "controller-fail"] {
+            let f = report.faults.iter().find(|f| f.kind == kind).expect("injected");
+            let ended = f.ended.expect("resolved by the replacement");
+            assert!(f.effect && ended > Time::from_hours(1) && ended < Time::from_hours(1) + Dur::millis(10), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn merge_back_without_dedup_is_caught_as_duplicate_delivery() {
+        let mut run = opensrs(false);
+        let (property, detail) = violation(&run.run());
+        assert_eq!(property, ledger::CUSTODY);
+        assert!(detail.contains("mail 0") && detail.contains("duplicate"), "{detail}");
+    }
+
+    #[test]
+    fn webmail_reads_the_temp_store_while_pop_and_imap_are_denied() {
+        struct Reader {
+            filer: NodeId,
+            seen: Vec<(Proto, Result<AccessInfo, StoreError>)>,
+        }
+        impl Node<Msg, World> for Reader {
+            type Disk = ();
+            fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+                match input {
+                    Input::Start => {
+                        ctx.set_timer(Dur::mins(50), tag::CLIENT);
+                    }
+                    Input::Timer { .. } => {
+                        for proto in [Proto::Pop, Proto::Imap, Proto::Webmail] {
+                            ctx.send(self.filer, Msg::Store(Store::Access { mailbox: 2, proto }));
+                        }
+                    }
+                    Input::Message { msg: Msg::Store(Store::AccessReply { proto, result, .. }), .. } => self.seen.push((proto, result)),
+                    _ => {}
+                }
+            }
+        }
+        let mut run = opensrs(true);
+        let filer = run.filer;
+        let reader = run.sim.add_node("reader", NodeConfig::default(), (), move |_| Reader { filer, seen: vec![] });
+        assert_ok(&run.run());
+        let mut seen = run.sim.node::<Reader>(reader).expect("up").seen.clone();
+        seen.sort_by_key(|s| s.0);
+        assert_eq!(
+            seen,
+            vec![
+                (Proto::Pop, Err(StoreError::Offline)),
+                (Proto::Imap, Err(StoreError::Offline)),
+                (Proto::Webmail, Ok(AccessInfo { count: 1, uidl_epoch: 0, temporary: true })),
+            ]
+        );
+    }
+
+    #[test]
+    fn unlocked_concurrent_writers_are_caught_as_split_brain() {
+        let two = |locked: bool| {
+            let mut run = Run::new(cfg(), 1);
+            // Equal, fixed latencies: both appends arrive at once.
+            run.sim.set_default_link(LinkConfig { latency_min: Dur::millis(1), latency_max: Dur::millis(1), loss_ppm: 0 });
+            run.agent("mx-1", locked, vec![(Dur::secs(1), 7)], vec![]);
+            run.agent("mx-2", locked, vec![(Dur::secs(1), 7)], vec![]);
+            let report = run.run();
+            (run, report)
+        };
+        let (run, report) = two(true);
+        assert_ok(&report);
+        assert_eq!(run.store().mailbox(7).len(), 2, "serialized by the lock");
+        let (_, report) = two(false);
+        let (property, detail) = violation(&report);
+        assert_eq!(property, ledger::SPLIT_BRAIN);
+        assert!(detail.contains("mailbox 7"), "{detail}");
+    }
+
+    #[test]
+    fn a_third_disk_failure_loses_the_mail_on_the_group() {
+        let disks = |n: u32| {
+            let mut run = Run::new(cfg(), 2);
+            run.agent("mx-1", true, plan(10, Dur::secs(1), 20), vec![]);
+            for k in 0..n {
+                run.fault(Dur::hours(1) + Dur::secs(k as u64), "disk-fail", ModelFault::DiskFail { group: 0 });
+            }
+            let report = run.run();
+            (run, report)
+        };
+        let (run, report) = disks(2);
+        assert_ok(&report);
+        assert_eq!(run.sim.world().counts.lost, 0);
+        let (run, report) = disks(3);
+        let (property, detail) = violation(&report);
+        assert_eq!(property, ledger::CUSTODY);
+        assert!(detail.contains("destroyed"), "{detail}");
+        assert!(run.sim.world().counts.lost >= 1);
+        assert!(report.faults.iter().all(|f| f.effect));
+    }
+
+    #[test]
+    fn degraded_storage_slows_replies_and_a_hang_holds_them() {
+        let mut run = Run::new(cfg(), 1);
+        run.fault(Dur::millis(500), "degrade", ModelFault::Degrade { permille: 10_000 });
+        run.fault(Dur::secs(10), "hang", ModelFault::Hang { for_: Dur::mins(5) });
+        run.agent("mx-1", true, vec![(Dur::secs(1), 1), (Dur::secs(20), 2)], vec![]);
+        assert_ok(&run.run());
+        let r = &run.agent_state(0).replies;
+        assert_eq!(r.len(), 2);
+        // 6 ms × 10 plus the network.
+        assert!(r[0].1 >= Time::from_secs(1) + Dur::millis(60) && r[0].1 < Time::from_secs(2), "{:?}", r[0]);
+        assert!(r[1].1 >= Time::from_secs(10) + Dur::mins(5), "held by the hang: {:?}", r[1]);
+    }
+
+    #[test]
+    fn migration_without_uidls_changes_epochs_and_restores_latency() {
+        let mut run = Run::new(cfg(), 60);
+        run.fault(Dur::millis(500), "degrade", ModelFault::Degrade { permille: 10_000 });
+        run.agent("mx-1", true, plan(4, Dur::secs(1), 4), vec![]);
+        run.ops(vec![(Dur::hours(1), Action::Migrate { steps: 2, keep_uidls: false })]);
+        let report = run.run();
+        assert_ok(&report);
+        let steps = run.steps();
+        assert_eq!(steps.len(), 1);
+        assert!(steps[0].1 > Time::from_hours(25), "the second step waits a night: {}", steps[0].1);
+        assert!((0..4).all(|m| run.store().uidl_epoch(m) == 1));
+        let f = report.faults.iter().find(|f| f.kind == "degrade").expect("injected");
+        let ended = f.ended.expect("over once everything moved");
+        assert!(ended < steps[0].1 && ended + Dur::millis(10) > steps[0].1, "{f:?}");
+        let filer = run.sim.node::<Filer>(run.filer).expect("up");
+        assert!((0..2).all(|v| filer.storage().latency_multiplier_permille(v) == 1000));
+    }
+
+    #[test]
+    fn placement_is_fixed_by_seed_and_spreads_randomly() {
+        let c = FilerConfig { mailboxes: 10_000, ..FilerConfig::default() };
+        let a = Mailstore::new(&c, 1);
+        assert_eq!(a.placement, Mailstore::new(&c, 1).placement);
+        assert_ne!(a.placement, Mailstore::new(&c, 2).placement);
+        let mut per = [0u32; 6];
+        for v in &a.placement {
+            per[*v as usize] += 1;
+        }
+        assert!(per.iter().all(|n| (1500..1850).contains(n)), "{per:?}");
+        // Behind shelf 0 (volumes 0, 2, 4): about half.
+        let half = per[0] + per[2] + per[4];
+        assert!((4800..5200).contains(&half), "{half}");
+    }
+
+    #[test]
+    fn a_restarted_filer_keeps_mail_and_broken_hardware_and_starts_in_grace() {
+        let mut run = Run::new(cfg(), 3);
+        run.fault(Dur::secs(30), "path-fault", ModelFault::PathFault { shelf: 0 });
+        run.fault(Dur::secs(31), "controller-fail", ModelFault::ControllerFail { shelf: 0, controller: 0 });
+        run.agent("mx-1", true, plan(4, Dur::secs(1), 4), vec![]);
+        run.agent("mx-2", true, plan(4, Dur::mins(30), 4), vec![]);
+        let filer = run.filer;
+        run.sim.schedule(Time::from_secs(60), Fault::Crash(filer));
+        run.sim.schedule(Time::ZERO + Dur::mins(29) + Dur::secs(30), Fault::Restart(filer));
+        assert_ok(&run.run());
+        let store = run.store();
+        assert_eq!((0..4).map(|m| store.mailbox(m).len()).sum::<usize>(), 4 + 2, "odd mailboxes got the new mail");
+        let b = run.agent_state(1);
+        assert!(b.errors.contains(&StoreError::Lock), "grace after restart: {:?}", b.errors);
+        assert!(b.errors.contains(&StoreError::Offline), "the shelf is still down: {:?}", b.errors);
+    }
+}

@@ -1,0 +1,906 @@
+//! The mail node (MTA / MX): accepts mail over SMTP into a durable local
+//! queue, and a queue manager delivers it to the mailstore through a local
+//! delivery agent, retrying with Postfix's backoff and returning it to its
+//! author with a DSN when its queue lifetime is over.
+//!
+//! What it must get right is the promise of RFC 5321 §4.1.1.4 / RFC 1123
+//! §5.3.3: the final 250 after DATA makes this node responsible for the mail,
+//! so it answers 250 only once the mail is durable in its queue (Postfix's
+//! `cleanup` fsyncs the queue file before `smtpd` answers). The replays rely on
+//! it: during the ECCS lock outage (`seeds/000_*`) and the OpenSRS volume
+//! outage (`seeds/001_*`) inbound mail "is queued locally and delivered later",
+//! and "no mail was lost". Two planted bugs make the custody checker fail:
+//! `ack_before_durable` (250 before fsync, lost on a crash) and
+//! `drop_expired_without_dsn` (expired mail silently deleted).
+//!
+//! Delivery follows Postfix's queue manager and `local(8)`:
+//! - a new mail is tried at once; a deferred one waits for its backoff
+//!   ([`RetryProfile::postfix`]: the mail's age clamped to 300–4000 s) and
+//!   then for the next deferred-queue scan (`queue_run_delay` 300 s);
+//! - at most `delivery_concurrency` deliveries run at once
+//!   (`default_destination_concurrency_limit` = 20); the rest wait in the
+//!   active queue, first come first served;
+//! - the delivery agent appends to the mailbox over NFS, taking the mailbox
+//!   lock; a lock failure, an offline volume or an I/O error exits EX_TEMPFAIL
+//!   (75, sysexits.h) and the mail is deferred; a stalled NFS server (hard
+//!   mount: "server not responding" after ~21 min with `timeo=600,retrans=6`,
+//!   then retries forever) blocks the agent until Postfix kills it after
+//!   `command_time_limit` = 1000 s, which also defers;
+//! - after `maximal_queue_lifetime` (5 d) a failed mail is returned to its
+//!   author with a delivery status notification (RFC 3464) and removed.
+//!
+//! Modeling choices, stated once:
+//! - One queue entry per mail id. A mail accepted again while still queued
+//!   here (its sender resent after a lost or late reply) is acknowledged again
+//!   but not queued twice; the ledger sees one `enqueued`/`dequeued` pair and
+//!   one `acknowledged` per 250. (Postfix would queue a second copy under a
+//!   new queue id; the duplicate effect of a resend remains visible when the
+//!   resend goes to another MX, or arrives after the first copy left.)
+//! - While the SMTP service is stopped (`set_accepting(false)`, a cluster
+//!   agent's decision) DATA is answered 421-style with `TempFail`, so the
+//!   sender retries (another MX, or later); queued mail is still delivered.
+//! - Deadlines (retries, delivery timeouts) share kernel timers through
+//!   [`Deadlines`]; nothing costs an extra event per mail.
+
+use std::collections::VecDeque;
+
+use mailsim_sim::{Ctx, Disk, Dur, Durable, Input, Node, NodeId, Time, WriteId};
+
+use crate::ledger;
+use crate::msg::{tag, Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
+use crate::retry::{Deadlines, RetryProfile};
+use crate::World;
+
+/// What an MTA does with new mail when its queue is at capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Answer 452 (insufficient system storage): the sender retries later,
+    /// as Postfix's `smtpd` does when the queue file system is short of space.
+    Refuse,
+    /// Accept anyway (capacity is only a soft limit).
+    Accept,
+}
+
+/// An MTA's settings; defaults are Postfix's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MtaConfig {
+    /// The mailstore (NFS file server) node the delivery agent appends to.
+    /// Must be set (the default is a placeholder that `Mta::new` rejects).
+    pub store: NodeId,
+    /// Backoff, queue scan and queue lifetime. Default: Postfix.
+    pub retry: RetryProfile,
+    /// A delivery attempt with no answer from the store within this is killed
+    /// and deferred. Default 1000 s: Postfix `command_time_limit`, which ends
+    /// a `mailbox_command` delivery agent blocked on a stalled hard mount.
+    pub delivery_timeout: Dur,
+    /// Deliveries in flight at most. Default 20: Postfix
+    /// `default_destination_concurrency_limit`.
+    pub delivery_concurrency: u32,
+    /// Mails the queue disk holds. Default 2,000,000: an assumption (a
+    /// 100 GB spool of 50 kB mails; Postfix itself has no count limit).
+    pub queue_capacity: u32,
+    pub when_full: WhenFull,
+    /// Planted bug: the delivery agent appends without the mailbox lock.
+    pub lda_skips_lock: bool,
+    /// Planted bug: answer 250 on receipt, before the queue write is durable.
+    pub ack_before_durable: bool,
+    /// Planted bug: delete expired mail without returning it to its author.
+    pub drop_expired_without_dsn: bool,
+    /// Queue depth is reported at most this often (and only on notable
+    /// changes: a power of two crossed or a 1% change). Default 60 s.
+    pub depth_sample_interval: Dur,
+    /// Granularity of delivery-timeout timers (deliveries share a timer per
+    /// tick; 5 s is nothing next to a 1000 s timeout). Default 5 s.
+    pub tick: Dur,
+}
+
+impl MtaConfig {
+    /// Postfix defaults, delivering to `store`.
+    pub fn new(store: NodeId) -> MtaConfig {
+        MtaConfig { store, ..MtaConfig::default() }
+    }
+}
+
+const UNSET: NodeId = NodeId(u32::MAX);
+
+impl Default for MtaConfig {
+    fn default() -> Self {
+        MtaConfig {
+            store: UNSET,
+            retry: RetryProfile::postfix(),
+            delivery_timeout: Dur::secs(1000),
+            delivery_concurrency: 20,
+            queue_capacity: 2_000_000,
+            when_full: WhenFull::Refuse,
+            lda_skips_lock: false,
+            ack_before_durable: false,
+            drop_expired_without_dsn: false,
+            depth_sample_interval: Dur::secs(60),
+            tick: Dur::secs(5),
+        }
+    }
+}
+
+/// One mail in a durable queue, with when it entered this queue (Postfix
+/// counts backoff and lifetime from the queue file's creation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Queued {
+    pub mail: Envelope,
+    pub queued_at: Time,
+}
+
+/// The durable queue of an MTA: a slab of queue files. An operation names
+/// the slot it concerns, so removal is O(1); the volatile state uses the
+/// same slot numbers.
+#[derive(Clone, Debug, Default)]
+pub struct QueueDisk {
+    slots: Vec<Option<Queued>>,
+    len: u32,
+}
+
+/// A durable queue operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueOp {
+    Enqueue { slot: u32, queued: Queued },
+    Dequeue { slot: u32, id: MailId },
+}
+
+impl Durable for QueueDisk {
+    type Op = QueueOp;
+    fn apply(&mut self, op: QueueOp) {
+        match op {
+            QueueOp::Enqueue { slot, queued } => {
+                let s = slot as usize;
+                if self.slots.len() <= s {
+                    self.slots.resize(s + 1, None);
+                }
+                assert!(self.slots[s].is_none(), "queue slot {slot} written while holding a mail");
+                self.slots[s] = Some(queued);
+                self.len += 1;
+            }
+            QueueOp::Dequeue { slot, id } => {
+                let q = self.slots.get_mut(slot as usize).and_then(Option::take).expect("dequeue of an empty queue slot");
+                assert_eq!(q.mail.id, id, "queue slot {slot} holds another mail");
+                self.len -= 1;
+            }
+        }
+    }
+}
+
+impl QueueDisk {
+    pub fn new() -> QueueDisk {
+        QueueDisk::default()
+    }
+    /// Mails durably queued.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The queued mails, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.slots.iter().flatten()
+    }
+    /// Whether mail `id` is durably queued (a scan: for checks and tests).
+    pub fn contains(&self, id: MailId) -> bool {
+        self.iter().any(|q| q.mail.id == id)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    /// Queue write in flight.
+    Writing,
+    /// In the active queue, waiting for a delivery slot.
+    Ready,
+    /// A delivery attempt is in flight.
+    Active,
+    /// Waiting for its retry time.
+    Deferred,
+    /// Removal write in flight (delivered, returned, or dropped).
+    Removing,
+}
+
+/// Volatile state of one queue slot. 40 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    mail: Envelope,
+    queued_at: Time,
+    /// Bumped at every state change; stale deadlines carry an older one.
+    generation: u32,
+    attempts: u16,
+    state: State,
+}
+
+/// A durable write in flight (writes complete in order).
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    write: WriteId,
+    slot: u32,
+    /// Who gets the 250 once it is durable.
+    ack: Option<NodeId>,
+}
+
+const NONE: u32 = u32::MAX;
+/// Timer tags: the deadline heap, and the delayed queue-depth report.
+const DEADLINE: u64 = tag::MTA;
+const DEPTH: u64 = tag::MTA | 1;
+
+/// The MTA component. Hosted by [`MtaNode`] on a plain mail node, or next to
+/// a cluster agent on a clustered machine.
+pub struct Mta {
+    cfg: MtaConfig,
+    accepting: bool,
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    /// Slot of each queued mail, by mail id (`NONE` if not queued here).
+    slot_of: Vec<u32>,
+    /// Slots in use (the queue depth, writes in flight included).
+    depth: u32,
+    /// The active queue: slots waiting for a delivery slot.
+    ready: VecDeque<u32>,
+    in_flight: u32,
+    writes: VecDeque<Pending>,
+    /// Extra 250s owed for mails whose queue write is still in flight.
+    extra_acks: Vec<(u32, NodeId)>,
+    deadlines: Deadlines,
+    depth_reported: u32,
+    depth_reported_at: Time,
+    depth_timer: bool,
+}
+
+impl Mta {
+    /// Builds the MTA from its durable queue (at boot and after a restart):
+    /// every queued mail gets a delivery attempt, as Postfix's queue manager
+    /// does with the incoming and active queues after a restart.
+    pub fn new(cfg: MtaConfig, disk: &QueueDisk) -> Mta {
+        assert!(cfg.store != UNSET, "MtaConfig::store must name the mailstore node");
+        assert!(cfg.delivery_concurrency > 0, "MtaConfig::delivery_concurrency must be positive");
+        if let Err(e) = cfg.retry.validate() {
+            panic!("MtaConfig::retry: {e}");
+        }
+        let mut entries = Vec::with_capacity(disk.slots.len());
+        let mut free = Vec::new();
+        let mut slot_of = Vec::new();
+        let mut ready = VecDeque::with_capacity(disk.len as usize);
+        for (i, s) in disk.slots.iter().enumerate() {
+            match s {
+                Some(q) => {
+                    let id = q.mail.id as usize;
+                    if slot_of.len() <= id {
+                        slot_of.resize(id + 1, NONE);
+                    }
+                    slot_of[id] = i as u32;
+                    entries.push(Entry { mail: q.mail, queued_at: q.queued_at, generation: 0, attempts: 0, state: State::Ready });
+                    ready.push_back(i as u32);
+                }
+                None => {
+                    entries.push(Entry { mail: EMPTY, queued_at: Time::ZERO, generation: 0, attempts: 0, state: State::Free });
+                    free.push(i as u32);
+                }
+            }
+        }
+        free.reverse();
+        let deadlines = Deadlines::new(cfg.tick, DEADLINE);
+        Mta {
+            cfg,
+            accepting: true,
+            entries,
+            free,
+            slot_of,
+            depth: disk.len,
+            ready,
+            in_flight: 0,
+            writes: VecDeque::new(),
+            extra_acks: Vec::new(),
+            deadlines,
+            depth_reported: 0,
+            depth_reported_at: Time::ZERO,
+            depth_timer: false,
+        }
+    }
+
+    pub fn config(&self) -> &MtaConfig {
+        &self.cfg
+    }
+    /// Mails in the queue (including writes in flight).
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+    /// Deliveries in flight.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+    pub fn accepting(&self) -> bool {
+        self.accepting
+    }
+
+    /// Starts or stops the SMTP service (a cluster agent's resource action).
+    /// Stopped, DATA is answered with a temporary failure.
+    pub fn set_accepting(&mut self, on: bool) {
+        self.accepting = on;
+    }
+
+    /// Tries every deferred mail now (`postqueue -f`).
+    pub fn flush_deferred(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if e.state == State::Deferred {
+                e.state = State::Ready;
+                e.generation = e.generation.wrapping_add(1);
+                self.ready.push_back(i as u32);
+            }
+        }
+        self.dispatch(ctx);
+    }
+
+    pub fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        match input {
+            Input::Start => {
+                self.report_depth(ctx);
+                self.dispatch(ctx);
+            }
+            Input::Message { from, msg: Msg::Smtp(Smtp::Data(mail)) } => self.receive(from, mail, ctx, disk),
+            Input::Message { msg: Msg::Store(Store::AppendReply { id, result }), .. } => {
+                if let Some(slot) = self.active_slot(id) {
+                    self.attempt_done(slot, result.is_ok(), ctx, disk);
+                    self.dispatch(ctx);
+                }
+            }
+            Input::Refused { msg: Msg::Store(Store::Append { mail, .. }), .. } => {
+                // The file server is down: the delivery agent fails at once.
+                if let Some(slot) = self.active_slot(mail.id) {
+                    self.attempt_done(slot, false, ctx, disk);
+                    self.dispatch(ctx);
+                }
+            }
+            Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
+                ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: self.accepting }));
+            }
+            // `postqueue -f`: retry every deferred mail now.
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::FlushQueue }) } => {
+                self.flush_deferred(ctx);
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
+            // No other runbook action concerns the MTA: done at once.
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => {
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
+            Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx, disk),
+            Input::Timer { tag: t, .. } if t == DEPTH => {
+                self.depth_timer = false;
+                if self.depth != self.depth_reported {
+                    self.report_depth(ctx);
+                }
+            }
+            Input::Durable { write } => self.durable(write, ctx),
+            _ => {}
+        }
+    }
+
+    fn lookup(&self, id: MailId) -> Option<u32> {
+        self.slot_of.get(id as usize).copied().filter(|&s| s != NONE)
+    }
+
+    fn active_slot(&self, id: MailId) -> Option<u32> {
+        self.lookup(id).filter(|&s| self.entries[s as usize].state == State::Active)
+    }
+
+    fn reply(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId, code: SmtpCode) {
+        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code }));
+    }
+
+    fn ack(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId) {
+        ledger::acknowledged(ctx, id);
+        Mta::reply(ctx, to, id, SmtpCode::Accepted);
+    }
+
+    fn receive(&mut self, from: NodeId, mail: Envelope, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        if !self.accepting {
+            Mta::reply(ctx, from, mail.id, SmtpCode::TempFail);
+            return;
+        }
+        if let Some(slot) = self.lookup(mail.id) {
+            // Sent again while queued here: answer again, queue once.
+            if self.entries[slot as usize].state == State::Writing && !self.cfg.ack_before_durable {
+                self.extra_acks.push((slot, from));
+            } else {
+                Mta::ack(ctx, from, mail.id);
+            }
+            return;
+        }
+        if self.depth >= self.cfg.queue_capacity && self.cfg.when_full == WhenFull::Refuse {
+            Mta::reply(ctx, from, mail.id, SmtpCode::TempFail);
+            return;
+        }
+        let now = ctx.now();
+        let slot = self.alloc(mail, now);
+        let write = disk.write(ctx, QueueOp::Enqueue { slot, queued: Queued { mail, queued_at: now } });
+        let ack = if self.cfg.ack_before_durable {
+            // The planted bug: 250 now, while the queue file is not on disk.
+            Mta::ack(ctx, from, mail.id);
+            None
+        } else {
+            Some(from)
+        };
+        self.writes.push_back(Pending { write, slot, ack });
+        self.depth_changed(ctx);
+    }
+
+    fn alloc(&mut self, mail: Envelope, now: Time) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.entries.push(Entry { mail: EMPTY, queued_at: Time::ZERO, generation: 0, attempts: 0, state: State::Free });
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let e = &mut self.entries[slot as usize];
+        debug_assert_eq!(e.state, State::Free);
+        *e = Entry { mail, queued_at: now, generation: e.generation.wrapping_add(1), attempts: 0, state: State::Writing };
+        let id = mail.id as usize;
+        if self.slot_of.len() <= id {
+            self.slot_of.resize(id + 1, NONE);
+        }
+        self.slot_of[id] = slot;
+        self.depth += 1;
+        slot
+    }
+
+    fn durable(&mut self, write: WriteId, ctx: &mut Ctx<'_, Msg, World>) {
+        // Writes complete in order; one that is not ours belongs to a
+        // component sharing the disk.
+        match self.writes.front() {
+            Some(p) if p.write == write => {}
+            _ => return,
+        }
+        let p = self.writes.pop_front().expect("checked above");
+        let e = &mut self.entries[p.slot as usize];
+        let id = e.mail.id;
+        match e.state {
+            State::Writing => {
+                e.state = State::Ready;
+                e.generation = e.generation.wrapping_add(1);
+                ledger::enqueued(ctx, id);
+                if let Some(to) = p.ack {
+                    Mta::ack(ctx, to, id);
+                }
+                if !self.extra_acks.is_empty() {
+                    let mut i = 0;
+                    while i < self.extra_acks.len() {
+                        if self.extra_acks[i].0 == p.slot {
+                            let (_, to) = self.extra_acks.swap_remove(i);
+                            Mta::ack(ctx, to, id);
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                self.ready.push_back(p.slot);
+                self.dispatch(ctx);
+            }
+            State::Removing => {
+                ledger::dequeued(ctx, id);
+                e.state = State::Free;
+                e.generation = e.generation.wrapping_add(1);
+                self.slot_of[id as usize] = NONE;
+                self.free.push(p.slot);
+                self.depth -= 1;
+                self.depth_changed(ctx);
+            }
+            s => panic!("queue write completed for a slot in state {s:?}"),
+        }
+    }
+
+    /// Starts deliveries while slots are free.
+    fn dispatch(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        while self.in_flight < self.cfg.delivery_concurrency {
+            let Some(slot) = self.ready.pop_front() else { break };
+            let e = &mut self.entries[slot as usize];
+            debug_assert_eq!(e.state, State::Ready);
+            e.state = State::Active;
+            e.attempts = e.attempts.saturating_add(1);
+            e.generation = e.generation.wrapping_add(1);
+            let (mail, generation) = (e.mail, e.generation);
+            self.in_flight += 1;
+            ctx.send(self.cfg.store, Msg::Store(Store::Append { mail, locked: !self.cfg.lda_skips_lock }));
+            let due = ctx.now() + self.cfg.delivery_timeout;
+            self.deadlines.push(ctx, due, slot, generation);
+        }
+    }
+
+    /// A delivery attempt ended: appended (`ok`), or a temporary failure.
+    fn attempt_done(&mut self, slot: u32, ok: bool, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        let e = &mut self.entries[slot as usize];
+        debug_assert_eq!(e.state, State::Active);
+        e.generation = e.generation.wrapping_add(1);
+        self.in_flight -= 1;
+        if ok {
+            self.remove(slot, ctx, disk);
+        } else {
+            self.defer(slot, ctx, disk);
+        }
+    }
+
+    /// EX_TEMPFAIL: wait for the backoff and the next queue scan, or return
+    /// the mail to its author once its lifetime is over.
+    fn defer(&mut self, slot: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        let now = ctx.now();
+        let e = &mut self.entries[slot as usize];
+        match self.cfg.retry.next_retry(e.attempts as u32, e.queued_at, now) {
+            Some(t) => {
+                e.state = State::Deferred;
+                e.generation = e.generation.wrapping_add(1);
+                let (due, generation) = (self.cfg.retry.scan_after(t), e.generation);
+                self.deadlines.push(ctx, due, slot, generation);
+            }
+            None => {
+                if !self.cfg.drop_expired_without_dsn {
+                    ledger::returned(ctx, e.mail.id);
+                }
+                self.remove(slot, ctx, disk);
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        let e = &mut self.entries[slot as usize];
+        e.state = State::Removing;
+        e.generation = e.generation.wrapping_add(1);
+        let id = e.mail.id;
+        let write = disk.write(ctx, QueueOp::Dequeue { slot, id });
+        self.writes.push_back(Pending { write, slot, ack: None });
+    }
+
+    fn deadlines_due(&mut self, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        let now = ctx.now();
+        self.deadlines.fired(now);
+        while let Some((slot, generation)) = self.deadlines.pop_due(now) {
+            let e = &mut self.entries[slot as usize];
+            if e.generation != generation {
+                continue;
+            }
+            match e.state {
+                // The delivery agent hung (stalled NFS): killed, deferred.
+                State::Active => self.attempt_done(slot, false, ctx, disk),
+                State::Deferred => {
+                    e.state = State::Ready;
+                    e.generation = e.generation.wrapping_add(1);
+                    self.ready.push_back(slot);
+                }
+                _ => {}
+            }
+        }
+        self.dispatch(ctx);
+        self.deadlines.rearm(ctx);
+    }
+
+    /// Reports the queue depth when it crossed a power of two or moved by 1%
+    /// since the last report, at most once per `depth_sample_interval`.
+    fn depth_changed(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        let (d, last) = (self.depth, self.depth_reported);
+        let crossed = d.leading_zeros() != last.leading_zeros();
+        let moved = d != last && (d.abs_diff(last) as u64) * 100 >= last as u64;
+        if !(crossed || moved) {
+            return;
+        }
+        let next = self.depth_reported_at + self.cfg.depth_sample_interval;
+        let now = ctx.now();
+        if now >= next {
+            self.report_depth(ctx);
+        } else if !self.depth_timer {
+            self.depth_timer = true;
+            ctx.set_timer(next - now, DEPTH);
+        }
+    }
+
+    fn report_depth(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        self.depth_reported = self.depth;
+        self.depth_reported_at = ctx.now();
+        ledger::queue_depth(ctx, self.depth);
+        ctx.gauge("queue_depth", self.depth as i64);
+    }
+}
+
+const EMPTY: Envelope = Envelope { id: 0, rcpt: 0, created: Time::ZERO };
+
+/// A plain (non-clustered) mail node: just the MTA.
+pub struct MtaNode {
+    pub mta: Mta,
+}
+
+impl MtaNode {
+    pub fn new(cfg: MtaConfig, disk: &QueueDisk) -> MtaNode {
+        MtaNode { mta: Mta::new(cfg, disk) }
+    }
+}
+
+impl Node<Msg, World> for MtaNode {
+    type Disk = QueueDisk;
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        self.mta.handle(input, ctx, disk);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{MailboxId, StoreError};
+    use mailsim_sim::{Config, Fault, NodeConfig, Outcome, RunReport, Sim};
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Mode {
+        Ok,
+        Err,
+        /// Errors until this time, then appends.
+        ErrUntil(Time),
+        /// Never answers (a stalled hard mount).
+        Hang,
+    }
+
+    /// A toy mailstore: records when each append arrived and answers per mode.
+    struct ToyFiler {
+        mode: Mode,
+        appends: Vec<(Time, MailId)>,
+    }
+    impl Node<Msg, World> for ToyFiler {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            if let Input::Message { from, msg: Msg::Store(Store::Append { mail, locked }) } = input {
+                assert!(locked, "the delivery agent takes the mailbox lock");
+                self.appends.push((ctx.now(), mail.id));
+                let ok = match self.mode {
+                    Mode::Ok => true,
+                    Mode::Err | Mode::Hang => false,
+                    Mode::ErrUntil(t) => ctx.now() >= t,
+                };
+                if self.mode == Mode::Hang {
+                    return;
+                }
+                let result = if ok {
+                    ledger::delivered(ctx, mail.id);
+                    Ok(())
+                } else {
+                    Err(StoreError::Lock)
+                };
+                ctx.send(from, Msg::Store(Store::AppendReply { id: mail.id, result }));
+            }
+        }
+    }
+
+    /// A toy sender: `n` mails, one every `every`, each sent once.
+    struct ToySender {
+        mx: NodeId,
+        n: u32,
+        every: Dur,
+        replies: Vec<(MailId, SmtpCode)>,
+    }
+    impl Node<Msg, World> for ToySender {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start => {
+                    for i in 0..self.n {
+                        let delay = self.every.saturating_mul(i as u64);
+                        let id = ctx.world.new_mail(i as MailboxId, ctx.now() + delay);
+                        let mail = Envelope { id, rcpt: i, created: ctx.now() + delay };
+                        ctx.send_after(delay, self.mx, Msg::Smtp(Smtp::Data(mail)));
+                    }
+                }
+                Input::Message { msg: Msg::Smtp(Smtp::Reply { id, code }), .. } => {
+                    if code == SmtpCode::Accepted {
+                        ledger::sender_released(ctx, id);
+                    }
+                    self.replies.push((id, code));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    struct Run {
+        sim: Sim<Msg, World>,
+        mta: NodeId,
+        filer: NodeId,
+        sender: NodeId,
+    }
+
+    fn setup(cfg: impl Fn(&mut MtaConfig) + 'static, mode: Mode, n: u32, every: Dur, end: Time) -> Run {
+        let mut c = Config::new(7);
+        c.end_at = Some(end);
+        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let filer = sim.add_node("filer", NodeConfig::default(), (), move |_| ToyFiler { mode, appends: Vec::new() });
+        // A slow queue disk (fsync 50-200 ms) widens the window a crash can hit.
+        let disk = NodeConfig { fsync_min: Dur::millis(50), fsync_max: Dur::millis(200), ..NodeConfig::default() };
+        let mta = sim.add_node("mx-1", disk, QueueDisk::new(), move |d| {
+            let mut m = MtaConfig::new(filer);
+            cfg(&mut m);
+            MtaNode::new(m, d)
+        });
+        let sender = sim.add_node("internet", NodeConfig::default(), (), move |_| ToySender { mx: mta, n, every, replies: Vec::new() });
+        Run { sim, mta, filer, sender }
+    }
+
+    impl Run {
+        fn run(&mut self) -> RunReport {
+            self.sim.run()
+        }
+        fn appends(&self) -> Vec<u64> {
+            self.sim.node::<ToyFiler>(self.filer).expect("filer up").appends.iter().map(|a| a.0.as_secs()).collect()
+        }
+        fn replies(&self, code: SmtpCode) -> usize {
+            self.sim.node::<ToySender>(self.sender).expect("sender up").replies.iter().filter(|r| r.1 == code).count()
+        }
+        fn queued(&self) -> u32 {
+            self.sim.disk::<MtaNode>(self.mta).expect("mta disk").state().len()
+        }
+    }
+
+    fn crash_and_restart(r: &mut Run) {
+        for k in 0..4u64 {
+            let at = Time::from_secs(20 + 40 * k) + Dur::millis(37 * k + 3);
+            r.sim.schedule(at, Fault::Crash(r.mta));
+            r.sim.schedule(at + Dur::secs(5), Fault::Restart(r.mta));
+        }
+    }
+
+    #[test]
+    fn answers_250_only_once_durable_so_crashes_lose_nothing() {
+        let mut r = setup(|_| {}, Mode::Ok, 400, Dur::millis(400), Time::from_hours(1));
+        crash_and_restart(&mut r);
+        let report = r.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        assert!(report.faults.iter().all(|f| f.effect), "every crash hit a running MTA");
+        let c = &r.sim.world().counts;
+        assert_eq!(c.lost, 0);
+        assert_eq!(c.accepted as usize, r.replies(SmtpCode::Accepted));
+        assert!(c.accepted > 300, "most mails accepted: {}", c.accepted);
+        assert_eq!(c.delivered, c.accepted, "every accepted mail reached its mailbox");
+        assert_eq!(r.queued(), 0);
+    }
+
+    #[test]
+    fn planted_ack_before_durable_is_a_custody_violation() {
+        let mut r = setup(|c| c.ack_before_durable = true, Mode::Ok, 400, Dur::millis(400), Time::from_hours(1));
+        crash_and_restart(&mut r);
+        match r.run().outcome {
+            Outcome::SafetyViolation(v) => {
+                assert_eq!(v.property, ledger::CUSTODY);
+                assert!(v.detail.contains("before it was durable"), "{}", v.detail);
+            }
+            other => panic!("expected a custody violation, got {other}"),
+        }
+    }
+
+    #[test]
+    fn restart_rebuilds_the_queue_and_delivers_after_the_store_recovers() {
+        let mut r = setup(|_| {}, Mode::ErrUntil(Time::from_hours(1)), 30, Dur::secs(1), Time::from_hours(3));
+        r.sim.schedule(Time::from_secs(1800), Fault::Crash(r.mta));
+        r.sim.schedule(Time::from_secs(2400), Fault::Restart(r.mta));
+        let report = r.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        // After the restart at 40 min every queued mail is tried at once
+        // (the store fails fast, so 20 slots cycle through all 30).
+        let at_restart = r.appends().iter().filter(|&&t| t == 2400).count();
+        assert_eq!(at_restart, 30, "every queued mail tried at the restart");
+        assert_eq!(r.sim.world().counts.delivered, 30);
+        assert_eq!(r.queued(), 0);
+    }
+
+    #[test]
+    fn a_tempfailing_store_is_retried_on_postfix_backoff_and_queue_scans() {
+        let mut r = setup(|_| {}, Mode::Err, 1, Dur::ZERO, Time::from_hours(6));
+        let report = r.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        // Backoff = the mail's age clamped to 300..4000 s, then the next
+        // deferred-queue scan (every 300 s): 0, 600 (due 300), 1500 (due
+        // 1200), then about 3000-3300, and 4000-4300 s apart from there on.
+        let a = r.appends();
+        assert_eq!(&a[..3], &[0, 600, 1500], "{a:?}");
+        assert!(a.len() >= 7, "{a:?}");
+        for w in a.windows(2) {
+            assert_eq!(w[1] % 300, 0, "retries happen at queue scans: {a:?}");
+            let backoff = w[0].clamp(300, 4000);
+            let gap = w[1] - w[0];
+            assert!(gap + 1 >= backoff && gap <= backoff + 301, "gap {gap} after age {}: {a:?}", w[0]);
+        }
+        assert!(a.windows(2).skip(4).all(|w| w[1] - w[0] >= 4000), "capped at 4000 s, not fixed at 300 s: {a:?}");
+        assert_eq!(r.queued(), 1, "still queued");
+        assert_eq!(r.sim.world().counts.returned, 0);
+    }
+
+    #[test]
+    fn expired_mail_is_returned_with_a_dsn() {
+        let mut early = setup(|_| {}, Mode::Err, 1, Dur::ZERO, Time::from_hours(5 * 24 - 1));
+        assert!(early.run().outcome.is_ok());
+        assert_eq!(early.sim.world().counts.returned, 0, "not before 5 days");
+        let mut r = setup(|_| {}, Mode::Err, 1, Dur::ZERO, Time::from_hours(5 * 24 + 1));
+        let report = r.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let c = &r.sim.world().counts;
+        assert_eq!((c.returned, c.lost), (1, 0));
+        assert_eq!(r.queued(), 0, "removed from the queue");
+        assert!(r.sim.world().all_delivered().is_ok(), "returned counts as resolved");
+    }
+
+    #[test]
+    fn planted_drop_expired_without_dsn_loses_the_mail() {
+        let mut r = setup(|c| c.drop_expired_without_dsn = true, Mode::Err, 1, Dur::ZERO, Time::from_hours(5 * 24 + 1));
+        match r.run().outcome {
+            Outcome::SafetyViolation(v) => assert_eq!(v.property, ledger::CUSTODY),
+            other => panic!("expected a custody violation, got {other}"),
+        }
+        let c = &r.sim.world().counts;
+        assert_eq!((c.returned, c.lost), (0, 1));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_with_452_or_accepts_as_configured() {
+        let mut refuse = setup(|c| c.queue_capacity = 5, Mode::Err, 10, Dur::secs(1), Time::from_secs(60));
+        assert!(refuse.run().outcome.is_ok());
+        assert_eq!((refuse.replies(SmtpCode::Accepted), refuse.replies(SmtpCode::TempFail)), (5, 5));
+        assert_eq!(refuse.queued(), 5);
+        let mut accept = setup(
+            |c| {
+                c.queue_capacity = 5;
+                c.when_full = WhenFull::Accept;
+            },
+            Mode::Err,
+            10,
+            Dur::secs(1),
+            Time::from_secs(60),
+        );
+        assert!(accept.run().outcome.is_ok());
+        assert_eq!((accept.replies(SmtpCode::Accepted), accept.replies(SmtpCode::TempFail)), (10, 0));
+        assert_eq!(accept.queued(), 10);
+    }
+
+    #[test]
+    fn a_hung_store_holds_at_most_20_deliveries_until_the_agent_is_killed() {
+        let mut r = setup(|_| {}, Mode::Hang, 50, Dur::millis(10), Time::from_secs(1100));
+        assert!(r.run().outcome.is_ok());
+        let appends = r.appends();
+        // 20 at once; the next 20 only when the first are killed at 1000 s.
+        assert_eq!(appends.iter().filter(|&&t| t < 900).count(), 20);
+        assert_eq!(appends.iter().filter(|&&t| (1000..1100).contains(&t)).count(), 20);
+        assert_eq!(r.queued(), 50);
+    }
+
+    #[test]
+    fn the_queue_depth_is_sampled_sparsely() {
+        let mut r = setup(|_| {}, Mode::Err, 500, Dur::millis(100), Time::from_secs(600));
+        assert!(r.run().outcome.is_ok());
+        let samples = &r.sim.world().stats.queue_depth;
+        assert!(samples.len() <= 12, "at most one a minute: {}", samples.len());
+        assert_eq!(samples.last().map(|s| s.2), Some(500), "{samples:?}");
+    }
+
+    /// An MTA whose SMTP service is stopped, as a cluster agent would.
+    struct Stopped(Mta);
+    impl Node<Msg, World> for Stopped {
+        type Disk = QueueDisk;
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+            self.0.set_accepting(false);
+            self.0.handle(input, ctx, disk);
+        }
+    }
+
+    #[test]
+    fn a_stopped_smtp_service_answers_tempfail() {
+        let mut sim: Sim<Msg, World> = Sim::new(Config::new(1), World::new());
+        let filer = sim.add_node("filer", NodeConfig::default(), (), |_| ToyFiler { mode: Mode::Ok, appends: Vec::new() });
+        let mta = sim.add_node("mx-1", NodeConfig::default(), QueueDisk::new(), move |d| Stopped(Mta::new(MtaConfig::new(filer), d)));
+        let sender = sim.add_node("internet", NodeConfig::default(), (), move |_| ToySender {
+            mx: mta,
+            n: 3,
+            every: Dur::secs(1),
+            replies: Vec::new(),
+        });
+        assert!(sim.run().outcome.is_ok());
+        let s = sim.node::<ToySender>(sender).expect("up");
+        assert_eq!(s.replies.len(), 3);
+        assert!(s.replies.iter().all(|r| r.1 == SmtpCode::TempFail));
+        assert_eq!(sim.world().counts.accepted, 0);
+    }
+}

@@ -1,0 +1,543 @@
+//! Monitoring and operators: probes, alerts, the people who read them, and
+//! the recovery plan they execute.
+//!
+//! The Fused mail outage of December 2018 (`seeds/003_*`) is the model: "the
+//! alert system was doing its job properly, sending substantial number of
+//! notifications", but on a holiday weekend the admins ignored them; the
+//! first responder "decided to check the status of web-services ... instead
+//! of doing the mail system check as alert text indicated"; only "later on,
+//! when another team member noticed", was the cluster state reset. So:
+//! - Monitoring probes each target every `probe_interval` [60 s] and raises an
+//!   alert after `probe_failures_max` [3] consecutive failures (no answer
+//!   within `probe_timeout`, a refused connection, or `ok: false`), then again
+//!   every `realert_interval` [30 min] while the failure lasts (Nagios-style
+//!   hard state and re-notification; the numbers are assumptions). Other
+//!   components can raise alerts too (`Ops::Alert`).
+//! - Operators react after a delay drawn from the calendar (`calendar.rs`):
+//!   minutes in business hours, hours on a holiday.
+//! - With probability `misdiagnosis_ppm` the responder checks the wrong
+//!   service; a second person notices after a further calendar delay.
+//! - Once someone has noticed, the recovery plan runs: runbook steps with
+//!   triggers `At(time)`, `AfterAlert` and `After(step, delay)`. Each step sends
+//!   `Ops::Command` to its target and waits for `Ops::StepDone`; the operators
+//!   carry out `Action::PowerOn` themselves. A command refused by a down
+//!   target is retried every `command_retry_interval` [5 min, an assumption].
+//!
+//! Probe targets must answer `Ops::Probe { seq }` with `Ops::ProbeReply { seq,
+//! ok }` (the vip relays probes to the services' owner; an MTA answers for
+//! itself).
+//!
+//! Completion times of the steps are kept in [`Operators::steps_done`] (read
+//! it through `Observe::node` or `Sim::node`) and, in full traces, as the
+//! gauge `ops.steps_done`.
+
+use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Time};
+
+use crate::calendar::CalendarConfig;
+use crate::msg::{tag, Action, Msg, Ops, StepId};
+use crate::World;
+
+type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
+
+/// When a runbook step runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// At a fixed time (a planned maintenance, a scheduled fix).
+    At(Time),
+    /// When an operator has noticed the first alert (after the calendar
+    /// response delay, and after a second responder if the first misread it).
+    AfterAlert,
+    /// `delay` after an earlier step completed.
+    After(StepId, Dur),
+}
+
+/// One runbook step: do `action` on `target` when `trigger` fires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub target: NodeId,
+    pub trigger: Trigger,
+}
+
+impl Step {
+    pub fn new(action: Action, target: NodeId, trigger: Trigger) -> Step {
+        Step { action, target, trigger }
+    }
+}
+
+/// A recovery plan: runbook steps, numbered in order of addition.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+    pub fn step(mut self, step: Step) -> Plan {
+        self.steps.push(step);
+        self
+    }
+    /// Adds a step at a fixed time.
+    pub fn at(self, at: Time, target: NodeId, action: Action) -> Plan {
+        self.step(Step::new(action, target, Trigger::At(at)))
+    }
+    /// Adds a step run once an operator has noticed the alerts.
+    pub fn after_alert(self, target: NodeId, action: Action) -> Plan {
+        self.step(Step::new(action, target, Trigger::AfterAlert))
+    }
+    /// Adds a step run `delay` after step `step` completed.
+    pub fn after(self, step: StepId, delay: Dur, target: NodeId, action: Action) -> Plan {
+        self.step(Step::new(action, target, Trigger::After(step, delay)))
+    }
+    /// Every `After` names an earlier step (so the plan has no cycles).
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, s) in self.steps.iter().enumerate() {
+            if let Trigger::After(dep, _) = s.trigger {
+                if dep as usize >= i {
+                    return Err(format!("step {i} runs after step {dep}, which is not an earlier step"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Monitoring, operators and their recovery plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpsConfig {
+    /// Nodes probed by monitoring (the vip, MX nodes).
+    pub probe_targets: Vec<NodeId>,
+    /// 60 s (a common monitoring check interval; an assumption).
+    pub probe_interval: Dur,
+    /// A probe without an answer within this failed. 10 s (an assumption).
+    pub probe_timeout: Dur,
+    /// Consecutive failures before an alert. 3 (Nagios sample
+    /// `max_check_attempts`; an assumption).
+    pub probe_failures_max: u32,
+    /// Re-alert period while a target keeps failing. 30 min (an assumption).
+    pub realert_interval: Dur,
+    /// The alert text (Fused: "mailcluster.fused.com is DOWN").
+    pub alert_text: String,
+    /// The calendar and response delays.
+    pub calendar: CalendarConfig,
+    /// Probability that the first responder checks the wrong service. 0 by
+    /// default; the Fused replay sets it to 1,000,000.
+    pub misdiagnosis_ppm: u32,
+    /// Retry period for a command a down target refused. 5 min (assumption).
+    pub command_retry_interval: Dur,
+    pub plan: Plan,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            probe_targets: Vec::new(),
+            probe_interval: Dur::secs(60),
+            probe_timeout: Dur::secs(10),
+            probe_failures_max: 3,
+            realert_interval: Dur::mins(30),
+            alert_text: "mailcluster is DOWN".to_string(),
+            calendar: CalendarConfig::default(),
+            misdiagnosis_ppm: 0,
+            command_retry_interval: Dur::mins(5),
+            plan: Plan::default(),
+        }
+    }
+}
+
+impl OpsConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.plan.validate()?;
+        self.calendar.validate()?;
+        if self.probe_interval == Dur::ZERO {
+            return Err("probe_interval must be positive".to_string());
+        }
+        if self.probe_timeout >= self.probe_interval {
+            return Err(format!("probe_timeout {} must be below probe_interval {}", self.probe_timeout, self.probe_interval));
+        }
+        if self.probe_failures_max == 0 {
+            return Err("probe_failures_max must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+// Timer kinds (bits 48..56 of the payload); the low bits carry an index/seq.
+const PROBE: u64 = 1 << 48;
+const PROBE_TIMEOUT: u64 = 2 << 48;
+const RESPOND: u64 = 3 << 48;
+const NOTICE: u64 = 4 << 48;
+const STEP: u64 = 5 << 48;
+const KIND: u64 = 0xff << 48;
+
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    node: NodeId,
+    /// The probe round awaited, if any.
+    waiting: Option<u64>,
+    failures: u32,
+    last_alert: Option<Time>,
+}
+
+/// Monitoring plus the operator team, as one node.
+pub struct Operators {
+    cfg: OpsConfig,
+    targets: Vec<Target>,
+    round: u64,
+    /// Every alert raised: time and text.
+    pub alerts: Vec<(Time, String)>,
+    /// When the first responder looked (after the calendar delay).
+    pub responded_at: Option<Time>,
+    /// The first responder checked the wrong service.
+    pub misdiagnosed: bool,
+    /// When someone understood the alert and the `AfterAlert` steps began.
+    pub noticed_at: Option<Time>,
+    responding: bool,
+    started: Vec<Option<Time>>,
+    done: Vec<Option<Time>>,
+}
+
+impl Operators {
+    pub fn new(cfg: OpsConfig) -> Operators {
+        cfg.validate().expect("a valid operations configuration");
+        let n = cfg.plan.steps.len();
+        let targets = cfg.probe_targets.iter().map(|&node| Target { node, waiting: None, failures: 0, last_alert: None }).collect();
+        Operators {
+            cfg,
+            targets,
+            round: 0,
+            alerts: Vec::new(),
+            responded_at: None,
+            misdiagnosed: false,
+            noticed_at: None,
+            responding: false,
+            started: vec![None; n],
+            done: vec![None; n],
+        }
+    }
+
+    /// When each step completed (by step id).
+    pub fn steps_done(&self) -> &[Option<Time>] {
+        &self.done
+    }
+    /// When each step was started (its command first sent).
+    pub fn steps_started(&self) -> &[Option<Time>] {
+        &self.started
+    }
+    pub fn step_done_at(&self, step: StepId) -> Option<Time> {
+        self.done.get(step as usize).copied().flatten()
+    }
+    /// Every step has completed.
+    pub fn plan_complete(&self) -> bool {
+        self.done.iter().all(Option::is_some)
+    }
+
+    fn probe(&mut self, ctx: C) {
+        self.round += 1;
+        let round = self.round;
+        for t in &mut self.targets {
+            t.waiting = Some(round);
+            ctx.send(t.node, Msg::Ops(Ops::Probe { seq: round }));
+        }
+        ctx.set_timer(self.cfg.probe_timeout, tag::OPS | PROBE_TIMEOUT | round);
+        ctx.set_timer(self.cfg.probe_interval, tag::OPS | PROBE);
+    }
+
+    fn probe_result(&mut self, ctx: C, i: usize, ok: bool) {
+        let t = &mut self.targets[i];
+        t.waiting = None;
+        if ok {
+            t.failures = 0;
+            t.last_alert = None;
+            return;
+        }
+        t.failures += 1;
+        let now = ctx.now();
+        let due = match t.last_alert {
+            None => t.failures >= self.cfg.probe_failures_max,
+            Some(last) => now.since(last) >= self.cfg.realert_interval,
+        };
+        if due {
+            t.last_alert = Some(now);
+            let text = format!("{} ({})", self.cfg.alert_text, ctx.name(t.node));
+            self.alert(ctx, text);
+        }
+    }
+
+    fn alert(&mut self, ctx: C, text: String) {
+        let now = ctx.now();
+        self.alerts.push((now, text));
+        ctx.gauge("ops.alerts", self.alerts.len() as i64);
+        if !self.responding && self.noticed_at.is_none() {
+            self.responding = true;
+            let delay = self.cfg.calendar.response_delay(now, ctx.rng());
+            ctx.set_timer(delay, tag::OPS | RESPOND);
+        }
+    }
+
+    fn respond(&mut self, ctx: C) {
+        let now = ctx.now();
+        self.responded_at = Some(now);
+        if ctx.rng().chance(self.cfg.misdiagnosis_ppm) {
+            // The wrong service looks fine; someone else notices later.
+            self.misdiagnosed = true;
+            let delay = self.cfg.calendar.response_delay(now, ctx.rng());
+            ctx.set_timer(delay, tag::OPS | NOTICE);
+        } else {
+            self.notice(ctx);
+        }
+    }
+
+    fn notice(&mut self, ctx: C) {
+        self.noticed_at = Some(ctx.now());
+        for i in 0..self.cfg.plan.steps.len() {
+            if self.cfg.plan.steps[i].trigger == Trigger::AfterAlert {
+                self.fire(ctx, i);
+            }
+        }
+    }
+
+    fn fire(&mut self, ctx: C, i: usize) {
+        if self.done[i].is_some() {
+            return;
+        }
+        self.started[i].get_or_insert(ctx.now());
+        let step = &self.cfg.plan.steps[i];
+        match step.action {
+            Action::PowerOn { node } => {
+                ctx.power_on(node);
+                self.complete(ctx, i);
+            }
+            ref action => {
+                let cmd = Msg::Ops(Ops::Command { step: i as StepId, action: action.clone() });
+                ctx.send(step.target, cmd);
+            }
+        }
+    }
+
+    fn complete(&mut self, ctx: C, i: usize) {
+        if self.done[i].is_some() || self.started[i].is_none() {
+            return;
+        }
+        self.done[i] = Some(ctx.now());
+        let count = self.done.iter().filter(|d| d.is_some()).count();
+        ctx.gauge("ops.steps_done", count as i64);
+        for j in 0..self.cfg.plan.steps.len() {
+            if let Trigger::After(dep, delay) = self.cfg.plan.steps[j].trigger {
+                if dep as usize == i {
+                    if delay == Dur::ZERO {
+                        self.fire(ctx, j);
+                    } else {
+                        ctx.set_timer(delay, tag::OPS | STEP | j as u64);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Node<Msg, World> for Operators {
+    type Disk = ();
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        match input {
+            Input::Start => {
+                let now = ctx.now();
+                for (i, s) in self.cfg.plan.steps.iter().enumerate() {
+                    if let Trigger::At(at) = s.trigger {
+                        ctx.set_timer(at.since(now), tag::OPS | STEP | i as u64);
+                    }
+                }
+                if !self.targets.is_empty() {
+                    ctx.set_timer(self.cfg.probe_interval, tag::OPS | PROBE);
+                }
+            }
+            Input::Timer { tag: t, .. } if tag::component(t) == tag::OPS => {
+                let p = tag::payload(t);
+                let arg = p & !KIND;
+                match p & KIND {
+                    PROBE => self.probe(ctx),
+                    PROBE_TIMEOUT => {
+                        for i in 0..self.targets.len() {
+                            if self.targets[i].waiting == Some(arg) {
+                                self.probe_result(ctx, i, false);
+                            }
+                        }
+                    }
+                    RESPOND => self.respond(ctx),
+                    NOTICE => self.notice(ctx),
+                    STEP => self.fire(ctx, arg as usize),
+                    _ => {}
+                }
+            }
+            Input::Message { from, msg: Msg::Ops(ops) } => match ops {
+                Ops::ProbeReply { seq, ok } => {
+                    if let Some(i) = self.targets.iter().position(|t| t.node == from && t.waiting == Some(seq)) {
+                        self.probe_result(ctx, i, ok);
+                    }
+                }
+                Ops::Alert { text, .. } => self.alert(ctx, text),
+                Ops::StepDone { step } => {
+                    if (step as usize) < self.done.len() {
+                        self.complete(ctx, step as usize);
+                    }
+                }
+                Ops::Command { step, .. } => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
+                Ops::Probe { seq } => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: true })),
+            },
+            Input::Refused { to, msg: Msg::Ops(ops) } => match ops {
+                Ops::Probe { seq } => {
+                    if let Some(i) = self.targets.iter().position(|t| t.node == to && t.waiting == Some(seq)) {
+                        self.probe_result(ctx, i, false);
+                    }
+                }
+                Ops::Command { step, .. } => {
+                    ctx.set_timer(self.cfg.command_retry_interval, tag::OPS | STEP | step as u64);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Weekday;
+    use mailsim_sim::{Config, Fault, NodeConfig, Sim};
+
+    /// A component that carries out any command in 10 min and answers probes.
+    #[derive(Default)]
+    struct Worker {
+        commands: Vec<(Time, StepId)>,
+    }
+    impl Node<Msg, World> for Worker {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => {
+                    self.commands.push((ctx.now(), step));
+                    ctx.send_after(Dur::mins(10), from, Msg::Ops(Ops::StepDone { step }));
+                }
+                Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: true })),
+                _ => {}
+            }
+        }
+    }
+
+    const WORKER: NodeId = NodeId(0);
+    const SERVICE: NodeId = NodeId(1);
+    const SPARE: NodeId = NodeId(2);
+    const OPS: NodeId = NodeId(3);
+
+    /// The probed service crashes at `down`; the spare machine crashes at 10
+    /// min and is powered on by the plan.
+    fn run(cfg: OpsConfig, down: Time, seed: u64) -> Sim<Msg, World> {
+        let mut c = Config::new(seed);
+        c.end_at = Some(Time::from_hours(48));
+        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        for name in ["worker", "service", "spare"] {
+            sim.add_node(name, NodeConfig::default(), (), |_| Worker::default());
+        }
+        assert_eq!(sim.add_node("ops", NodeConfig::default(), (), move |_| Operators::new(cfg.clone())), OPS);
+        sim.schedule(Time::from_secs(600), Fault::Crash(SPARE));
+        sim.schedule(down, Fault::Crash(SERVICE));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        sim
+    }
+
+    fn plan() -> Plan {
+        Plan::new()
+            .at(Time::from_hours(1), WORKER, Action::RollbackUpgrade)
+            .after(0, Dur::mins(30), WORKER, Action::MergeBack)
+            .after(1, Dur::ZERO, WORKER, Action::PowerOn { node: SPARE })
+            .after_alert(WORKER, Action::ResetCluster)
+            .after(3, Dur::mins(5), WORKER, Action::EnableTempStores)
+    }
+
+    fn config(calendar: CalendarConfig) -> OpsConfig {
+        OpsConfig { probe_targets: vec![SERVICE], calendar, plan: plan(), ..OpsConfig::default() }
+    }
+
+    fn near(t: Option<Time>, expected: Time) -> bool {
+        t.is_some_and(|t| t >= expected && t <= expected + Dur::millis(50))
+    }
+
+    #[test]
+    fn steps_fire_in_trigger_order_with_their_delays() {
+        let down = Time::from_hours(3);
+        let sim = run(config(CalendarConfig::default()), down, 1);
+        let ops = sim.node::<Operators>(OPS).expect("ops");
+        let done = ops.steps_done();
+        // At(1 h), done 10 min later; +30 min; then the power-on at once.
+        assert!(near(done[0], Time::from_hours(1) + Dur::mins(10)), "{done:?}");
+        assert!(near(ops.steps_started()[1], Time::from_hours(1) + Dur::mins(40)), "{:?}", ops.steps_started());
+        assert!(near(done[1], Time::from_hours(1) + Dur::mins(50)), "{done:?}");
+        assert_eq!(done[2], done[1]);
+        assert!(sim.node::<Worker>(SPARE).is_some(), "the spare was powered on");
+        // The alert: 3 refused probes after the crash (probes every minute).
+        let first_alert = ops.alerts[0].0;
+        assert!(first_alert > down + Dur::mins(2) && first_alert <= down + Dur::mins(4), "{first_alert}");
+        assert!(ops.alerts[0].1.contains("service"));
+        // Monday 12:00: business hours, noticed within 5-15 min.
+        let noticed = ops.noticed_at.expect("noticed");
+        assert!(noticed >= first_alert + Dur::mins(5) && noticed <= first_alert + Dur::mins(15), "{noticed}");
+        assert_eq!(ops.steps_started()[3], Some(noticed));
+        assert!(near(done[4], noticed + Dur::mins(10) + Dur::mins(5) + Dur::mins(10)), "{done:?}");
+        // The commands reached the worker in trigger order.
+        let order: Vec<StepId> = sim.node::<Worker>(WORKER).expect("worker").commands.iter().map(|c| c.1).collect();
+        assert_eq!(order, vec![0, 1, 3, 4]);
+        assert!(ops.plan_complete());
+        // Re-alerts while the service stays down: every 30 min for ~45 h.
+        assert!(ops.alerts.len() > 80, "{}", ops.alerts.len());
+    }
+
+    #[test]
+    fn a_holiday_alert_is_answered_later_than_a_weekday_one() {
+        let down = Time::from_hours(3);
+        let weekday = CalendarConfig::default();
+        let holiday = CalendarConfig { start_weekday: Weekday::Sat, holidays: vec![0, 1, 2], ..CalendarConfig::default() };
+        let mut sums = [0u64; 2];
+        for seed in 0..10 {
+            for (i, cal) in [&weekday, &holiday].into_iter().enumerate() {
+                let sim = run(config(cal.clone()), down, seed);
+                let ops = sim.node::<Operators>(OPS).expect("ops");
+                let delay = ops.noticed_at.expect("noticed").since(ops.alerts[0].0);
+                if i == 0 {
+                    assert!(delay <= Dur::mins(15), "weekday {delay}");
+                } else {
+                    assert!(delay >= Dur::hours(4), "holiday {delay}");
+                }
+                sums[i] += delay.as_secs();
+            }
+        }
+        assert!(sums[1] > 10 * sums[0], "{sums:?}");
+    }
+
+    #[test]
+    fn a_misdiagnosis_waits_for_a_second_responder() {
+        let down = Time::from_hours(3);
+        let cfg = OpsConfig { misdiagnosis_ppm: 1_000_000, ..config(CalendarConfig::default()) };
+        let sim = run(cfg, down, 3);
+        let ops = sim.node::<Operators>(OPS).expect("ops");
+        assert!(ops.misdiagnosed);
+        let responded = ops.responded_at.expect("responded");
+        let noticed = ops.noticed_at.expect("noticed");
+        assert!(noticed >= responded + Dur::mins(5), "{responded} {noticed}");
+        let correct = run(config(CalendarConfig::default()), down, 3);
+        let correct = correct.node::<Operators>(OPS).expect("ops");
+        assert!(!correct.misdiagnosed);
+        assert_eq!(correct.noticed_at, correct.responded_at);
+    }
+
+    #[test]
+    fn plans_must_refer_to_earlier_steps() {
+        let bad = Plan::new().after(0, Dur::ZERO, WORKER, Action::MergeBack);
+        assert!(bad.validate().is_err());
+        assert!(plan().validate().is_ok());
+    }
+}
