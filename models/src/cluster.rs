@@ -99,6 +99,10 @@ pub struct AgentConfig {
     /// Planted bug: fail over as soon as a peer is declared dead, without
     /// fencing it. Default false.
     pub failover_without_fence: bool,
+    /// Per-node fencing devices (a node's own IPMI card, its PDU outlet), in
+    /// level order; a node listed here is fenced through these instead of
+    /// `fence_levels`.
+    pub fence_devices: Vec<(NodeId, Vec<NodeId>)>,
 }
 
 impl Default for AgentConfig {
@@ -116,6 +120,7 @@ impl Default for AgentConfig {
             stonith_max_attempts: 10,
             priority_fencing_delay: Dur::ZERO,
             failover_without_fence: false,
+            fence_devices: Vec::new(),
         }
     }
 }
@@ -459,8 +464,16 @@ impl Agent {
         }
     }
 
+    /// The fencing levels (devices in order) that can fence `target`.
+    fn levels_for(&self, target: NodeId) -> &[NodeId] {
+        match self.cfg.fence_devices.iter().find(|(n, _)| *n == target) {
+            Some((_, levels)) => levels,
+            None => &self.cfg.fence_levels,
+        }
+    }
+
     fn start_fence(&mut self, ctx: C, target: usize, level: usize, failures: u32) {
-        let Some(&device) = self.cfg.fence_levels.get(level) else {
+        let Some(&device) = self.levels_for(self.members[target].id).get(level) else {
             // No fencing configured: a fencing operation that cannot succeed.
             self.gave_up = true;
             return;
@@ -480,7 +493,7 @@ impl Agent {
     fn fence_level_failed(&mut self, ctx: C) {
         let op = self.fencing.take().expect("a fencing operation in progress");
         ctx.cancel_timer(op.timer);
-        if op.level + 1 < self.cfg.fence_levels.len() {
+        if op.level + 1 < self.levels_for(self.members[op.target].id).len() {
             self.start_fence(ctx, op.target, op.level + 1, op.failures);
             return;
         }

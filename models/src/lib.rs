@@ -27,6 +27,7 @@ pub mod ops;
 pub mod retry;
 pub mod senders;
 pub mod storage;
+pub mod topology;
 
 pub use ledger::World;
 pub use msg::*;
