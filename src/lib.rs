@@ -3,4 +3,6 @@
 //! runs of the models on the kernel and checks their expectations.
 
 pub mod error;
+pub mod run;
+pub mod scenario;
 pub mod units;

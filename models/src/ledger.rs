@@ -30,6 +30,8 @@ const ACKED: u8 = 2;
 const RETURNED: u8 = 4;
 const SENDER_BOUNCED: u8 = 8;
 const RESOLVED: u8 = 16;
+/// The mail's fate is settled: delivered, returned, or given up by its sender.
+const SETTLED: u8 = 32;
 
 /// Where one mail is. 24 bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -78,6 +80,8 @@ pub struct Stats {
     pub delivered_per_hour: Vec<u32>,
     /// Mails accepted (first 250) per simulated hour.
     pub accepted_per_hour: Vec<u32>,
+    /// When a node started running a cluster resource: (time, resource, node).
+    pub resource_starts: Vec<(Time, usize, NodeId)>,
 }
 
 fn bump_hour(series: &mut Vec<u32>, now: Time) {
@@ -99,6 +103,7 @@ impl Default for Stats {
             sender_bounces: Vec::new(),
             delivered_per_hour: Vec::new(),
             accepted_per_hour: Vec::new(),
+            resource_starts: Vec::new(),
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct World {
     outstanding: u64,
     /// Mails still held by their senders (neither accepted nor given up).
     held: u64,
+    /// Mails not yet settled, by the hour they were written.
+    unsettled_by_hour: Vec<u32>,
     /// Per mailbox, the node writing it now (split-brain check).
     writers: Vec<Option<NodeId>>,
     /// Per cluster resource, the nodes running it now.
@@ -135,7 +142,36 @@ impl World {
         self.mails.push(Record { created: created.as_micros(), rcpt, flags: HELD, ..Record::default() });
         self.counts.submitted += 1;
         self.held += 1;
+        let h = (created.as_micros() / 3_600_000_000) as usize;
+        if self.unsettled_by_hour.len() <= h {
+            self.unsettled_by_hour.resize(h + 1, 0);
+        }
+        self.unsettled_by_hour[h] += 1;
         id
+    }
+
+    /// Every mail written before `t` (by whole hours) is delivered, returned to
+    /// its author, or given up by its sender: the eventual-delivery promise
+    /// for the mail of an outage, while newer mail keeps flowing.
+    pub fn settled_before(&self, t: Time) -> Result<(), String> {
+        let hours = (t.as_micros() / 3_600_000_000) as usize;
+        let open: u64 = self.unsettled_by_hour.iter().take(hours).map(|&n| n as u64).sum();
+        if open > 0 {
+            return Err(format!(
+                "{open} mails written before {t} neither delivered nor returned ({} accepted ones outstanding, {} held by senders)",
+                self.outstanding, self.held
+            ));
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, id: MailId) {
+        let r = &mut self.mails[id as usize];
+        if r.flags & SETTLED == 0 {
+            r.flags |= SETTLED;
+            let h = (r.created / 3_600_000_000) as usize;
+            self.unsettled_by_hour[h] -= 1;
+        }
     }
 
     pub fn mail_count(&self) -> usize {
@@ -229,6 +265,7 @@ pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
     let w = &mut *ctx.world;
     w.mails[id as usize].flags |= SENDER_BOUNCED;
     w.counts.sender_bounced += 1;
+    w.settle(id);
     match w.stats.sender_bounces.iter_mut().find(|(p, _)| p == profile) {
         Some((_, n)) => *n += 1,
         None => w.stats.sender_bounces.push((profile.to_string(), 1)),
@@ -257,6 +294,7 @@ pub fn delivered(ctx: C, id: MailId) {
         let delay_s = now.as_micros().saturating_sub(created) / 1_000_000;
         w.stats.delay_s.saturating_record(delay_s.max(1));
         w.last_delivery = now;
+        w.settle(id);
         bump_hour(&mut w.stats.delivered_per_hour, now);
         w.resolve(id);
     } else {
@@ -287,6 +325,7 @@ pub fn returned(ctx: C, id: MailId) {
     let w = &mut *ctx.world;
     w.mails[id as usize].flags |= RETURNED;
     w.counts.returned += 1;
+    w.settle(id);
     w.resolve(id);
 }
 
@@ -334,6 +373,8 @@ pub fn mailbox_write_end(ctx: C, mb: MailboxId, writer: NodeId) {
 /// `node` started running cluster resource `res` (the mail services and their
 /// shared spool). Two live nodes running it at once is a split brain.
 pub fn resource_started(ctx: C, res: usize, node: NodeId) {
+    let now = ctx.now();
+    ctx.world.stats.resource_starts.push((now, res, node));
     let w = &mut *ctx.world;
     if w.resources.len() <= res {
         w.resources.resize(res + 1, Vec::new());

@@ -375,6 +375,9 @@ impl Topology {
         cfg.fault_phase_end = self.fault_phase.map(|p| Time::ZERO + p);
         cfg.liveness_window = self.liveness_window;
         cfg.swarm = self.swarm;
+        // Run to the scenario's end even once eventual delivery held: the
+        // figures (restoration curve, bounces) cover the whole run.
+        cfg.end_when_live = false;
         let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
         sim.set_default_link(self.link);
 
@@ -465,7 +468,15 @@ impl Topology {
 
         // The invariants: custody and split brain are checked by the ledger
         // at each transition; eventual delivery once recovery is done.
-        sim.eventually(EVENTUAL_DELIVERY, |o| o.world.all_delivered());
+        // Mail written during the fault phase must be settled; mail written
+        // later keeps flowing and is judged by the figures.
+        match self.fault_phase {
+            Some(p) => {
+                let cutoff = Time::ZERO + p;
+                sim.eventually(EVENTUAL_DELIVERY, move |o| o.world.settled_before(cutoff))
+            }
+            None => sim.eventually(EVENTUAL_DELIVERY, |o| o.world.all_delivered()),
+        }
         if !self.plan.is_empty() {
             sim.recovery_done(move |o| match o.node::<Operators>(ops_id) {
                 Some(ops) if ops.plan_complete() => Ok(()),

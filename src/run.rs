@@ -1,0 +1,271 @@
+//! Running a scenario: one seed at a time, each run single-threaded and
+//! deterministic; the figures a run reports; and the expectations checked
+//! against them.
+
+use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
+use mailsim_models::ops::Operators;
+use mailsim_models::World;
+use mailsim_sim::{Outcome, RunReport, Sim, Time, TraceMode};
+use serde::Serialize;
+
+use crate::scenario::{Bounds, Scenario};
+use crate::units::{HumanDuration, Share};
+
+/// What one run of a scenario reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Figures {
+    pub seed: u64,
+    pub outcome: String,
+    pub violation: Option<String>,
+    pub trace_hash: String,
+    pub events: u64,
+    pub submitted: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub client_duplicates: u64,
+    pub returned: u64,
+    pub sender_bounced: u64,
+    pub sender_bounces: Vec<(String, u64)>,
+    /// Peak share of mailboxes unavailable, parts per million.
+    pub peak_unavailable_ppm: u32,
+    /// (time in µs, mailboxes unavailable) at each change.
+    pub unavailable: Vec<(u64, u32)>,
+    /// When the last unavailable mailbox came back (µs).
+    pub restored_us: Option<u64>,
+    pub delivered_per_hour: Vec<u32>,
+    pub delay_s_p50: u64,
+    pub delay_s_p99: u64,
+    pub delay_s_max: u64,
+    /// When the mail services were started on a node other than the one
+    /// running them before (µs).
+    pub failovers_us: Vec<u64>,
+    /// Each recovery step and when it completed (µs).
+    pub steps: Vec<(String, Option<u64>)>,
+    /// Scheduled faults that changed nothing.
+    pub faults_without_effect: Vec<String>,
+    /// Mailbox count, for shares.
+    pub mailboxes: u32,
+}
+
+/// One expectation's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub name: String,
+    pub met: bool,
+    pub detail: String,
+}
+
+/// A whole run: the kernel's report, the figures, the verdicts.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    pub scenario: String,
+    pub figures: Figures,
+    pub verdicts: Vec<Verdict>,
+    #[serde(skip)]
+    pub report: RunReport,
+}
+
+impl RunResult {
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.met)
+    }
+}
+
+/// Runs one seed of a scenario.
+pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
+    run_with(scenario, seed, None).0
+}
+
+/// Runs one seed, optionally keeping the full trace; returns the sim too.
+pub fn run_with(scenario: &Scenario, seed: u64, trace: Option<TraceMode>) -> (RunResult, Sim<mailsim_models::Msg, World>) {
+    let topo = scenario.topology(seed);
+    let mut sim = topo.build();
+    if let Some(mode) = trace {
+        sim.set_trace(mode);
+    }
+    let report = sim.run();
+    let figures = figures(scenario, &sim, &report);
+    let verdicts = check(scenario, &figures, &report);
+    (RunResult { scenario: scenario.name().to_string(), figures, verdicts, report }, sim)
+}
+
+fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &RunReport) -> Figures {
+    let w = sim.world();
+    let topo = &scenario.topology;
+    let mailboxes = topo.filer.mailboxes;
+    let peak = w.stats.unavailable.iter().map(|u| u.1).max().unwrap_or(0);
+    let restored_us = match w.stats.unavailable.last() {
+        Some((t, 0)) if peak > 0 => Some(t.as_micros()),
+        _ => None,
+    };
+    let mut failovers = Vec::new();
+    let mut holder = None;
+    for (t, _, node) in &w.stats.resource_starts {
+        if holder.is_some() && holder != Some(*node) {
+            failovers.push(t.as_micros());
+        }
+        holder = Some(*node);
+    }
+    let ops = topo.node("ops").and_then(|id| sim.node::<Operators>(id));
+    let steps = topo
+        .plan
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros)))
+        .collect();
+    let h = &w.stats.delay_s;
+    let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+    Figures {
+        seed: report.seed,
+        outcome: report.outcome.class().to_string(),
+        violation: match &report.outcome {
+            Outcome::Ok => None,
+            Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(format!("{} at {}: {}", v.property, v.time, v.detail)),
+            other => Some(other.to_string()),
+        },
+        trace_hash: format!("{:016x}", report.trace_hash),
+        events: report.events,
+        submitted: w.counts.submitted,
+        accepted: w.counts.accepted,
+        delivered: w.counts.delivered,
+        lost: w.counts.lost,
+        duplicates: w.counts.duplicate_deliveries,
+        client_duplicates: w.counts.client_duplicates,
+        returned: w.counts.returned,
+        sender_bounced: w.counts.sender_bounced,
+        sender_bounces: w.stats.sender_bounces.clone(),
+        peak_unavailable_ppm: if mailboxes == 0 { 0 } else { (peak as u64 * 1_000_000 / mailboxes as u64) as u32 },
+        unavailable: w.stats.unavailable.iter().map(|(t, n)| (t.as_micros(), *n)).collect(),
+        restored_us,
+        delivered_per_hour: w.stats.delivered_per_hour.clone(),
+        delay_s_p50: q(0.5),
+        delay_s_p99: q(0.99),
+        delay_s_max: if h.is_empty() { 0 } else { h.max() },
+        failovers_us: failovers,
+        steps,
+        faults_without_effect: report
+            .faults
+            .iter()
+            .filter(|f| f.scheduled && !f.effect)
+            .map(|f| format!("{} at {}", f.description, f.at))
+            .collect(),
+        mailboxes,
+    }
+}
+
+fn bounds<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, b: &Bounds<T>) -> Verdict {
+    let low = b.min.is_none_or(|m| value >= m);
+    let high = b.max.is_none_or(|m| value <= m);
+    let range = match (b.min, b.max) {
+        (Some(a), Some(z)) => format!("in [{a}, {z}]"),
+        (Some(a), None) => format!(">= {a}"),
+        (None, Some(z)) => format!("<= {z}"),
+        (None, None) => "anything".to_string(),
+    };
+    Verdict { name: name.to_string(), met: low && high, detail: format!("{value} (expected {range})") }
+}
+
+fn property_held(report: &RunReport, property: &str) -> (bool, String) {
+    match report.outcome.violation() {
+        Some(v) if v.property == property => (false, format!("violated at {}: {}", v.time, v.detail)),
+        _ => match &report.outcome {
+            Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. } => (false, report.outcome.to_string()),
+            _ => (true, "held".to_string()),
+        },
+    }
+}
+
+fn share_at(f: &Figures, at_us: u64) -> Share {
+    let n = f.unavailable.iter().take_while(|(t, _)| *t <= at_us).last().map_or(0, |x| x.1);
+    Share(if f.mailboxes == 0 { 0 } else { (n as u64 * 1_000_000 / f.mailboxes as u64) as u32 })
+}
+
+/// Checks a run against the scenario's expectations.
+pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdict> {
+    let e = &scenario.file.expect;
+    let mut out = Vec::new();
+    let mut push = |name: &str, met: bool, detail: String| out.push(Verdict { name: name.to_string(), met, detail });
+    for (flag, property, name) in [
+        (e.custody, CUSTODY, "custody"),
+        (e.no_split_brain, SPLIT_BRAIN, "no split brain"),
+        (e.eventual_delivery, EVENTUAL_DELIVERY, "eventual delivery"),
+    ] {
+        let want = flag.unwrap_or(true);
+        let (held, detail) = property_held(report, property);
+        push(name, held == want, if want { detail } else { format!("expected a violation; {detail}") });
+    }
+    push(
+        "faults had an effect",
+        f.faults_without_effect.is_empty(),
+        if f.faults_without_effect.is_empty() { "all fired".into() } else { format!("no effect: {}", f.faults_without_effect.join("; ")) },
+    );
+    let mut outv = out;
+    if let Some(b) = &e.lost {
+        outv.push(bounds("lost", f.lost, b));
+    }
+    if let Some(b) = &e.duplicates {
+        outv.push(bounds("duplicates", f.duplicates, b));
+    }
+    if let Some(b) = &e.client_duplicates {
+        outv.push(bounds("client duplicates", f.client_duplicates, b));
+    }
+    if let Some(b) = &e.returned {
+        outv.push(bounds("returned (DSN)", f.returned, b));
+    }
+    for (profile, b) in &e.sender_bounces {
+        let n = if profile == "all" { f.sender_bounced } else { f.sender_bounces.iter().find(|(p, _)| p == profile).map_or(0, |x| x.1) };
+        outv.push(bounds(&format!("sender bounces ({profile})"), n, b));
+    }
+    if let Some(b) = &e.peak_unavailable {
+        outv.push(bounds("peak unavailable", Share(f.peak_unavailable_ppm), b));
+    }
+    for c in &e.unavailable {
+        let at = c.at.micros().max(0) as u64;
+        let s = share_at(f, at);
+        outv.push(bounds(&format!("unavailable at {}", c.at), s, &Bounds { min: c.min, max: c.max }));
+    }
+    if let Some(b) = &e.restored {
+        match f.restored_us {
+            Some(t) => outv.push(bounds("restored", HumanDuration(t as i64), b)),
+            None => outv.push(Verdict {
+                name: "restored".into(),
+                met: false,
+                detail: "mailboxes were never all restored (or never unavailable)".into(),
+            }),
+        }
+    }
+    if let Some([a, z]) = &e.no_delivery_between {
+        let (a_h, z_h) = ((a.micros().max(0) / 3_600_000_000) as usize, (z.micros().max(0) / 3_600_000_000) as usize);
+        let n: u32 = f.delivered_per_hour.iter().skip(a_h).take(z_h.saturating_sub(a_h)).sum();
+        outv.push(Verdict {
+            name: format!("no delivery between {a} and {z}"),
+            met: n == 0,
+            detail: format!("{n} mails delivered in those hours"),
+        });
+    }
+    if let Some(b) = &e.max_delay {
+        outv.push(bounds("max delivery delay", HumanDuration(f.delay_s_max as i64 * 1_000_000), b));
+    }
+    if let Some(step) = &e.no_failover_before {
+        let done = f.steps.iter().find(|(n, _)| n == step).and_then(|s| s.1);
+        let early: Vec<u64> = f.failovers_us.iter().copied().filter(|t| done.is_none_or(|d| *t < d)).collect();
+        outv.push(Verdict {
+            name: format!("no failover before `{step}`"),
+            met: early.is_empty() && done.is_some(),
+            detail: match done {
+                None => format!("step `{step}` never completed"),
+                Some(d) if early.is_empty() => format!("first failover after the step (done at {})", HumanDuration(d as i64)),
+                Some(d) => format!("failover at {} before the step (done at {})", HumanDuration(early[0] as i64), HumanDuration(d as i64)),
+            },
+        });
+    }
+    if let Some(b) = &e.failover {
+        match f.failovers_us.first() {
+            Some(t) => outv.push(bounds("failover", HumanDuration(*t as i64), b)),
+            None => outv.push(Verdict { name: "failover".into(), met: false, detail: "no failover happened".into() }),
+        }
+    }
+    outv
+}
