@@ -891,7 +891,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             return Err(bad("expect.no_failover_before", format!("`{step}` is not a recovery step")));
         }
     }
-    for (name, _) in &f.expect.sender_bounces {
+    for name in f.expect.sender_bounces.keys() {
         if RetryProfile::by_name(name).is_none() && name != "all" {
             return Err(bad(format!("expect.sender_bounces.{name}"), format!("unknown retry profile `{name}`")));
         }
