@@ -176,6 +176,9 @@ pub struct StorageTable {
     pub controllers_per_shelf: Option<u32>,
     pub groups: Option<u32>,
     pub parity_disks: Option<u32>,
+    /// Disks per RAID group, parity included (default 14, the OpenSRS
+    /// rebuild count); must exceed `parity_disks`.
+    pub disks_per_group: Option<u32>,
     pub volumes: Option<u32>,
     /// "random" (OpenSRS) or "round-robin".
     pub placement: Option<PlacementSpec>,
@@ -565,6 +568,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     if let Some(v) = s.parity_disks {
         st.parity_disks = v;
+    }
+    let disks = s.disks_per_group.unwrap_or(14);
+    if disks <= st.parity_disks {
+        let field = if s.disks_per_group.is_some() { "topology.storage.disks_per_group" } else { "topology.storage.parity_disks" };
+        return Err(bad(field, format!("a RAID group of {disks} disks cannot hold {} parity disks and any data", st.parity_disks)));
     }
     if let Some(v) = s.volumes {
         st.volumes = positive(v, "topology.storage.volumes")?;

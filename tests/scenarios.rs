@@ -1,0 +1,56 @@
+//! One test per scenario file in `scenarios/`, generated from the directory:
+//! each runs a few seeds of the scenario and checks every expectation, so CI
+//! replays every known outage on every commit. A file added to `scenarios/`
+//! is a new test without touching this file.
+
+use std::path::PathBuf;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mailsim::run::run;
+use mailsim::scenario::Scenario;
+
+/// Seeds per scenario in the test suite (the main job runs each file's own
+/// `run.seeds`).
+const SEEDS: u64 = 3;
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scenario files in {}", dir.display());
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_stem().expect("a file name").to_string_lossy().to_string();
+            Trial::test(format!("replay::{name}"), move || replay(&path))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn replay(path: &PathBuf) -> Result<(), Failed> {
+    let scenario = Scenario::load(path).map_err(|e| Failed::from(e.to_string()))?;
+    let mut failures = Vec::new();
+    for seed in 0..SEEDS {
+        let r = run(&scenario, seed);
+        for v in r.verdicts.iter().filter(|v| !v.met) {
+            failures.push(format!(
+                "seed {seed}: {} — {}\n    reproduce: cargo run --release -- run {} --seed {seed}",
+                v.name,
+                v.detail,
+                path.display()
+            ));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n").into())
+    }
+}
