@@ -34,7 +34,7 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-fn replay(path: &PathBuf) -> Result<(), Failed> {
+fn replay(path: &std::path::Path) -> Result<(), Failed> {
     let scenario = Scenario::load(path).map_err(|e| Failed::from(e.to_string()))?;
     let mut failures = Vec::new();
     for seed in 0..SEEDS {
