@@ -188,6 +188,10 @@ pub struct StorageTable {
     pub online_during_rebuild: Option<bool>,
     /// Base service time of a mailbox write.
     pub service_time: Option<HumanDuration>,
+    /// Mailbox appends the filer serves per second at normal speed (the mail
+    /// share of a shared file server; default 100). Scale it with the
+    /// workload when a replay needs the storage to be the bottleneck.
+    pub appends_per_s: Option<u32>,
     /// Time to migrate one volume to new storage.
     pub migration_per_volume: Option<HumanDuration>,
     /// At most one migration step per this interval (night-time steps).
@@ -407,6 +411,11 @@ pub struct Expect {
     pub no_failover_before: Option<String>,
     /// Failover happened within this time of the start (or never: max).
     pub failover: Option<Bounds<HumanDuration>>,
+    /// Fault kinds expected to change nothing (a design variant whose
+    /// redundancy absorbs them); every other scheduled fault must have an
+    /// effect, and these must not.
+    #[serde(default)]
+    pub absorbed: Vec<String>,
 }
 
 /// A loaded, validated scenario.
@@ -600,6 +609,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     if let Some(v) = s.service_time {
         t.filer.service_time = dur(v, "topology.storage.service_time")?;
+    }
+    if let Some(v) = s.appends_per_s {
+        t.filer.appends_per_s_max = positive(v, "topology.storage.appends_per_s")?;
     }
     if let Some(v) = s.merge_dedup {
         t.filer.merge_dedup = v;
@@ -897,6 +909,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(step) = &f.expect.no_failover_before {
         if !f.recovery.iter().any(|s| &s.name == step) {
             return Err(bad("expect.no_failover_before", format!("`{step}` is not a recovery step")));
+        }
+    }
+    for (i, kind) in f.expect.absorbed.iter().enumerate() {
+        if !f.faults.iter().any(|fe| &fe.kind == kind) {
+            return Err(bad(format!("expect.absorbed[{i}]"), format!("no scheduled fault of kind `{kind}`")));
         }
     }
     for name in f.expect.sender_bounces.keys() {
