@@ -136,7 +136,7 @@ fn print_result(r: &RunResult, file: &Path) {
 }
 
 fn fmt_opt(us: Option<u64>) -> String {
-    us.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string())
+    us.map_or("-".to_string(), |t| HumanDuration((t - t % 60_000_000) as i64).to_string())
 }
 
 fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

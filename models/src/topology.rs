@@ -451,7 +451,9 @@ impl Topology {
 
         let mut ops = self.ops.clone();
         if ops.probe_targets.is_empty() {
+            // Monitoring checks the mail front end and the file server.
             ops.probe_targets = self.front();
+            ops.probe_targets.push(filer_id);
         }
         ops.plan = self.plan_steps().expect("validated");
         let ops_id = id("ops");
