@@ -283,6 +283,16 @@ impl Agent {
                     JOIN if !self.joined => {
                         self.joined = true;
                         self.members[self.me].joined = true;
+                        // Startup fencing (Pacemaker `startup-fencing`): a
+                        // member never heard from since this node booted is
+                        // in an unknown state and must be fenced before the
+                        // services start anywhere.
+                        let boot = Time(ctx.now().as_micros().saturating_sub(self.cfg.join_timeout.as_micros()));
+                        for (i, m) in self.members.iter_mut().enumerate() {
+                            if i != self.me && m.state == MemberState::Up && m.last_heard <= boot {
+                                m.state = MemberState::Unclean;
+                            }
+                        }
                         self.act(ctx);
                     }
                     FENCE_TIMEOUT if matches!(self.fencing, Some(op) if op.request == p & !KIND) => self.fence_level_failed(ctx),
@@ -392,6 +402,12 @@ impl Agent {
                         self.gave_up = false;
                     }
                 }
+                if epoch == EPOCH_JOINING && self.is_coordinator() && self.owner == Some(peer) {
+                    // The owner rebooted without being fenced: whatever it ran
+                    // died with it, so the services must be placed again.
+                    self.owner = None;
+                    self.act(ctx);
+                }
                 if epoch == EPOCH_JOINING && self.is_coordinator() {
                     // State sync for a joining node.
                     ctx.send(peer, Msg::Cluster(Cluster::VipOwner { owner: self.owner }));
@@ -434,6 +450,19 @@ impl Agent {
         }
     }
 
+    /// Corosync votequorum: a partition acts only with a majority of the
+    /// members' votes (Pacemaker `no-quorum-policy=stop`). A two-node cluster
+    /// runs with `two_node: 1`, where either node keeps quorum and fencing
+    /// decides (Corosync votequorum(5)).
+    fn has_quorum(&self) -> bool {
+        let n = self.members.len();
+        if n <= 2 {
+            return true;
+        }
+        let up = self.members.iter().filter(|m| m.state == MemberState::Up).count();
+        up * 2 > n
+    }
+
     /// Whether the resource may be started elsewhere: its owner (or, when the
     /// owner is unknown, every member) is known not to run it.
     fn recovery_allowed(&self) -> bool {
@@ -450,7 +479,7 @@ impl Agent {
     /// The coordinator's decisions: fence UNCLEAN members, then place the
     /// services if their owner is gone.
     fn act(&mut self, ctx: C) {
-        if !self.is_coordinator() {
+        if !self.is_coordinator() || !self.has_quorum() {
             return;
         }
         if self.fencing.is_none() && !self.gave_up && !self.cfg.failover_without_fence {

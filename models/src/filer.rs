@@ -910,11 +910,9 @@ impl Node<Msg, World> for Filer {
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(ctx, disk, from, step, action),
             // Monitoring's check of the file server: every volume online and
             // the lock manager working. A hung server does not answer.
-            Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
-                if ctx.now() >= self.hung_until {
-                    let ok = !self.ctl.lock_broken && self.unavailable == 0;
-                    ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok }));
-                }
+            Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } if ctx.now() >= self.hung_until => {
+                let ok = !self.ctl.lock_broken && self.unavailable == 0;
+                ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok }));
             }
             Input::Fault { id, msg: Msg::Fault(f), .. } => self.fault(ctx, disk, id, f),
             Input::Durable { .. } => self.durable(ctx, disk),
