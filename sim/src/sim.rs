@@ -170,27 +170,61 @@ enum Ev<M> {
     Deadline,
 }
 
-struct Entry<M> {
+/// An agenda key: the event's (time, seq) and where its payload waits in
+/// the slab. The heap moves only these 24 bytes, whatever the message size.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
     time: Time,
     seq: u64,
-    ev: Ev<M>,
+    slot: u32,
 }
 
-impl<M> PartialEq for Entry<M> {
-    fn eq(&self, o: &Self) -> bool {
-        self.time == o.time && self.seq == o.seq
-    }
-}
-impl<M> Eq for Entry<M> {}
-impl<M> PartialOrd for Entry<M> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<M> Ord for Entry<M> {
-    /// Reversed, so that the max-heap pops the earliest (time, seq).
+impl Ord for Key {
+    /// Reversed, so that the max-heap pops the earliest (time, seq); seq is
+    /// unique, so the slot never decides.
     fn cmp(&self, o: &Self) -> Ordering {
         (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// The agenda: a heap of keys over a slab of event payloads.
+struct Agenda<M> {
+    heap: BinaryHeap<Key>,
+    slab: Vec<Option<Ev<M>>>,
+    free: Vec<u32>,
+}
+
+impl<M> Agenda<M> {
+    fn new() -> Self {
+        Agenda { heap: BinaryHeap::new(), slab: Vec::new(), free: Vec::new() }
+    }
+
+    #[inline]
+    fn push(&mut self, time: Time, seq: u64, ev: Ev<M>) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(ev);
+                slot
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Key { time, seq, slot });
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(Time, u64, Ev<M>)> {
+        let key = self.heap.pop()?;
+        let ev = self.slab[key.slot as usize].take().expect("a queued key has its payload");
+        self.free.push(key.slot);
+        Some((key.time, key.seq, ev))
     }
 }
 
@@ -201,7 +235,7 @@ pub(crate) struct Core<M> {
     now: Time,
     next_seq: u64,
     cur_seq: u64,
-    agenda: BinaryHeap<Entry<M>>,
+    agenda: Agenda<M>,
     trace: Trace,
     net: Network,
     net_rng: Stream,
@@ -229,7 +263,7 @@ impl<M: Message> Core<M> {
     fn push(&mut self, time: Time, ev: Ev<M>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.agenda.push(Entry { time, seq, ev });
+        self.agenda.push(time, seq, ev);
     }
 
     #[inline]
@@ -455,7 +489,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             now: Time::ZERO,
             next_seq: 0,
             cur_seq: 0,
-            agenda: BinaryHeap::new(),
+            agenda: Agenda::new(),
             trace: Trace::new(cfg.trace),
             net: Network::default(),
             net_rng: Stream::new(cfg.seed, "network"),
@@ -692,26 +726,26 @@ impl<M: Message, W: 'static> Sim<M, W> {
             self.start();
         }
         loop {
-            let Some(entry) = self.core.agenda.pop() else {
+            let Some((time, seq, ev)) = self.core.agenda.pop() else {
                 return self.finish();
             };
             if let Some(end) = self.cfg.end_at {
-                if entry.time > end {
+                if time > end {
                     self.core.now = end;
                     return self.finish();
                 }
             }
-            if entry.time > self.cfg.max_time {
+            if time > self.cfg.max_time {
                 return Outcome::BudgetExceeded { budget: Budget::Time(self.cfg.max_time), time: self.core.now, seed: self.cfg.seed };
             }
             if self.events >= self.cfg.max_events {
                 return Outcome::BudgetExceeded { budget: Budget::Events(self.cfg.max_events), time: self.core.now, seed: self.cfg.seed };
             }
             self.events += 1;
-            self.core.now = entry.time;
-            self.core.cur_seq = entry.seq;
-            SIM_NOW.with(|c| c.set(entry.time.0));
-            if let Some(outcome) = self.step(entry.ev) {
+            self.core.now = time;
+            self.core.cur_seq = seq;
+            SIM_NOW.with(|c| c.set(time.0));
+            if let Some(outcome) = self.step(ev) {
                 return outcome;
             }
             if !self.core.actions.is_empty() {
