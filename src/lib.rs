@@ -2,7 +2,11 @@
 //! the CLI. Scenarios are data (`scenarios/*.toml`); this crate turns them into
 //! runs of the models on the kernel and checks their expectations.
 
+pub mod compare;
 pub mod error;
+pub mod replay;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
+pub mod sweep;
 pub mod units;

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use mailsim::run::{run, run_with, RunResult};
 use mailsim::scenario::{schema, Scenario};
+use mailsim::sweep::{junit_xml, JunitCase, JunitSuite};
 use mailsim::units::{HumanDuration, Share};
 use mailsim_sim::TraceMode;
 
@@ -46,11 +47,24 @@ enum Command {
         /// Write the run's Chrome/Perfetto trace to this file.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Write JUnit XML (one test case per expectation) to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Validate scenario files without running them.
     Check { files: Vec<PathBuf> },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Run many seeds on all cores, resumably, optionally one shard of them.
+    Sweep(mailsim::sweep::SweepArgs),
+    /// Combine the result directories of sweep shards.
+    Merge(mailsim::sweep::MergeArgs),
+    /// Re-run a recorded run and check that its trace hash matches.
+    Replay(mailsim::replay::ReplayArgs),
+    /// Minimize a failing run's scenario while the same failure still happens.
+    Shrink(mailsim::shrink::ShrinkArgs),
+    /// Compare two recovery plans on the same seeds (paired, bootstrap CIs).
+    Compare(mailsim::compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +72,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => replay_all(&cli.dir, cli.seeds),
+        Some(Command::Sweep(a)) => mailsim::sweep::sweep_cmd(&a),
+        Some(Command::Merge(a)) => mailsim::sweep::merge_cmd(&a),
+        Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
+        Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),
+        Some(Command::Compare(a)) => mailsim::compare::compare_cmd(&a),
         Some(Command::Schema) => {
             println!("{}", schema());
             ExitCode::SUCCESS
@@ -79,7 +98,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Some(Command::Run { file, seed, json, trace }) => {
+        Some(Command::Run { file, seed, json, trace, junit }) => {
             let s = match Scenario::load(&file) {
                 Ok(s) => s,
                 Err(e) => {
@@ -94,6 +113,30 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
                 eprintln!("trace written to {} (open in ui.perfetto.dev)", path.display());
+            }
+            if let Some(path) = junit {
+                let repro = format!("mailsim run {} --seed {seed}", file.display());
+                let cases = r
+                    .verdicts
+                    .iter()
+                    .map(|v| {
+                        if v.met {
+                            JunitCase::passed(r.scenario.clone(), v.name.clone())
+                        } else {
+                            JunitCase::failed(
+                                r.scenario.clone(),
+                                v.name.clone(),
+                                v.detail.clone(),
+                                format!("{}\nreproduce: {repro}", v.detail),
+                            )
+                        }
+                    })
+                    .collect();
+                let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases }]);
+                if let Err(e) = std::fs::write(&path, xml) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&r).expect("a result serializes"));

@@ -1,0 +1,68 @@
+//! `mailsim compare`: paired seeds and bootstrap intervals. A plan compared
+//! with itself shows no change with a zero interval (common random numbers
+//! make every paired difference exactly zero); the OpenSRS 2008 parallel
+//! rebuild restores the mailboxes ~30 h sooner than the sequential one that
+//! happened, and the comparison says so in both directions.
+
+use std::path::{Path, PathBuf};
+
+use mailsim::compare::{compare, compare_runs, comparison_junit, Change, METRICS};
+use mailsim::scenario::Scenario;
+use mailsim::sweep::junit_xml;
+
+fn load(name: &str) -> Scenario {
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_plan_compared_with_itself_shows_no_change_with_a_zero_interval() {
+    let a = load("scenarios/eccs-2018-nfs-lock-upgrade.toml");
+    let c = compare(&a, &a, 0..4, 2000);
+    assert_eq!(c.n, 4);
+    assert_eq!(c.metrics.len(), METRICS.len());
+    for m in &c.metrics {
+        assert_eq!(m.change, Change::NoSignificantChange, "{}", m.metric.name);
+        assert_eq!((m.mean_diff, m.ci_low, m.ci_high), (0.0, 0.0, 0.0), "{}: paired runs are identical", m.metric.name);
+        assert_eq!(m.mean_a, m.mean_b, "{}", m.metric.name);
+    }
+    // The runs are real: mail waited ~32 h for the fix on every seed.
+    let max = c.metric("delay_s_max").expect("a metric");
+    assert!(max.mean_a > 31.0 * 3600.0, "{max:?}");
+    // Zero lost runs is an upper bound of 3/n, not 0%.
+    let lost = c.metric("lost").expect("a metric").runs_with_any_a.as_ref().expect("a rare-event metric");
+    assert_eq!((lost.k, lost.n), (0, 4));
+    assert!((lost.high95 - 0.75).abs() < 1e-12, "{lost:?}");
+}
+
+#[test]
+fn the_parallel_rebuild_restores_sooner_and_the_reverse_is_a_regression() {
+    let a = load("scenarios/opensrs-2008-shelf-controller.toml");
+    let b = load("scenarios/opensrs-2008-parallel-rebuild.toml");
+    let c = compare(&a, &b, 0..6, 2000);
+    let restore = c.metric("restore_h").expect("a metric");
+    assert_eq!(restore.change, Change::Improved, "{restore:?}");
+    assert!(restore.ci_high < -25.0 && restore.ci_low > -35.0, "about 30 h sooner: {restore:?}");
+    assert!((restore.mean_a - 56.0).abs() < 1.5 && (restore.mean_b - 26.0).abs() < 1.5, "{restore:?}");
+    let hours = c.metric("mailbox_hours").expect("a metric");
+    assert_eq!(hours.change, Change::Improved, "{hours:?}");
+    assert_eq!(c.metric("lost").expect("a metric").change, Change::NoSignificantChange);
+    assert_eq!(c.a.runs_passed, 6, "{:?}", c.notes);
+    assert_eq!(c.b.runs_passed, 6, "{:?}", c.notes);
+    assert!(!c.any_regressed());
+
+    // Swapped, the same runs are a regression, and JUnit reports it.
+    let swapped = compare_runs(&c.b.runs, &c.a.runs, 2000);
+    let back = swapped.iter().find(|m| m.metric.key == "restore_h").expect("a metric");
+    assert_eq!(back.change, Change::Regressed);
+    assert!((back.mean_diff + restore.mean_diff).abs() < 1e-9);
+    let mut reversed = c.clone();
+    reversed.metrics = swapped;
+    let xml = junit_xml(&comparison_junit(&reversed));
+    assert!(xml.contains("<failure message=\"time to full restore"), "{xml}");
+    assert!(!junit_xml(&comparison_junit(&c)).contains("<failure"));
+
+    let json = serde_json::to_value(&c).expect("serializes");
+    assert_eq!(json["metrics"][0]["change"], "improved");
+    assert_eq!(json["metrics"][0]["metric"]["key"], "restore_h");
+}
