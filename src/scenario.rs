@@ -28,7 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldPath, ScenarioError};
-use crate::units::{parse_speed, HumanDuration, Share};
+use crate::units::{parse_byte_rate, parse_count_rate, parse_size, parse_speed, HumanDuration, Share};
 
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -182,8 +182,16 @@ pub struct StorageTable {
     pub volumes: Option<u32>,
     /// "random" (OpenSRS) or "round-robin".
     pub placement: Option<PlacementSpec>,
-    /// Time to rebuild one RAID group at full speed.
+    /// Time to rebuild one RAID group at full speed …
     pub rebuild_per_group: Option<HumanDuration>,
+    /// … or the data one group's rebuild reconstructs ("1.5TB") and the
+    /// rebuild rate of one group ("35MB/s") and of the whole system.
+    pub group_size: Option<String>,
+    pub rebuild_rate: Option<String>,
+    pub rebuild_rate_total: Option<String>,
+    /// Data per volume ("1TB") and the migration copy rate ("100MB/s").
+    pub volume_size: Option<String>,
+    pub migration_rate: Option<String>,
     /// Serve a group's volumes while it rebuilds.
     pub online_during_rebuild: Option<bool>,
     /// Base service time of a mailbox write.
@@ -277,9 +285,12 @@ pub struct WorkloadSpec {
     /// Total mails sent over the window (exact).
     #[serde(default)]
     pub mails: Option<u64>,
-    /// Or a rate in mails per hour.
+    /// Or a rate in mails per hour …
     #[serde(default)]
     pub per_hour: Option<u64>,
+    /// … or written with its unit: "1200/h", "2/s".
+    #[serde(default)]
+    pub rate: Option<String>,
     pub window: HumanDuration,
     #[serde(default)]
     pub begin: Option<HumanDuration>,
@@ -586,6 +597,35 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(v) = s.volumes {
         st.volumes = positive(v, "topology.storage.volumes")?;
     }
+    let size = |v: &Option<String>, field: &str| v.as_deref().map(|t| parse_size(t).map_err(|e| bad(field, e))).transpose();
+    let rate = |v: &Option<String>, field: &str| -> Result<Option<u64>, Bad> {
+        match v.as_deref().map(|t| parse_byte_rate(t).map_err(|e| bad(field, e))).transpose()? {
+            Some(0) => Err(bad(field, "a rate of zero never completes")),
+            r => Ok(r),
+        }
+    };
+    if let Some(b) = size(&s.group_size, "topology.storage.group_size")? {
+        st.group_rebuild_bytes = b.max(1);
+    }
+    if let Some(b) = size(&s.volume_size, "topology.storage.volume_size")? {
+        st.volume_bytes = b.max(1);
+    }
+    if let Some(r) = rate(&s.rebuild_rate, "topology.storage.rebuild_rate")? {
+        if s.rebuild_per_group.is_some() {
+            return Err(bad("topology.storage.rebuild_rate", "give `rebuild_rate` or `rebuild_per_group`, not both"));
+        }
+        st.rebuild_bytes_per_s_group = r;
+        st.rebuild_bytes_per_s_total = st.rebuild_bytes_per_s_total.max(r);
+    }
+    if let Some(r) = rate(&s.rebuild_rate_total, "topology.storage.rebuild_rate_total")? {
+        st.rebuild_bytes_per_s_total = r;
+    }
+    if let Some(r) = rate(&s.migration_rate, "topology.storage.migration_rate")? {
+        if s.migration_per_volume.is_some() {
+            return Err(bad("topology.storage.migration_rate", "give `migration_rate` or `migration_per_volume`, not both"));
+        }
+        st.migration_bytes_per_s = r;
+    }
     if let Some(v) = s.rebuild_per_group {
         let secs = dur(v, "topology.storage.rebuild_per_group")?.as_secs().max(1);
         st.rebuild_bytes_per_s_group = (st.group_rebuild_bytes / secs).max(1);
@@ -777,10 +817,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if window == Dur::ZERO {
         return Err(bad("workload.window", "must be longer than zero"));
     }
-    let mut wl = match (w.mails, w.per_hour) {
-        (Some(m), None) => Workload::total(m, window, mailboxes),
-        (None, Some(r)) => Workload::rate(r, window, mailboxes),
-        _ => return Err(bad("workload", "give exactly one of `mails` (a total) or `per_hour` (a rate)")),
+    let rate = w.rate.as_deref().map(|r| parse_count_rate(r).map_err(|e| bad("workload.rate", e))).transpose()?;
+    let mut wl = match (w.mails, w.per_hour, rate) {
+        (Some(m), None, None) => Workload::total(m, window, mailboxes),
+        (None, Some(r), None) | (None, None, Some(r)) => Workload::rate(r, window, mailboxes),
+        _ => return Err(bad("workload", "give exactly one of `mails` (a total), `per_hour` or `rate` (\"1200/h\")")),
     };
     if let Some(b) = w.begin {
         wl.begin = dur(b, "workload.begin")?;

@@ -214,6 +214,57 @@ pub fn parse_speed(text: &str) -> Result<u32, String> {
     Ok(((1_000_000u64 * 1000) / share.0 as u64) as u32)
 }
 
+/// A size in bytes, written `"1.5TB"`, `"300GiB"`, `"4096"` (decimal units
+/// are powers of 1000, binary ones of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return Err(format!("`{text}` is not a size: unknown unit `{unit}` (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)")),
+    };
+    // Three decimals are plenty for sizes; keep the arithmetic integral.
+    let milli = parse_fixed(num, 3).ok_or_else(|| format!("`{text}` is not a size: expected e.g. \"1.5TB\""))?;
+    let bytes = (milli as u128 * mult as u128) / 1000;
+    u64::try_from(bytes).map_err(|_| format!("`{text}` is too large"))
+}
+
+/// A byte rate written `"35MB/s"` (or per `min`/`h`), in bytes per second.
+pub fn parse_byte_rate(text: &str) -> Result<u64, String> {
+    let (size, per) = text.trim().rsplit_once('/').ok_or_else(|| format!("`{text}` is not a rate: expected e.g. \"35MB/s\""))?;
+    let bytes = parse_size(size)?;
+    let secs = match per {
+        "s" => 1,
+        "min" | "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{text}`: unknown time unit `{per}` (s, min, h)")),
+    };
+    Ok(bytes / secs)
+}
+
+/// A count rate written `"1200/h"` (or per `s`, `min`, `d`), in counts per hour.
+pub fn parse_count_rate(text: &str) -> Result<u64, String> {
+    let (n, per) = text.trim().rsplit_once('/').ok_or_else(|| format!("`{text}` is not a rate: expected e.g. \"1200/h\""))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("`{text}` is not a rate: expected a whole number before `/`"))?;
+    let per_h = match per {
+        "s" => n.checked_mul(3600),
+        "min" | "m" => n.checked_mul(60),
+        "h" => Some(n),
+        "d" => Some(n / 24),
+        _ => return Err(format!("`{text}`: unknown time unit `{per}` (s, min, h, d)")),
+    };
+    per_h.ok_or_else(|| format!("`{text}` is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +280,20 @@ mod tests {
         assert!(parse_duration("3 days").is_err());
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn sizes_and_rates() {
+        assert_eq!(parse_size("1.5TB").unwrap(), 1_500_000_000_000);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("3 parsecs").is_err());
+        assert_eq!(parse_byte_rate("35MB/s").unwrap(), 35_000_000);
+        assert_eq!(parse_byte_rate("60MB/min").unwrap(), 1_000_000);
+        assert!(parse_byte_rate("35MB").is_err());
+        assert_eq!(parse_count_rate("1200/h").unwrap(), 1200);
+        assert_eq!(parse_count_rate("2/s").unwrap(), 7200);
+        assert!(parse_count_rate("-5/h").is_err());
     }
 
     #[test]
