@@ -25,78 +25,18 @@
 //! `REFERENCE_M=10000,100000` (sizes), `REFERENCE_REPS=3` (best of),
 //! `REFERENCE_ONLY=kernel|plain` (one implementation, e.g. under a profiler).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use mailsim_sim::{Config, Ctx, Disk, DownMode, Dur, Fault, Input, Node, NodeConfig, NodeId, Sim, Time};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
-// ---------------------------------------------------------------------------
-// Heap accounting: a counting wrapper around the system allocator.
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-#[inline]
-fn grew(n: usize) {
-    let now = CURRENT.fetch_add(n, Relaxed) + n;
-    // The bench is single-threaded: a plain load/store keeps this cheap.
-    if now > PEAK.load(Relaxed) {
-        PEAK.store(now, Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Relaxed);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Runs `f`, returning its result, its wall time and the peak heap growth
-/// (bytes above what was allocated when it started).
-fn measure<R>(f: impl FnOnce() -> R) -> (R, Duration, usize) {
-    let base = CURRENT.load(Relaxed);
-    PEAK.store(base, Relaxed);
-    let t = Instant::now();
-    let r = f();
-    let wall = t.elapsed();
-    (r, wall, PEAK.load(Relaxed) - base)
-}
+#[path = "heap.rs"]
+mod heap;
+use heap::measure;
 
 // ---------------------------------------------------------------------------
 // The workload's node logic, shared by both implementations.
