@@ -764,9 +764,9 @@ impl Vip {
         (s > 0).then(|| self.senders[s as usize - 1])
     }
 
-    fn temp_fail(&mut self, ctx: C, to: NodeId, id: MailId) {
+    fn temp_fail(&mut self, ctx: C, to: NodeId, id: MailId, slot: u32) {
         self.refused += 1;
-        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code: SmtpCode::TempFail }));
+        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code: SmtpCode::TempFail, slot }));
     }
 }
 
@@ -775,16 +775,16 @@ impl Node<Msg, World> for Vip {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
         match input {
             Input::Message { from, msg } => match msg {
-                Msg::Smtp(Smtp::Data(env)) => match self.owner {
+                Msg::Smtp(Smtp::Data { mail, slot }) => match self.owner {
                     Some(owner) => {
-                        self.remember(env.id, from);
-                        ctx.send(owner, Msg::Smtp(Smtp::Data(env)));
+                        self.remember(mail.id, from);
+                        ctx.send(owner, Msg::Smtp(Smtp::Data { mail, slot }));
                     }
-                    None => self.temp_fail(ctx, from, env.id),
+                    None => self.temp_fail(ctx, from, mail.id, slot),
                 },
-                Msg::Smtp(Smtp::Reply { id, code }) => {
+                Msg::Smtp(Smtp::Reply { id, code, slot }) => {
                     if let Some(sender) = self.take_sender(id) {
-                        ctx.send(sender, Msg::Smtp(Smtp::Reply { id, code }));
+                        ctx.send(sender, Msg::Smtp(Smtp::Reply { id, code, slot }));
                     }
                 }
                 Msg::Store(Store::Access { mailbox, proto }) => match self.owner {
@@ -820,9 +820,9 @@ impl Node<Msg, World> for Vip {
             },
             // The owner's host is down and refused the forwarded connection.
             Input::Refused { msg, .. } => match msg {
-                Msg::Smtp(Smtp::Data(env)) => {
-                    if let Some(sender) = self.take_sender(env.id) {
-                        self.temp_fail(ctx, sender, env.id);
+                Msg::Smtp(Smtp::Data { mail, slot }) => {
+                    if let Some(sender) = self.take_sender(mail.id) {
+                        self.temp_fail(ctx, sender, mail.id, slot);
                     }
                 }
                 Msg::Store(Store::Access { mailbox, proto }) => {
@@ -859,9 +859,9 @@ mod tests {
         type Disk = ();
         fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
             match input {
-                Input::Message { from, msg: Msg::Smtp(Smtp::Data(env)) } => {
+                Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail: env, slot }) } => {
                     let code = if self.agent.runs_services() { SmtpCode::Accepted } else { SmtpCode::TempFail };
-                    ctx.send(from, Msg::Smtp(Smtp::Reply { id: env.id, code }));
+                    ctx.send(from, Msg::Smtp(Smtp::Reply { id: env.id, code, slot }));
                 }
                 Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
                     let ok = self.agent.runs_services();
@@ -887,7 +887,7 @@ mod tests {
                 Input::Start | Input::Timer { .. } => {
                     let env = Envelope { id: self.next, rcpt: 0, created: ctx.now() };
                     self.next += 1;
-                    ctx.send(self.vip.expect("a vip"), Msg::Smtp(Smtp::Data(env)));
+                    ctx.send(self.vip.expect("a vip"), Msg::Smtp(Smtp::Data { mail: env, slot: 0 }));
                     ctx.set_timer(Dur::secs(30), tag::SENDER);
                 }
                 Input::Message { msg: Msg::Smtp(Smtp::Reply { code, .. }), .. } => match code {

@@ -266,7 +266,7 @@ impl Durable for Mailstore {
 /// A request waiting for (or holding) a mailbox's lock.
 #[derive(Debug)]
 enum Req {
-    Append { from: NodeId, mail: Envelope, locked: bool },
+    Append { from: NodeId, slot: u32, mail: Envelope, locked: bool },
     Merge,
 }
 
@@ -275,6 +275,8 @@ enum Req {
 enum Pending {
     Append {
         from: NodeId,
+        /// The caller's handle, echoed in the reply.
+        slot: u32,
         mail: MailId,
         mailbox: MailboxId,
         locked: bool,
@@ -283,8 +285,9 @@ enum Pending {
         done_at: Time,
         /// Its RAID group was destroyed while it was in flight.
         doomed: bool,
-        /// Redeliveries of the same mail that arrived meanwhile.
-        also: Vec<NodeId>,
+        /// Redeliveries of the same mail that arrived meanwhile: (caller,
+        /// its handle).
+        also: Vec<(NodeId, u32)>,
     },
     Merge {
         mailbox: MailboxId,
@@ -321,8 +324,10 @@ pub struct Filer {
     stalled: Vec<(NodeId, Store)>,
     /// The fluid queue of appends: when the next one may start.
     next_free: Time,
-    /// Mailboxes whose lock is held, with their waiters.
-    locks: BTreeMap<MailboxId, VecDeque<Req>>,
+    /// Mailboxes whose lock is held: one bit per mailbox.
+    locked: Vec<u64>,
+    /// Requests waiting for a held lock, by mailbox (only contended ones).
+    waiters: BTreeMap<MailboxId, VecDeque<Req>>,
     inflight: VecDeque<Pending>,
     hw_faults: Vec<(FaultId, HwKind)>,
     lock_fault: Option<FaultId>,
@@ -342,6 +347,7 @@ type D<'a> = &'a mut Disk<Mailstore>;
 impl Filer {
     /// A filer; its state is loaded from its disk when it boots.
     pub fn new(cfg: FilerConfig) -> Filer {
+        let mailboxes = cfg.mailboxes;
         let ctl = Control { storage: Storage::new(cfg.storage.clone()), lock_broken: false, temp_enabled: false, keep_uidls: true };
         Filer {
             cfg,
@@ -352,7 +358,8 @@ impl Filer {
             hung_until: Time::ZERO,
             stalled: Vec::new(),
             next_free: Time::ZERO,
-            locks: BTreeMap::new(),
+            locked: vec![0; mailboxes.div_ceil(64) as usize],
+            waiters: BTreeMap::new(),
             inflight: VecDeque::new(),
             hw_faults: Vec::new(),
             lock_fault: None,
@@ -411,8 +418,8 @@ impl Filer {
         ctx.send_after(delay, to, Msg::Store(msg));
     }
 
-    fn reply_append(&self, ctx: C, to: NodeId, id: MailId, result: Result<(), StoreError>, delay: Dur) {
-        self.reply(ctx, to, Store::AppendReply { id, result }, delay);
+    fn reply_append(&self, ctx: C, to: NodeId, slot: u32, id: MailId, result: Result<(), StoreError>, delay: Dur) {
+        self.reply(ctx, to, Store::AppendReply { id, result, slot }, delay);
     }
 
     fn step_done(ctx: C, to: NodeId, step: StepId) {
@@ -458,48 +465,65 @@ impl Filer {
 
     // ---- mail delivery ----
 
-    fn append(&mut self, ctx: C, disk: D, from: NodeId, mail: Envelope, locked: bool) {
+    fn append(&mut self, ctx: C, disk: D, from: NodeId, slot: u32, mail: Envelope, locked: bool) {
         let mb = mail.rcpt;
         assert!(mb < self.cfg.mailboxes, "mailbox {mb} beyond the filer's {} mailboxes (FilerConfig::mailboxes)", self.cfg.mailboxes);
         if locked && !self.lock_ok(ctx.now()) {
             self.lock_failed(ctx);
-            self.reply_append(ctx, from, mail.id, Err(StoreError::Lock), self.cfg.lock_fail_delay);
+            self.reply_append(ctx, from, slot, mail.id, Err(StoreError::Lock), self.cfg.lock_fail_delay);
             return;
         }
-        self.acquire(ctx, disk, mb, Req::Append { from, mail, locked });
+        self.acquire(ctx, disk, mb, Req::Append { from, slot, mail, locked });
+    }
+
+    fn lock_held(&self, mb: MailboxId) -> bool {
+        self.locked[mb as usize / 64] & (1 << (mb % 64)) != 0
+    }
+
+    fn set_lock_held(&mut self, mb: MailboxId, held: bool) {
+        let (word, bit) = (&mut self.locked[mb as usize / 64], 1u64 << (mb % 64));
+        if held {
+            *word |= bit;
+        } else {
+            *word &= !bit;
+        }
     }
 
     /// Runs a request under the mailbox's lock, or queues it behind the
-    /// holder. Unlocked appends take no lock (the planted bug).
+    /// holder. Unlocked appends take no lock (the planted bug). The lock is
+    /// held only while a write is in flight: a request that fails at once
+    /// (an offline volume, a redelivery) never holds it.
     fn acquire(&mut self, ctx: C, disk: D, mb: MailboxId, req: Req) {
         if matches!(req, Req::Append { locked: false, .. }) {
             self.start(ctx, disk, mb, req);
             return;
         }
-        if let Some(waiters) = self.locks.get_mut(&mb) {
-            waiters.push_back(req);
+        if self.lock_held(mb) {
+            self.waiters.entry(mb).or_default().push_back(req);
             return;
         }
-        self.locks.insert(mb, VecDeque::new());
-        if !self.start(ctx, disk, mb, req) {
-            self.release(ctx, disk, mb);
+        if self.start(ctx, disk, mb, req) {
+            self.set_lock_held(mb, true);
         }
     }
 
-    /// Hands the mailbox's lock to the next waiter, until one starts a write.
+    /// Hands the mailbox's lock to the next waiter, until one starts a write;
+    /// frees it when none does.
     fn release(&mut self, ctx: C, disk: D, mb: MailboxId) {
+        if !self.lock_held(mb) {
+            return;
+        }
         loop {
-            let Some(waiters) = self.locks.get_mut(&mb) else { return };
-            match waiters.pop_front() {
-                None => {
-                    self.locks.remove(&mb);
-                    return;
-                }
-                Some(req) => {
-                    if self.start(ctx, disk, mb, req) {
-                        return;
-                    }
-                }
+            let Some(waiters) = self.waiters.get_mut(&mb) else {
+                self.set_lock_held(mb, false);
+                return;
+            };
+            let req = waiters.pop_front().expect("no empty waiter queue is kept");
+            if waiters.is_empty() {
+                self.waiters.remove(&mb);
+            }
+            if self.start(ctx, disk, mb, req) {
+                return;
             }
         }
     }
@@ -507,7 +531,7 @@ impl Filer {
     /// Serves a request holding the mailbox; true if a write is now in flight.
     fn start(&mut self, ctx: C, disk: D, mb: MailboxId, req: Req) -> bool {
         match req {
-            Req::Append { from, mail, locked } => self.start_append(ctx, disk, from, mail, locked),
+            Req::Append { from, slot, mail, locked } => self.start_append(ctx, disk, from, slot, mail, locked),
             Req::Merge => self.start_merge(ctx, disk, mb),
         }
     }
@@ -521,7 +545,7 @@ impl Filer {
         start + self.cfg.service_time.scale_permille(permille)
     }
 
-    fn start_append(&mut self, ctx: C, disk: D, from: NodeId, mail: Envelope, locked: bool) -> bool {
+    fn start_append(&mut self, ctx: C, disk: D, from: NodeId, slot: u32, mail: Envelope, locked: bool) -> bool {
         let now = ctx.now();
         let mb = mail.rcpt;
         let volume = disk.state().volume_of(mb);
@@ -530,7 +554,7 @@ impl Filer {
         } else if self.ctl.temp_enabled {
             true
         } else {
-            self.reply_append(ctx, from, mail.id, Err(StoreError::Offline), self.cfg.service_time);
+            self.reply_append(ctx, from, slot, mail.id, Err(StoreError::Offline), self.cfg.service_time);
             return false;
         };
         // Idempotent per mail id: a redelivery is answered, not stored again.
@@ -538,7 +562,7 @@ impl Filer {
         let st = disk.state();
         let have = if temp { st.temp(mb).contains(&mail.id) } else { st.mailbox(mb).contains(&mail.id) };
         if have {
-            self.reply_append(ctx, from, mail.id, Ok(()), self.cfg.service_time);
+            self.reply_append(ctx, from, slot, mail.id, Ok(()), self.cfg.service_time);
             return false;
         }
         let same = self.inflight.iter_mut().find_map(|p| match p {
@@ -546,14 +570,14 @@ impl Filer {
             _ => None,
         });
         if let Some(also) = same {
-            also.push(from);
+            also.push((from, slot));
             return false;
         }
         ledger::mailbox_write_begin(ctx, mb, from);
         let permille = if temp { 1000 } else { self.ctl.storage.latency_multiplier_permille(volume) };
         let done_at = self.serve_time(now, permille);
         let op = if temp { Op::Temp { mailbox: mb, mail: mail.id } } else { Op::Append { mailbox: mb, mail: mail.id } };
-        let pending = Pending::Append { from, mail: mail.id, mailbox: mb, locked, temp, done_at, doomed: false, also: Vec::new() };
+        let pending = Pending::Append { from, slot, mail: mail.id, mailbox: mb, locked, temp, done_at, doomed: false, also: Vec::new() };
         self.write(ctx, disk, op, pending);
         true
     }
@@ -562,7 +586,7 @@ impl Filer {
         let now = ctx.now();
         match self.inflight.pop_front().expect("one pending entry per durable write") {
             Pending::Quiet => {}
-            Pending::Append { from, mail, mailbox, locked, temp, done_at, doomed, also } => {
+            Pending::Append { from, slot, mail, mailbox, locked, temp, done_at, doomed, also } => {
                 let result = if doomed {
                     // The write landed on a group destroyed meanwhile: the
                     // MTA keeps the mail and retries.
@@ -577,9 +601,9 @@ impl Filer {
                 };
                 ledger::mailbox_write_end(ctx, mailbox, from);
                 let delay = done_at.since(now);
-                self.reply_append(ctx, from, mail, result, delay);
-                for to in also {
-                    self.reply_append(ctx, to, mail, result, delay);
+                self.reply_append(ctx, from, slot, mail, result, delay);
+                for (to, slot) in also {
+                    self.reply_append(ctx, to, slot, mail, result, delay);
                 }
                 if locked {
                     self.release(ctx, disk, mailbox);
@@ -887,7 +911,7 @@ impl Filer {
 
     fn serve(&mut self, ctx: C, disk: D, from: NodeId, msg: Store) {
         match msg {
-            Store::Append { mail, locked } => self.append(ctx, disk, from, mail, locked),
+            Store::Append { mail, locked, slot } => self.append(ctx, disk, from, slot, mail, locked),
             Store::Access { mailbox, proto } => self.access(ctx, disk, from, mailbox, proto),
             Store::AppendReply { .. } | Store::AccessReply { .. } => {}
         }
@@ -984,7 +1008,7 @@ mod tests {
         fn send(&self, ctx: &mut Ctx<'_, Msg, World>, i: usize) {
             let id = self.ids[i].expect("created");
             let mail = Envelope { id, rcpt: self.plan[i].1, created: Time::ZERO };
-            ctx.send(self.filer, Msg::Store(Store::Append { mail, locked: self.locked }));
+            ctx.send(self.filer, Msg::Store(Store::Append { mail, locked: self.locked, slot: i as u32 }));
         }
     }
 
@@ -1013,9 +1037,11 @@ mod tests {
                         self.send(ctx, i);
                     }
                 }
-                Input::Message { msg: Msg::Store(Store::AppendReply { id, result }), .. } => {
+                Input::Message { msg: Msg::Store(Store::AppendReply { id, result, slot }), .. } => {
                     self.replies.push((id, ctx.now()));
-                    let i = self.ids.iter().position(|x| *x == Some(id)).expect("a mail of ours");
+                    // The reply names the plan entry it answers (the slot we sent).
+                    let i = slot as usize;
+                    assert_eq!(self.ids[i], Some(id), "the filer echoes the caller's slot");
                     match result {
                         Ok(()) => {
                             self.oks[i] += 1;

@@ -32,17 +32,28 @@ const SENDER_BOUNCED: u8 = 8;
 const RESOLVED: u8 = 16;
 /// The mail's fate is settled: delivered, returned, or given up by its sender.
 const SETTLED: u8 = 32;
+/// No node is writing the mailbox.
+const NO_WRITER: u32 = u32::MAX;
 
-/// Where one mail is. 24 bytes.
+/// Where one mail is. 12 bytes: the ledger holds one per mail ever written,
+/// so this is most of a run's memory per mail. The creation time (µs) is
+/// kept as two 32-bit halves, so that the record needs no 8-byte alignment;
+/// the recipient is not kept (no check needs it).
 #[derive(Clone, Copy, Debug, Default)]
 struct Record {
-    created: u64,
-    rcpt: MailboxId,
+    created: [u32; 2],
     flags: u8,
     queues: u8,
     mailbox: u8,
     temp: u8,
-    _pad: [u8; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<Record>() == 12, "a ledger record is 12 bytes");
+
+impl Record {
+    fn created_us(&self) -> u64 {
+        (self.created[0] as u64) << 32 | self.created[1] as u64
+    }
 }
 
 /// Counters a run reports.
@@ -119,8 +130,9 @@ pub struct World {
     held: u64,
     /// Mails not yet settled, by the hour they were written.
     unsettled_by_hour: Vec<u32>,
-    /// Per mailbox, the node writing it now (split-brain check).
-    writers: Vec<Option<NodeId>>,
+    /// Per mailbox, the node writing it now (`NO_WRITER` if none; split-brain
+    /// check).
+    writers: Vec<u32>,
     /// Per cluster resource, the nodes running it now.
     resources: Vec<Vec<NodeId>>,
     pub stats: Stats,
@@ -137,9 +149,17 @@ impl World {
     }
 
     /// Registers a new mail written by an author for `rcpt`; returns its id.
-    pub fn new_mail(&mut self, rcpt: MailboxId, created: Time) -> MailId {
+    /// (The recipient travels in the mail's envelope; the ledger does not
+    /// keep it.)
+    pub fn new_mail(&mut self, _rcpt: MailboxId, created: Time) -> MailId {
         let id = self.mails.len() as MailId;
-        self.mails.push(Record { created: created.as_micros(), rcpt, flags: HELD, ..Record::default() });
+        if self.mails.len() == self.mails.capacity() {
+            // Grow by an eighth rather than double: the ledger is most of a
+            // run's memory, and doubling would leave up to half of it unused.
+            self.mails.reserve_exact((self.mails.len() / 8).max(4096));
+        }
+        let us = created.as_micros();
+        self.mails.push(Record { created: [(us >> 32) as u32, us as u32], flags: HELD, ..Record::default() });
         self.counts.submitted += 1;
         self.held += 1;
         let h = (created.as_micros() / 3_600_000_000) as usize;
@@ -169,7 +189,7 @@ impl World {
         let r = &mut self.mails[id as usize];
         if r.flags & SETTLED == 0 {
             r.flags |= SETTLED;
-            let h = (r.created / 3_600_000_000) as usize;
+            let h = (r.created_us() / 3_600_000_000) as usize;
             self.unsettled_by_hour[h] -= 1;
         }
     }
@@ -182,9 +202,6 @@ impl World {
     }
     pub fn held_by_senders(&self) -> u64 {
         self.held
-    }
-    pub fn rcpt(&self, id: MailId) -> MailboxId {
-        self.mails[id as usize].rcpt
     }
     /// Copies of the mail in mailboxes (durably).
     pub fn in_mailbox(&self, id: MailId) -> u8 {
@@ -288,7 +305,7 @@ pub fn delivered(ctx: C, id: MailId) {
     let w = &mut *ctx.world;
     let r = &mut w.mails[id as usize];
     r.mailbox = r.mailbox.saturating_add(1);
-    let (copies, created) = (r.mailbox, r.created);
+    let (copies, created) = (r.mailbox, r.created_us());
     if copies == 1 {
         w.counts.delivered += 1;
         let delay_s = now.as_micros().saturating_sub(created) / 1_000_000;
@@ -299,8 +316,7 @@ pub fn delivered(ctx: C, id: MailId) {
         w.resolve(id);
     } else {
         w.counts.duplicate_deliveries += 1;
-        let rcpt = r.rcpt;
-        ctx.violation(CUSTODY, format!("mail {id} is in mailbox {rcpt} {copies} times: duplicate delivery"));
+        ctx.violation(CUSTODY, format!("mail {id} is in its mailbox {copies} times: duplicate delivery"));
     }
 }
 
@@ -349,23 +365,23 @@ fn lose(ctx: C, id: MailId, why: &str) {
 /// `node` starts writing mailbox `mb`. Two writers at once is a split brain.
 pub fn mailbox_write_begin(ctx: C, mb: MailboxId, writer: NodeId) {
     if ctx.world.writers.len() <= mb as usize {
-        ctx.world.writers.resize(mb as usize + 1, None);
+        ctx.world.writers.resize(mb as usize + 1, NO_WRITER);
     }
     match ctx.world.writers[mb as usize] {
         // A writer that crashed writes nothing any more.
-        Some(other) if other != writer && ctx.is_up_ghost(other) => {
-            let (a, b) = (ctx.name(other).to_string(), ctx.name(writer).to_string());
+        other if other != NO_WRITER && other != writer.0 && ctx.is_up_ghost(NodeId(other)) => {
+            let (a, b) = (ctx.name(NodeId(other)).to_string(), ctx.name(writer).to_string());
             ctx.violation(SPLIT_BRAIN, format!("mailbox {mb} written by {a} and {b} at once"));
         }
-        _ => ctx.world.writers[mb as usize] = Some(writer),
+        _ => ctx.world.writers[mb as usize] = writer.0,
     }
 }
 
 /// `node` finished writing mailbox `mb`.
 pub fn mailbox_write_end(ctx: C, mb: MailboxId, writer: NodeId) {
     if let Some(slot) = ctx.world.writers.get_mut(mb as usize) {
-        if *slot == Some(writer) {
-            *slot = None;
+        if *slot == writer.0 {
+            *slot = NO_WRITER;
         }
     }
 }
@@ -407,8 +423,8 @@ pub fn node_down(world: &mut World, node: NodeId) {
         holders.retain(|n| *n != node);
     }
     for w in &mut world.writers {
-        if *w == Some(node) {
-            *w = None;
+        if *w == node.0 {
+            *w = NO_WRITER;
         }
     }
 }
@@ -450,6 +466,6 @@ pub fn queue_depth(ctx: C, depth: u32) {
 /// any mailbox now.
 pub fn mailbox_writes_aborted(world: &mut World) {
     for w in &mut world.writers {
-        *w = None;
+        *w = NO_WRITER;
     }
 }

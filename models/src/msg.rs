@@ -54,13 +54,23 @@ pub enum Proto {
 }
 
 /// SMTP between the internet's senders and the cluster's MX nodes.
+///
+/// `slot` is the sending side's own handle on the mail (the index of the
+/// slot it keeps it in), echoed unchanged in the reply, as a reply travels
+/// back on the connection that carried the mail: the sender finds the mail
+/// without a table indexed by every mail id ever sent. Receivers and relays
+/// never interpret it.
 #[derive(Clone, Debug, Hash)]
 pub enum Smtp {
     /// A whole transaction (MAIL, RCPT, DATA) in one message.
-    Data(Envelope),
+    Data {
+        mail: Envelope,
+        slot: u32,
+    },
     Reply {
         id: MailId,
         code: SmtpCode,
+        slot: u32,
     },
 }
 
@@ -69,13 +79,18 @@ pub enum Smtp {
 pub enum Store {
     /// Append a mail to its recipient's mailbox. `locked` is false only for a
     /// (buggy) delivery agent that writes without taking the mailbox lock.
+    /// `slot` is the delivering MTA's handle on the mail (its queue slot),
+    /// echoed in the reply, as the reply of an NFS call comes back to the
+    /// process that made it; the file server never interprets it.
     Append {
         mail: Envelope,
         locked: bool,
+        slot: u32,
     },
     AppendReply {
         id: MailId,
         result: Result<(), StoreError>,
+        slot: u32,
     },
     /// A user opens their mailbox with a protocol.
     Access {

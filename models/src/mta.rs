@@ -162,6 +162,11 @@ impl Durable for QueueDisk {
                 let q = self.slots.get_mut(slot as usize).and_then(Option::take).expect("dequeue of an empty queue slot");
                 assert_eq!(q.mail.id, id, "queue slot {slot} holds another mail");
                 self.len -= 1;
+                // A queue that drained after an outage gives its memory
+                // back (the MTA numbers its slots from 0 again then).
+                if self.len == 0 && self.slots.len() > RELEASE_SLOTS {
+                    self.slots = Vec::new();
+                }
             }
         }
     }
@@ -219,12 +224,33 @@ struct Entry {
 struct Pending {
     write: WriteId,
     slot: u32,
-    /// Who gets the 250 once it is durable.
-    ack: Option<NodeId>,
+    /// Who gets the 250 once it is durable, and their slot for the mail.
+    ack: Option<(NodeId, u32)>,
 }
 
-const NONE: u32 = u32::MAX;
-/// Timer tags: the deadline heap, and the delayed queue-depth report.
+/// A set of mail ids: one bit per id, so that a million mails cost 125 kB
+/// rather than a table of slots indexed by every mail id ever seen.
+#[derive(Clone, Debug, Default)]
+struct MailSet(Vec<u64>);
+
+impl MailSet {
+    fn contains(&self, id: MailId) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+    fn insert(&mut self, id: MailId) {
+        let word = id as usize / 64;
+        if self.0.len() <= word {
+            self.0.resize((word + 1).max(self.0.len() * 2), 0);
+        }
+        self.0[word] |= 1 << (id % 64);
+    }
+    fn remove(&mut self, id: MailId) {
+        if let Some(w) = self.0.get_mut(id as usize / 64) {
+            *w &= !(1 << (id % 64));
+        }
+    }
+}
+/// Timer tags: the deadlines, and the delayed queue-depth report.
 const DEADLINE: u64 = tag::MTA;
 const DEPTH: u64 = tag::MTA | 1;
 
@@ -235,17 +261,23 @@ pub struct Mta {
     accepting: bool,
     entries: Vec<Entry>,
     free: Vec<u32>,
-    /// Slot of each queued mail, by mail id (`NONE` if not queued here).
-    slot_of: Vec<u32>,
+    /// The mails queued here (writes in flight included). Replies name the
+    /// slot they concern, so this is only needed to spot a mail sent again.
+    queued: MailSet,
     /// Slots in use (the queue depth, writes in flight included).
     depth: u32,
     /// The active queue: slots waiting for a delivery slot.
     ready: VecDeque<u32>,
     in_flight: u32,
     writes: VecDeque<Pending>,
-    /// Extra 250s owed for mails whose queue write is still in flight.
-    extra_acks: Vec<(u32, NodeId)>,
+    /// Extra 250s owed for mails whose queue write is still in flight:
+    /// (queue slot, sender, the sender's slot).
+    extra_acks: Vec<(u32, NodeId, u32)>,
     deadlines: Deadlines,
+    /// The generation a newly created entry starts from: above that of every
+    /// entry forgotten when the queue drained, so that no deadline or reply
+    /// for a forgotten slot matches a new one.
+    generation_floor: u32,
     depth_reported: u32,
     depth_reported_at: Time,
     depth_timer: bool,
@@ -263,16 +295,12 @@ impl Mta {
         }
         let mut entries = Vec::with_capacity(disk.slots.len());
         let mut free = Vec::new();
-        let mut slot_of = Vec::new();
+        let mut queued = MailSet::default();
         let mut ready = VecDeque::with_capacity(disk.len as usize);
         for (i, s) in disk.slots.iter().enumerate() {
             match s {
                 Some(q) => {
-                    let id = q.mail.id as usize;
-                    if slot_of.len() <= id {
-                        slot_of.resize(id + 1, NONE);
-                    }
-                    slot_of[id] = i as u32;
+                    queued.insert(q.mail.id);
                     entries.push(Entry { mail: q.mail, queued_at: q.queued_at, generation: 0, attempts: 0, state: State::Ready });
                     ready.push_back(i as u32);
                 }
@@ -289,13 +317,14 @@ impl Mta {
             accepting: true,
             entries,
             free,
-            slot_of,
+            queued,
             depth: disk.len,
             ready,
             in_flight: 0,
             writes: VecDeque::new(),
             extra_acks: Vec::new(),
             deadlines,
+            generation_floor: 0,
             depth_reported: 0,
             depth_reported_at: Time::ZERO,
             depth_timer: false,
@@ -341,16 +370,16 @@ impl Mta {
                 self.report_depth(ctx);
                 self.dispatch(ctx);
             }
-            Input::Message { from, msg: Msg::Smtp(Smtp::Data(mail)) } => self.receive(from, mail, ctx, disk),
-            Input::Message { msg: Msg::Store(Store::AppendReply { id, result }), .. } => {
-                if let Some(slot) = self.active_slot(id) {
+            Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail, slot }) } => self.receive(from, mail, slot, ctx, disk),
+            Input::Message { msg: Msg::Store(Store::AppendReply { id, result, slot }), .. } => {
+                if let Some(slot) = self.active_slot(id, slot) {
                     self.attempt_done(slot, result.is_ok(), ctx, disk);
                     self.dispatch(ctx);
                 }
             }
-            Input::Refused { msg: Msg::Store(Store::Append { mail, .. }), .. } => {
+            Input::Refused { msg: Msg::Store(Store::Append { mail, slot, .. }), .. } => {
                 // The file server is down: the delivery agent fails at once.
-                if let Some(slot) = self.active_slot(mail.id) {
+                if let Some(slot) = self.active_slot(mail.id, slot) {
                     self.attempt_done(slot, false, ctx, disk);
                     self.dispatch(ctx);
                 }
@@ -379,39 +408,44 @@ impl Mta {
         }
     }
 
-    fn lookup(&self, id: MailId) -> Option<u32> {
-        self.slot_of.get(id as usize).copied().filter(|&s| s != NONE)
+    /// `slot` (echoed by the store) if a delivery attempt of mail `id` is in
+    /// flight there.
+    fn active_slot(&self, id: MailId, slot: u32) -> Option<u32> {
+        let e = self.entries.get(slot as usize)?;
+        (e.state == State::Active && e.mail.id == id).then_some(slot)
     }
 
-    fn active_slot(&self, id: MailId) -> Option<u32> {
-        self.lookup(id).filter(|&s| self.entries[s as usize].state == State::Active)
+    fn reply(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId, slot: u32, code: SmtpCode) {
+        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code, slot }));
     }
 
-    fn reply(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId, code: SmtpCode) {
-        ctx.send(to, Msg::Smtp(Smtp::Reply { id, code }));
-    }
-
-    fn ack(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId) {
+    fn ack(ctx: &mut Ctx<'_, Msg, World>, to: NodeId, id: MailId, slot: u32) {
         ledger::acknowledged(ctx, id);
-        Mta::reply(ctx, to, id, SmtpCode::Accepted);
+        Mta::reply(ctx, to, id, slot, SmtpCode::Accepted);
     }
 
-    fn receive(&mut self, from: NodeId, mail: Envelope, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+    /// SMTP DATA for `mail` from `from`, whose handle on it is `their`.
+    fn receive(&mut self, from: NodeId, mail: Envelope, their: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         if !self.accepting {
-            Mta::reply(ctx, from, mail.id, SmtpCode::TempFail);
+            Mta::reply(ctx, from, mail.id, their, SmtpCode::TempFail);
             return;
         }
-        if let Some(slot) = self.lookup(mail.id) {
-            // Sent again while queued here: answer again, queue once.
-            if self.entries[slot as usize].state == State::Writing && !self.cfg.ack_before_durable {
-                self.extra_acks.push((slot, from));
-            } else {
-                Mta::ack(ctx, from, mail.id);
+        if self.queued.contains(mail.id) {
+            // Sent again while queued here: answer again, queue once. A
+            // queue write still in flight owes its 250s until durable (the
+            // writes in flight are few: a scan).
+            let writing = self.writes.iter().map(|p| p.slot).find(|&s| {
+                let e = &self.entries[s as usize];
+                e.state == State::Writing && e.mail.id == mail.id
+            });
+            match writing {
+                Some(slot) if !self.cfg.ack_before_durable => self.extra_acks.push((slot, from, their)),
+                _ => Mta::ack(ctx, from, mail.id, their),
             }
             return;
         }
         if self.depth >= self.cfg.queue_capacity && self.cfg.when_full == WhenFull::Refuse {
-            Mta::reply(ctx, from, mail.id, SmtpCode::TempFail);
+            Mta::reply(ctx, from, mail.id, their, SmtpCode::TempFail);
             return;
         }
         let now = ctx.now();
@@ -419,10 +453,10 @@ impl Mta {
         let write = disk.write(ctx, QueueOp::Enqueue { slot, queued: Queued { mail, queued_at: now } });
         let ack = if self.cfg.ack_before_durable {
             // The planted bug: 250 now, while the queue file is not on disk.
-            Mta::ack(ctx, from, mail.id);
+            Mta::ack(ctx, from, mail.id, their);
             None
         } else {
-            Some(from)
+            Some((from, their))
         };
         self.writes.push_back(Pending { write, slot, ack });
         self.depth_changed(ctx);
@@ -432,18 +466,15 @@ impl Mta {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.entries.push(Entry { mail: EMPTY, queued_at: Time::ZERO, generation: 0, attempts: 0, state: State::Free });
+                let generation = self.generation_floor;
+                self.entries.push(Entry { mail: EMPTY, queued_at: Time::ZERO, generation, attempts: 0, state: State::Free });
                 (self.entries.len() - 1) as u32
             }
         };
         let e = &mut self.entries[slot as usize];
         debug_assert_eq!(e.state, State::Free);
         *e = Entry { mail, queued_at: now, generation: e.generation.wrapping_add(1), attempts: 0, state: State::Writing };
-        let id = mail.id as usize;
-        if self.slot_of.len() <= id {
-            self.slot_of.resize(id + 1, NONE);
-        }
-        self.slot_of[id] = slot;
+        self.queued.insert(mail.id);
         self.depth += 1;
         slot
     }
@@ -463,15 +494,15 @@ impl Mta {
                 e.state = State::Ready;
                 e.generation = e.generation.wrapping_add(1);
                 ledger::enqueued(ctx, id);
-                if let Some(to) = p.ack {
-                    Mta::ack(ctx, to, id);
+                if let Some((to, their)) = p.ack {
+                    Mta::ack(ctx, to, id, their);
                 }
                 if !self.extra_acks.is_empty() {
                     let mut i = 0;
                     while i < self.extra_acks.len() {
                         if self.extra_acks[i].0 == p.slot {
-                            let (_, to) = self.extra_acks.swap_remove(i);
-                            Mta::ack(ctx, to, id);
+                            let (_, to, their) = self.extra_acks.swap_remove(i);
+                            Mta::ack(ctx, to, id, their);
                         } else {
                             i += 1;
                         }
@@ -484,13 +515,26 @@ impl Mta {
                 ledger::dequeued(ctx, id);
                 e.state = State::Free;
                 e.generation = e.generation.wrapping_add(1);
-                self.slot_of[id as usize] = NONE;
+                self.queued.remove(id);
                 self.free.push(p.slot);
                 self.depth -= 1;
+                if self.depth == 0 && self.entries.len() > RELEASE_SLOTS {
+                    self.forget_slots();
+                }
                 self.depth_changed(ctx);
             }
             s => panic!("queue write completed for a slot in state {s:?}"),
         }
+    }
+
+    /// The queue drained after holding many mails: forgets its slots, so
+    /// that their memory is given back, and numbers slots from 0 again.
+    fn forget_slots(&mut self) {
+        debug_assert!(self.entries.iter().all(|e| e.state == State::Free));
+        let newest = self.entries.iter().map(|e| e.generation).max().unwrap_or(0);
+        self.generation_floor = self.generation_floor.max(newest.wrapping_add(1));
+        self.entries = Vec::new();
+        self.free = Vec::new();
     }
 
     /// Starts deliveries while slots are free.
@@ -504,9 +548,9 @@ impl Mta {
             e.generation = e.generation.wrapping_add(1);
             let (mail, generation) = (e.mail, e.generation);
             self.in_flight += 1;
-            ctx.send(self.cfg.store, Msg::Store(Store::Append { mail, locked: !self.cfg.lda_skips_lock }));
+            ctx.send(self.cfg.store, Msg::Store(Store::Append { mail, locked: !self.cfg.lda_skips_lock, slot }));
             let due = ctx.now() + self.cfg.delivery_timeout;
-            self.deadlines.push(ctx, due, slot, generation);
+            self.deadlines.push_in_order(ctx, due, slot, generation);
         }
     }
 
@@ -556,11 +600,13 @@ impl Mta {
     fn deadlines_due(&mut self, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         let now = ctx.now();
         self.deadlines.fired(now);
-        while let Some((slot, generation)) = self.deadlines.pop_due(now) {
-            let e = &mut self.entries[slot as usize];
-            if e.generation != generation {
+        // A deadline may name a slot forgotten since (`forget_slots`).
+        let current = |entries: &[Entry], s: u32, g: u32| entries.get(s as usize).is_some_and(|e| e.generation == g);
+        while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| current(&self.entries, s, g)) {
+            if !current(&self.entries, slot, generation) {
                 continue;
             }
+            let e = &mut self.entries[slot as usize];
             match e.state {
                 // The delivery agent hung (stalled NFS): killed, deferred.
                 State::Active => self.attempt_done(slot, false, ctx, disk),
@@ -602,6 +648,9 @@ impl Mta {
         ctx.gauge("queue_depth", self.depth as i64);
     }
 }
+
+/// A queue that drains with more slots than this gives their memory back.
+const RELEASE_SLOTS: usize = 1024;
 
 const EMPTY: Envelope = Envelope { id: 0, rcpt: 0, created: Time::ZERO };
 
@@ -647,7 +696,7 @@ mod tests {
     impl Node<Msg, World> for ToyFiler {
         type Disk = ();
         fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
-            if let Input::Message { from, msg: Msg::Store(Store::Append { mail, locked }) } = input {
+            if let Input::Message { from, msg: Msg::Store(Store::Append { mail, locked, slot }) } = input {
                 assert!(locked, "the delivery agent takes the mailbox lock");
                 self.appends.push((ctx.now(), mail.id));
                 let ok = match self.mode {
@@ -664,7 +713,7 @@ mod tests {
                 } else {
                     Err(StoreError::Lock)
                 };
-                ctx.send(from, Msg::Store(Store::AppendReply { id: mail.id, result }));
+                ctx.send(from, Msg::Store(Store::AppendReply { id: mail.id, result, slot }));
             }
         }
     }
@@ -685,10 +734,10 @@ mod tests {
                         let delay = self.every.saturating_mul(i as u64);
                         let id = ctx.world.new_mail(i as MailboxId, ctx.now() + delay);
                         let mail = Envelope { id, rcpt: i, created: ctx.now() + delay };
-                        ctx.send_after(delay, self.mx, Msg::Smtp(Smtp::Data(mail)));
+                        ctx.send_after(delay, self.mx, Msg::Smtp(Smtp::Data { mail, slot: i }));
                     }
                 }
-                Input::Message { msg: Msg::Smtp(Smtp::Reply { id, code }), .. } => {
+                Input::Message { msg: Msg::Smtp(Smtp::Reply { id, code, .. }), .. } => {
                     if code == SmtpCode::Accepted {
                         ledger::sender_released(ctx, id);
                     }
@@ -902,5 +951,74 @@ mod tests {
         assert_eq!(s.replies.len(), 3);
         assert!(s.replies.iter().all(|r| r.1 == SmtpCode::TempFail));
         assert_eq!(sim.world().counts.accepted, 0);
+    }
+
+    /// Sends one mail three times: at once, again 1 ms later (its queue
+    /// write still in flight), and again at 30 s (queued, deferred).
+    struct Resender {
+        mx: NodeId,
+        replies: Vec<(SmtpCode, u32)>,
+    }
+    impl Node<Msg, World> for Resender {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            match input {
+                Input::Start => {
+                    let id = ctx.world.new_mail(0, ctx.now());
+                    let mail = Envelope { id, rcpt: 0, created: ctx.now() };
+                    for (k, delay) in [Dur::ZERO, Dur::millis(1), Dur::secs(30)].into_iter().enumerate() {
+                        ctx.send_after(delay, self.mx, Msg::Smtp(Smtp::Data { mail, slot: 7 + k as u32 }));
+                    }
+                }
+                Input::Message { msg: Msg::Smtp(Smtp::Reply { id, code, slot }), .. } => {
+                    if code == SmtpCode::Accepted {
+                        ledger::sender_released(ctx, id);
+                    }
+                    self.replies.push((code, slot));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_mail_sent_again_while_queued_is_acknowledged_each_time_and_queued_once() {
+        let mut r = setup(|_| {}, Mode::ErrUntil(Time::from_secs(600)), 0, Dur::ZERO, Time::from_hours(1));
+        let mx = r.mta;
+        let resender = r.sim.add_node("resender", NodeConfig::default(), (), move |_| Resender { mx, replies: Vec::new() });
+        assert!(r.run().outcome.is_ok());
+        let replies = &r.sim.node::<Resender>(resender).expect("up").replies;
+        // Every copy answered 250, each naming the sender's own slot for it.
+        let mut slots: Vec<u32> = replies
+            .iter()
+            .map(|&(code, slot)| {
+                assert_eq!(code, SmtpCode::Accepted);
+                slot
+            })
+            .collect();
+        slots.sort();
+        assert_eq!(slots, vec![7, 8, 9]);
+        let c = &r.sim.world().counts;
+        assert_eq!((c.accepted, c.delivered, c.duplicate_deliveries), (1, 1, 0), "queued and delivered once");
+        assert_eq!(r.appends().iter().filter(|&&t| t >= 600).count(), 1, "one delivery after the store recovers");
+        assert_eq!(r.queued(), 0);
+    }
+
+    #[test]
+    fn a_queue_that_drains_forgets_its_slots_and_goes_on_delivering() {
+        // 1,100 mails queue up while the store fails, drain after it recovers
+        // (more slots than RELEASE_SLOTS), then three more arrive an hour apart.
+        let n = RELEASE_SLOTS as u32 + 76;
+        let mut r = setup(|_| {}, Mode::ErrUntil(Time::from_secs(600)), n, Dur::millis(100), Time::from_hours(4));
+        let mx = r.mta;
+        r.sim.add_node("late", NodeConfig::default(), (), move |_| ToySender { mx, n: 3, every: Dur::hours(1), replies: Vec::new() });
+        let report = r.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let c = &r.sim.world().counts;
+        assert_eq!((c.accepted, c.delivered, c.lost), (n as u64 + 3, n as u64 + 3, 0));
+        let mta = &r.sim.node::<MtaNode>(r.mta).expect("up").mta;
+        assert!(mta.generation_floor > 0, "the drained queue forgot its slots");
+        assert!(mta.entries.len() < 4, "{} slots kept after draining", mta.entries.len());
+        assert!(r.sim.disk::<MtaNode>(r.mta).expect("disk").state().slots.capacity() < RELEASE_SLOTS);
     }
 }

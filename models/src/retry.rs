@@ -33,12 +33,12 @@
 //! All arithmetic is integer (microseconds, growth factors in per-mille), so a
 //! schedule is the same on every platform.
 //!
-//! This module also holds [`Deadlines`], the timer heap that senders and MTAs
-//! schedule their retries and timeouts with: many mails share one kernel timer
-//! per tick, because a million mails must not cost a million extra events.
+//! This module also holds [`Deadlines`], the deadline set that senders and
+//! MTAs schedule their retries and timeouts with: many mails share one kernel
+//! timer per tick, because a million mails must not cost a million extra
+//! events.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, VecDeque};
 
 use mailsim_sim::{Ctx, Dur, Message, Time, MICROS_PER_S};
 
@@ -286,15 +286,44 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
     }
 }
 
-/// A heap of deadlines `(due, slot, generation)` behind as few kernel timers
-/// as possible: at most one pending timer per distinct tick, and none while
-/// the heap is empty. A component gives each deadline the slot it concerns
+/// Deadlines `(due, slot, generation)` behind as few kernel timers as
+/// possible: at most one pending timer per distinct tick, and none while no
+/// deadline is pending. A component gives each deadline the slot it concerns
 /// and that slot's generation; a deadline whose generation no longer matches
 /// is stale (the slot moved on) and is skipped by the owner, which is cheaper
 /// than cancelling.
+///
+/// No heap: a million mails push several million deadlines, nearly all of
+/// which go stale, and a binary heap of them cost a quarter of a run. Instead
+/// two lanes:
+/// - [`Deadlines::push_in_order`]: a FIFO, O(1), for deadlines that come due
+///   in the order they are pushed (a constant timeout after now: delivery
+///   and reply timeouts);
+/// - [`Deadlines::push`]: buckets by tick, a lookup among the ticks pending
+///   (retries, which fall on few ticks: a queue manager's scans).
+///
+/// The owner pops the deadlines due at a tick with a test of currency
+/// (`current(slot, generation)`): stale ones are dropped on the way, and the
+/// current ones come in the order of `(due, slot, generation)`, as a heap
+/// would pop them, so a run does not depend on which lane a deadline took.
+/// The test is applied when the tick's deadlines are gathered, so handling
+/// one of them must not make another of them current again (the owner may
+/// test again as it handles each). (A deadline pushed while the
+/// due ones are being popped, and itself already due, comes after them; no
+/// owner pushes one.)
 pub struct Deadlines {
-    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
-    /// The earliest kernel timer this heap has pending (µs), `u64::MAX` if none.
+    /// Deadlines in order of due tick: `(at µs, slot, generation)`.
+    fifo: VecDeque<(u64, u32, u32)>,
+    /// Other deadlines by due tick (µs): `(slot, generation)`.
+    buckets: BTreeMap<u64, Vec<(u32, u32)>>,
+    /// The current deadlines being popped, each `(due µs, slot, generation)`
+    /// packed into one number, in order from `next` on.
+    due: Vec<u128>,
+    next: usize,
+    /// Scratch space for sorting `due`.
+    scratch: Vec<u128>,
+    len: usize,
+    /// The earliest kernel timer this set has pending (µs), `u64::MAX` if none.
     armed: u64,
     tick_us: u64,
     tag: u64,
@@ -304,61 +333,181 @@ impl Deadlines {
     /// Deadlines rounded up to `tick` (at least 1 µs), firing kernel timers
     /// with `tag`.
     pub fn new(tick: Dur, tag: u64) -> Deadlines {
-        Deadlines { heap: BinaryHeap::new(), armed: u64::MAX, tick_us: tick.as_micros().max(1), tag }
+        Deadlines {
+            fifo: VecDeque::new(),
+            buckets: BTreeMap::new(),
+            due: Vec::new(),
+            next: 0,
+            scratch: Vec::new(),
+            len: 0,
+            armed: u64::MAX,
+            tick_us: tick.as_micros().max(1),
+            tag,
+        }
     }
 
+    /// Deadlines pending, stale ones included.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len + self.due.len() - self.next
     }
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
     pub fn tag(&self) -> u64 {
         self.tag
     }
 
-    /// Adds a deadline for `slot` at generation `generation`.
-    pub fn push<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, due: Time, slot: u32, generation: u32) {
+    /// `due` rounded up to the tick, and never before now (µs).
+    #[inline]
+    fn tick_of<M: Message, W>(&self, ctx: &Ctx<'_, M, W>, due: Time) -> u64 {
         let now = ctx.now().as_micros();
-        let at = due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us);
-        self.heap.push(Reverse((at, slot, generation)));
+        due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us)
+    }
+
+    /// Sets a kernel timer for `at` if none earlier is pending.
+    #[inline]
+    fn arm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
         if at < self.armed {
             self.armed = at;
-            ctx.set_timer(Dur::micros(at - now), self.tag);
+            let now = ctx.now().as_micros();
+            ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
         }
     }
 
-    /// Call when a timer with this heap's tag fires, before popping.
+    /// Adds a deadline for `slot` at generation `generation`.
+    pub fn push<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, due: Time, slot: u32, generation: u32) {
+        let at = self.tick_of(ctx, due);
+        self.buckets.entry(at).or_default().push((slot, generation));
+        self.len += 1;
+        self.arm(ctx, at);
+    }
+
+    /// Adds a deadline that comes due no earlier than every deadline pushed
+    /// this way before it (a constant timeout after now), in O(1). One that
+    /// would come earlier (the tick rounding of a timeout set a moment ago)
+    /// is added as by [`Deadlines::push`]; either way it fires at its time.
+    pub fn push_in_order<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, due: Time, slot: u32, generation: u32) {
+        let at = self.tick_of(ctx, due);
+        match self.fifo.back() {
+            Some(&(last, _, _)) if at < last => self.buckets.entry(at).or_default().push((slot, generation)),
+            _ => self.fifo.push_back((at, slot, generation)),
+        }
+        self.len += 1;
+        self.arm(ctx, at);
+    }
+
+    /// Call when a timer with this set's tag fires, before popping.
     pub fn fired(&mut self, now: Time) {
         if self.armed <= now.as_micros() {
             self.armed = u64::MAX;
         }
     }
 
-    /// The next deadline due at `now`, if any.
-    pub fn pop_due(&mut self, now: Time) -> Option<(u32, u32)> {
-        match self.heap.peek() {
-            Some(Reverse((at, _, _))) if *at <= now.as_micros() => self.heap.pop().map(|Reverse((_, s, g))| (s, g)),
-            _ => None,
+    /// The next current deadline due at `now`, if any; stale ones (for which
+    /// `current(slot, generation)` is false) are dropped.
+    pub fn pop_due(&mut self, now: Time, current: impl Fn(u32, u32) -> bool) -> Option<(u32, u32)> {
+        if self.next == self.due.len() {
+            self.collect_due(now.as_micros(), current);
         }
+        let d = *self.due.get(self.next)?;
+        self.next += 1;
+        Some(((d >> 32) as u32, d as u32))
+    }
+
+    /// Gathers the current deadlines due at `now` (µs) into `due`, in order.
+    fn collect_due(&mut self, now: u64, current: impl Fn(u32, u32) -> bool) {
+        self.due.clear();
+        self.next = 0;
+        let pack = |at: u64, slot: u32, generation: u32| (at as u128) << 64 | (slot as u128) << 32 | generation as u128;
+        while let Some(&(at, slot, generation)) = self.fifo.front() {
+            if at > now {
+                break;
+            }
+            self.fifo.pop_front();
+            self.len -= 1;
+            if current(slot, generation) {
+                self.due.push(pack(at, slot, generation));
+            }
+        }
+        while let Some(entry) = self.buckets.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            let (at, bucket) = entry.remove_entry();
+            self.len -= bucket.len();
+            self.due.extend(
+                bucket
+                    .into_iter()
+                    .filter(|&(slot, generation)| current(slot, generation))
+                    .map(|(slot, generation)| pack(at, slot, generation)),
+            );
+        }
+        sort_keys(&mut self.due, &mut self.scratch);
+    }
+
+    /// The earliest pending deadline (µs).
+    fn earliest(&self) -> Option<u64> {
+        let due = self.due.get(self.next).map(|d| (d >> 64) as u64);
+        let fifo = self.fifo.front().map(|d| d.0);
+        let bucket = self.buckets.keys().next().copied();
+        [due, fifo, bucket].into_iter().flatten().min()
     }
 
     /// Call after popping the due deadlines: sets a timer for the next one.
     pub fn rearm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>) {
-        if let Some(Reverse((at, _, _))) = self.heap.peek() {
-            let at = *at;
-            if at < self.armed {
-                self.armed = at;
-                let now = ctx.now().as_micros();
-                ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
-            }
+        if let Some(at) = self.earliest() {
+            self.arm(ctx, at);
         }
     }
 
     /// Forgets every deadline (the owner rebuilt its state).
     pub fn clear(&mut self) {
-        self.heap.clear();
+        self.fifo.clear();
+        self.buckets.clear();
+        self.due.clear();
+        self.next = 0;
+        self.len = 0;
         self.armed = u64::MAX;
+    }
+}
+
+/// Sorts packed deadlines in ascending order. A tick's deadlines share
+/// their due time and differ in a few low bytes (slot and generation), so a
+/// least-significant-digit radix sort over just the bytes that differ is a
+/// handful of linear passes; short runs use the standard sort.
+fn sort_keys(keys: &mut Vec<u128>, scratch: &mut Vec<u128>) {
+    if keys.len() <= 64 {
+        keys.sort_unstable();
+        return;
+    }
+    let (mut any, mut all) = (0u128, !0u128);
+    for &k in keys.iter() {
+        any |= k;
+        all &= k;
+    }
+    let differ = any ^ all;
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    for shift in (0..128).step_by(8) {
+        if (differ >> shift) & 0xff == 0 {
+            continue;
+        }
+        let mut start = [0usize; 256];
+        for &k in keys.iter() {
+            start[((k >> shift) & 0xff) as usize] += 1;
+        }
+        let mut sum = 0;
+        for c in start.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &k in keys.iter() {
+            let b = ((k >> shift) & 0xff) as usize;
+            scratch[start[b]] = k;
+            start[b] += 1;
+        }
+        std::mem::swap(keys, scratch);
     }
 }
 
@@ -472,5 +621,78 @@ mod tests {
         assert_eq!(p.scan_after(Time::from_secs(301)), Time::from_secs(600));
         assert_eq!(p.scan_after(Time::from_secs(600)), Time::from_secs(600));
         assert_eq!(RetryProfile::exchange().scan_after(Time::from_secs(301)), Time::from_secs(301));
+    }
+
+    /// A node that sets deadlines at boot and records, at each timer, the
+    /// current ones popped: (seconds, slot, generation).
+    struct Pusher {
+        deadlines: Deadlines,
+        /// The current generation of each slot.
+        generations: Vec<u32>,
+    }
+
+    type Popped = Vec<(u64, u32, u32)>;
+
+    impl mailsim_sim::Node<u8, Popped> for Pusher {
+        type Disk = ();
+        fn handle(&mut self, input: mailsim_sim::Input<u8>, ctx: &mut Ctx<'_, u8, Popped>, _: &mut mailsim_sim::Disk<()>) {
+            let s = Time::from_secs;
+            match input {
+                mailsim_sim::Input::Start => {
+                    let d = &mut self.deadlines;
+                    d.push_in_order(ctx, s(10), 3, 0);
+                    d.push(ctx, s(10), 1, 0);
+                    // Earlier than the last in-order deadline: takes the
+                    // other lane, and rounds up to the 10 s tick.
+                    d.push_in_order(ctx, s(7), 2, 0);
+                    // Stale by the time it falls due (generation moved on).
+                    d.push(ctx, s(10), 0, 0);
+                    d.push_in_order(ctx, s(30), 4, 0);
+                    d.push(ctx, s(21), 5, 0);
+                    self.generations[0] = 1;
+                    assert_eq!(d.len(), 6);
+                }
+                mailsim_sim::Input::Timer { .. } => {
+                    let now = ctx.now();
+                    self.deadlines.fired(now);
+                    while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| self.generations[s as usize] == g) {
+                        ctx.world.push((now.as_secs(), slot, generation));
+                    }
+                    self.deadlines.rearm(ctx);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn deadlines_pop_in_due_slot_order_whatever_the_lane_and_skip_stale_ones() {
+        let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
+        let node = sim.add_node("pusher", mailsim_sim::NodeConfig::default(), (), |_| Pusher {
+            deadlines: Deadlines::new(Dur::secs(5), 7),
+            generations: vec![0; 6],
+        });
+        assert!(sim.run().outcome.is_ok());
+        assert_eq!(sim.world(), &vec![(10, 1, 0), (10, 2, 0), (10, 3, 0), (25, 5, 0), (30, 4, 0)]);
+        let pusher = sim.node::<Pusher>(node).expect("up");
+        assert!(pusher.deadlines.is_empty(), "{} left", pusher.deadlines.len());
+        // One kernel timer per tick with deadlines (10, 25, 30 s), nothing more.
+        assert_eq!(sim.trace().len(), 1 + 3, "start and three timers");
+    }
+
+    #[test]
+    fn the_radix_sort_of_deadlines_agrees_with_a_plain_sort() {
+        let mut rng = mailsim_sim::Stream::new(5, "sort");
+        for n in [0, 1, 63, 64, 65, 1000, 5000] {
+            // One tick's deadlines: the same due time, slots and generations below 2^20.
+            let due = (rng.below(1 << 40) as u128) << 64;
+            let mut keys: Vec<u128> = (0..n).map(|_| due | (rng.below(1 << 20) as u128) << 32 | rng.below(1 << 20) as u128).collect();
+            // And a few at other times.
+            keys.extend((0..n / 10).map(|_| (rng.next_u64() as u128) << 64 | rng.next_u64() as u128));
+            let mut want = keys.clone();
+            want.sort_unstable();
+            sort_keys(&mut keys, &mut Vec::new());
+            assert_eq!(keys, want, "{n} keys");
+        }
     }
 }

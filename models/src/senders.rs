@@ -27,8 +27,9 @@
 //! - at profile expiry, or on a 5xx, the mail is bounced by the sender
 //!   (`ledger::sender_bounced`): returned, not lost, but counted per profile.
 //!
-//! Cheap by construction: a mail in flight is one 32-byte slot; arrivals are
-//! generated in batches of one tick (each sent at its exact time with
+//! Cheap by construction: a mail in flight is one 32-byte slot, and no
+//! table is indexed by mail id (an MX echoes the slot in its reply);
+//! arrivals are generated in batches of one tick (each sent at its exact time with
 //! `send_after`), and retries and reply timeouts share kernel timers through
 //! [`Deadlines`], so a mail costs no timer event of its own. Once every mail
 //! is generated and resolved, the senders set no timers.
@@ -227,7 +228,6 @@ struct Slot {
     state: State,
 }
 
-const NONE: u32 = u32::MAX;
 /// The deadline slot that stands for the next arrival batch.
 const ARRIVALS: u32 = u32::MAX;
 const DEADLINE: u64 = tag::SENDER;
@@ -239,8 +239,6 @@ pub struct Senders {
     rcpt_cumulative: Vec<u64>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Slot of each mail still held, by mail id.
-    slot_of: Vec<u32>,
     deadlines: Deadlines,
     next_arrival: Option<Time>,
     /// Mean arrival rate, mails per 1000 h.
@@ -275,7 +273,6 @@ impl Senders {
             rcpt_cumulative,
             slots: Vec::new(),
             free: Vec::new(),
-            slot_of: Vec::new(),
             deadlines,
             next_arrival: None,
             rate_per_kh,
@@ -367,7 +364,7 @@ impl Senders {
     }
 
     fn alloc(&mut self, s: Slot) -> u32 {
-        let slot = match self.free.pop() {
+        match self.free.pop() {
             Some(i) => {
                 let generation = self.slots[i as usize].generation.wrapping_add(1);
                 self.slots[i as usize] = Slot { generation, ..s };
@@ -377,20 +374,13 @@ impl Senders {
                 self.slots.push(s);
                 (self.slots.len() - 1) as u32
             }
-        };
-        let id = s.id as usize;
-        if self.slot_of.len() <= id {
-            self.slot_of.resize(id + 1, NONE);
         }
-        self.slot_of[id] = slot;
-        slot
     }
 
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         s.state = State::Free;
         s.generation = s.generation.wrapping_add(1);
-        self.slot_of[s.id as usize] = NONE;
         self.free.push(slot);
         self.held -= 1;
     }
@@ -402,18 +392,21 @@ impl Senders {
         s.generation = s.generation.wrapping_add(1);
         let (generation, mx) = (s.generation, self.cfg.mx[s.mx as usize]);
         let mail = Envelope { id: s.id, rcpt: s.rcpt, created: s.first };
-        ctx.send_after(delay, mx, Msg::Smtp(Smtp::Data(mail)));
+        ctx.send_after(delay, mx, Msg::Smtp(Smtp::Data { mail, slot }));
         let due = ctx.now() + delay + self.cfg.reply_timeout;
-        self.deadlines.push(ctx, due, slot, generation);
+        self.deadlines.push_in_order(ctx, due, slot, generation);
     }
 
-    fn lookup(&self, id: MailId) -> Option<u32> {
-        self.slot_of.get(id as usize).copied().filter(|&s| s != NONE)
+    /// `slot` (echoed in a reply) if it still holds mail `id`. A mail keeps
+    /// its slot from submission until accepted or given up.
+    fn holding(&self, id: MailId, slot: u32) -> Option<u32> {
+        let s = self.slots.get(slot as usize)?;
+        (s.state != State::Free && s.id == id).then_some(slot)
     }
 
-    /// The slot of mail `id` if its attempt to `mx` is in flight.
-    fn sending_to(&self, id: MailId, mx: NodeId) -> Option<u32> {
-        let slot = self.lookup(id)?;
+    /// `slot` if it holds mail `id` and its attempt to `mx` is in flight.
+    fn sending_to(&self, id: MailId, slot: u32, mx: NodeId) -> Option<u32> {
+        let slot = self.holding(id, slot)?;
         let s = &self.slots[slot as usize];
         (s.state == State::Sending && self.cfg.mx[s.mx as usize] == mx).then_some(slot)
     }
@@ -448,7 +441,7 @@ impl Senders {
     fn deadlines_due(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
         let now = ctx.now();
         self.deadlines.fired(now);
-        while let Some((slot, generation)) = self.deadlines.pop_due(now) {
+        while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| s == ARRIVALS || self.slots[s as usize].generation == g) {
             if slot == ARRIVALS {
                 self.arrivals(ctx);
                 continue;
@@ -487,21 +480,21 @@ impl Node<Msg, World> for Senders {
                 self.schedule_arrivals(ctx);
             }
             Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx),
-            Input::Message { from, msg: Msg::Smtp(Smtp::Reply { id, code }) } => match code {
+            Input::Message { from, msg: Msg::Smtp(Smtp::Reply { id, code, slot }) } => match code {
                 // Accepted by any MX, even after this attempt moved on: done.
                 SmtpCode::Accepted => {
-                    if let Some(slot) = self.lookup(id) {
+                    if let Some(slot) = self.holding(id, slot) {
                         ledger::sender_released(ctx, id);
                         self.release(slot);
                     }
                 }
                 SmtpCode::TempFail => {
-                    if let Some(slot) = self.sending_to(id, from) {
+                    if let Some(slot) = self.sending_to(id, slot, from) {
                         self.failed(slot, ctx);
                     }
                 }
                 SmtpCode::PermFail => {
-                    if let Some(slot) = self.sending_to(id, from) {
+                    if let Some(slot) = self.sending_to(id, slot, from) {
                         let name = &self.cfg.profiles[self.slots[slot as usize].profile as usize].name;
                         ledger::sender_bounced(ctx, id, name);
                         self.release(slot);
@@ -509,8 +502,8 @@ impl Node<Msg, World> for Senders {
                 }
             },
             // Connection refused: the host is down (or its service is).
-            Input::Refused { to, msg: Msg::Smtp(Smtp::Data(mail)) } => {
-                if let Some(slot) = self.sending_to(mail.id, to) {
+            Input::Refused { to, msg: Msg::Smtp(Smtp::Data { mail, slot }) } => {
+                if let Some(slot) = self.sending_to(mail.id, slot, to) {
                     self.failed(slot, ctx);
                 }
             }
@@ -538,13 +531,13 @@ mod tests {
     impl Node<Msg, World> for ToyMx {
         type Disk = ();
         fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
-            if let Input::Message { from, msg: Msg::Smtp(Smtp::Data(mail)) } = input {
+            if let Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail, slot }) } = input {
                 self.seen.push((ctx.now(), mail));
                 if self.code == SmtpCode::Accepted {
                     ledger::enqueued(ctx, mail.id);
                     ledger::acknowledged(ctx, mail.id);
                 }
-                ctx.send(from, Msg::Smtp(Smtp::Reply { id: mail.id, code: self.code }));
+                ctx.send(from, Msg::Smtp(Smtp::Reply { id: mail.id, code: self.code, slot }));
             }
         }
     }
@@ -670,14 +663,14 @@ mod tests {
     impl Node<Msg, World> for ToyStore {
         type Disk = ();
         fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
-            if let Input::Message { from, msg: Msg::Store(Store::Append { mail, .. }) } = input {
+            if let Input::Message { from, msg: Msg::Store(Store::Append { mail, slot, .. }) } = input {
                 let result = if ctx.now() < Time::from_hours(1) {
                     Err(StoreError::Lock)
                 } else {
                     ledger::delivered(ctx, mail.id);
                     Ok(())
                 };
-                ctx.send(from, Msg::Store(Store::AppendReply { id: mail.id, result }));
+                ctx.send(from, Msg::Store(Store::AppendReply { id: mail.id, result, slot }));
             }
         }
     }

@@ -7,7 +7,6 @@
 //! for determinism diffs and for export as JSON lines or as Chrome trace-event
 //! JSON, which Perfetto (ui.perfetto.dev) opens with simulated timestamps.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
@@ -146,7 +145,10 @@ pub struct Trace {
     mode: TraceMode,
     hash: u64,
     count: u64,
-    records: VecDeque<Record>,
+    /// The kept records. In tail mode, once full, a ring whose oldest record
+    /// is at `start` (overwritten in place: no shifting per event).
+    records: Vec<Record>,
+    start: usize,
     labels: Vec<String>,
 }
 
@@ -156,7 +158,7 @@ impl Trace {
             TraceMode::Tail(n) => n,
             TraceMode::Full => 1024,
         };
-        Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: VecDeque::with_capacity(cap), labels: Vec::new() }
+        Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: Vec::with_capacity(cap), start: 0, labels: Vec::new() }
     }
 
     pub fn mode(&self) -> TraceMode {
@@ -181,13 +183,15 @@ impl Trace {
         match self.mode {
             TraceMode::Tail(0) => {}
             TraceMode::Tail(n) => {
-                if self.records.len() == n {
-                    self.records.pop_front();
+                if self.records.len() < n {
+                    self.records.push(r);
+                } else {
+                    self.records[self.start] = r;
+                    self.start = if self.start + 1 == n { 0 } else { self.start + 1 };
                 }
-                self.records.push_back(r);
             }
             TraceMode::Full => {
-                self.records.push_back(r);
+                self.records.push(r);
                 self.labels.push(label());
             }
         }
@@ -206,7 +210,8 @@ impl Trace {
     }
     /// The kept records (all in full mode; the last n otherwise).
     pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
+        let (newer, older) = self.records.split_at(self.start);
+        older.iter().chain(newer)
     }
     /// The label of kept record `i` (full mode only).
     pub fn label(&self, i: usize) -> Option<&str> {
@@ -214,9 +219,9 @@ impl Trace {
     }
     /// The last `n` kept records with their labels (labels empty unless full).
     pub fn tail(&self, n: usize) -> Vec<(Record, String)> {
-        let len = self.records.len();
-        let start = len.saturating_sub(n);
-        (start..len).map(|i| (self.records[i], self.labels.get(i).cloned().unwrap_or_default())).collect()
+        let skip = self.records.len().saturating_sub(n);
+        // Labels exist only in full mode, where the ring never wraps.
+        self.records().enumerate().skip(skip).map(|(i, r)| (*r, self.labels.get(i).cloned().unwrap_or_default())).collect()
     }
 }
 
