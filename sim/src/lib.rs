@@ -92,6 +92,7 @@
 mod determinism;
 mod fault;
 pub mod log;
+mod monitor;
 mod net;
 mod node;
 mod property;

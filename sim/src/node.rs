@@ -66,6 +66,14 @@ pub enum Input<M> {
     Durable {
         write: WriteId,
     },
+    /// The failure monitor's verdict on a watched peer (`Ctx::watch`): `up`
+    /// with the status it publishes, or down (unreachable for the watch's
+    /// timeout; `status` is then 0).
+    Peer {
+        peer: NodeId,
+        up: bool,
+        status: u64,
+    },
     /// A model-defined fault was injected into this node.
     Fault {
         id: FaultId,

@@ -15,10 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView};
+use crate::monitor::{Monitor, Notice, View};
 use crate::net::{DownMode, LinkConfig, Network, Route};
 use crate::node::{AnyHost, Disk, Durable, FaultId, Host, Input, Node, NodeConfig, TimerId};
 use crate::property::{Check, Observe, Property, PropertyKind, Violation};
-use crate::rng::Stream;
+use crate::rng::{Stream, PPM};
 use crate::time::{Dur, Time};
 use crate::trace::{self, stable_hash, Record, RecordKind, Sample, Slice, Trace, TraceMode};
 use crate::{Message, NodeId};
@@ -159,10 +160,34 @@ pub struct RunReport {
 #[derive(Debug)]
 enum Ev<M> {
     Start(u32),
-    Deliver { from: u32, to: u32, inc: u32, msg: M },
-    Refused { sender: u32, dest: u32, inc: u32, msg: M },
-    Timer { node: u32, inc: u32, id: u64, tag: u64 },
-    Durable { node: u32, inc: u32 },
+    Deliver {
+        from: u32,
+        to: u32,
+        inc: u32,
+        msg: M,
+    },
+    Refused {
+        sender: u32,
+        dest: u32,
+        inc: u32,
+        msg: M,
+    },
+    Timer {
+        node: u32,
+        inc: u32,
+        id: u64,
+        tag: u64,
+    },
+    Durable {
+        node: u32,
+        inc: u32,
+    },
+    /// A failure monitor notice (`monitor.rs`), valid if its generation
+    /// still stands.
+    Watch {
+        watch: u32,
+        gen: u64,
+    },
     Fault(usize),
     Process(usize),
     PhaseEnd,
@@ -318,6 +343,8 @@ pub(crate) struct Core<M> {
     metric_ids: BTreeMap<&'static str, usize>,
     metric_names: Vec<&'static str>,
     samples: Vec<Sample>,
+    monitor: Monitor,
+    notices: Vec<Notice>,
 }
 
 impl<M: Message> Core<M> {
@@ -362,6 +389,26 @@ impl<M: Message> Core<M> {
         }
     }
 
+    /// Re-evaluates the failure monitor's watches and schedules their notices.
+    fn review_watches(&mut self) {
+        let mut out = std::mem::take(&mut self.notices);
+        let (up, net, rng) = (&self.up, &self.net, &mut self.net_rng);
+        self.monitor.review(
+            self.now,
+            |peer, watcher, timeout| reaches(up, net, peer, watcher, timeout),
+            // An up notice travels one link latency, drawn as a message's is.
+            |peer, watcher| match net.route(NodeId(peer), NodeId(watcher), ()) {
+                Route::Deliver(link, slow) => rng.dur(link.latency_min, link.latency_max).scale_permille(slow),
+                Route::Drop | Route::Hold => Dur::ZERO,
+            },
+            &mut out,
+        );
+        for n in out.drain(..) {
+            self.push(n.at, Ev::Watch { watch: n.watch, gen: n.gen });
+        }
+        self.notices = out;
+    }
+
     fn release_held(&mut self, pred: impl Fn(u32, u32) -> bool) {
         let held = std::mem::take(&mut self.held);
         for (from, to, departure, msg) in held {
@@ -392,6 +439,18 @@ impl<M: Message> Core<M> {
                 r.ended = Some(now);
             }
         }
+    }
+}
+
+/// Whether a message from `from` would reach `to` within `timeout`: the
+/// failure monitor's notion of a live peer (`monitor.rs`).
+fn reaches(up: &[bool], net: &Network, from: u32, to: u32, timeout: Dur) -> bool {
+    if !(up[from as usize] && up[to as usize]) {
+        return false;
+    }
+    match net.route(NodeId(from), NodeId(to), ()) {
+        Route::Deliver(link, slow) => link.loss_ppm < PPM && link.latency_min.scale_permille(slow) < timeout,
+        Route::Drop | Route::Hold => false,
     }
 }
 
@@ -454,6 +513,20 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
         let inc = self.core.inc[self.me as usize];
         self.core.push(at, Ev::Timer { node: self.me, inc, id, tag });
         TimerId(id)
+    }
+    /// Watches `peer` as a heartbeat failure detector with timeout `timeout`
+    /// would, without the heartbeats (`monitor.rs` has the contract): this
+    /// node gets `Input::Peer` when `peer` has been unreachable for
+    /// `timeout`, and when it is reachable again or its published status
+    /// changes. Ends when this node crashes.
+    pub fn watch(&mut self, peer: NodeId, timeout: Dur) {
+        let inc = self.core.inc[self.me as usize];
+        self.core.monitor.watch(self.me, inc, peer.0, timeout);
+    }
+    /// Publishes this node's status word to the nodes watching it (a
+    /// heartbeat's payload: a membership epoch, a role). 0 after a boot.
+    pub fn publish(&mut self, status: u64) {
+        self.core.monitor.publish(self.me, status);
     }
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.core.cancelled.insert(id.0);
@@ -575,6 +648,8 @@ impl<M: Message, W: 'static> Sim<M, W> {
             metric_ids: BTreeMap::new(),
             metric_names: Vec::new(),
             samples: Vec::new(),
+            monitor: Monitor::default(),
+            notices: Vec::new(),
         };
         Sim {
             cfg,
@@ -628,6 +703,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.core.up.push(false);
         self.core.inc.push(0);
         self.core.down.push(cfg.down);
+        self.core.monitor.add_node();
         self.core.push(Time::ZERO, Ev::Start(id));
         NodeId(id)
     }
@@ -825,6 +901,9 @@ impl<M: Message, W: 'static> Sim<M, W> {
             if !self.core.actions.is_empty() {
                 self.apply_actions();
             }
+            if self.core.monitor.dirty {
+                self.core.review_watches();
+            }
             let must_check = self.core.violation.is_some()
                 || !self.props.is_empty()
                 || self.recovery_done.is_some()
@@ -851,6 +930,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         let n = node as usize;
         self.hosts[n].boot();
         self.core.up[n] = true;
+        self.core.monitor.dirty = true;
         self.core.record(kind, node, by, 0, |names| {
             if by == node {
                 format!("{} up", names[n])
@@ -887,6 +967,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.hosts[n].crash();
         self.core.up[n] = false;
         self.core.inc[n] += 1;
+        self.core.monitor.crashed(node);
         self.core.record(RecordKind::Crash, node, by, 0, |names| {
             if by == node {
                 format!("{} crashed", names[n])
@@ -957,6 +1038,19 @@ impl<M: Message, W: 'static> Sim<M, W> {
                     self.core.record(RecordKind::Durable, node, node, 0, |names| format!("{} write durable", names[n]));
                     let mut ctx = Ctx { core: &mut self.core, me: node, rng: &mut self.rngs[n], world: &mut self.world };
                     self.hosts[n].complete_write(&mut ctx);
+                }
+            }
+            Ev::Watch { watch, gen } => {
+                if let Some((watcher, peer, view)) = self.core.monitor.fire(watch, gen) {
+                    let (up, status) = match view {
+                        View::Up(s) => (true, s.unwrap_or(0)),
+                        View::Down => (false, 0),
+                    };
+                    self.core.record(RecordKind::Peer, watcher, peer, status << 1 | u64::from(up), |n| {
+                        let state = if up { format!("up, status {status}") } else { "down".to_string() };
+                        format!("{} sees {} {state}", n[watcher as usize], n[peer as usize])
+                    });
+                    self.dispatch(watcher, Input::Peer { peer: NodeId(peer), up, status });
                 }
             }
             Ev::Fault(idx) => {
@@ -1062,6 +1156,8 @@ impl<M: Message, W: 'static> Sim<M, W> {
             _ => None,
         };
         tracing::debug!(target: "mailsim_sim", fault = %description, "inject");
+        // Any fault may change who reaches whom.
+        self.core.monitor.dirty = true;
         let payload = stable_hash(&description);
         self.core.record(RecordKind::Fault, target.unwrap_or(0), peer.unwrap_or(0), payload, |_| description.clone());
         self.core.faults.push(FaultReport { at: self.core.now, kind, description, scheduled, effect: false, ended: None, target });

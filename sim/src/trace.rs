@@ -37,6 +37,9 @@ pub enum RecordKind {
     Phase,
     /// A metric sample (only in full traces).
     Metric,
+    /// A failure monitor notice: a watched peer is up (with its status) or
+    /// down (`Ctx::watch`).
+    Peer,
 }
 
 /// One compact record. `payload` is a stable hash of the message or timer tag.
