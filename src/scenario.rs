@@ -135,6 +135,12 @@ pub struct ClusterTable {
     pub stonith_timeout: Option<HumanDuration>,
     #[serde(default)]
     pub stonith_attempts: Option<u32>,
+    /// Send heartbeat messages (every token_timeout / 4) instead of using the
+    /// kernel's failure monitor, which tells the agents what those heartbeats
+    /// would without the events. Heartbeats are for lossy links, which the
+    /// monitor does not turn into false suspicions.
+    #[serde(default)]
+    pub heartbeats: bool,
     /// Planted bug: fail over without a successful fence.
     #[serde(default)]
     pub failover_without_fence: bool,
@@ -724,6 +730,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             spec.agent.stonith_max_attempts = positive(v, "topology.cluster.stonith_attempts")?;
         }
         spec.agent.failover_without_fence = c.failover_without_fence;
+        spec.agent.heartbeats = c.heartbeats;
         t.cluster = Some(spec);
     }
 

@@ -63,10 +63,13 @@ const JOIN: u64 = 2 << 48;
 const FENCE_TIMEOUT: u64 = 3 << 48;
 const KIND: u64 = 0xff << 48;
 
-/// Heartbeat epochs: 0 while an agent is joining (it knows no cluster state
-/// yet and may not coordinate), 1 once it has joined.
-const EPOCH_JOINING: u64 = 0;
-const EPOCH_JOINED: u64 = 1;
+/// The status word an agent announces (a heartbeat's `epoch` payload, or
+/// its published status with the failure monitor): `JOINED` once it knows
+/// the cluster state (while joining it may not coordinate), `RUNNING` while
+/// it runs the mail services — what Pacemaker's coordinator learns by
+/// probing each member's resources when it (re)forms the cluster.
+const JOINED: u64 = 1;
+const RUNNING: u64 = 2;
 
 /// Settings of a cluster agent.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +85,16 @@ pub struct AgentConfig {
     pub fence_levels: Vec<NodeId>,
     /// Corosync token timeout: a peer silent this long is dead. 3 s (RHEL 8).
     pub token_timeout: Dur,
-    /// Heartbeat period; `token_timeout / 4` by default.
+    /// Heartbeat period; `token_timeout / 4` by default. Used only with
+    /// `heartbeats`.
     pub heartbeat_interval: Dur,
+    /// Send heartbeat messages every `heartbeat_interval` and detect failures
+    /// from them. Default false: the kernel's failure monitor
+    /// (`Ctx::watch`) tells the agent what those heartbeats would, without
+    /// the events (a run of days is otherwise mostly heartbeats). Heartbeats
+    /// remain for studies of lossy links (the monitor ignores loss below
+    /// 100%) and to cross-check the monitor (`models/tests/fault_plans.rs`).
+    pub heartbeats: bool,
     /// How long a rebooted agent waits to learn the cluster state before it
     /// coordinates on its own (Pacemaker `dc-deadtime`, 20 s).
     pub join_timeout: Dur,
@@ -115,6 +126,7 @@ impl Default for AgentConfig {
             fence_levels: Vec::new(),
             token_timeout,
             heartbeat_interval: Dur(token_timeout.0 / 4),
+            heartbeats: false,
             join_timeout: Dur::secs(20),
             stonith_timeout: Dur::secs(60),
             stonith_max_attempts: 10,
@@ -174,6 +186,8 @@ struct Member {
     last_heard: Time,
     /// Its last heartbeat said it has joined (knows the cluster state).
     joined: bool,
+    /// Its last heartbeat said it runs the services.
+    runs: bool,
 }
 
 /// A fencing operation in progress at the coordinator.
@@ -281,8 +295,7 @@ impl Agent {
                 match p & KIND {
                     TICK => self.tick(ctx),
                     JOIN if !self.joined => {
-                        self.joined = true;
-                        self.members[self.me].joined = true;
+                        self.join(ctx);
                         // Startup fencing (Pacemaker `startup-fencing`): a
                         // member never heard from since this node booted is
                         // in an unknown state and must be fenced before the
@@ -300,6 +313,14 @@ impl Agent {
                 }
             }
             Input::Message { from, msg: Msg::Cluster(c) } => self.on_cluster(from, c, ctx),
+            Input::Peer { peer, up: true, status } => self.heard(peer, status, ctx),
+            Input::Peer { peer, up: false, .. } => {
+                if let Some(i) = self.index(peer) {
+                    if self.lost(i) {
+                        self.act(ctx);
+                    }
+                }
+            }
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
                 if action == Action::ResetCluster {
                     self.reset(ctx);
@@ -323,8 +344,12 @@ impl Agent {
         let now = ctx.now();
         self.me = self.cfg.members.iter().position(|&m| m == me).expect("the agent's node is a cluster member");
         let formation = now == Time::ZERO;
-        self.members =
-            self.cfg.members.iter().map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation }).collect();
+        self.members = self
+            .cfg
+            .members
+            .iter()
+            .map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation, runs: false })
+            .collect();
         self.joined = formation;
         self.members[self.me].joined = formation;
         self.fencing = None;
@@ -340,7 +365,48 @@ impl Agent {
             self.owner = None;
             ctx.set_timer(self.cfg.join_timeout, tag::CLUSTER | JOIN);
         }
-        self.tick(ctx);
+        if self.cfg.heartbeats {
+            self.tick(ctx);
+        } else {
+            self.publish(ctx);
+            for m in &self.cfg.members {
+                if *m != me {
+                    ctx.watch(*m, self.cfg.token_timeout);
+                }
+            }
+        }
+    }
+
+    /// This agent knows the cluster state now (from the coordinator, or
+    /// after `join_timeout` on its own, or by an operator's reset).
+    fn join(&mut self, ctx: C) {
+        self.joined = true;
+        self.members[self.me].joined = true;
+        self.publish(ctx);
+    }
+
+    fn status(&self) -> u64 {
+        (u64::from(self.joined) * JOINED) | (u64::from(self.runs) * RUNNING)
+    }
+
+    /// Tells the failure monitor this agent's status (with heartbeats, the
+    /// next heartbeat carries it).
+    fn publish(&self, ctx: C) {
+        if !self.cfg.heartbeats {
+            ctx.publish(self.status());
+        }
+    }
+
+    /// Member `i` is declared dead: UNCLEAN unless already known off.
+    /// Returns whether that changed anything.
+    fn lost(&mut self, i: usize) -> bool {
+        let m = &mut self.members[i];
+        if i == self.me || m.state != MemberState::Up {
+            return false;
+        }
+        m.state = MemberState::Unclean;
+        m.joined = false;
+        true
     }
 
     fn start_services(&mut self, ctx: C) {
@@ -350,6 +416,7 @@ impl Agent {
             self.runs = true;
             self.stats.started_at = Some(ctx.now());
             ledger::resource_started(ctx, MAIL_SERVICES, me);
+            self.publish(ctx);
         }
     }
 
@@ -358,13 +425,14 @@ impl Agent {
             self.runs = false;
             let me = ctx.me();
             ledger::resource_stopped(ctx, MAIL_SERVICES, me);
+            self.publish(ctx);
         }
     }
 
     /// Heartbeats out, failure detection, then recovery decisions.
     fn tick(&mut self, ctx: C) {
         let now = ctx.now();
-        let epoch = if self.joined { EPOCH_JOINED } else { EPOCH_JOINING };
+        let epoch = self.status();
         let from = ctx.me();
         for i in 0..self.members.len() {
             if i != self.me {
@@ -372,11 +440,9 @@ impl Agent {
             }
         }
         let mut changed = false;
-        for (i, m) in self.members.iter_mut().enumerate() {
-            if i != self.me && m.state == MemberState::Up && now.since(m.last_heard) > self.cfg.token_timeout {
-                m.state = MemberState::Unclean;
-                m.joined = false;
-                changed = true;
+        for i in 0..self.members.len() {
+            if now.since(self.members[i].last_heard) > self.cfg.token_timeout {
+                changed |= self.lost(i);
             }
         }
         ctx.set_timer(self.cfg.heartbeat_interval, tag::CLUSTER | TICK);
@@ -387,46 +453,27 @@ impl Agent {
 
     fn on_cluster(&mut self, from: NodeId, c: Cluster, ctx: C) {
         match c {
-            Cluster::Heartbeat { from: peer, epoch } => {
-                let Some(i) = self.index(peer) else { return };
-                let m = &mut self.members[i];
-                m.last_heard = ctx.now();
-                m.joined = epoch != EPOCH_JOINING;
-                let came_back = m.state != MemberState::Up;
-                if came_back {
-                    // A node that was never fenced came back (the partition
-                    // healed), or a fenced node rebooted.
-                    m.state = MemberState::Up;
-                    if matches!(self.fencing, Some(op) if op.target == i) {
-                        self.fencing = None;
-                        self.gave_up = false;
-                    }
-                }
-                if epoch == EPOCH_JOINING && self.is_coordinator() && self.owner == Some(peer) {
-                    // The owner rebooted without being fenced: whatever it ran
-                    // died with it, so the services must be placed again.
-                    self.owner = None;
-                    self.act(ctx);
-                }
-                if epoch == EPOCH_JOINING && self.is_coordinator() {
-                    // State sync for a joining node.
-                    ctx.send(peer, Msg::Cluster(Cluster::VipOwner { owner: self.owner }));
-                }
-                if came_back {
-                    self.act(ctx);
-                }
-            }
+            Cluster::Heartbeat { from: peer, epoch } => self.heard(peer, epoch, ctx),
             Cluster::VipOwner { owner } => {
                 if self.index(from).is_none() {
                     return;
                 }
-                self.owner = owner;
                 if !self.joined {
-                    self.joined = true;
-                    self.members[self.me].joined = true;
+                    self.join(ctx);
                 }
-                if self.runs && owner != Some(ctx.me()) {
-                    self.stop_services(ctx);
+                let me = ctx.me();
+                match owner {
+                    Some(o) if o != me => {
+                        self.owner = owner;
+                        self.stop_services(ctx);
+                    }
+                    Some(_) => self.owner = owner,
+                    // "No owner known" claims nobody else runs them: a
+                    // node that does keeps them (the message may be older
+                    // than the start that overtook it), and says so in its
+                    // status, so the coordinator adopts it.
+                    None if !self.runs => self.owner = None,
+                    None => {}
                 }
             }
             Cluster::StartServices => self.start_services(ctx),
@@ -447,6 +494,79 @@ impl Agent {
                 }
             }
             Cluster::Fence { .. } => {}
+        }
+    }
+
+    /// A heartbeat from `peer` (or the monitor's word that it is up) with
+    /// its status: joined or still joining, running the services or not.
+    fn heard(&mut self, peer: NodeId, status: u64, ctx: C) {
+        let Some(i) = self.index(peer) else { return };
+        let joining = status & JOINED == 0;
+        let runs = status & RUNNING != 0;
+        let m = &mut self.members[i];
+        m.last_heard = ctx.now();
+        m.joined = !joining;
+        m.runs = runs;
+        let came_back = m.state != MemberState::Up;
+        if came_back {
+            // A node that was never fenced came back (the partition
+            // healed), or a fenced node rebooted.
+            m.state = MemberState::Up;
+            if matches!(self.fencing, Some(op) if op.target == i) {
+                self.fencing = None;
+                self.gave_up = false;
+            }
+        }
+        if !self.is_coordinator() {
+            return;
+        }
+        let mut decide = came_back;
+        if joining && self.owner == Some(peer) {
+            // The owner rebooted without being fenced: whatever it ran
+            // died with it, so the services must be placed again.
+            self.owner = None;
+            decide = true;
+        }
+        if runs {
+            self.found_running(peer, ctx);
+        }
+        if decide {
+            self.act(ctx);
+        }
+        if joining {
+            // State sync for a joining node, after any decision about it.
+            ctx.send(peer, Msg::Cluster(Cluster::VipOwner { owner: self.owner }));
+        } else if !runs && self.owner == Some(peer) {
+            // The owner says it does not run the services (it stopped on a
+            // stale message, or the start is still on its way): start them
+            // there (Pacemaker recovers a resource found stopped where it
+            // should run). Starting is idempotent.
+            ctx.send(peer, Msg::Cluster(Cluster::StartServices));
+        }
+    }
+
+    /// The coordinator learns that `peer` runs the services (it came back
+    /// from a partition still running them, or this coordinator rebooted and
+    /// did not know where they run). If nobody else is known to run them,
+    /// `peer` is the owner; if the known owner runs them too, `peer` must
+    /// stop (Pacemaker's `multiple-active` recovery, keeping one copy).
+    fn found_running(&mut self, peer: NodeId, ctx: C) {
+        if self.owner == Some(peer) {
+            return;
+        }
+        let me = ctx.me();
+        let owner_runs = self.owner.is_some_and(|o| {
+            if o == me {
+                self.runs
+            } else {
+                self.members.iter().any(|m| m.id == o && m.state == MemberState::Up && m.runs)
+            }
+        });
+        if owner_runs {
+            ctx.send(peer, Msg::Cluster(Cluster::StopServices));
+        } else {
+            self.owner = Some(peer);
+            self.announce(ctx);
         }
     }
 
@@ -490,6 +610,10 @@ impl Agent {
         let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
         if !owner_up && self.recovery_allowed() {
             self.failover(ctx);
+        } else if self.owner == Some(ctx.me()) && !self.runs {
+            // This coordinator is the owner but does not run the services
+            // (it stopped on stale news): start them.
+            self.start_services(ctx);
         }
     }
 
@@ -581,8 +705,7 @@ impl Agent {
             }
         }
         if !self.joined {
-            self.joined = true;
-            self.members[self.me].joined = true;
+            self.join(ctx);
         }
         let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
         if !owner_up {
@@ -703,6 +826,12 @@ impl Node<Msg, World> for FenceDevice {
     }
 }
 
+/// How long after its owner goes down the vip stops relaying to it: the
+/// time for address resolution of the address to fail, 3 unanswered ARP
+/// requests a second apart (Linux `mcast_solicit` = 3, `retrans_time_ms` =
+/// 1000, ip-sysctl(7)).
+pub const VIP_NEIGHBOR_TIMEOUT: Dur = Dur::secs(3);
+
 /// Settings of the virtual-IP router.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct VipConfig {
@@ -716,10 +845,18 @@ pub struct VipConfig {
 /// the connection, it answers a temporary failure (the cluster "refused
 /// connections"), which senders treat like a dropped connection (RFC 5321).
 ///
+/// The address lives on its owner: when the owner is down or cut off,
+/// nobody answers for it. The vip watches its owner through the failure
+/// monitor with `VIP_NEIGHBOR_TIMEOUT` and, while the owner is gone,
+/// answers the temporary failure itself instead of relaying into the void.
+///
 /// Per mail it keeps one byte (the index of the sender, by `MailId`), so a
 /// million mails cost a megabyte and O(1) per forward and relay.
 pub struct Vip {
     owner: Option<NodeId>,
+    /// The owner is reachable (no down notice from the monitor since it
+    /// became the owner).
+    owner_alive: bool,
     /// Distinct SMTP senders seen (usually one: the internet).
     senders: Vec<NodeId>,
     /// Per mail id: index + 1 into `senders` of the transaction in flight.
@@ -735,11 +872,35 @@ pub struct Vip {
 
 impl Vip {
     pub fn new(cfg: VipConfig) -> Vip {
-        Vip { owner: cfg.owner, senders: Vec::new(), route: Vec::new(), access: Vec::new(), probes: Vec::new(), next_probe: 0, refused: 0 }
+        Vip {
+            owner: cfg.owner,
+            owner_alive: true,
+            senders: Vec::new(),
+            route: Vec::new(),
+            access: Vec::new(),
+            probes: Vec::new(),
+            next_probe: 0,
+            refused: 0,
+        }
     }
 
     pub fn owner(&self) -> Option<NodeId> {
         self.owner
+    }
+
+    /// Where traffic goes now: the owner, if it holds the address.
+    fn target(&self) -> Option<NodeId> {
+        self.owner.filter(|_| self.owner_alive)
+    }
+
+    fn set_owner(&mut self, owner: Option<NodeId>, ctx: C) {
+        if owner != self.owner {
+            self.owner = owner;
+            self.owner_alive = true;
+            if let Some(o) = owner {
+                ctx.watch(o, VIP_NEIGHBOR_TIMEOUT);
+            }
+        }
     }
 
     fn remember(&mut self, id: MailId, sender: NodeId) {
@@ -775,7 +936,7 @@ impl Node<Msg, World> for Vip {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
         match input {
             Input::Message { from, msg } => match msg {
-                Msg::Smtp(Smtp::Data { mail, slot }) => match self.owner {
+                Msg::Smtp(Smtp::Data { mail, slot }) => match self.target() {
                     Some(owner) => {
                         self.remember(mail.id, from);
                         ctx.send(owner, Msg::Smtp(Smtp::Data { mail, slot }));
@@ -787,7 +948,7 @@ impl Node<Msg, World> for Vip {
                         ctx.send(sender, Msg::Smtp(Smtp::Reply { id, code, slot }));
                     }
                 }
-                Msg::Store(Store::Access { mailbox, proto }) => match self.owner {
+                Msg::Store(Store::Access { mailbox, proto }) => match self.target() {
                     Some(owner) => {
                         self.access.push((mailbox, proto, from));
                         ctx.send(owner, Msg::Store(Store::Access { mailbox, proto }));
@@ -800,7 +961,7 @@ impl Node<Msg, World> for Vip {
                         ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result }));
                     }
                 }
-                Msg::Ops(Ops::Probe { seq }) => match self.owner {
+                Msg::Ops(Ops::Probe { seq }) => match self.target() {
                     Some(owner) => {
                         self.next_probe += 1;
                         self.probes.push((self.next_probe, seq, from));
@@ -815,9 +976,15 @@ impl Node<Msg, World> for Vip {
                     }
                 }
                 Msg::Ops(Ops::Command { step, .. }) => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
-                Msg::Cluster(Cluster::VipOwner { owner }) => self.owner = owner,
+                Msg::Cluster(Cluster::VipOwner { owner }) => self.set_owner(owner, ctx),
                 _ => {}
             },
+            Input::Start => {
+                if let Some(o) = self.owner {
+                    ctx.watch(o, VIP_NEIGHBOR_TIMEOUT);
+                }
+            }
+            Input::Peer { peer, up, .. } if self.owner == Some(peer) => self.owner_alive = up,
             // The owner's host is down and refused the forwarded connection.
             Input::Refused { msg, .. } => match msg {
                 Msg::Smtp(Smtp::Data { mail, slot }) => {

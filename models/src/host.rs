@@ -70,6 +70,7 @@ impl Node<Msg, World> for ClusterNode {
                 self.agent_input(Input::Start, ctx);
             }
             Input::Timer { id, tag: t } if tag::component(t) == tag::CLUSTER => self.agent_input(Input::Timer { id, tag: t }, ctx),
+            peer @ Input::Peer { .. } => self.agent_input(peer, ctx),
             Input::Message { from, msg } => match msg {
                 Msg::Cluster(c) => self.agent_input(Input::Message { from, msg: Msg::Cluster(c) }, ctx),
                 Msg::Ops(Ops::Command { step, action: Action::ResetCluster }) => {

@@ -441,10 +441,13 @@ fn cluster_episode() -> impl Strategy<Value = ClusterEpisode> {
 struct ClusterCase {
     seed: u64,
     episodes: Vec<ClusterEpisode>,
+    /// Failure detection by heartbeat messages instead of the kernel's
+    /// failure monitor: the promises must hold with either.
+    heartbeats: bool,
 }
 
 fn cluster_case() -> impl Strategy<Value = ClusterCase> {
-    (any::<u64>(), prop::collection::vec(cluster_episode(), 0..6)).prop_map(|(seed, mut episodes)| {
+    (any::<u64>(), prop::collection::vec(cluster_episode(), 0..6), any::<bool>()).prop_map(|(seed, mut episodes, heartbeats)| {
         // In time order; nothing held by two episodes at once.
         episodes.sort_by_key(|e| e.span().0);
         let mut busy_until: Vec<(u32, u32)> = Vec::new();
@@ -458,14 +461,14 @@ fn cluster_case() -> impl Strategy<Value = ClusterCase> {
             busy_until.extend(held.iter().map(|r| (*r, end)));
             true
         });
-        ClusterCase { seed, episodes }
+        ClusterCase { seed, episodes, heartbeats }
     })
 }
 
 /// A three-node cluster behind a vip (one IPMI fencing device per node),
 /// 1,000 mails over 6 hours, the case's faults in the first 8 hours. The
-/// token timeout is 30 s instead of Corosync's 3 s: the same protocol with a
-/// tenth of the heartbeat events, which dominate a run that is hours long.
+/// token timeout is 30 s instead of Corosync's 3 s: with heartbeat messages
+/// (half the cases) the same protocol with a tenth of the heartbeat events.
 /// (30 s is a real setting — cloud deployments raise the token timeout that
 /// far — and it is above Pacemaker's 20 s `dc-deadtime`, which exposes model
 /// bug 2 below.)
@@ -475,6 +478,7 @@ fn cluster_service(case: &ClusterCase) -> Sim<Msg, World> {
     let mut cluster = ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() };
     cluster.agent.token_timeout = Dur::secs(30);
     cluster.agent.heartbeat_interval = Dur::millis(7_500);
+    cluster.agent.heartbeats = case.heartbeats;
     t.cluster = Some(cluster);
     t.fault_phase = Some(PHASE);
     t.liveness_window = Dur::hours(12);
@@ -543,9 +547,11 @@ proptest! {
 
 /// Runs one cluster plan and requires every promise of the property.
 fn cluster_plan_holds(seed: u64, episodes: Vec<ClusterEpisode>) {
-    let case = ClusterCase { seed, episodes };
-    if let Err(e) = cluster_promises_hold(&case) {
-        panic!("{e}\nplan: {case:?}");
+    for heartbeats in [false, true] {
+        let case = ClusterCase { seed, episodes: episodes.clone(), heartbeats };
+        if let Err(e) = cluster_promises_hold(&case) {
+            panic!("{e}\nplan: {case:?}");
+        }
     }
 }
 
@@ -585,4 +591,67 @@ fn a_node_joining_alone_fences_the_members_it_never_heard_from() {
 #[test]
 fn a_partition_without_quorum_does_not_start_the_services() {
     cluster_plan_holds(0, vec![ClusterEpisode::Split { mx: 1, at: 10, len: 89 }, ClusterEpisode::Crash { mx: 0, at: 98, len: 5 }]);
+}
+
+/// Model bug 4, as one plan (found by a 5,000-case soak): mx-1 crashes at
+/// 21 min and is fenced, mx-2 takes over; mx-3 crashes at 86 min and is
+/// fenced; mx-2, the owner, is cut off at 107 min and keeps the services.
+/// mx-1 is powered on at 123 min, hears nobody, joins alone and knows no
+/// owner. At 196 min the network heals and mx-3 boots: mx-1 coordinates a
+/// quorate cluster again, believes nobody runs the services and starts
+/// them on itself while mx-2 still runs them. Pacemaker's coordinator
+/// learns where resources run (it probes every member) before placing them;
+/// here each member's status says whether it runs the services.
+#[test]
+fn a_coordinator_that_lost_track_learns_where_the_services_run() {
+    cluster_plan_holds(
+        1049435663138965649,
+        vec![
+            ClusterEpisode::Crash { mx: 0, at: 21, len: 102 },
+            ClusterEpisode::Crash { mx: 2, at: 86, len: 110 },
+            ClusterEpisode::Isolate { mx: 1, at: 107, len: 89 },
+        ],
+    );
+}
+
+/// Model bug 5, as one plan (found by a 5,000-case soak): mx-1 (the primary)
+/// crashes at 147 min while its fencing device is broken (148-246 min);
+/// mx-2 crashes at 150 min too. When mx-2 is back (244 min) fencing mx-1
+/// fails ten times and the cluster gives up. mx-1 boots at 303 min: the
+/// coordinator mx-2 places the services on it, but the state sync it sent
+/// first ("no owner") overtakes the start on the network, and mx-1 stops
+/// again on the stale news. Nobody noticed: services down for good. Each
+/// member's status now says whether it runs them, and the coordinator
+/// starts them again where they should run and do not.
+#[test]
+fn an_owner_that_stopped_on_stale_news_is_started_again() {
+    cluster_plan_holds(
+        339830141969464934,
+        vec![
+            ClusterEpisode::Crash { mx: 2, at: 10, len: 5 },
+            ClusterEpisode::Crash { mx: 0, at: 147, len: 156 },
+            ClusterEpisode::FenceBroken { mx: 0, silent: false, at: 148, len: 98 },
+            ClusterEpisode::Crash { mx: 1, at: 150, len: 94 },
+        ],
+    );
+}
+
+/// Model bug 6, as one plan (found by a 5,000-case soak): fencing the
+/// crashed primary mx-1 times out ten times and the cluster gives up; later
+/// mx-3 crashes, and mx-1 and mx-3 boot together. The coordinator mx-2
+/// places the services on mx-1, but its earlier state sync ("no owner")
+/// overtakes the start and mx-1, which also became coordinator on joining,
+/// stopped on it: an owner that knows it is the owner and runs nothing.
+/// "No owner known" no longer stops a running node, and a coordinator that
+/// owns the services and does not run them starts them.
+#[test]
+fn a_coordinator_that_owns_the_services_runs_them() {
+    cluster_plan_holds(
+        10394293995464057693,
+        vec![
+            ClusterEpisode::FenceBroken { mx: 0, silent: true, at: 27, len: 99 },
+            ClusterEpisode::Crash { mx: 0, at: 116, len: 115 },
+            ClusterEpisode::Crash { mx: 2, at: 222, len: 9 },
+        ],
+    );
 }
