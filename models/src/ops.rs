@@ -7,12 +7,17 @@
 //! first responder "decided to check the status of web-services ... instead
 //! of doing the mail system check as alert text indicated"; only "later on,
 //! when another team member noticed", was the cluster state reset. So:
-//! - Monitoring probes each target every `probe_interval` [60 s] and raises an
-//!   alert after `probe_failures_max` [3] consecutive failures (no answer
-//!   within `probe_timeout`, a refused connection, or `ok: false`), then again
-//!   every `realert_interval` [30 min] while the failure lasts (Nagios-style
-//!   hard state and re-notification; the numbers are assumptions). Other
-//!   components can raise alerts too (`Ops::Alert`).
+//! - Monitoring checks its targets as Icinga 2 does by default (Icinga 2
+//!   docs, "Object Types: Service"): every `probe_interval` [5 min,
+//!   `check_interval`] while all is well, every `probe_retry_interval`
+//!   [1 min, `retry_interval`] while a failure is not yet confirmed (SOFT
+//!   state), and raises an alert after `probe_failures_max` [3,
+//!   `max_check_attempts`] consecutive failures (no answer within
+//!   `probe_timeout`, a refused connection, or `ok: false`) — the HARD
+//!   state, checked every `probe_interval` again — then re-alerts every
+//!   `realert_interval` [30 min, Icinga 2's notification `interval`] while
+//!   the failure lasts. Other components can raise alerts too
+//!   (`Ops::Alert`).
 //! - Operators react after a delay drawn from the calendar (`calendar.rs`):
 //!   minutes in business hours, hours on a holiday.
 //! - With probability `misdiagnosis_ppm` the responder checks the wrong
@@ -109,14 +114,19 @@ impl Plan {
 pub struct OpsConfig {
     /// Nodes probed by monitoring (the vip, MX nodes).
     pub probe_targets: Vec<NodeId>,
-    /// 60 s (a common monitoring check interval; an assumption).
+    /// Check period while every target is OK or confirmed down. 5 min
+    /// (Icinga 2 `check_interval` default).
     pub probe_interval: Dur,
+    /// Check period while a failure is unconfirmed. 1 min (Icinga 2
+    /// `retry_interval` default).
+    pub probe_retry_interval: Dur,
     /// A probe without an answer within this failed. 10 s (an assumption).
     pub probe_timeout: Dur,
-    /// Consecutive failures before an alert. 3 (Nagios sample
-    /// `max_check_attempts`; an assumption).
+    /// Consecutive failures before an alert. 3 (Icinga 2
+    /// `max_check_attempts` default).
     pub probe_failures_max: u32,
-    /// Re-alert period while a target keeps failing. 30 min (an assumption).
+    /// Re-alert period while a target keeps failing. 30 min (Icinga 2
+    /// notification `interval` default).
     pub realert_interval: Dur,
     /// The alert text (Fused: "mailcluster.fused.com is DOWN").
     pub alert_text: String,
@@ -134,7 +144,8 @@ impl Default for OpsConfig {
     fn default() -> Self {
         OpsConfig {
             probe_targets: Vec::new(),
-            probe_interval: Dur::secs(60),
+            probe_interval: Dur::mins(5),
+            probe_retry_interval: Dur::mins(1),
             probe_timeout: Dur::secs(10),
             probe_failures_max: 3,
             realert_interval: Dur::mins(30),
@@ -154,8 +165,9 @@ impl OpsConfig {
         if self.probe_interval == Dur::ZERO {
             return Err("probe_interval must be positive".to_string());
         }
-        if self.probe_timeout >= self.probe_interval {
-            return Err(format!("probe_timeout {} must be below probe_interval {}", self.probe_timeout, self.probe_interval));
+        let shortest = self.probe_interval.min(self.probe_retry_interval);
+        if self.probe_timeout >= shortest {
+            return Err(format!("probe_timeout {} must be below the check intervals ({shortest})", self.probe_timeout));
         }
         if self.probe_failures_max == 0 {
             return Err("probe_failures_max must be at least 1".to_string());
@@ -242,7 +254,20 @@ impl Operators {
             ctx.send(t.node, Msg::Ops(Ops::Probe { seq: round }));
         }
         ctx.set_timer(self.cfg.probe_timeout, tag::OPS | PROBE_TIMEOUT | round);
-        ctx.set_timer(self.cfg.probe_interval, tag::OPS | PROBE);
+    }
+
+    /// A round's timeout: unanswered probes failed; the next round comes
+    /// after the retry interval while a failure is unconfirmed (SOFT), else
+    /// after the check interval (counted from this round's start).
+    fn round_over(&mut self, ctx: C, round: u64) {
+        for i in 0..self.targets.len() {
+            if self.targets[i].waiting == Some(round) {
+                self.probe_result(ctx, i, false);
+            }
+        }
+        let soft = self.targets.iter().any(|t| t.failures > 0 && t.failures < self.cfg.probe_failures_max);
+        let interval = if soft { self.cfg.probe_retry_interval } else { self.cfg.probe_interval };
+        ctx.set_timer(Dur(interval.0.saturating_sub(self.cfg.probe_timeout.0)), tag::OPS | PROBE);
     }
 
     fn probe_result(&mut self, ctx: C, i: usize, ok: bool) {
@@ -359,13 +384,7 @@ impl Node<Msg, World> for Operators {
                 let arg = p & !KIND;
                 match p & KIND {
                     PROBE => self.probe(ctx),
-                    PROBE_TIMEOUT => {
-                        for i in 0..self.targets.len() {
-                            if self.targets[i].waiting == Some(arg) {
-                                self.probe_result(ctx, i, false);
-                            }
-                        }
-                    }
+                    PROBE_TIMEOUT => self.round_over(ctx, arg),
                     RESPOND => self.respond(ctx),
                     NOTICE => self.notice(ctx),
                     STEP => self.fire(ctx, arg as usize),
@@ -479,9 +498,10 @@ mod tests {
         assert!(near(done[1], Time::from_hours(1) + Dur::mins(50)), "{done:?}");
         assert_eq!(done[2], done[1]);
         assert!(sim.node::<Worker>(SPARE).is_some(), "the spare was powered on");
-        // The alert: 3 refused probes after the crash (probes every minute).
+        // The alert: 3 refused probes after the crash, the first at the next
+        // check (every 5 min), then two retries a minute apart.
         let first_alert = ops.alerts[0].0;
-        assert!(first_alert > down + Dur::mins(2) && first_alert <= down + Dur::mins(4), "{first_alert}");
+        assert!(first_alert >= down + Dur::mins(2) && first_alert <= down + Dur::mins(7) + Dur::secs(1), "{first_alert}");
         assert!(ops.alerts[0].1.contains("service"));
         // Monday 12:00: business hours, noticed within 5-15 min.
         let noticed = ops.noticed_at.expect("noticed");
