@@ -288,10 +288,11 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 
 /// Deadlines `(due, slot, generation)` behind as few kernel timers as
 /// possible: at most one pending timer per distinct tick, and none while no
-/// deadline is pending. A component gives each deadline the slot it
+/// current deadline is pending. A component gives each deadline the slot it
 /// concerns and that slot's generation; a deadline whose generation no
-/// longer matches is stale (the slot moved on) and is skipped by the owner,
-/// which is cheaper than cancelling.
+/// longer matches is stale (the slot moved on) and is skipped, which is
+/// cheaper than cancelling. A stale deadline must stay stale: generations
+/// only move on.
 ///
 /// No heap: a million mails push several million deadlines, nearly all of
 /// which go stale, and a binary heap of them cost a quarter of a run. Instead
@@ -306,8 +307,8 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 ///
 /// The owner handles a timer with its tag by calling [`Deadlines::fired`],
 /// popping the deadlines due with [`Deadlines::pop_due`] and a test of
-/// currency (`current(slot, generation)`), and calling [`Deadlines::rearm`].
-/// Stale deadlines are dropped on the way, and the
+/// currency (`current(slot, generation)`), and calling [`Deadlines::rearm`]
+/// with the same test. Stale deadlines are dropped on the way, and the
 /// current ones come in the order of `(due, slot, generation)`, as a heap
 /// would pop them, so a run does not depend on which lane a deadline took.
 /// The test is applied when a tick's deadlines are gathered, so handling one
@@ -315,6 +316,14 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 /// again as it handles each). (A deadline pushed while the due ones are
 /// being popped, and itself already due, comes after them; no owner pushes
 /// one.)
+///
+/// Timers: between `fired` and `rearm` a push sets no timer (`rearm` sets
+/// one for the earliest deadline), `rearm` first drops the stale deadlines
+/// at the head of the FIFO (a timeout whose answer came is not worth a
+/// wake-up), and no timer is set while one at or before the wanted time is
+/// pending. So a burst of pushes in one handler leaves behind no timer that
+/// would fire for nothing, and timeouts that all got their answers cost no
+/// timer at all.
 pub struct Deadlines {
     /// Deadlines in order of due tick: `(at µs, slot, generation)`.
     fifo: VecDeque<(u64, u32, u32)>,
@@ -335,8 +344,10 @@ pub struct Deadlines {
     scratch: Vec<u64>,
     /// Deadlines in `fifo` and the buckets.
     len: usize,
-    /// The earliest kernel timer this set has pending (µs), `u64::MAX` if none.
-    armed: u64,
+    /// The kernel timers this set has pending (µs): few.
+    timers: Vec<u64>,
+    /// Between `fired` and `rearm`: pushes leave the timer to `rearm`.
+    batch: bool,
     tick_us: u64,
     tag: u64,
 }
@@ -356,13 +367,15 @@ impl Deadlines {
             next: 0,
             scratch: Vec::new(),
             len: 0,
-            armed: u64::MAX,
+            timers: Vec::new(),
+            batch: false,
             tick_us: tick.as_micros().max(1),
             tag,
         }
     }
 
-    /// Deadlines pending, stale ones included.
+    /// Deadlines pending, stale ones included (but for those found stale
+    /// already).
     pub fn len(&self) -> usize {
         self.len + self.due.len() - self.next
     }
@@ -380,14 +393,16 @@ impl Deadlines {
         due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us)
     }
 
-    /// Sets a kernel timer for `at` if none earlier is pending.
+    /// Sets a kernel timer for `at` unless one at or before it is pending
+    /// (or a batch is open: `rearm` will).
     #[inline]
     fn arm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
-        if at < self.armed {
-            self.armed = at;
-            let now = ctx.now().as_micros();
-            ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
+        if self.batch || self.timers.iter().any(|&t| t <= at) {
+            return;
         }
+        self.timers.push(at);
+        let now = ctx.now().as_micros();
+        ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
     }
 
     /// Adds a deadline for `slot` at generation `generation`.
@@ -432,11 +447,12 @@ impl Deadlines {
         self.arm(ctx, at);
     }
 
-    /// Call when a timer with this set's tag fires, before popping.
+    /// Call when a timer with this set's tag fires, before popping: opens a
+    /// batch that [`Deadlines::rearm`] closes.
     pub fn fired(&mut self, now: Time) {
-        if self.armed <= now.as_micros() {
-            self.armed = u64::MAX;
-        }
+        let now = now.as_micros();
+        self.timers.retain(|&t| t > now);
+        self.batch = true;
     }
 
     /// The next current deadline due at `now`, if any; stale ones (for which
@@ -511,8 +527,18 @@ impl Deadlines {
         Some(due.min(self.earliest_pending())).filter(|&at| at != u64::MAX)
     }
 
-    /// Call after popping the due deadlines: sets a timer for the next one.
-    pub fn rearm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>) {
+    /// Call after popping the due deadlines, with the same test: drops the
+    /// stale deadlines at the head of the FIFO, closes the batch and sets a
+    /// timer for the next deadline.
+    pub fn rearm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, current: impl Fn(u32, u32) -> bool) {
+        while let Some(&(_, slot, generation)) = self.fifo.front() {
+            if current(slot, generation) {
+                break;
+            }
+            self.fifo.pop_front();
+            self.len -= 1;
+        }
+        self.batch = false;
         if let Some(at) = self.earliest() {
             self.arm(ctx, at);
         }
@@ -527,7 +553,8 @@ impl Deadlines {
         self.due.clear();
         self.next = 0;
         self.len = 0;
-        self.armed = u64::MAX;
+        self.timers.clear();
+        self.batch = false;
     }
 }
 
@@ -728,7 +755,7 @@ mod tests {
                     while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| self.generations[s as usize] == g) {
                         ctx.world.push((now.as_secs(), slot, generation));
                     }
-                    self.deadlines.rearm(ctx);
+                    self.deadlines.rearm(ctx, |s, g| self.generations[s as usize] == g);
                 }
                 _ => {}
             }
@@ -748,6 +775,58 @@ mod tests {
         assert!(pusher.deadlines.is_empty(), "{} left", pusher.deadlines.len());
         // One kernel timer per tick with deadlines (10, 25, 30 s), nothing more.
         assert_eq!(sim.trace().len(), 1 + 3, "start and three timers");
+    }
+
+    /// A node that, at each timer, pushes a far deadline and then a near
+    /// one (as senders push a reply timeout and then the next arrival
+    /// batch), and makes the far ones stale.
+    struct Burst {
+        deadlines: Deadlines,
+        generations: Vec<u32>,
+        rounds: u32,
+    }
+
+    impl mailsim_sim::Node<u8, Popped> for Burst {
+        type Disk = ();
+        fn handle(&mut self, input: mailsim_sim::Input<u8>, ctx: &mut Ctx<'_, u8, Popped>, _: &mut mailsim_sim::Disk<()>) {
+            let now = ctx.now();
+            let started = matches!(input, mailsim_sim::Input::Start);
+            if started {
+                self.deadlines.push_in_order(ctx, now + Dur::secs(600), 0, 0);
+            } else {
+                self.deadlines.fired(now);
+            }
+            while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| self.generations[s as usize] == g) {
+                ctx.world.push((now.as_secs(), slot, generation));
+            }
+            if self.rounds > 0 {
+                self.rounds -= 1;
+                // The timeout of slot 0 moves on: its old deadline is stale.
+                self.generations[0] += 1;
+                self.deadlines.push_in_order(ctx, now + Dur::secs(600), 0, self.generations[0]);
+                self.generations[0] += 1;
+                self.deadlines.push(ctx, now + Dur::secs(5), 1, 0);
+            }
+            if !started {
+                self.deadlines.rearm(ctx, |s, g| self.generations[s as usize] == g);
+            }
+        }
+    }
+
+    #[test]
+    fn a_burst_of_pushes_leaves_no_timer_behind_and_stale_timeouts_cost_none() {
+        let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
+        sim.add_node("burst", mailsim_sim::NodeConfig::default(), (), |_| Burst {
+            deadlines: Deadlines::new(Dur::secs(5), 7),
+            generations: vec![0; 2],
+            rounds: 10,
+        });
+        assert!(sim.run().outcome.is_ok());
+        let popped: Vec<u64> = sim.world().iter().map(|p| p.0).collect();
+        assert_eq!(popped, (1..=10).map(|k| 5 * k).collect::<Vec<_>>(), "slot 1 every 5 s");
+        // Start, the timer set at start (600 s) and the ten 5 s timers: the
+        // stale 600 s timeouts set no timer of their own.
+        assert_eq!(sim.trace().len(), 1 + 1 + 10);
     }
 
     #[test]
