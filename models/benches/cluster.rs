@@ -16,7 +16,7 @@
 //! at day 4, eventual delivery must hold by day 5, and the run ends 6 hours
 //! after the workload.
 //!
-//! Printed: events, wall time, events/s, peak heap (a counting global
+//! Printed: events, the trace hash, wall time, events/s, peak heap (a counting global
 //! allocator, as in `sim/benches/reference.rs`), the per-mailbox state
 //! (peak heap of the same run with no mail), bytes per in-flight mail ((peak
 //! heap − per-mailbox state) / peak mails in flight, where in flight means
@@ -191,6 +191,7 @@ fn main() {
     let faults: Vec<String> = r.report.faults.iter().map(|f| format!("{} (effect {})", f.description, f.effect)).collect();
     println!("faults         {}", faults.join("; "));
     println!("events         {}", r.report.events);
+    println!("trace hash     {:016x}", r.report.trace_hash);
     println!("wall           {:.3} s", secs);
     println!("events/s       {:.2} M", rate / 1e6);
     println!("peak heap      {:.1} MiB", mib(r.heap));

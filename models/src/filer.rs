@@ -317,6 +317,11 @@ pub struct Filer {
     ctl: Control,
     /// Mailboxes per volume.
     per_volume: Vec<u32>,
+    /// Per volume, whether it is online and its latency multiplier
+    /// (per-mille), as of the last `sync`: the storage changes only there
+    /// (every change of `ctl.storage` is followed by one), and an append
+    /// asks for both.
+    volumes: Vec<(bool, u32)>,
     /// Mailboxes unavailable, as last reported.
     unavailable: u32,
     grace_until: Time,
@@ -353,6 +358,7 @@ impl Filer {
             cfg,
             ctl,
             per_volume: Vec::new(),
+            volumes: Vec::new(),
             unavailable: 0,
             grace_until: Time::ZERO,
             hung_until: Time::ZERO,
@@ -392,6 +398,14 @@ impl Filer {
     /// Mailboxes whose volume is offline now.
     pub fn unavailable(&self) -> u32 {
         self.unavailable
+    }
+
+    /// Whether `volume` is online, and its latency multiplier (per-mille).
+    #[inline]
+    fn volume(&self, volume: u32) -> (bool, u32) {
+        let v = self.volumes[volume as usize];
+        debug_assert_eq!(v, (self.ctl.storage.volume_online(volume), self.ctl.storage.latency_multiplier_permille(volume)));
+        v
     }
 
     fn lock_ok(&self, now: Time) -> bool {
@@ -549,7 +563,8 @@ impl Filer {
         let now = ctx.now();
         let mb = mail.rcpt;
         let volume = disk.state().volume_of(mb);
-        let temp = if self.ctl.storage.volume_online(volume) {
+        let (online, latency_permille) = self.volume(volume);
+        let temp = if online {
             false
         } else if self.ctl.temp_enabled {
             true
@@ -574,7 +589,7 @@ impl Filer {
             return false;
         }
         ledger::mailbox_write_begin(ctx, mb, from);
-        let permille = if temp { 1000 } else { self.ctl.storage.latency_multiplier_permille(volume) };
+        let permille = if temp { 1000 } else { latency_permille };
         let done_at = self.serve_time(now, permille);
         let op = if temp { Op::Temp { mailbox: mb, mail: mail.id } } else { Op::Append { mailbox: mb, mail: mail.id } };
         let pending = Pending::Append { from, slot, mail: mail.id, mailbox: mb, locked, temp, done_at, doomed: false, also: Vec::new() };
@@ -639,9 +654,9 @@ impl Filer {
         let (result, delay) = if proto != Proto::Webmail && !self.lock_ok(ctx.now()) {
             self.lock_failed(ctx);
             (Err(StoreError::Lock), self.cfg.lock_fail_delay)
-        } else if self.ctl.storage.volume_online(volume) {
+        } else if let (true, permille) = self.volume(volume) {
             let count = st.mailbox(mailbox).len() as u32;
-            let delay = self.cfg.service_time.scale_permille(self.ctl.storage.latency_multiplier_permille(volume));
+            let delay = self.cfg.service_time.scale_permille(permille);
             (Ok(AccessInfo { count, uidl_epoch: epoch, temporary: false }), delay)
         } else if self.ctl.temp_enabled && proto == Proto::Webmail {
             // OpenSRS: webmail-only access to new mail.
@@ -745,7 +760,9 @@ impl Filer {
             self.write(ctx, disk, Op::Control(Box::new(self.ctl.clone())), Pending::Quiet);
         }
         let s = &self.ctl.storage;
-        let offline: u32 = (0..s.volumes()).filter(|v| !s.volume_online(*v)).map(|v| self.per_volume[v as usize]).sum();
+        self.volumes.clear();
+        self.volumes.extend((0..s.volumes()).map(|v| (s.volume_online(v), s.latency_multiplier_permille(v))));
+        let offline: u32 = (0..s.volumes()).filter(|v| !self.volumes[*v as usize].0).map(|v| self.per_volume[v as usize]).sum();
         if offline != self.unavailable {
             self.unavailable = offline;
             ledger::unavailable(ctx, offline);

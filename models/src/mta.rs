@@ -619,7 +619,7 @@ impl Mta {
             }
         }
         self.dispatch(ctx);
-        self.deadlines.rearm(ctx);
+        self.deadlines.rearm(ctx, |s, g| current(&self.entries, s, g));
     }
 
     /// Reports the queue depth when it crossed a power of two or moved by 1%

@@ -288,10 +288,11 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 
 /// Deadlines `(due, slot, generation)` behind as few kernel timers as
 /// possible: at most one pending timer per distinct tick, and none while no
-/// deadline is pending. A component gives each deadline the slot it concerns
-/// and that slot's generation; a deadline whose generation no longer matches
-/// is stale (the slot moved on) and is skipped by the owner, which is cheaper
-/// than cancelling.
+/// current deadline is pending. A component gives each deadline the slot it
+/// concerns and that slot's generation; a deadline whose generation no
+/// longer matches is stale (the slot moved on) and is skipped, which is
+/// cheaper than cancelling. A stale deadline must stay stale: generations
+/// only move on.
 ///
 /// No heap: a million mails push several million deadlines, nearly all of
 /// which go stale, and a binary heap of them cost a quarter of a run. Instead
@@ -300,31 +301,53 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 ///   in the order they are pushed (a constant timeout after now: delivery
 ///   and reply timeouts);
 /// - [`Deadlines::push`]: buckets by tick, a lookup among the ticks pending
-///   (retries, which fall on few ticks: a queue manager's scans).
+///   (retries, which fall on few ticks: a queue manager's scans); the bucket
+///   pushed to last is kept at hand, so a run of pushes to one tick (the
+///   mails deferred by one queue scan) costs no lookup.
 ///
-/// The owner pops the deadlines due at a tick with a test of currency
-/// (`current(slot, generation)`): stale ones are dropped on the way, and the
+/// The owner handles a timer with its tag by calling [`Deadlines::fired`],
+/// popping the deadlines due with [`Deadlines::pop_due`] and a test of
+/// currency (`current(slot, generation)`), and calling [`Deadlines::rearm`]
+/// with the same test. Stale deadlines are dropped on the way, and the
 /// current ones come in the order of `(due, slot, generation)`, as a heap
 /// would pop them, so a run does not depend on which lane a deadline took.
-/// The test is applied when the tick's deadlines are gathered, so handling
-/// one of them must not make another of them current again (the owner may
-/// test again as it handles each). (A deadline pushed while the
-/// due ones are being popped, and itself already due, comes after them; no
-/// owner pushes one.)
+/// The test is applied when a tick's deadlines are gathered, so handling one
+/// of them must not make another of them current again (the owner may test
+/// again as it handles each). (A deadline pushed while the due ones are
+/// being popped, and itself already due, comes after them; no owner pushes
+/// one.)
+///
+/// Timers: between `fired` and `rearm` a push sets no timer (`rearm` sets
+/// one for the earliest deadline), `rearm` first drops the stale deadlines
+/// at the head of the FIFO (a timeout whose answer came is not worth a
+/// wake-up), and no timer is set while one at or before the wanted time is
+/// pending. So a burst of pushes in one handler leaves behind no timer that
+/// would fire for nothing, and timeouts that all got their answers cost no
+/// timer at all.
 pub struct Deadlines {
     /// Deadlines in order of due tick: `(at µs, slot, generation)`.
     fifo: VecDeque<(u64, u32, u32)>,
-    /// Other deadlines by due tick (µs): `(slot, generation)`.
+    /// Other deadlines by due tick (µs): `(slot, generation)`; the tick
+    /// `hot_at` is in `hot` instead.
     buckets: BTreeMap<u64, Vec<(u32, u32)>>,
-    /// The current deadlines being popped, each `(due µs, slot, generation)`
-    /// packed into one number, in order from `next` on.
-    due: Vec<u128>,
+    /// The bucket pushed to last, for tick `hot_at` (`u64::MAX`: none).
+    hot: Vec<(u32, u32)>,
+    hot_at: u64,
+    /// An empty bucket with some capacity, for the next new one.
+    spare: Vec<(u32, u32)>,
+    /// The current deadlines of tick `due_at` being popped, each
+    /// `slot << 32 | generation`, in order from `next` on.
+    due: Vec<u64>,
+    due_at: u64,
     next: usize,
     /// Scratch space for sorting `due`.
-    scratch: Vec<u128>,
+    scratch: Vec<u64>,
+    /// Deadlines in `fifo` and the buckets.
     len: usize,
-    /// The earliest kernel timer this set has pending (µs), `u64::MAX` if none.
-    armed: u64,
+    /// The kernel timers this set has pending (µs): few.
+    timers: Vec<u64>,
+    /// Between `fired` and `rearm`: pushes leave the timer to `rearm`.
+    batch: bool,
     tick_us: u64,
     tag: u64,
 }
@@ -336,17 +359,23 @@ impl Deadlines {
         Deadlines {
             fifo: VecDeque::new(),
             buckets: BTreeMap::new(),
+            hot: Vec::new(),
+            hot_at: u64::MAX,
+            spare: Vec::new(),
             due: Vec::new(),
+            due_at: 0,
             next: 0,
             scratch: Vec::new(),
             len: 0,
-            armed: u64::MAX,
+            timers: Vec::new(),
+            batch: false,
             tick_us: tick.as_micros().max(1),
             tag,
         }
     }
 
-    /// Deadlines pending, stale ones included.
+    /// Deadlines pending, stale ones included (but for those found stale
+    /// already).
     pub fn len(&self) -> usize {
         self.len + self.due.len() - self.next
     }
@@ -364,22 +393,42 @@ impl Deadlines {
         due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us)
     }
 
-    /// Sets a kernel timer for `at` if none earlier is pending.
+    /// Sets a kernel timer for `at` unless one at or before it is pending
+    /// (or a batch is open: `rearm` will).
     #[inline]
     fn arm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
-        if at < self.armed {
-            self.armed = at;
-            let now = ctx.now().as_micros();
-            ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
+        if self.batch || self.timers.iter().any(|&t| t <= at) {
+            return;
         }
+        self.timers.push(at);
+        let now = ctx.now().as_micros();
+        ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
     }
 
     /// Adds a deadline for `slot` at generation `generation`.
     pub fn push<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, due: Time, slot: u32, generation: u32) {
         let at = self.tick_of(ctx, due);
-        self.buckets.entry(at).or_default().push((slot, generation));
-        self.len += 1;
+        self.push_bucket(at, slot, generation);
         self.arm(ctx, at);
+    }
+
+    /// Adds `(slot, generation)` to the bucket of tick `at`.
+    #[inline]
+    fn push_bucket(&mut self, at: u64, slot: u32, generation: u32) {
+        if at != self.hot_at {
+            // Another tick: the hot bucket goes back to the map, and the
+            // bucket of `at` (if any) comes out of it.
+            let bucket = self.buckets.remove(&at).unwrap_or_else(|| std::mem::take(&mut self.spare));
+            let old = std::mem::replace(&mut self.hot, bucket);
+            if self.hot_at != u64::MAX {
+                self.buckets.insert(self.hot_at, old);
+            } else if self.spare.capacity() < old.capacity() {
+                self.spare = old;
+            }
+            self.hot_at = at;
+        }
+        self.hot.push((slot, generation));
+        self.len += 1;
     }
 
     /// Adds a deadline that comes due no earlier than every deadline pushed
@@ -389,18 +438,21 @@ impl Deadlines {
     pub fn push_in_order<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, due: Time, slot: u32, generation: u32) {
         let at = self.tick_of(ctx, due);
         match self.fifo.back() {
-            Some(&(last, _, _)) if at < last => self.buckets.entry(at).or_default().push((slot, generation)),
-            _ => self.fifo.push_back((at, slot, generation)),
+            Some(&(last, _, _)) if at < last => self.push_bucket(at, slot, generation),
+            _ => {
+                self.fifo.push_back((at, slot, generation));
+                self.len += 1;
+            }
         }
-        self.len += 1;
         self.arm(ctx, at);
     }
 
-    /// Call when a timer with this set's tag fires, before popping.
+    /// Call when a timer with this set's tag fires, before popping: opens a
+    /// batch that [`Deadlines::rearm`] closes.
     pub fn fired(&mut self, now: Time) {
-        if self.armed <= now.as_micros() {
-            self.armed = u64::MAX;
-        }
+        let now = now.as_micros();
+        self.timers.retain(|&t| t > now);
+        self.batch = true;
     }
 
     /// The next current deadline due at `now`, if any; stale ones (for which
@@ -414,47 +466,79 @@ impl Deadlines {
         Some(((d >> 32) as u32, d as u32))
     }
 
-    /// Gathers the current deadlines due at `now` (µs) into `due`, in order.
+    /// The earliest tick with deadlines in the lanes (µs), `u64::MAX` if none.
+    fn earliest_pending(&self) -> u64 {
+        let fifo = self.fifo.front().map_or(u64::MAX, |d| d.0);
+        let bucket = self.buckets.keys().next().copied().unwrap_or(u64::MAX);
+        fifo.min(bucket).min(self.hot_at)
+    }
+
+    /// Gathers the current deadlines of the earliest tick at or before `now`
+    /// (µs) that has any into `due`, in order.
     fn collect_due(&mut self, now: u64, current: impl Fn(u32, u32) -> bool) {
         self.due.clear();
         self.next = 0;
-        let pack = |at: u64, slot: u32, generation: u32| (at as u128) << 64 | (slot as u128) << 32 | generation as u128;
-        while let Some(&(at, slot, generation)) = self.fifo.front() {
+        loop {
+            let at = self.earliest_pending();
             if at > now {
-                break;
+                return;
             }
-            self.fifo.pop_front();
-            self.len -= 1;
-            if current(slot, generation) {
-                self.due.push(pack(at, slot, generation));
+            self.due_at = at;
+            while let Some(&(a, slot, generation)) = self.fifo.front() {
+                if a != at {
+                    break;
+                }
+                self.fifo.pop_front();
+                self.len -= 1;
+                if current(slot, generation) {
+                    self.due.push((slot as u64) << 32 | generation as u64);
+                }
             }
-        }
-        while let Some(entry) = self.buckets.first_entry() {
-            if *entry.key() > now {
-                break;
-            }
-            let (at, bucket) = entry.remove_entry();
+            let mut bucket = if self.hot_at == at {
+                self.hot_at = u64::MAX;
+                std::mem::take(&mut self.hot)
+            } else {
+                match self.buckets.first_entry() {
+                    Some(e) if *e.key() == at => e.remove(),
+                    _ => Vec::new(),
+                }
+            };
             self.len -= bucket.len();
             self.due.extend(
                 bucket
-                    .into_iter()
-                    .filter(|&(slot, generation)| current(slot, generation))
-                    .map(|(slot, generation)| pack(at, slot, generation)),
+                    .iter()
+                    .filter(|&&(slot, generation)| current(slot, generation))
+                    .map(|&(slot, generation)| (slot as u64) << 32 | generation as u64),
             );
+            bucket.clear();
+            if self.spare.capacity() < bucket.capacity() {
+                self.spare = bucket;
+            }
+            if !self.due.is_empty() {
+                sort_keys(&mut self.due, &mut self.scratch);
+                return;
+            }
         }
-        sort_keys(&mut self.due, &mut self.scratch);
     }
 
     /// The earliest pending deadline (µs).
     fn earliest(&self) -> Option<u64> {
-        let due = self.due.get(self.next).map(|d| (d >> 64) as u64);
-        let fifo = self.fifo.front().map(|d| d.0);
-        let bucket = self.buckets.keys().next().copied();
-        [due, fifo, bucket].into_iter().flatten().min()
+        let due = if self.next < self.due.len() { self.due_at } else { u64::MAX };
+        Some(due.min(self.earliest_pending())).filter(|&at| at != u64::MAX)
     }
 
-    /// Call after popping the due deadlines: sets a timer for the next one.
-    pub fn rearm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>) {
+    /// Call after popping the due deadlines, with the same test: drops the
+    /// stale deadlines at the head of the FIFO, closes the batch and sets a
+    /// timer for the next deadline.
+    pub fn rearm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, current: impl Fn(u32, u32) -> bool) {
+        while let Some(&(_, slot, generation)) = self.fifo.front() {
+            if current(slot, generation) {
+                break;
+            }
+            self.fifo.pop_front();
+            self.len -= 1;
+        }
+        self.batch = false;
         if let Some(at) = self.earliest() {
             self.arm(ctx, at);
         }
@@ -464,32 +548,37 @@ impl Deadlines {
     pub fn clear(&mut self) {
         self.fifo.clear();
         self.buckets.clear();
+        self.hot.clear();
+        self.hot_at = u64::MAX;
         self.due.clear();
         self.next = 0;
         self.len = 0;
-        self.armed = u64::MAX;
+        self.timers.clear();
+        self.batch = false;
     }
 }
 
-/// Sorts packed deadlines in ascending order. A tick's deadlines share
-/// their due time and differ in a few low bytes (slot and generation), so a
-/// least-significant-digit radix sort over just the bytes that differ is a
-/// handful of linear passes; short runs use the standard sort.
-fn sort_keys(keys: &mut Vec<u128>, scratch: &mut Vec<u128>) {
+/// Sorts one tick's packed deadlines (`slot << 32 | generation`) in
+/// ascending order. The current deadlines of a tick have distinct slots (a
+/// slot has one generation at a time) that differ in a few low bytes, so a
+/// least-significant-digit radix sort over just the slot bytes that differ is
+/// a handful of linear passes; a final insertion pass orders any equal slots
+/// by generation (none, in practice). Short runs use the standard sort.
+fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     if keys.len() <= 64 {
         keys.sort_unstable();
         return;
     }
-    let (mut any, mut all) = (0u128, !0u128);
+    let (mut any, mut all) = (0u64, !0u64);
     for &k in keys.iter() {
         any |= k;
         all &= k;
     }
-    let differ = any ^ all;
+    let differ = (any ^ all) >> 32;
     scratch.clear();
     scratch.resize(keys.len(), 0);
-    for shift in (0..128).step_by(8) {
-        if (differ >> shift) & 0xff == 0 {
+    for shift in (32..64).step_by(8) {
+        if (differ >> (shift - 32)) & 0xff == 0 {
             continue;
         }
         let mut start = [0usize; 256];
@@ -508,6 +597,14 @@ fn sort_keys(keys: &mut Vec<u128>, scratch: &mut Vec<u128>) {
             start[b] += 1;
         }
         std::mem::swap(keys, scratch);
+    }
+    // Equal slots (if any) are adjacent now: order them by generation.
+    for i in 1..keys.len() {
+        let mut j = i;
+        while j > 0 && keys[j - 1] > keys[j] {
+            keys.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 
@@ -658,7 +755,7 @@ mod tests {
                     while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| self.generations[s as usize] == g) {
                         ctx.world.push((now.as_secs(), slot, generation));
                     }
-                    self.deadlines.rearm(ctx);
+                    self.deadlines.rearm(ctx, |s, g| self.generations[s as usize] == g);
                 }
                 _ => {}
             }
@@ -680,15 +777,67 @@ mod tests {
         assert_eq!(sim.trace().len(), 1 + 3, "start and three timers");
     }
 
+    /// A node that, at each timer, pushes a far deadline and then a near
+    /// one (as senders push a reply timeout and then the next arrival
+    /// batch), and makes the far ones stale.
+    struct Burst {
+        deadlines: Deadlines,
+        generations: Vec<u32>,
+        rounds: u32,
+    }
+
+    impl mailsim_sim::Node<u8, Popped> for Burst {
+        type Disk = ();
+        fn handle(&mut self, input: mailsim_sim::Input<u8>, ctx: &mut Ctx<'_, u8, Popped>, _: &mut mailsim_sim::Disk<()>) {
+            let now = ctx.now();
+            let started = matches!(input, mailsim_sim::Input::Start);
+            if started {
+                self.deadlines.push_in_order(ctx, now + Dur::secs(600), 0, 0);
+            } else {
+                self.deadlines.fired(now);
+            }
+            while let Some((slot, generation)) = self.deadlines.pop_due(now, |s, g| self.generations[s as usize] == g) {
+                ctx.world.push((now.as_secs(), slot, generation));
+            }
+            if self.rounds > 0 {
+                self.rounds -= 1;
+                // The timeout of slot 0 moves on: its old deadline is stale.
+                self.generations[0] += 1;
+                self.deadlines.push_in_order(ctx, now + Dur::secs(600), 0, self.generations[0]);
+                self.generations[0] += 1;
+                self.deadlines.push(ctx, now + Dur::secs(5), 1, 0);
+            }
+            if !started {
+                self.deadlines.rearm(ctx, |s, g| self.generations[s as usize] == g);
+            }
+        }
+    }
+
+    #[test]
+    fn a_burst_of_pushes_leaves_no_timer_behind_and_stale_timeouts_cost_none() {
+        let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
+        sim.add_node("burst", mailsim_sim::NodeConfig::default(), (), |_| Burst {
+            deadlines: Deadlines::new(Dur::secs(5), 7),
+            generations: vec![0; 2],
+            rounds: 10,
+        });
+        assert!(sim.run().outcome.is_ok());
+        let popped: Vec<u64> = sim.world().iter().map(|p| p.0).collect();
+        assert_eq!(popped, (1..=10).map(|k| 5 * k).collect::<Vec<_>>(), "slot 1 every 5 s");
+        // Start, the timer set at start (600 s) and the ten 5 s timers: the
+        // stale 600 s timeouts set no timer of their own.
+        assert_eq!(sim.trace().len(), 1 + 1 + 10);
+    }
+
     #[test]
     fn the_radix_sort_of_deadlines_agrees_with_a_plain_sort() {
         let mut rng = mailsim_sim::Stream::new(5, "sort");
         for n in [0, 1, 63, 64, 65, 1000, 5000] {
-            // One tick's deadlines: the same due time, slots and generations below 2^20.
-            let due = (rng.below(1 << 40) as u128) << 64;
-            let mut keys: Vec<u128> = (0..n).map(|_| due | (rng.below(1 << 20) as u128) << 32 | rng.below(1 << 20) as u128).collect();
-            // And a few at other times.
-            keys.extend((0..n / 10).map(|_| (rng.next_u64() as u128) << 64 | rng.next_u64() as u128));
+            // One tick's deadlines: slots and generations below 2^20.
+            let mut keys: Vec<u64> = (0..n).map(|_| rng.below(1 << 20) << 32 | rng.below(1 << 20)).collect();
+            // And a few equal slots with other generations.
+            let again: Vec<u64> = keys.iter().take(n / 10).map(|k| k & !0xffff_ffff | rng.below(1 << 20)).collect();
+            keys.extend(again);
             let mut want = keys.clone();
             want.sort_unstable();
             sort_keys(&mut keys, &mut Vec::new());

@@ -465,7 +465,7 @@ impl Senders {
                 State::Free => {}
             }
         }
-        self.deadlines.rearm(ctx);
+        self.deadlines.rearm(ctx, |s, g| s == ARRIVALS || self.slots[s as usize].generation == g);
     }
 }
 

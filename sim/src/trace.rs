@@ -135,11 +135,20 @@ pub fn stable_hash<T: Hash + ?Sized>(v: &T) -> u64 {
     h.finish()
 }
 
+/// wyhash's multiply-fold ("mum"): the 128-bit product of two words, its
+/// halves xored. Both words are first xored with fixed odd constants, so a
+/// field that is zero does not zero the product.
 #[inline]
-fn mix(h: u64, w: u64) -> u64 {
-    // One round of a 128-bit multiply fold (wyhash's mum), seeded by the field.
-    let m = ((h ^ w) as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_u128 ^ (w as u128) << 1 | 1);
+fn mum(a: u64, b: u64) -> u64 {
+    let m = ((a ^ 0xa076_1d64_78bd_642f) as u128).wrapping_mul((b ^ 0xe703_7ed1_a0b4_28db) as u128);
     (m as u64) ^ ((m >> 64) as u64)
+}
+
+/// The record's kind, node and peer as one word: node and peer side by side,
+/// xored with a mask that differs per kind.
+#[inline]
+fn who(r: &Record) -> u64 {
+    ((r.node as u64) << 32 | r.peer as u64) ^ (r.kind as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// The trace of one run.
@@ -175,13 +184,10 @@ impl Trace {
     /// only called in full mode.
     #[inline]
     pub fn push(&mut self, r: Record, label: impl FnOnce() -> String) {
-        let mut h = self.hash;
-        h = mix(h, r.time.0);
-        h = mix(h, r.seq);
-        h = mix(h, (r.kind as u64) << 32 | r.node as u64);
-        h = mix(h, r.peer as u64);
-        h = mix(h, r.payload);
-        self.hash = h;
+        // Two multiply-folds per record: (hash, time) with seq, then that
+        // with the payload and (kind, node, peer).
+        let h = mum(self.hash ^ r.time.0, r.seq);
+        self.hash = mum(h ^ r.payload, who(&r));
         self.count += 1;
         match self.mode {
             TraceMode::Tail(0) => {}
@@ -328,13 +334,27 @@ mod tests {
         b.push(rec(2, 2), String::new);
         b.push(rec(1, 1), String::new);
         assert_ne!(a.hash(), b.hash());
-        let mut c = Trace::new(TraceMode::Tail(4));
-        let mut r = rec(1, 1);
-        r.peer = 9;
-        c.push(r, String::new);
-        let mut d = Trace::new(TraceMode::Tail(4));
-        d.push(rec(1, 1), String::new);
-        assert_ne!(c.hash(), d.hash());
+        // Each field of a record changes the hash.
+        let base = {
+            let mut t = Trace::new(TraceMode::Tail(4));
+            t.push(rec(1, 1), String::new);
+            t.hash()
+        };
+        let changes: [fn(&mut Record); 6] =
+            [|r| r.time = Time(2), |r| r.seq = 2, |r| r.kind = RecordKind::Timer, |r| r.node = 9, |r| r.peer = 9, |r| r.payload = 9];
+        for change in changes {
+            let mut r = rec(1, 1);
+            change(&mut r);
+            let mut t = Trace::new(TraceMode::Tail(4));
+            t.push(r, String::new);
+            assert_ne!(t.hash(), base, "{r:?}");
+        }
+        // Node and peer are not interchangeable.
+        let mut swapped = rec(1, 1);
+        (swapped.node, swapped.peer) = (2, 1);
+        let mut t = Trace::new(TraceMode::Tail(4));
+        t.push(swapped, String::new);
+        assert_ne!(t.hash(), base);
     }
 
     #[test]
