@@ -69,7 +69,8 @@ const KIND: u64 = 0xff << 48;
 /// it runs the mail services — what Pacemaker's coordinator learns by
 /// probing each member's resources when it (re)forms the cluster.
 const JOINED: u64 = 1;
-const RUNNING: u64 = 2;
+/// Running the services is what monitoring checks, too (`ops::SERVING`).
+const RUNNING: u64 = crate::ops::SERVING;
 
 /// Settings of a cluster agent.
 #[derive(Clone, Debug, PartialEq)]
@@ -389,12 +390,10 @@ impl Agent {
         (u64::from(self.joined) * JOINED) | (u64::from(self.runs) * RUNNING)
     }
 
-    /// Tells the failure monitor this agent's status (with heartbeats, the
-    /// next heartbeat carries it).
+    /// Tells the failure monitor this agent's status (monitoring reads it
+    /// too; with heartbeats, the next heartbeat carries it to the peers).
     fn publish(&self, ctx: C) {
-        if !self.cfg.heartbeats {
-            ctx.publish(self.status());
-        }
+        ctx.publish(self.status());
     }
 
     /// Member `i` is declared dead: UNCLEAN unless already known off.
@@ -854,50 +853,46 @@ pub struct VipConfig {
 /// million mails cost a megabyte and O(1) per forward and relay.
 pub struct Vip {
     owner: Option<NodeId>,
-    /// The owner is reachable (no down notice from the monitor since it
-    /// became the owner).
-    owner_alive: bool,
+    /// What the failure monitor said last about each owner watched:
+    /// (node, reachable, status).
+    seen: Vec<(NodeId, bool, u64)>,
     /// Distinct SMTP senders seen (usually one: the internet).
     senders: Vec<NodeId>,
     /// Per mail id: index + 1 into `senders` of the transaction in flight.
     route: Vec<u8>,
     /// Mailbox accesses in flight: (mailbox, protocol, client).
     access: Vec<(MailboxId, Proto, NodeId)>,
-    /// Probes in flight: (our seq, their seq, prober).
-    probes: Vec<(u64, u64, NodeId)>,
-    next_probe: u64,
     /// Transactions answered with a temporary failure by the vip itself.
     pub refused: u64,
 }
 
 impl Vip {
     pub fn new(cfg: VipConfig) -> Vip {
-        Vip {
-            owner: cfg.owner,
-            owner_alive: true,
-            senders: Vec::new(),
-            route: Vec::new(),
-            access: Vec::new(),
-            probes: Vec::new(),
-            next_probe: 0,
-            refused: 0,
-        }
+        Vip { owner: cfg.owner, seen: Vec::new(), senders: Vec::new(), route: Vec::new(), access: Vec::new(), refused: 0 }
     }
 
     pub fn owner(&self) -> Option<NodeId> {
         self.owner
     }
 
-    /// Where traffic goes now: the owner, if it holds the address.
+    /// Where traffic goes now: the owner, if it holds the address (not
+    /// known gone).
     fn target(&self) -> Option<NodeId> {
-        self.owner.filter(|_| self.owner_alive)
+        self.owner.filter(|o| self.seen.iter().find(|s| s.0 == *o).is_none_or(|s| s.1))
+    }
+
+    /// Whether monitoring finds the mail service up through the vip: the
+    /// owner holds the address and runs the services.
+    fn serving(&self) -> bool {
+        self.target().is_some_and(|o| self.seen.iter().any(|s| s.0 == o && s.2 & crate::ops::SERVING != 0))
     }
 
     fn set_owner(&mut self, owner: Option<NodeId>, ctx: C) {
-        if owner != self.owner {
-            self.owner = owner;
-            self.owner_alive = true;
-            if let Some(o) = owner {
+        self.owner = owner;
+        if let Some(o) = owner {
+            if !self.seen.iter().any(|s| s.0 == o) {
+                // Until the monitor's first word: reachable, status unknown.
+                self.seen.push((o, true, 0));
                 ctx.watch(o, VIP_NEIGHBOR_TIMEOUT);
             }
         }
@@ -961,30 +956,16 @@ impl Node<Msg, World> for Vip {
                         ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result }));
                     }
                 }
-                Msg::Ops(Ops::Probe { seq }) => match self.target() {
-                    Some(owner) => {
-                        self.next_probe += 1;
-                        self.probes.push((self.next_probe, seq, from));
-                        ctx.send(owner, Msg::Ops(Ops::Probe { seq: self.next_probe }));
-                    }
-                    None => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: false })),
-                },
-                Msg::Ops(Ops::ProbeReply { seq, ok }) => {
-                    if let Some(pos) = self.probes.iter().position(|p| p.0 == seq) {
-                        let (_, theirs, prober) = self.probes.remove(pos);
-                        ctx.send(prober, Msg::Ops(Ops::ProbeReply { seq: theirs, ok }));
-                    }
-                }
                 Msg::Ops(Ops::Command { step, .. }) => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
                 Msg::Cluster(Cluster::VipOwner { owner }) => self.set_owner(owner, ctx),
                 _ => {}
             },
-            Input::Start => {
-                if let Some(o) = self.owner {
-                    ctx.watch(o, VIP_NEIGHBOR_TIMEOUT);
+            Input::Start => self.set_owner(self.owner, ctx),
+            Input::Peer { peer, up, status } => {
+                if let Some(s) = self.seen.iter_mut().find(|s| s.0 == peer) {
+                    *s = (peer, up, status);
                 }
             }
-            Input::Peer { peer, up, .. } if self.owner == Some(peer) => self.owner_alive = up,
             // The owner's host is down and refused the forwarded connection.
             Input::Refused { msg, .. } => match msg {
                 Msg::Smtp(Smtp::Data { mail, slot }) => {
@@ -998,16 +979,11 @@ impl Node<Msg, World> for Vip {
                         ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) }));
                     }
                 }
-                Msg::Ops(Ops::Probe { seq }) => {
-                    if let Some(pos) = self.probes.iter().position(|p| p.0 == seq) {
-                        let (_, theirs, prober) = self.probes.remove(pos);
-                        ctx.send(prober, Msg::Ops(Ops::ProbeReply { seq: theirs, ok: false }));
-                    }
-                }
                 _ => {}
             },
             _ => {}
         }
+        ctx.publish(if self.serving() { crate::ops::SERVING } else { 0 });
     }
 }
 
@@ -1029,10 +1005,6 @@ mod tests {
                 Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail: env, slot }) } => {
                     let code = if self.agent.runs_services() { SmtpCode::Accepted } else { SmtpCode::TempFail };
                     ctx.send(from, Msg::Smtp(Smtp::Reply { id: env.id, code, slot }));
-                }
-                Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
-                    let ok = self.agent.runs_services();
-                    ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok }));
                 }
                 other => self.agent.on_input(other, ctx),
             }

@@ -949,12 +949,6 @@ impl Node<Msg, World> for Filer {
                 }
             }
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(ctx, disk, from, step, action),
-            // Monitoring's check of the file server: every volume online and
-            // the lock manager working. A hung server does not answer.
-            Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } if ctx.now() >= self.hung_until => {
-                let ok = !self.ctl.lock_broken && self.unavailable == 0;
-                ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok }));
-            }
             Input::Fault { id, msg: Msg::Fault(f), .. } => self.fault(ctx, disk, id, f),
             Input::Durable { .. } => self.durable(ctx, disk),
             Input::Timer { tag: t, id } if tag::component(t) == tag::STORE => match tag::payload(t) {
@@ -979,6 +973,10 @@ impl Node<Msg, World> for Filer {
             },
             _ => {}
         }
+        // What monitoring's check of the file server finds: every volume
+        // online, the lock manager working, and an answer (not hung).
+        let serving = !self.ctl.lock_broken && self.unavailable == 0 && ctx.now() >= self.hung_until;
+        ctx.publish(if serving { crate::ops::SERVING } else { 0 });
     }
 }
 

@@ -76,10 +76,6 @@ impl Node<Msg, World> for ClusterNode {
                 Msg::Ops(Ops::Command { step, action: Action::ResetCluster }) => {
                     self.agent_input(Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::ResetCluster }) }, ctx)
                 }
-                // A machine without the services has nothing listening.
-                Msg::Ops(Ops::Probe { seq }) if !self.agent.runs_services() => {
-                    ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: false }));
-                }
                 Msg::Store(Store::Access { mailbox, proto }) => self.mailbox_access(from, mailbox, proto, ctx),
                 Msg::Store(Store::AccessReply { mailbox, proto, result }) => {
                     if let Some(asker) = self.access_done(mailbox, proto) {

@@ -384,9 +384,6 @@ impl Mta {
                     self.dispatch(ctx);
                 }
             }
-            Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => {
-                ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: self.accepting }));
-            }
             // `postqueue -f`: retry every deferred mail now.
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::FlushQueue }) } => {
                 self.flush_deferred(ctx);
@@ -669,6 +666,8 @@ impl Node<Msg, World> for MtaNode {
     type Disk = QueueDisk;
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         self.mta.handle(input, ctx, disk);
+        // What monitoring's check of a stand-alone MTA finds.
+        ctx.publish(if self.mta.accepting() { crate::ops::SERVING } else { 0 });
     }
 }
 

@@ -12,12 +12,21 @@
 //!   `check_interval`] while all is well, every `probe_retry_interval`
 //!   [1 min, `retry_interval`] while a failure is not yet confirmed (SOFT
 //!   state), and raises an alert after `probe_failures_max` [3,
-//!   `max_check_attempts`] consecutive failures (no answer within
-//!   `probe_timeout`, a refused connection, or `ok: false`) — the HARD
+//!   `max_check_attempts`] consecutive failed checks (the target does not
+//!   serve, or cannot be reached) — the HARD
 //!   state, checked every `probe_interval` again — then re-alerts every
 //!   `realert_interval` [30 min, Icinga 2's notification `interval`] while
 //!   the failure lasts. Other components can raise alerts too
 //!   (`Ops::Alert`).
+//! - The checks are not simulated as messages. Every probe target publishes
+//!   whether it serves (`SERVING` in its status word, `Ctx::publish`) and
+//!   monitoring watches it through the kernel's failure monitor, so it knows
+//!   at every instant what a check would find; a check is an event only while
+//!   a target fails (at the check times above: the first check time after the
+//!   failure began, then the retries). A healthy service costs no events, as
+//!   heartbeats cost none in `cluster.rs`. What a check finds: not serving,
+//!   or unreachable (a refused or unanswered probe) for more than
+//!   `TARGET_WATCH_TIMEOUT`.
 //! - Operators react after a delay drawn from the calendar (`calendar.rs`):
 //!   minutes in business hours, hours on a holiday.
 //! - With probability `misdiagnosis_ppm` the responder checks the wrong
@@ -28,9 +37,8 @@
 //!   carry out `Action::PowerOn` themselves. A command refused by a down
 //!   target is retried every `command_retry_interval` [5 min, an assumption].
 //!
-//! Probe targets must answer `Ops::Probe { seq }` with `Ops::ProbeReply { seq,
-//! ok }` (the vip relays probes to the services' owner; an MTA answers for
-//! itself).
+//! Probe targets must publish `SERVING` while they serve (the vip while it
+//! relays to an owner that serves; an MTA while it accepts mail).
 //!
 //! Completion times of the steps are kept in [`Operators::steps_done`] (read
 //! it through `Observe::node` or `Sim::node`) and, in full traces, as the
@@ -120,8 +128,6 @@ pub struct OpsConfig {
     /// Check period while a failure is unconfirmed. 1 min (Icinga 2
     /// `retry_interval` default).
     pub probe_retry_interval: Dur,
-    /// A probe without an answer within this failed. 10 s (an assumption).
-    pub probe_timeout: Dur,
     /// Consecutive failures before an alert. 3 (Icinga 2
     /// `max_check_attempts` default).
     pub probe_failures_max: u32,
@@ -146,7 +152,6 @@ impl Default for OpsConfig {
             probe_targets: Vec::new(),
             probe_interval: Dur::mins(5),
             probe_retry_interval: Dur::mins(1),
-            probe_timeout: Dur::secs(10),
             probe_failures_max: 3,
             realert_interval: Dur::mins(30),
             alert_text: "mailcluster is DOWN".to_string(),
@@ -165,9 +170,8 @@ impl OpsConfig {
         if self.probe_interval == Dur::ZERO {
             return Err("probe_interval must be positive".to_string());
         }
-        let shortest = self.probe_interval.min(self.probe_retry_interval);
-        if self.probe_timeout >= shortest {
-            return Err(format!("probe_timeout {} must be below the check intervals ({shortest})", self.probe_timeout));
+        if self.probe_retry_interval == Dur::ZERO {
+            return Err("probe_retry_interval must be positive".to_string());
         }
         if self.probe_failures_max == 0 {
             return Err("probe_failures_max must be at least 1".to_string());
@@ -176,9 +180,18 @@ impl OpsConfig {
     }
 }
 
+/// The status bit a probe target publishes while it serves (the MTA
+/// accepts, the file server has every volume and its locks, the vip relays
+/// to a serving owner, a cluster node runs the mail services).
+pub const SERVING: u64 = 2;
+
+/// How long a target must be unreachable before a check counts it down: a
+/// refused connection fails a probe at once, so about the time a probe's
+/// connection attempt takes.
+pub const TARGET_WATCH_TIMEOUT: Dur = Dur::secs(1);
+
 // Timer kinds (bits 48..56 of the payload); the low bits carry an index/seq.
-const PROBE: u64 = 1 << 48;
-const PROBE_TIMEOUT: u64 = 2 << 48;
+const CHECK: u64 = 1 << 48;
 const RESPOND: u64 = 3 << 48;
 const NOTICE: u64 = 4 << 48;
 const STEP: u64 = 5 << 48;
@@ -187,8 +200,10 @@ const KIND: u64 = 0xff << 48;
 #[derive(Clone, Copy, Debug)]
 struct Target {
     node: NodeId,
-    /// The probe round awaited, if any.
-    waiting: Option<u64>,
+    /// What a check would find now (from the failure monitor).
+    serving: bool,
+    /// A check is scheduled (the target is failing or was just found so).
+    checking: bool,
     failures: u32,
     last_alert: Option<Time>,
 }
@@ -197,7 +212,6 @@ struct Target {
 pub struct Operators {
     cfg: OpsConfig,
     targets: Vec<Target>,
-    round: u64,
     /// Every alert raised: time and text.
     pub alerts: Vec<(Time, String)>,
     /// When the first responder looked (after the calendar delay).
@@ -215,11 +229,11 @@ impl Operators {
     pub fn new(cfg: OpsConfig) -> Operators {
         cfg.validate().expect("a valid operations configuration");
         let n = cfg.plan.steps.len();
-        let targets = cfg.probe_targets.iter().map(|&node| Target { node, waiting: None, failures: 0, last_alert: None }).collect();
+        let targets =
+            cfg.probe_targets.iter().map(|&node| Target { node, serving: true, checking: false, failures: 0, last_alert: None }).collect();
         Operators {
             cfg,
             targets,
-            round: 0,
             alerts: Vec::new(),
             responded_at: None,
             misdiagnosed: false,
@@ -246,33 +260,39 @@ impl Operators {
         self.done.iter().all(Option::is_some)
     }
 
-    fn probe(&mut self, ctx: C) {
-        self.round += 1;
-        let round = self.round;
-        for t in &mut self.targets {
-            t.waiting = Some(round);
-            ctx.send(t.node, Msg::Ops(Ops::Probe { seq: round }));
+    /// The failure monitor's news about a target.
+    fn target_seen(&mut self, ctx: C, node: NodeId, up: bool, status: u64) {
+        let Some(i) = self.targets.iter().position(|t| t.node == node) else { return };
+        let t = &mut self.targets[i];
+        t.serving = up && status & SERVING != 0;
+        if !t.serving && !t.checking {
+            // The next regular check (every `probe_interval` from T+0) will
+            // find it failing.
+            t.checking = true;
+            let now = ctx.now().as_micros();
+            let every = self.cfg.probe_interval.as_micros();
+            let next = (now / every + 1) * every;
+            ctx.set_timer(Dur::micros(next - now), tag::OPS | CHECK | i as u64);
         }
-        ctx.set_timer(self.cfg.probe_timeout, tag::OPS | PROBE_TIMEOUT | round);
     }
 
-    /// A round's timeout: unanswered probes failed; the next round comes
-    /// after the retry interval while a failure is unconfirmed (SOFT), else
-    /// after the check interval (counted from this round's start).
-    fn round_over(&mut self, ctx: C, round: u64) {
-        for i in 0..self.targets.len() {
-            if self.targets[i].waiting == Some(round) {
-                self.probe_result(ctx, i, false);
-            }
+    /// A check of target `i`: a failing target is checked again after the
+    /// retry interval while unconfirmed (SOFT), else after the check
+    /// interval; a serving one needs no more checks.
+    fn check(&mut self, ctx: C, i: usize) {
+        let ok = self.targets[i].serving;
+        self.probe_result(ctx, i, ok);
+        let t = &mut self.targets[i];
+        t.checking = !ok;
+        if !ok {
+            let soft = t.failures < self.cfg.probe_failures_max;
+            let interval = if soft { self.cfg.probe_retry_interval } else { self.cfg.probe_interval };
+            ctx.set_timer(interval, tag::OPS | CHECK | i as u64);
         }
-        let soft = self.targets.iter().any(|t| t.failures > 0 && t.failures < self.cfg.probe_failures_max);
-        let interval = if soft { self.cfg.probe_retry_interval } else { self.cfg.probe_interval };
-        ctx.set_timer(Dur(interval.0.saturating_sub(self.cfg.probe_timeout.0)), tag::OPS | PROBE);
     }
 
     fn probe_result(&mut self, ctx: C, i: usize, ok: bool) {
         let t = &mut self.targets[i];
-        t.waiting = None;
         if ok {
             t.failures = 0;
             t.last_alert = None;
@@ -375,48 +395,31 @@ impl Node<Msg, World> for Operators {
                         ctx.set_timer(at.since(now), tag::OPS | STEP | i as u64);
                     }
                 }
-                if !self.targets.is_empty() {
-                    ctx.set_timer(self.cfg.probe_interval, tag::OPS | PROBE);
+                for t in &self.targets {
+                    ctx.watch(t.node, TARGET_WATCH_TIMEOUT);
                 }
             }
             Input::Timer { tag: t, .. } if tag::component(t) == tag::OPS => {
                 let p = tag::payload(t);
                 let arg = p & !KIND;
                 match p & KIND {
-                    PROBE => self.probe(ctx),
-                    PROBE_TIMEOUT => self.round_over(ctx, arg),
+                    CHECK => self.check(ctx, arg as usize),
                     RESPOND => self.respond(ctx),
                     NOTICE => self.notice(ctx),
                     STEP => self.fire(ctx, arg as usize),
                     _ => {}
                 }
             }
-            Input::Message { from, msg: Msg::Ops(ops) } => match ops {
-                Ops::ProbeReply { seq, ok } => {
-                    if let Some(i) = self.targets.iter().position(|t| t.node == from && t.waiting == Some(seq)) {
-                        self.probe_result(ctx, i, ok);
-                    }
-                }
-                Ops::Alert { text, .. } => self.alert(ctx, text),
-                Ops::StepDone { step } => {
-                    if (step as usize) < self.done.len() {
-                        self.complete(ctx, step as usize);
-                    }
-                }
-                Ops::Command { step, .. } => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
-                Ops::Probe { seq } => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: true })),
-            },
-            Input::Refused { to, msg: Msg::Ops(ops) } => match ops {
-                Ops::Probe { seq } => {
-                    if let Some(i) = self.targets.iter().position(|t| t.node == to && t.waiting == Some(seq)) {
-                        self.probe_result(ctx, i, false);
-                    }
-                }
-                Ops::Command { step, .. } => {
-                    ctx.set_timer(self.cfg.command_retry_interval, tag::OPS | STEP | step as u64);
-                }
-                _ => {}
-            },
+            Input::Message { msg: Msg::Ops(Ops::Alert { text, .. }), .. } => self.alert(ctx, text),
+            Input::Message { msg: Msg::Ops(Ops::StepDone { step }), .. } if (step as usize) < self.done.len() => {
+                self.complete(ctx, step as usize);
+            }
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
+            Input::Peer { peer, up, status } => self.target_seen(ctx, peer, up, status),
+            // A command refused by a down target: retried later.
+            Input::Refused { msg: Msg::Ops(Ops::Command { step, .. }), .. } => {
+                ctx.set_timer(self.cfg.command_retry_interval, tag::OPS | STEP | step as u64);
+            }
             _ => {}
         }
     }
@@ -441,7 +444,7 @@ mod tests {
                     self.commands.push((ctx.now(), step));
                     ctx.send_after(Dur::mins(10), from, Msg::Ops(Ops::StepDone { step }));
                 }
-                Input::Message { from, msg: Msg::Ops(Ops::Probe { seq }) } => ctx.send(from, Msg::Ops(Ops::ProbeReply { seq, ok: true })),
+                Input::Start => ctx.publish(SERVING),
                 _ => {}
             }
         }
