@@ -557,6 +557,54 @@ mod tests {
         assert_eq!(correct.noticed_at, correct.responded_at);
     }
 
+    /// Serves except in the windows given (publishes SERVING or not).
+    struct Flaky {
+        down: Vec<(Time, Time)>,
+    }
+    impl Node<Msg, World> for Flaky {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            let now = ctx.now();
+            if matches!(input, Input::Start) {
+                for &(a, b) in &self.down {
+                    ctx.set_timer(a.since(now), 0);
+                    ctx.set_timer(b.since(now), 0);
+                }
+            }
+            let down = self.down.iter().any(|&(a, b)| now >= a && now < b);
+            ctx.publish(if down { 0 } else { SERVING });
+        }
+    }
+
+    fn alerts_for(down: Vec<(Time, Time)>) -> Vec<Time> {
+        let mut c = Config::new(5);
+        c.end_at = Some(Time::from_hours(3));
+        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let target = sim.add_node("flaky", NodeConfig::default(), (), move |_| Flaky { down: down.clone() });
+        let cfg = OpsConfig { probe_targets: vec![target], ..OpsConfig::default() };
+        let ops = sim.add_node("ops", NodeConfig::default(), (), move |_| Operators::new(cfg.clone()));
+        assert!(sim.run().outcome.is_ok());
+        sim.node::<Operators>(ops).expect("ops").alerts.iter().map(|a| a.0).collect()
+    }
+
+    #[test]
+    fn checks_see_what_icinga_would() {
+        let m = |x: u64| Time::from_secs(x * 60);
+        // Down from 31 to 34 min: between the checks at 30 and 35, unseen.
+        assert_eq!(alerts_for(vec![(m(31), m(34))]), Vec::<Time>::new());
+        // Down from 34 to 36.5 min: the check at 35 fails (SOFT), the retry at
+        // 36 fails, the one at 37 passes: no alert.
+        assert_eq!(alerts_for(vec![(m(34), m(36) + Dur::secs(30))]), Vec::<Time>::new());
+        // Down from 34 to 50 min: checks fail at 35, 36, 37 -> HARD, alert at
+        // 37; re-alert every 30 min only while it lasts: none more.
+        let a = alerts_for(vec![(m(34), m(50))]);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(a[0] >= m(37) && a[0] < m(37) + Dur::millis(20), "{a:?}");
+        // Down for good from 34 min: re-alerts at the 5-min checks 30 min on.
+        let a = alerts_for(vec![(m(34), Time::from_hours(4))]);
+        assert!(a.len() >= 5 && a[1].since(a[0]) >= Dur::mins(30) && a[1].since(a[0]) < Dur::mins(31), "{a:?}");
+    }
+
     #[test]
     fn plans_must_refer_to_earlier_steps() {
         let bad = Plan::new().after(0, Dur::ZERO, WORKER, Action::MergeBack);
