@@ -346,6 +346,12 @@ pub struct Deadlines {
     len: usize,
     /// The kernel timers this set has pending (µs): few.
     timers: Vec<u64>,
+    /// The earliest of `timers`, `u64::MAX` if none.
+    first_timer: u64,
+    /// The last tick computed and the one before it (µs): a deadline in
+    /// `(tick_lo, tick_hi]` rounds up to `tick_hi` without a division.
+    tick_lo: u64,
+    tick_hi: u64,
     /// Between `fired` and `rearm`: pushes leave the timer to `rearm`.
     batch: bool,
     tick_us: u64,
@@ -368,6 +374,9 @@ impl Deadlines {
             scratch: Vec::new(),
             len: 0,
             timers: Vec::new(),
+            first_timer: u64::MAX,
+            tick_lo: 0,
+            tick_hi: 0,
             batch: false,
             tick_us: tick.as_micros().max(1),
             tag,
@@ -388,19 +397,32 @@ impl Deadlines {
 
     /// `due` rounded up to the tick, and never before now (µs).
     #[inline]
-    fn tick_of<M: Message, W>(&self, ctx: &Ctx<'_, M, W>, due: Time) -> u64 {
+    fn tick_of<M: Message, W>(&mut self, ctx: &Ctx<'_, M, W>, due: Time) -> u64 {
         let now = ctx.now().as_micros();
-        due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us)
+        let x = due.as_micros().max(now);
+        if x > self.tick_lo && x <= self.tick_hi {
+            // Deadlines pushed together mostly share a tick.
+            return self.tick_hi;
+        }
+        let at = x.div_ceil(self.tick_us).saturating_mul(self.tick_us);
+        (self.tick_lo, self.tick_hi) = (at.saturating_sub(self.tick_us), at);
+        at
     }
 
     /// Sets a kernel timer for `at` unless one at or before it is pending
     /// (or a batch is open: `rearm` will).
     #[inline]
     fn arm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
-        if self.batch || self.timers.iter().any(|&t| t <= at) {
+        if self.batch || self.first_timer <= at {
             return;
         }
+        self.set_timer(ctx, at);
+    }
+
+    #[inline(never)]
+    fn set_timer<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
         self.timers.push(at);
+        self.first_timer = at;
         let now = ctx.now().as_micros();
         ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
     }
@@ -452,6 +474,7 @@ impl Deadlines {
     pub fn fired(&mut self, now: Time) {
         let now = now.as_micros();
         self.timers.retain(|&t| t > now);
+        self.first_timer = self.timers.iter().copied().min().unwrap_or(u64::MAX);
         self.batch = true;
     }
 
@@ -554,6 +577,7 @@ impl Deadlines {
         self.next = 0;
         self.len = 0;
         self.timers.clear();
+        self.first_timer = u64::MAX;
         self.batch = false;
     }
 }
