@@ -351,7 +351,7 @@ impl Senders {
         while let Some(t) = self.next_arrival.filter(|&t| t < batch_end) {
             let at = t.max(now);
             let rcpt = self.draw_rcpt(ctx);
-            let id = ctx.world.new_mail(rcpt, at);
+            let id = ledger::written(ctx, rcpt, at);
             let profile = ctx.rng().weighted(&self.cfg.profile_weights) as u8;
             let mx = ctx.rng().below(self.cfg.mx.len() as u64) as u8;
             let slot = self.alloc(Slot { id, rcpt, first: at, generation: 0, attempt: 1, profile, mx, tried: 1, state: State::Sending });
