@@ -573,6 +573,7 @@ mod tests {
         assert!(report.outcome.is_ok(), "{}", report.outcome);
         assert_eq!(s.world().counts.sender_bounced, 0, "not before 72 h");
         assert_eq!(s.world().held_by_senders(), 3);
+        assert_eq!(s.world().in_flight_peak().0, 3, "the ledger noted the senders' mails as in flight");
         // Each attempt tries both MX hosts: the refusing one, then the busy
         // one (or the other way round). The 72h schedule: 30 min doubling to
         // 4 h, about 20 attempts in 71 h.
