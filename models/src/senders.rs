@@ -243,6 +243,9 @@ pub struct Senders {
     next_arrival: Option<Time>,
     /// Mean arrival rate, mails per 1000 h.
     rate_per_kh: u128,
+    /// The mean gap between arrivals (µs) at each hourly weight, by index
+    /// into `hourly_weights` (0 where the weight is 0).
+    mean_gap_us: [u64; 24],
     generated: u64,
     held: u64,
 }
@@ -268,6 +271,15 @@ impl Senders {
             .collect();
         let deadlines = Deadlines::new(cfg.tick, DEADLINE);
         let rate_per_kh = cfg.workload.rate_per_kh();
+        // An hour's rate = mean rate · weight · 24 / Σ weights.
+        let total: u64 = cfg.workload.hourly_weights.iter().sum();
+        let mean_gap_us = cfg.workload.hourly_weights.map(|weight| {
+            if weight == 0 || rate_per_kh == 0 {
+                return 0;
+            }
+            let mean = (MICROS_PER_H as u128 * 1000 * total as u128 / (rate_per_kh * weight as u128 * 24)).max(1);
+            mean.min(u64::MAX as u128) as u64
+        });
         Senders {
             cfg,
             rcpt_cumulative,
@@ -276,6 +288,7 @@ impl Senders {
             deadlines,
             next_arrival: None,
             rate_per_kh,
+            mean_gap_us,
             generated: 0,
             held: 0,
         }
@@ -312,18 +325,17 @@ impl Senders {
         if self.rate_per_kh == 0 || max.is_some_and(|m| self.generated >= m) {
             return None;
         }
-        let total: u64 = w.hourly_weights.iter().sum();
         let mut t = from;
         loop {
             if end.is_some_and(|e| t >= e) {
                 return None;
             }
-            let hour_end = Time((t.as_micros() / MICROS_PER_H + 1) * MICROS_PER_H);
-            let weight = w.weight_at(t);
-            if weight > 0 {
-                // This hour's rate = mean rate · weight · 24 / Σ weights.
-                let mean = (MICROS_PER_H as u128 * 1000 * total as u128 / (self.rate_per_kh * weight as u128 * 24)).max(1);
-                let gap = ctx.rng().exponential(Dur::micros(mean.min(u64::MAX as u128) as u64));
+            let hour = t.as_micros() / MICROS_PER_H;
+            let hour_end = Time((hour + 1) * MICROS_PER_H);
+            let index = ((hour + w.start_hour as u64) % 24) as usize;
+            if w.hourly_weights[index] > 0 {
+                // At this hour's rate (precomputed per weight).
+                let gap = ctx.rng().exponential(Dur::micros(self.mean_gap_us[index]));
                 let at = t + gap;
                 if at < hour_end {
                     return match end {
