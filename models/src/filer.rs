@@ -487,7 +487,15 @@ impl Filer {
             self.reply_append(ctx, from, slot, mail.id, Err(StoreError::Lock), self.cfg.lock_fail_delay);
             return;
         }
-        self.acquire(ctx, disk, mb, Req::Append { from, slot, mail, locked });
+        // As `acquire` with an append, without wrapping it in a `Req` unless
+        // it has to wait.
+        if !locked {
+            self.start_append(ctx, disk, from, slot, mail, false);
+        } else if self.lock_held(mb) {
+            self.waiters.entry(mb).or_default().push_back(Req::Append { from, slot, mail, locked });
+        } else if self.start_append(ctx, disk, from, slot, mail, true) {
+            self.set_lock_held(mb, true);
+        }
     }
 
     fn lock_held(&self, mb: MailboxId) -> bool {
@@ -926,6 +934,7 @@ impl Filer {
         }
     }
 
+    #[inline]
     fn serve(&mut self, ctx: C, disk: D, from: NodeId, msg: Store) {
         match msg {
             Store::Append { mail, locked, slot } => self.append(ctx, disk, from, slot, mail, locked),

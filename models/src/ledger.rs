@@ -139,6 +139,9 @@ pub struct World {
     /// When the first accepted mail became outstanding and when the last
     /// became delivered (for "time to full restore").
     pub last_delivery: Time,
+    /// The most mails in flight at once (outstanding plus held by senders)
+    /// and when, noted at the transitions that raise it.
+    in_flight_peak: (u64, Time),
 }
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
@@ -203,6 +206,20 @@ impl World {
     pub fn held_by_senders(&self) -> u64 {
         self.held
     }
+    /// The most mails in flight at once — accepted and not yet in their
+    /// mailbox nor returned, or still held by their senders — and when. Noted
+    /// at every mail written through [`written`] and every first 250, the
+    /// only transitions that raise it, so it costs nothing per event.
+    pub fn in_flight_peak(&self) -> (u64, Time) {
+        self.in_flight_peak
+    }
+
+    fn note_in_flight(&mut self, now: Time) {
+        let n = self.outstanding + self.held;
+        if n > self.in_flight_peak.0 {
+            self.in_flight_peak = (n, now);
+        }
+    }
     /// Copies of the mail in mailboxes (durably).
     pub fn in_mailbox(&self, id: MailId) -> u8 {
         self.mails[id as usize].mailbox
@@ -237,6 +254,16 @@ impl World {
     }
 }
 
+/// An author wrote a new mail for `rcpt` at `created` (now or later: a
+/// sender may write a batch ahead of their times); its sender holds it.
+/// Returns its id. As [`World::new_mail`], and notes the peak in flight.
+pub fn written(ctx: C, rcpt: MailboxId, created: Time) -> MailId {
+    let now = ctx.now();
+    let id = ctx.world.new_mail(rcpt, created);
+    ctx.world.note_in_flight(now);
+    id
+}
+
 /// A queue write of mail `id` became durable on `node`.
 pub fn enqueued(ctx: C, id: MailId) {
     let r = ctx.world.rec(id);
@@ -256,6 +283,7 @@ pub fn acknowledged(ctx: C, id: MailId) {
         bump_hour(&mut w.stats.accepted_per_hour, now);
     }
     if w.mails[id as usize].queues == 0 {
+        w.note_in_flight(now);
         let name = ctx.name(me).to_string();
         ctx.violation(CUSTODY, format!("mail {id} acknowledged with 250 by {name} before it was durable in a queue; a crash now loses it"));
         return;
@@ -263,6 +291,9 @@ pub fn acknowledged(ctx: C, id: MailId) {
     // Delivered already through another copy? Then nothing is outstanding.
     if w.mails[id as usize].mailbox > 0 {
         w.resolve(id);
+    }
+    if first {
+        w.note_in_flight(now);
     }
 }
 

@@ -317,6 +317,18 @@ impl Hash for Msg {
         match self {
             Msg::Smtp(m) => m.hash(state),
             Msg::Store(m) => m.hash(state),
+            _ => self.hash_rare(state),
+        }
+    }
+}
+
+impl Msg {
+    /// The derived hashing of the rare messages, out of line: the mail
+    /// traffic's fingerprint then needs no registers saved.
+    #[inline(never)]
+    fn hash_rare<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Msg::Smtp(_) | Msg::Store(_) => unreachable!("hashed inline"),
             Msg::Cluster(m) => {
                 state.write_u64(head(8, 0, 0));
                 m.hash(state);

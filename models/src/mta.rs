@@ -557,6 +557,10 @@ impl Mta {
         debug_assert_eq!(e.state, State::Active);
         e.generation = e.generation.wrapping_add(1);
         self.in_flight -= 1;
+        if self.in_flight == 0 {
+            // Every delivery timeout set so far is stale: dropped unread.
+            self.deadlines.forget_in_order();
+        }
         if ok {
             self.remove(slot, ctx, disk);
         } else {

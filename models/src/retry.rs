@@ -346,6 +346,12 @@ pub struct Deadlines {
     len: usize,
     /// The kernel timers this set has pending (µs): few.
     timers: Vec<u64>,
+    /// The earliest of `timers`, `u64::MAX` if none.
+    first_timer: u64,
+    /// The last tick computed and the one before it (µs): a deadline in
+    /// `(tick_lo, tick_hi]` rounds up to `tick_hi` without a division.
+    tick_lo: u64,
+    tick_hi: u64,
     /// Between `fired` and `rearm`: pushes leave the timer to `rearm`.
     batch: bool,
     tick_us: u64,
@@ -368,6 +374,9 @@ impl Deadlines {
             scratch: Vec::new(),
             len: 0,
             timers: Vec::new(),
+            first_timer: u64::MAX,
+            tick_lo: 0,
+            tick_hi: 0,
             batch: false,
             tick_us: tick.as_micros().max(1),
             tag,
@@ -388,19 +397,32 @@ impl Deadlines {
 
     /// `due` rounded up to the tick, and never before now (µs).
     #[inline]
-    fn tick_of<M: Message, W>(&self, ctx: &Ctx<'_, M, W>, due: Time) -> u64 {
+    fn tick_of<M: Message, W>(&mut self, ctx: &Ctx<'_, M, W>, due: Time) -> u64 {
         let now = ctx.now().as_micros();
-        due.as_micros().max(now).div_ceil(self.tick_us).saturating_mul(self.tick_us)
+        let x = due.as_micros().max(now);
+        if x > self.tick_lo && x <= self.tick_hi {
+            // Deadlines pushed together mostly share a tick.
+            return self.tick_hi;
+        }
+        let at = x.div_ceil(self.tick_us).saturating_mul(self.tick_us);
+        (self.tick_lo, self.tick_hi) = (at.saturating_sub(self.tick_us), at);
+        at
     }
 
     /// Sets a kernel timer for `at` unless one at or before it is pending
     /// (or a batch is open: `rearm` will).
     #[inline]
     fn arm<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
-        if self.batch || self.timers.iter().any(|&t| t <= at) {
+        if self.batch || self.first_timer <= at {
             return;
         }
+        self.set_timer(ctx, at);
+    }
+
+    #[inline(never)]
+    fn set_timer<M: Message, W>(&mut self, ctx: &mut Ctx<'_, M, W>, at: u64) {
         self.timers.push(at);
+        self.first_timer = at;
         let now = ctx.now().as_micros();
         ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
     }
@@ -447,11 +469,20 @@ impl Deadlines {
         self.arm(ctx, at);
     }
 
+    /// Drops every deadline pushed with [`Deadlines::push_in_order`] that is
+    /// still in its FIFO, without testing them: for an owner that knows none
+    /// of them is current any more (every attempt they time has ended).
+    pub fn forget_in_order(&mut self) {
+        self.len -= self.fifo.len();
+        self.fifo.clear();
+    }
+
     /// Call when a timer with this set's tag fires, before popping: opens a
     /// batch that [`Deadlines::rearm`] closes.
     pub fn fired(&mut self, now: Time) {
         let now = now.as_micros();
         self.timers.retain(|&t| t > now);
+        self.first_timer = self.timers.iter().copied().min().unwrap_or(u64::MAX);
         self.batch = true;
     }
 
@@ -504,19 +535,19 @@ impl Deadlines {
                 }
             };
             self.len -= bucket.len();
-            self.due.extend(
-                bucket
-                    .iter()
-                    .filter(|&&(slot, generation)| current(slot, generation))
-                    .map(|&(slot, generation)| (slot as u64) << 32 | generation as u64),
-            );
+            // The bucket's deadlines are tested after sorting, in slot
+            // order, so that the owner's slots are visited in order too.
+            self.due.extend(bucket.iter().map(|&(slot, generation)| (slot as u64) << 32 | generation as u64));
             bucket.clear();
             if self.spare.capacity() < bucket.capacity() {
                 self.spare = bucket;
             }
             if !self.due.is_empty() {
                 sort_keys(&mut self.due, &mut self.scratch);
-                return;
+                self.due.retain(|&d| current((d >> 32) as u32, d as u32));
+                if !self.due.is_empty() {
+                    return;
+                }
             }
         }
     }
@@ -554,16 +585,18 @@ impl Deadlines {
         self.next = 0;
         self.len = 0;
         self.timers.clear();
+        self.first_timer = u64::MAX;
         self.batch = false;
     }
 }
 
 /// Sorts one tick's packed deadlines (`slot << 32 | generation`) in
-/// ascending order. The current deadlines of a tick have distinct slots (a
-/// slot has one generation at a time) that differ in a few low bytes, so a
-/// least-significant-digit radix sort over just the slot bytes that differ is
-/// a handful of linear passes; a final insertion pass orders any equal slots
-/// by generation (none, in practice). Short runs use the standard sort.
+/// ascending order. A tick's deadlines nearly all have distinct slots (a
+/// slot has one generation at a time; only stale ones can repeat a slot)
+/// that differ in a few low bytes, so a least-significant-digit radix sort
+/// over just the slot bytes that differ is a handful of linear passes; a
+/// final insertion pass orders the few equal slots by generation. Short runs
+/// use the standard sort.
 fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     if keys.len() <= 64 {
         keys.sort_unstable();
@@ -827,6 +860,48 @@ mod tests {
         // Start, the timer set at start (600 s) and the ten 5 s timers: the
         // stale 600 s timeouts set no timer of their own.
         assert_eq!(sim.trace().len(), 1 + 1 + 10);
+    }
+
+    /// Pushes two in-order deadlines and a bucket one, then forgets the
+    /// in-order lane.
+    struct Forgetter {
+        deadlines: Deadlines,
+    }
+
+    impl mailsim_sim::Node<u8, Popped> for Forgetter {
+        type Disk = ();
+        fn handle(&mut self, input: mailsim_sim::Input<u8>, ctx: &mut Ctx<'_, u8, Popped>, _: &mut mailsim_sim::Disk<()>) {
+            let s = Time::from_secs;
+            match input {
+                mailsim_sim::Input::Start => {
+                    let d = &mut self.deadlines;
+                    d.push_in_order(ctx, s(10), 0, 0);
+                    d.push_in_order(ctx, s(20), 1, 0);
+                    d.push(ctx, s(15), 2, 0);
+                    d.forget_in_order();
+                    assert_eq!(d.len(), 1);
+                }
+                mailsim_sim::Input::Timer { .. } => {
+                    let now = ctx.now();
+                    self.deadlines.fired(now);
+                    while let Some((slot, generation)) = self.deadlines.pop_due(now, |_, _| true) {
+                        ctx.world.push((now.as_secs(), slot, generation));
+                    }
+                    self.deadlines.rearm(ctx, |_, _| true);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn forgotten_in_order_deadlines_never_pop() {
+        let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
+        let node =
+            sim.add_node("forgetter", mailsim_sim::NodeConfig::default(), (), |_| Forgetter { deadlines: Deadlines::new(Dur::secs(5), 7) });
+        assert!(sim.run().outcome.is_ok());
+        assert_eq!(sim.world(), &vec![(15, 2, 0)]);
+        assert!(sim.node::<Forgetter>(node).expect("up").deadlines.is_empty());
     }
 
     #[test]

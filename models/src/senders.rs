@@ -243,6 +243,9 @@ pub struct Senders {
     next_arrival: Option<Time>,
     /// Mean arrival rate, mails per 1000 h.
     rate_per_kh: u128,
+    /// The mean gap between arrivals (µs) at each hourly weight, by index
+    /// into `hourly_weights` (0 where the weight is 0).
+    mean_gap_us: [u64; 24],
     generated: u64,
     held: u64,
 }
@@ -268,6 +271,15 @@ impl Senders {
             .collect();
         let deadlines = Deadlines::new(cfg.tick, DEADLINE);
         let rate_per_kh = cfg.workload.rate_per_kh();
+        // An hour's rate = mean rate · weight · 24 / Σ weights.
+        let total: u64 = cfg.workload.hourly_weights.iter().sum();
+        let mean_gap_us = cfg.workload.hourly_weights.map(|weight| {
+            if weight == 0 || rate_per_kh == 0 {
+                return 0;
+            }
+            let mean = (MICROS_PER_H as u128 * 1000 * total as u128 / (rate_per_kh * weight as u128 * 24)).max(1);
+            mean.min(u64::MAX as u128) as u64
+        });
         Senders {
             cfg,
             rcpt_cumulative,
@@ -276,6 +288,7 @@ impl Senders {
             deadlines,
             next_arrival: None,
             rate_per_kh,
+            mean_gap_us,
             generated: 0,
             held: 0,
         }
@@ -312,18 +325,17 @@ impl Senders {
         if self.rate_per_kh == 0 || max.is_some_and(|m| self.generated >= m) {
             return None;
         }
-        let total: u64 = w.hourly_weights.iter().sum();
         let mut t = from;
         loop {
             if end.is_some_and(|e| t >= e) {
                 return None;
             }
-            let hour_end = Time((t.as_micros() / MICROS_PER_H + 1) * MICROS_PER_H);
-            let weight = w.weight_at(t);
-            if weight > 0 {
-                // This hour's rate = mean rate · weight · 24 / Σ weights.
-                let mean = (MICROS_PER_H as u128 * 1000 * total as u128 / (self.rate_per_kh * weight as u128 * 24)).max(1);
-                let gap = ctx.rng().exponential(Dur::micros(mean.min(u64::MAX as u128) as u64));
+            let hour = t.as_micros() / MICROS_PER_H;
+            let hour_end = Time((hour + 1) * MICROS_PER_H);
+            let index = ((hour + w.start_hour as u64) % 24) as usize;
+            if w.hourly_weights[index] > 0 {
+                // At this hour's rate (precomputed per weight).
+                let gap = ctx.rng().exponential(Dur::micros(self.mean_gap_us[index]));
                 let at = t + gap;
                 if at < hour_end {
                     return match end {
@@ -351,7 +363,7 @@ impl Senders {
         while let Some(t) = self.next_arrival.filter(|&t| t < batch_end) {
             let at = t.max(now);
             let rcpt = self.draw_rcpt(ctx);
-            let id = ctx.world.new_mail(rcpt, at);
+            let id = ledger::written(ctx, rcpt, at);
             let profile = ctx.rng().weighted(&self.cfg.profile_weights) as u8;
             let mx = ctx.rng().below(self.cfg.mx.len() as u64) as u8;
             let slot = self.alloc(Slot { id, rcpt, first: at, generation: 0, attempt: 1, profile, mx, tried: 1, state: State::Sending });
@@ -573,6 +585,7 @@ mod tests {
         assert!(report.outcome.is_ok(), "{}", report.outcome);
         assert_eq!(s.world().counts.sender_bounced, 0, "not before 72 h");
         assert_eq!(s.world().held_by_senders(), 3);
+        assert_eq!(s.world().in_flight_peak().0, 3, "the ledger noted the senders' mails as in flight");
         // Each attempt tries both MX hosts: the refusing one, then the busy
         // one (or the other way round). The 72h schedule: 30 min doubling to
         // 4 h, about 20 attempts in 71 h.

@@ -161,6 +161,8 @@ pub struct Trace {
     /// is at `start` (overwritten in place: no shifting per event).
     records: Vec<Record>,
     start: usize,
+    /// `n` once a `Tail(n)` trace keeps `n` records (the ring is full), else 0.
+    ring: usize,
     labels: Vec<String>,
 }
 
@@ -170,7 +172,7 @@ impl Trace {
             TraceMode::Tail(n) => n,
             TraceMode::Full => 1024,
         };
-        Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: Vec::with_capacity(cap), start: 0, labels: Vec::new() }
+        Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: Vec::with_capacity(cap), start: 0, ring: 0, labels: Vec::new() }
     }
 
     pub fn mode(&self) -> TraceMode {
@@ -189,14 +191,21 @@ impl Trace {
         let h = mum(self.hash ^ r.time.0, r.seq);
         self.hash = mum(h ^ r.payload, who(&r));
         self.count += 1;
+        if self.ring > 0 {
+            // The common case: a full tail, overwritten in place.
+            self.records[self.start] = r;
+            self.start += 1;
+            if self.start == self.ring {
+                self.start = 0;
+            }
+            return;
+        }
         match self.mode {
             TraceMode::Tail(0) => {}
             TraceMode::Tail(n) => {
-                if self.records.len() < n {
-                    self.records.push(r);
-                } else {
-                    self.records[self.start] = r;
-                    self.start = if self.start + 1 == n { 0 } else { self.start + 1 };
+                self.records.push(r);
+                if self.records.len() == n {
+                    self.ring = n;
                 }
             }
             TraceMode::Full => {
