@@ -38,7 +38,8 @@
 //! timer per tick, because a million mails must not cost a million extra
 //! events.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use mailsim_sim::{Ctx, Dur, Message, Time, MICROS_PER_S};
 
@@ -330,6 +331,11 @@ pub struct Deadlines {
     /// Other deadlines by due tick (µs): `(slot, generation)`; the tick
     /// `hot_at` is in `hot` instead.
     buckets: BTreeMap<u64, Vec<(u32, u32)>>,
+    /// Deadlines alone in their tick when it stopped being the hot one, as a
+    /// min-heap of `(at µs, slot, generation)`: sparse deadlines (a few
+    /// hundred mails retrying on their own schedules) cost no bucket
+    /// allocation and no map node each.
+    singles: BinaryHeap<Reverse<(u64, u32, u32)>>,
     /// The bucket pushed to last, for tick `hot_at` (`u64::MAX`: none).
     hot: Vec<(u32, u32)>,
     hot_at: u64,
@@ -365,6 +371,7 @@ impl Deadlines {
         Deadlines {
             fifo: VecDeque::new(),
             buckets: BTreeMap::new(),
+            singles: BinaryHeap::new(),
             hot: Vec::new(),
             hot_at: u64::MAX,
             spare: Vec::new(),
@@ -440,12 +447,19 @@ impl Deadlines {
         if at != self.hot_at {
             // Another tick: the hot bucket goes back to the map, and the
             // bucket of `at` (if any) comes out of it.
-            let bucket = self.buckets.remove(&at).unwrap_or_else(|| std::mem::take(&mut self.spare));
-            let old = std::mem::replace(&mut self.hot, bucket);
-            if self.hot_at != u64::MAX {
+            let found = if self.buckets.is_empty() { None } else { self.buckets.remove(&at) };
+            let bucket = found.unwrap_or_else(|| std::mem::take(&mut self.spare));
+            let mut old = std::mem::replace(&mut self.hot, bucket);
+            if self.hot_at != u64::MAX && old.len() > 1 {
                 self.buckets.insert(self.hot_at, old);
-            } else if self.spare.capacity() < old.capacity() {
-                self.spare = old;
+            } else {
+                if let [(slot, generation)] = old[..] {
+                    self.singles.push(Reverse((self.hot_at, slot, generation)));
+                }
+                old.clear();
+                if self.spare.capacity() < old.capacity() {
+                    self.spare = old;
+                }
             }
             self.hot_at = at;
         }
@@ -501,7 +515,8 @@ impl Deadlines {
     fn earliest_pending(&self) -> u64 {
         let fifo = self.fifo.front().map_or(u64::MAX, |d| d.0);
         let bucket = self.buckets.keys().next().copied().unwrap_or(u64::MAX);
-        fifo.min(bucket).min(self.hot_at)
+        let single = self.singles.peek().map_or(u64::MAX, |d| d.0 .0);
+        fifo.min(bucket).min(single).min(self.hot_at)
     }
 
     /// Gathers the current deadlines of the earliest tick at or before `now`
@@ -538,6 +553,14 @@ impl Deadlines {
             // The bucket's deadlines are tested after sorting, in slot
             // order, so that the owner's slots are visited in order too.
             self.due.extend(bucket.iter().map(|&(slot, generation)| (slot as u64) << 32 | generation as u64));
+            while let Some(&Reverse((a, slot, generation))) = self.singles.peek() {
+                if a != at {
+                    break;
+                }
+                self.singles.pop();
+                self.len -= 1;
+                self.due.push((slot as u64) << 32 | generation as u64);
+            }
             bucket.clear();
             if self.spare.capacity() < bucket.capacity() {
                 self.spare = bucket;
@@ -579,6 +602,7 @@ impl Deadlines {
     pub fn clear(&mut self) {
         self.fifo.clear();
         self.buckets.clear();
+        self.singles.clear();
         self.hot.clear();
         self.hot_at = u64::MAX;
         self.due.clear();
