@@ -536,8 +536,17 @@ fn cluster_promises_hold(case: &ClusterCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The cluster property runs 256 cases by default (about two seconds: with
+/// the failure monitor a case is cheap), eight times the other properties:
+/// its model bugs 4-6 below each needed thousands of cases to show up.
+/// `FAULT_PLANS_CASES=N` sets it too.
+fn cluster_config() -> ProptestConfig {
+    let cases = std::env::var("FAULT_PLANS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    ProptestConfig { cases, ..config() }
+}
+
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(cluster_config())]
 
     #[test]
     fn a_cluster_keeps_every_mail_under_random_crashes_isolations_and_fence_failures(case in cluster_case()) {
