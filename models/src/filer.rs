@@ -531,10 +531,22 @@ impl Filer {
 
     /// Hands the mailbox's lock to the next waiter, until one starts a write;
     /// frees it when none does.
+    #[inline]
     fn release(&mut self, ctx: C, disk: D, mb: MailboxId) {
         if !self.lock_held(mb) {
             return;
         }
+        if self.waiters.is_empty() {
+            // Nearly always: no mailbox lock is contended.
+            self.set_lock_held(mb, false);
+            return;
+        }
+        self.hand_over(ctx, disk, mb);
+    }
+
+    /// `release` when some lock has waiters.
+    #[inline(never)]
+    fn hand_over(&mut self, ctx: C, disk: D, mb: MailboxId) {
         loop {
             let Some(waiters) = self.waiters.get_mut(&mb) else {
                 self.set_lock_held(mb, false);
