@@ -611,6 +611,8 @@ pub struct Sim<M: Message, W> {
     watched: Vec<usize>,
     /// Indices of the eventually properties, in order.
     eventually: Vec<usize>,
+    /// Some eventually property has not held yet.
+    eventually_open: bool,
     scheduled: Vec<Option<Fault<M>>>,
     processes: Vec<ProcessSlot<M>>,
     recovery_done: Option<Check<M, W>>,
@@ -660,6 +662,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             props: Vec::new(),
             watched: Vec::new(),
             eventually: Vec::new(),
+            eventually_open: false,
             scheduled: Vec::new(),
             processes: Vec::new(),
             recovery_done: None,
@@ -742,7 +745,10 @@ impl<M: Message, W: 'static> Sim<M, W> {
     fn add_property(&mut self, name: &str, kind: PropertyKind, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
         let index = self.props.len();
         match kind {
-            PropertyKind::Eventually => self.eventually.push(index),
+            PropertyKind::Eventually => {
+                self.eventually.push(index);
+                self.eventually_open = true;
+            }
             PropertyKind::Always | PropertyKind::Sometimes => self.watched.push(index),
         }
         self.props.push(Property { name: name.to_string(), kind, check: Box::new(check), satisfied: false });
@@ -904,10 +910,16 @@ impl<M: Message, W: 'static> Sim<M, W> {
             if self.core.monitor.dirty {
                 self.core.review_watches();
             }
+            // Only what can change the outcome after this event: a
+            // violation reported, always/sometimes properties, the recovery
+            // gate, eventually properties not yet held in the liveness phase.
             let must_check = self.core.violation.is_some()
-                || !self.props.is_empty()
-                || self.recovery_done.is_some()
-                || matches!(self.phase, Phase::Recovering { .. });
+                || !self.watched.is_empty()
+                || match self.phase {
+                    Phase::Faults => false,
+                    Phase::Recovering { .. } => true,
+                    Phase::Liveness { .. } => self.eventually_open,
+                };
             if must_check {
                 if let Some(outcome) = self.check() {
                     return outcome;
@@ -1305,6 +1317,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
                 all &= p.satisfied;
             }
+            self.eventually_open = !all;
             if all && self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() && (any || self.recovery_done.is_some()) {
                 self.core.stop = true;
             }
