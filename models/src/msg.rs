@@ -147,27 +147,11 @@ pub enum Cluster {
 #[derive(Clone, Debug, Hash)]
 pub enum Ops {
     /// An alert from monitoring, with its text.
-    Alert {
-        text: String,
-        about: NodeId,
-    },
+    Alert { text: String, about: NodeId },
     /// An operator executes a runbook step on a component.
-    Command {
-        step: StepId,
-        action: Action,
-    },
+    Command { step: StepId, action: Action },
     /// A component finished a step.
-    StepDone {
-        step: StepId,
-    },
-    /// A monitoring probe and its answer.
-    Probe {
-        seq: u64,
-    },
-    ProbeReply {
-        seq: u64,
-        ok: bool,
-    },
+    StepDone { step: StepId },
 }
 
 /// What a runbook step does. Components that do not know an action answer
@@ -404,8 +388,8 @@ mod tests {
                 result: Ok(AccessInfo { count: 2, uidl_epoch: 0, temporary: false }),
             }),
             Msg::Store(Store::AccessReply { mailbox: 3, proto: Proto::Pop, result: Err(StoreError::Offline) }),
-            Msg::Ops(Ops::Probe { seq: 1 }),
-            Msg::Ops(Ops::Probe { seq: 2 }),
+            Msg::Ops(Ops::StepDone { step: 1 }),
+            Msg::Ops(Ops::StepDone { step: 2 }),
             Msg::Fault(ModelFault::LockBroken),
         ];
         for m in other {
