@@ -148,6 +148,10 @@ pub struct Control {
 pub struct Mailstore {
     placement: Vec<u16>,
     boxes: Vec<Vec<MailId>>,
+    /// One bit per mail id: in its mailbox (a mail has one recipient). The
+    /// append's idempotency test in O(1) instead of a scan of the mailbox,
+    /// which for a popular recipient holds thousands of mails.
+    stored: Vec<u64>,
     temp: BTreeMap<MailboxId, Vec<MailId>>,
     volume_epoch: Vec<u32>,
     control: Control,
@@ -172,6 +176,7 @@ impl Mailstore {
         Mailstore {
             placement,
             boxes: vec![Vec::new(); cfg.mailboxes as usize],
+            stored: Vec::new(),
             temp: BTreeMap::new(),
             volume_epoch: vec![0; volumes as usize],
             control: Control { storage, lock_broken: false, temp_enabled: false, keep_uidls: true },
@@ -187,6 +192,26 @@ impl Mailstore {
     pub fn mailbox(&self, mb: MailboxId) -> &[MailId] {
         &self.boxes[mb as usize]
     }
+    /// Whether mail `id` is durably in its mailbox.
+    pub fn holds(&self, id: MailId) -> bool {
+        self.stored.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn mark(&mut self, id: MailId, on: bool) {
+        let (w, b) = (id as usize / 64, id % 64);
+        if w >= self.stored.len() {
+            if !on {
+                return;
+            }
+            self.stored.resize((w + 1).max(self.stored.len() * 2), 0);
+        }
+        if on {
+            self.stored[w] |= 1 << b;
+        } else {
+            self.stored[w] &= !(1 << b);
+        }
+    }
+
     /// The mails durably in a mailbox's temporary store.
     pub fn temp(&self, mb: MailboxId) -> &[MailId] {
         self.temp.get(&mb).map_or(&[], |v| v.as_slice())
@@ -235,10 +260,16 @@ impl Durable for Mailstore {
     type Op = Op;
     fn apply(&mut self, op: Op) {
         match op {
-            Op::Append { mailbox, mail } => self.boxes[mailbox as usize].push(mail),
+            Op::Append { mailbox, mail } => {
+                self.boxes[mailbox as usize].push(mail);
+                self.mark(mail, true);
+            }
             Op::Temp { mailbox, mail } => self.temp.entry(mailbox).or_default().push(mail),
             Op::Merge { mailbox, add, remove } => {
                 self.boxes[mailbox as usize].extend_from_slice(&add);
+                for &m in &add {
+                    self.mark(m, true);
+                }
                 if let Some(t) = self.temp.get_mut(&mailbox) {
                     t.retain(|m| !remove.contains(m));
                     if t.is_empty() {
@@ -247,9 +278,11 @@ impl Durable for Mailstore {
                 }
             }
             Op::Lose { volumes } => {
-                for (b, v) in self.boxes.iter_mut().zip(&self.placement) {
-                    if volumes.contains(&(*v as u32)) {
-                        *b = Vec::new();
+                for mb in 0..self.boxes.len() {
+                    if volumes.contains(&(self.placement[mb] as u32)) {
+                        for m in std::mem::take(&mut self.boxes[mb]) {
+                            self.mark(m, false);
+                        }
                     }
                 }
             }
@@ -595,7 +628,7 @@ impl Filer {
         // Idempotent per mail id: a redelivery is answered, not stored again.
         // An offline volume cannot be read, so only the temp store is checked.
         let st = disk.state();
-        let have = if temp { st.temp(mb).contains(&mail.id) } else { st.mailbox(mb).contains(&mail.id) };
+        let have = if temp { st.temp(mb).contains(&mail.id) } else { st.holds(mail.id) };
         if have {
             self.reply_append(ctx, from, slot, mail.id, Ok(()), self.cfg.service_time);
             return false;
@@ -1472,5 +1505,20 @@ mod tests {
         let b = run.agent_state(1);
         assert!(b.errors.contains(&StoreError::Lock), "grace after restart: {:?}", b.errors);
         assert!(b.errors.contains(&StoreError::Offline), "the shelf is still down: {:?}", b.errors);
+    }
+
+    #[test]
+    fn the_stored_bits_follow_appends_merges_and_losses() {
+        let mut st = Mailstore::new(&cfg(), 1);
+        let mb = 7;
+        let volume = st.volume_of(mb);
+        assert!(!st.holds(3) && !st.holds(1_000_000));
+        st.apply(Op::Append { mailbox: mb, mail: 3 });
+        st.apply(Op::Merge { mailbox: mb, add: vec![200], remove: vec![] });
+        assert!(st.holds(3) && st.holds(200) && !st.holds(4));
+        assert_eq!(st.mailbox(mb), &[3, 200]);
+        st.apply(Op::Lose { volumes: vec![volume] });
+        assert!(!st.holds(3) && !st.holds(200), "a lost volume's mails are gone");
+        assert!(st.mailbox(mb).is_empty());
     }
 }
