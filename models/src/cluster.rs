@@ -63,7 +63,7 @@ const JOIN: u64 = 2 << 48;
 const FENCE_TIMEOUT: u64 = 3 << 48;
 const KIND: u64 = 0xff << 48;
 
-/// The status word an agent announces (a heartbeat's `epoch` payload, or
+/// The status word an agent announces (a heartbeat's payload, or
 /// its published status with the failure monitor): `JOINED` once it knows
 /// the cluster state (while joining it may not coordinate), `RUNNING` while
 /// it runs the mail services — what Pacemaker's coordinator learns by
@@ -431,11 +431,11 @@ impl Agent {
     /// Heartbeats out, failure detection, then recovery decisions.
     fn tick(&mut self, ctx: C) {
         let now = ctx.now();
-        let epoch = self.status();
+        let status = self.status();
         let from = ctx.me();
         for i in 0..self.members.len() {
             if i != self.me {
-                ctx.send(self.members[i].id, Msg::Cluster(Cluster::Heartbeat { from, epoch }));
+                ctx.send(self.members[i].id, Msg::Cluster(Cluster::Heartbeat { from, status }));
             }
         }
         let mut changed = false;
@@ -452,7 +452,7 @@ impl Agent {
 
     fn on_cluster(&mut self, from: NodeId, c: Cluster, ctx: C) {
         match c {
-            Cluster::Heartbeat { from: peer, epoch } => self.heard(peer, epoch, ctx),
+            Cluster::Heartbeat { from: peer, status } => self.heard(peer, status, ctx),
             Cluster::VipOwner { owner } => {
                 if self.index(from).is_none() {
                     return;
@@ -595,6 +595,11 @@ impl Agent {
         }
     }
 
+    /// The services' owner is a member believed up.
+    fn owner_up(&self) -> bool {
+        self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up))
+    }
+
     /// The coordinator's decisions: fence UNCLEAN members, then place the
     /// services if their owner is gone.
     fn act(&mut self, ctx: C) {
@@ -606,8 +611,7 @@ impl Agent {
                 self.start_fence(ctx, target, 0, 0);
             }
         }
-        let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
-        if !owner_up && self.recovery_allowed() {
+        if !self.owner_up() && self.recovery_allowed() {
             self.failover(ctx);
         } else if self.owner == Some(ctx.me()) && !self.runs {
             // This coordinator is the owner but does not run the services
@@ -706,8 +710,7 @@ impl Agent {
         if !self.joined {
             self.join(ctx);
         }
-        let owner_up = self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up));
-        if !owner_up {
+        if !self.owner_up() {
             self.failover(ctx);
         }
     }
@@ -896,6 +899,14 @@ impl Vip {
                 ctx.watch(o, VIP_NEIGHBOR_TIMEOUT);
             }
         }
+        self.publish(ctx);
+    }
+
+    /// Tells monitoring (through the failure monitor) whether the service
+    /// answers through the vip; called whenever the owner or its news
+    /// changes.
+    fn publish(&self, ctx: C) {
+        ctx.publish(if self.serving() { crate::ops::SERVING } else { 0 });
     }
 
     fn remember(&mut self, id: MailId, sender: NodeId) {
@@ -965,6 +976,7 @@ impl Node<Msg, World> for Vip {
                 if let Some(s) = self.seen.iter_mut().find(|s| s.0 == peer) {
                     *s = (peer, up, status);
                 }
+                self.publish(ctx);
             }
             // The owner's host is down and refused the forwarded connection.
             Input::Refused { msg, .. } => match msg {
@@ -983,7 +995,6 @@ impl Node<Msg, World> for Vip {
             },
             _ => {}
         }
-        ctx.publish(if self.serving() { crate::ops::SERVING } else { 0 });
     }
 }
 

@@ -119,9 +119,11 @@ pub struct AccessInfo {
 /// The cluster manager (Corosync/Pacemaker-like) and its fencing devices.
 #[derive(Clone, Debug, Hash)]
 pub enum Cluster {
+    /// "I am alive": the sender's status word (joined, running the
+    /// services; see `cluster.rs`).
     Heartbeat {
         from: NodeId,
-        epoch: u64,
+        status: u64,
     },
     /// Ask a fencing device to power off `target`.
     Fence {
