@@ -108,7 +108,7 @@ pub use determinism::{check_determinism, Divergence};
 pub use fault::{Fault, FaultProcess, FaultReport, Generator, ProcessReport, ProcessView};
 pub use net::{DownMode, LinkConfig};
 pub use node::{Disk, Durable, FaultId, Input, Node, NodeConfig, TimerId, WriteId};
-pub use property::{Observe, PropertyKind, Violation};
+pub use property::{Declared, Observe, PropertyKind, PropertyReport, PropertyStatus, Violation};
 pub use rng::{stream_id, Stream, PPM};
 pub use sim::{current_time, Budget, Config, Ctx, Outcome, RunReport, Sim};
 pub use time::{Dur, Time, MICROS_PER_DAY, MICROS_PER_H, MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_S};

@@ -36,6 +36,76 @@ pub struct Property<M: Message, W> {
     pub kind: PropertyKind,
     pub check: Check<M, W>,
     pub(crate) satisfied: bool,
+    /// Violations recorded (a run that does not stop at the first one counts
+    /// them all).
+    pub(crate) violations: u64,
+    /// The first violation: when, and why.
+    pub(crate) first_violation: Option<(Time, String)>,
+    /// Checked after every event (false for a declared property that only
+    /// the model reports through [`crate::Ctx::violation`]).
+    pub(crate) checked_by_kernel: bool,
+}
+
+/// A safety property a model checks incrementally itself and reports through
+/// [`crate::Ctx::violation`]: a handle, declared to the run up front with
+/// [`crate::Sim::declare`], so every report lists it with its verdict even
+/// when it never fired. Reporting a property that was never declared is a
+/// model bug (the run ends as a model panic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Declared {
+    pub name: &'static str,
+}
+
+impl Declared {
+    /// An *always* property checked by the model, named for reports.
+    pub const fn always(name: &'static str) -> Declared {
+        Declared { name }
+    }
+}
+
+impl fmt::Display for Declared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// What a run can say about one property: it held, it was violated, or the
+/// run never got to judge it (stopped early, recovery never completed). A
+/// verdict built on a property must treat "not evaluated" as not met.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PropertyStatus {
+    Held,
+    Violated { first: Time, count: u64, detail: String },
+    NotEvaluated { why: String },
+}
+
+impl PropertyStatus {
+    pub fn held(&self) -> bool {
+        matches!(self, PropertyStatus::Held)
+    }
+    pub fn violated(&self) -> bool {
+        matches!(self, PropertyStatus::Violated { .. })
+    }
+}
+
+impl fmt::Display for PropertyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PropertyStatus::Held => f.write_str("held"),
+            PropertyStatus::Violated { first, count: 1, detail } => write!(f, "violated at {first}: {detail}"),
+            PropertyStatus::Violated { first, count, detail } => write!(f, "violated {count} times, first at {first}: {detail}"),
+            PropertyStatus::NotEvaluated { why } => write!(f, "not evaluated: {why}"),
+        }
+    }
+}
+
+/// One property in a run's report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PropertyReport {
+    pub name: String,
+    pub kind: PropertyKind,
+    pub status: PropertyStatus,
 }
 
 /// A read-only view of a run for property checks.

@@ -18,7 +18,7 @@ use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView}
 use crate::monitor::{Monitor, Notice, View};
 use crate::net::{DownMode, LinkConfig, Network, Route};
 use crate::node::{AnyHost, Disk, Durable, FaultId, Host, Input, Node, NodeConfig, TimerId};
-use crate::property::{Check, Observe, Property, PropertyKind, Violation};
+use crate::property::{Check, Declared, Observe, Property, PropertyKind, PropertyReport, PropertyStatus, Violation};
 use crate::rng::{Stream, PPM};
 use crate::time::{Dur, Time};
 use crate::trace::{self, stable_hash, Record, RecordKind, Sample, Slice, Trace, TraceMode};
@@ -26,6 +26,14 @@ use crate::{Message, NodeId};
 
 /// The node index used in records made by the kernel itself.
 const KERNEL: u32 = u32::MAX;
+/// Violations one event may report (more are counted as one: a handler that
+/// reports thousands at once is reporting one bug).
+const VIOLATIONS_PER_EVENT_MAX: usize = 64;
+/// The name under which the recovery gate is reported.
+pub const RECOVERY: &str = "recovery";
+/// Violations a run keeps in full (with their trace tails); later ones are
+/// only counted per property.
+const VIOLATIONS_KEPT_MAX: usize = 64;
 
 thread_local! {
     static SIM_NOW: Cell<u64> = const { Cell::new(0) };
@@ -65,6 +73,11 @@ pub struct Config {
     pub swarm: bool,
     /// Number of trace records in a violation's tail.
     pub tail_len: usize,
+    /// End the run at the first violation (TigerBeetle's habit: the state
+    /// after a bug is suspect). When false the run goes on to its end,
+    /// recording every violation, so a run that models real data loss still
+    /// measures its whole timeline; the outcome is still the first violation.
+    pub stop_on_violation: bool,
 }
 
 impl Config {
@@ -81,6 +94,7 @@ impl Config {
             end_when_live: true,
             swarm: false,
             tail_len: 32,
+            stop_on_violation: true,
         }
     }
 }
@@ -152,9 +166,24 @@ pub struct RunReport {
     pub end: Time,
     pub faults: Vec<FaultReport>,
     pub processes: Vec<ProcessReport>,
-    /// Each property with whether it held (always: never violated; eventually
-    /// and sometimes: reached).
-    pub properties: Vec<(String, PropertyKind, bool)>,
+    /// Every property (declared, checked by the kernel, and the recovery
+    /// gate) with its verdict: held, violated, or not evaluated.
+    pub properties: Vec<PropertyReport>,
+    /// The violations recorded, in order (the first few in full; a run that
+    /// stops at its first violation has one).
+    pub violations: Vec<Violation>,
+    /// Scheduled faults that never fired (the run ended first): (when they
+    /// were due, kind, description).
+    pub unfired: Vec<(Time, String, String)>,
+    /// When the recovery condition came to hold, if the run had one and it did.
+    pub recovered: Option<Time>,
+}
+
+impl RunReport {
+    /// The verdict on one property, by name.
+    pub fn property(&self, name: &str) -> Option<&PropertyReport> {
+        self.properties.iter().find(|p| p.name == name)
+    }
 }
 
 #[derive(Debug)]
@@ -335,7 +364,8 @@ pub(crate) struct Core<M> {
     next_timer: u64,
     cancelled: BTreeSet<u64>,
     stop: bool,
-    violation: Option<(String, String)>,
+    /// Violations reported by handlers during the current event.
+    violation: Vec<(&'static str, String)>,
     /// Power actions requested by handlers: (node, on, by whom).
     actions: Vec<(u32, bool, u32)>,
     faults: Vec<FaultReport>,
@@ -539,10 +569,14 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn stop(&mut self) {
         self.core.stop = true;
     }
-    /// Reports a safety violation found by incremental checking in the model.
-    pub fn violation(&mut self, property: &str, detail: String) {
-        if self.core.violation.is_none() {
-            self.core.violation = Some((property.to_string(), detail));
+    /// Reports a violation of a declared safety property, found by
+    /// incremental checking in the model. The property must have been
+    /// declared with [`Sim::declare`]: reporting an undeclared one is a model
+    /// bug, and the run ends as a model panic.
+    pub fn violation(&mut self, property: Declared, detail: String) {
+        // A run that stops at the first violation needs only that one.
+        if self.core.violation.len() < VIOLATIONS_PER_EVENT_MAX {
+            self.core.violation.push((property.name, detail));
         }
     }
     /// Records a metric sample (kept in full traces, exported as a counter).
@@ -590,6 +624,23 @@ enum Phase {
     Faults,
     Recovering { deadline: Time },
     Liveness { deadline: Time },
+    /// No fault phase: eventually properties are judged once, at the end of
+    /// the run (holding at the start, before anything happened, proves
+    /// nothing).
+    Open,
+    /// The liveness phase failed (recovery never completed, or a deadline
+    /// passed) and the run goes on to measure: nothing more to judge.
+    Judged,
+}
+
+/// How the recovery gate went, for the report.
+#[derive(Clone, Debug)]
+enum Recovery {
+    /// No recovery condition was set.
+    None,
+    Pending,
+    Done(Time),
+    Failed(Time, String),
 }
 
 struct ProcessSlot<M> {
@@ -613,10 +664,15 @@ pub struct Sim<M: Message, W> {
     eventually: Vec<usize>,
     /// Some eventually property has not held yet.
     eventually_open: bool,
-    scheduled: Vec<Option<Fault<M>>>,
+    scheduled: Vec<Option<(Time, Fault<M>)>>,
     processes: Vec<ProcessSlot<M>>,
     recovery_done: Option<Check<M, W>>,
+    recovery: Recovery,
     phase: Phase,
+    /// The first violation's outcome, in a run that goes on after it.
+    first_outcome: Option<Outcome>,
+    /// Violations kept in full, in order (at most `VIOLATIONS_KEPT_MAX`).
+    violations: Vec<Violation>,
     /// Random fault processes run only while this holds.
     in_fault_phase: bool,
     started: bool,
@@ -643,7 +699,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             next_timer: 0,
             cancelled: BTreeSet::new(),
             stop: false,
-            violation: None,
+            violation: Vec::new(),
             actions: Vec::new(),
             faults: Vec::new(),
             fault_peer: Vec::new(),
@@ -666,7 +722,10 @@ impl<M: Message, W: 'static> Sim<M, W> {
             scheduled: Vec::new(),
             processes: Vec::new(),
             recovery_done: None,
+            recovery: Recovery::None,
             phase: Phase::Faults,
+            first_outcome: None,
+            violations: Vec::new(),
             in_fault_phase: true,
             started: false,
             finished: None,
@@ -730,7 +789,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
     /// Schedules a fault at a time.
     pub fn schedule(&mut self, at: Time, fault: Fault<M>) {
         let idx = self.scheduled.len();
-        self.scheduled.push(Some(fault));
+        self.scheduled.push(Some((at, fault)));
         self.core.push(at, Ev::Fault(idx));
     }
 
@@ -751,7 +810,31 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             PropertyKind::Always | PropertyKind::Sometimes => self.watched.push(index),
         }
-        self.props.push(Property { name: name.to_string(), kind, check: Box::new(check), satisfied: false });
+        assert!(!self.props.iter().any(|p| p.name == name), "property `{name}` registered twice");
+        self.props.push(Property {
+            name: name.to_string(),
+            kind,
+            check: Box::new(check),
+            satisfied: false,
+            violations: 0,
+            first_violation: None,
+            checked_by_kernel: true,
+        });
+    }
+    /// Declares a safety property that the model checks itself and reports
+    /// through [`Ctx::violation`]; it costs nothing per event and is listed
+    /// in the report with its verdict.
+    pub fn declare(&mut self, property: Declared) {
+        assert!(!self.props.iter().any(|p| p.name == property.name), "property `{property}` declared twice");
+        self.props.push(Property {
+            name: property.name.to_string(),
+            kind: PropertyKind::Always,
+            check: Box::new(|_| Ok(())),
+            satisfied: false,
+            violations: 0,
+            first_violation: None,
+            checked_by_kernel: false,
+        });
     }
     /// A safety property, checked after every event.
     pub fn always(&mut self, name: &str, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
@@ -769,6 +852,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
     /// to wait for). The liveness phase starts once it holds.
     pub fn recovery_done(&mut self, check: impl Fn(&Observe<'_, M, W>) -> Result<(), String> + 'static) {
         self.recovery_done = Some(Box::new(check));
+        self.recovery = Recovery::Pending;
     }
 
     pub fn world(&self) -> &W {
@@ -813,6 +897,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 Outcome::ModelPanic { time: self.core.now, seed: self.cfg.seed, message }
             }
         };
+        let properties = self.property_reports(&outcome);
         let report = RunReport {
             seed: self.cfg.seed,
             outcome,
@@ -821,32 +906,64 @@ impl<M: Message, W: 'static> Sim<M, W> {
             end: self.core.now,
             faults: self.core.faults.clone(),
             processes: self.processes.iter().map(|p| p.report.clone()).collect(),
-            properties: self
-                .props
-                .iter()
-                .map(|p| {
-                    let held = match p.kind {
-                        PropertyKind::Always => true,
-                        _ => p.satisfied,
-                    };
-                    (p.name.clone(), p.kind, held)
-                })
-                .collect(),
+            properties,
+            violations: self.violations.clone(),
+            unfired: self.scheduled.iter().flatten().map(|(at, f)| (*at, f.kind().to_string(), f.describe(&self.core.names))).collect(),
+            recovered: match self.recovery {
+                Recovery::Done(t) => Some(t),
+                _ => None,
+            },
         };
-        let report = self.mark_violated_always(report);
         self.finished = Some(report.clone());
         report
     }
 
-    fn mark_violated_always(&self, mut report: RunReport) -> RunReport {
-        if let Outcome::SafetyViolation(v) = &report.outcome {
-            for p in &mut report.properties {
-                if p.0 == v.property {
-                    p.2 = false;
-                }
+    /// Every property's verdict, and the recovery gate's: held, violated,
+    /// or not evaluated because the run stopped before it could be judged.
+    fn property_reports(&self, outcome: &Outcome) -> Vec<PropertyReport> {
+        let stopped = match outcome {
+            Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. } => Some(format!("the run stopped early: {outcome}")),
+            Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) if self.cfg.stop_on_violation => {
+                Some(format!("the run stopped at its first violation (`{}` at {})", v.property, v.time))
             }
+            _ => None,
+        };
+        let recovery_failed = match &self.recovery {
+            Recovery::Failed(_, why) => Some(why.clone()),
+            _ => None,
+        };
+        let mut out: Vec<PropertyReport> = self
+            .props
+            .iter()
+            .map(|p| {
+                let status = if let Some((first, detail)) = &p.first_violation {
+                    PropertyStatus::Violated { first: *first, count: p.violations, detail: detail.clone() }
+                } else if p.kind != PropertyKind::Always && p.satisfied {
+                    PropertyStatus::Held
+                } else if let Some(why) = &stopped {
+                    PropertyStatus::NotEvaluated { why: why.clone() }
+                } else if let (PropertyKind::Eventually, Some(why)) = (p.kind, &recovery_failed) {
+                    PropertyStatus::NotEvaluated { why: format!("recovery did not complete: {why}") }
+                } else if p.kind == PropertyKind::Always {
+                    PropertyStatus::Held
+                } else {
+                    PropertyStatus::NotEvaluated { why: "the run ended before it was judged".to_string() }
+                };
+                PropertyReport { name: p.name.clone(), kind: p.kind, status }
+            })
+            .collect();
+        let recovery = match &self.recovery {
+            Recovery::None => None,
+            Recovery::Done(_) => Some(PropertyStatus::Held),
+            Recovery::Failed(t, why) => Some(PropertyStatus::Violated { first: *t, count: 1, detail: why.clone() }),
+            Recovery::Pending => Some(PropertyStatus::NotEvaluated {
+                why: stopped.clone().unwrap_or_else(|| "the run ended before the fault phase did".to_string()),
+            }),
+        };
+        if let Some(status) = recovery {
+            out.push(PropertyReport { name: RECOVERY.to_string(), kind: PropertyKind::Eventually, status });
         }
-        report
+        out
     }
 
     fn start(&mut self) {
@@ -873,7 +990,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         }
         match self.cfg.fault_phase_end {
             Some(t) => self.core.push(t, Ev::PhaseEnd),
-            None => self.phase = Phase::Liveness { deadline: self.cfg.end_at.unwrap_or(Time::MAX) },
+            None => self.phase = Phase::Open,
         }
     }
 
@@ -913,10 +1030,10 @@ impl<M: Message, W: 'static> Sim<M, W> {
             // Only what can change the outcome after this event: a
             // violation reported, always/sometimes properties, the recovery
             // gate, eventually properties not yet held in the liveness phase.
-            let must_check = self.core.violation.is_some()
+            let must_check = !self.core.violation.is_empty()
                 || !self.watched.is_empty()
                 || match self.phase {
-                    Phase::Faults => false,
+                    Phase::Faults | Phase::Open | Phase::Judged => false,
                     Phase::Recovering { .. } => true,
                     Phase::Liveness { .. } => self.eventually_open,
                 };
@@ -1066,7 +1183,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
             }
             Ev::Fault(idx) => {
-                let fault = self.scheduled[idx].take().expect("each scheduled fault fires once");
+                let (_, fault) = self.scheduled[idx].take().expect("each scheduled fault fires once");
                 self.inject(fault, true);
             }
             Ev::Process(i) => {
@@ -1110,20 +1227,19 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             Ev::Deadline => match self.phase {
                 Phase::Recovering { deadline } if self.core.now >= deadline => {
-                    return Some(self.liveness_violation(
-                        "recovery",
-                        PropertyKind::Eventually,
-                        format!("recovery did not complete within {}", self.cfg.liveness_window),
-                    ));
+                    let why = format!("recovery did not complete within {}{}", self.cfg.liveness_window, self.recovery_reason());
+                    return self.fail_recovery(why);
                 }
                 Phase::Liveness { deadline } if self.core.now >= deadline => {
-                    if let Some(p) = self.props.iter().find(|p| p.kind == PropertyKind::Eventually && !p.satisfied) {
-                        let (name, why) = (p.name.clone(), self.last_reason(p));
-                        return Some(self.liveness_violation(
-                            &name,
-                            PropertyKind::Eventually,
-                            format!("did not hold within {} of recovery: {why}", self.cfg.liveness_window),
-                        ));
+                    let open: Vec<usize> = self.eventually.iter().copied().filter(|&i| !self.props[i].satisfied).collect();
+                    if !open.is_empty() {
+                        self.phase = Phase::Judged;
+                    }
+                    for i in open {
+                        let why = format!("did not hold within {} of recovery: {}", self.cfg.liveness_window, self.last_reason(&self.props[i]));
+                        if let Some(outcome) = self.record(Some(i), PropertyKind::Eventually, why) {
+                            return Some(outcome);
+                        }
                     }
                 }
                 _ => {}
@@ -1139,8 +1255,53 @@ impl<M: Message, W: 'static> Sim<M, W> {
         }
     }
 
-    fn liveness_violation(&self, property: &str, kind: PropertyKind, detail: String) -> Outcome {
-        Outcome::LivenessViolation(self.violation(property, kind, detail))
+    /// Why the recovery condition does not hold now (empty if it does).
+    fn recovery_reason(&self) -> String {
+        match self.recovery_done.as_ref().map(|c| c(&self.observe())) {
+            Some(Err(why)) => format!(": {why}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The recovery gate failed: nothing more can be judged in this run.
+    fn fail_recovery(&mut self, why: String) -> Option<Outcome> {
+        self.recovery = Recovery::Failed(self.core.now, why.clone());
+        self.phase = Phase::Judged;
+        self.record(None, PropertyKind::Eventually, why)
+    }
+
+    /// Records a violation of property `index` (`None`: the recovery gate).
+    /// Returns the outcome that ends the run, if the run stops at the first
+    /// violation; otherwise keeps it and goes on.
+    fn record(&mut self, index: Option<usize>, kind: PropertyKind, detail: String) -> Option<Outcome> {
+        let now = self.core.now;
+        if let Some(i) = index {
+            let p = &mut self.props[i];
+            p.violations += 1;
+            if p.first_violation.is_some() && !self.cfg.stop_on_violation && self.violations.len() >= VIOLATIONS_KEPT_MAX {
+                // Counted; the full record (with its trace tail) is not kept.
+                return None;
+            }
+            if p.first_violation.is_none() {
+                p.first_violation = Some((now, detail.clone()));
+            }
+        }
+        let name = index.map_or(RECOVERY.to_string(), |i| self.props[i].name.clone());
+        let v = self.violation(&name, kind, detail);
+        if self.violations.len() < VIOLATIONS_KEPT_MAX {
+            self.violations.push(v.clone());
+        }
+        let outcome = match kind {
+            PropertyKind::Always => Outcome::SafetyViolation(v),
+            _ => Outcome::LivenessViolation(v),
+        };
+        if self.cfg.stop_on_violation {
+            return Some(outcome);
+        }
+        if self.first_outcome.is_none() {
+            self.first_outcome = Some(outcome);
+        }
+        None
     }
 
     fn violation(&self, property: &str, kind: PropertyKind, detail: String) -> Violation {
@@ -1256,10 +1417,17 @@ impl<M: Message, W: 'static> Sim<M, W> {
 
     /// Checks properties after an event.
     fn check(&mut self) -> Option<Outcome> {
-        if let Some((property, detail)) = self.core.violation.take() {
-            return Some(Outcome::SafetyViolation(self.violation(&property, PropertyKind::Always, detail)));
+        if !self.core.violation.is_empty() {
+            for (name, detail) in std::mem::take(&mut self.core.violation) {
+                let index = self.props.iter().position(|p| p.name == name && !p.checked_by_kernel).unwrap_or_else(|| {
+                    panic!("a violation of `{name}` was reported, but no such property was declared (Sim::declare): {detail}")
+                });
+                if let Some(outcome) = self.record(Some(index), PropertyKind::Always, detail) {
+                    return Some(outcome);
+                }
+            }
         }
-        if self.props.is_empty() && self.recovery_done.is_none() {
+        if self.recovery_done.is_none() && !self.props.iter().any(|p| p.checked_by_kernel) {
             if let Phase::Recovering { .. } = self.phase {
                 self.phase = Phase::Liveness { deadline: self.core.now + self.cfg.liveness_window };
                 if self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() {
@@ -1268,39 +1436,53 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             return None;
         }
-        let mut start_deadline = None;
-        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
-        let mut failed: Option<(usize, String)> = None;
-        let mut reached = false;
-        for &i in &self.watched {
-            let p = &mut self.props[i];
-            match p.kind {
-                PropertyKind::Always => {
-                    if let Err(why) = (p.check)(&obs) {
-                        failed = Some((i, why));
-                        break;
+        let mut failed: Vec<(usize, String)> = Vec::new();
+        {
+            let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
+            let mut reached = false;
+            for &i in &self.watched {
+                let p = &mut self.props[i];
+                match p.kind {
+                    PropertyKind::Always => {
+                        if let Err(why) = (p.check)(&obs) {
+                            failed.push((i, why));
+                            if self.cfg.stop_on_violation {
+                                break;
+                            }
+                        }
                     }
-                }
-                PropertyKind::Sometimes => {
-                    if !p.satisfied && (p.check)(&obs).is_ok() {
-                        p.satisfied = true;
-                        reached = true;
+                    PropertyKind::Sometimes => {
+                        if !p.satisfied && (p.check)(&obs).is_ok() {
+                            p.satisfied = true;
+                            reached = true;
+                        }
                     }
+                    PropertyKind::Eventually => {}
                 }
-                PropertyKind::Eventually => {}
+            }
+            if reached {
+                let props = &self.props;
+                self.watched.retain(|&i| !(props[i].kind == PropertyKind::Sometimes && props[i].satisfied));
             }
         }
-        if reached {
-            let props = &self.props;
-            self.watched.retain(|&i| !(props[i].kind == PropertyKind::Sometimes && props[i].satisfied));
+        if !failed.is_empty() {
+            // A violated always property stays violated: judged once, not
+            // after every later event.
+            self.watched.retain(|i| !failed.iter().any(|(f, _)| f == i));
+            for (i, why) in failed {
+                if let Some(outcome) = self.record(Some(i), PropertyKind::Always, why) {
+                    return Some(outcome);
+                }
+            }
         }
-        if let Some((i, why)) = failed {
-            let name = self.props[i].name.clone();
-            return Some(Outcome::SafetyViolation(self.violation(&name, PropertyKind::Always, why)));
-        }
+        let mut start_deadline = None;
+        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
         if let Phase::Recovering { .. } = self.phase {
             let done = self.recovery_done.as_ref().is_none_or(|c| c(&obs).is_ok());
             if done {
+                if self.recovery_done.is_some() {
+                    self.recovery = Recovery::Done(self.core.now);
+                }
                 let deadline = self.core.now + self.cfg.liveness_window;
                 self.phase = Phase::Liveness { deadline };
                 start_deadline = Some(deadline);
@@ -1329,33 +1511,49 @@ impl<M: Message, W: 'static> Sim<M, W> {
     }
 
     /// The run ended normally (agenda empty, end time, or stop): every
-    /// eventually and sometimes property must have held.
+    /// eventually and sometimes property must have held. A run that went on
+    /// after a violation ends with its first one.
     fn finish(&mut self) -> Outcome {
         if let Some(outcome) = self.check() {
             return outcome;
         }
-        if let Phase::Recovering { .. } = self.phase {
-            if self.recovery_done.is_some() {
-                return self.liveness_violation(
-                    "recovery",
-                    PropertyKind::Eventually,
-                    "the run ended before recovery completed".to_string(),
-                );
+        match self.phase {
+            Phase::Recovering { .. } if self.recovery_done.is_some() => {
+                let why = format!("the run ended before recovery completed{}", self.recovery_reason());
+                if let Some(outcome) = self.fail_recovery(why) {
+                    return outcome;
+                }
+            }
+            Phase::Open => {
+                // Without a fault phase, eventually means: by the end.
+                let obs = self.observe();
+                let held: Vec<usize> = self.eventually.iter().copied().filter(|&i| (self.props[i].check)(&obs).is_ok()).collect();
+                for i in held {
+                    self.props[i].satisfied = true;
+                }
+            }
+            _ => {}
+        }
+        let judged = matches!(self.phase, Phase::Judged);
+        let liveness = matches!(self.phase, Phase::Liveness { .. } | Phase::Open);
+        let open: Vec<usize> =
+            self.eventually.iter().copied().filter(|&i| !self.props[i].satisfied && self.props[i].violations == 0).collect();
+        if !judged {
+            for i in open {
+                let why = if liveness { self.last_reason(&self.props[i]) } else { "the run ended before the liveness phase".to_string() };
+                if let Some(outcome) = self.record(Some(i), PropertyKind::Eventually, format!("never held: {why}")) {
+                    return outcome;
+                }
             }
         }
-        let liveness = matches!(self.phase, Phase::Liveness { .. });
-        for p in &self.props {
-            if p.kind == PropertyKind::Eventually && !p.satisfied {
-                let why = if liveness { self.last_reason(p) } else { "the run ended before the liveness phase".to_string() };
-                return self.liveness_violation(&p.name, PropertyKind::Eventually, format!("never held: {why}"));
+        let unreached: Vec<usize> =
+            (0..self.props.len()).filter(|&i| self.props[i].kind == PropertyKind::Sometimes && !self.props[i].satisfied).collect();
+        for i in unreached {
+            if let Some(outcome) = self.record(Some(i), PropertyKind::Sometimes, "never held during the run".to_string()) {
+                return outcome;
             }
         }
-        for p in &self.props {
-            if p.kind == PropertyKind::Sometimes && !p.satisfied {
-                return self.liveness_violation(&p.name, PropertyKind::Sometimes, "never held during the run".to_string());
-            }
-        }
-        Outcome::Ok
+        self.first_outcome.clone().unwrap_or(Outcome::Ok)
     }
 
     /// Metric names and samples (full traces only).
