@@ -5,7 +5,7 @@
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Operators;
 use mailsim_models::World;
-use mailsim_sim::{Outcome, RunReport, Sim, Time, TraceMode};
+use mailsim_sim::{Outcome, PropertyStatus, RunReport, Sim, Time, TraceMode, RECOVERY};
 use serde::Serialize;
 
 use crate::scenario::{Bounds, Scenario};
@@ -16,7 +16,11 @@ use crate::units::{HumanDuration, Share};
 pub struct Figures {
     pub seed: u64,
     pub outcome: String,
+    /// The first violation (the outcome's), if any.
     pub violation: Option<String>,
+    /// Every violation recorded, in order (the first few in full; the
+    /// verdicts carry each property's count).
+    pub violations: Vec<String>,
     pub trace_hash: String,
     pub events: u64,
     pub submitted: u64,
@@ -47,6 +51,10 @@ pub struct Figures {
     pub steps: Vec<(String, Option<u64>, Option<u64>)>,
     /// Scheduled faults that changed nothing.
     pub faults_without_effect: Vec<String>,
+    /// Scheduled faults that never fired: the run ended before they were due.
+    pub faults_unfired: Vec<String>,
+    /// When the recovery plan completed and the liveness phase began (µs).
+    pub recovered_us: Option<u64>,
     /// Mailbox count, for shares.
     pub mailboxes: u32,
 }
@@ -130,6 +138,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(format!("{} at {}: {}", v.property, v.time, v.detail)),
             other => Some(other.to_string()),
         },
+        violations: report.violations.iter().map(|v| format!("{} at {}: {}", v.property, v.time, v.detail)).collect(),
         trace_hash: format!("{:016x}", report.trace_hash),
         events: report.events,
         submitted: w.counts.submitted,
@@ -156,6 +165,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .filter(|f| f.scheduled && !f.effect)
             .map(|f| format!("{} at {}", f.description, f.at))
             .collect(),
+        faults_unfired: report.unfired.iter().map(|(at, _, d)| format!("{d} due at {at}")).collect(),
+        recovered_us: report.recovered.map(Time::as_micros),
         mailboxes,
     }
 }
@@ -172,14 +183,18 @@ fn bounds<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, b: &Bo
     Verdict { name: name.to_string(), met: low && high, detail: format!("{value} (expected {range})") }
 }
 
-fn property_held(report: &RunReport, property: &str) -> (bool, String) {
-    match report.outcome.violation() {
-        Some(v) if v.property == property => (false, format!("violated at {}: {}", v.time, v.detail)),
-        _ => match &report.outcome {
-            Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. } => (false, report.outcome.to_string()),
-            _ => (true, "held".to_string()),
-        },
-    }
+/// A property's verdict against what the scenario expects of it (`want`:
+/// that it holds). A property the run never judged meets no expectation.
+fn property_verdict(report: &RunReport, property: &str, want: bool) -> (bool, String) {
+    let Some(p) = report.property(property) else {
+        return (false, format!("not evaluated: `{property}` is not a property of this run"));
+    };
+    let met = match p.status {
+        PropertyStatus::Held => want,
+        PropertyStatus::Violated { .. } => !want,
+        PropertyStatus::NotEvaluated { .. } => false,
+    };
+    (met, if want { p.status.to_string() } else { format!("expected a violation; {}", p.status) })
 }
 
 fn share_at(f: &Figures, at_us: u64) -> Share {
@@ -190,11 +205,15 @@ fn share_at(f: &Figures, at_us: u64) -> Share {
 /// Every scheduled fault changed something, except those of the `absorbed`
 /// kinds, which must have changed nothing.
 fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
+    let unfired: Vec<String> = report.unfired.iter().map(|(at, _, d)| format!("{d} due at {at}")).collect();
     let scheduled = || report.faults.iter().filter(|f| f.scheduled);
     let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", f.description, f.at);
     let silent: Vec<String> = scheduled().filter(|f| !f.effect && !absorbed.contains(&f.kind)).map(name).collect();
     let felt: Vec<String> = scheduled().filter(|f| f.effect && absorbed.contains(&f.kind)).map(name).collect();
     let mut problems = Vec::new();
+    if !unfired.is_empty() {
+        problems.push(format!("never fired (the run ended first): {}", unfired.join("; ")));
+    }
     if !silent.is_empty() {
         problems.push(format!("no effect: {}", silent.join("; ")));
     }
@@ -213,14 +232,24 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     let e = &scenario.file.expect;
     let mut out = Vec::new();
     let mut push = |name: &str, met: bool, detail: String| out.push(Verdict { name: name.to_string(), met, detail });
+    let stopped = matches!(report.outcome, Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. });
+    push("run completed", !stopped, if stopped { report.outcome.to_string() } else { format!("ran to {}", report.end) });
     for (flag, property, name) in [
-        (e.custody, CUSTODY, "custody"),
-        (e.no_split_brain, SPLIT_BRAIN, "no split brain"),
+        (e.custody, CUSTODY.name, "custody"),
+        (e.no_split_brain, SPLIT_BRAIN.name, "no split brain"),
         (e.eventual_delivery, EVENTUAL_DELIVERY, "eventual delivery"),
     ] {
-        let want = flag.unwrap_or(true);
-        let (held, detail) = property_held(report, property);
-        push(name, held == want, if want { detail } else { format!("expected a violation; {detail}") });
+        let (met, detail) = property_verdict(report, property, flag.unwrap_or(true));
+        push(name, met, detail);
+    }
+    // Every other property of the run (the recovery gate among them) must
+    // hold: nothing the kernel judged may fail unseen.
+    for p in &report.properties {
+        if [CUSTODY.name, SPLIT_BRAIN.name, EVENTUAL_DELIVERY].contains(&p.name.as_str()) {
+            continue;
+        }
+        let (met, detail) = property_verdict(report, &p.name, true);
+        push(if p.name == RECOVERY { "recovery completed" } else { &p.name }, met, detail);
     }
     let (met, detail) = faults_verdict(&e.absorbed, report);
     push(if e.absorbed.is_empty() { "faults had an effect" } else { "faults had an effect, except the absorbed" }, met, detail);
@@ -298,7 +327,16 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     if let Some(b) = &e.failover {
         match f.failovers_us.first() {
             Some(t) => outv.push(bounds("failover", HumanDuration(*t as i64), b)),
-            None => outv.push(Verdict { name: "failover".into(), met: false, detail: "no failover happened".into() }),
+            // Never is later than any time: it meets a lower bound, not an
+            // upper one.
+            None => outv.push(Verdict {
+                name: "failover".into(),
+                met: b.max.is_none(),
+                detail: match b.max {
+                    Some(m) => format!("no failover happened (expected one by {m})"),
+                    None => "no failover happened (none expected before the lower bound)".into(),
+                },
+            }),
         }
     }
     outv
@@ -406,6 +444,132 @@ mod tests {
             assert_eq!(r.figures.failovers_us.len(), 1, "seed {seed}: one failover, by the reset");
             let v = r.verdicts.iter().find(|v| v.name.starts_with("no failover before")).expect("checked");
             assert!(v.met, "seed {seed}: {}", v.detail);
+        }
+    }
+
+    fn from_toml(text: &str) -> Scenario {
+        let file: ScenarioFile = toml::from_str(text).expect("valid toml");
+        let topology = build_topology(&file).expect("valid scenario");
+        Scenario { path: "test.toml".into(), file, topology }
+    }
+
+    fn verdict_named<'a>(r: &'a RunResult, name: &str) -> &'a Verdict {
+        r.verdicts.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("no verdict `{name}` in {:?}", r.verdicts))
+    }
+
+    /// A small outage whose only recovery step is `trigger`.
+    fn with_step(trigger: &str) -> Scenario {
+        from_toml(&format!(
+            r#"
+            [scenario]
+            name = "rollback"
+            summary = "a broken lock manager, rolled back by a step"
+            [run]
+            duration = "2d"
+            fault_phase = "12h"
+            [topology]
+            mx = 1
+            mailboxes = 20
+            [workload]
+            mails = 50
+            window = "2h"
+            [[faults]]
+            at = "10m"
+            kind = "lock-broken"
+            target = "filer"
+            [[recovery]]
+            name = "rollback"
+            action = "rollback-upgrade"
+            target = "filer"
+            {trigger}
+            "#
+        ))
+    }
+
+    /// Found by a user: a step whose trigger never fires left recovery
+    /// incomplete, printed as a violation, while every verdict said met and
+    /// the run exited 0.
+    #[test]
+    fn a_recovery_that_never_completes_fails_the_run() {
+        let mut s = with_step("at = \"1h\"");
+        // Past the end of the run (the file format may refuse to say so).
+        s.topology.plan[0].trigger = mailsim_models::ops::Trigger::At(Time::from_hours(24 * 3));
+        let r = run(&s, 1);
+        let v = verdict_named(&r, "recovery completed");
+        assert!(!v.met, "{}", v.detail);
+        assert!(!r.passed(), "a run whose recovery never completed must fail");
+        let e = verdict_named(&r, "eventual delivery");
+        assert!(!e.met && e.detail.contains("not evaluated"), "{}", e.detail);
+        let fine = run(&with_step("at = \"1h\""), 1);
+        assert!(fine.passed(), "the clean twin passes: {:?}", fine.verdicts);
+        assert!(verdict_named(&fine, "recovery completed").met);
+    }
+
+    /// A latent path fault changes nothing monitoring can see: no alert
+    /// comes, and a step waiting for one never runs.
+    #[test]
+    fn a_step_waiting_for_an_alert_that_never_comes_fails_the_run() {
+        let mut s = scenario(r#""path-fault""#);
+        s.file.run.fault_phase = Some(HumanDuration::hours(2));
+        s.file.recovery = toml::from_str::<ScenarioFile>(
+            r#"
+            [scenario]
+            name = "x"
+            summary = "x"
+            [run]
+            duration = "1h"
+            [topology]
+            mx = 1
+            mailboxes = 5
+            [workload]
+            mails = 1
+            window = "1h"
+            [[recovery]]
+            name = "replace"
+            action = "rollback-upgrade"
+            target = "filer"
+            after_alert = true
+            "#,
+        )
+        .expect("valid toml")
+        .recovery;
+        s.topology = build_topology(&s.file).expect("valid scenario");
+        let r = run(&s, 2);
+        assert_eq!(r.figures.steps[0].1, None, "no alert, so the step never ran");
+        let v = verdict_named(&r, "recovery completed");
+        assert!(!v.met, "{}", v.detail);
+        assert!(!r.passed());
+    }
+
+    #[test]
+    fn a_scheduled_fault_that_never_fired_fails_the_faults_verdict() {
+        let mut s = scenario(r#""path-fault""#);
+        // Past the end of the run (the file format refuses to say so).
+        s.topology.faults[0].at_us = HumanDuration::hours(100).micros();
+        let r = run(&s, 1);
+        let v = r.verdicts.iter().find(|v| v.name.starts_with("faults had an effect")).expect("checked");
+        assert!(!v.met, "{}", v.detail);
+        assert!(v.detail.contains("never fired"), "{}", v.detail);
+        assert_eq!(r.figures.faults_unfired.len(), 1);
+    }
+
+    #[test]
+    fn no_failover_meets_a_lower_bound_and_fails_an_upper_one() {
+        let mut s = scenario(r#""path-fault""#);
+        s.file.expect.failover = Some(Bounds { min: Some(HumanDuration::hours(1)), max: None });
+        let r = run(&s, 1);
+        assert!(r.figures.failovers_us.is_empty());
+        assert!(verdict_named(&r, "failover").met, "{}", verdict_named(&r, "failover").detail);
+        s.file.expect.failover = Some(Bounds { min: None, max: Some(HumanDuration::hours(5)) });
+        let r = run(&s, 1);
+        assert!(!verdict_named(&r, "failover").met);
+    }
+
+    #[test]
+    fn every_property_of_the_run_has_a_verdict() {
+        let r = run(&with_step("at = \"1h\""), 3);
+        for name in ["run completed", "custody", "no split brain", "eventual delivery", "recovery completed"] {
+            assert!(verdict_named(&r, name).met, "{name}: {}", verdict_named(&r, name).detail);
         }
     }
 

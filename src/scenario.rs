@@ -426,7 +426,8 @@ pub struct Expect {
     pub max_delay: Option<Bounds<HumanDuration>>,
     /// No failover of the mail services before this recovery step completed.
     pub no_failover_before: Option<String>,
-    /// Failover happened within this time of the start (or never: max).
+    /// When the first failover happened, from the start. No failover at all
+    /// counts as later than any time: it meets `min`, and fails `max`.
     pub failover: Option<Bounds<HumanDuration>>,
     /// Fault kinds expected to change nothing (a design variant whose
     /// redundancy absorbs them); every other scheduled fault must have an

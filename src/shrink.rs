@@ -105,8 +105,8 @@ pub fn failure_of(scenario: &Scenario, r: &RunResult) -> Option<Failure> {
     if let Some(v) = outcome.violation() {
         let e = &scenario.file.expect;
         let wanted = match v.property.as_str() {
-            CUSTODY => e.custody,
-            SPLIT_BRAIN => e.no_split_brain,
+            p if p == CUSTODY.name => e.custody,
+            p if p == SPLIT_BRAIN.name => e.no_split_brain,
             EVENTUAL_DELIVERY => e.eventual_delivery,
             _ => None,
         };

@@ -191,7 +191,7 @@ mod tests {
     fn run(hours: u64) -> World {
         let mut cfg = Config::new(5);
         cfg.end_at = Some(Time::from_hours(hours));
-        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
         let store = sim.add_node("store", NodeConfig::default(), (), |_| ToyStore);
         sim.add_node("clients", NodeConfig::default(), (), move |_| Clients::new(ClientsConfig::new(store, 50)));
         let report = sim.run();

@@ -1100,7 +1100,7 @@ mod tests {
     fn build(s: &Setup, seed: u64) -> Sim<Msg, World> {
         let mut cfg = Config::new(seed);
         cfg.end_at = Some(s.end);
-        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
         let mut agent = AgentConfig::new(vec![MX1, MX2], MX1, s.levels.clone(), Some(VIP));
         agent.failover_without_fence = s.without_fence;
         for name in ["mx-1", "mx-2"] {
@@ -1276,7 +1276,7 @@ mod tests {
     fn the_vip_answers_a_temporary_failure_when_no_node_owns_the_services() {
         let mut cfg = Config::new(8);
         cfg.end_at = Some(Time::from_secs(100));
-        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
         let vip = sim.add_node("vip", NodeConfig::default(), (), |_| Vip::new(VipConfig { owner: None }));
         let sender = sim.add_node("internet", NodeConfig::default(), (), move |_| Sender { vip: Some(vip), ..Sender::default() });
         assert!(sim.run().outcome.is_ok());

@@ -1187,7 +1187,7 @@ mod tests {
         fn new(cfg: FilerConfig, hours: u64) -> Run {
             let mut c = Config::new(11);
             c.end_at = Some(Time::from_hours(hours));
-            let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+            let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
             let filer = Filer::register(&mut sim, "filer", NodeConfig::default(), cfg);
             Run { sim, filer, agents: Vec::new(), ops: None }
         }

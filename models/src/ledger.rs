@@ -16,13 +16,16 @@
 //! ledger to make decisions: it is what an all-seeing auditor would record.
 
 use hdrhistogram::Histogram;
-use mailsim_sim::{Ctx, NodeId, Time};
+use mailsim_sim::{Config, Ctx, Declared, NodeId, Sim, Time};
 
 use crate::msg::{MailId, MailboxId, Msg, Proto};
 
-/// Property names, as reported in violations.
-pub const CUSTODY: &str = "custody";
-pub const SPLIT_BRAIN: &str = "no split brain";
+/// The invariants the ledger checks itself, at each transition: declared to
+/// the run (`Sim::declare`) so that every report lists them.
+pub const CUSTODY: Declared = Declared::always("custody");
+pub const SPLIT_BRAIN: Declared = Declared::always("no split brain");
+/// Checked by the kernel in the liveness phase (or at the end of a run
+/// without a fault phase).
 pub const EVENTUAL_DELIVERY: &str = "eventual delivery";
 
 const HELD: u8 = 1;
@@ -145,6 +148,15 @@ pub struct World {
 }
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
+
+/// A run over a fresh ledger, with the invariants it checks itself declared
+/// (what every simulation of the models starts from).
+pub fn new_sim(cfg: Config) -> Sim<Msg, World> {
+    let mut sim = Sim::new(cfg, World::new());
+    sim.declare(CUSTODY);
+    sim.declare(SPLIT_BRAIN);
+    sim
+}
 
 impl World {
     pub fn new() -> World {

@@ -761,7 +761,7 @@ mod tests {
     fn setup(cfg: impl Fn(&mut MtaConfig) + 'static, mode: Mode, n: u32, every: Dur, end: Time) -> Run {
         let mut c = Config::new(7);
         c.end_at = Some(end);
-        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
         let filer = sim.add_node("filer", NodeConfig::default(), (), move |_| ToyFiler { mode, appends: Vec::new() });
         // A slow queue disk (fsync 50-200 ms) widens the window a crash can hit.
         let disk = NodeConfig { fsync_min: Dur::millis(50), fsync_max: Dur::millis(200), ..NodeConfig::default() };
@@ -940,7 +940,7 @@ mod tests {
 
     #[test]
     fn a_stopped_smtp_service_answers_tempfail() {
-        let mut sim: Sim<Msg, World> = Sim::new(Config::new(1), World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(Config::new(1));
         let filer = sim.add_node("filer", NodeConfig::default(), (), |_| ToyFiler { mode: Mode::Ok, appends: Vec::new() });
         let mta = sim.add_node("mx-1", NodeConfig::default(), QueueDisk::new(), move |d| Stopped(Mta::new(MtaConfig::new(filer), d)));
         let sender = sim.add_node("internet", NodeConfig::default(), (), move |_| ToySender {

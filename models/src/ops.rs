@@ -460,7 +460,7 @@ mod tests {
     fn run(cfg: OpsConfig, down: Time, seed: u64) -> Sim<Msg, World> {
         let mut c = Config::new(seed);
         c.end_at = Some(Time::from_hours(48));
-        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
         for name in ["worker", "service", "spare"] {
             sim.add_node(name, NodeConfig::default(), (), |_| Worker::default());
         }
@@ -579,7 +579,7 @@ mod tests {
     fn alerts_for(down: Vec<(Time, Time)>) -> Vec<Time> {
         let mut c = Config::new(5);
         c.end_at = Some(Time::from_hours(3));
-        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
         let target = sim.add_node("flaky", NodeConfig::default(), (), move |_| Flaky { down: down.clone() });
         let cfg = OpsConfig { probe_targets: vec![target], ..OpsConfig::default() };
         let ops = sim.add_node("ops", NodeConfig::default(), (), move |_| Operators::new(cfg.clone()));

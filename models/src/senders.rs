@@ -577,7 +577,7 @@ mod tests {
     fn sim(end: Option<Time>) -> Sim<Msg, World> {
         let mut c = Config::new(11);
         c.end_at = end;
-        Sim::new(c, World::new())
+        crate::ledger::new_sim(c)
     }
 
     /// Two MX hosts, one down (refusing), one answering 4xx; 72h senders.

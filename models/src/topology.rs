@@ -378,7 +378,11 @@ impl Topology {
         // Run to the scenario's end even once eventual delivery held: the
         // figures (restoration curve, bounces) cover the whole run.
         cfg.end_when_live = false;
-        let mut sim: Sim<Msg, World> = Sim::new(cfg, World::new());
+        // A violation does not end the run: a run that loses mail still
+        // measures its timeline (bounces, restores, delays), and every
+        // violation is counted.
+        cfg.stop_on_violation = false;
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
         sim.set_default_link(self.link);
 
         let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), self.filer.clone());
@@ -531,6 +535,36 @@ mod tests {
         assert_eq!(w.counts.submitted, 5_000);
         assert_eq!(w.counts.delivered, 5_000, "{:?}", w.counts);
         assert_eq!(w.counts.lost, 0);
+    }
+
+    /// The library's default (no fault phase set) used to accept eventual
+    /// delivery at time zero, before any mail was written: a test built on
+    /// `Topology::new` reported ok with 924 mails undelivered.
+    #[test]
+    fn without_a_fault_phase_undelivered_mail_fails_eventual_delivery() {
+        let mut t = Topology::new(3, 1, 50, 500);
+        t.duration = Dur::days(2);
+        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
+        let mut sim = t.build();
+        let report = sim.run();
+        let v = report.outcome.violation().unwrap_or_else(|| panic!("expected a violation, got {}", report.outcome));
+        assert_eq!(v.property, EVENTUAL_DELIVERY);
+        assert!(v.detail.contains("not in their mailbox"), "{v}");
+        assert_eq!(sim.world().counts.delivered, 0);
+        let p = report.property(EVENTUAL_DELIVERY).expect("listed");
+        assert!(p.status.violated(), "{:?}", p.status);
+    }
+
+    #[test]
+    fn every_invariant_is_listed_in_the_report_even_when_it_held() {
+        let mut t = Topology::new(1, 1, 20, 50);
+        t.duration = Dur::days(1);
+        let report = t.build().run();
+        let names: Vec<&str> = report.properties.iter().map(|p| p.name.as_str()).collect();
+        for want in [crate::ledger::CUSTODY.name, crate::ledger::SPLIT_BRAIN.name, EVENTUAL_DELIVERY] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        assert!(report.properties.iter().all(|p| p.status.held()), "{:?}", report.properties);
     }
 
     #[test]

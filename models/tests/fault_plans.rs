@@ -366,7 +366,7 @@ fn random_fault_plans_find_a_queue_that_drops_expired_mail() {
     );
     match runner.run(&case(), |case| promises_hold(&case, bug).map(|_| ())) {
         Err(TestError::Fail(why, minimal)) => {
-            assert!(why.to_string().contains(CUSTODY), "{why}");
+            assert!(why.to_string().contains(CUSTODY.name), "{why}");
             let holds_up = |e: &Episode| match *e {
                 Episode::ShelfOutage { .. } => true,
                 Episode::Net { cut: Cut::Filer | Cut::Isolate, len, .. } => len > 20,

@@ -110,7 +110,7 @@ pub use net::{DownMode, LinkConfig};
 pub use node::{Disk, Durable, FaultId, Input, Node, NodeConfig, TimerId, WriteId};
 pub use property::{Declared, Observe, PropertyKind, PropertyReport, PropertyStatus, Violation};
 pub use rng::{stream_id, Stream, PPM};
-pub use sim::{current_time, Budget, Config, Ctx, Outcome, RunReport, Sim};
+pub use sim::{current_time, Budget, Config, Ctx, Outcome, RunReport, Sim, RECOVERY};
 pub use time::{Dur, Time, MICROS_PER_DAY, MICROS_PER_H, MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_S};
 pub use trace::{stable_hash, Record, RecordKind, Sample, StableHasher, Trace, TraceMode};
 

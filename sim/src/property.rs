@@ -63,6 +63,19 @@ impl Declared {
     }
 }
 
+/// A violation names its property as text: compare it with the handle.
+impl PartialEq<Declared> for String {
+    fn eq(&self, other: &Declared) -> bool {
+        self == other.name
+    }
+}
+
+impl PartialEq<Declared> for &str {
+    fn eq(&self, other: &Declared) -> bool {
+        *self == other.name
+    }
+}
+
 impl fmt::Display for Declared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)

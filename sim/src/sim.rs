@@ -622,8 +622,12 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Faults,
-    Recovering { deadline: Time },
-    Liveness { deadline: Time },
+    Recovering {
+        deadline: Time,
+    },
+    Liveness {
+        deadline: Time,
+    },
     /// No fault phase: eventually properties are judged once, at the end of
     /// the run (holding at the start, before anything happened, proves
     /// nothing).
@@ -1236,7 +1240,8 @@ impl<M: Message, W: 'static> Sim<M, W> {
                         self.phase = Phase::Judged;
                     }
                     for i in open {
-                        let why = format!("did not hold within {} of recovery: {}", self.cfg.liveness_window, self.last_reason(&self.props[i]));
+                        let why =
+                            format!("did not hold within {} of recovery: {}", self.cfg.liveness_window, self.last_reason(&self.props[i]));
                         if let Some(outcome) = self.record(Some(i), PropertyKind::Eventually, why) {
                             return Some(outcome);
                         }
