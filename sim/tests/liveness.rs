@@ -214,8 +214,8 @@ fn statuses(report: &RunReport) -> Vec<(String, PropertyKind, String)> {
 
 /// A property true only before anything happened must not pass as
 /// "eventually held": without a fault phase it is judged at the end (the
-/// library's default used to accept it at time zero, and a run with 924
-/// mails undelivered reported ok).
+/// library's default used to accept it at time zero, and a run that never
+/// delivered what it was sent reported ok).
 #[test]
 fn an_eventually_property_true_only_at_the_start_does_not_pass() {
     let mut cfg = Config::new(4);
