@@ -1279,8 +1279,12 @@ mod tests {
         }
         fn ops(&mut self, plan: Vec<(Dur, Action)>) {
             let filer = self.filer;
-            self.ops =
-                Some(self.sim.add_node("ops", NodeConfig::default(), (), move |_| Operator { filer, plan: plan.clone(), done: vec![], failed: vec![] }));
+            self.ops = Some(self.sim.add_node("ops", NodeConfig::default(), (), move |_| Operator {
+                filer,
+                plan: plan.clone(),
+                done: vec![],
+                failed: vec![],
+            }));
         }
         fn fault(&mut self, at: Dur, kind: &str, f: ModelFault) {
             let target = self.filer;

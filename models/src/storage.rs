@@ -540,7 +540,11 @@ impl Storage {
             if self.groups[g as usize].destroyed {
                 blocked.push(format!("{} lost more disks than its {} parity disks", Self::group_name(g), self.cfg.parity_disks));
             } else if self.needs_rebuild(g) && !self.shelf_reachable(shelf) {
-                blocked.push(format!("{} is behind {}, which has no working controller or path", Self::group_name(g), Self::shelf_name(shelf)));
+                blocked.push(format!(
+                    "{} is behind {}, which has no working controller or path",
+                    Self::group_name(g),
+                    Self::shelf_name(shelf)
+                ));
             }
         }
         if !blocked.is_empty() {
@@ -586,10 +590,8 @@ impl Storage {
             named.dedup();
             named
         };
-        let pending: Vec<u32> = chosen
-            .into_iter()
-            .filter(|v| !self.migrated[*v as usize] && !self.batches.iter().any(|(_, b)| b.contains(v)))
-            .collect();
+        let pending: Vec<u32> =
+            chosen.into_iter().filter(|v| !self.migrated[*v as usize] && !self.batches.iter().any(|(_, b)| b.contains(v))).collect();
         let unreadable: Vec<String> = pending.iter().filter_map(|v| self.unreadable(*v)).collect();
         if !unreadable.is_empty() {
             return Err(format!("cannot migrate: {}", unreadable.join("; ")));
@@ -617,8 +619,7 @@ impl Storage {
     /// is aborted whole (the volumes it had not finished stay on the old
     /// storage), and the reason is reported in the events.
     fn check_migration(&mut self) {
-        let unreadable: Vec<String> =
-            self.batches.iter().flat_map(|(_, b)| b.iter()).filter_map(|v| self.unreadable(*v)).collect();
+        let unreadable: Vec<String> = self.batches.iter().flat_map(|(_, b)| b.iter()).filter_map(|v| self.unreadable(*v)).collect();
         if unreadable.is_empty() {
             return;
         }
