@@ -920,7 +920,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             "start-rebuild" => Action::StartRebuild { parallel: s.parallel },
             "enable-temp-stores" => Action::EnableTempStores,
             "merge-back" => Action::MergeBack,
-            "migrate" => Action::Migrate { steps: positive(s.steps.unwrap_or(1), &field("steps"))?, keep_uidls: s.keep_uidls.unwrap_or(true) },
+            "migrate" => Action::Migrate { steps: positive(s.steps.unwrap_or(1), &field("steps"))?, keep_uidls: s.keep_uidls.unwrap_or(true), volumes: Vec::new() },
             "rollback-upgrade" => Action::RollbackUpgrade,
             "reset-cluster" => Action::ResetCluster,
             "flush-queue" => Action::FlushQueue,

@@ -41,6 +41,32 @@
 //! unlocked writer (a buggy delivery agent) writes alongside, and two nodes
 //! writing one mailbox at once is reported by the ledger as split brain.
 //!
+//! Runbook steps check their preconditions here and in `storage.rs`, and a
+//! step that cannot act is answered `Ops::StepFailed` with the reason instead
+//! of `StepDone`:
+//! - `StartRebuild` fails, starting nothing, while a group that needs a
+//!   rebuild is behind a shelf without a working path or a group is
+//!   destroyed; once started it fails if a rebuild it waits for stops
+//!   without completing (a latent sector error beyond the parity, the shelf
+//!   losing its paths again). A rebuild step is answered when no rebuild is
+//!   queued any more.
+//! - `Migrate` moves the volumes it names, or by default the affected ones
+//!   (offline, slowed down, or without redundancy when the command arrives);
+//!   it fails, moving nothing, if one of them cannot be read (its shelf has
+//!   no working path or its RAID group is destroyed), and later if a source
+//!   becomes unreadable before its batch is copied. A degraded but readable
+//!   volume moves at the speed its storage allows. The Norwegian replay
+//!   moves all six volumes: its slowdown is storage-wide.
+//! - `MergeBack` fails, merging nothing, while a temporary store's volume is
+//!   offline (the mail has nowhere to go); once started it fails if a
+//!   mailbox's volume goes offline or its RAID group is destroyed before its
+//!   merge is written.
+//! - `ReplaceHardware`, `FixRedundancy`, `EnableTempStores` and
+//!   `RollbackUpgrade` can always act; with nothing to replace, repair or roll
+//!   back they are done at once. Actions that are not the file server's
+//!   (`ResetCluster`, `PowerOn`, `FlushQueue`) fail: the step was sent to the
+//!   wrong component.
+//!
 //! Durable state (`Mailstore`): placement, mailbox contents, temporary stores,
 //! UIDL epochs and a snapshot of the control state (storage hardware, lock
 //! manager upgrade state, temp-store switch), so a restarted filer comes back
@@ -373,9 +399,16 @@ pub struct Filer {
     hang_fault: Option<FaultId>,
     degrade_fault: Option<FaultId>,
     timer: Option<(TimerId, Time)>,
+    /// Rebuild steps waiting for every queued rebuild to end, and why some
+    /// rebuild stopped without completing meanwhile.
     rebuild_steps: Vec<(NodeId, StepId)>,
+    rebuild_failures: Vec<String>,
+    /// Migrate steps waiting for every batch to be copied.
     migrate_steps: Vec<(NodeId, StepId)>,
+    /// Merge-back steps waiting for their merges, and why some merge could
+    /// not be done meanwhile.
     merge_steps: Vec<(NodeId, StepId)>,
+    merge_failures: Vec<String>,
     merges_pending: u32,
 }
 
@@ -407,8 +440,10 @@ impl Filer {
             degrade_fault: None,
             timer: None,
             rebuild_steps: Vec::new(),
+            rebuild_failures: Vec::new(),
             migrate_steps: Vec::new(),
             merge_steps: Vec::new(),
+            merge_failures: Vec::new(),
             merges_pending: 0,
         }
     }
@@ -471,6 +506,23 @@ impl Filer {
 
     fn step_done(ctx: C, to: NodeId, step: StepId) {
         ctx.send(to, Msg::Ops(Ops::StepDone { step }));
+    }
+
+    fn step_failed(ctx: C, to: NodeId, step: StepId, reason: String) {
+        ctx.send(to, Msg::Ops(Ops::StepFailed { step, reason }));
+    }
+
+    /// Answers steps waiting together: done, or failed with every reason
+    /// gathered while they waited.
+    fn answer(ctx: C, steps: Vec<(NodeId, StepId)>, failures: Vec<String>) {
+        let reason = failures.join("; ");
+        for (to, step) in steps {
+            if failures.is_empty() {
+                Self::step_done(ctx, to, step);
+            } else {
+                Self::step_failed(ctx, to, step, reason.clone());
+            }
+        }
     }
 
     fn write(&mut self, ctx: C, disk: D, op: Op, pending: Pending) {
@@ -685,6 +737,7 @@ impl Filer {
                     for m in &add {
                         ledger::mailbox_lost(ctx, *m);
                     }
+                    self.merge_failures.push(format!("mailbox {mailbox}'s RAID group was destroyed during its merge"));
                 }
                 for m in &remove {
                     ledger::temp_removed(ctx, *m);
@@ -723,9 +776,21 @@ impl Filer {
 
     // ---- merge-back ----
 
+    /// Merges every temporary store into its mailbox. Refused, merging
+    /// nothing, while a temporary store's volume is offline.
     fn merge_back(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
         let st = disk.state();
-        let ready: Vec<MailboxId> = st.temp_mailboxes().filter(|mb| self.ctl.storage.volume_online(st.volume_of(*mb))).collect();
+        let mut waiting: Vec<u32> = st.temp_mailboxes().map(|mb| st.volume_of(mb)).filter(|v| !self.volumes[*v as usize].0).collect();
+        if !waiting.is_empty() {
+            let stores = waiting.len();
+            waiting.sort_unstable();
+            waiting.dedup();
+            let names: Vec<String> = waiting.iter().map(|v| Storage::volume_name(*v)).collect();
+            let reason = format!("cannot merge back: {stores} temporary stores belong on offline volumes ({})", names.join(", "));
+            Self::step_failed(ctx, from, step, reason);
+            return;
+        }
+        let ready: Vec<MailboxId> = st.temp_mailboxes().collect();
         self.merge_steps.push((from, step));
         self.merges_pending += ready.len() as u32;
         for mb in ready {
@@ -739,7 +804,11 @@ impl Filer {
     fn start_merge(&mut self, ctx: C, disk: D, mb: MailboxId) -> bool {
         let st = disk.state();
         let remove: Vec<MailId> = st.temp(mb).to_vec();
-        if remove.is_empty() || !self.ctl.storage.volume_online(st.volume_of(mb)) {
+        let volume = st.volume_of(mb);
+        if !remove.is_empty() && !self.ctl.storage.volume_online(volume) {
+            self.merge_failures.push(format!("mailbox {mb}'s {} went offline before its merge", Storage::volume_name(volume)));
+        }
+        if remove.is_empty() || !self.ctl.storage.volume_online(volume) {
             self.merge_finished(ctx);
             return false;
         }
@@ -764,9 +833,7 @@ impl Filer {
     }
 
     fn answer_merges(&mut self, ctx: C) {
-        for (to, step) in std::mem::take(&mut self.merge_steps) {
-            Self::step_done(ctx, to, step);
-        }
+        Self::answer(ctx, std::mem::take(&mut self.merge_steps), std::mem::take(&mut self.merge_failures));
     }
 
     // ---- storage ----
@@ -821,15 +888,15 @@ impl Filer {
             ledger::unavailable(ctx, offline);
             ctx.gauge("mailboxes_unavailable", offline as i64);
         }
-        if !self.ctl.storage.rebuilding() {
-            for (to, step) in std::mem::take(&mut self.rebuild_steps) {
-                Self::step_done(ctx, to, step);
+        if !self.rebuild_steps.is_empty() {
+            self.rebuild_failures.extend(ev.rebuild_aborted);
+            if !self.ctl.storage.rebuilding() {
+                Self::answer(ctx, std::mem::take(&mut self.rebuild_steps), std::mem::take(&mut self.rebuild_failures));
             }
         }
         if !self.ctl.storage.migrating() {
-            for (to, step) in std::mem::take(&mut self.migrate_steps) {
-                Self::step_done(ctx, to, step);
-            }
+            // An aborted migration leaves nothing in progress.
+            Self::answer(ctx, std::mem::take(&mut self.migrate_steps), ev.migration_aborted);
         }
         let next = self.ctl.storage.next_event_time();
         if next != self.timer.map(|t| t.1) {
@@ -944,23 +1011,27 @@ impl Filer {
                 self.sync(ctx, disk, true);
                 Self::step_done(ctx, from, step);
             }
-            Action::StartRebuild { parallel } => {
-                self.ctl.storage.start_rebuild(parallel, now);
-                self.rebuild_steps.push((from, step));
-                self.sync(ctx, disk, true);
-            }
+            Action::StartRebuild { parallel } => match self.ctl.storage.start_rebuild(parallel, now) {
+                Ok(_) => {
+                    self.rebuild_steps.push((from, step));
+                    self.sync(ctx, disk, true);
+                }
+                Err(reason) => Self::step_failed(ctx, from, step, reason),
+            },
             Action::EnableTempStores => {
                 self.ctl.temp_enabled = true;
                 self.sync(ctx, disk, true);
                 Self::step_done(ctx, from, step);
             }
             Action::MergeBack => self.merge_back(ctx, disk, from, step),
-            Action::Migrate { steps, keep_uidls } => {
-                self.ctl.keep_uidls = keep_uidls;
-                self.ctl.storage.start_migration(steps, now);
-                self.migrate_steps.push((from, step));
-                self.sync(ctx, disk, true);
-            }
+            Action::Migrate { steps, keep_uidls, volumes } => match self.ctl.storage.start_migration(&volumes, steps, now) {
+                Ok(_) => {
+                    self.ctl.keep_uidls = keep_uidls;
+                    self.migrate_steps.push((from, step));
+                    self.sync(ctx, disk, true);
+                }
+                Err(reason) => Self::step_failed(ctx, from, step, reason),
+            },
             Action::RollbackUpgrade => {
                 if self.ctl.lock_broken {
                     self.ctl.lock_broken = false;
@@ -975,7 +1046,9 @@ impl Filer {
                 }
                 Self::step_done(ctx, from, step);
             }
-            Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue => Self::step_done(ctx, from, step),
+            Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue => {
+                Self::step_failed(ctx, from, step, format!("the file server does not {}", action.name()))
+            }
         }
     }
 
@@ -1132,11 +1205,13 @@ mod tests {
         }
     }
 
-    /// A toy operator: runs actions at set times and notes when they finish.
+    /// A toy operator: runs actions at set times and notes when they finish
+    /// or fail.
     struct Operator {
         filer: NodeId,
         plan: Vec<(Dur, Action)>,
         done: Vec<(StepId, Time)>,
+        failed: Vec<(StepId, Time, String)>,
     }
 
     impl Node<Msg, World> for Operator {
@@ -1154,6 +1229,7 @@ mod tests {
                     ctx.send(self.filer, Msg::Ops(Ops::Command { step, action }));
                 }
                 Input::Message { msg: Msg::Ops(Ops::StepDone { step }), .. } => self.done.push((step, ctx.now())),
+                Input::Message { msg: Msg::Ops(Ops::StepFailed { step, reason }), .. } => self.failed.push((step, ctx.now(), reason)),
                 _ => {}
             }
         }
@@ -1203,8 +1279,12 @@ mod tests {
         }
         fn ops(&mut self, plan: Vec<(Dur, Action)>) {
             let filer = self.filer;
-            self.ops =
-                Some(self.sim.add_node("ops", NodeConfig::default(), (), move |_| Operator { filer, plan: plan.clone(), done: vec![] }));
+            self.ops = Some(self.sim.add_node("ops", NodeConfig::default(), (), move |_| Operator {
+                filer,
+                plan: plan.clone(),
+                done: vec![],
+                failed: vec![],
+            }));
         }
         fn fault(&mut self, at: Dur, kind: &str, f: ModelFault) {
             let target = self.filer;
@@ -1218,6 +1298,9 @@ mod tests {
         }
         fn steps(&self) -> &[(StepId, Time)] {
             &self.sim.node::<Operator>(self.ops.expect("an operator")).expect("operator up").done
+        }
+        fn failed(&self) -> &[(StepId, Time, String)] {
+            &self.sim.node::<Operator>(self.ops.expect("an operator")).expect("operator up").failed
         }
         fn store(&self) -> &Mailstore {
             self.sim.disk::<Filer>(self.filer).expect("a filer").state()
@@ -1459,7 +1542,7 @@ mod tests {
         let mut run = Run::new(cfg(), 60);
         run.fault(Dur::millis(500), "degrade", ModelFault::Degrade { permille: 10_000 });
         run.agent("mx-1", true, plan(4, Dur::secs(1), 4), vec![]);
-        run.ops(vec![(Dur::hours(1), Action::Migrate { steps: 2, keep_uidls: false })]);
+        run.ops(vec![(Dur::hours(1), Action::Migrate { steps: 2, keep_uidls: false, volumes: vec![] })]);
         let report = run.run();
         assert_ok(&report);
         let steps = run.steps();
@@ -1520,5 +1603,101 @@ mod tests {
         st.apply(Op::Lose { volumes: vec![volume] });
         assert!(!st.holds(3) && !st.holds(200), "a lost volume's mails are gone");
         assert!(st.mailbox(mb).is_empty());
+    }
+
+    /// Both controllers of shelf a fail at 30 s: volume 0 (even mailboxes)
+    /// cannot be read; mail for 20 mailboxes from 1 min on.
+    fn dead_shelf(hours: u64) -> Run {
+        let mut run = Run::new(cfg(), hours);
+        run.fault(Dur::secs(30), "controller-fail", ModelFault::ControllerFail { shelf: 0, controller: 0 });
+        run.fault(Dur::secs(31), "controller-fail", ModelFault::ControllerFail { shelf: 0, controller: 1 });
+        run.agent("mx-1", true, plan(20, Dur::mins(1), 20), vec![]);
+        run
+    }
+
+    #[test]
+    fn migrating_from_a_shelf_whose_controllers_are_both_dead_fails_and_delivers_nothing_there() {
+        let mut run = dead_shelf(12);
+        run.ops(vec![(Dur::hours(1), Action::Migrate { steps: 1, keep_uidls: true, volumes: vec![] })]);
+        assert_ok(&run.run());
+        assert!(run.steps().is_empty(), "the step is not done: {:?}", run.steps());
+        let failed = run.failed();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        let (step, at, reason) = &failed[0];
+        assert_eq!(*step, 0);
+        assert!(*at < Time::from_hours(1) + Dur::secs(1), "refused at once: {at}");
+        assert!(reason.contains("volume-1") && reason.contains("shelf-a"), "{reason}");
+        let w = run.sim.world();
+        assert_eq!(w.counts.delivered, 10, "only the odd mailboxes, on the healthy shelf");
+        assert_eq!(w.stats.unavailable.last().map(|u| u.1), Some(10), "the dead shelf's volume stays offline");
+        let filer = run.sim.node::<Filer>(run.filer).expect("up");
+        assert!(!filer.storage().migrated(0) && !filer.storage().migrated(1), "nothing moved, not even the healthy volume");
+    }
+
+    #[test]
+    fn migrating_after_the_controllers_are_replaced_moves_only_the_affected_volume() {
+        let mut run = dead_shelf(12);
+        run.ops(vec![
+            (Dur::hours(1), Action::ReplaceHardware),
+            (Dur::hours(1) + Dur::secs(1), Action::Migrate { steps: 1, keep_uidls: true, volumes: vec![] }),
+        ]);
+        assert_ok(&run.run());
+        assert!(run.failed().is_empty(), "{:?}", run.failed());
+        assert_eq!(run.steps().len(), 2);
+        let filer = run.sim.node::<Filer>(run.filer).expect("up");
+        assert!(filer.storage().migrated(0), "the resyncing volume was readable and moved");
+        assert!(!filer.storage().migrated(1), "the healthy volume stayed");
+        assert_eq!(run.sim.world().counts.delivered, 20);
+    }
+
+    #[test]
+    fn a_rebuild_behind_a_dead_shelf_fails_and_one_ended_by_a_latent_error_fails_with_the_group() {
+        let mut run = dead_shelf(12);
+        run.fault(Dur::secs(40), "disk-fail", ModelFault::DiskFail { group: 1 });
+        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: true })]);
+        assert_ok(&run.run());
+        let failed = run.failed();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].2.contains("group-1") && failed[0].2.contains("shelf-a"), "{failed:?}");
+        let filer = run.sim.node::<Filer>(run.filer).expect("up");
+        assert!(filer.storage().needs_rebuild(1) && !filer.storage().rebuilding(), "group 2 was not rebuilt either");
+
+        // No mail on group 0: two failed disks and a latent sector error
+        // destroy it when its rebuild reads the error.
+        let mut run = Run::new(cfg(), 12);
+        for k in 0..2 {
+            run.fault(Dur::secs(30 + k), "disk-fail", ModelFault::DiskFail { group: 0 });
+        }
+        run.fault(Dur::secs(40), "latent", ModelFault::LatentSectorError { group: 0 });
+        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: false })]);
+        assert_ok(&run.run());
+        assert!(run.steps().is_empty(), "{:?}", run.steps());
+        let failed = run.failed();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].2.contains("the rebuild of group-1 failed"), "{failed:?}");
+    }
+
+    #[test]
+    fn merge_back_while_a_temporary_store_is_offline_fails_and_keeps_the_mail_there() {
+        let mut run = dead_shelf(12);
+        run.ops(vec![(Dur::secs(35), Action::EnableTempStores), (Dur::hours(1), Action::MergeBack)]);
+        assert_ok(&run.run());
+        assert_eq!(run.steps().len(), 1, "temp stores on: {:?}", run.steps());
+        let failed = run.failed();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, 1);
+        assert!(failed[0].2.contains("10 temporary stores") && failed[0].2.contains("volume-1"), "{failed:?}");
+        assert_eq!(run.store().temp_mailboxes().count(), 10, "nothing merged");
+    }
+
+    #[test]
+    fn actions_that_are_not_the_file_servers_fail() {
+        let mut run = Run::new(cfg(), 2);
+        run.ops(vec![(Dur::mins(1), Action::ResetCluster), (Dur::mins(2), Action::FlushQueue), (Dur::mins(3), Action::RollbackUpgrade)]);
+        assert_ok(&run.run());
+        let failed = run.failed();
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        assert!(failed[0].2.contains("does not reset-cluster") && failed[1].2.contains("does not flush-queue"), "{failed:?}");
+        assert_eq!(run.steps().len(), 1, "nothing to roll back: done");
     }
 }

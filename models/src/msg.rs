@@ -154,10 +154,19 @@ pub enum Ops {
     Command { step: StepId, action: Action },
     /// A component finished a step.
     StepDone { step: StepId },
+    /// A component could not carry out a step, and why: a precondition did
+    /// not hold (the data to move cannot be read, the group to rebuild sits
+    /// behind a dead shelf), the step was aborted on the way, or the
+    /// component does not do that action. Nothing was done unless the
+    /// reason says so. The operators record it and may retry (`ops.rs`).
+    StepFailed { step: StepId, reason: String },
 }
 
-/// What a runbook step does. Components that do not know an action answer
-/// `StepDone` at once (and log it), so a plan never hangs on a typo.
+/// What a runbook step does. The component a step targets checks the
+/// action's preconditions in the model and answers `StepDone` when it has
+/// carried it out (an action with nothing to do is done at once), or
+/// `StepFailed` with a reason when it cannot act, so a step that could not
+/// really act never counts as done.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum Action {
     /// Replace failed hardware (controllers, paths, disks) of the storage.
@@ -170,9 +179,14 @@ pub enum Action {
     EnableTempStores,
     /// Merge temporary stores back into the restored mailboxes.
     MergeBack,
-    /// Copy volumes to new storage, `steps` batches; `keep_uidls` false makes
-    /// POP clients re-download.
-    Migrate { steps: u32, keep_uidls: bool },
+    /// Copy volumes to new storage in `steps` batches; `keep_uidls` false
+    /// makes POP clients re-download. `volumes` names the volumes to move
+    /// (model indices, from 0; `volume-1` is 0); empty moves the affected
+    /// ones, those offline, slowed down or without redundancy when the
+    /// command arrives (`Storage::affected`). Fails, moving nothing, if a
+    /// volume to move cannot be read (dead shelf, destroyed RAID group), and
+    /// later if a source becomes unreadable before its batch is copied.
+    Migrate { steps: u32, keep_uidls: bool, volumes: Vec<u32> },
     /// Roll back (or fix) a failed upgrade of the file server.
     RollbackUpgrade,
     /// Manual cluster state reset / confirm a node is fenced.
@@ -181,6 +195,24 @@ pub enum Action {
     PowerOn { node: NodeId },
     /// Retry every deferred mail of an MTA now (`postqueue -f`).
     FlushQueue,
+}
+
+impl Action {
+    /// The action as a recovery plan names it (`migrate`, `start-rebuild` …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ReplaceHardware => "replace-hardware",
+            Action::FixRedundancy => "fix-redundancy",
+            Action::StartRebuild { .. } => "start-rebuild",
+            Action::EnableTempStores => "enable-temp-stores",
+            Action::MergeBack => "merge-back",
+            Action::Migrate { .. } => "migrate",
+            Action::RollbackUpgrade => "rollback-upgrade",
+            Action::ResetCluster => "reset-cluster",
+            Action::PowerOn { .. } => "power-on",
+            Action::FlushQueue => "flush-queue",
+        }
+    }
 }
 
 /// Faults that models define, delivered to their target node.
@@ -392,6 +424,8 @@ mod tests {
             Msg::Store(Store::AccessReply { mailbox: 3, proto: Proto::Pop, result: Err(StoreError::Offline) }),
             Msg::Ops(Ops::StepDone { step: 1 }),
             Msg::Ops(Ops::StepDone { step: 2 }),
+            Msg::Ops(Ops::StepFailed { step: 2, reason: "a".to_string() }),
+            Msg::Ops(Ops::StepFailed { step: 2, reason: "b".to_string() }),
             Msg::Fault(ModelFault::LockBroken),
         ];
         for m in other {

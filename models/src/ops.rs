@@ -34,15 +34,31 @@
 //! - Once someone has noticed, the recovery plan runs: runbook steps with
 //!   triggers `At(time)`, `AfterAlert` and `After(step, delay)`. Each step sends
 //!   `Ops::Command` to its target and waits for `Ops::StepDone`; the operators
-//!   carry out `Action::PowerOn` themselves. A command refused by a down
-//!   target is retried every `command_retry_interval` [5 min, an assumption].
+//!   carry out `Action::PowerOn` themselves (powering on a running machine
+//!   does nothing, and is done). A command refused by a down target is
+//!   retried every `command_retry_interval` [5 min, an assumption] for as
+//!   long as the run lasts: the target may come back, and the command never
+//!   reached it (each refusal is recorded as the step's latest failure, but
+//!   does not count as an attempt).
+//! - A step can fail: its target answers `Ops::StepFailed` with a reason when
+//!   a precondition does not hold or the action was aborted (see `filer.rs`).
+//!   The operators record the failure (time and reason) and retry the step
+//!   every `step_retry_interval` [30 min, an assumption: someone looks
+//!   again after a coffee and a call], at most `step_attempts_max` [3]
+//!   attempts in all; then they give up on it (escalate), and the step stays
+//!   failed. A failed step is not done: a step triggered `After` it does not
+//!   run (it waits on its completion, which never comes), and the plan is
+//!   not complete, so the run's recovery never completes either. A later
+//!   attempt that succeeds makes the step done; its earlier failures stay in
+//!   its history ([`Operators::step_failures`]).
 //!
 //! Probe targets must publish `SERVING` while they serve (the vip while it
 //! relays to an owner that serves; an MTA while it accepts mail).
 //!
 //! Completion times of the steps are kept in [`Operators::steps_done`] (read
 //! it through `Observe::node` or `Sim::node`) and, in full traces, as the
-//! gauge `ops.steps_done`.
+//! gauge `ops.steps_done`; failures in [`Operators::step_failed`] and the
+//! gauge `ops.steps_failed` (steps not done whose last attempt failed).
 
 use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Time};
 
@@ -143,6 +159,13 @@ pub struct OpsConfig {
     pub misdiagnosis_ppm: u32,
     /// Retry period for a command a down target refused. 5 min (assumption).
     pub command_retry_interval: Dur,
+    /// Retry period for a step its target answered failed. 30 min
+    /// (assumption).
+    pub step_retry_interval: Dur,
+    /// Attempts of a step its target answers failed before the operators
+    /// give up on it (escalate). 3 (assumption): the first try and two
+    /// retries. At least 1.
+    pub step_attempts_max: u32,
     pub plan: Plan,
 }
 
@@ -158,6 +181,8 @@ impl Default for OpsConfig {
             calendar: CalendarConfig::default(),
             misdiagnosis_ppm: 0,
             command_retry_interval: Dur::mins(5),
+            step_retry_interval: Dur::mins(30),
+            step_attempts_max: 3,
             plan: Plan::default(),
         }
     }
@@ -175,6 +200,12 @@ impl OpsConfig {
         }
         if self.probe_failures_max == 0 {
             return Err("probe_failures_max must be at least 1".to_string());
+        }
+        if self.step_attempts_max == 0 {
+            return Err("step_attempts_max must be at least 1".to_string());
+        }
+        if self.command_retry_interval == Dur::ZERO || self.step_retry_interval == Dur::ZERO {
+            return Err("command_retry_interval and step_retry_interval must be positive".to_string());
         }
         Ok(())
     }
@@ -223,6 +254,10 @@ pub struct Operators {
     responding: bool,
     started: Vec<Option<Time>>,
     done: Vec<Option<Time>>,
+    /// Per step, every failure (time, reason), refusals included.
+    failures: Vec<Vec<(Time, String)>>,
+    /// Per step, the attempts its target answered failed.
+    failed_attempts: Vec<u32>,
 }
 
 impl Operators {
@@ -241,6 +276,8 @@ impl Operators {
             responding: false,
             started: vec![None; n],
             done: vec![None; n],
+            failures: vec![Vec::new(); n],
+            failed_attempts: vec![0; n],
         }
     }
 
@@ -255,9 +292,29 @@ impl Operators {
     pub fn step_done_at(&self, step: StepId) -> Option<Time> {
         self.done.get(step as usize).copied().flatten()
     }
-    /// Every step has completed.
+    /// Every step has completed. A failed step has not.
     pub fn plan_complete(&self) -> bool {
         self.done.iter().all(Option::is_some)
+    }
+    /// Step `i` has not completed and its last attempt failed: when, and
+    /// why (the reason its target gave, or that the target refused the
+    /// command). `None` for a step that completed (even after failures), has
+    /// not been tried, or is still running; and for an index beyond the plan.
+    pub fn step_failed(&self, i: usize) -> Option<(Time, &str)> {
+        if self.done.get(i).copied().flatten().is_some() {
+            return None;
+        }
+        self.failures.get(i)?.last().map(|(t, r)| (*t, r.as_str()))
+    }
+    /// Every failure of step `i` (time, reason), including those a later
+    /// attempt made good; empty beyond the plan.
+    pub fn step_failures(&self, i: usize) -> &[(Time, String)] {
+        self.failures.get(i).map_or(&[], Vec::as_slice)
+    }
+    /// The operators gave up on step `i`: its target answered failed
+    /// `step_attempts_max` times. It will not be tried again.
+    pub fn step_given_up(&self, i: usize) -> bool {
+        self.done.get(i).is_some_and(Option::is_none) && self.failed_attempts[i] >= self.cfg.step_attempts_max
     }
 
     /// The failure monitor's news about a target.
@@ -345,7 +402,7 @@ impl Operators {
     }
 
     fn fire(&mut self, ctx: C, i: usize) {
-        if self.done[i].is_some() {
+        if self.done[i].is_some() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
             return;
         }
         self.started[i].get_or_insert(ctx.now());
@@ -362,6 +419,26 @@ impl Operators {
         }
     }
 
+    /// The step's target could not carry it out: recorded, and retried
+    /// after `step_retry_interval` until `step_attempts_max` attempts failed.
+    fn failed(&mut self, ctx: C, i: usize, reason: String) {
+        if self.done[i].is_some() || self.started[i].is_none() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
+            return;
+        }
+        self.failed_attempts[i] += 1;
+        self.record_failure(ctx, i, reason);
+        if self.failed_attempts[i] < self.cfg.step_attempts_max {
+            ctx.set_timer(self.cfg.step_retry_interval, tag::OPS | STEP | i as u64);
+        }
+    }
+
+    fn record_failure(&mut self, ctx: C, i: usize, reason: String) {
+        let now = ctx.now();
+        self.failures[i].push((now, reason));
+        let failing = (0..self.done.len()).filter(|&j| self.step_failed(j).is_some()).count();
+        ctx.gauge("ops.steps_failed", failing as i64);
+    }
+
     fn complete(&mut self, ctx: C, i: usize) {
         if self.done[i].is_some() || self.started[i].is_none() {
             return;
@@ -369,6 +446,10 @@ impl Operators {
         self.done[i] = Some(ctx.now());
         let count = self.done.iter().filter(|d| d.is_some()).count();
         ctx.gauge("ops.steps_done", count as i64);
+        if !self.failures[i].is_empty() {
+            let failing = (0..self.done.len()).filter(|&j| self.step_failed(j).is_some()).count();
+            ctx.gauge("ops.steps_failed", failing as i64);
+        }
         for j in 0..self.cfg.plan.steps.len() {
             if let Trigger::After(dep, delay) = self.cfg.plan.steps[j].trigger {
                 if dep as usize == i {
@@ -414,10 +495,23 @@ impl Node<Msg, World> for Operators {
             Input::Message { msg: Msg::Ops(Ops::StepDone { step }), .. } if (step as usize) < self.done.len() => {
                 self.complete(ctx, step as usize);
             }
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
+            Input::Message { msg: Msg::Ops(Ops::StepFailed { step, reason }), .. } if (step as usize) < self.done.len() => {
+                self.failed(ctx, step as usize, reason);
+            }
+            // A step aimed at the operators' own node: nothing here carries
+            // out a runbook action.
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                let reason = format!("{} does not {}", ctx.name(ctx.me()), action.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+            }
             Input::Peer { peer, up, status } => self.target_seen(ctx, peer, up, status),
-            // A command refused by a down target: retried later.
-            Input::Refused { msg: Msg::Ops(Ops::Command { step, .. }), .. } => {
+            // A command refused by a down target: recorded, retried later.
+            Input::Refused { to, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                let i = step as usize;
+                if i < self.done.len() && self.done[i].is_none() {
+                    let reason = format!("{} is down: it refused the {} command", ctx.name(to), action.name());
+                    self.record_failure(ctx, i, reason);
+                }
                 ctx.set_timer(self.cfg.command_retry_interval, tag::OPS | STEP | step as u64);
             }
             _ => {}
@@ -610,5 +704,105 @@ mod tests {
         let bad = Plan::new().after(0, Dur::ZERO, WORKER, Action::MergeBack);
         assert!(bad.validate().is_err());
         assert!(plan().validate().is_ok());
+    }
+
+    /// Answers the first `fails` commands it gets with a failure, the rest
+    /// with done after 10 min.
+    struct Failer {
+        fails: u32,
+        commands: Vec<(Time, StepId)>,
+    }
+    impl Node<Msg, World> for Failer {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            if let Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } = input {
+                self.commands.push((ctx.now(), step));
+                if self.commands.len() as u32 <= self.fails {
+                    let reason = format!("cannot act (attempt {})", self.commands.len());
+                    ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+                } else {
+                    ctx.send_after(Dur::mins(10), from, Msg::Ops(Ops::StepDone { step }));
+                }
+            }
+        }
+    }
+
+    /// Step 0 at 1 h on a target that fails `fails` times; step 1 on a
+    /// worker right after step 0. The target is down from `down.0` to
+    /// `down.1` if given.
+    fn failing_run(fails: u32, down: Option<(Time, Time)>) -> (Sim<Msg, World>, NodeId, NodeId, NodeId) {
+        let mut c = Config::new(7);
+        c.end_at = Some(Time::from_hours(12));
+        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let failer = sim.add_node("failer", NodeConfig::default(), (), move |_| Failer { fails, commands: vec![] });
+        let worker = sim.add_node("worker", NodeConfig::default(), (), |_| Worker::default());
+        let plan = Plan::new().at(Time::from_hours(1), failer, Action::MergeBack).after(0, Dur::ZERO, worker, Action::EnableTempStores);
+        let cfg = OpsConfig { plan, ..OpsConfig::default() };
+        let ops = sim.add_node("ops", NodeConfig::default(), (), move |_| Operators::new(cfg.clone()));
+        if let Some((a, b)) = down {
+            sim.schedule(a, Fault::Crash(failer));
+            sim.schedule(b, Fault::Restart(failer));
+        }
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        (sim, failer, worker, ops)
+    }
+
+    #[test]
+    fn a_failed_step_is_retried_then_given_up_and_the_steps_after_it_never_run() {
+        let (sim, failer, worker, ops) = failing_run(u32::MAX, None);
+        let o = sim.node::<Operators>(ops).expect("ops");
+        let tries: Vec<Time> = sim.node::<Failer>(failer).expect("failer").commands.iter().map(|c| c.0).collect();
+        assert_eq!(tries.len(), 3, "three attempts in all: {tries:?}");
+        assert!(near(Some(tries[1]), tries[0] + Dur::mins(30)) && near(Some(tries[2]), tries[1] + Dur::mins(30)), "{tries:?}");
+        let (at, reason) = o.step_failed(0).expect("failed");
+        assert!(near(Some(at), tries[2]), "{at}");
+        assert_eq!(reason, "cannot act (attempt 3)");
+        assert_eq!(o.step_failures(0).len(), 3);
+        assert!(o.step_given_up(0));
+        assert_eq!(o.steps_done()[0], None, "a failed step is not done");
+        assert!(!o.plan_complete());
+        assert_eq!(o.steps_started()[1], None, "the step after it never ran");
+        assert!(sim.node::<Worker>(worker).expect("worker").commands.is_empty());
+        assert_eq!(o.step_failed(1), None, "never tried is not failed");
+        assert_eq!(o.step_failed(9), None);
+    }
+
+    #[test]
+    fn a_step_that_fails_once_is_done_after_its_retry() {
+        let (sim, _, worker, ops) = failing_run(1, None);
+        let o = sim.node::<Operators>(ops).expect("ops");
+        let retry = Time::from_hours(1) + Dur::mins(30);
+        assert!(near(o.steps_done()[0], retry + Dur::mins(10)), "{:?}", o.steps_done());
+        assert_eq!(o.step_failed(0), None, "done after all");
+        assert!(!o.step_given_up(0));
+        assert_eq!(o.step_failures(0).len(), 1, "the failure stays in the history");
+        assert!(o.plan_complete());
+        assert_eq!(sim.node::<Worker>(worker).expect("worker").commands.len(), 1);
+    }
+
+    #[test]
+    fn a_command_refused_by_a_down_target_is_recorded_and_retried_until_it_is_back() {
+        let back = Time::from_hours(1) + Dur::mins(17);
+        let (sim, failer, _, ops) = failing_run(0, Some((Time::from_secs(60), back)));
+        let o = sim.node::<Operators>(ops).expect("ops");
+        // Refused at 1 h, 1 h 05, 1 h 10 and 1 h 15; reaches it at 1 h 20.
+        let refusals = o.step_failures(0);
+        assert_eq!(refusals.len(), 4, "{refusals:?}");
+        assert!(refusals.iter().all(|r| r.1.contains("failer is down")), "{refusals:?}");
+        let tries = &sim.node::<Failer>(failer).expect("failer").commands;
+        assert_eq!(tries.len(), 1);
+        assert!(near(Some(tries[0].0), Time::from_hours(1) + Dur::mins(20)), "{tries:?}");
+        assert!(o.plan_complete() && o.step_failed(0).is_none());
+        assert!(!o.step_given_up(0), "refusals are not attempts");
+    }
+
+    #[test]
+    fn a_target_down_for_good_leaves_its_step_failed_with_the_reason() {
+        let (sim, _, _, ops) = failing_run(0, Some((Time::from_secs(60), Time::from_hours(48))));
+        let o = sim.node::<Operators>(ops).expect("ops");
+        let (at, reason) = o.step_failed(0).expect("never reached");
+        assert!(at >= Time::from_hours(11) && reason.contains("refused the merge-back command"), "{at} {reason}");
+        assert!(!o.plan_complete());
     }
 }

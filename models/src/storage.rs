@@ -39,9 +39,24 @@
 //!   (NetApp field report: read latency 6 → 8 ms during rebuild).
 //! - Performance degradation multiplies every old-storage latency (the
 //!   Norwegian host, 2018: storage throughput down 90% ⇒ ×10).
-//! - Migration copies volumes to new storage in steps at a rate; a migrated
-//!   volume is served by the new storage (normal latency, unaffected by the
-//!   old hardware's faults).
+//! - Migration copies volumes to new storage in steps; a migrated volume is
+//!   served by the new storage (normal latency, unaffected by the old
+//!   hardware's faults). Moving data needs the data readable: a volume whose
+//!   shelf has no working path, or whose RAID group lost more disks than its
+//!   parity, cannot be copied, so a migration that names one is refused, and
+//!   a running migration whose source becomes unreadable is aborted (no
+//!   volume it had not finished moves). A degraded but readable volume is
+//!   copied at the speed its storage allows: the copy link's rate
+//!   (`migration_bytes_per_s`) or the old storage's read rate
+//!   (`read_bytes_per_s`) divided by the volume's latency multiplier,
+//!   whichever is lower, as of when the migration is ordered. By default a
+//!   migration moves the *affected* volumes (offline, slowed down, or on a
+//!   RAID group that lost redundancy), not the healthy ones; a migration can
+//!   name its volumes instead.
+//! - Runbook actions check their preconditions here and say why they cannot
+//!   act (`Err(reason)`): a rebuild needs every group that needs one
+//!   reachable and not destroyed. An action with nothing to do (nothing to
+//!   replace, rebuild or migrate) succeeds.
 //!
 //! Layout: group `g` sits on shelf `g % shelves`, volume `v` on group
 //! `v % groups`. With the defaults (2 shelves, 6 groups, 6 volumes) one shelf
@@ -92,6 +107,11 @@ pub struct StorageConfig {
     /// Migration steps start at most once per this interval (the Norwegian
     /// host moved data "in several night-time steps"). Default 24 h.
     pub migration_step_interval: Dur,
+    /// Sequential read rate of the old storage at normal speed, which bounds
+    /// a migration's copy rate once divided by a volume's latency multiplier.
+    /// Default 1 GB/s (assumption: a mid-range array's sequential read), so a
+    /// storage slowed ×10 still feeds the default 100 MB/s copy link.
+    pub read_bytes_per_s: u64,
 }
 
 impl Default for StorageConfig {
@@ -110,6 +130,7 @@ impl Default for StorageConfig {
             volume_bytes: 1_000_000_000_000,
             migration_bytes_per_s: 100_000_000,
             migration_step_interval: Dur::hours(24),
+            read_bytes_per_s: 1_000_000_000,
         }
     }
 }
@@ -125,6 +146,7 @@ impl StorageConfig {
             ("rebuild_bytes_per_s_group", self.rebuild_bytes_per_s_group),
             ("rebuild_bytes_per_s_total", self.rebuild_bytes_per_s_total),
             ("migration_bytes_per_s", self.migration_bytes_per_s),
+            ("read_bytes_per_s", self.read_bytes_per_s),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -173,6 +195,12 @@ pub struct Events {
     pub rebuilt: Vec<u32>,
     /// Volumes now served by the new storage.
     pub migrated: Vec<u32>,
+    /// Why a running migration was aborted (its source became unreadable),
+    /// one reason per abort.
+    pub migration_aborted: Vec<String>,
+    /// Why a queued rebuild stopped without completing (its group was
+    /// destroyed, or its shelf lost its paths), one reason per group.
+    pub rebuild_aborted: Vec<String>,
 }
 
 /// The storage hardware: shelves, groups, volumes, rebuilds, migration.
@@ -225,6 +253,22 @@ impl Storage {
     pub fn shelf_of(&self, group: u32) -> u32 {
         group % self.cfg.shelves
     }
+    /// A shelf as scenarios name it: `shelf-a`, `shelf-b` …
+    pub fn shelf_name(shelf: u32) -> String {
+        match u8::try_from(shelf) {
+            Ok(s) if s < 26 => format!("shelf-{}", (b'a' + s) as char),
+            _ => format!("shelf-{shelf}"),
+        }
+    }
+    /// A RAID group as scenarios name it: `group-1` … (from 1).
+    pub fn group_name(group: u32) -> String {
+        format!("group-{}", group as u64 + 1)
+    }
+    /// A volume as scenarios name it: `volume-1` … (from 1).
+    pub fn volume_name(volume: u32) -> String {
+        format!("volume-{}", volume as u64 + 1)
+    }
+
     /// The volumes still on `group` (not migrated away).
     pub fn volumes_of_group(&self, group: u32) -> impl Iterator<Item = u32> + '_ {
         (group..self.cfg.volumes).step_by(self.cfg.groups as usize).filter(|v| !self.migrated[*v as usize])
@@ -269,6 +313,47 @@ impl Storage {
         self.migrated[volume as usize]
     }
 
+    /// Why the volume's data cannot be read now (its shelf has no working
+    /// path, or its RAID group lost more disks than its parity), or `None`
+    /// if it can: a volume waiting for a resync, rebuilding or slowed down
+    /// is readable; a migrated one is read from the new storage.
+    pub fn unreadable(&self, volume: u32) -> Option<String> {
+        if self.migrated[volume as usize] {
+            return None;
+        }
+        let g = self.group_of(volume);
+        let shelf = self.shelf_of(g);
+        if self.groups[g as usize].destroyed {
+            Some(format!(
+                "{} is on {}, which lost more disks than its {} parity disks",
+                Self::volume_name(volume),
+                Self::group_name(g),
+                self.cfg.parity_disks
+            ))
+        } else if !self.shelf_reachable(shelf) {
+            Some(format!(
+                "{} is on {} behind {}, which has no working controller or path",
+                Self::volume_name(volume),
+                Self::group_name(g),
+                Self::shelf_name(shelf)
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Whether an outage or slowdown affects the volume: not yet migrated,
+    /// and offline, slower than normal, or on a RAID group that lost
+    /// redundancy (a failed disk, a pending resync). A migration moves these
+    /// unless it names its volumes.
+    pub fn affected(&self, volume: u32) -> bool {
+        if self.migrated[volume as usize] {
+            return false;
+        }
+        let g = self.group_of(volume);
+        !self.volume_online(volume) || self.latency_multiplier_permille(volume) != 1000 || self.needs_rebuild(g) || self.group_destroyed(g)
+    }
+
     /// Whether the volume serves I/O: on new storage, or its group intact,
     /// reachable and not waiting for a resync.
     pub fn volume_online(&self, volume: u32) -> bool {
@@ -299,6 +384,12 @@ impl Storage {
     /// they are latent until something else happens.
     pub fn apply(&mut self, fault: &ModelFault, now: Time) -> bool {
         self.advance(now);
+        let changed = self.apply_fault(fault);
+        self.check_migration();
+        changed
+    }
+
+    fn apply_fault(&mut self, fault: &ModelFault) -> bool {
         match *fault {
             ModelFault::ControllerFail { shelf, controller } => {
                 if shelf >= self.cfg.shelves || controller >= self.cfg.controllers_per_shelf {
@@ -362,6 +453,13 @@ impl Storage {
                 if !grp.destroyed {
                     grp.resync = true;
                 }
+                if self.queue.contains(&g) {
+                    self.events.rebuild_aborted.push(format!(
+                        "the rebuild of {} stopped: {} lost its last path",
+                        Self::group_name(g),
+                        Self::shelf_name(shelf)
+                    ));
+                }
                 self.unqueue(g);
             }
         }
@@ -375,7 +473,14 @@ impl Storage {
         let parity = self.cfg.parity_disks;
         let g = &mut self.groups[group as usize];
         if g.failed_disks + g.stripe_losses > parity {
+            let lost = g.failed_disks + g.stripe_losses;
             *g = Group { destroyed: true, latent_found: g.latent_found, ..Group::default() };
+            if self.queue.contains(&group) {
+                self.events.rebuild_aborted.push(format!(
+                    "the rebuild of {} failed: {lost} disks or unreadable stripes lost, beyond its {parity} parity disks",
+                    Self::group_name(group)
+                ));
+            }
             self.unqueue(group);
             self.events.destroyed.push(group);
         }
@@ -418,11 +523,33 @@ impl Storage {
         changed
     }
 
-    /// Starts rebuilding every group that needs it and can be reached, one
-    /// after another or all at once (sharing the bandwidth). Groups already
-    /// queued keep their progress. Returns the number of groups queued.
-    pub fn start_rebuild(&mut self, parallel: bool, now: Time) -> usize {
+    /// Starts rebuilding every group that needs it, one after another or all
+    /// at once (sharing the bandwidth). Groups already queued keep their
+    /// progress. Returns the number of groups queued (0: nothing to rebuild),
+    /// counting one that its first read then destroys.
+    ///
+    /// Refused, with nothing started, while a group that needs a rebuild sits
+    /// behind a shelf without a working path (its disks cannot be read), or a
+    /// group's data is destroyed (nothing is left to rebuild it from: replace
+    /// the hardware, which recreates the group empty).
+    pub fn start_rebuild(&mut self, parallel: bool, now: Time) -> Result<usize, String> {
         self.advance(now);
+        let mut blocked = Vec::new();
+        for g in 0..self.cfg.groups {
+            let shelf = self.shelf_of(g);
+            if self.groups[g as usize].destroyed {
+                blocked.push(format!("{} lost more disks than its {} parity disks", Self::group_name(g), self.cfg.parity_disks));
+            } else if self.needs_rebuild(g) && !self.shelf_reachable(shelf) {
+                blocked.push(format!(
+                    "{} is behind {}, which has no working controller or path",
+                    Self::group_name(g),
+                    Self::shelf_name(shelf)
+                ));
+            }
+        }
+        if !blocked.is_empty() {
+            return Err(format!("cannot rebuild: {}", blocked.join("; ")));
+        }
         self.parallel = parallel;
         for g in 0..self.cfg.groups {
             if self.needs_rebuild(g) && self.shelf_reachable(self.shelf_of(g)) && !self.queue.contains(&g) {
@@ -431,29 +558,73 @@ impl Storage {
             }
         }
         self.clock = now;
+        let queued = self.queue.len();
+        // A group destroyed by the latent errors its rebuild now reads
+        // leaves the queue (and is reported in the events).
         self.begin_reading();
-        self.queue.len()
+        Ok(queued)
     }
 
-    /// Starts migrating every volume not yet on new storage, in `steps`
-    /// batches of consecutive volumes, one batch per step interval at most.
-    pub fn start_migration(&mut self, steps: u32, now: Time) {
+    /// Starts migrating volumes to new storage: those named in `volumes`
+    /// (model indices, from 0), or, when it is empty, the affected ones
+    /// ([`Storage::affected`]). Volumes already migrated or being migrated
+    /// are skipped. They move in `steps` batches of consecutive volumes, one
+    /// batch per `migration_step_interval` at most, each batch after the one
+    /// before; a batch copies at the lower of the copy link's rate and the
+    /// old storage's read rate slowed by its slowest volume's latency
+    /// multiplier (as of now). Returns the number of volumes scheduled (0:
+    /// nothing to move).
+    ///
+    /// Refused, with nothing started, if a named volume does not exist or a
+    /// volume to move cannot be read ([`Storage::unreadable`]).
+    pub fn start_migration(&mut self, volumes: &[u32], steps: u32, now: Time) -> Result<usize, String> {
         self.advance(now);
+        if let Some(v) = volumes.iter().find(|v| **v >= self.cfg.volumes) {
+            return Err(format!("cannot migrate: no {} (the storage has {} volumes)", Self::volume_name(*v), self.cfg.volumes));
+        }
+        let chosen: Vec<u32> = if volumes.is_empty() {
+            (0..self.cfg.volumes).filter(|v| self.affected(*v)).collect()
+        } else {
+            let mut named = volumes.to_vec();
+            named.sort_unstable();
+            named.dedup();
+            named
+        };
         let pending: Vec<u32> =
-            (0..self.cfg.volumes).filter(|v| !self.migrated[*v as usize] && !self.batches.iter().any(|(_, b)| b.contains(v))).collect();
+            chosen.into_iter().filter(|v| !self.migrated[*v as usize] && !self.batches.iter().any(|(_, b)| b.contains(v))).collect();
+        let unreadable: Vec<String> = pending.iter().filter_map(|v| self.unreadable(*v)).collect();
+        if !unreadable.is_empty() {
+            return Err(format!("cannot migrate: {}", unreadable.join("; ")));
+        }
         if pending.is_empty() {
-            return;
+            return Ok(0);
         }
         let steps = steps.clamp(1, pending.len() as u32) as usize;
         let per = pending.len().div_ceil(steps);
         let mut prev_end = self.batches.last().map_or(now, |b| b.0.max(now));
         for (k, chunk) in pending.chunks(per).enumerate() {
             let start = prev_end.max(now + self.cfg.migration_step_interval.saturating_mul(k as u64));
+            let slowest = chunk.iter().map(|v| self.latency_multiplier_permille(*v)).max().unwrap_or(1000).max(1);
+            let read = (self.cfg.read_bytes_per_s as u128 * 1000 / slowest as u128).max(1);
+            let rate = read.min(self.cfg.migration_bytes_per_s as u128);
             let bytes = self.cfg.volume_bytes as u128 * chunk.len() as u128;
-            let end = start + Dur(div_ceil_u128(bytes * MICROS_PER_S as u128, self.cfg.migration_bytes_per_s as u128));
+            let end = start + Dur(div_ceil_u128(bytes * MICROS_PER_S as u128, rate));
             self.batches.push((end, chunk.to_vec()));
             prev_end = end;
         }
+        Ok(pending.len())
+    }
+
+    /// A running migration whose source became unreadable cannot go on: it
+    /// is aborted whole (the volumes it had not finished stay on the old
+    /// storage), and the reason is reported in the events.
+    fn check_migration(&mut self) {
+        let unreadable: Vec<String> = self.batches.iter().flat_map(|(_, b)| b.iter()).filter_map(|v| self.unreadable(*v)).collect();
+        if unreadable.is_empty() {
+            return;
+        }
+        self.batches.clear();
+        self.events.migration_aborted.push(format!("migration aborted: {}", unreadable.join("; ")));
     }
 
     /// The groups whose rebuild progresses now.
@@ -510,6 +681,9 @@ impl Storage {
             self.begin_reading();
         }
         self.clock = self.clock.max(now);
+        // A group destroyed by a rebuild's latent errors stops a migration
+        // reading from it before the batch could complete.
+        self.check_migration();
         while let Some((end, _)) = self.batches.first() {
             if *end > now {
                 break;
@@ -597,14 +771,17 @@ mod tests {
         s.apply(&ModelFault::DiskFail { group: 2 }, t(0));
         assert!(!s.apply(&ModelFault::LatentSectorError { group: 2 }, t(0)), "latent until read");
         assert!(!s.group_destroyed(2));
-        s.start_rebuild(false, t(1));
+        assert_eq!(s.start_rebuild(false, t(1)), Ok(1));
         assert!(s.group_destroyed(2), "two lost disks plus a bad stripe exceed RAID-DP");
+        let aborted = s.take_events().rebuild_aborted;
+        assert_eq!(aborted.len(), 1, "{aborted:?}");
+        assert!(aborted[0].contains("group-3") && aborted[0].contains("3 disks"), "{aborted:?}");
         assert_eq!(s.latent_found(2), 1);
         // With one failed disk, the same error is survived.
         let mut s = Storage::new(small());
         s.apply(&ModelFault::DiskFail { group: 2 }, t(0));
         s.apply(&ModelFault::LatentSectorError { group: 2 }, t(0));
-        s.start_rebuild(false, t(1));
+        assert_eq!(s.start_rebuild(false, t(1)), Ok(1));
         assert!(!s.group_destroyed(2));
         assert_eq!(s.latent_found(2), 1);
     }
@@ -655,7 +832,7 @@ mod tests {
     #[test]
     fn a_sequential_rebuild_restores_volumes_one_after_another() {
         let mut s = outage();
-        assert_eq!(s.start_rebuild(false, t(8)), 3);
+        assert_eq!(s.start_rebuild(false, t(8)), Ok(3));
         assert!(s.rebuilding_group(0) && !s.rebuilding_group(2));
         assert_eq!(s.latency_multiplier_permille(0), 1333);
         let back = restore_times(s);
@@ -671,10 +848,10 @@ mod tests {
     #[test]
     fn a_parallel_rebuild_finishes_the_last_volume_sooner() {
         let mut seq = outage();
-        seq.start_rebuild(false, t(8));
+        seq.start_rebuild(false, t(8)).expect("the shelf is back");
         let seq = restore_times(seq);
         let mut par = outage();
-        par.start_rebuild(true, t(8));
+        par.start_rebuild(true, t(8)).expect("the shelf is back");
         assert!(par.rebuilding_group(0) && par.rebuilding_group(2) && par.rebuilding_group(4));
         let par = restore_times(par);
         assert_eq!(par.len(), 3);
@@ -690,10 +867,10 @@ mod tests {
         // parallel: the first keeps what it did.
         let mut s = Storage::new(small());
         s.apply(&ModelFault::DiskFail { group: 0 }, t(0));
-        s.start_rebuild(true, t(0));
+        assert_eq!(s.start_rebuild(true, t(0)), Ok(1));
         let alone = s.next_event_time().expect("rebuilding");
         s.apply(&ModelFault::DiskFail { group: 1 }, t(6));
-        s.start_rebuild(true, t(6));
+        assert_eq!(s.start_rebuild(true, t(6)), Ok(2));
         let shared = s.next_event_time().expect("rebuilding");
         // Total 70 MB/s over two groups is exactly 35 MB/s each: unchanged.
         assert_eq!(alone, shared);
@@ -707,7 +884,7 @@ mod tests {
         let mut s = Storage::new(small());
         assert!(s.apply(&ModelFault::Degrade { permille: 10_000 }, t(0)));
         assert_eq!(s.latency_multiplier_permille(3), 10_000);
-        s.start_migration(3, t(48));
+        assert_eq!(s.start_migration(&[], 3, t(48)), Ok(6), "a storage-wide slowdown affects every volume");
         assert!(s.migrating());
         let mut order = Vec::new();
         while let Some(at) = s.next_event_time() {
@@ -718,5 +895,131 @@ mod tests {
         assert_eq!(order[0].1, vec![0, 1]);
         assert!(order[1].0 >= t(48 + 24), "one step per night");
         assert!((0..6).all(|v| s.migrated(v) && s.latency_multiplier_permille(v) == 1000));
+    }
+
+    /// Both controllers of shelf 0 fail (no path fault needed): volumes 0, 2
+    /// and 4 cannot be read.
+    fn dead_shelf() -> Storage {
+        let mut s = Storage::new(small());
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 1 }, t(0));
+        assert!(!s.volume_online(0));
+        s
+    }
+
+    #[test]
+    fn a_migration_from_a_shelf_without_controllers_is_refused_and_moves_nothing() {
+        let mut s = dead_shelf();
+        let e = s.start_migration(&[], 1, t(8)).expect_err("the data cannot be read");
+        assert!(e.contains("volume-1") && e.contains("shelf-a") && e.contains("no working controller"), "{e}");
+        assert!(!s.migrating());
+        assert_eq!(s.next_event_time(), None, "nothing scheduled");
+        assert!((0..6).all(|v| !s.migrated(v)));
+        // Named volumes on the dead shelf are refused too; the healthy shelf's
+        // volumes can be moved.
+        assert!(s.start_migration(&[2], 1, t(8)).is_err());
+        assert_eq!(s.start_migration(&[1, 3], 1, t(8)), Ok(2));
+        // Once the controllers are replaced the offline volumes are readable
+        // (they wait for a resync, their data intact): the migration goes.
+        s.replace_hardware(t(9));
+        assert_eq!(s.start_migration(&[], 1, t(9)), Ok(3));
+    }
+
+    #[test]
+    fn a_migration_from_a_destroyed_raid_group_is_refused() {
+        let mut s = Storage::new(small());
+        for _ in 0..3 {
+            s.apply(&ModelFault::DiskFail { group: 4 }, t(0));
+        }
+        let e = s.start_migration(&[4], 1, t(1)).expect_err("the data is gone");
+        assert!(e.contains("volume-5") && e.contains("group-5") && e.contains("parity"), "{e}");
+        assert_eq!(s.start_migration(&[5], 1, t(1)), Ok(1), "another volume can be named");
+    }
+
+    #[test]
+    fn a_migration_by_default_moves_only_the_affected_volumes() {
+        let mut s = Storage::new(small());
+        assert_eq!(s.start_migration(&[], 2, t(0)), Ok(0), "nothing is affected: nothing to move");
+        assert!(!s.migrating());
+        // A failed disk in group 1 (redundancy lost, still online), and shelf
+        // 0 down then back (groups 0, 2, 4 wait for a resync).
+        s.apply(&ModelFault::DiskFail { group: 1 }, t(0));
+        s.apply(&ModelFault::PathFault { shelf: 0 }, t(0));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0));
+        s.replace_hardware(t(1));
+        let affected: Vec<u32> = (0..6).filter(|v| s.affected(*v)).collect();
+        assert_eq!(affected, vec![0, 1, 2, 4]);
+        assert_eq!(s.start_migration(&[], 1, t(1)), Ok(4));
+        while let Some(at) = s.next_event_time() {
+            s.advance(at);
+        }
+        let moved: Vec<u32> = (0..6).filter(|v| s.migrated(*v)).collect();
+        assert_eq!(moved, vec![0, 1, 2, 4], "volumes 3 and 5 were healthy and stay");
+        assert!((0..6).all(|v| s.volume_online(v)));
+    }
+
+    #[test]
+    fn a_degraded_volume_migrates_at_the_speed_its_storage_allows() {
+        // Copy link 100 MB/s, read 1 GB/s: at normal speed the link bounds a
+        // volume of 1 TB to 10,000 s.
+        let time_to_move = |permille: u32| {
+            let mut s = Storage::new(StorageConfig { volumes: 1, groups: 1, shelves: 1, ..small() });
+            s.apply(&ModelFault::Degrade { permille }, t(0));
+            assert_eq!(s.start_migration(&[0], 1, t(0)), Ok(1));
+            s.next_event_time().expect("migrating").since(t(0))
+        };
+        assert_eq!(time_to_move(2000), Dur::secs(10_000), "slowed ×2 the array still outruns the link");
+        assert_eq!(time_to_move(10_000), Dur::secs(10_000), "×10: 100 MB/s, as fast as the link");
+        assert_eq!(time_to_move(50_000), Dur::secs(50_000), "×50: 20 MB/s, five times slower");
+    }
+
+    #[test]
+    fn a_migration_whose_source_becomes_unreadable_is_aborted() {
+        let mut s = Storage::new(small());
+        s.apply(&ModelFault::Degrade { permille: 2000 }, t(0));
+        assert_eq!(s.start_migration(&[], 2, t(0)), Ok(6));
+        // Three volumes of 10,000 s each: the first batch ends at 8 h 20 min,
+        // the second cannot start before the next night (24 h).
+        s.advance(t(9));
+        assert_eq!(s.take_events().migrated, vec![0, 1, 2], "the first batch is done");
+        s.apply(&ModelFault::ControllerFail { shelf: 1, controller: 0 }, t(10));
+        s.apply(&ModelFault::ControllerFail { shelf: 1, controller: 1 }, t(11));
+        let ev = s.take_events();
+        assert_eq!(ev.migration_aborted.len(), 1, "{ev:?}");
+        assert!(ev.migration_aborted[0].contains("shelf-b"), "{ev:?}");
+        assert!(!s.migrating() && s.next_event_time().is_none());
+        assert!(s.migrated(1), "what moved stays moved");
+        assert!(!s.migrated(4), "volume 4 (shelf a, readable) did not move with the aborted batch");
+    }
+
+    #[test]
+    fn a_rebuild_is_refused_while_a_group_that_needs_it_cannot_be_read() {
+        let mut s = dead_shelf();
+        s.apply(&ModelFault::DiskFail { group: 1 }, t(0));
+        let e = s.start_rebuild(false, t(1)).expect_err("shelf a has no path");
+        assert!(e.contains("group-1") && e.contains("shelf-a"), "{e}");
+        assert!(!s.rebuilding(), "nothing started, not even group 1 on the healthy shelf");
+        s.replace_hardware(t(2));
+        assert_eq!(s.start_rebuild(false, t(2)), Ok(4));
+        // A destroyed group cannot be rebuilt: its data is gone.
+        let mut s = Storage::new(small());
+        for _ in 0..3 {
+            s.apply(&ModelFault::DiskFail { group: 3 }, t(0));
+        }
+        let e = s.start_rebuild(true, t(1)).expect_err("group-4 is destroyed");
+        assert!(e.contains("group-4"), "{e}");
+        assert_eq!(Storage::new(small()).start_rebuild(true, t(0)), Ok(0), "nothing to rebuild: nothing to do");
+    }
+
+    #[test]
+    fn a_shelf_losing_its_paths_stops_its_rebuilds_with_a_reason() {
+        let mut s = outage();
+        assert_eq!(s.start_rebuild(true, t(8)), Ok(3));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(9));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 1 }, t(9));
+        assert!(!s.rebuilding());
+        let aborted = s.take_events().rebuild_aborted;
+        assert_eq!(aborted.len(), 3, "{aborted:?}");
+        assert!(aborted.iter().all(|a| a.contains("shelf-a")), "{aborted:?}");
     }
 }
