@@ -49,6 +49,10 @@ pub struct Figures {
     /// sent) and when they heard it completed (µs). The step's effects fall
     /// in between: its completion reaches them a network round trip later.
     pub steps: Vec<(String, Option<u64>, Option<u64>)>,
+    /// Recovery steps that could not act: (step, when it last failed (µs),
+    /// why, whether the operators gave up on it). A step retried and then
+    /// done is not listed.
+    pub steps_failed: Vec<(String, u64, String, bool)>,
     /// Scheduled faults that changed nothing.
     pub faults_without_effect: Vec<String>,
     /// Scheduled faults that never fired: the run ended before they were due.
@@ -128,6 +132,15 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             (s.name.clone(), started, ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros))
         })
         .collect();
+    let steps_failed = topo
+        .plan
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let o = ops?;
+            o.step_failed(i).map(|(t, why)| (s.name.clone(), t.as_micros(), why.to_string(), o.step_given_up(i)))
+        })
+        .collect();
     let h = &w.stats.delay_s;
     let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
     Figures {
@@ -159,6 +172,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         delay_s_max: if h.is_empty() { 0 } else { h.max() },
         failovers_us: failovers,
         steps,
+        steps_failed,
         faults_without_effect: report
             .faults
             .iter()

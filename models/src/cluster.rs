@@ -967,7 +967,10 @@ impl Node<Msg, World> for Vip {
                         ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result }));
                     }
                 }
-                Msg::Ops(Ops::Command { step, .. }) => ctx.send(from, Msg::Ops(Ops::StepDone { step })),
+                Msg::Ops(Ops::Command { step, action }) => {
+                    let reason = format!("{} (a virtual IP) does not {}", ctx.name(ctx.me()), action.name());
+                    ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }))
+                }
                 Msg::Cluster(Cluster::VipOwner { owner }) => self.set_owner(owner, ctx),
                 _ => {}
             },

@@ -389,9 +389,11 @@ impl Mta {
                 self.flush_deferred(ctx);
                 ctx.send(from, Msg::Ops(Ops::StepDone { step }));
             }
-            // No other runbook action concerns the MTA: done at once.
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => {
-                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            // No other runbook action concerns the MTA: a step sent here
+            // cannot act, and says so.
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                let reason = format!("{} does not {}", ctx.name(ctx.me()), action.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
             }
             Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx, disk),
             Input::Timer { tag: t, .. } if t == DEPTH => {

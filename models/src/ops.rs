@@ -296,6 +296,10 @@ impl Operators {
     pub fn plan_complete(&self) -> bool {
         self.done.iter().all(Option::is_some)
     }
+    /// Step `i` has completed.
+    pub fn step_is_done(&self, i: usize) -> bool {
+        self.done.get(i).copied().flatten().is_some()
+    }
     /// Step `i` has not completed and its last attempt failed: when, and
     /// why (the reason its target gave, or that the target refused the
     /// command). `None` for a step that completed (even after failures), has

@@ -532,8 +532,9 @@ impl Node<Msg, World> for Senders {
                     self.failed(slot, ctx);
                 }
             }
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, .. }) } => {
-                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                let reason = format!("{} (the senders) does not {}", ctx.name(ctx.me()), action.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
             }
             _ => {}
         }

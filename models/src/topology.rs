@@ -484,9 +484,25 @@ impl Topology {
             None => sim.eventually(EVENTUAL_DELIVERY, |o| o.world.all_delivered()),
         }
         if !self.plan.is_empty() {
+            let names: Vec<String> = self.plan.iter().map(|s| s.name.clone()).collect();
             sim.recovery_done(move |o| match o.node::<Operators>(ops_id) {
                 Some(ops) if ops.plan_complete() => Ok(()),
-                _ => Err("the recovery plan has not completed".to_string()),
+                Some(ops) => {
+                    let failed: Vec<String> = (0..names.len())
+                        .filter_map(|i| ops.step_failed(i).map(|(t, why)| format!("step `{}` failed at {t}: {why}", names[i])))
+                        .collect();
+                    let pending: Vec<&str> = (0..names.len())
+                        .filter(|&i| !ops.step_is_done(i) && ops.step_failed(i).is_none())
+                        .map(|i| names[i].as_str())
+                        .collect();
+                    let mut why = vec!["the recovery plan has not completed".to_string()];
+                    why.extend(failed);
+                    if !pending.is_empty() {
+                        why.push(format!("not yet done: {}", pending.join(", ")));
+                    }
+                    Err(why.join("; "))
+                }
+                None => Err("the operators are not running".to_string()),
             });
         }
         sim
