@@ -186,7 +186,14 @@ fn print_result(r: &RunResult, file: &Path) {
     }
     note!(
         "  submitted {} accepted {} delivered {} lost {} duplicates {} client-duplicates {} returned {} sender-bounced {}",
-        f.submitted, f.accepted, f.delivered, f.lost, f.duplicates, f.client_duplicates, f.returned, f.sender_bounced
+        f.submitted,
+        f.accepted,
+        f.delivered,
+        f.lost,
+        f.duplicates,
+        f.client_duplicates,
+        f.returned,
+        f.sender_bounced
     );
     note!(
         "  peak unavailable {}  restored {}  delay p50 {}s p99 {}s max {}s",

@@ -138,20 +138,14 @@ mod tests {
         assert_eq!(seen, vec![0, 2, 4, 6, 8]);
 
         let mut count = 0u64;
-        run_jobs(
-            u64::MAX,
-            2,
-            Some(Duration::from_millis(1)),
-            Some,
-            |e| {
-                count += u64::from(matches!(e, Event::Done(..)));
-                if count >= 50 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        );
+        run_jobs(u64::MAX, 2, Some(Duration::from_millis(1)), Some, |e| {
+            count += u64::from(matches!(e, Event::Done(..)));
+            if count >= 50 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
         assert_eq!(count, 50, "a pool over 2^64 jobs stops when told, having allocated nothing per job");
     }
 }

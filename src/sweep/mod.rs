@@ -76,13 +76,9 @@ pub use cli::{merge_cmd, sweep_cmd, MergeArgs, SweepArgs};
 pub use junit::{junit_xml, summary_junit, xml_escape, JunitCase, JunitFailure, JunitSuite};
 pub use record::{record, record_checksum, repro_command, scenario_hash, stable_hash, FaultFlags, Key, ProcessFlags, Record};
 pub use runner::{progress_wanted, sweep, SweepConfig, SweepOutcome};
-pub use seeds::{
-    parse_seed_range, parse_seeds, resolve_shard, SeedRun, Shard, ENV_JOB_INDEX, ENV_SHARD, ENV_SHARDS, SWEEP_SEEDS_MAX,
-};
+pub use seeds::{parse_seed_range, parse_seeds, resolve_shard, SeedRun, Shard, ENV_JOB_INDEX, ENV_SHARD, ENV_SHARDS, SWEEP_SEEDS_MAX};
 pub use store::{merge_dirs, write_atomic, ManifestEntry, Results};
-pub use summary::{
-    render_summary, summarize, summarize_shards, Failure, FigureSummary, KindShare, Rate, ScenarioSummary, Summary,
-};
+pub use summary::{render_summary, summarize, summarize_shards, Failure, FigureSummary, KindShare, Rate, ScenarioSummary, Summary};
 /// Name of the compacted record file in a result directory.
 pub const RUNS_FILE: &str = "runs.jsonl";
 /// Name of the manifest in a result directory.
@@ -122,12 +118,11 @@ pub enum SweepError {
     Tampered { path: PathBuf, line: usize, scenario: String, seed: u64, problem: String, repro: String },
     /// Records of runs their directory's manifest did not ask for.
     #[error(
-        "{dir}: {} recorded runs lie outside what its manifest ({MANIFEST_FILE}) asked for and are not counted: {}; \
+        "{dir}: {count} recorded runs lie outside what its manifest ({MANIFEST_FILE}) asked for and are not counted: {}; \
          they belong to another sweep (merge that sweep's directory instead) or were added by hand",
-        outside.len(),
         outside.iter().take(20).cloned().collect::<Vec<_>>().join("; ")
     )]
-    Outside { dir: PathBuf, outside: Vec<String> },
+    Outside { dir: PathBuf, count: usize, outside: Vec<String> },
     /// A directory with run records but no manifest.
     #[error(
         "{dir} holds {records} recorded runs but no manifest ({MANIFEST_FILE}); without it there is no telling which \
@@ -163,4 +158,3 @@ pub struct Conflict {
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
     move |source| SweepError::Io { path: path.to_path_buf(), source }
 }
-

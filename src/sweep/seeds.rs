@@ -28,7 +28,9 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
 pub fn parse_seed_range(text: &str, max: u64) -> Result<Range<u64>, String> {
     let t = text.trim();
     let num = |s: &str| {
-        s.trim().parse::<u64>().map_err(|_| format!("`{text}` is not a seed range: expected `A..B`, `A..=B` or `N` (`{}` is not a seed)", s.trim()))
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{text}` is not a seed range: expected `A..B`, `A..=B` or `N` (`{}` is not a seed)", s.trim()))
     };
     let range = if let Some((a, z)) = t.split_once("..=") {
         let z = num(z)?;

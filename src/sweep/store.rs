@@ -244,6 +244,7 @@ impl Results {
             return Err(SweepError::NoManifest { dir: dir.to_path_buf(), records });
         }
         if !outside.is_empty() {
+            let count = outside.values().map(Vec::len).sum();
             let outside = outside
                 .into_iter()
                 .map(|((scenario, hash), mut seeds)| {
@@ -253,7 +254,7 @@ impl Results {
                     format!("scenario `{scenario}` (file hash {hash}) seeds {}", runs.join(", "))
                 })
                 .collect();
-            return Err(SweepError::Outside { dir: dir.to_path_buf(), outside });
+            return Err(SweepError::Outside { dir: dir.to_path_buf(), count, outside });
         }
         self.manifest.extend(entries);
         self.manifest = dedupe_manifest(std::mem::take(&mut self.manifest));

@@ -337,6 +337,19 @@ struct Missing {
     runs: Vec<SeedRun>,
 }
 
+/// The largest shard-count multiple `missing` works with.
+const LCM_MAX: u64 = 1 << 16;
+
+fn lcm(a: u64, b: u64) -> Option<u64> {
+    let gcd = |mut x: u64, mut y: u64| {
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
+    };
+    (a / gcd(a, b)).checked_mul(b)
+}
+
 /// Merges ranges into sorted, disjoint ones.
 fn union(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
     ranges.sort_unstable();
@@ -355,13 +368,22 @@ fn union(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
 /// minus the recorded ones. `all_shards`: every residue is asked for (a
 /// merge); else only those of the entries' own shards (one sweep).
 fn missing(rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> Missing {
-    let n = entries[0].shard.count;
-    let n = if entries.iter().all(|m| m.shard.count == n) { n } else { 1 };
+    let first = entries[0].shard.count;
+    let n = if entries.iter().all(|m| m.shard.count == first) {
+        first
+    } else if all_shards {
+        1
+    } else {
+        // One sweep's entries share a shard; other manifests (written by hand
+        // or by a library caller) get the least common multiple of their
+        // counts, so that each entry's shard is a set of residues.
+        entries.iter().try_fold(1u64, |l, m| lcm(l, m.shard.count).filter(|&x| x <= LCM_MAX)).unwrap_or(1)
+    };
     let span = union(entries.iter().map(|m| (m.seeds_start, m.seeds_end)).collect());
     let width: u64 = span.iter().map(|(a, z)| z - a).sum();
     // Residues asked for, with the ranges asked for in each.
     let mut asked: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
-    if all_shards || n == 1 {
+    if all_shards {
         // Only residues that can hold a seed (a range narrower than N has fewer).
         let residues: Vec<u64> = if width >= n {
             (0..n).collect()
@@ -376,7 +398,12 @@ fn missing(rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> Miss
         }
     } else {
         for m in entries {
-            asked.entry(m.shard.index).or_default().push((m.seeds_start, m.seeds_end));
+            // With one shard count, an entry's residue is its shard index.
+            let residues: Vec<u64> =
+                if m.shard.count == n { vec![m.shard.index] } else { (0..n).filter(|k| m.shard.contains(*k)).collect() };
+            for k in residues {
+                asked.entry(k).or_default().push((m.seeds_start, m.seeds_end));
+            }
         }
     }
     let mut have: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
@@ -563,9 +590,7 @@ mod tests {
     fn brute(have: &[u64], entries: &[ManifestEntry], all_shards: bool) -> Vec<u64> {
         let end = entries.iter().map(|m| m.seeds_end).max().unwrap_or(0);
         (0..end)
-            .filter(|s| {
-                entries.iter().any(|m| (m.seeds_start..m.seeds_end).contains(s) && (all_shards || m.shard.contains(*s)))
-            })
+            .filter(|s| entries.iter().any(|m| (m.seeds_start..m.seeds_end).contains(s) && (all_shards || m.shard.contains(*s))))
             .filter(|s| !have.contains(s))
             .collect()
     }
