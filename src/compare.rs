@@ -37,12 +37,12 @@
 use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use mailsim_sim::Stream;
 use serde::Serialize;
 
+use crate::note;
+use crate::pool::{cores, map_jobs};
 use crate::run::{run, RunResult};
 use crate::scenario::Scenario;
 use crate::sweep::{junit_xml, JunitCase, JunitSuite, Rate};
@@ -54,7 +54,8 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// The candidate plan (differences are B − A).
     pub b: PathBuf,
-    /// Seeds: `0..200` (end excluded), `0..=199`, or `200` for 0..200.
+    /// Seeds: `0..200` (end excluded), `0..=199`, or `200` for 0..200; at
+    /// most 100,000 per invocation.
     #[arg(long, default_value = "0..200", value_parser = parse_seeds)]
     pub seeds: Range<u64>,
     /// Bootstrap resamples (at least 2000).
@@ -72,21 +73,17 @@ pub struct CompareArgs {
     pub junit: Option<PathBuf>,
 }
 
-/// Parses `a..b`, `a..=b` or `n` (= `0..n`).
+/// The most seeds one `mailsim compare` may ask for (10^5). Both plans run
+/// on every seed and every run's metrics are kept for the bootstrap, which
+/// resamples all of them 10,000 times per metric: 10^5 seeds are already
+/// 8 × 10^9 draws. Intervals from a few thousand seeds are narrow enough for
+/// any plan decision.
+pub const COMPARE_SEEDS_MAX: u64 = 100_000;
+
+/// Parses `a..b`, `a..=b` or `n` (= `0..n`), at most [`COMPARE_SEEDS_MAX`]
+/// seeds.
 pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    let t = text.trim();
-    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| format!("`{text}`: `{s}` is not a seed number (expected e.g. 0..200)"));
-    let r = if let Some((a, b)) = t.split_once("..=") {
-        num(a)?..num(b)?.checked_add(1).ok_or_else(|| format!("`{text}`: too large"))?
-    } else if let Some((a, b)) = t.split_once("..") {
-        num(a)?..num(b)?
-    } else {
-        0..num(t)?
-    };
-    if r.is_empty() {
-        return Err(format!("`{text}` contains no seeds"));
-    }
-    Ok(r)
+    crate::sweep::parse_seed_range(text, COMPARE_SEEDS_MAX)
 }
 
 /// One metric: a key for JSON, a name for people, a unit.
@@ -298,24 +295,13 @@ pub fn compare_runs(a: &[RunMetrics], b: &[RunMetrics], resamples: u32) -> Vec<M
 /// Runs both plans on every seed (in parallel across seeds) and compares.
 pub fn compare(a: &Scenario, b: &Scenario, seeds: Range<u64>, resamples: u32) -> Comparison {
     let resamples = resamples.max(2000);
-    let seed_list: Vec<u64> = seeds.clone().collect();
-    assert!(!seed_list.is_empty(), "at least one seed");
-    let out: Mutex<Vec<Option<(RunMetrics, RunMetrics)>>> = Mutex::new(vec![None; seed_list.len()]);
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seed_list.len());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seed_list.get(j) else { break };
-                let ra = metrics_of(&run(a, seed));
-                let rb = metrics_of(&run(b, seed));
-                out.lock().expect("no thread panics holding the lock")[j] = Some((ra, rb));
-            });
-        }
+    assert!(!seeds.is_empty(), "at least one seed");
+    // Memory grows with the seeds run, not with the range asked for.
+    let pairs = map_jobs(seeds.end - seeds.start, cores(), |j| {
+        let seed = seeds.start + j;
+        (metrics_of(&run(a, seed)), metrics_of(&run(b, seed)))
     });
-    let (ra, rb): (Vec<RunMetrics>, Vec<RunMetrics>) =
-        out.into_inner().expect("threads done").into_iter().map(|x| x.expect("every seed ran")).unzip();
+    let (ra, rb): (Vec<RunMetrics>, Vec<RunMetrics>) = pairs.into_iter().unzip();
     let metrics = compare_runs(&ra, &rb, resamples);
     let n = ra.len() as u32;
     let plan = |s: &Scenario, runs: Vec<RunMetrics>| Plan {
@@ -457,27 +443,31 @@ pub fn comparison_junit(c: &Comparison) -> Vec<JunitSuite> {
 /// The command.
 pub fn compare_cmd(args: &CompareArgs) -> ExitCode {
     if args.resamples < 2000 {
-        eprintln!("error: --resamples {}: use at least 2000 for a 95% interval", args.resamples);
+        note!("error: --resamples {}: use at least 2000 for a 95% interval", args.resamples);
         return ExitCode::from(2);
     }
-    let load = |p: &PathBuf| Scenario::load(p).map_err(|e| eprintln!("error: {e}"));
+    let load = |p: &PathBuf| Scenario::load(p).map_err(|e| note!("error: {e}"));
     let (Ok(a), Ok(b)) = (load(&args.a), load(&args.b)) else {
         return ExitCode::from(2);
     };
-    eprintln!("comparing {} and {} on seeds {}..{} …", a.name(), b.name(), args.seeds.start, args.seeds.end);
+    note!("comparing {} and {} on seeds {}..{} …", a.name(), b.name(), args.seeds.start, args.seeds.end);
     let c = compare(&a, &b, args.seeds.clone(), args.resamples);
-    eprint!("{}", render(&c));
+    crate::output::stderr(&render(&c));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c).expect("a comparison serializes"));
+        let text = serde_json::to_string_pretty(&c).expect("a comparison serializes");
+        if let Err(e) = crate::output::stdout_line(&text) {
+            note!("error: cannot write to stdout: {e}");
+            return ExitCode::from(2);
+        }
     }
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit_xml(&comparison_junit(&c))) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            note!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
     if args.fail_on_regression && c.any_regressed() {
-        eprintln!(
+        note!(
             "regressed: {}",
             c.metrics.iter().filter(|m| m.change == Change::Regressed).map(|m| m.metric.name).collect::<Vec<_>>().join(", ")
         );
@@ -506,6 +496,9 @@ mod tests {
         assert!(parse_seeds("9..3").is_err());
         assert!(parse_seeds("a..b").is_err());
         assert!(parse_seeds("0").is_err());
+        assert!(parse_seeds("0..18446744073709551615").is_err(), "far past the limit");
+        assert!(parse_seeds("0..100001").is_err(), "one past the limit");
+        assert_eq!(parse_seeds("0..100000").unwrap(), 0..100_000);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 pub mod compare;
 pub mod error;
+pub mod output;
+pub mod pool;
 pub mod replay;
 pub mod run;
 pub mod scenario;

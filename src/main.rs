@@ -1,16 +1,21 @@
 //! The `mailsim` command line: replay the outages (no arguments), run one
 //! scenario and seed, check scenario files, print the scenario JSON Schema.
 //!
-//! Exit codes: 0 all expectations met; 1 an expectation failed or a run found
-//! a violation; 2 a scenario file is invalid (or the command line is).
+//! Exit codes (README.md has the table, tests/exit_codes.rs checks it): 0 all
+//! expectations met; 1 an expectation failed or a run found a violation; 2 a
+//! scenario file is invalid (or the command line is); 3 `replay` diverged.
+//!
+//! Output to stdout goes through `mailsim::output`, so a closed pipe
+//! (`mailsim run F --json | head -c1`) ends the output instead of panicking.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
-use mailsim::run::{run, run_with, RunResult};
+use mailsim::note;
+use mailsim::output::stdout_line;
+use mailsim::pool::{cores, map_jobs};
+use mailsim::run::{run, run_with, Figures, RunResult};
 use mailsim::scenario::{schema, Scenario};
 use mailsim::sweep::{junit_xml, JunitCase, JunitSuite};
 use mailsim::units::{HumanDuration, Share};
@@ -29,9 +34,24 @@ struct Cli {
     /// Directory of scenario files for the default job.
     #[arg(long, default_value = "scenarios", global = true)]
     dir: PathBuf,
-    /// Seeds per scenario for the default job (default: each file's `run.seeds`).
-    #[arg(long)]
+    /// Seeds per scenario for the default job (default: each file's
+    /// `run.seeds`); at most 1,000,000.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(DEFAULT_SEEDS_MAX)))]
     seeds: Option<u32>,
+}
+
+/// The most seeds per scenario the default job runs. It keeps a small
+/// summary of every run (for the table and the failure list); a bigger
+/// experiment is a `sweep`, which keeps its results on disk.
+const DEFAULT_SEEDS_MAX: u32 = 1_000_000;
+
+/// Writes a command's stdout output; a closed reader is not an error (see
+/// `mailsim::output`), any other write error is exit 2.
+fn emit(text: &str) -> Result<(), ExitCode> {
+    stdout_line(text).map_err(|e| {
+        note!("error: cannot write to stdout: {e}");
+        ExitCode::from(2)
+    })
 }
 
 #[derive(Subcommand)]
@@ -51,7 +71,7 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
-    /// Validate scenario files without running them.
+    /// Validate scenario files without running them (at least one).
     Check { files: Vec<PathBuf> },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -77,17 +97,21 @@ fn main() -> ExitCode {
         Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
         Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),
         Some(Command::Compare(a)) => mailsim::compare::compare_cmd(&a),
-        Some(Command::Schema) => {
-            println!("{}", schema());
-            ExitCode::SUCCESS
-        }
+        Some(Command::Schema) => match emit(&schema()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
         Some(Command::Check { files }) => {
+            if files.is_empty() {
+                note!("error: check: no scenario files given, so nothing was checked (e.g. `mailsim check scenarios/*.toml`)");
+                return ExitCode::from(2);
+            }
             let mut bad = false;
             for f in &files {
                 match Scenario::load(f) {
-                    Ok(s) => eprintln!("ok    {} ({})", f.display(), s.name()),
+                    Ok(s) => note!("ok    {} ({})", f.display(), s.name()),
                     Err(e) => {
-                        eprintln!("error {e}");
+                        note!("error {e}");
                         bad = true;
                     }
                 }
@@ -102,17 +126,17 @@ fn main() -> ExitCode {
             let s = match Scenario::load(&file) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    note!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
             let (r, sim) = run_with(&s, seed, trace.as_ref().map(|_| TraceMode::Full));
             if let Some(path) = trace {
                 if let Err(e) = std::fs::write(&path, sim.chrome_trace()) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                    note!("error: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
-                eprintln!("trace written to {} (open in ui.perfetto.dev)", path.display());
+                note!("trace written to {} (open in ui.perfetto.dev)", path.display());
             }
             if let Some(path) = junit {
                 let repro = format!("mailsim run {} --seed {seed}", file.display());
@@ -134,12 +158,14 @@ fn main() -> ExitCode {
                     .collect();
                 let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases }]);
                 if let Err(e) = std::fs::write(&path, xml) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                    note!("error: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&r).expect("a result serializes"));
+                if let Err(code) = emit(&serde_json::to_string_pretty(&r).expect("a result serializes")) {
+                    return code;
+                }
             } else {
                 print_result(&r, &file);
             }
@@ -154,15 +180,22 @@ fn main() -> ExitCode {
 
 fn print_result(r: &RunResult, file: &Path) {
     let f = &r.figures;
-    eprintln!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
+    note!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
     if let Some(v) = &f.violation {
-        eprintln!("  violation: {v}");
+        note!("  violation: {v}");
     }
-    eprintln!(
+    note!(
         "  submitted {} accepted {} delivered {} lost {} duplicates {} client-duplicates {} returned {} sender-bounced {}",
-        f.submitted, f.accepted, f.delivered, f.lost, f.duplicates, f.client_duplicates, f.returned, f.sender_bounced
+        f.submitted,
+        f.accepted,
+        f.delivered,
+        f.lost,
+        f.duplicates,
+        f.client_duplicates,
+        f.returned,
+        f.sender_bounced
     );
-    eprintln!(
+    note!(
         "  peak unavailable {}  restored {}  delay p50 {}s p99 {}s max {}s",
         Share(f.peak_unavailable_ppm),
         fmt_opt(f.restored_us),
@@ -171,10 +204,10 @@ fn print_result(r: &RunResult, file: &Path) {
         f.delay_s_max
     );
     for v in &r.verdicts {
-        eprintln!("  [{}] {}: {}", if v.met { "met" } else { "FAILED" }, v.name, v.detail);
+        note!("  [{}] {}: {}", if v.met { "met" } else { "FAILED" }, v.name, v.detail);
     }
     if !r.passed() {
-        eprintln!("  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
+        note!("  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
     }
 }
 
@@ -189,12 +222,20 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// What the default job keeps of one run: enough for its table row and, if
+/// it failed, the verdicts it missed.
+struct RunLine {
+    passed: bool,
+    figures: Figures,
+    missed: Vec<(String, String)>,
+}
+
 /// Runs every (scenario, seed) on all cores; each run is single-threaded.
 fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
     let files = match scenario_files(dir) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -203,46 +244,45 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
         match Scenario::load(f) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
-                eprintln!("error: {e}");
+                note!("error: {e}");
                 return ExitCode::from(2);
             }
         }
     }
-    let jobs: Vec<(usize, u64)> =
-        scenarios.iter().enumerate().flat_map(|(i, s)| (0..seeds.unwrap_or(s.file.run.seeds) as u64).map(move |seed| (i, seed))).collect();
-    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; jobs.len()]);
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(i, seed)) = jobs.get(j) else { break };
-                let r = run(&scenarios[i], seed);
-                results.lock().expect("no thread panics holding the lock")[j] = Some(r);
-            });
-        }
+    // Job j is seed j - starts[i] of scenario i, for the last i with
+    // starts[i] <= j: no job list is built.
+    let counts: Vec<u64> = scenarios.iter().map(|s| u64::from(seeds.unwrap_or(s.file.run.seeds))).collect();
+    let starts: Vec<u64> = counts.iter().scan(0u64, |acc, n| Some(std::mem::replace(acc, *acc + n))).collect();
+    let total: u64 = counts.iter().sum();
+    let lines = map_jobs(total, cores(), |j| {
+        let i = starts.partition_point(|&s| s <= j) - 1;
+        let mut r = run(&scenarios[i], j - starts[i]);
+        let passed = r.passed();
+        let missed = r.verdicts.iter().filter(|v| !v.met).map(|v| (v.name.clone(), v.detail.clone())).collect();
+        // The curves are for plots, not for this table.
+        r.figures.unavailable = Vec::new();
+        r.figures.delivered_per_hour = Vec::new();
+        (i, RunLine { passed, figures: r.figures, missed })
     });
-    let results: Vec<RunResult> = results.into_inner().expect("threads done").into_iter().map(|r| r.expect("every job ran")).collect();
 
-    println!(
-        "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}",
+    let mut table = format!(
+        "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}\n",
         "scenario", "seeds", "expect", "lost", "delivered", "bounced", "dupes", "peak-unav", "restored"
     );
     let mut all_ok = true;
     for (i, s) in scenarios.iter().enumerate() {
-        let rs: Vec<&RunResult> = results.iter().zip(&jobs).filter(|(_, j)| j.0 == i).map(|(r, _)| r).collect();
+        let rs: Vec<&RunLine> = lines.iter().filter(|(k, _)| *k == i).map(|(_, r)| r).collect();
         let n = rs.len();
-        let met = rs.iter().filter(|r| r.passed()).count();
-        let sum = |g: &dyn Fn(&RunResult) -> u64| rs.iter().map(|r| g(r)).sum::<u64>();
-        let lost = sum(&|r| r.figures.lost);
-        let delivered = sum(&|r| r.figures.delivered) / n.max(1) as u64;
-        let bounced = sum(&|r| r.figures.sender_bounced + r.figures.returned) / n.max(1) as u64;
-        let dupes = sum(&|r| r.figures.duplicates + r.figures.client_duplicates) / n.max(1) as u64;
+        let met = rs.iter().filter(|r| r.passed).count();
+        let sum = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).sum::<u64>();
+        let lost = sum(&|f| f.lost);
+        let delivered = sum(&|f| f.delivered) / n.max(1) as u64;
+        let bounced = sum(&|f| f.sender_bounced + f.returned) / n.max(1) as u64;
+        let dupes = sum(&|f| f.duplicates + f.client_duplicates) / n.max(1) as u64;
         let peak = rs.iter().map(|r| r.figures.peak_unavailable_ppm).max().unwrap_or(0);
         let restored = rs.iter().filter_map(|r| r.figures.restored_us).max();
-        println!(
-            "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}",
+        table.push_str(&format!(
+            "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}\n",
             s.name(),
             n,
             format!("{met}/{n}"),
@@ -252,16 +292,19 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
             dupes,
             Share(peak).to_string(),
             fmt_opt(restored)
-        );
-        for r in rs.iter().filter(|r| !r.passed()) {
+        ));
+        for r in rs.iter().filter(|r| !r.passed) {
             all_ok = false;
-            for v in r.verdicts.iter().filter(|v| !v.met) {
-                eprintln!("  {} seed {}: {} — {}", s.name(), r.figures.seed, v.name, v.detail);
+            for (name, detail) in &r.missed {
+                note!("  {} seed {}: {name} — {detail}", s.name(), r.figures.seed);
             }
-            eprintln!("    reproduce: cargo run --release -- run {} --seed {}", s.path.display(), r.figures.seed);
+            note!("    reproduce: cargo run --release -- run {} --seed {}", s.path.display(), r.figures.seed);
         }
     }
-    println!("(delivered, bounced, dupes: mean per seed; lost: total; peak-unav, restored: worst seed)");
+    table.push_str("(delivered, bounced, dupes: mean per seed; lost: total; peak-unav, restored: worst seed)");
+    if let Err(code) = emit(&table) {
+        return code;
+    }
     if all_ok {
         ExitCode::SUCCESS
     } else {

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use mailsim_sim::TraceMode;
 
+use crate::note;
 use crate::run::{run_with, RunResult};
 use crate::scenario::Scenario;
 use crate::units::{HumanDuration, Share};
@@ -81,53 +82,53 @@ pub fn replay_cmd(args: &ReplayArgs) -> ExitCode {
     let expected = match parse_hash(&args.hash) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: --hash: {e}");
+            note!("error: --hash: {e}");
             return ExitCode::from(2);
         }
     };
     let scenario = match Scenario::load(&args.file) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             return ExitCode::from(2);
         }
     };
     let r = replay(&scenario, args.seed, expected, args.trace.is_some());
     if let (Some(path), Some(json)) = (&args.trace, &r.chrome_trace) {
         if let Err(e) = std::fs::write(path, json) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            note!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
-        eprintln!("trace written to {} (open in ui.perfetto.dev)", path.display());
+        note!("trace written to {} (open in ui.perfetto.dev)", path.display());
     }
     print_summary(&r.result, &args.file);
     if r.matches() {
-        eprintln!("replay matches: trace hash {:016x} (the recorded run reproduced exactly)", r.hash);
+        note!("replay matches: trace hash {:016x} (the recorded run reproduced exactly)", r.hash);
         ExitCode::SUCCESS
     } else {
-        eprintln!(
+        note!(
             "DETERMINISM BREAK: {} seed {} gave trace hash {:016x}; the recording says {:016x}.",
             args.file.display(),
             args.seed,
             r.hash,
             r.expected
         );
-        eprintln!("  The same file and seed no longer produce the recorded run: the scenario file, the models or the");
-        eprintln!("  kernel changed since the recording, or something in a run is nondeterministic.");
-        eprintln!("  Run this binary twice (different hashes mean nondeterminism):");
-        eprintln!("    mailsim run {} --seed {}", args.file.display(), args.seed);
-        eprintln!("  and compare the `--trace` output of the recording's binary with this one.");
+        note!("  The same file and seed no longer produce the recorded run: the scenario file, the models or the");
+        note!("  kernel changed since the recording, or something in a run is nondeterministic.");
+        note!("  Run this binary twice (different hashes mean nondeterminism):");
+        note!("    mailsim run {} --seed {}", args.file.display(), args.seed);
+        note!("  and compare the `--trace` output of the recording's binary with this one.");
         ExitCode::from(EXIT_DIVERGED)
     }
 }
 
 fn print_summary(r: &RunResult, file: &Path) {
     let f = &r.figures;
-    eprintln!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
+    note!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
     if let Some(v) = &f.violation {
-        eprintln!("  violation: {v}");
+        note!("  violation: {v}");
     }
-    eprintln!(
+    note!(
         "  submitted {} accepted {} delivered {} lost {} duplicates {} returned {} sender-bounced {}; peak unavailable {}, restored {}",
         f.submitted,
         f.accepted,
@@ -140,9 +141,9 @@ fn print_summary(r: &RunResult, file: &Path) {
         f.restored_us.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string())
     );
     for v in r.verdicts.iter().filter(|v| !v.met) {
-        eprintln!("  [FAILED] {}: {}", v.name, v.detail);
+        note!("  [FAILED] {}: {}", v.name, v.detail);
     }
-    eprintln!("  run it: mailsim run {} --seed {}", file.display(), f.seed);
+    note!("  run it: mailsim run {} --seed {}", file.display(), f.seed);
 }
 
 #[cfg(test)]

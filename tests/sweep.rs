@@ -1,6 +1,8 @@
 //! Sweeps and merges (`src/sweep.rs`): a sweep killed at any moment resumes
 //! to the same result as an uninterrupted one; shards merge to the unsharded
-//! sweep; merging catches nondeterminism; the JUnit report is well-formed.
+//! sweep; merging catches nondeterminism, edited records, records outside
+//! the manifest, a missing manifest and missing shards; the JUnit report is
+//! well-formed.
 //! Runs `tests/data/sweep-small.toml` (a few milliseconds a seed) over a few
 //! seeds, some of which miss its delay bound.
 
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use mailsim::sweep::{
     junit_xml, merge_dirs, parse_seeds, resolve_shard, scenario_hash, summarize, summary_junit, sweep, xml_escape, JunitCase, JunitSuite,
-    Record, Results, Shard, Summary, SweepConfig, SweepError, RUNS_FILE,
+    Record, Results, Shard, Summary, SweepConfig, SweepError, MANIFEST_FILE, RUNS_FILE, SWEEP_SEEDS_MAX,
 };
 
 const SEEDS: std::ops::Range<u64> = 0..12;
@@ -156,17 +158,21 @@ fn shards_merge_to_the_unsharded_sweep() {
     let again = merge_dirs(&[out.clone(), dirs[1].clone()]).unwrap();
     assert_eq!(again.records, merged.records);
 
-    // Two of three shards: the third's seeds are not "missing" (no manifest
-    // asked for them); a shard that died half-way is.
+    // Two of three shards: the manifests say the sweep has three, so the
+    // third is missing, named as a shard; a shard that died half-way is
+    // missing its remaining seeds.
     let partial = merge_dirs(&dirs[..2]).unwrap();
     let s = summarize(partial.records.values(), &partial.manifest, &partial.warnings);
-    assert_eq!((s.runs, s.scenarios[0].missing), (8, Some(0)));
+    assert_eq!((s.runs, s.scenarios[0].missing), (8, Some(4)));
+    assert_eq!(s.scenarios[0].missing_shards, vec![Shard { index: 2, count: 3 }]);
+    assert!(!s.ok(), "a merge without one of its shards is not ok");
     let text = std::fs::read_to_string(dirs[2].join(RUNS_FILE)).unwrap();
     let kept: String = text.lines().take(1).map(|l| format!("{l}\n")).collect();
     std::fs::write(dirs[2].join(RUNS_FILE), kept).unwrap();
     let broken = merge_dirs(&dirs).unwrap();
     let s = summarize(broken.records.values(), &broken.manifest, &broken.warnings);
     assert_eq!(s.scenarios[0].missing, Some(3));
+    assert_eq!(s.scenarios[0].missing_runs.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["5..=11 step 3"]);
     assert!(!s.ok(), "an incomplete merge is not ok");
 }
 
@@ -176,11 +182,13 @@ fn merge_detects_conflicting_trace_hashes() {
     let b = fresh("conflict-b");
     let text = std::fs::read_to_string(a.join(RUNS_FILE)).unwrap();
     // Identical duplicates merge silently.
+    std::fs::copy(a.join(MANIFEST_FILE), b.join(MANIFEST_FILE)).unwrap();
     std::fs::write(b.join(RUNS_FILE), &text).unwrap();
     assert_eq!(merge_dirs(&[a.clone(), b.clone()]).unwrap().records.len(), SEEDS.end as usize);
     // The same seed with another trace hash is nondeterminism.
     let mut r: Record = serde_json::from_str(text.lines().nth(4).unwrap()).unwrap();
     r.trace_hash = "0000000000000bad".into();
+    let r = r.sealed();
     std::fs::write(b.join(RUNS_FILE), serde_json::to_string(&r).unwrap() + "\n").unwrap();
     match merge_dirs(&[a, b]) {
         Err(SweepError::Conflict(c)) => {
@@ -387,4 +395,126 @@ fn the_file_hash_covers_the_extends_chain() {
     let base = std::fs::read_to_string(d.join("base.toml")).unwrap().replace("mails = 300", "mails = 301");
     std::fs::write(d.join("base.toml"), base).unwrap();
     assert_ne!(before, scenario_hash(&d.join("variant.toml")).unwrap(), "editing the base changes the variant's hash");
+}
+
+/// A result directory that is a copy of `from` (records and manifest).
+fn copy_dir(from: &Path, name: &str) -> PathBuf {
+    let to = fresh(name);
+    for f in [RUNS_FILE, MANIFEST_FILE] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    to
+}
+
+fn lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(RUNS_FILE)).unwrap().lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_merge_missing_one_of_two_shards_names_the_shard_and_is_not_ok() {
+    let d = fresh("half-0");
+    sweep(&config(&d, SEEDS, Shard { index: 0, count: 2 })).unwrap();
+    let r = merge_dirs(std::slice::from_ref(&d)).unwrap();
+    let s = summarize(r.records.values(), &r.manifest, &r.warnings);
+    let sc = &s.scenarios[0];
+    assert_eq!((sc.runs, sc.missing), (6, Some(6)));
+    assert_eq!(sc.missing_shards, vec![Shard { index: 1, count: 2 }]);
+    assert_eq!(sc.missing_seeds, vec![1, 3, 5, 7, 9, 11]);
+    assert!(!s.ok());
+    assert!(mailsim::sweep::render_summary(&s).contains("shard 1/2"), "{}", mailsim::sweep::render_summary(&s));
+}
+
+#[test]
+fn a_result_directory_with_records_but_no_manifest_is_refused() {
+    let d = copy_dir(&reference("no-manifest-src"), "no-manifest");
+    std::fs::remove_file(d.join(MANIFEST_FILE)).unwrap();
+    match merge_dirs(std::slice::from_ref(&d)) {
+        Err(e @ SweepError::NoManifest { records: 12, .. }) => assert!(e.to_string().contains("no manifest"), "{e}"),
+        other => panic!("expected NoManifest, got {other:?}"),
+    }
+    // A sweep does not resume into it either: it could not say what was asked.
+    assert!(matches!(sweep(&config(&d, SEEDS, Shard::ALL)), Err(SweepError::NoManifest { .. })));
+}
+
+#[test]
+fn an_edited_record_fails_its_checksum_naming_file_and_seed() {
+    let d = copy_dir(&reference("edited-record-src"), "edited-record");
+    let mut ls = lines(&d);
+    assert!(ls[3].contains("\"lost\":0"), "{}", ls[3]);
+    ls[3] = ls[3].replace("\"lost\":0", "\"lost\":7");
+    std::fs::write(d.join(RUNS_FILE), ls.join("\n") + "\n").unwrap();
+    match merge_dirs(std::slice::from_ref(&d)) {
+        Err(e @ SweepError::Tampered { line: 4, seed: 3, .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("{}:4", d.join(RUNS_FILE).display())) && msg.contains("seed 3"), "{msg}");
+        }
+        other => panic!("expected Tampered, got {other:?}"),
+    }
+    // A record without a checksum cannot be verified either.
+    let mut r: Record = serde_json::from_str(&lines(&reference("edited-record-src"))[0]).unwrap();
+    assert!(r.checksum_ok());
+    r.checksum.clear();
+    std::fs::write(d.join(RUNS_FILE), serde_json::to_string(&r).unwrap() + "\n").unwrap();
+    assert!(matches!(merge_dirs(std::slice::from_ref(&d)), Err(SweepError::Tampered { seed: 0, .. })));
+}
+
+#[test]
+fn a_duplicate_with_the_same_trace_hash_but_other_figures_is_a_conflict() {
+    let a = reference("disagree-a");
+    let b = copy_dir(&a, "disagree-b");
+    let mut r: Record = serde_json::from_str(&lines(&a)[2]).unwrap();
+    r.lost = 7;
+    // Re-sealed, so the checksum holds and only the comparison can catch it.
+    std::fs::write(b.join(RUNS_FILE), serde_json::to_string(&r.sealed()).unwrap() + "\n").unwrap();
+    match merge_dirs(&[a.clone(), b.clone()]) {
+        Err(e @ SweepError::Disagree(_)) => {
+            let msg = e.to_string();
+            assert!(msg.contains("seed 2") && msg.contains("lost: 0 vs 7"), "{msg}");
+            assert!(msg.contains(&b.join(RUNS_FILE).display().to_string()), "{msg}");
+        }
+        other => panic!("expected Disagree, got {other:?}"),
+    }
+    // The same run under another file path (another machine's checkout) is
+    // the same run.
+    let mut same: Record = serde_json::from_str(&lines(&a)[2]).unwrap();
+    same.file = "elsewhere/sweep-small.toml".into();
+    std::fs::write(b.join(RUNS_FILE), serde_json::to_string(&same.sealed()).unwrap() + "\n").unwrap();
+    assert_eq!(merge_dirs(&[a, b]).unwrap().records.len(), SEEDS.end as usize);
+}
+
+#[test]
+fn seeds_outside_the_manifest_are_reported_and_not_counted() {
+    let d = copy_dir(&reference("outside-src"), "outside");
+    let mut ls = lines(&d);
+    for seed in [40, 41, 42, 90] {
+        let mut r: Record = serde_json::from_str(&ls[0]).unwrap();
+        r.seed = seed;
+        ls.push(serde_json::to_string(&r.sealed()).unwrap());
+    }
+    std::fs::write(d.join(RUNS_FILE), ls.join("\n") + "\n").unwrap();
+    match merge_dirs(std::slice::from_ref(&d)) {
+        Err(e @ SweepError::Outside { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("4 recorded runs") && msg.contains("seeds 40..=42, 90"), "{msg}");
+        }
+        other => panic!("expected Outside, got {other:?}"),
+    }
+    // Outside another shard's seeds count as outside too.
+    let h = fresh("outside-shard");
+    sweep(&config(&h, SEEDS, Shard { index: 0, count: 2 })).unwrap();
+    let mut ls = lines(&h);
+    let mut r: Record = serde_json::from_str(&ls[0]).unwrap();
+    r.seed = 1;
+    ls.push(serde_json::to_string(&r.sealed()).unwrap());
+    std::fs::write(h.join(RUNS_FILE), ls.join("\n") + "\n").unwrap();
+    assert!(matches!(merge_dirs(&[h]), Err(SweepError::Outside { .. })));
+}
+
+#[test]
+fn a_sweep_refuses_more_seeds_than_its_limit_before_running_any() {
+    let d = fresh("too-many");
+    let err = sweep(&config(&d, 0..SWEEP_SEEDS_MAX + 1, Shard::ALL)).expect_err("past the limit");
+    assert!(err.to_string().contains("at most 100000000"), "{err}");
+    assert!(parse_seeds("0..18446744073709551615").is_err());
+    assert!(files(&d).is_empty(), "nothing ran, nothing was written: {:?}", files(&d));
 }

@@ -1,0 +1,43 @@
+//! Writing a command's output without panicking on a closed pipe.
+//!
+//! `println!` panics when stdout is a pipe whose reader has gone
+//! (`mailsim run F --json | head -c1`): Rust ignores SIGPIPE, so the write
+//! fails with EPIPE and the macro turns that into a panic. Unix tools stop
+//! writing quietly instead, and so does mailsim: [`stdout`] treats a closed
+//! reader as the end of the output (the command still finishes and exits
+//! with the status its results call for), and reports any other write error
+//! to the caller, which exits 2. [`stderr`] does the same for the human
+//! reports, which go to stderr (`mailsim merge DIR 2>&1 | head`), and
+//! ignores every error there, since there is nowhere left to report one.
+
+use std::io::{ErrorKind, Write};
+
+/// Writes `text` to stdout and flushes. A closed reader (EPIPE) is not an
+/// error: the output is dropped. Other errors (a full disk behind a
+/// redirection) are returned.
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `text` to stdout followed by a newline; see [`stdout`].
+pub fn stdout_line(text: &str) -> std::io::Result<()> {
+    stdout(&format!("{text}\n"))
+}
+
+/// Writes `text` to stderr, ignoring errors (a closed pipe included).
+pub fn stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// `eprintln!` that never panics: a line to stderr through [`stderr`].
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::output::stderr(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
