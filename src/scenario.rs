@@ -677,6 +677,12 @@ impl Scenario {
         &self.file.scenario.name
     }
 
+    /// The upper estimate of a run's events that `check` holds against the
+    /// budget (`estimate_events`).
+    pub fn estimated_events(&self) -> u64 {
+        estimate_events(&self.topology, workload_mails(&self.topology.workload))
+    }
+
     /// The topology for one seed.
     pub fn topology(&self, seed: u64) -> Topology {
         let mut t = self.topology.clone();
@@ -1029,12 +1035,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(b) = w.begin {
         wl.begin = dur(b, "workload.begin")?;
     }
-    let mails = match wl.volume {
-        Volume::Total { mails } => mails,
-        Volume::Rate { per_h } => {
-            u64::try_from(u128::from(per_h) * u128::from(window.as_micros()) / u128::from(MICROS_PER_H)).unwrap_or(u64::MAX)
-        }
-    };
+    let mails = workload_mails(&wl);
     let volume_field = if w.mails.is_some() {
         "workload.mails"
     } else if w.per_hour.is_some() {
@@ -1325,6 +1326,16 @@ pub fn estimate_events(t: &Topology, mails: u64) -> u64 {
     let random: u64 = t.random_faults.iter().map(|r| per(r.mean_interval)).sum();
     let faults = (t.faults.len() as u64).saturating_add(random);
     events.saturating_add(faults.saturating_mul(EVENTS_PER_FAULT))
+}
+
+/// The mails a workload sends: its total, or its mean rate over its window.
+pub fn workload_mails(w: &Workload) -> u64 {
+    match w.volume {
+        Volume::Total { mails } => mails,
+        Volume::Rate { per_h } => {
+            u64::try_from(u128::from(per_h) * u128::from(w.window.as_micros()) / u128::from(MICROS_PER_H)).unwrap_or(u64::MAX)
+        }
+    }
 }
 
 /// Attempts a mail makes under `profile` if every attempt fails, within
