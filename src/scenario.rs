@@ -1120,6 +1120,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             (_, Some(t)) => t.clone(),
             (_, None) => return Err(bad(format!("faults[{i}]"), "this fault needs a `target`")),
         };
+        if fe.at.micros().unsigned_abs() > DURATION_MAX.as_micros() {
+            return Err(bad(field("at"), format!("{} is further from the start than {}", fe.at, show(DURATION_MAX))));
+        }
         let spec = FaultSpec { at_us: fe.at.micros(), kind, target };
         if fe.at.micros() > t.duration.as_micros() as i64 {
             return Err(bad(field("at"), format!("{} is after the end of the run ({})", fe.at, f.run.duration)));
@@ -1357,4 +1360,25 @@ fn attempts(profile: &RetryProfile, horizon: Dur) -> u64 {
 pub fn schema() -> String {
     let schema = schemars::schema_for!(ScenarioFile);
     serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_limit_is_the_kernels_budget() {
+        assert_eq!(EVENTS_MAX, mailsim_sim::Config::new(0).max_events);
+    }
+
+    #[test]
+    fn attempts_follow_the_retry_schedule() {
+        // Postfix: 300 s backoff doubling with age up to 4000 s, 5 days.
+        let postfix = RetryProfile::postfix();
+        let n = attempts(&postfix, Dur::days(5));
+        assert!((100..140).contains(&n), "{n}");
+        // Exchange: 6 tries 5 min apart, then every 10 min, for 2 days.
+        assert!((280..300).contains(&attempts(&RetryProfile::exchange(), Dur::days(5))));
+        assert_eq!(attempts(&postfix, Dur::secs(1)), 1);
+    }
 }

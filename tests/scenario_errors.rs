@@ -312,3 +312,24 @@ fn the_event_estimate_is_above_the_events_of_real_replays() {
         assert!(estimate >= r.figures.events, "{name}: estimate {estimate} < {} events", r.figures.events);
     }
 }
+
+#[test]
+fn a_topology_past_the_size_limits_is_invalid_rather_than_built() {
+    use mailsim_models::topology::Topology;
+    let ok = Topology::new(0, 2, 100, 10);
+    ok.validate().expect("a small service is valid");
+    type Change = fn(&mut Topology);
+    let cases: [(&str, Change); 5] = [
+        ("shelves", |t| t.filer.storage.shelves = u32::MAX),
+        ("controllers", |t| t.filer.storage.controllers_per_shelf = 27),
+        ("RAID groups", |t| t.filer.storage.groups = u32::MAX),
+        ("volumes", |t| t.filer.storage.volumes = 1_001),
+        ("mailboxes", |t| t.filer.mailboxes = u32::MAX),
+    ];
+    for (what, change) in cases {
+        let mut t = ok.clone();
+        change(&mut t);
+        let e = t.validate().expect_err(what);
+        assert!(e.contains(what), "{what}: {e}");
+    }
+}
