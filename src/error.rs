@@ -69,6 +69,10 @@ pub enum ScenarioError {
     Io { file: PathBuf, source: std::io::Error },
     #[error("{file}:{line}:{column}: {message}{}", field_suffix(.field))]
     At { file: PathBuf, line: usize, column: usize, field: Option<FieldPath>, message: String },
+    /// An error about the file as a whole (too large to read): located by a
+    /// byte offset rather than a line.
+    #[error("{file}: byte {offset}: {message}{}", field_suffix(.field))]
+    AtByte { file: PathBuf, offset: u64, field: Option<FieldPath>, message: String },
     #[error("{file}: {message}{}", field_suffix(.field))]
     Nowhere { file: PathBuf, field: Option<FieldPath>, message: String },
 }
@@ -87,18 +91,21 @@ impl ScenarioError {
         ScenarioError::At { file: file.to_path_buf(), line, column, field, message }
     }
 
-    /// An error about a field: located in the file's text when the field is
-    /// written there, else reported against the file.
+    /// An error about a field: located at the field when it is written in
+    /// the file's text, else at the nearest enclosing table or array that is
+    /// (a field left at its default is reported where its table is), else at
+    /// the start of the file — always with a line.
     pub fn at_field(file: &Path, text: &str, field: FieldPath, message: String) -> ScenarioError {
-        match locate(text, &field) {
-            Some(offset) => ScenarioError::at_offset(file, text, offset, Some(field), message),
-            None => ScenarioError::Nowhere { file: file.to_path_buf(), field: Some(field), message },
-        }
+        let offset = locate(text, &field).unwrap_or(0);
+        ScenarioError::at_offset(file, text, offset, Some(field), message)
     }
 
     pub fn file(&self) -> &Path {
         match self {
-            ScenarioError::Io { file, .. } | ScenarioError::At { file, .. } | ScenarioError::Nowhere { file, .. } => file,
+            ScenarioError::Io { file, .. }
+            | ScenarioError::At { file, .. }
+            | ScenarioError::AtByte { file, .. }
+            | ScenarioError::Nowhere { file, .. } => file,
         }
     }
     pub fn line(&self) -> Option<usize> {
@@ -107,9 +114,14 @@ impl ScenarioError {
             _ => None,
         }
     }
+    /// Whether the error says where in the file it is (a line or a byte
+    /// offset); only I/O errors and errors about a file's own name do not.
+    pub fn is_located(&self) -> bool {
+        matches!(self, ScenarioError::At { .. } | ScenarioError::AtByte { .. })
+    }
     pub fn field(&self) -> Option<&FieldPath> {
         match self {
-            ScenarioError::At { field, .. } | ScenarioError::Nowhere { field, .. } => field.as_ref(),
+            ScenarioError::At { field, .. } | ScenarioError::AtByte { field, .. } | ScenarioError::Nowhere { field, .. } => field.as_ref(),
             _ => None,
         }
     }
@@ -125,11 +137,22 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The byte offset where `path` is written in a TOML text: the value if the
-/// path reaches one, else the deepest key or table that exists on the way.
+/// path reaches one, else the deepest key or table that exists on the way;
+/// `None` if not even the first key is written (or the text does not parse).
 pub fn locate(text: &str, path: &FieldPath) -> Option<usize> {
-    let doc = DeTable::parse(text).ok()?;
+    find(text, path).0
+}
+
+/// Whether the whole of `path` is written in a TOML text.
+pub fn is_written(text: &str, path: &FieldPath) -> bool {
+    find(text, path).1
+}
+
+/// The offset `locate` gives, and whether the path was found to its end.
+fn find(text: &str, path: &FieldPath) -> (Option<usize>, bool) {
+    let Ok(doc) = DeTable::parse(text) else { return (None, false) };
     let mut best: Option<usize> = None;
-    let mut table: &DeTable<'_> = doc.get_ref();
+    let table: &DeTable<'_> = doc.get_ref();
     let mut value: Option<&Spanned<DeValue<'_>>> = None;
     for seg in &path.0 {
         match seg {
@@ -138,27 +161,26 @@ pub fn locate(text: &str, path: &FieldPath) -> Option<usize> {
                     None => table,
                     Some(v) => match v.get_ref() {
                         DeValue::Table(t) => t,
-                        _ => return best,
+                        _ => return (best, false),
                     },
                 };
-                let (key, v) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str())?;
+                let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) else { return (best, false) };
                 best = Some(key.span().start);
-                table = t;
                 value = Some(v);
             }
             Seg::Index(i) => {
-                let Some(DeValue::Array(a)) = value.map(|v| v.get_ref()) else { return best };
-                let v = a.get(*i)?;
+                let Some(DeValue::Array(a)) = value.map(|v| v.get_ref()) else { return (best, false) };
+                let Some(v) = a.get(*i) else { return (best, false) };
                 best = Some(v.span().start);
                 value = Some(v);
             }
         }
     }
-    let _ = table;
     match value {
         // Point at the value of a scalar field, at the key of a table.
-        Some(v) if !matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_)) => Some(v.span().start),
-        _ => best,
+        Some(v) if !matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_)) => (Some(v.span().start), true),
+        Some(_) => (best, true),
+        None => (best, false),
     }
 }
 

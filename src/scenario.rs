@@ -9,7 +9,33 @@
 //!
 //! Loading is strict: unknown fields, unknown fault kinds, targets that name
 //! nothing, impossible values are `ScenarioError`s naming the file, the line
-//! and the field.
+//! and the field. So is a field that would have no effect where it stands
+//! (a `delay` on a step triggered by `at`, a `speed` on a fault that is not
+//! `degrade`, a `parallel` rebuild switch on a migration …): a reader of the
+//! file should never believe a value matters when the run ignores it.
+//!
+//! Loading is also bounded: `mailsim check` validates every bound that a
+//! run depends on, so a file it accepts cannot make `run` allocate without
+//! limit, panic or run past its event budget, and no file makes `check`
+//! itself take more than a fraction of a second. The limits:
+//!
+//! - a scenario file is at most 1 MiB of UTF-8 text (`FILE_BYTES_MAX`); an
+//!   `extends` chain is at most 16 files long and may not loop
+//!   (`EXTENDS_DEPTH_MAX`);
+//! - at most 64 MX nodes (`MX_MAX`), 10,000,000 mailboxes (`MAILBOXES_MAX`),
+//!   50,000,000 mails per run (`MAILS_MAX`, from `mails` or from a rate
+//!   times the window);
+//! - storage: at most 26 shelves and 26 controllers per shelf (named by a
+//!   letter), 1,000 RAID groups, 1,000 volumes, 64 disks per group;
+//! - every duration at most 60 days (`DURATION_MAX`); the run, the workload
+//!   window, timeouts and intervals longer than zero; a cluster's
+//!   `token_timeout` at least 100 ms (`TOKEN_TIMEOUT_MIN`);
+//! - lists: 366 holidays, 10,000 scheduled faults, 64 random fault
+//!   processes, 1,000 recovery steps, 8 fencing levels, 100 STONITH attempts,
+//!   1,000,000 seeds for the main job;
+//! - the run's estimated event count (`estimate_events`: every mail retried
+//!   through the whole run, plus client checks, heartbeats, probes and
+//!   faults) within the run's event budget (`EVENTS_MAX`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,15 +46,66 @@ use mailsim_models::filer::Placement;
 use mailsim_models::mta::WhenFull;
 use mailsim_models::ops::Trigger;
 use mailsim_models::retry::RetryProfile;
-use mailsim_models::senders::{Recipients, Workload};
+use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, RANDOM_FAULT_KINDS};
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
-use mailsim_sim::{Dur, NodeId, Time};
+use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldPath, ScenarioError};
 use crate::units::{parse_byte_rate, parse_count_rate, parse_size, parse_speed, HumanDuration, Share};
+
+/// Largest scenario file read, in bytes. The replays are a few kilobytes;
+/// the bound keeps parsing, and every list a file can hold, small.
+pub const FILE_BYTES_MAX: u64 = 1 << 20;
+/// Longest `extends` chain, the file itself included. Variants extend a
+/// replay, rarely a variant of one; the bound stops runaway chains early.
+pub const EXTENDS_DEPTH_MAX: usize = 16;
+/// Most MX nodes: node sets are 64-bit masks in the models.
+pub const MX_MAX: u32 = 64;
+/// Most mailboxes: the filer keeps a few words per mailbox; 10 M mailboxes
+/// are ~1 GB, 100× the models benchmark (100,000 mailboxes).
+pub const MAILBOXES_MAX: u32 = 10_000_000;
+/// Most mails per run: the ledger keeps a few words per mail; 50 M is 50×
+/// the models benchmark (1,000,000 mails over 5 days).
+pub const MAILS_MAX: u64 = 50_000_000;
+/// Most shelves and controllers per shelf: they are named by one letter
+/// (`shelf-a/controller-b`).
+pub const SHELVES_MAX: u32 = 26;
+pub const CONTROLLERS_PER_SHELF_MAX: u32 = 26;
+/// Most RAID groups and volumes: the storage keeps a record per group and
+/// per volume and scans them on every storage event; real filers have tens.
+pub const GROUPS_MAX: u32 = 1_000;
+pub const VOLUMES_MAX: u32 = 1_000;
+/// Most disks in one RAID group (parity included).
+pub const DISKS_PER_GROUP_MAX: u32 = 64;
+/// Longest duration anywhere in a file (run, windows, timeouts, delays,
+/// fault times): the postmortems span days; 60 days bounds every per-hour
+/// series and per-interval count a run keeps.
+pub const DURATION_MAX: Dur = Dur::days(60);
+/// Shortest cluster token timeout: heartbeats go every `token_timeout / 4`;
+/// corosync's default token is 1 s (3 s in corosync 3), and below 100 ms the
+/// heartbeats would swamp the run's event budget without modelling anything
+/// real (at 0 there would be no interval at all).
+pub const TOKEN_TIMEOUT_MIN: Dur = Dur::millis(100);
+/// Most holidays: a year's worth of days.
+pub const HOLIDAYS_MAX: usize = 366;
+/// Most scheduled faults, random fault processes, recovery steps, fencing
+/// levels and STONITH attempts: far above any postmortem, small enough that
+/// checking and resolving them is instant.
+pub const FAULTS_MAX: usize = 10_000;
+pub const RANDOM_FAULTS_MAX: usize = 64;
+pub const RECOVERY_STEPS_MAX: usize = 1_000;
+pub const FENCE_LEVELS_MAX: usize = 8;
+pub const STONITH_ATTEMPTS_MAX: u32 = 100;
+/// Most seeds the main job runs per scenario (`run.seeds`); sweeps take
+/// their seeds from the command line.
+pub const SEEDS_MAX: u32 = 1_000_000;
+/// The run's event budget (the kernel's `Config::max_events`): a scenario
+/// whose estimated event count exceeds it would end as "budget exceeded"
+/// after minutes of work, so `check` rejects it.
+pub const EVENTS_MAX: u64 = 1_000_000_000;
 
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -444,39 +521,105 @@ pub struct Scenario {
     pub topology: Topology,
 }
 
-/// Reads a file and its `extends` chain into one merged TOML table; returns
-/// the chain of (path, text), most derived first, for error locations.
-fn load_merged(path: &Path, chain: &mut Vec<(PathBuf, String)>) -> Result<toml::Table, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
-    if chain.iter().any(|(p, _)| p == path) {
-        return Err(ScenarioError::Nowhere {
+/// One file of an `extends` chain: the path as named, its canonical form
+/// (for loop detection) and its text (for error locations).
+struct Link {
+    path: PathBuf,
+    canonical: PathBuf,
+    text: String,
+}
+
+/// Reads a scenario file as UTF-8 text of at most `FILE_BYTES_MAX` bytes.
+/// Only regular files are read, so a directory, a FIFO or `/dev/zero` is an
+/// error instead of a hang or an unbounded read.
+fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let io = |source| ScenarioError::Io { file: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(ScenarioError::Nowhere { file: path.to_path_buf(), field: None, message: format!("is {what}, not a scenario file") });
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(FILE_BYTES_MAX + 1).read_to_end(&mut bytes)).map_err(io)?;
+    if bytes.len() as u64 > FILE_BYTES_MAX {
+        return Err(ScenarioError::AtByte {
             file: path.to_path_buf(),
-            field: Some(FieldPath::parse("extends")),
-            message: "`extends` chain loops back to this file".into(),
+            offset: FILE_BYTES_MAX,
+            field: None,
+            message: format!("the file is longer than {FILE_BYTES_MAX} bytes, the most a scenario file may hold"),
         });
     }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
+        ScenarioError::At {
+            file: path.to_path_buf(),
+            line,
+            column,
+            field: None,
+            message: format!("invalid UTF-8 at byte {offset}: a scenario file is UTF-8 text"),
+        }
+    })
+}
+
+/// Reads a file and its `extends` chain into one merged TOML table; `chain`
+/// gets the files read, most derived first, for error locations.
+///
+/// Loops are found on canonical paths (so `../dir/a.toml` and `a.toml` are
+/// the same file) and the chain is at most `EXTENDS_DEPTH_MAX` files long.
+fn load_merged(path: &Path, chain: &mut Vec<Link>) -> Result<toml::Table, ScenarioError> {
+    let text = read_text(path)?;
+    let canonical = std::fs::canonicalize(path).map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         ScenarioError::at_offset(path, &text, offset, None, e.message().trim().to_string())
     })?;
-    chain.push((path.to_path_buf(), text.clone()));
+    chain.push(Link { path: path.to_path_buf(), canonical, text });
     let Some(base) = table.get("extends") else { return Ok(table) };
+    let link = chain.last().expect("just pushed");
+    let extends_error = |message: String| ScenarioError::at_field(&link.path, &link.text, FieldPath::parse("extends"), message);
     let Some(base_name) = base.as_str() else {
-        return Err(ScenarioError::at_field(path, &text, FieldPath::parse("extends"), "`extends` must be a file name".into()));
+        return Err(extends_error("`extends` must be a file name".into()));
     };
+    if base_name.is_empty() {
+        return Err(extends_error("`extends` names no file".into()));
+    }
     let base_path = path.parent().unwrap_or(Path::new(".")).join(base_name);
-    if !base_path.exists() {
-        return Err(ScenarioError::at_field(
-            path,
-            &text,
-            FieldPath::parse("extends"),
-            format!("`{base_name}` does not exist (looked for {})", base_path.display()),
-        ));
+    let shown = shorten(base_name);
+    let base_meta = std::fs::metadata(&base_path)
+        .map_err(|e| extends_error(format!("`{shown}` cannot be read (looked for {}): {e}", shorten(&base_path.display().to_string()))))?;
+    if base_meta.is_dir() {
+        return Err(extends_error(format!("`{shown}` is a directory, not a scenario file")));
+    }
+    let base_canonical = std::fs::canonicalize(&base_path).map_err(|e| extends_error(format!("`{shown}` cannot be resolved: {e}")))?;
+    if let Some(first) = chain.iter().position(|l| l.canonical == base_canonical) {
+        let names: Vec<String> = chain[first..].iter().map(|l| file_name(&l.path)).chain([file_name(&base_path)]).collect();
+        return Err(extends_error(format!("`extends` chain loops back: {}", names.join(" → "))));
+    }
+    if chain.len() >= EXTENDS_DEPTH_MAX {
+        return Err(extends_error(format!("`extends` chain longer than {EXTENDS_DEPTH_MAX} files")));
     }
     let mut merged = load_merged(&base_path, chain)?;
     merge(&mut merged, table);
     merged.remove("extends");
     Ok(merged)
+}
+
+/// A file's name, for short messages.
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Text quoted from a file, cut to a readable length.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 120;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// Overrides `base` with `over`: tables merge key by key, other values replace.
@@ -491,15 +634,16 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// The error located in the first file of the chain that writes the field.
-fn error_in_chain(chain: &[(PathBuf, String)], field: FieldPath, message: String) -> ScenarioError {
-    for (path, text) in chain {
-        if crate::error::locate(text, &field).is_some() {
-            return ScenarioError::at_field(path, text, field, message);
-        }
-    }
-    let (path, text) = &chain[0];
-    ScenarioError::at_field(path, text, field, message)
+/// The error located in the first file of the chain that writes the field,
+/// else in the first that writes part of its path, else in the scenario
+/// file itself.
+fn error_in_chain(chain: &[Link], field: FieldPath, message: String) -> ScenarioError {
+    let link = chain
+        .iter()
+        .find(|l| crate::error::is_written(&l.text, &field))
+        .or_else(|| chain.iter().find(|l| crate::error::locate(&l.text, &field).is_some()))
+        .unwrap_or(&chain[0]);
+    ScenarioError::at_field(&link.path, &link.text, field, message)
 }
 
 fn to_path(p: &serde_path_to_error::Path) -> FieldPath {
@@ -534,6 +678,12 @@ impl Scenario {
         &self.file.scenario.name
     }
 
+    /// The upper estimate of a run's events that `check` holds against the
+    /// budget (`estimate_events`).
+    pub fn estimated_events(&self) -> u64 {
+        estimate_events(&self.topology, workload_mails(&self.topology.workload))
+    }
+
     /// The topology for one seed.
     pub fn topology(&self, seed: u64) -> Topology {
         let mut t = self.topology.clone();
@@ -548,8 +698,43 @@ fn bad(field: impl Into<String>, message: impl Into<String>) -> Bad {
     (field.into(), message.into())
 }
 
+/// A non-negative duration of at most `DURATION_MAX`.
 fn dur(d: HumanDuration, field: &str) -> Result<Dur, Bad> {
-    d.as_dur().ok_or_else(|| bad(field, format!("{d} is negative; a duration here must be positive")))
+    let v = d.as_dur().ok_or_else(|| bad(field, format!("{d} is negative; a duration here must be positive")))?;
+    if v > DURATION_MAX {
+        return Err(bad(field, format!("{d} is longer than {}, the longest duration a scenario may give", show(DURATION_MAX))));
+    }
+    Ok(v)
+}
+
+/// A duration longer than zero and at most `DURATION_MAX`.
+fn positive_dur(d: HumanDuration, field: &str) -> Result<Dur, Bad> {
+    let v = dur(d, field)?;
+    if v == Dur::ZERO {
+        return Err(bad(field, "must be longer than zero"));
+    }
+    Ok(v)
+}
+
+/// A kernel span as a scenario file writes it.
+fn show(d: Dur) -> HumanDuration {
+    HumanDuration(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A count of at most `max`.
+fn at_most(n: u64, max: u64, field: &str, what: &str) -> Result<(), Bad> {
+    if n > max {
+        return Err(bad(field, format!("{n} {what}: at most {max} are supported")));
+    }
+    Ok(())
+}
+
+/// Bounds that say nothing check nothing.
+fn some_bound<T>(b: &Option<Bounds<T>>, field: &str) -> Result<(), Bad> {
+    match b {
+        Some(Bounds { min: None, max: None }) => Err(bad(field, "give `min`, `max` or both; empty bounds check nothing")),
+        _ => Ok(()),
+    }
 }
 
 fn positive(n: u32, field: &str) -> Result<u32, Bad> {
@@ -562,10 +747,11 @@ fn positive(n: u32, field: &str) -> Result<u32, Bad> {
 /// Maps the file onto the models; errors carry the field they are about.
 pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     let ts = &f.topology;
+    check_sizes(f)?;
     let mailboxes = positive(ts.mailboxes, "topology.mailboxes")?;
     let mx = positive(ts.mx, "topology.mx")?;
     let mut t = Topology::new(0, mx, mailboxes, 0);
-    t.duration = dur(f.run.duration, "run.duration")?;
+    t.duration = positive_dur(f.run.duration, "run.duration")?;
     t.fault_phase = f.run.fault_phase.map(|p| dur(p, "run.fault_phase")).transpose()?;
     if let Some(p) = t.fault_phase {
         if p > t.duration {
@@ -576,6 +762,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         }
     }
     t.liveness_window = dur(f.run.liveness_window, "run.liveness_window")?;
+    if f.run.swarm && f.random_faults.is_empty() {
+        return Err(bad("run.swarm", "`swarm` picks among the random fault processes, and there are none (`[[random_faults]]`)"));
+    }
     t.swarm = f.run.swarm;
     if let Some(d) = ts.mx_down {
         t.mx_refuse_when_down = d == DownSpec::Refuse;
@@ -665,7 +854,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     let n = &ts.nfs;
     if let Some(v) = n.lock_fail_delay {
-        t.filer.lock_fail_delay = dur(v, "topology.nfs.lock_fail_delay")?;
+        t.filer.lock_fail_delay = positive_dur(v, "topology.nfs.lock_fail_delay")?;
     }
     if let Some(v) = n.lock_grace_min {
         t.filer.lock_grace_min = dur(v, "topology.nfs.lock_grace_min")?;
@@ -685,7 +874,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         t.mta.retry.lifetime_s = dur(v, "topology.mta.lifetime")?.as_secs();
     }
     if let Some(v) = m.delivery_timeout {
-        t.mta.delivery_timeout = dur(v, "topology.mta.delivery_timeout")?;
+        t.mta.delivery_timeout = positive_dur(v, "topology.mta.delivery_timeout")?;
     }
     if let Some(v) = m.delivery_concurrency {
         t.mta.delivery_concurrency = positive(v, "topology.mta.delivery_concurrency")?;
@@ -722,13 +911,20 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         }
         if let Some(v) = c.token_timeout {
             spec.agent.token_timeout = dur(v, "topology.cluster.token_timeout")?;
+            if spec.agent.token_timeout < TOKEN_TIMEOUT_MIN {
+                return Err(bad(
+                    "topology.cluster.token_timeout",
+                    format!("{v} is shorter than {}, the shortest supported", show(TOKEN_TIMEOUT_MIN)),
+                ));
+            }
             spec.agent.heartbeat_interval = Dur(spec.agent.token_timeout.0 / 4);
         }
         if let Some(v) = c.stonith_timeout {
-            spec.agent.stonith_timeout = dur(v, "topology.cluster.stonith_timeout")?;
+            spec.agent.stonith_timeout = positive_dur(v, "topology.cluster.stonith_timeout")?;
         }
         if let Some(v) = c.stonith_attempts {
             spec.agent.stonith_max_attempts = positive(v, "topology.cluster.stonith_attempts")?;
+            at_most(v.into(), STONITH_ATTEMPTS_MAX.into(), "topology.cluster.stonith_attempts", "STONITH attempts")?;
         }
         spec.agent.failover_without_fence = c.failover_without_fence;
         spec.agent.heartbeats = c.heartbeats;
@@ -739,13 +935,13 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(c) = &ts.clients {
         let mut cc = ClientsConfig::new(NodeId(0), mailboxes);
         if let Some(u) = c.users {
-            cc.users = positive(u, "topology.clients.users")?.min(mailboxes);
+            if u > mailboxes {
+                return Err(bad("topology.clients.users", format!("{u} users but {mailboxes} mailboxes: each user reads one mailbox")));
+            }
+            cc.users = positive(u, "topology.clients.users")?;
         }
         if let Some(v) = c.check_interval {
-            cc.check_interval = dur(v, "topology.clients.check_interval")?;
-            if cc.check_interval == Dur::ZERO {
-                return Err(bad("topology.clients.check_interval", "must be longer than zero"));
-            }
+            cc.check_interval = positive_dur(v, "topology.clients.check_interval")?;
         }
         if !c.mix.is_empty() {
             let mut w = [0u64; 3];
@@ -787,6 +983,15 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         }
         cal.start_hour = h;
     }
+    let last_day = (t.duration.as_micros() + u64::from(cal.start_hour) * MICROS_PER_H) / MICROS_PER_DAY;
+    for (i, &d) in o.holidays.iter().enumerate() {
+        if u64::from(d) > last_day {
+            return Err(bad(format!("topology.operators.holidays[{i}]"), format!("day {d} is after the run's last day ({last_day})")));
+        }
+    }
+    if o.holiday_delay.is_some() && o.holidays.is_empty() {
+        return Err(bad("topology.operators.holiday_delay", "there are no `holidays` for it to apply to"));
+    }
     cal.holidays = o.holidays.clone();
     for (value, name) in [
         (&o.business_delay, "business_delay"),
@@ -821,10 +1026,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
 
     // Workload.
     let w = &f.workload;
-    let window = dur(w.window, "workload.window")?;
-    if window == Dur::ZERO {
-        return Err(bad("workload.window", "must be longer than zero"));
-    }
+    let window = positive_dur(w.window, "workload.window")?;
     let rate = w.rate.as_deref().map(|r| parse_count_rate(r).map_err(|e| bad("workload.rate", e))).transpose()?;
     let mut wl = match (w.mails, w.per_hour, rate) {
         (Some(m), None, None) => Workload::total(m, window, mailboxes),
@@ -833,6 +1035,26 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     };
     if let Some(b) = w.begin {
         wl.begin = dur(b, "workload.begin")?;
+    }
+    let mails = workload_mails(&wl);
+    let volume_field = if w.mails.is_some() {
+        "workload.mails"
+    } else if w.per_hour.is_some() {
+        "workload.per_hour"
+    } else {
+        "workload.rate"
+    };
+    at_most(mails, MAILS_MAX, volume_field, "mails over the window")?;
+    if wl.begin + window > t.duration {
+        let field = if w.begin.is_some() { "workload.begin" } else { "workload.window" };
+        return Err(bad(
+            field,
+            format!(
+                "the workload ends at {} but the run at {}: mail scheduled after the run is never sent",
+                show(wl.begin + window),
+                f.run.duration
+            ),
+        ));
     }
     wl.start_hour = t.ops.calendar.start_hour;
     if let Some(r) = &w.recipients {
@@ -882,11 +1104,26 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             }
             other => return Err(bad(field("kind"), format!("unknown fault kind `{other}` (known: {})", FaultKind::NAMES.join(", ")))),
         };
+        let is = |k: &str| fe.kind == k;
+        for (present, key, applies, to) in [
+            (fe.peer.is_some(), "peer", is("partition"), "`partition`"),
+            (fe.speed.is_some(), "speed", is("degrade"), "`degrade`"),
+            (fe.for_.is_some(), "for", is("hang"), "`hang`"),
+            (fe.mode.is_some(), "mode", is("fence-broken"), "`fence-broken`"),
+            (fe.target.is_some(), "target", !is("heal"), "every kind but `heal`, which heals the whole network"),
+        ] {
+            if present && !applies {
+                return Err(bad(field(key), format!("`{key}` has no effect on a `{}` fault; it applies to {to}", fe.kind)));
+            }
+        }
         let target = match (&kind, &fe.target) {
             (FaultKind::Heal, t) => t.clone().unwrap_or_default(),
             (_, Some(t)) => t.clone(),
             (_, None) => return Err(bad(format!("faults[{i}]"), "this fault needs a `target`")),
         };
+        if fe.at.micros().unsigned_abs() > DURATION_MAX.as_micros() {
+            return Err(bad(field("at"), format!("{} is further from the start than {}", fe.at, show(DURATION_MAX))));
+        }
         let spec = FaultSpec { at_us: fe.at.micros(), kind, target };
         if fe.at.micros() > t.duration.as_micros() as i64 {
             return Err(bad(field("at"), format!("{} is after the end of the run ({})", fe.at, f.run.duration)));
@@ -901,10 +1138,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
                 format!("unknown random fault kind `{}` (known: {})", r.kind, RANDOM_FAULT_KINDS.join(", ")),
             ));
         }
-        let mean = dur(r.mean_interval, &format!("random_faults[{i}].mean_interval"))?;
-        if mean == Dur::ZERO {
-            return Err(bad(format!("random_faults[{i}].mean_interval"), "must be longer than zero"));
-        }
+        let mean = positive_dur(r.mean_interval, &format!("random_faults[{i}].mean_interval"))?;
         t.random_faults.push(RandomFaultSpec { kind: r.kind.clone(), mean_interval: mean });
     }
 
@@ -913,6 +1147,27 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         let field = |k: &str| format!("recovery[{i}].{k}");
         if f.recovery[..i].iter().any(|p| p.name == s.name) {
             return Err(bad(field("name"), format!("step name `{}` used twice", s.name)));
+        }
+        for (present, key, action) in [
+            (s.parallel, "parallel", "start-rebuild"),
+            (s.steps.is_some(), "steps", "migrate"),
+            (s.keep_uidls.is_some(), "keep_uidls", "migrate"),
+            (s.node.is_some(), "node", "power-on"),
+        ] {
+            if present && s.action != action {
+                return Err(bad(field(key), format!("`{key}` has no effect on a `{}` step; it applies to `{action}`", s.action)));
+            }
+        }
+        if s.delay.is_some() && s.after.is_none() {
+            return Err(bad(field("delay"), "`delay` has no effect here: it applies only to a step triggered by `after`"));
+        }
+        if let Some(n) = s.steps {
+            if n > t.filer.storage.volumes {
+                return Err(bad(
+                    field("steps"),
+                    format!("{n} steps for {} volumes: a step moves at least one volume", t.filer.storage.volumes),
+                ));
+            }
         }
         let action = match s.action.as_str() {
             "replace-hardware" => Action::ReplaceHardware,
@@ -965,17 +1220,166 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             return Err(bad(format!("expect.absorbed[{i}]"), format!("no scheduled fault of kind `{kind}`")));
         }
     }
-    for name in f.expect.sender_bounces.keys() {
+    for (name, b) in &f.expect.sender_bounces {
         if RetryProfile::by_name(name).is_none() && name != "all" {
             return Err(bad(format!("expect.sender_bounces.{name}"), format!("unknown retry profile `{name}`")));
         }
+        some_bound(&Some(b.clone()), &format!("expect.sender_bounces.{name}"))?;
+    }
+    let e = &f.expect;
+    some_bound(&e.lost, "expect.lost")?;
+    some_bound(&e.duplicates, "expect.duplicates")?;
+    some_bound(&e.client_duplicates, "expect.client_duplicates")?;
+    some_bound(&e.returned, "expect.returned")?;
+    some_bound(&e.peak_unavailable, "expect.peak_unavailable")?;
+    some_bound(&e.restored, "expect.restored")?;
+    some_bound(&e.max_delay, "expect.max_delay")?;
+    some_bound(&e.failover, "expect.failover")?;
+    for (i, c) in e.unavailable.iter().enumerate() {
+        if c.min.is_none() && c.max.is_none() {
+            return Err(bad(format!("expect.unavailable[{i}]"), "give `min`, `max` or both; a checkpoint without them checks nothing"));
+        }
     }
     t.validate().map_err(|e| bad("topology", e))?;
+    let events = estimate_events(&t, mails);
+    if events > EVENTS_MAX {
+        return Err(bad(
+            volume_field,
+            format!(
+                "the run would take about {events} events (mails retried through the run, client checks, heartbeats, probes), more than its budget of {EVENTS_MAX}; use fewer mails, a shorter run or fewer periodic checks"
+            ),
+        ));
+    }
     Ok(t)
+}
+
+/// Every size and list length a file gives, against its limit, before
+/// anything is sized by them.
+fn check_sizes(f: &ScenarioFile) -> Result<(), Bad> {
+    let ts = &f.topology;
+    at_most(ts.mx.into(), MX_MAX.into(), "topology.mx", "MX nodes")?;
+    at_most(ts.mailboxes.into(), MAILBOXES_MAX.into(), "topology.mailboxes", "mailboxes")?;
+    let s = &ts.storage;
+    for (v, max, field, what) in [
+        (s.shelves, SHELVES_MAX, "topology.storage.shelves", "shelves"),
+        (s.controllers_per_shelf, CONTROLLERS_PER_SHELF_MAX, "topology.storage.controllers_per_shelf", "controllers per shelf"),
+        (s.groups, GROUPS_MAX, "topology.storage.groups", "RAID groups"),
+        (s.volumes, VOLUMES_MAX, "topology.storage.volumes", "volumes"),
+        (s.disks_per_group, DISKS_PER_GROUP_MAX, "topology.storage.disks_per_group", "disks per group"),
+        (s.parity_disks, DISKS_PER_GROUP_MAX - 1, "topology.storage.parity_disks", "parity disks"),
+    ] {
+        if let Some(v) = v {
+            at_most(v.into(), max.into(), field, what)?;
+        }
+    }
+    if f.run.seeds == 0 {
+        return Err(bad("run.seeds", "must be at least 1"));
+    }
+    at_most(f.run.seeds.into(), SEEDS_MAX.into(), "run.seeds", "seeds")?;
+    let len = |n: usize| n as u64;
+    at_most(len(f.faults.len()), len(FAULTS_MAX), "faults", "scheduled faults")?;
+    at_most(len(f.random_faults.len()), len(RANDOM_FAULTS_MAX), "random_faults", "random fault processes")?;
+    at_most(len(f.recovery.len()), len(RECOVERY_STEPS_MAX), "recovery", "recovery steps")?;
+    at_most(len(ts.operators.holidays.len()), len(HOLIDAYS_MAX), "topology.operators.holidays", "holidays")?;
+    if let Some(c) = &ts.cluster {
+        at_most(len(c.fencing.len()), len(FENCE_LEVELS_MAX), "topology.cluster.fencing", "fencing levels")?;
+    }
+    Ok(())
+}
+
+/// Kernel events a mail costs besides its attempts: submission, the queue's
+/// durable write, delivery, the mailbox's durable append and their replies.
+const EVENTS_PER_MAIL: u64 = 16;
+/// Events one delivery attempt costs: a message, its reply, their timers.
+const EVENTS_PER_ATTEMPT: u64 = 4;
+/// Events one client mailbox check costs (request, reply, timeout timer).
+const EVENTS_PER_CHECK: u64 = 4;
+/// Events one fault can set off (failover, fencing, alerts, plan steps).
+const EVENTS_PER_FAULT: u64 = 1_000;
+
+/// An upper estimate of the events a run of `t` takes: every mail deferred
+/// for the whole run (retried by its sender's profile, or by the cluster's
+/// MTA, whichever retries more often), every client check, heartbeat and
+/// monitoring probe, and a thousand events per fault. Computed from the
+/// validated topology in microseconds: the retry schedules are walked one
+/// attempt at a time, at most one attempt per second of a run of at most
+/// `DURATION_MAX`.
+pub fn estimate_events(t: &Topology, mails: u64) -> u64 {
+    let horizon = t.duration + Dur::hours(1);
+    let per = |interval: Dur| horizon.as_micros() / interval.as_micros().max(1);
+    let weights: u64 = t.senders.profile_weights.iter().sum::<u64>().max(1);
+    let sender_attempts: u64 =
+        t.senders.profiles.iter().zip(&t.senders.profile_weights).map(|(p, w)| attempts(p, horizon) * w).sum::<u64>() / weights;
+    let mta_attempts = attempts(&t.mta.retry, horizon);
+    let per_mail = EVENTS_PER_MAIL + EVENTS_PER_ATTEMPT * sender_attempts.max(mta_attempts);
+    let mut events = mails.saturating_mul(per_mail);
+    if let Some(c) = &t.clients {
+        events = events.saturating_add(u64::from(c.users).saturating_mul(per(c.check_interval)).saturating_mul(EVENTS_PER_CHECK));
+    }
+    if let Some(c) = &t.cluster {
+        if c.agent.heartbeats {
+            let pairs = u64::from(t.mx) * u64::from(t.mx - 1);
+            events = events.saturating_add(pairs.saturating_mul(per(c.agent.heartbeat_interval)).saturating_mul(2));
+        }
+    }
+    // Monitoring probes every MX node (or the vip) and the filer at the retry interval at worst.
+    let probes = u64::from(t.mx) + 2;
+    events = events.saturating_add(probes.saturating_mul(per(t.ops.probe_retry_interval)).saturating_mul(EVENTS_PER_ATTEMPT));
+    // The senders' shared deadline timer ticks through the run.
+    events = events.saturating_add(per(t.senders.tick));
+    let random: u64 = t.random_faults.iter().map(|r| per(r.mean_interval)).sum();
+    let faults = (t.faults.len() as u64).saturating_add(random);
+    events.saturating_add(faults.saturating_mul(EVENTS_PER_FAULT))
+}
+
+/// The mails a workload sends: its total, or its mean rate over its window.
+pub fn workload_mails(w: &Workload) -> u64 {
+    match w.volume {
+        Volume::Total { mails } => mails,
+        Volume::Rate { per_h } => {
+            u64::try_from(u128::from(per_h) * u128::from(w.window.as_micros()) / u128::from(MICROS_PER_H)).unwrap_or(u64::MAX)
+        }
+    }
+}
+
+/// Attempts a mail makes under `profile` if every attempt fails, within
+/// `horizon` or its lifetime, whichever ends first.
+fn attempts(profile: &RetryProfile, horizon: Dur) -> u64 {
+    let first = Time::ZERO;
+    let (mut now, mut n) = (first, 1u64);
+    while let Some(next) = profile.next_retry(n as u32, first, now) {
+        if next.since(first) >= horizon || next <= now {
+            break;
+        }
+        now = next;
+        n += 1;
+    }
+    n
 }
 
 /// The JSON Schema of scenario files.
 pub fn schema() -> String {
     let schema = schemars::schema_for!(ScenarioFile);
     serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_limit_is_the_kernels_budget() {
+        assert_eq!(EVENTS_MAX, mailsim_sim::Config::new(0).max_events);
+    }
+
+    #[test]
+    fn attempts_follow_the_retry_schedule() {
+        // Postfix: 300 s backoff doubling with age up to 4000 s, 5 days.
+        let postfix = RetryProfile::postfix();
+        let n = attempts(&postfix, Dur::days(5));
+        assert!((100..140).contains(&n), "{n}");
+        // Exchange: 6 tries 5 min apart, then every 10 min, for 2 days.
+        assert!((280..300).contains(&attempts(&RetryProfile::exchange(), Dur::days(5))));
+        assert_eq!(attempts(&postfix, Dur::secs(1)), 1);
+    }
 }

@@ -89,3 +89,247 @@ fn the_schema_is_json_and_lists_the_sections() {
         assert!(props.contains_key(section), "schema lacks `{section}`");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Regressions: inputs that crashed, hung or exhausted memory, or whose fields
+// were silently ignored. Each file is in `tests/corpus/`; `tests/corpus.rs`
+// also runs `mailsim check` over every one of them.
+
+fn corpus(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name)
+}
+
+/// Loads a corpus file and checks the error's file, line, field and text,
+/// and that loading took well under a second.
+fn expect_corpus_error(name: &str, line: usize, field: Option<&str>, says: &str) {
+    let started = std::time::Instant::now();
+    let err = Scenario::load(&corpus(name)).expect_err("the file is broken");
+    let elapsed = started.elapsed();
+    let text = err.to_string();
+    assert!(elapsed < std::time::Duration::from_secs(1), "{name}: loading took {elapsed:?}");
+    assert!(err.file().ends_with(name), "{name}: error names {} — {text}", err.file().display());
+    assert_eq!(err.line(), Some(line), "{name}: wrong line — {text}");
+    assert_eq!(err.field().map(|f| f.to_string()).as_deref(), field, "{name}: wrong field — {text}");
+    assert!(text.contains(says), "{name}: `{text}` does not say `{says}`");
+}
+
+#[test]
+fn check_rejects_2_pow_32_mx_nodes_before_naming_them() {
+    expect_corpus_error("mx-4294967295.toml", 10, Some("topology.mx"), "at most 64");
+}
+
+#[test]
+fn check_rejects_a_workload_window_longer_than_60_days_at_once() {
+    expect_corpus_error("window-106751991d.toml", 15, Some("workload.window"), "longer than 60d");
+}
+
+#[test]
+fn check_rejects_a_file_over_1_mib_without_reading_it_all() {
+    // 12 million holidays took 2.4 GB to check; the file is 24 MB.
+    let dir = std::env::temp_dir().join(format!("mailsim-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("holidays-12m.toml");
+    let mut text = std::fs::read_to_string(bad("base.toml")).expect("base");
+    text.push_str("\n[topology.operators]\nholidays = [");
+    text.push_str(&"1,".repeat(12_000_000));
+    text.push_str("1]\n");
+    std::fs::write(&path, text).expect("write");
+    let started = std::time::Instant::now();
+    let err = Scenario::load(&path).expect_err("too large");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.is_located(), "{err}");
+    assert!(err.to_string().contains("holidays-12m.toml: byte 1048576: the file is longer than 1048576 bytes"), "{err}");
+}
+
+#[test]
+fn check_bounds_the_holiday_list() {
+    expect_corpus_error("holidays-400.toml", 18, Some("topology.operators.holidays"), "at most 366");
+}
+
+#[test]
+fn check_rejects_storage_and_mailbox_counts_that_run_could_not_allocate() {
+    expect_corpus_error("groups-4294967295.toml", 18, Some("topology.storage.groups"), "at most 1000");
+    expect_corpus_error("shelves-4294967295.toml", 18, Some("topology.storage.shelves"), "at most 26");
+    expect_corpus_error("volumes-4294967295.toml", 18, Some("topology.storage.volumes"), "at most 1000");
+    expect_corpus_error("mailboxes-4294967295.toml", 11, Some("topology.mailboxes"), "at most 10000000");
+    expect_corpus_error("disks-per-group-4294967295.toml", 18, Some("topology.storage.disks_per_group"), "at most 64");
+}
+
+#[test]
+fn check_rejects_more_mails_than_a_run_supports() {
+    expect_corpus_error("mails-1e8.toml", 14, Some("workload.mails"), "at most 50000000");
+    expect_corpus_error("mails-1e12.toml", 14, Some("workload.mails"), "at most 50000000");
+    expect_corpus_error("rate-over-mail-limit.toml", 14, Some("workload.rate"), "at most 50000000");
+}
+
+#[test]
+fn check_rejects_runs_whose_estimated_events_exceed_the_budget() {
+    expect_corpus_error("mails-over-event-budget.toml", 14, Some("workload.mails"), "more than its budget of 1000000000");
+    expect_corpus_error("clients-every-second.toml", 14, Some("workload.mails"), "more than its budget");
+}
+
+#[test]
+fn check_rejects_a_zero_token_timeout_that_made_heartbeating_agents_panic() {
+    expect_corpus_error("token-timeout-0s-heartbeats.toml", 18, Some("topology.cluster.token_timeout"), "shorter than 100ms");
+}
+
+#[test]
+fn extends_loops_through_dotdot_are_found_at_once_with_a_short_message() {
+    let started = std::time::Instant::now();
+    let err = Scenario::load(&corpus("extends-self-through-dotdot.toml")).expect_err("loops");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+    let text = err.to_string();
+    assert!(text.len() < 400, "{} bytes: {text}", text.len());
+    assert!(text.contains("loops back"), "{text}");
+    assert_eq!(err.line(), Some(2), "{text}");
+    assert_eq!(err.field().map(|f| f.to_string()).as_deref(), Some("extends"), "{text}");
+    let err = Scenario::load(&corpus("extends-loop-a.toml")).expect_err("loops");
+    assert!(err.to_string().contains("extends-loop-a.toml → extends-loop-b.toml → extends-loop-a.toml"), "{err}");
+}
+
+#[test]
+fn extends_chains_longer_than_the_limit_are_errors() {
+    let dir = std::env::temp_dir().join(format!("mailsim-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = std::fs::read_to_string(bad("base.toml")).expect("base");
+    std::fs::write(dir.join("f0.toml"), &base).expect("write");
+    let n = mailsim::scenario::EXTENDS_DEPTH_MAX;
+    for i in 1..=n {
+        std::fs::write(dir.join(format!("f{i}.toml")), format!("extends = \"f{}.toml\"\n", i - 1)).expect("write");
+    }
+    // A chain of exactly the limit loads; one more file is too many.
+    Scenario::load(&dir.join(format!("f{}.toml", n - 1))).expect("a chain of EXTENDS_DEPTH_MAX files loads");
+    let err = Scenario::load(&dir.join(format!("f{n}.toml"))).expect_err("one file too many");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.to_string().contains(&format!("longer than {n} files")), "{err}");
+    assert_eq!(err.line(), Some(1), "{err}");
+}
+
+#[test]
+fn extends_naming_a_directory_names_the_file_and_the_field() {
+    expect_corpus_error("extends-directory.toml", 2, Some("extends"), "`.` is a directory");
+    expect_corpus_error("extends-missing.toml", 2, Some("extends"), "`no-such-base.toml` cannot be read");
+}
+
+#[test]
+fn non_utf8_files_report_the_line_and_byte_of_the_first_invalid_byte() {
+    let err = Scenario::load(&corpus("non-utf8.toml")).expect_err("not UTF-8");
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(err.to_string().contains("non-utf8.toml:3:12: invalid UTF-8 at byte 67"), "{err}");
+}
+
+#[test]
+fn fields_without_effect_on_recovery_steps_are_errors() {
+    expect_corpus_error("delay-on-at-step.toml", 22, Some("recovery[0].delay"), "`delay` has no effect");
+    expect_corpus_error("delay-on-after-alert-step.toml", 22, Some("recovery[0].delay"), "`delay` has no effect");
+    expect_corpus_error("parallel-on-migrate-step.toml", 22, Some("recovery[0].parallel"), "no effect on a `migrate` step");
+    expect_corpus_error("steps-on-rebuild-step.toml", 22, Some("recovery[0].steps"), "no effect on a `start-rebuild` step");
+    expect_corpus_error("node-on-flush-step.toml", 22, Some("recovery[0].node"), "no effect on a `flush-queue` step");
+    expect_corpus_error("migrate-steps-over-volumes.toml", 22, Some("recovery[0].steps"), "1000 steps for 6 volumes");
+}
+
+#[test]
+fn fields_without_effect_on_faults_are_errors() {
+    expect_corpus_error("speed-on-crash-fault.toml", 21, Some("faults[0].speed"), "applies to `degrade`");
+    expect_corpus_error("peer-on-crash-fault.toml", 21, Some("faults[0].peer"), "applies to `partition`");
+    expect_corpus_error("for-on-crash-fault.toml", 21, Some("faults[0].for"), "applies to `hang`");
+    expect_corpus_error("mode-on-crash-fault.toml", 21, Some("faults[0].mode"), "applies to `fence-broken`");
+    expect_corpus_error("target-on-heal-fault.toml", 20, Some("faults[0].target"), "no effect on a `heal` fault");
+}
+
+#[test]
+fn fields_without_effect_elsewhere_are_errors() {
+    expect_corpus_error("swarm-without-random-faults.toml", 8, Some("run.swarm"), "there are none");
+    expect_corpus_error("holiday-delay-without-holidays.toml", 18, Some("topology.operators.holiday_delay"), "no `holidays`");
+    expect_corpus_error("holiday-after-run.toml", 18, Some("topology.operators.holidays[0]"), "after the run's last day");
+    expect_corpus_error("users-over-mailboxes.toml", 18, Some("topology.clients.users"), "each user reads one mailbox");
+    expect_corpus_error("workload-after-run.toml", 16, Some("workload.begin"), "never sent");
+    expect_corpus_error("empty-bounds.toml", 18, Some("expect.lost"), "check nothing");
+    expect_corpus_error("empty-checkpoint.toml", 18, Some("expect.unavailable[0]"), "checks nothing");
+}
+
+#[test]
+fn durations_counts_and_lists_outside_their_limits_are_errors() {
+    expect_corpus_error("run-duration-0s.toml", 7, Some("run.duration"), "longer than zero");
+    expect_corpus_error("run-duration-61d.toml", 7, Some("run.duration"), "longer than 60d");
+    expect_corpus_error("delivery-timeout-0s.toml", 18, Some("topology.mta.delivery_timeout"), "longer than zero");
+    expect_corpus_error("lock-fail-delay-0s.toml", 18, Some("topology.nfs.lock_fail_delay"), "longer than zero");
+    expect_corpus_error("stonith-attempts-4294967295.toml", 18, Some("topology.cluster.stonith_attempts"), "at most 100");
+    expect_corpus_error("fencing-levels-9.toml", 18, Some("topology.cluster.fencing"), "at most 8");
+    expect_corpus_error("seeds-4294967295.toml", 8, Some("run.seeds"), "at most 1000000");
+    expect_corpus_error("seeds-0.toml", 8, Some("run.seeds"), "at least 1");
+}
+
+#[test]
+fn run_refuses_what_check_refuses_instead_of_aborting() {
+    let exe = env!("CARGO_BIN_EXE_mailsim");
+    for name in [
+        "groups-4294967295.toml",
+        "shelves-4294967295.toml",
+        "mailboxes-4294967295.toml",
+        "mails-1e8.toml",
+        "token-timeout-0s-heartbeats.toml",
+    ] {
+        let started = std::time::Instant::now();
+        let out = Command::new(exe).arg("run").arg(corpus(name)).output().expect("mailsim runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{name}: took {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn a_service_at_the_models_benchmark_size_is_within_every_limit() {
+    // The 1M-mail bench: 4 MX, 100k mailboxes, 1M mails over 5 days, a
+    // 5d6h run; it must stay a valid scenario.
+    let dir = std::env::temp_dir().join(format!("mailsim-bench-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bench.toml");
+    std::fs::write(
+        &path,
+        "[scenario]\nname = \"bench\"\nsummary = \"the models benchmark's size\"\n[run]\nduration = \"5d6h\"\nfault_phase = \"4d\"\n\
+         liveness_window = \"1d\"\n[topology]\nmx = 4\nmailboxes = 100000\n[workload]\nmails = 1000000\nwindow = \"5d\"\n\
+         [[faults]]\nat = \"-7d\"\nkind = \"path-fault\"\ntarget = \"shelf-a\"\n[[faults]]\nat = \"1d\"\nkind = \"controller-failure\"\n\
+         target = \"shelf-a/controller-a\"\n",
+    )
+    .expect("write");
+    let loaded = Scenario::load(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = loaded.expect("the benchmark's size is a valid scenario");
+    let events = mailsim::scenario::estimate_events(&s.topology, 1_000_000);
+    assert!(events <= mailsim::scenario::EVENTS_MAX / 2, "estimate {events} leaves no headroom");
+}
+
+#[test]
+fn the_event_estimate_is_above_the_events_of_real_replays() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for name in ["fused-2018-failed-fencing.toml", "fused-2018-heartbeats.toml", "opensrs-2008-shelf-controller.toml"] {
+        let s = Scenario::load(&dir.join(name)).expect("a valid replay");
+        let r = mailsim::run::run(&s, 0);
+        let estimate = s.estimated_events();
+        assert!(estimate >= r.figures.events, "{name}: estimate {estimate} < {} events", r.figures.events);
+    }
+}
+
+#[test]
+fn a_topology_past_the_size_limits_is_invalid_rather_than_built() {
+    use mailsim_models::topology::Topology;
+    let ok = Topology::new(0, 2, 100, 10);
+    ok.validate().expect("a small service is valid");
+    type Change = fn(&mut Topology);
+    let cases: [(&str, Change); 5] = [
+        ("shelves", |t| t.filer.storage.shelves = u32::MAX),
+        ("controllers", |t| t.filer.storage.controllers_per_shelf = 27),
+        ("RAID groups", |t| t.filer.storage.groups = u32::MAX),
+        ("volumes", |t| t.filer.storage.volumes = 1_001),
+        ("mailboxes", |t| t.filer.mailboxes = u32::MAX),
+    ];
+    for (what, change) in cases {
+        let mut t = ok.clone();
+        change(&mut t);
+        let e = t.validate().expect_err(what);
+        assert!(e.contains(what), "{what}: {e}");
+    }
+}

@@ -319,6 +319,26 @@ impl Topology {
         if self.mx > 64 {
             return Err(format!("{} MX nodes: at most 64 are supported", self.mx));
         }
+        // Sizes that allocate per item or name items by a letter, checked
+        // before anything is built from them (the scenario format's limits,
+        // `mailsim::scenario::*_MAX`, are these or tighter).
+        let st = &self.filer.storage;
+        for (n, max, what) in [
+            (st.shelves, 26, "shelves (named shelf-a … shelf-z)"),
+            (st.controllers_per_shelf, 26, "controllers per shelf (named controller-a … controller-z)"),
+            (st.groups, 1_000, "RAID groups"),
+            (st.volumes, 1_000, "volumes"),
+            (self.filer.mailboxes, 10_000_000, "mailboxes"),
+        ] {
+            if n > max {
+                return Err(format!("{n} {what}: at most {max} are supported"));
+            }
+        }
+        if let Some(c) = &self.clients {
+            if c.users > c.mailboxes || c.mailboxes > 10_000_000 {
+                return Err(format!("{} client users for {} mailboxes: each user reads one mailbox", c.users, c.mailboxes));
+            }
+        }
         self.filer.validate()?;
         let mut senders = self.senders.clone();
         senders.mx = self.front();
