@@ -692,6 +692,26 @@ impl Node<Msg, World> for MtaNode {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Read-only accessors for the end-of-run reconciliation (`reconcile.rs`).
+
+impl QueueDisk {
+    /// Whether this MTA returned mail `id` to its author with a DSN (its own
+    /// durable record, not the ledger's).
+    pub fn has_returned(&self, id: MailId) -> bool {
+        self.returned.contains(id)
+    }
+
+    /// The mails whose removal is written but not yet durable, with whether
+    /// each is a return to its author.
+    pub fn pending_removals<'a>(ops: impl Iterator<Item = &'a QueueOp> + 'a) -> impl Iterator<Item = (MailId, bool)> + 'a {
+        ops.filter_map(|op| match *op {
+            QueueOp::Dequeue { id, returned, .. } => Some((id, returned)),
+            QueueOp::Enqueue { .. } => None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1040,25 +1060,5 @@ mod tests {
         assert!(mta.generation_floor > 0, "the drained queue forgot its slots");
         assert!(mta.entries.len() < 4, "{} slots kept after draining", mta.entries.len());
         assert!(r.sim.disk::<MtaNode>(r.mta).expect("disk").state().slots.capacity() < RELEASE_SLOTS);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Read-only accessors for the end-of-run reconciliation (`reconcile.rs`).
-
-impl QueueDisk {
-    /// Whether this MTA returned mail `id` to its author with a DSN (its own
-    /// durable record, not the ledger's).
-    pub fn has_returned(&self, id: MailId) -> bool {
-        self.returned.contains(id)
-    }
-
-    /// The mails whose removal is written but not yet durable, with whether
-    /// each is a return to its author.
-    pub fn pending_removals<'a>(ops: impl Iterator<Item = &'a QueueOp> + 'a) -> impl Iterator<Item = (MailId, bool)> + 'a {
-        ops.filter_map(|op| match *op {
-            QueueOp::Dequeue { id, returned, .. } => Some((id, returned)),
-            QueueOp::Enqueue { .. } => None,
-        })
     }
 }
