@@ -119,6 +119,9 @@ pub struct FilerConfig {
     /// Merge-back skips mails already in the mailbox. False is a planted bug:
     /// a mail both delivered and in a temporary store becomes a duplicate.
     pub merge_dedup: bool,
+    /// Planted bug: a merge-back leaves one mail of each temporary store out
+    /// of the mailbox, yet empties the temporary store: that mail is lost.
+    pub bug_merge_drops_mail: bool,
 }
 
 impl FilerConfig {
@@ -152,6 +155,7 @@ impl Default for FilerConfig {
             lock_grace_max: Dur::secs(90),
             grace_on_restart: true,
             merge_dedup: true,
+            bug_merge_drops_mail: false,
         }
     }
 }
@@ -818,6 +822,9 @@ impl Filer {
         } else {
             remove.clone()
         };
+        // ---- planted bug `bug_merge_drops_mail` (off unless a test sets it) ----
+        let add = if self.cfg.bug_merge_drops_mail { add.into_iter().skip(1).collect() } else { add };
+        // ---- end of planted bug ----
         let me = ctx.me();
         ledger::mailbox_write_begin(ctx, mb, me);
         let op = Op::Merge { mailbox: mb, add: add.clone(), remove: remove.clone() };

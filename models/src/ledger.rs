@@ -14,6 +14,20 @@
 //! Components report transitions through the functions of this module; a
 //! violation is reported to the kernel at once. Components never read the
 //! ledger to make decisions: it is what an all-seeing auditor would record.
+//!
+//! A transition that cannot happen in a correct model — a mail leaving a
+//! queue, a temporary store or a mailbox the ledger does not have it in, a
+//! counter overflowing — is a bug of the model that reported it, not a
+//! property of the mail service: it panics with the mail and the transition
+//! (the kernel ends the run as `Outcome::ModelPanic`). Counters never
+//! saturate, since saturating would hide exactly what the ledger is for.
+//!
+//! A lost mail's fate is known: it is settled and resolved at once, so that
+//! eventual delivery judges the mails that can still arrive and custody
+//! judges the loss; `Counts::delivered` counts the mails in their mailbox
+//! (a delivered mail whose only copy is destroyed is no longer counted).
+//! `reconcile.rs` counts the same figures a second, independent way, from
+//! the components' final state.
 
 use hdrhistogram::Histogram;
 use mailsim_sim::{Config, Ctx, Declared, NodeId, Sim, Time};
@@ -33,8 +47,11 @@ const ACKED: u8 = 2;
 const RETURNED: u8 = 4;
 const SENDER_BOUNCED: u8 = 8;
 const RESOLVED: u8 = 16;
-/// The mail's fate is settled: delivered, returned, or given up by its sender.
+/// The mail's fate is settled: delivered, returned, given up by its sender,
+/// or lost.
 const SETTLED: u8 = 32;
+/// Lost (counted in `Counts::lost` once).
+const LOST: u8 = 64;
 /// No node is writing the mailbox.
 const NO_WRITER: u32 = u32::MAX;
 
@@ -64,15 +81,41 @@ impl Record {
 pub struct Counts {
     pub submitted: u64,
     pub accepted: u64,
+    /// Mails in their mailbox: first copies delivered, less those whose
+    /// last mailbox copy was destroyed since.
     pub delivered: u64,
-    /// Returned to the author by an MTA's DSN after the queue lifetime.
+    /// Mails returned to their author by an MTA's DSN after the queue
+    /// lifetime (once per mail, however many MTAs returned it).
     pub returned: u64,
     /// Given up by the sending side (never accepted by the cluster).
     pub sender_bounced: u64,
+    /// Accepted mails lost: in no queue, temporary store or mailbox, and not
+    /// returned. Each is a custody violation.
     pub lost: u64,
+    /// `lost`, by the transition that lost the mail.
+    pub lost_by: LostBy,
     pub duplicate_deliveries: u64,
     /// Mails POP/IMAP clients downloaded again because UIDLs changed.
     pub client_duplicates: u64,
+}
+
+/// Lost mails by the transition that lost them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LostBy {
+    /// Removed from the last queue holding it (`dequeued`).
+    pub queue: u64,
+    /// Removed from a temporary store (`temp_removed`).
+    pub temp_store: u64,
+    /// Its last mailbox copy destroyed with its volume (`mailbox_lost`).
+    pub mailbox: u64,
+}
+
+/// How a mail was lost: which transition left it nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    Dequeued,
+    TempRemoved,
+    MailboxDestroyed,
 }
 
 /// Measurements of a run.
@@ -145,6 +188,26 @@ pub struct World {
     /// The most mails in flight at once (outstanding plus held by senders)
     /// and when, noted at the transitions that raise it.
     in_flight_peak: (u64, Time),
+    /// Planted bug in the checker itself: `temp_removed` does not check
+    /// whether the mail is left nowhere. Only tests set it, to show that the
+    /// end-of-run reconciliation (`reconcile.rs`) catches what the ledger
+    /// then misses.
+    pub bug_blind_to_temp_store_loss: bool,
+}
+
+/// Where the ledger's records say the mails are now: the ledger's side of
+/// the end-of-run reconciliation (`reconcile.rs`). Counts of mails, not of
+/// copies, but for `extra_mailbox_copies`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Mails in at least one durable queue.
+    pub queued: u64,
+    /// Mails in at least one temporary store.
+    pub in_temp: u64,
+    /// Mails in their mailbox.
+    pub in_mailbox: u64,
+    /// Mailbox copies beyond the first, over all mails.
+    pub extra_mailbox_copies: u64,
 }
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
@@ -205,7 +268,8 @@ impl World {
         if r.flags & SETTLED == 0 {
             r.flags |= SETTLED;
             let h = (r.created_us() / 3_600_000_000) as usize;
-            self.unsettled_by_hour[h] -= 1;
+            let open = &mut self.unsettled_by_hour[h];
+            *open = open.checked_sub(1).unwrap_or_else(|| panic!("ledger: mail {id} settled while no mail of its hour is unsettled"));
         }
     }
 
@@ -232,6 +296,19 @@ impl World {
             self.in_flight_peak = (n, now);
         }
     }
+    /// Where the records say the mails are now (a scan of every record: for
+    /// the end of a run).
+    pub fn census(&self) -> Census {
+        let mut c = Census::default();
+        for r in &self.mails {
+            c.queued += u64::from(r.queues > 0);
+            c.in_temp += u64::from(r.temp > 0);
+            c.in_mailbox += u64::from(r.mailbox > 0);
+            c.extra_mailbox_copies += u64::from(r.mailbox.saturating_sub(1));
+        }
+        c
+    }
+
     /// Copies of the mail in mailboxes (durably).
     pub fn in_mailbox(&self, id: MailId) -> u8 {
         self.mails[id as usize].mailbox
@@ -249,14 +326,21 @@ impl World {
     }
 
     fn rec(&mut self, id: MailId) -> &mut Record {
-        &mut self.mails[id as usize]
+        let known = self.mails.len();
+        match self.mails.get_mut(id as usize) {
+            Some(r) => r,
+            None => panic!("ledger: mail {id} was never written (the ledger knows {known} mails)"),
+        }
     }
 
     fn resolve(&mut self, id: MailId) {
         let r = &mut self.mails[id as usize];
         if r.flags & ACKED != 0 && r.flags & RESOLVED == 0 {
             r.flags |= RESOLVED;
-            self.outstanding -= 1;
+            self.outstanding = self
+                .outstanding
+                .checked_sub(1)
+                .unwrap_or_else(|| panic!("ledger: mail {id} resolved while no accepted mail is outstanding"));
         }
     }
 
@@ -276,10 +360,27 @@ pub fn written(ctx: C, rcpt: MailboxId, created: Time) -> MailId {
     id
 }
 
+/// The name of the node reporting a transition, for messages.
+fn reporter(ctx: &C) -> String {
+    ctx.name(ctx.me()).to_string()
+}
+
+/// A counter of copies one higher; panics (a model bug) on overflow.
+fn one_more(n: u8, id: MailId, what: &str, ctx: &C) -> u8 {
+    n.checked_add(1).unwrap_or_else(|| panic!("ledger: mail {id} {what} at {} beyond {} copies", reporter(ctx), u8::MAX))
+}
+
+/// A counter of copies one lower; panics (a model bug) if it is zero: the
+/// mail left a place the ledger does not have it in.
+fn one_less(n: u8, id: MailId, what: &str, ctx: &C) -> u8 {
+    n.checked_sub(1).unwrap_or_else(|| panic!("ledger: mail {id} {what} at {}, but the ledger has no such copy", reporter(ctx)))
+}
+
 /// A queue write of mail `id` became durable on `node`.
 pub fn enqueued(ctx: C, id: MailId) {
-    let r = ctx.world.rec(id);
-    r.queues = r.queues.saturating_add(1);
+    let n = ctx.world.rec(id).queues;
+    let n = one_more(n, id, "enqueued", &ctx);
+    ctx.world.rec(id).queues = n;
 }
 
 /// `node` answered 250 for mail `id`. It must already be durable in a queue.
@@ -287,7 +388,7 @@ pub fn acknowledged(ctx: C, id: MailId) {
     let me = ctx.me();
     let now = ctx.now();
     let w = &mut *ctx.world;
-    let first = w.mails[id as usize].flags & ACKED == 0;
+    let first = w.rec(id).flags & ACKED == 0;
     if first {
         w.mails[id as usize].flags |= ACKED;
         w.counts.accepted += 1;
@@ -310,17 +411,26 @@ pub fn acknowledged(ctx: C, id: MailId) {
 }
 
 /// The sender saw the 250 (or gave up): the mail is no longer held there.
+/// A sender may see several 250s for one mail (it sent it again after a
+/// lost reply); only the first releases it.
 pub fn sender_released(ctx: C, id: MailId) {
     let r = ctx.world.rec(id);
     if r.flags & HELD != 0 {
         r.flags &= !HELD;
-        ctx.world.held -= 1;
+        ctx.world.held =
+            ctx.world.held.checked_sub(1).unwrap_or_else(|| panic!("ledger: mail {id} released by its sender while senders hold no mail"));
     }
 }
 
 /// The sending side gave up on a mail it never got accepted: returned to its
-/// author by the sender's own MTA. Counted, not lost.
+/// author by the sender's own MTA. Counted, not lost. Only a sender holding
+/// the mail can give it up, and only once.
 pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
+    let flags = ctx.world.rec(id).flags;
+    if flags & HELD == 0 || flags & SENDER_BOUNCED != 0 {
+        let name = reporter(&ctx);
+        panic!("ledger: mail {id} bounced by its sender at {name} while not held there (flags {flags:#04x})");
+    }
     sender_released(ctx, id);
     let w = &mut *ctx.world;
     w.mails[id as usize].flags |= SENDER_BOUNCED;
@@ -334,21 +444,24 @@ pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
 
 /// The removal of mail `id` from `node`'s queue became durable.
 pub fn dequeued(ctx: C, id: MailId) {
+    let n = ctx.world.rec(id).queues;
+    let n = one_less(n, id, "dequeued", &ctx);
     let w = &mut *ctx.world;
-    let r = &mut w.mails[id as usize];
-    r.queues = r.queues.saturating_sub(1);
-    if r.flags & ACKED != 0 && w.nowhere(id) {
-        lose(ctx, id, "removed from the last queue holding it while in no mailbox and not returned");
+    w.mails[id as usize].queues = n;
+    if w.mails[id as usize].flags & ACKED != 0 && w.nowhere(id) {
+        lose(ctx, id, Loss::Dequeued, "removed from the last queue holding it while in no mailbox and not returned");
     }
 }
 
 /// Mail `id` is now durably in its mailbox (one more copy).
 pub fn delivered(ctx: C, id: MailId) {
     let now = ctx.now();
+    let n = ctx.world.rec(id).mailbox;
+    let copies = one_more(n, id, "delivered", &ctx);
     let w = &mut *ctx.world;
     let r = &mut w.mails[id as usize];
-    r.mailbox = r.mailbox.saturating_add(1);
-    let (copies, created) = (r.mailbox, r.created_us());
+    r.mailbox = copies;
+    let created = r.created_us();
     if copies == 1 {
         w.counts.delivered += 1;
         let delay_s = now.as_micros().saturating_sub(created) / 1_000_000;
@@ -365,43 +478,73 @@ pub fn delivered(ctx: C, id: MailId) {
 
 /// Mail `id` is now durably in a temporary store.
 pub fn stored_temporarily(ctx: C, id: MailId) {
-    let r = ctx.world.rec(id);
-    r.temp = r.temp.saturating_add(1);
+    let n = ctx.world.rec(id).temp;
+    let n = one_more(n, id, "stored temporarily", &ctx);
+    ctx.world.rec(id).temp = n;
 }
 
 /// Mail `id` was removed from a temporary store (after merge-back).
 pub fn temp_removed(ctx: C, id: MailId) {
+    let n = ctx.world.rec(id).temp;
+    let n = one_less(n, id, "removed from a temporary store", &ctx);
     let w = &mut *ctx.world;
-    let r = &mut w.mails[id as usize];
-    r.temp = r.temp.saturating_sub(1);
-    if r.flags & ACKED != 0 && w.nowhere(id) {
-        lose(ctx, id, "removed from a temporary store while in no mailbox and no queue");
+    w.mails[id as usize].temp = n;
+    if w.mails[id as usize].flags & ACKED != 0 && !w.bug_blind_to_temp_store_loss && w.nowhere(id) {
+        lose(ctx, id, Loss::TempRemoved, "removed from a temporary store while in no mailbox and no queue");
     }
 }
 
-/// Mail `id` was returned to its author with a DSN (queue lifetime expired).
+/// Mail `id` was returned to its author with a DSN (queue lifetime expired)
+/// by the MTA whose queue holds it (its removal follows).
 pub fn returned(ctx: C, id: MailId) {
+    if ctx.world.rec(id).queues == 0 {
+        let name = reporter(&ctx);
+        panic!("ledger: mail {id} returned to its author by {name} while in no queue");
+    }
     let w = &mut *ctx.world;
-    w.mails[id as usize].flags |= RETURNED;
-    w.counts.returned += 1;
+    if w.mails[id as usize].flags & RETURNED == 0 {
+        w.mails[id as usize].flags |= RETURNED;
+        w.counts.returned += 1;
+    }
     w.settle(id);
     w.resolve(id);
 }
 
 /// A mailbox copy of mail `id` was destroyed (storage data loss).
 pub fn mailbox_lost(ctx: C, id: MailId) {
+    let n = ctx.world.rec(id).mailbox;
+    let n = one_less(n, id, "destroyed in its mailbox", &ctx);
     let w = &mut *ctx.world;
-    let r = &mut w.mails[id as usize];
-    r.mailbox = r.mailbox.saturating_sub(1);
+    w.mails[id as usize].mailbox = n;
+    if n == 0 {
+        w.counts.delivered = w
+            .counts
+            .delivered
+            .checked_sub(1)
+            .unwrap_or_else(|| panic!("ledger: mail {id} destroyed in its mailbox while none is delivered"));
+    }
     if w.nowhere(id) {
-        lose(ctx, id, "its only mailbox copy was destroyed with its volume");
+        lose(ctx, id, Loss::MailboxDestroyed, "its only mailbox copy was destroyed with its volume");
     }
 }
 
-fn lose(ctx: C, id: MailId, why: &str) {
-    ctx.world.counts.lost += 1;
-    let me = ctx.me();
-    let name = ctx.name(me).to_string();
+/// Mail `id` is nowhere: counted once as lost, its fate settled, and a
+/// custody violation reported.
+fn lose(ctx: C, id: MailId, how: Loss, why: &str) {
+    let w = &mut *ctx.world;
+    if w.mails[id as usize].flags & LOST == 0 {
+        w.mails[id as usize].flags |= LOST;
+        w.counts.lost += 1;
+        let by = &mut w.counts.lost_by;
+        match how {
+            Loss::Dequeued => by.queue += 1,
+            Loss::TempRemoved => by.temp_store += 1,
+            Loss::MailboxDestroyed => by.mailbox += 1,
+        }
+        w.settle(id);
+        w.resolve(id);
+    }
+    let name = reporter(&ctx);
     ctx.violation(CUSTODY, format!("mail {id} lost at {name}: {why}"));
 }
 
@@ -510,5 +653,461 @@ pub fn queue_depth(ctx: C, depth: u32) {
 pub fn mailbox_writes_aborted(world: &mut World) {
     for w in &mut world.writers {
         *w = NO_WRITER;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsim_sim::{Config, Disk, Dur, Input, Node, NodeConfig, Outcome, RunReport, Sim};
+
+    /// A node that runs a script of ledger transitions when it starts.
+    struct Script(fn(&mut Ctx<'_, Msg, World>));
+
+    impl Node<Msg, World> for Script {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            if matches!(input, Input::Start) {
+                (self.0)(ctx);
+            }
+        }
+    }
+
+    /// Runs `script` on "mx-2", next to an idle "mx-1" (node 0).
+    fn run(script: fn(&mut Ctx<'_, Msg, World>)) -> (Sim<Msg, World>, RunReport) {
+        let mut sim = new_sim(Config::new(1));
+        sim.add_node("mx-1", NodeConfig::default(), (), |_| Script(|_| {}));
+        sim.add_node("mx-2", NodeConfig::default(), (), move |_| Script(script));
+        let report = sim.run();
+        (sim, report)
+    }
+
+    fn violation(report: &RunReport, property: &str) -> String {
+        match &report.outcome {
+            Outcome::SafetyViolation(v) if v.property == property => v.detail.clone(),
+            o => panic!("expected a violation of `{property}`, got {o}"),
+        }
+    }
+
+    fn panic_message(report: &RunReport) -> String {
+        match &report.outcome {
+            Outcome::ModelPanic { message, .. } => message.clone(),
+            o => panic!("expected a model panic, got {o}"),
+        }
+    }
+
+    /// Mail 0, written now and accepted by the script's node.
+    fn accepted(ctx: C) -> MailId {
+        let now = ctx.now();
+        let id = written(ctx, 3, now);
+        enqueued(ctx, id);
+        acknowledged(ctx, id);
+        sender_released(ctx, id);
+        id
+    }
+
+    #[test]
+    fn a_mail_queued_then_delivered_is_settled_resolved_and_counted_once() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            assert_eq!((ctx.world.outstanding(), ctx.world.held_by_senders(), ctx.world.in_queues(id)), (1, 0, 1));
+            assert!(ctx.world.all_delivered().is_err());
+            assert!(ctx.world.settled_before(Time::from_hours(1)).is_err());
+            delivered(ctx, id);
+            dequeued(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let w = sim.world();
+        let c = &w.counts;
+        assert_eq!((c.submitted, c.accepted, c.delivered, c.lost, c.duplicate_deliveries), (1, 1, 1, 0, 0), "{c:?}");
+        assert_eq!((w.outstanding(), w.held_by_senders(), w.mail_count()), (0, 0, 1));
+        assert_eq!((w.in_mailbox(0), w.in_queues(0)), (1, 0));
+        w.all_delivered().expect("delivered");
+        w.settled_before(Time::from_hours(5)).expect("settled");
+        assert_eq!(w.census(), Census { queued: 0, in_temp: 0, in_mailbox: 1, extra_mailbox_copies: 0 });
+        assert_eq!((w.stats.accepted_per_hour.clone(), w.stats.delivered_per_hour.clone()), (vec![1], vec![1]));
+        assert_eq!(w.stats.delay_s.len(), 1);
+        // Held by its sender and outstanding at once, before the release.
+        assert_eq!(w.in_flight_peak(), (2, Time::ZERO));
+    }
+
+    #[test]
+    fn the_in_flight_peak_counts_held_and_outstanding_mail_and_when() {
+        let (sim, _) = run(|ctx| {
+            let now = ctx.now();
+            for _ in 0..3 {
+                written(ctx, 0, now);
+            }
+            enqueued(ctx, 0);
+            acknowledged(ctx, 0);
+            // Held and outstanding at once: counted once per side.
+            assert_eq!(ctx.world.in_flight_peak().0, 4);
+            sender_released(ctx, 0);
+            sender_released(ctx, 0);
+            assert_eq!(ctx.world.held_by_senders(), 2, "a second 250 releases nothing more");
+        });
+        assert_eq!(sim.world().in_flight_peak(), (4, Time::ZERO));
+    }
+
+    #[test]
+    fn dequeuing_the_last_copy_of_an_accepted_mail_loses_it_and_settles_it() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            dequeued(ctx, id);
+        });
+        let detail = violation(&report, CUSTODY);
+        assert!(detail.contains("mail 0 lost at mx-2") && detail.contains("last queue"), "{detail}");
+        let w = sim.world();
+        assert_eq!((w.counts.lost, w.counts.lost_by.clone()), (1, LostBy { queue: 1, temp_store: 0, mailbox: 0 }));
+        // Its fate is known: nothing outstanding, nothing unsettled.
+        assert_eq!(w.outstanding(), 0);
+        w.settled_before(Time::from_hours(1)).expect("a lost mail is settled");
+        assert_eq!(w.counts.delivered, 0);
+    }
+
+    #[test]
+    fn a_mail_dequeued_into_a_temp_store_is_lost_when_the_temp_store_drops_it() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            stored_temporarily(ctx, id);
+            dequeued(ctx, id);
+            assert_eq!(ctx.world.census().in_temp, 1);
+            assert_eq!(ctx.world.counts.lost, 0, "still in the temp store");
+            temp_removed(ctx, id);
+        });
+        let detail = violation(&report, CUSTODY);
+        assert!(detail.contains("mail 0 lost") && detail.contains("temporary store"), "{detail}");
+        let c = &sim.world().counts;
+        assert_eq!((c.lost, c.lost_by.clone()), (1, LostBy { queue: 0, temp_store: 1, mailbox: 0 }));
+        assert_eq!(sim.world().outstanding(), 0);
+    }
+
+    #[test]
+    fn a_temp_store_merged_into_the_mailbox_loses_nothing() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            stored_temporarily(ctx, id);
+            dequeued(ctx, id);
+            delivered(ctx, id);
+            temp_removed(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        assert_eq!((sim.world().counts.lost, sim.world().counts.delivered), (0, 1));
+    }
+
+    #[test]
+    fn a_ledger_blind_to_temp_store_loss_misses_it() {
+        let mut sim = Sim::new(Config::new(1), World { bug_blind_to_temp_store_loss: true, ..World::new() });
+        sim.declare(CUSTODY);
+        sim.declare(SPLIT_BRAIN);
+        sim.add_node("mx-1", NodeConfig::default(), (), |_| {
+            Script(|ctx| {
+                let id = accepted(ctx);
+                stored_temporarily(ctx, id);
+                dequeued(ctx, id);
+                temp_removed(ctx, id);
+            })
+        });
+        assert!(sim.run().outcome.is_ok());
+        assert_eq!(sim.world().counts.lost, 0);
+    }
+
+    #[test]
+    fn destroying_the_only_mailbox_copy_loses_the_mail_and_uncounts_its_delivery() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            delivered(ctx, id);
+            dequeued(ctx, id);
+            mailbox_lost(ctx, id);
+        });
+        let detail = violation(&report, CUSTODY);
+        assert!(detail.contains("mail 0 lost") && detail.contains("destroyed"), "{detail}");
+        let c = &sim.world().counts;
+        assert_eq!((c.lost, c.delivered, c.lost_by.clone()), (1, 0, LostBy { queue: 0, temp_store: 0, mailbox: 1 }));
+        assert_eq!(sim.world().census().in_mailbox, 0);
+    }
+
+    #[test]
+    fn a_destroyed_mailbox_copy_with_a_queued_copy_left_is_not_lost_and_is_delivered_again() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            delivered(ctx, id);
+            mailbox_lost(ctx, id);
+            assert_eq!((ctx.world.counts.delivered, ctx.world.counts.lost), (0, 0));
+            delivered(ctx, id);
+            dequeued(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let c = &sim.world().counts;
+        assert_eq!((c.delivered, c.lost, c.duplicate_deliveries), (1, 0, 0), "{c:?}");
+    }
+
+    #[test]
+    fn a_second_mailbox_copy_is_a_duplicate_delivery() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            delivered(ctx, id);
+            delivered(ctx, id);
+        });
+        let detail = violation(&report, CUSTODY);
+        assert!(detail.contains("mail 0 is in its mailbox 2 times: duplicate delivery"), "{detail}");
+        let w = sim.world();
+        assert_eq!((w.counts.delivered, w.counts.duplicate_deliveries), (1, 1));
+        assert_eq!(w.census().extra_mailbox_copies, 1);
+        assert_eq!(w.in_mailbox(0), 2);
+    }
+
+    #[test]
+    fn a_250_before_the_queue_write_is_durable_breaks_custody() {
+        let (sim, report) = run(|ctx| {
+            let now = ctx.now();
+            let id = written(ctx, 0, now);
+            acknowledged(ctx, id);
+        });
+        let detail = violation(&report, CUSTODY);
+        assert!(detail.contains("mail 0 acknowledged with 250 by mx-2 before it was durable"), "{detail}");
+        assert_eq!((sim.world().counts.accepted, sim.world().outstanding()), (1, 1));
+    }
+
+    #[test]
+    fn a_second_250_after_delivery_leaves_nothing_outstanding() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            enqueued(ctx, id);
+            delivered(ctx, id);
+            dequeued(ctx, id);
+            // The other MX answers 250 for its copy only now.
+            acknowledged(ctx, id);
+            dequeued(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let w = sim.world();
+        assert_eq!((w.counts.accepted, w.outstanding()), (1, 0));
+        w.all_delivered().expect("delivered");
+    }
+
+    #[test]
+    fn a_mail_returned_by_two_mtas_is_counted_once_and_settled() {
+        let (sim, report) = run(|ctx| {
+            let id = accepted(ctx);
+            enqueued(ctx, id);
+            returned(ctx, id);
+            dequeued(ctx, id);
+            returned(ctx, id);
+            dequeued(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let w = sim.world();
+        assert_eq!((w.counts.returned, w.counts.lost, w.outstanding()), (1, 0, 0));
+        w.settled_before(Time::from_hours(1)).expect("settled");
+    }
+
+    #[test]
+    fn sender_bounces_are_counted_per_profile_and_settle_the_mail() {
+        let (sim, report) = run(|ctx| {
+            let now = ctx.now();
+            for _ in 0..3 {
+                written(ctx, 0, now);
+            }
+            sender_bounced(ctx, 0, "exim");
+            sender_bounced(ctx, 1, "72h");
+            sender_bounced(ctx, 2, "exim");
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let w = sim.world();
+        assert_eq!(w.counts.sender_bounced, 3);
+        assert_eq!(w.stats.sender_bounces, vec![("exim".to_string(), 2), ("72h".to_string(), 1)]);
+        assert_eq!(w.held_by_senders(), 0);
+        w.settled_before(Time::from_hours(1)).expect("settled");
+        w.all_delivered().expect("nothing held, nothing outstanding");
+    }
+
+    #[test]
+    fn eventual_delivery_judges_only_the_hours_before_the_cutoff() {
+        let mut w = World::new();
+        w.new_mail(0, Time::from_secs(10));
+        w.new_mail(0, Time::from_hours(2));
+        let e = w.settled_before(Time::from_hours(1)).expect_err("hour 0 is open");
+        assert!(e.starts_with("1 mails written before"), "{e}");
+        assert!(w.settled_before(Time::ZERO + Dur::mins(59)).is_ok(), "no whole hour before");
+        w.settle(0);
+        w.settle(0);
+        assert!(w.settled_before(Time::from_hours(2)).is_ok());
+        let e = w.settled_before(Time::from_hours(3)).expect_err("hour 2 is open");
+        assert!(e.starts_with("1 mails"), "{e}");
+        assert_eq!((w.counts.submitted, w.held_by_senders()), (2, 2));
+    }
+
+    // ---- transitions that only a buggy model reports: panics ----
+
+    #[test]
+    fn dequeuing_a_mail_in_no_queue_is_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let now = ctx.now();
+            let id = written(ctx, 0, now);
+            dequeued(ctx, id);
+        });
+        let m = panic_message(&report);
+        assert!(m.contains("mail 0 dequeued at mx-2") && m.contains("no such copy"), "{m}");
+    }
+
+    #[test]
+    fn removing_a_mail_from_a_temp_store_not_holding_it_is_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let id = accepted(ctx);
+            temp_removed(ctx, id);
+        });
+        let m = panic_message(&report);
+        assert!(m.contains("mail 0 removed from a temporary store at mx-2"), "{m}");
+    }
+
+    #[test]
+    fn destroying_a_mailbox_copy_that_does_not_exist_is_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let id = accepted(ctx);
+            mailbox_lost(ctx, id);
+        });
+        let m = panic_message(&report);
+        assert!(m.contains("mail 0 destroyed in its mailbox at mx-2"), "{m}");
+    }
+
+    #[test]
+    fn returning_a_mail_in_no_queue_is_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let now = ctx.now();
+            let id = written(ctx, 0, now);
+            returned(ctx, id);
+        });
+        let m = panic_message(&report);
+        assert!(m.contains("mail 0 returned to its author by mx-2 while in no queue"), "{m}");
+    }
+
+    #[test]
+    fn a_sender_bouncing_a_mail_it_does_not_hold_is_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let now = ctx.now();
+            let id = written(ctx, 0, now);
+            sender_bounced(ctx, id, "postfix");
+            sender_bounced(ctx, id, "postfix");
+        });
+        assert!(panic_message(&report).contains("mail 0 bounced by its sender at mx-2 while not held"));
+        let (_, report) = run(|ctx| {
+            let id = accepted(ctx);
+            sender_bounced(ctx, id, "postfix");
+        });
+        assert!(panic_message(&report).contains("while not held"));
+    }
+
+    #[test]
+    fn a_transition_of_a_mail_never_written_is_a_model_panic() {
+        let (_, report) = run(|ctx| enqueued(ctx, 5));
+        assert!(panic_message(&report).contains("mail 5 was never written (the ledger knows 0 mails)"));
+    }
+
+    #[test]
+    fn copy_counters_overflowing_are_a_model_panic() {
+        let (_, report) = run(|ctx| {
+            let id = accepted(ctx);
+            for _ in 0..255 {
+                enqueued(ctx, id);
+            }
+        });
+        assert!(panic_message(&report).contains("mail 0 enqueued at mx-2 beyond 255 copies"));
+        let (_, report) = run(|ctx| {
+            let id = accepted(ctx);
+            for _ in 0..256 {
+                stored_temporarily(ctx, id);
+            }
+        });
+        assert!(panic_message(&report).contains("mail 0 stored temporarily at mx-2 beyond 255 copies"));
+    }
+
+    // ---- split brain ----
+
+    #[test]
+    fn two_live_writers_of_one_mailbox_are_a_split_brain_and_one_after_the_other_is_not() {
+        let (_, report) = run(|ctx| {
+            mailbox_write_begin(ctx, 5, NodeId(0));
+            mailbox_write_begin(ctx, 5, NodeId(0));
+            mailbox_write_end(ctx, 5, NodeId(1));
+            mailbox_write_begin(ctx, 7, NodeId(1));
+            mailbox_write_end(ctx, 5, NodeId(0));
+            mailbox_write_begin(ctx, 5, NodeId(1));
+            mailbox_write_end(ctx, 5, NodeId(1));
+            mailbox_write_end(ctx, 99, NodeId(1));
+            // Writes aborted by a crash of the mailstore end every writer.
+            mailbox_write_begin(ctx, 6, NodeId(0));
+            mailbox_writes_aborted(ctx.world);
+            mailbox_write_begin(ctx, 6, NodeId(1));
+            // A writer that went down writes nothing any more.
+            mailbox_write_begin(ctx, 8, NodeId(0));
+            node_down(ctx.world, NodeId(0));
+            mailbox_write_begin(ctx, 8, NodeId(1));
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let (_, report) = run(|ctx| {
+            mailbox_write_begin(ctx, 5, NodeId(0));
+            mailbox_write_end(ctx, 5, NodeId(1));
+            mailbox_write_begin(ctx, 5, NodeId(1));
+        });
+        assert_eq!(violation(&report, SPLIT_BRAIN), "mailbox 5 written by mx-1 and mx-2 at once");
+    }
+
+    #[test]
+    fn a_resource_on_two_live_nodes_is_a_split_brain() {
+        let (sim, report) = run(|ctx| {
+            resource_started(ctx, 1, NodeId(0));
+            resource_started(ctx, 1, NodeId(0));
+            resource_stopped(ctx, 1, NodeId(0));
+            resource_stopped(ctx, 4, NodeId(0));
+            resource_started(ctx, 1, NodeId(1));
+            node_down(ctx.world, NodeId(1));
+            resource_started(ctx, 1, NodeId(0));
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let starts: Vec<(usize, u32)> = sim.world().stats.resource_starts.iter().map(|s| (s.1, s.2 .0)).collect();
+        assert_eq!(starts, vec![(1, 0), (1, 0), (1, 1), (1, 0)]);
+        let (_, report) = run(|ctx| {
+            resource_started(ctx, 0, NodeId(0));
+            resource_started(ctx, 0, NodeId(1));
+        });
+        assert_eq!(violation(&report, SPLIT_BRAIN), "cluster resource 0 running on mx-1 and mx-2 at once");
+    }
+
+    // ---- measurements ----
+
+    #[test]
+    fn measurements_record_accesses_availability_depths_and_client_duplicates() {
+        let (sim, _) = run(|ctx| {
+            access(ctx, Proto::Imap, true);
+            access(ctx, Proto::Imap, false);
+            access(ctx, Proto::Pop, false);
+            client_duplicates(ctx, 3);
+            client_duplicates(ctx, 4);
+            unavailable(ctx, 0);
+            unavailable(ctx, 5);
+            unavailable(ctx, 5);
+            unavailable(ctx, 0);
+            queue_depth(ctx, 17);
+        });
+        let w = sim.world();
+        let s = &w.stats;
+        assert_eq!(s.access[Proto::Imap as usize], (2, 1));
+        assert_eq!(s.access[Proto::Pop as usize], (1, 1));
+        assert_eq!(s.access[Proto::Webmail as usize], (0, 0));
+        assert_eq!(s.access_log, vec![(Time::ZERO, Proto::Imap, true), (Time::ZERO, Proto::Imap, false), (Time::ZERO, Proto::Pop, false)]);
+        assert_eq!(w.counts.client_duplicates, 7);
+        assert_eq!(s.unavailable, vec![(Time::ZERO, 0), (Time::ZERO, 5), (Time::ZERO, 0)]);
+        assert_eq!(s.queue_depth, vec![(Time::ZERO, 1, 17)]);
+    }
+
+    #[test]
+    fn hourly_series_grow_to_the_hour_and_count_in_it() {
+        let mut series = Vec::new();
+        bump_hour(&mut series, Time::from_secs(10));
+        bump_hour(&mut series, Time::from_hours(2) + Dur::secs(1));
+        bump_hour(&mut series, Time::from_hours(2));
+        bump_hour(&mut series, Time(3_600_000_000 - 1));
+        assert_eq!(series, vec![2, 0, 2]);
     }
 }

@@ -11,7 +11,9 @@
 //! - `cluster`: the cluster manager with heartbeats, fencing and failover;
 //! - `ops`: monitoring, alerts, operators and the recovery plan;
 //! - `clients`: POP, IMAP and webmail users;
-//! - `ledger`: the custody ledger and measurements (the invariants).
+//! - `ledger`: the custody ledger and measurements (the invariants);
+//! - `reconcile`: the end-of-run count of every mail from the components'
+//!   final state, checked against the ledger.
 //!
 //! Components talk only through the messages of `msg`.
 
@@ -24,6 +26,7 @@ pub mod ledger;
 pub mod msg;
 pub mod mta;
 pub mod ops;
+pub mod reconcile;
 pub mod retry;
 pub mod senders;
 pub mod storage;

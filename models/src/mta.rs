@@ -131,18 +131,30 @@ pub struct Queued {
 
 /// The durable queue of an MTA: a slab of queue files. An operation names
 /// the slot it concerns, so removal is O(1); the volatile state uses the
-/// same slot numbers.
+/// same slot numbers. It also keeps the MTA's own record of the mails it
+/// returned to their authors (Postfix logs `status=expired, returned to
+/// sender`), one bit per mail id, which the end-of-run reconciliation
+/// (`reconcile.rs`) reads instead of the ledger.
 #[derive(Clone, Debug, Default)]
 pub struct QueueDisk {
     slots: Vec<Option<Queued>>,
     len: u32,
+    returned: MailSet,
 }
 
 /// A durable queue operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueOp {
-    Enqueue { slot: u32, queued: Queued },
-    Dequeue { slot: u32, id: MailId },
+    Enqueue {
+        slot: u32,
+        queued: Queued,
+    },
+    /// Removes a mail; `returned`: it was returned to its author with a DSN.
+    Dequeue {
+        slot: u32,
+        id: MailId,
+        returned: bool,
+    },
 }
 
 impl Durable for QueueDisk {
@@ -158,9 +170,12 @@ impl Durable for QueueDisk {
                 self.slots[s] = Some(queued);
                 self.len += 1;
             }
-            QueueOp::Dequeue { slot, id } => {
+            QueueOp::Dequeue { slot, id, returned } => {
                 let q = self.slots.get_mut(slot as usize).and_then(Option::take).expect("dequeue of an empty queue slot");
                 assert_eq!(q.mail.id, id, "queue slot {slot} holds another mail");
+                if returned {
+                    self.returned.insert(id);
+                }
                 self.len -= 1;
                 // A queue that drained after an outage gives its memory
                 // back (the MTA numbers its slots from 0 again then).
@@ -564,7 +579,7 @@ impl Mta {
             self.deadlines.forget_in_order();
         }
         if ok {
-            self.remove(slot, ctx, disk);
+            self.remove(slot, false, ctx, disk);
         } else {
             self.defer(slot, ctx, disk);
         }
@@ -583,20 +598,22 @@ impl Mta {
                 self.deadlines.push(ctx, due, slot, generation);
             }
             None => {
-                if !self.cfg.drop_expired_without_dsn {
+                let dsn = !self.cfg.drop_expired_without_dsn;
+                if dsn {
                     ledger::returned(ctx, e.mail.id);
                 }
-                self.remove(slot, ctx, disk);
+                self.remove(slot, dsn, ctx, disk);
             }
         }
     }
 
-    fn remove(&mut self, slot: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+    /// Removes the mail of `slot` (delivered, or `returned` with a DSN).
+    fn remove(&mut self, slot: u32, returned: bool, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         let e = &mut self.entries[slot as usize];
         e.state = State::Removing;
         e.generation = e.generation.wrapping_add(1);
         let id = e.mail.id;
-        let write = disk.write(ctx, QueueOp::Dequeue { slot, id });
+        let write = disk.write(ctx, QueueOp::Dequeue { slot, id, returned });
         self.writes.push_back(Pending { write, slot, ack: None });
     }
 
@@ -674,6 +691,26 @@ impl Node<Msg, World> for MtaNode {
         self.mta.handle(input, ctx, disk);
         // What monitoring's check of a stand-alone MTA finds.
         ctx.publish(if self.mta.accepting() { crate::ops::SERVING } else { 0 });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Read-only accessors for the end-of-run reconciliation (`reconcile.rs`).
+
+impl QueueDisk {
+    /// Whether this MTA returned mail `id` to its author with a DSN (its own
+    /// durable record, not the ledger's).
+    pub fn has_returned(&self, id: MailId) -> bool {
+        self.returned.contains(id)
+    }
+
+    /// The mails whose removal is written but not yet durable, with whether
+    /// each is a return to its author.
+    pub fn pending_removals<'a>(ops: impl Iterator<Item = &'a QueueOp> + 'a) -> impl Iterator<Item = (MailId, bool)> + 'a {
+        ops.filter_map(|op| match *op {
+            QueueOp::Dequeue { id, returned, .. } => Some((id, returned)),
+            QueueOp::Enqueue { .. } => None,
+        })
     }
 }
 

@@ -737,7 +737,7 @@ mod tests {
     fn failing_run(fails: u32, down: Option<(Time, Time)>) -> (Sim<Msg, World>, NodeId, NodeId, NodeId) {
         let mut c = Config::new(7);
         c.end_at = Some(Time::from_hours(12));
-        let mut sim: Sim<Msg, World> = Sim::new(c, World::new());
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
         let failer = sim.add_node("failer", NodeConfig::default(), (), move |_| Failer { fails, commands: vec![] });
         let worker = sim.add_node("worker", NodeConfig::default(), (), |_| Worker::default());
         let plan = Plan::new().at(Time::from_hours(1), failer, Action::MergeBack).after(0, Dur::ZERO, worker, Action::EnableTempStores);

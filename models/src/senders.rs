@@ -255,6 +255,9 @@ pub struct Senders {
     workload_rng: Stream,
     /// The retries' draws (queue-run offsets, MX choice), "<node>/retries".
     retry_rng: Stream,
+    /// The senders' own record of the mails they gave up (returned to their
+    /// authors), one bit per mail id: what `reconcile.rs` reads.
+    bounced: Vec<u64>,
 }
 
 impl Senders {
@@ -301,6 +304,7 @@ impl Senders {
             // Seeded at Start, from the run seed and the node's name.
             workload_rng: Stream::new(0, "unseeded"),
             retry_rng: Stream::new(0, "unseeded"),
+            bounced: Vec::new(),
         }
     }
 
@@ -399,6 +403,14 @@ impl Senders {
         }
     }
 
+    fn note_bounced(&mut self, id: MailId) {
+        let word = id as usize / 64;
+        if self.bounced.len() <= word {
+            self.bounced.resize((word + 1).max(self.bounced.len() * 2), 0);
+        }
+        self.bounced[word] |= 1 << (id % 64);
+    }
+
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         s.state = State::Free;
@@ -455,6 +467,8 @@ impl Senders {
             }
             None => {
                 ledger::sender_bounced(ctx, s.id, &p.name);
+                let id = s.id;
+                self.note_bounced(id);
                 self.release(slot);
             }
         }
@@ -522,6 +536,7 @@ impl Node<Msg, World> for Senders {
                     if let Some(slot) = self.sending_to(id, slot, from) {
                         let name = &self.cfg.profiles[self.slots[slot as usize].profile as usize].name;
                         ledger::sender_bounced(ctx, id, name);
+                        self.note_bounced(id);
                         self.release(slot);
                     }
                 }
@@ -538,6 +553,22 @@ impl Node<Msg, World> for Senders {
             }
             _ => {}
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Read-only accessors for the end-of-run reconciliation (`reconcile.rs`).
+
+impl Senders {
+    /// The mails held now: written, neither accepted nor given up.
+    pub fn held_mails(&self) -> impl Iterator<Item = MailId> + '_ {
+        self.slots.iter().filter(|s| s.state != State::Free).map(|s| s.id)
+    }
+
+    /// Whether these senders gave up mail `id` (a bounce at expiry or on a
+    /// 5xx), by their own record.
+    pub fn has_bounced(&self, id: MailId) -> bool {
+        self.bounced.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 }
 
@@ -766,5 +797,81 @@ mod tests {
         assert_eq!((w.counts.submitted, w.counts.delivered, w.counts.lost), (2000, 2000, 0));
         assert_eq!(s.node::<Senders>(internet).expect("up").held(), 0);
         assert!(report.end < Time::from_hours(4), "idle once done: ended at {}", report.end);
+    }
+
+    /// A single MX answering 4xx forever, `mails` mails of `profile` written
+    /// in the first `window`, run until `end`.
+    fn always_deferred(profile: RetryProfile, mails: u64, window: Dur, end: Time) -> (Sim<Msg, World>, NodeId, RunReport) {
+        let mut s = sim(Some(end));
+        let busy = s.add_node("mx-1", NodeConfig::default(), (), |_| ToyMx { code: SmtpCode::TempFail, seen: Vec::new() });
+        let cfg = only(profile, vec![busy], Workload::total(mails, window, 10));
+        s.add_node("internet", NodeConfig::default(), (), move |_| Senders::new(cfg.clone()));
+        let report = s.run();
+        (s, busy, report)
+    }
+
+    #[test]
+    fn every_retry_profile_driven_to_its_lifetime_bounces_its_mail_and_settles_it() {
+        for name in ["postfix", "exim", "exchange", "72h", "sendmail"] {
+            let p = RetryProfile::by_name(name).expect("built in");
+            let lifetime = Dur::secs(p.lifetime_s);
+            // An hour before the lifetime is over: still held, still trying.
+            let (s, busy, report) = always_deferred(p.clone(), 3, Dur::mins(1), Time::from_secs(p.lifetime_s - 3600));
+            assert!(report.outcome.is_ok(), "{name}: {}", report.outcome);
+            let w = s.world();
+            assert_eq!((w.counts.sender_bounced, w.held_by_senders()), (0, 3), "{name}: not before the lifetime");
+            assert!(w.settled_before(Time::from_hours(1)).is_err(), "{name}: unsettled while held");
+            let tries = s.node::<ToyMx>(busy).expect("up").seen.len();
+            assert!(tries >= 3 * 10, "{name}: the mails kept being retried: {tries} attempts");
+            // An hour after: every mail bounced, counted under its profile,
+            // released and settled.
+            let (s, _, report) = always_deferred(p, 3, Dur::mins(1), Time::ZERO + lifetime + Dur::hours(1));
+            assert!(report.outcome.is_ok(), "{name}: {}", report.outcome);
+            let w = s.world();
+            assert_eq!(w.counts.sender_bounced, 3, "{name}: {:?}", w.counts);
+            assert_eq!(w.stats.sender_bounces, vec![(name.to_string(), 3)], "{name}");
+            assert_eq!((w.held_by_senders(), w.counts.accepted, w.counts.lost), (0, 0, 0), "{name}");
+            w.settled_before(Time::from_hours(1)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            w.all_delivered().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let senders = s.node::<Senders>(NodeId(1)).expect("up");
+            assert_eq!(senders.held(), 0, "{name}");
+            assert!((0..3).all(|id| senders.has_bounced(id)), "{name}: the senders' own record of the bounces");
+            assert_eq!(senders.held_mails().count(), 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn retries_of_mails_deferred_at_one_instant_spread_over_the_queue_run_period() {
+        // 200 mails written within a second all fail at once; each sending
+        // host runs its queue on its own clock, so their retries spread over
+        // the profile's queue-run period instead of arriving in lockstep.
+        for name in ["postfix", "exim", "72h"] {
+            let p = RetryProfile::by_name(name).expect("built in");
+            let scan_s = p.scan_s;
+            assert!(scan_s >= 300, "{name}: a queue-run period");
+            let (s, busy, report) = always_deferred(p.clone(), 200, Dur::secs(1), Time::from_hours(2));
+            assert!(report.outcome.is_ok(), "{name}: {}", report.outcome);
+            let seen = &s.node::<ToyMx>(busy).expect("up").seen;
+            // The second attempt of each mail, in seconds.
+            let mut second: Vec<u64> = (0..200)
+                .map(|id| seen.iter().filter(|(_, m)| m.id == id).nth(1).unwrap_or_else(|| panic!("{name}: mail {id} retried")).0.as_secs())
+                .collect();
+            let first = p.next_retry(1, Time::ZERO, Time::from_secs(1)).expect("retried").as_secs();
+            assert!(second.iter().all(|&t| t + 2 >= first && t <= first + scan_s + 10), "{name}: retries within one period: {second:?}");
+            second.sort_unstable();
+            let spread = second[199] - second[0];
+            assert!(spread * 10 >= scan_s * 8, "{name}: retries spread over {spread} s of a {scan_s} s period");
+            second.dedup();
+            // Senders' deadlines share 5 s ticks: a period holds scan_s / 5
+            // of them; at least half of those the 200 mails can fill are hit.
+            let ticks = (scan_s / 5).min(200);
+            assert!(second.len() as u64 * 2 >= ticks, "{name}: only {} distinct retry times of {ticks}", second.len());
+        }
+        // Profiles without a queue runner retry exactly when due.
+        let (s, busy, _) = always_deferred(RetryProfile::exchange(), 50, Dur::secs(1), Time::from_hours(1));
+        let seen = &s.node::<ToyMx>(busy).expect("up").seen;
+        let mut second: Vec<u64> = (0..50).map(|id| seen.iter().filter(|(_, m)| m.id == id).nth(1).expect("retried").0.as_secs()).collect();
+        second.dedup();
+        assert!(second.len() <= 2, "exchange: no jitter: {second:?}");
     }
 }

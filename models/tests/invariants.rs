@@ -13,10 +13,17 @@
 //! |--------------------------------------|---------------------------------------|----------------------|
 //! | `MtaConfig.ack_before_durable`       | 250 before fsync (RFC 5321 §4.1.1.4)  | custody (safety)     |
 //! | `FilerConfig.merge_dedup = false`    | OpenSRS 2008 temp-store merge-back    | custody (duplicate)  |
+//! | `FilerConfig.bug_merge_drops_mail`   | a merge-back that empties the temp    | custody (lost at the |
+//! |                                      | store but misses a mail               | temporary store)     |
 //! | `AgentConfig.failover_without_fence` | Fused 2018, fencing skipped           | no split brain       |
 //! | `MtaConfig.lda_skips_lock`           | ECCS 2018: delivery without NFS locks | no split brain       |
 //! | `MtaConfig.drop_expired_without_dsn` | a queue that deletes instead of DSN   | custody (lost)       |
 //! | no recovery plan                     | OpenSRS storage never repaired        | eventual delivery    |
+//!
+//! The remaining custody check, a mailbox copy destroyed with its RAID group,
+//! is planted in `filer.rs` (`a_third_disk_failure_loses_the_mail_on_the_group`);
+//! a loss the ledger itself misses is caught by the end-of-run reconciliation
+//! (`reconcile.rs`).
 //!
 //! Every scenario runs over `SEEDS` seeds; sizes are small (tens of
 //! mailboxes, at most a few thousand mails, hours of simulated time) so the
@@ -152,8 +159,13 @@ fn an_mta_acking_after_its_queue_write_keeps_custody_through_crashes() {
 /// 3 h, the volumes are rebuilt one after another, and the temp stores are
 /// merged back. Without deduplication, those mails arrive a second time.
 fn merge_back(seed: u64, merge_dedup: bool) -> Sim<Msg, World> {
+    merge_back_with(seed, merge_dedup, false)
+}
+
+fn merge_back_with(seed: u64, merge_dedup: bool, drops_mail: bool) -> Sim<Msg, World> {
     let mut t = service(seed, 1, 40, 1_500, Dur::hours(3));
     t.filer.merge_dedup = merge_dedup;
+    t.filer.bug_merge_drops_mail = drops_mail;
     t.fault_phase = Some(Dur::hours(8));
     t.faults.push(FaultSpec { at_us: -1, kind: FaultKind::PathFault, target: "shelf-a".into() });
     t.faults.push(fault(Dur::mins(65), FaultKind::ControllerFailure, "shelf-a/controller-a"));
@@ -179,6 +191,23 @@ fn merge_back_without_dedup_delivers_twice() {
         // Caught at the merge-back (after the rebuild), not before.
         assert!(v.time > Time::from_hours(3), "seed {seed}: {}", v.time);
         assert!(sim.world().counts.duplicate_deliveries >= 1);
+    }
+}
+
+/// The same merge-back, deduplicated, but leaving one mail of each temporary
+/// store out of the mailbox while emptying the store: the ledger must see
+/// that mail leave its last place at the temporary store.
+#[test]
+fn a_merge_back_that_drops_a_mail_from_the_temp_store_loses_it() {
+    for seed in SEEDS {
+        let mut sim = merge_back_with(seed, true, true);
+        let report = sim.run();
+        let v = expect_violation(seed, &report, "safety", CUSTODY);
+        assert!(v.detail.contains("lost") && v.detail.contains("temporary store"), "seed {seed}: {}", v.detail);
+        assert!(v.time > Time::from_hours(3), "seed {seed}: at the merge-back: {}", v.time);
+        let c = &sim.world().counts;
+        assert_eq!((c.lost, c.lost_by.temp_store), (1, 1), "seed {seed}: {c:?}");
+        assert_eq!(c.duplicate_deliveries, 0, "seed {seed}: {c:?}");
     }
 }
 
@@ -321,6 +350,7 @@ fn a_queue_dropping_expired_mail_without_a_dsn_loses_it() {
         let mut clean = expiry(seed, false);
         clean.run();
         assert_eq!(lost, clean.world().counts.returned, "seed {seed}: every expired mail is lost, none stops the count");
+        assert_eq!(sim.world().counts.lost_by.queue, lost, "seed {seed}: lost from a queue");
     }
 }
 
