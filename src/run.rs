@@ -4,6 +4,7 @@
 
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Operators;
+use mailsim_models::reconcile::{reconcile, Reconciliation};
 use mailsim_models::World;
 use mailsim_sim::{Outcome, PropertyStatus, RunReport, Sim, Time, TraceMode, RECOVERY};
 use serde::Serialize;
@@ -26,7 +27,11 @@ pub struct Figures {
     pub submitted: u64,
     pub accepted: u64,
     pub delivered: u64,
+    /// Accepted mails lost (in no queue, mailbox or temporary store, and not
+    /// returned), as the ledger counted them at each transition.
     pub lost: u64,
+    /// The same loss by where it happened.
+    pub lost_by: mailsim_models::ledger::LostBy,
     pub duplicates: u64,
     pub client_duplicates: u64,
     pub returned: u64,
@@ -61,6 +66,12 @@ pub struct Figures {
     pub recovered_us: Option<u64>,
     /// Mailbox count, for shares.
     pub mailboxes: u32,
+    /// Where every mail is at the end, counted from the components' final
+    /// state, independently of the ledger's transition checks.
+    pub reconciliation: Reconciliation,
+    /// Whether the reconciliation agrees with the ledger (`Err`: every
+    /// disagreement).
+    pub reconciled: Result<(), String>,
 }
 
 /// One expectation's verdict.
@@ -107,6 +118,7 @@ pub fn run_with(scenario: &Scenario, seed: u64, trace: Option<TraceMode>) -> (Ru
 
 fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &RunReport) -> Figures {
     let w = sim.world();
+    let reconciliation = reconcile(sim);
     let topo = &scenario.topology;
     let mailboxes = topo.filer.mailboxes;
     let peak = w.stats.unavailable.iter().map(|u| u.1).max().unwrap_or(0);
@@ -158,6 +170,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         accepted: w.counts.accepted,
         delivered: w.counts.delivered,
         lost: w.counts.lost,
+        lost_by: w.counts.lost_by.clone(),
         duplicates: w.counts.duplicate_deliveries,
         client_duplicates: w.counts.client_duplicates,
         returned: w.counts.returned,
@@ -182,6 +195,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         faults_unfired: report.unfired.iter().map(|(at, _, d)| format!("{d} due at {at}")).collect(),
         recovered_us: report.recovered.map(Time::as_micros),
         mailboxes,
+        reconciled: reconciliation.check(w),
+        reconciliation,
     }
 }
 
@@ -265,6 +280,15 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         let (met, detail) = property_verdict(report, &p.name, true);
         push(if p.name == RECOVERY { "recovery completed" } else { &p.name }, met, detail);
     }
+    // Loss counted twice, independently: a weakened check cannot hide it.
+    push(
+        "ledger reconciles",
+        f.reconciled.is_ok(),
+        match &f.reconciled {
+            Ok(()) => format!("the components' final state agrees with the ledger ({} lost)", f.reconciliation.lost),
+            Err(why) => why.clone(),
+        },
+    );
     let (met, detail) = faults_verdict(&e.absorbed, report);
     push(if e.absorbed.is_empty() { "faults had an effect" } else { "faults had an effect, except the absorbed" }, met, detail);
     let mut outv = out;

@@ -202,7 +202,7 @@ fn a_merge_back_that_drops_a_mail_from_the_temp_store_loses_it() {
     for seed in SEEDS {
         let mut sim = merge_back_with(seed, true, true);
         let report = sim.run();
-        let v = expect_violation(seed, &report, "safety", CUSTODY);
+        let v = expect_violation(seed, &report, "safety", CUSTODY.name);
         assert!(v.detail.contains("lost") && v.detail.contains("temporary store"), "seed {seed}: {}", v.detail);
         assert!(v.time > Time::from_hours(3), "seed {seed}: at the merge-back: {}", v.time);
         let c = &sim.world().counts;
