@@ -682,9 +682,9 @@ mod tests {
         (sim, report)
     }
 
-    fn violation(report: &RunReport, property: &str) -> String {
+    fn violation(report: &RunReport, property: Declared) -> String {
         match &report.outcome {
-            Outcome::SafetyViolation(v) if v.property == property => v.detail.clone(),
+            Outcome::SafetyViolation(v) if v.property == property.name => v.detail.clone(),
             o => panic!("expected a violation of `{property}`, got {o}"),
         }
     }
