@@ -11,10 +11,13 @@
 //! - `cluster`: the cluster manager with heartbeats, fencing and failover;
 //! - `ops`: monitoring, alerts, operators and the recovery plan;
 //! - `clients`: POP, IMAP and webmail users;
-//! - `ledger`: the custody ledger and measurements (the invariants).
+//! - `ledger`: the custody ledger and measurements (the invariants);
+//! - `availability`: service-level availability (attempts, users, queues)
+//!   and the one summary of it that every report uses.
 //!
 //! Components talk only through the messages of `msg`.
 
+pub mod availability;
 pub mod calendar;
 pub mod clients;
 pub mod cluster;
