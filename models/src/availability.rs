@@ -606,7 +606,11 @@ pub fn summarize(world: &World, names: &[String], first_fault: Option<Time>, end
     let users = a.users.len() as u64;
     let mut curve = vec![SharePoint { t_s: 0, full: 1_000_000, partial: 0 }];
     for &(t, not_full, partial) in &a.user_states {
-        let point = SharePoint { t_s: t.as_micros() / MICROS_PER_S, full: ppm(users - not_full as u64, users), partial: ppm(partial as u64, users) };
+        let point = SharePoint {
+            t_s: t.as_micros() / MICROS_PER_S,
+            full: ppm(users - not_full as u64, users),
+            partial: ppm(partial as u64, users),
+        };
         match curve.last_mut() {
             Some(last) if last.t_s == point.t_s => *last = point,
             _ => curve.push(point),
@@ -654,4 +658,286 @@ fn queue_peaks(world: &World, names: &[String]) -> BTreeMap<String, QueuePeak> {
             (name, QueuePeak { depth, at_s: at.as_micros() / MICROS_PER_S, drained_s: drained.map(|t| t.as_micros() / MICROS_PER_S) })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::FenceDeviceConfig;
+    use crate::msg::{Action, FenceMode, Smtp, SmtpCode};
+    use crate::ops::Trigger;
+    use crate::senders::{Senders, SendersConfig, Workload};
+    use crate::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology};
+    use mailsim_sim::{Config, Disk, Input, Node, NodeConfig};
+
+    const H: u64 = 3600;
+
+    /// Two unclustered MX nodes, 60 mailboxes (so 60 users), 3,000 mails
+    /// over a day (a dozen SMTP attempts an hour even at night).
+    fn small(seed: u64) -> Topology {
+        let mut t = Topology::new(seed, 2, 60, 3_000);
+        t.duration = Dur::hours(12);
+        t
+    }
+
+    fn fault(at_h: i64, kind: FaultKind, target: &str) -> FaultSpec {
+        FaultSpec { at_us: at_h * 3_600_000_000, kind, target: target.to_string() }
+    }
+
+    fn step(name: &str, target: &str, action: Action, at_h: u64) -> StepSpec {
+        StepSpec { name: name.into(), target: target.into(), action, trigger: Trigger::At(Time::from_hours(at_h)) }
+    }
+
+    fn run(t: &Topology) -> (World, AvailabilitySummary) {
+        let mut sim = t.build();
+        let report = sim.run();
+        assert!(!matches!(report.outcome, mailsim_sim::Outcome::ModelPanic { .. }), "{}", report.outcome);
+        let first = t.faults.iter().map(|f| Time(f.at_us.max(0) as u64)).min();
+        let world = std::mem::take(sim.world_mut());
+        let summary = summarize(&world, &t.node_names(), first, report.end);
+        (world, summary)
+    }
+
+    fn failed(s: &ServiceSummary) -> FailedBy {
+        let mut f = FailedBy::default();
+        for b in &s.series {
+            f.refused += b.failed.refused;
+            f.timed_out += b.failed.timed_out;
+            f.login_denied += b.failed.login_denied;
+            f.temporary_store += b.failed.temporary_store;
+            f.service_unavailable += b.failed.service_unavailable;
+            f.temp_fail += b.failed.temp_fail;
+            f.perm_fail += b.failed.perm_fail;
+        }
+        f
+    }
+
+    #[test]
+    fn a_quiet_service_is_available_to_every_user_and_sender() {
+        let (_, s) = run(&small(1));
+        assert_eq!(s.users, 60);
+        assert_eq!(s.pop.users + s.imap.users + s.webmail.users, 60);
+        assert_eq!(s.smtp.users, 2, "two doors: mx-1 and mx-2");
+        for svc in Service::ALL {
+            let x = s.service(svc);
+            assert!(x.attempts > 100, "{}: {} attempts", svc.name(), x.attempts);
+            assert_eq!((x.failed, x.unavailable_s, x.users_affected_peak), (0, 0, 0), "{}", svc.name());
+            assert_eq!(x.series.len(), 13, "a bucket per hour, the end's included");
+            assert_eq!(x.series.iter().map(|b| b.attempts).sum::<u64>(), x.attempts);
+        }
+        assert_eq!(s.users_full_service, vec![SharePoint { t_s: 0, full: 1_000_000, partial: 0 }]);
+        assert_eq!(s.user_minutes, UserMinutes::default());
+        assert_eq!(s.failover_s, None);
+    }
+
+    #[test]
+    fn a_crashed_mx_refuses_smtp_at_its_own_door() {
+        let mut t = small(2);
+        t.faults.push(fault(1, FaultKind::Crash, "mx-1"));
+        t.faults.push(fault(3, FaultKind::Restart, "mx-1"));
+        let (_, s) = run(&t);
+        let f = failed(&s.smtp);
+        assert!(f.refused > 5, "{f:?}");
+        assert_eq!(f.refused, s.smtp.failed, "every failure a refused connection: {f:?}");
+        // One door of two failed from its first refused attempt after 1 h
+        // until its first accepted one after 3 h.
+        assert_eq!(s.smtp.users_affected_peak, 500_000);
+        assert!((H + H / 2..=2 * H + 600).contains(&s.smtp.unavailable_s), "{} s", s.smtp.unavailable_s);
+        assert_eq!(s.pop.failed + s.imap.failed + s.webmail.failed, 0, "readers use the file server");
+    }
+
+    #[test]
+    fn a_silent_mx_times_smtp_out() {
+        let mut t = small(3);
+        t.mx_refuse_when_down = false;
+        t.faults.push(fault(1, FaultKind::Crash, "mx-1"));
+        let (_, s) = run(&t);
+        let f = failed(&s.smtp);
+        assert!(f.timed_out > 5, "{f:?}");
+        assert_eq!((f.refused, f.temp_fail), (0, 0), "{f:?}");
+    }
+
+    #[test]
+    fn a_down_file_server_refuses_readers() {
+        let mut t = small(4);
+        t.faults.push(fault(1, FaultKind::Crash, "filer"));
+        t.faults.push(fault(2, FaultKind::Restart, "filer"));
+        let (_, s) = run(&t);
+        for svc in [Service::Pop, Service::Imap, Service::Webmail] {
+            let x = s.service(svc);
+            let f = failed(x);
+            assert!(f.refused > 0, "{}: {f:?}", svc.name());
+            // After the restart the lock manager is in grace for a minute
+            // or so: a POP or IMAP login may be denied then.
+            let grace = if svc == Service::Webmail { 0 } else { f.login_denied };
+            assert!(grace <= 5, "{}: {f:?}", svc.name());
+            assert_eq!(f.refused + grace, x.failed, "{}: {f:?}", svc.name());
+            // Every user checks within 15 minutes of the crash and of the
+            // restart; a login denied in the grace (at most 90 s) waits for
+            // that user's next check.
+            assert!((H - 900..=H + 900 + 120).contains(&x.unavailable_s), "{}: {} s", svc.name(), x.unavailable_s);
+            assert_eq!(x.users_affected_peak, 1_000_000, "{}", svc.name());
+        }
+        assert!(s.users_full_service_min == 0, "{:?}", s.users_full_service);
+        assert_eq!(s.users_full_service_at(12 * H), 1_000_000);
+    }
+
+    #[test]
+    fn a_hung_file_server_times_readers_out() {
+        let mut t = small(5);
+        t.faults.push(fault(1, FaultKind::Hang { for_: Dur::mins(30) }, "filer"));
+        let (_, s) = run(&t);
+        for svc in [Service::Pop, Service::Imap, Service::Webmail] {
+            let f = failed(s.service(svc));
+            assert!(f.timed_out > 0, "{}: {f:?}", svc.name());
+            assert_eq!(f.timed_out, s.service(svc).failed, "{}: {f:?}", svc.name());
+        }
+    }
+
+    /// ECCS 2018: the cluster takes mail (it queues on local disks) while
+    /// nothing reaches a mailbox, and POP/IMAP logins fail on the lock.
+    #[test]
+    fn broken_locks_deny_pop_and_imap_logins_while_smtp_accepts_mail() {
+        let mut t = small(6);
+        t.faults.push(fault(0, FaultKind::LockBroken, "filer"));
+        let (w, s) = run(&t);
+        assert_eq!(w.counts.delivered, 0);
+        assert_eq!((s.smtp.failed, s.smtp.unavailable_s), (0, 0), "mail accepted and queued");
+        for svc in [Service::Pop, Service::Imap] {
+            let x = s.service(svc);
+            assert_eq!(failed(x).login_denied, x.attempts, "{}", svc.name());
+            assert_eq!(x.failed_share, 1_000_000);
+        }
+        assert_eq!(s.webmail.failed, 0, "webmail takes no lock");
+        // Its queue grew at each MX and never drained.
+        for mx in ["mx-1", "mx-2"] {
+            let q = s.queue_peak.get(mx).unwrap_or_else(|| panic!("{mx} in {:?}", s.queue_peak));
+            assert!(q.depth > 500, "{mx}: {q:?}");
+            assert_eq!(q.drained_s, None, "{mx}");
+        }
+    }
+
+    #[test]
+    fn each_mx_queue_reports_its_peak_and_when_it_drained() {
+        let mut t = small(7);
+        t.faults.push(fault(0, FaultKind::LockBroken, "filer"));
+        t.plan.push(step("rollback", "filer", Action::RollbackUpgrade, 3));
+        let (_, s) = run(&t);
+        let names: Vec<&str> = s.queue_peak.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["mx-1", "mx-2"]);
+        for q in s.queue_peak.values() {
+            assert!(q.depth > 30, "{q:?}");
+            // The lock manager's grace after the rollback, then deferred
+            // mail waits for its retry (Postfix backoff up to 4000 s).
+            assert!((2 * H..=3 * H + 600).contains(&q.at_s), "peak about the rollback: {q:?}");
+            let drained = q.drained_s.expect("drained after the rollback");
+            assert!((3 * H..3 * H + 4000 + 600).contains(&drained), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn queue_depth_trace_tracks_are_named_per_node() {
+        let a = crate::mta::queue_gauge_for_tests("mx-1");
+        let b = crate::mta::queue_gauge_for_tests("mx-2");
+        assert_eq!((a, b), ("mx-1/queue_depth", "mx-2/queue_depth"));
+        assert!(std::ptr::eq(a, crate::mta::queue_gauge_for_tests("mx-1")), "each name leaked once");
+    }
+
+    /// OpenSRS 2008: a shelf's volumes offline; webmail says "Service
+    /// Unavailable" to the users on them until temporary stores give them
+    /// new mail (partial service); POP and IMAP logins are denied throughout.
+    #[test]
+    fn a_volume_outage_with_temporary_stores_gives_affected_webmail_users_partial_service() {
+        let mut t = small(8);
+        t.faults.push(fault(-1, FaultKind::PathFault, "shelf-a"));
+        t.faults.push(fault(1, FaultKind::ControllerFailure, "shelf-a/controller-a"));
+        t.plan.push(step("temp-stores", "filer", Action::EnableTempStores, 4));
+        let (_, s) = run(&t);
+        let by_hour = |x: &ServiceSummary, h: usize| x.series[h].failed;
+        // 2-3 h: no temporary stores yet; 6-7 h: they serve webmail.
+        assert!(by_hour(&s.webmail, 2).service_unavailable > 0, "{:?}", s.webmail.series[2]);
+        assert_eq!(by_hour(&s.webmail, 2).temporary_store, 0);
+        assert!(by_hour(&s.webmail, 6).temporary_store > 0, "{:?}", s.webmail.series[6]);
+        assert_eq!(by_hour(&s.webmail, 6).service_unavailable, 0);
+        for svc in [Service::Pop, Service::Imap] {
+            assert!(by_hour(s.service(svc), 6).login_denied > 0, "{}", svc.name());
+            assert_eq!(failed(s.service(svc)).temporary_store, 0, "{}: no temporary store for POP/IMAP", svc.name());
+        }
+        // About half the users are on the shelf's volumes.
+        let at = |h: u64| s.users_full_service.iter().take_while(|p| p.t_s <= h * H).last().copied().expect("a point");
+        assert!((300_000..700_000).contains(&at(3).full), "{:?}", at(3));
+        assert_eq!(at(3).partial, 0);
+        assert!(at(6).partial > 0 && at(6).partial < 1_000_000 - at(6).full, "webmail users only: {:?}", at(6));
+        let m = s.user_minutes;
+        assert!(m.partial_total > 0 && m.partial_max <= 8 * 60, "{m:?}");
+        assert!(m.without_full_service_total > m.partial_total, "{m:?}");
+        assert!(m.without_full_service_max >= 10 * 60, "a POP user on the shelf: {m:?}");
+    }
+
+    /// Fused 2018: the primary crashes, fencing reports failure, the cluster
+    /// stays stuck until a manual reset: no node runs SMTP, POP or IMAP.
+    #[test]
+    fn a_stuck_cluster_makes_smtp_pop_and_imap_unavailable_until_the_reset() {
+        let mut t = small(9);
+        let mut c = ClusterSpec::default();
+        c.fence_levels = vec![("ipmi".into(), FenceDeviceConfig { mode: FenceMode::ReportsFailure, ..FenceDeviceConfig::default() })];
+        t.cluster = Some(c);
+        t.faults.push(fault(1, FaultKind::Crash, "mx-1"));
+        t.plan.push(step("reset", "mx-2", Action::ResetCluster, 9));
+        let (_, s) = run(&t);
+        assert_eq!(s.smtp.users, 1, "senders knock on the vip only");
+        let f = failed(&s.smtp);
+        assert!(f.temp_fail > 20, "the vip answers 4xx for the cluster: {f:?}");
+        assert!((8 * H - 600..=8 * H + 600).contains(&s.smtp.unavailable_s), "smtp {} s", s.smtp.unavailable_s);
+        for svc in [Service::Pop, Service::Imap, Service::Webmail] {
+            let x = s.service(svc);
+            assert!(failed(x).refused > 0 && failed(x).refused == x.failed, "{}: {:?}", svc.name(), failed(x));
+            assert!((8 * H - 300..=8 * H + 900).contains(&x.unavailable_s), "{}: {} s", svc.name(), x.unavailable_s);
+            assert_eq!(x.users_affected_peak, 1_000_000, "{}", svc.name());
+        }
+        assert_eq!(s.users_full_service_min, 0);
+        let failover = s.failover_s.expect("a failover after the reset");
+        assert!((8 * H..8 * H + 120).contains(&failover), "{failover} s after the crash");
+    }
+
+    /// Answers every DATA with a 5xx.
+    struct Rejecting;
+    impl Node<Msg, World> for Rejecting {
+        type Disk = ();
+        fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
+            if let Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail, slot }) } = input {
+                ctx.send(from, Msg::Smtp(Smtp::Reply { id: mail.id, code: SmtpCode::PermFail, slot }));
+            }
+        }
+    }
+
+    #[test]
+    fn a_5xx_is_counted_at_its_door_as_a_permanent_failure() {
+        let mut sim = crate::ledger::new_sim(Config::new(3));
+        let mx = sim.add_node("mx-1", NodeConfig::default(), (), |_| Rejecting);
+        let cfg = SendersConfig::new(vec![mx], Workload::total(7, Dur::mins(10), 10));
+        sim.add_node("internet", NodeConfig::default(), (), move |_| Senders::new(cfg.clone()));
+        let report = sim.run();
+        let s = summarize(sim.world(), &["mx-1".into(), "internet".into()], None, report.end);
+        assert_eq!((s.smtp.attempts, failed(&s.smtp).perm_fail), (7, 7));
+        assert_eq!(s.smtp.failed_share, 1_000_000);
+    }
+
+    #[test]
+    fn a_user_keeps_the_state_of_their_last_check_until_the_next() {
+        let mut a = Availability::new(Dur::hours(1));
+        a.users = vec![a.add_party(Service::Webmail), a.add_party(Service::Pop)];
+        let t = |m: u64| Time::from_secs(m * 60);
+        a.judge(1, t(10), Err(Reason::ServiceUnavailable), true);
+        a.judge(2, t(20), Err(Reason::LoginDenied), true);
+        a.judge(1, t(30), Err(Reason::TemporaryStore), true);
+        a.judge(1, t(40), Err(Reason::TemporaryStore), true);
+        a.judge(1, t(70), Ok(()), true);
+        a.judge(2, t(80), Ok(()), true);
+        let times = a.user_times(t(100));
+        assert_eq!(times[0], (Service::Webmail, Dur::mins(60), Dur::mins(40)));
+        assert_eq!(times[1], (Service::Pop, Dur::mins(60), Dur::ZERO));
+        assert_eq!(a.user_states, vec![(t(10), 1, 0), (t(20), 2, 0), (t(30), 2, 1), (t(70), 1, 0), (t(80), 0, 0)]);
+        assert_eq!(a.affected[Service::Webmail as usize].unavailable_us, Dur::mins(60).as_micros());
+    }
 }

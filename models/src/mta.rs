@@ -659,6 +659,11 @@ impl Mta {
 /// counter track per node, so two MX queues never interleave in one track.
 /// The kernel names metrics with `&'static str`; each distinct node name is
 /// leaked once per process (a handful of names, whatever the number of runs).
+#[cfg(test)]
+pub(crate) fn queue_gauge_for_tests(node: &str) -> &'static str {
+    queue_gauge(node)
+}
+
 fn queue_gauge(node: &str) -> &'static str {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
