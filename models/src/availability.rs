@@ -375,11 +375,7 @@ impl Availability {
 }
 
 fn ppm(part: u64, whole: u64) -> u32 {
-    if whole == 0 {
-        0
-    } else {
-        (part.min(whole) * 1_000_000 / whole) as u32
-    }
+    (part.min(whole) * 1_000_000).checked_div(whole).unwrap_or(0) as u32
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
@@ -879,9 +875,8 @@ mod tests {
     #[test]
     fn a_stuck_cluster_makes_smtp_pop_and_imap_unavailable_until_the_reset() {
         let mut t = small(9);
-        let mut c = ClusterSpec::default();
-        c.fence_levels = vec![("ipmi".into(), FenceDeviceConfig { mode: FenceMode::ReportsFailure, ..FenceDeviceConfig::default() })];
-        t.cluster = Some(c);
+        let fence = FenceDeviceConfig { mode: FenceMode::ReportsFailure, ..FenceDeviceConfig::default() };
+        t.cluster = Some(ClusterSpec { fence_levels: vec![("ipmi".into(), fence)], ..ClusterSpec::default() });
         t.faults.push(fault(1, FaultKind::Crash, "mx-1"));
         t.plan.push(step("reset", "mx-2", Action::ResetCluster, 9));
         let (_, s) = run(&t);
