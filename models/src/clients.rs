@@ -10,29 +10,54 @@
 //!
 //! The users are a sample of the mailboxes (a few hundred checking every few
 //! minutes measure availability as well as a hundred thousand would, at a
-//! fraction of the events).
+//! fraction of the events). Every topology has them by default
+//! ([`ClientsConfig::new`]).
+//!
+//! Every check is reported to the availability measurement
+//! (`availability.rs`) with the reason a user would see for a failure:
+//! - the connection refused (the node down and refusing, or the mail
+//!   services stopped, or the cluster's address without an owner):
+//!   `Refused`;
+//! - no answer within `timeout`: `TimedOut`;
+//! - the mailbox cannot be opened (lock refused, volume offline, I/O error):
+//!   for POP and IMAP a denied login (`LoginDenied`: "-ERR unable to lock
+//!   maildrop", OpenSRS's "denied POP/IMAP logins"), for webmail its
+//!   "Service Unavailable" page (`ServiceUnavailable`);
+//! - webmail served from a temporary store (new mail only): a partial
+//!   service (`TemporaryStore`).
 
-use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId};
+use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, TimerId};
 
+use crate::availability::{self, Reason};
 use crate::ledger;
-use crate::msg::{tag, MailboxId, Msg, Proto, Store};
+use crate::msg::{tag, MailboxId, Msg, Proto, Store, StoreError};
 use crate::World;
 
 /// The user population.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientsConfig {
-    /// The mailstore (file server) node.
+    /// Where users connect: the mailstore (file server) node of an
+    /// unclustered service, or the cluster's virtual IP, whose owner runs the
+    /// POP, IMAP and webmail services (the topology fills this in).
     pub store: NodeId,
-    /// Users sampled from the mailboxes (at most the mailbox count).
+    /// Users sampled from the mailboxes (at most the mailbox count). Default
+    /// 200: enough that one user is half a percent of the curve, few enough
+    /// that users cost little next to the mail (an assumption; see
+    /// `models/benches/cluster.rs` for the cost).
     pub users: u32,
     pub mailboxes: u32,
     /// Share of users per protocol (POP, IMAP, webmail), integer weights.
-    /// Default 40/40/20: an assumption (the postmortems give no mix).
+    /// Default 40/40/20: an assumption (the postmortems give no mix; OpenSRS
+    /// speaks of POP, IMAP and webmail users alike).
     pub proto_weights: [u64; 3],
-    /// How often a user checks mail. Default 15 min (a common POP client
-    /// default poll interval; an assumption).
+    /// How often a user checks mail (logs in). Default 15 min: an
+    /// assumption between mail clients' default poll intervals (Thunderbird
+    /// "check for new messages every 10 minutes", Outlook send/receive every
+    /// 30 minutes); a webmail user's page refreshes are counted the same way.
     pub check_interval: Dur,
     /// A check with no answer within this counts as failed (client timeout).
+    /// Default 60 s: an assumption (Thunderbird's connection timeout is 100 s,
+    /// a webmail front end's page timeout about a minute).
     pub timeout: Dur,
 }
 
@@ -58,6 +83,8 @@ struct User {
     /// Generation of the check in flight (to ignore stale timeouts).
     pending: u32,
     waiting: bool,
+    /// The timeout of the check in flight (cancelled when it is answered).
+    timeout: Option<TimerId>,
 }
 
 /// The users, as one node.
@@ -85,8 +112,28 @@ impl Clients {
         u.pending = u.pending.wrapping_add(1);
         u.waiting = true;
         ctx.send(self.cfg.store, Msg::Store(Store::Access { mailbox: u.mailbox, proto: u.proto }));
-        ctx.set_timer(self.cfg.timeout, tag::CLIENT | TIMEOUT | (u.pending as u64) << 20 | i as u64);
+        u.timeout = Some(ctx.set_timer(self.cfg.timeout, tag::CLIENT | TIMEOUT | (u.pending as u64 & 0xf_ffff) << 20 | i as u64));
         ctx.set_timer(self.cfg.check_interval, tag::CLIENT | CHECK | i as u64);
+    }
+
+    /// The check in flight of user `i` is over with `outcome`.
+    fn done(&mut self, ctx: &mut Ctx<'_, Msg, World>, i: usize, outcome: Result<(), Reason>) {
+        let u = &mut self.users[i];
+        u.waiting = false;
+        if let Some(t) = u.timeout.take() {
+            ctx.cancel_timer(t);
+        }
+        let proto = u.proto;
+        availability::access(ctx, i as u32, proto, outcome);
+    }
+}
+
+/// What a user sees when the mailstore could not open their mailbox.
+fn reason(proto: Proto, e: StoreError) -> Reason {
+    match (e, proto) {
+        (StoreError::Refused, _) => Reason::Refused,
+        (StoreError::Lock | StoreError::Offline | StoreError::Io, Proto::Pop | Proto::Imap) => Reason::LoginDenied,
+        (StoreError::Lock | StoreError::Offline | StoreError::Io, Proto::Webmail) => Reason::ServiceUnavailable,
     }
 }
 
@@ -105,9 +152,12 @@ impl Node<Msg, World> for Clients {
                         1 => Proto::Imap,
                         _ => Proto::Webmail,
                     };
-                    users.push(User { mailbox, proto, epoch: None, pending: 0, waiting: false });
+                    users.push(User { mailbox, proto, epoch: None, pending: 0, waiting: false, timeout: None });
                 }
                 users.sort_by_key(|u| (u.mailbox, u.proto));
+                for (i, u) in users.iter().enumerate() {
+                    availability::user(ctx.world, i as u32, u.proto);
+                }
                 self.users = users;
                 // Spread first checks over one interval.
                 for i in 0..self.users.len() {
@@ -121,10 +171,9 @@ impl Node<Msg, World> for Clients {
                 if p & TIMEOUT != 0 {
                     let generation = ((p & !TIMEOUT) >> 20) as u32;
                     let u = &mut self.users[i];
-                    if u.waiting && u.pending == generation {
-                        u.waiting = false;
-                        let proto = u.proto;
-                        ledger::access(ctx, proto, false);
+                    if u.waiting && u.pending & 0xf_ffff == generation {
+                        u.timeout = None;
+                        self.done(ctx, i, Err(Reason::TimedOut));
                     }
                 } else if !self.users[i].waiting {
                     self.check(ctx, i);
@@ -135,7 +184,6 @@ impl Node<Msg, World> for Clients {
             Input::Message { msg: Msg::Store(Store::AccessReply { mailbox, proto, result }), .. } => {
                 let Some(i) = self.user_of(mailbox, proto) else { return };
                 let u = &mut self.users[i];
-                u.waiting = false;
                 match result {
                     Ok(info) => {
                         // A leave-on-server POP client (or an IMAP client after
@@ -146,18 +194,17 @@ impl Node<Msg, World> for Clients {
                             u.epoch = Some(info.uidl_epoch);
                         }
                         let refetch = changed && !info.temporary && proto != Proto::Webmail;
-                        ledger::access(ctx, proto, true);
+                        self.done(ctx, i, if info.temporary { Err(Reason::TemporaryStore) } else { Ok(()) });
                         if refetch {
                             ledger::client_duplicates(ctx, info.count as u64);
                         }
                     }
-                    Err(_) => ledger::access(ctx, proto, false),
+                    Err(e) => self.done(ctx, i, Err(reason(proto, e))),
                 }
             }
             Input::Refused { msg: Msg::Store(Store::Access { mailbox, proto }), .. } => {
                 if let Some(i) = self.user_of(mailbox, proto) {
-                    self.users[i].waiting = false;
-                    ledger::access(ctx, proto, false);
+                    self.done(ctx, i, Err(Reason::Refused));
                 }
             }
             _ => {}
@@ -168,7 +215,8 @@ impl Node<Msg, World> for Clients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::{AccessInfo, StoreError};
+    use crate::availability::Service;
+    use crate::msg::AccessInfo;
     use mailsim_sim::{Config, NodeConfig, Sim, Time};
 
     /// A toy mailstore: offline for the first hour, then UIDLs change at 2 h.
@@ -202,8 +250,9 @@ mod tests {
     #[test]
     fn accesses_fail_while_the_store_is_offline() {
         let w = run(1);
-        let total: u64 = w.stats.access.iter().map(|a| a.0).sum();
-        let failed: u64 = w.stats.access.iter().map(|a| a.1).sum();
+        let per = |s| w.stats.availability.totals(s);
+        let total: u64 = [Service::Pop, Service::Imap, Service::Webmail].map(|s| per(s).0).iter().sum();
+        let failed: u64 = [Service::Pop, Service::Imap, Service::Webmail].map(|s| per(s).1).iter().sum();
         assert!(total > 50, "{total} accesses");
         assert_eq!(total, failed, "everything fails in the first hour");
     }

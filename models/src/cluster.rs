@@ -959,7 +959,7 @@ impl Node<Msg, World> for Vip {
                         self.access.push((mailbox, proto, from));
                         ctx.send(owner, Msg::Store(Store::Access { mailbox, proto }));
                     }
-                    None => ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) })),
+                    None => ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Refused) })),
                 },
                 Msg::Store(Store::AccessReply { mailbox, proto, result }) => {
                     if let Some(pos) = self.access.iter().position(|a| a.0 == mailbox && a.1 == proto) {
@@ -991,7 +991,7 @@ impl Node<Msg, World> for Vip {
                 Msg::Store(Store::Access { mailbox, proto }) => {
                     if let Some(pos) = self.access.iter().position(|a| a.0 == mailbox && a.1 == proto) {
                         let (_, _, client) = self.access.remove(pos);
-                        ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) }));
+                        ctx.send(client, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Refused) }));
                     }
                 }
                 _ => {}

@@ -12,9 +12,9 @@
 //!
 //! Mailbox accesses (POP, IMAP, webmail) reach the machine through the vip
 //! when clients are pointed at it; the machine relays them to the mailstore
-//! while it runs the services and answers `Offline` otherwise — so in the
-//! Fused replay POP and IMAP are down exactly while no node holds the
-//! services.
+//! while it runs the services and answers `Refused` otherwise (no POP, IMAP
+//! or webmail server runs there) — so in the Fused replay POP and IMAP are
+//! down exactly while no node holds the services.
 
 use mailsim_sim::{Ctx, Disk, Input, Node, NodeId};
 
@@ -50,7 +50,7 @@ impl ClusterNode {
                 self.access.push((mailbox, proto, from));
                 ctx.send(store, Msg::Store(Store::Access { mailbox, proto }));
             }
-            _ => ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Offline) })),
+            _ => ctx.send(from, Msg::Store(Store::AccessReply { mailbox, proto, result: Err(StoreError::Refused) })),
         }
     }
 

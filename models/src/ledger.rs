@@ -32,7 +32,7 @@
 use hdrhistogram::Histogram;
 use mailsim_sim::{Config, Ctx, Declared, NodeId, Sim, Time};
 
-use crate::msg::{MailId, MailboxId, Msg, Proto};
+use crate::msg::{MailId, MailboxId, Msg};
 
 /// The invariants the ledger checks itself, at each transition: declared to
 /// the run (`Sim::declare`) so that every report lists them.
@@ -127,10 +127,8 @@ pub struct Stats {
     /// Mails in all queues, sampled at each change of a node's queue depth
     /// bucket: (time, node, depth).
     pub queue_depth: Vec<(Time, u32, u32)>,
-    /// Client accesses per protocol: (attempts, failures).
-    pub access: [(u64, u64); 3],
-    /// Client access failures over time: (time, protocol, ok).
-    pub access_log: Vec<(Time, Proto, bool)>,
+    /// Service-level availability: attempts, users, doors (`availability`).
+    pub availability: crate::availability::Availability,
     /// Bounces at senders per retry profile name.
     pub sender_bounces: Vec<(String, u64)>,
     /// Mails delivered (first copy) per simulated hour.
@@ -155,8 +153,7 @@ impl Default for Stats {
             delay_s: Histogram::new_with_bounds(1, 60 * 86_400, 3).expect("valid histogram bounds"),
             unavailable: Vec::new(),
             queue_depth: Vec::new(),
-            access: [(0, 0); 3],
-            access_log: Vec::new(),
+            availability: Default::default(),
             sender_bounces: Vec::new(),
             delivered_per_hour: Vec::new(),
             accepted_per_hour: Vec::new(),
@@ -613,18 +610,6 @@ pub fn node_down(world: &mut World, node: NodeId) {
             *w = NO_WRITER;
         }
     }
-}
-
-/// A client access attempt and its result.
-pub fn access(ctx: C, proto: Proto, ok: bool) {
-    let now = ctx.now();
-    let s = &mut ctx.world.stats;
-    let slot = &mut s.access[proto as usize];
-    slot.0 += 1;
-    if !ok {
-        slot.1 += 1;
-    }
-    s.access_log.push((now, proto, ok));
 }
 
 /// A POP/IMAP client downloaded `n` mails again (UIDLs changed).

@@ -14,9 +14,12 @@
 //! - `ledger`: the custody ledger and measurements (the invariants);
 //! - `reconcile`: the end-of-run count of every mail from the components'
 //!   final state, checked against the ledger.
+//! - `availability`: service-level availability (attempts, users, queues)
+//!   and the one summary of it that every report uses.
 //!
 //! Components talk only through the messages of `msg`.
 
+pub mod availability;
 pub mod calendar;
 pub mod clients;
 pub mod cluster;

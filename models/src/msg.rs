@@ -45,6 +45,10 @@ pub enum StoreError {
     Offline,
     /// An I/O error on the volume.
     Io,
+    /// No server answers the protocol at this address: the mail services
+    /// are stopped on the node, or the cluster's address has no owner (a
+    /// refused connection, as a mail reader sees it).
+    Refused,
 }
 
 /// Protocols a mail user reads mail with.
@@ -283,6 +287,7 @@ fn store_error(e: StoreError) -> u64 {
         StoreError::Lock => 1,
         StoreError::Offline => 2,
         StoreError::Io => 3,
+        StoreError::Refused => 4,
     }
 }
 

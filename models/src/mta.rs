@@ -296,6 +296,9 @@ pub struct Mta {
     depth_reported: u32,
     depth_reported_at: Time,
     depth_timer: bool,
+    /// The trace metric of this node's queue depth (`<node>/queue_depth`),
+    /// named at the first report.
+    depth_gauge: Option<&'static str>,
 }
 
 impl Mta {
@@ -343,6 +346,7 @@ impl Mta {
             depth_reported: 0,
             depth_reported_at: Time::ZERO,
             depth_timer: false,
+            depth_gauge: None,
         }
     }
 
@@ -665,8 +669,31 @@ impl Mta {
         self.depth_reported = self.depth;
         self.depth_reported_at = ctx.now();
         ledger::queue_depth(ctx, self.depth);
-        ctx.gauge("queue_depth", self.depth as i64);
+        let gauge = *self.depth_gauge.get_or_insert_with(|| queue_gauge(ctx.name(ctx.me())));
+        ctx.gauge(gauge, self.depth as i64);
     }
+}
+
+/// The trace metric of `node`'s queue depth, `<node>/queue_depth`: one
+/// counter track per node, so two MX queues never interleave in one track.
+/// The kernel names metrics with `&'static str`; each distinct node name is
+/// leaked once per process (a handful of names, whatever the number of runs).
+#[cfg(test)]
+pub(crate) fn queue_gauge_for_tests(node: &str) -> &'static str {
+    queue_gauge(node)
+}
+
+fn queue_gauge(node: &str) -> &'static str {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static NAMES: Mutex<BTreeMap<String, &'static str>> = Mutex::new(BTreeMap::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = names.get(node) {
+        return name;
+    }
+    let name: &'static str = Box::leak(format!("{node}/queue_depth").into_boxed_str());
+    names.insert(node.to_string(), name);
+    name
 }
 
 /// A queue that drains with more slots than this gives their memory back.

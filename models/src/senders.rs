@@ -25,7 +25,10 @@
 //!   `smtp_connect_timeout` (the next retry is counted from then, so it shifts
 //!   the schedule by minutes at most);
 //! - at profile expiry, or on a 5xx, the mail is bounced by the sender
-//!   (`ledger::sender_bounced`): returned, not lost, but counted per profile.
+//!   (`ledger::sender_bounced`): returned, not lost, but counted per profile;
+//! - every attempt at an MX host is reported to the availability
+//!   measurement at the door it knocked on (the MX host, or the cluster's
+//!   virtual IP): accepted, refused, timed out, 4xx or 5xx.
 //!
 //! Cheap by construction: a mail in flight is one 32-byte slot, and no
 //! table is indexed by mail id (an MX echoes the slot in its reply);
@@ -36,6 +39,7 @@
 
 use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time, MICROS_PER_H};
 
+use crate::availability::{self, Reason};
 use crate::ledger;
 use crate::msg::{tag, Envelope, MailId, MailboxId, Msg, Ops, Smtp, SmtpCode};
 use crate::retry::{Deadlines, RetryProfile};
@@ -488,7 +492,11 @@ impl Senders {
             }
             match s.state {
                 // No reply in time: this attempt at this MX is over.
-                State::Sending => self.failed(slot, ctx),
+                State::Sending => {
+                    let door = self.cfg.mx[s.mx as usize];
+                    availability::smtp(ctx, door, Err(Reason::TimedOut));
+                    self.failed(slot, ctx);
+                }
                 State::Waiting => {
                     let n = self.cfg.mx.len() as u64;
                     let mx = self.retry_rng.below(n) as u8;
@@ -521,19 +529,26 @@ impl Node<Msg, World> for Senders {
             Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx),
             Input::Message { from, msg: Msg::Smtp(Smtp::Reply { id, code, slot }) } => match code {
                 // Accepted by any MX, even after this attempt moved on: done.
+                // (Counted as an attempt only if it is the one in flight: a
+                // late reply's attempt was counted when it timed out.)
                 SmtpCode::Accepted => {
                     if let Some(slot) = self.holding(id, slot) {
+                        if self.sending_to(id, slot, from).is_some() {
+                            availability::smtp(ctx, from, Ok(()));
+                        }
                         ledger::sender_released(ctx, id);
                         self.release(slot);
                     }
                 }
                 SmtpCode::TempFail => {
                     if let Some(slot) = self.sending_to(id, slot, from) {
+                        availability::smtp(ctx, from, Err(Reason::TempFail));
                         self.failed(slot, ctx);
                     }
                 }
                 SmtpCode::PermFail => {
                     if let Some(slot) = self.sending_to(id, slot, from) {
+                        availability::smtp(ctx, from, Err(Reason::PermFail));
                         let name = &self.cfg.profiles[self.slots[slot as usize].profile as usize].name;
                         ledger::sender_bounced(ctx, id, name);
                         self.note_bounced(id);
@@ -544,6 +559,7 @@ impl Node<Msg, World> for Senders {
             // Connection refused: the host is down (or its service is).
             Input::Refused { to, msg: Msg::Smtp(Smtp::Data { mail, slot }) } => {
                 if let Some(slot) = self.sending_to(mail.id, slot, to) {
+                    availability::smtp(ctx, to, Err(Reason::Refused));
                     self.failed(slot, ctx);
                 }
             }

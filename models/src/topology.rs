@@ -8,6 +8,16 @@
 //! (fencing devices of node K, clustered only), `internet`, `clients`, `ops`.
 //! Components inside the filer are named `shelf-a/controller-b`, `shelf-a`,
 //! `group-3` (RAID groups, from 1).
+//!
+//! Every service has mail readers by default (`ClientsConfig::new`: 200
+//! users, 40% POP, 40% IMAP, 20% webmail, a check every 15 minutes), so that
+//! every run measures what users saw (`availability.rs`). They connect where
+//! real users do: in an unclustered service the POP, IMAP and webmail
+//! servers read the file server directly; in a cluster they run on the node
+//! holding the mail services, reached through the vip — webmail too, since
+//! a webmail front end is an IMAP client of them (an assumption: the Fused
+//! postmortem names "smtp, pop3/imap" and not webmail). Set `clients` to
+//! `None` for a service without readers.
 
 use mailsim_sim::{Config, Dur, Fault, FaultProcess, LinkConfig, NodeConfig, NodeId, Sim, Time};
 
@@ -133,8 +143,10 @@ pub struct Topology {
     pub workload: Workload,
     /// Sender settings (the `mx` list and workload are filled in).
     pub senders: SendersConfig,
-    /// Mail readers; `None` for none.
+    /// Mail readers; `None` for none. Default: `ClientsConfig::new`.
     pub clients: Option<ClientsConfig>,
+    /// The width of the availability measurement's time buckets. Default 1 h.
+    pub availability_bucket: Dur,
     /// Operators (probe targets and plan are filled in).
     pub ops: OpsConfig,
     pub plan: Vec<StepSpec>,
@@ -165,7 +177,8 @@ impl Topology {
             filer: FilerConfig::new(mailboxes),
             senders: SendersConfig::new(Vec::new(), workload.clone()),
             workload,
-            clients: None,
+            clients: Some(ClientsConfig::new(NodeId(0), mailboxes)),
+            availability_bucket: Dur::hours(1),
             ops: OpsConfig::default(),
             plan: Vec::new(),
             faults: Vec::new(),
@@ -360,6 +373,20 @@ impl Topology {
         }
         self.plan_steps()?.validate()?;
         self.link.validate()?;
+        if let Some(c) = &self.clients {
+            if c.users > 1 << 20 {
+                return Err(format!("{} users: at most {} are supported", c.users, 1 << 20));
+            }
+            if c.check_interval == Dur::ZERO || c.timeout == Dur::ZERO {
+                return Err("users' check interval and timeout must be longer than zero".to_string());
+            }
+            if c.proto_weights.iter().sum::<u64>() == 0 {
+                return Err("users need a protocol mix with some non-zero weight".to_string());
+            }
+        }
+        if self.availability_bucket == Dur::ZERO {
+            return Err("the availability bucket must be longer than zero".to_string());
+        }
         if let Some(p) = self.fault_phase {
             if p > self.duration {
                 return Err(format!("the fault phase ({p}) ends after the run ({})", self.duration));
@@ -404,6 +431,7 @@ impl Topology {
         cfg.stop_on_violation = false;
         let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
         sim.set_default_link(self.link);
+        sim.world_mut().stats.availability.set_bucket(self.availability_bucket);
 
         let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), self.filer.clone());
         assert_eq!(registered, filer_id);
