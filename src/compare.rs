@@ -97,7 +97,7 @@ pub struct Metric {
 }
 
 /// The metrics compared, in report order. Lower is better for all.
-pub const METRICS: [Metric; 8] = [
+pub const METRICS: [Metric; 14] = [
     Metric { key: "restore_h", name: "time to full restore", unit: "h", rare: false },
     Metric { key: "mailbox_hours", name: "mailbox-hours unavailable", unit: "mbx·h", rare: false },
     Metric { key: "delay_s_p50", name: "delivery delay p50", unit: "s", rare: false },
@@ -106,6 +106,12 @@ pub const METRICS: [Metric; 8] = [
     Metric { key: "bounces", name: "bounces", unit: "mails", rare: true },
     Metric { key: "duplicates", name: "duplicates", unit: "mails", rare: true },
     Metric { key: "lost", name: "lost", unit: "mails", rare: true },
+    Metric { key: "user_hours", name: "user-hours without full service", unit: "user·h", rare: false },
+    Metric { key: "users_affected_peak", name: "users without full service (peak)", unit: "%", rare: false },
+    Metric { key: "smtp_failed", name: "SMTP attempts failed", unit: "%", rare: false },
+    Metric { key: "pop_failed", name: "POP logins failed", unit: "%", rare: false },
+    Metric { key: "imap_failed", name: "IMAP logins failed", unit: "%", rare: false },
+    Metric { key: "webmail_failed", name: "webmail accesses failed", unit: "%", rare: false },
 ];
 
 /// What one run contributes to a comparison.
@@ -113,7 +119,7 @@ pub const METRICS: [Metric; 8] = [
 pub struct RunMetrics {
     pub seed: u64,
     /// In the order of `METRICS`.
-    pub values: [f64; 8],
+    pub values: [f64; METRICS.len()],
     /// Mailboxes were still unavailable at the end: the restore time is the
     /// end of the run, a lower bound.
     pub restore_censored: bool,
@@ -152,6 +158,12 @@ pub fn metrics_of(r: &RunResult) -> RunMetrics {
             (f.sender_bounced + f.returned) as f64,
             (f.duplicates + f.client_duplicates) as f64,
             f.lost as f64,
+            f.availability.user_minutes.without_full_service_total as f64 / 60.0,
+            f.users_affected_peak() as f64 / 10_000.0,
+            f.availability.smtp.failed_share as f64 / 10_000.0,
+            f.availability.pop.failed_share as f64 / 10_000.0,
+            f.availability.imap.failed_share as f64 / 10_000.0,
+            f.availability.webmail.failed_share as f64 / 10_000.0,
         ],
         restore_censored: censored,
         passed: r.passed(),
@@ -484,7 +496,13 @@ mod tests {
         values
             .iter()
             .enumerate()
-            .map(|(i, v)| RunMetrics { seed: i as u64, values: [*v; 8], restore_censored: false, passed: true, outcome: "ok".into() })
+            .map(|(i, v)| RunMetrics {
+                seed: i as u64,
+                values: [*v; METRICS.len()],
+                restore_censored: false,
+                passed: true,
+                outcome: "ok".into(),
+            })
             .collect()
     }
 
@@ -542,7 +560,8 @@ mod tests {
     #[test]
     fn no_bad_runs_is_the_rule_of_three_not_zero() {
         let a = runs(&[0.0; 200]);
-        let b: Vec<RunMetrics> = a.iter().map(|r| RunMetrics { values: [if r.seed == 7 { 1.0 } else { 0.0 }; 8], ..r.clone() }).collect();
+        let b: Vec<RunMetrics> =
+            a.iter().map(|r| RunMetrics { values: [if r.seed == 7 { 1.0 } else { 0.0 }; METRICS.len()], ..r.clone() }).collect();
         let lost = compare_runs(&a, &b, 2000).pop().expect("lost is the last metric");
         let none = lost.runs_with_any_a.expect("lost is a rare event");
         assert_eq!((none.k, none.n), (0, 200));

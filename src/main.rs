@@ -262,37 +262,47 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
         // The curves are for plots, not for this table.
         r.figures.unavailable = Vec::new();
         r.figures.delivered_per_hour = Vec::new();
+        for (_, service) in mailsim::run::SERVICES {
+            r.figures.availability.service_mut(service).series = Vec::new();
+        }
         (i, RunLine { passed, figures: r.figures, missed })
     });
 
-    let mut table = format!(
-        "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}\n",
-        "scenario", "seeds", "expect", "lost", "delivered", "bounced", "dupes", "peak-unav", "restored"
-    );
+    let row = |cells: [&str; 11]| {
+        format!(
+            "{:<40} {:>5} {:>7} {:>5} {:>7} {:>5} {:>6} {:>14} {:>8} {:>8} {:>8}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]
+        )
+    };
+    let mut table = row(["scenario", "seeds", "verdict", "lost", "bounced", "dupes", "users", "worst-down", "p99", "max", "restored"]);
     let mut all_ok = true;
+    let readable = |us: u64| HumanDuration(us as i64).readable();
     for (i, s) in scenarios.iter().enumerate() {
         let rs: Vec<&RunLine> = lines.iter().filter(|(k, _)| *k == i).map(|(_, r)| r).collect();
         let n = rs.len();
         let met = rs.iter().filter(|r| r.passed).count();
         let sum = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).sum::<u64>();
+        let max = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).max().unwrap_or(0);
         let lost = sum(&|f| f.lost);
-        let delivered = sum(&|f| f.delivered) / n.max(1) as u64;
         let bounced = sum(&|f| f.sender_bounced + f.returned) / n.max(1) as u64;
         let dupes = sum(&|f| f.duplicates + f.client_duplicates) / n.max(1) as u64;
-        let peak = rs.iter().map(|r| r.figures.peak_unavailable_ppm).max().unwrap_or(0);
+        let users = max(&|f| u64::from(f.users_affected_peak()));
+        let (down_s, down_service) = rs.iter().map(|r| r.figures.worst_service_down()).max().unwrap_or((0, "smtp"));
         let restored = rs.iter().filter_map(|r| r.figures.restored_us).max();
-        table.push_str(&format!(
-            "{:<44} {:>5} {:>9} {:>5} {:>9} {:>8} {:>6} {:>9} {:>10}\n",
+        let verdict = if met == n { "PASS".to_string() } else { format!("FAIL {}", n - met) };
+        table.push_str(&row([
             s.name(),
-            n,
-            format!("{met}/{n}"),
-            lost,
-            delivered,
-            bounced,
-            dupes,
-            Share(peak).to_string(),
-            fmt_opt(restored)
-        ));
+            &n.to_string(),
+            &verdict,
+            &lost.to_string(),
+            &bounced.to_string(),
+            &dupes.to_string(),
+            &Share(users as u32).to_string(),
+            &if down_s == 0 { "-".to_string() } else { format!("{} {down_service}", readable(down_s * 1_000_000)) },
+            &readable(max(&|f| f.delay_s_p99) * 1_000_000),
+            &readable(max(&|f| f.delay_s_max) * 1_000_000),
+            &restored.map_or("-".to_string(), readable),
+        ]));
         for r in rs.iter().filter(|r| !r.passed) {
             all_ok = false;
             for (name, detail) in &r.missed {
@@ -301,7 +311,14 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
             note!("    reproduce: cargo run --release -- run {} --seed {}", s.path.display(), r.figures.seed);
         }
     }
-    table.push_str("(delivered, bounced, dupes: mean per seed; lost: total; peak-unav, restored: worst seed)");
+    table.push_str(concat!(
+        "verdict:    PASS when every expectation held on every seed; FAIL n: n seeds missed one (listed above, with the command to reproduce each)\n",
+        "lost:       accepted mails lost, total over seeds; bounced, dupes: mean per seed (returned or bounced by senders; duplicate deliveries and client re-downloads)\n",
+        "users:      the peak share of users without full service (worst seed)\n",
+        "worst-down: the longest time one service (smtp, pop, imap, webmail) failed for at least one user, and which (worst seed)\n",
+        "p99, max:   delivery delay, author to mailbox (worst seed)\n",
+        "restored:   when the last unavailable mailbox came back (worst seed; - if none was unavailable)",
+    ));
     if let Err(code) = emit(&table) {
         return code;
     }

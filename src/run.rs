@@ -2,6 +2,7 @@
 //! deterministic; the figures a run reports; and the expectations checked
 //! against them.
 
+use mailsim_models::availability::{summarize, AvailabilitySummary, Service};
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Operators;
 use mailsim_models::reconcile::{reconcile, Reconciliation};
@@ -72,7 +73,27 @@ pub struct Figures {
     /// Whether the reconciliation agrees with the ledger (`Err`: every
     /// disagreement).
     pub reconciled: Result<(), String>,
+    /// What users and senders saw, per service (SMTP in, POP, IMAP,
+    /// webmail), per user and per queue: computed once, by
+    /// `mailsim_models::availability::summarize`.
+    pub availability: AvailabilitySummary,
 }
+
+impl Figures {
+    /// The longest time any service failed for at least one of its users,
+    /// and which service (the table's "worst service down-time").
+    pub fn worst_service_down(&self) -> (u64, &'static str) {
+        SERVICES.iter().map(|&(name, s)| (self.availability.service(s).unavailable_s, name)).max().unwrap_or((0, "smtp"))
+    }
+    /// The peak share of users without full service, ppm.
+    pub fn users_affected_peak(&self) -> u32 {
+        1_000_000 - self.availability.users_full_service_min.min(1_000_000)
+    }
+}
+
+/// The services, by the names scenario files and reports use.
+pub const SERVICES: [(&str, Service); 4] =
+    [("smtp", Service::Smtp), ("pop", Service::Pop), ("imap", Service::Imap), ("webmail", Service::Webmail)];
 
 /// One expectation's verdict.
 #[derive(Clone, Debug, Serialize)]
@@ -120,6 +141,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     let w = sim.world();
     let reconciliation = reconcile(sim);
     let topo = &scenario.topology;
+    let first_fault = topo.faults.iter().map(|f| Time(f.at_us.max(0) as u64)).min();
+    let availability = summarize(w, &topo.node_names(), first_fault, report.end);
     let mailboxes = topo.filer.mailboxes;
     let peak = w.stats.unavailable.iter().map(|u| u.1).max().unwrap_or(0);
     let restored_us = match w.stats.unavailable.last() {
@@ -197,6 +220,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         mailboxes,
         reconciled: reconciliation.check(w),
         reconciliation,
+        availability,
     }
 }
 
@@ -362,6 +386,31 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
             },
         });
     }
+    let a = &f.availability;
+    for (name, service) in SERVICES {
+        let sv = a.service(service);
+        if let Some(b) = e.service_down.get(name) {
+            outv.push(bounds(&format!("{name} unavailable"), HumanDuration(sv.unavailable_s as i64 * 1_000_000), b));
+        }
+        if let Some(b) = e.failed_share.get(name) {
+            outv.push(bounds(&format!("{name} failed share"), Share(sv.failed_share), b));
+        }
+        if let Some(b) = e.users_affected.get(name) {
+            outv.push(bounds(&format!("{name} users affected (peak)"), Share(sv.users_affected_peak), b));
+        }
+    }
+    if let Some(b) = &e.users_full_service_min {
+        outv.push(bounds("users in full service (lowest)", Share(a.users_full_service_min), b));
+    }
+    for c in &e.users_full_service {
+        let at_s = (c.at.micros().max(0) / 1_000_000) as u64;
+        let share = Share(a.users_full_service_at(at_s));
+        outv.push(bounds(&format!("users in full service at {}", c.at), share, &Bounds { min: c.min, max: c.max }));
+    }
+    if let Some(b) = &e.queue_peak {
+        let peak = a.queue_peak.values().map(|q| u64::from(q.depth)).max().unwrap_or(0);
+        outv.push(bounds("queue peak (deepest node)", peak, b));
+    }
     if let Some(b) = &e.failover {
         match f.failovers_us.first() {
             Some(t) => outv.push(bounds("failover", HumanDuration(*t as i64), b)),
@@ -383,7 +432,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{build_topology, ScenarioFile};
+    use crate::scenario::{build_topology, Checkpoint, ScenarioFile};
 
     fn scenario(absorbed: &str) -> Scenario {
         let text = format!(
@@ -601,6 +650,38 @@ mod tests {
         s.file.expect.failover = Some(Bounds { min: None, max: Some(HumanDuration::hours(5)) });
         let r = run(&s, 1);
         assert!(!verdict_named(&r, "failover").met);
+    }
+
+    /// Each availability expectation can fail: a broken lock manager for
+    /// 1 h 50 m denies POP and IMAP logins while SMTP keeps accepting.
+    #[test]
+    fn availability_expectations_pass_and_fail_on_what_users_saw() {
+        let mut s = with_step("at = \"2h\"");
+        let e = &mut s.file.expect;
+        let at_most = |max: &str| Bounds { min: None, max: Some(crate::units::parse_share(max).expect("share")) };
+        e.failed_share.insert("smtp".into(), at_most("0%"));
+        e.failed_share.insert("pop".into(), at_most("0%"));
+        e.service_down.insert("imap".into(), Bounds { min: Some(HumanDuration::hours(1)), max: Some(HumanDuration::hours(3)) });
+        e.service_down.insert("pop".into(), Bounds { min: None, max: Some(HumanDuration(600_000_000)) });
+        e.users_affected.insert("imap".into(), Bounds { min: Some(crate::units::parse_share("50%").expect("share")), max: None });
+        e.users_full_service_min = Some(at_most("99%"));
+        e.users_full_service =
+            vec![Checkpoint { at: HumanDuration::hours(1), min: None, max: Some(crate::units::parse_share("0%").expect("share")) }];
+        e.queue_peak = Some(Bounds { min: Some(1), max: None });
+        let r = run(&s, 4);
+        for (name, met) in [
+            ("smtp failed share", true),
+            ("pop failed share", false),
+            ("imap unavailable", true),
+            ("pop unavailable", false),
+            ("imap users affected (peak)", true),
+            ("users in full service (lowest)", true),
+            ("users in full service at 1h", false),
+            ("queue peak (deepest node)", true),
+        ] {
+            let v = verdict_named(&r, name);
+            assert_eq!(v.met, met, "{name}: {}", v.detail);
+        }
     }
 
     #[test]

@@ -506,6 +506,24 @@ pub struct Expect {
     /// When the first failover happened, from the start. No failover at all
     /// counts as later than any time: it meets `min`, and fails `max`.
     pub failover: Option<Bounds<HumanDuration>>,
+    /// Per service (`smtp`, `pop`, `imap`, `webmail`): how long the service
+    /// failed for at least one of its users (SMTP: one of its doors).
+    #[serde(default)]
+    pub service_down: BTreeMap<String, Bounds<HumanDuration>>,
+    /// Per service: failed attempts over attempts.
+    #[serde(default)]
+    pub failed_share: BTreeMap<String, Bounds<Share>>,
+    /// Per service: the most of its users without full service at once.
+    #[serde(default)]
+    pub users_affected: BTreeMap<String, Bounds<Share>>,
+    /// The lowest share of users in full service over the run.
+    pub users_full_service_min: Option<Bounds<Share>>,
+    /// The share of users in full service at given times (the OpenSRS
+    /// "80% of users have full email service" curve).
+    #[serde(default)]
+    pub users_full_service: Vec<Checkpoint>,
+    /// The deepest mail queue of any node (mails).
+    pub queue_peak: Option<Bounds<u64>>,
     /// Fault kinds expected to change nothing (a design variant whose
     /// redundancy absorbs them); every other scheduled fault must have an
     /// effect, and these must not.
@@ -1235,10 +1253,34 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     some_bound(&e.restored, "expect.restored")?;
     some_bound(&e.max_delay, "expect.max_delay")?;
     some_bound(&e.failover, "expect.failover")?;
-    for (i, c) in e.unavailable.iter().enumerate() {
-        if c.min.is_none() && c.max.is_none() {
-            return Err(bad(format!("expect.unavailable[{i}]"), "give `min`, `max` or both; a checkpoint without them checks nothing"));
+    for (list, checkpoints) in [("unavailable", &e.unavailable), ("users_full_service", &e.users_full_service)] {
+        for (i, c) in checkpoints.iter().enumerate() {
+            if c.min.is_none() && c.max.is_none() {
+                return Err(bad(format!("expect.{list}[{i}]"), "give `min`, `max` or both; a checkpoint without them checks nothing"));
+            }
         }
+    }
+    some_bound(&e.users_full_service_min, "expect.users_full_service_min")?;
+    some_bound(&e.queue_peak, "expect.queue_peak")?;
+    for (table, keys) in [
+        ("service_down", e.service_down.keys().collect::<Vec<_>>()),
+        ("failed_share", e.failed_share.keys().collect()),
+        ("users_affected", e.users_affected.keys().collect()),
+    ] {
+        for k in keys {
+            if !["smtp", "pop", "imap", "webmail"].contains(&k.as_str()) {
+                return Err(bad(format!("expect.{table}.{k}"), format!("unknown service `{k}` (services: smtp, pop, imap, webmail)")));
+            }
+        }
+    }
+    for (k, b) in &e.service_down {
+        some_bound(&Some(b.clone()), &format!("expect.service_down.{k}"))?;
+    }
+    for (k, b) in &e.failed_share {
+        some_bound(&Some(b.clone()), &format!("expect.failed_share.{k}"))?;
+    }
+    for (k, b) in &e.users_affected {
+        some_bound(&Some(b.clone()), &format!("expect.users_affected.{k}"))?;
     }
     t.validate().map_err(|e| bad("topology", e))?;
     let events = estimate_events(&t, mails);

@@ -88,6 +88,27 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+impl HumanDuration {
+    /// The duration rounded to what a person reads in a table: `40s`,
+    /// `25m`, `54.9h` below two days, `2d 8h` from there (the exact form,
+    /// `Display`, is for files).
+    pub fn readable(self) -> String {
+        let us = self.0.unsigned_abs();
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let (min, hour, day) = (60_000_000u64, 3_600_000_000u64, 86_400_000_000u64);
+        if us < min {
+            format!("{sign}{}s", us / 1_000_000)
+        } else if us < hour {
+            format!("{sign}{}m", us / min)
+        } else if us < 2 * day {
+            format!("{sign}{:.1}h", us as f64 / hour as f64)
+        } else {
+            let hours = (us + hour / 2) / hour;
+            format!("{sign}{}d {}h", hours / 24, hours % 24)
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -268,6 +289,18 @@ pub fn parse_count_rate(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readable_durations_round_to_what_a_person_reads() {
+        let r = |text: &str| parse_duration(text).expect("valid").readable();
+        assert_eq!(r("0s"), "0s");
+        assert_eq!(r("40s"), "40s");
+        assert_eq!(r("25m30s"), "25m");
+        assert_eq!(r("54h54m"), "54.9h");
+        assert_eq!(r("2d8h30ms"), "2d 8h");
+        assert_eq!(r("2d8h40m"), "2d 9h");
+        assert_eq!(HumanDuration(197_503_000_000).readable(), "2d 7h");
+    }
 
     #[test]
     fn durations_parse_and_print() {

@@ -549,6 +549,15 @@ impl AvailabilitySummary {
             Service::Webmail => &self.webmail,
         }
     }
+    /// The figures of one service, to change (a report that drops a series).
+    pub fn service_mut(&mut self, s: Service) -> &mut ServiceSummary {
+        match s {
+            Service::Smtp => &mut self.smtp,
+            Service::Pop => &mut self.pop,
+            Service::Imap => &mut self.imap,
+            Service::Webmail => &mut self.webmail,
+        }
+    }
 
     /// The share of users in full service at `t_s` (ppm).
     pub fn users_full_service_at(&self, t_s: u64) -> u32 {

@@ -1062,11 +1062,8 @@ mod tests {
     // ---- measurements ----
 
     #[test]
-    fn measurements_record_accesses_availability_depths_and_client_duplicates() {
+    fn measurements_record_availability_depths_and_client_duplicates() {
         let (sim, _) = run(|ctx| {
-            access(ctx, Proto::Imap, true);
-            access(ctx, Proto::Imap, false);
-            access(ctx, Proto::Pop, false);
             client_duplicates(ctx, 3);
             client_duplicates(ctx, 4);
             unavailable(ctx, 0);
@@ -1077,10 +1074,6 @@ mod tests {
         });
         let w = sim.world();
         let s = &w.stats;
-        assert_eq!(s.access[Proto::Imap as usize], (2, 1));
-        assert_eq!(s.access[Proto::Pop as usize], (1, 1));
-        assert_eq!(s.access[Proto::Webmail as usize], (0, 0));
-        assert_eq!(s.access_log, vec![(Time::ZERO, Proto::Imap, true), (Time::ZERO, Proto::Imap, false), (Time::ZERO, Proto::Pop, false)]);
         assert_eq!(w.counts.client_duplicates, 7);
         assert_eq!(s.unavailable, vec![(Time::ZERO, 0), (Time::ZERO, 5), (Time::ZERO, 0)]);
         assert_eq!(s.queue_depth, vec![(Time::ZERO, 1, 17)]);
