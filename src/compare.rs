@@ -97,7 +97,7 @@ pub struct Metric {
 }
 
 /// The metrics compared, in report order. Lower is better for all.
-pub const METRICS: [Metric; 14] = [
+pub const METRICS: [Metric; 15] = [
     Metric { key: "restore_h", name: "time to full restore", unit: "h", rare: false },
     Metric { key: "mailbox_hours", name: "mailbox-hours unavailable", unit: "mbx·h", rare: false },
     Metric { key: "delay_s_p50", name: "delivery delay p50", unit: "s", rare: false },
@@ -112,6 +112,7 @@ pub const METRICS: [Metric; 14] = [
     Metric { key: "pop_failed", name: "POP logins failed", unit: "%", rare: false },
     Metric { key: "imap_failed", name: "IMAP logins failed", unit: "%", rare: false },
     Metric { key: "webmail_failed", name: "webmail accesses failed", unit: "%", rare: false },
+    Metric { key: "no_service_user_hours", name: "user-hours without any service", unit: "user·h", rare: false },
 ];
 
 /// What one run contributes to a comparison.
@@ -164,6 +165,7 @@ pub fn metrics_of(r: &RunResult) -> RunMetrics {
             f.availability.pop.failed_share as f64 / 10_000.0,
             f.availability.imap.failed_share as f64 / 10_000.0,
             f.availability.webmail.failed_share as f64 / 10_000.0,
+            f.availability.user_minutes.without_full_service_total.saturating_sub(f.availability.user_minutes.partial_total) as f64 / 60.0,
         ],
         restore_censored: censored,
         passed: r.passed(),
@@ -562,7 +564,7 @@ mod tests {
         let a = runs(&[0.0; 200]);
         let b: Vec<RunMetrics> =
             a.iter().map(|r| RunMetrics { values: [if r.seed == 7 { 1.0 } else { 0.0 }; METRICS.len()], ..r.clone() }).collect();
-        let lost = compare_runs(&a, &b, 2000).pop().expect("lost is the last metric");
+        let lost = compare_runs(&a, &b, 2000).into_iter().find(|m| m.metric.key == "lost").expect("a metric");
         let none = lost.runs_with_any_a.expect("lost is a rare event");
         assert_eq!((none.k, none.n), (0, 200));
         assert!((none.high95 - 0.015).abs() < 1e-12, "{none:?}");

@@ -684,6 +684,56 @@ mod tests {
         }
     }
 
+    /// A RAID group that loses three disks (two parity) destroys the mail
+    /// delivered to its volume: a run that models real data loss runs to its
+    /// end, counts every lost mail (not as delivered), and its expectations
+    /// state the loss.
+    #[test]
+    fn a_run_that_models_data_loss_runs_to_its_end_and_counts_it() {
+        let text = r#"
+            [scenario]
+            name = "group-loss"
+            summary = "three disks of one group fail: its mail is lost"
+            [run]
+            duration = "1d"
+            [topology]
+            mx = 1
+            mailboxes = 60
+            [workload]
+            mails = 300
+            window = "4h"
+            [[faults]]
+            at = "6h"
+            kind = "disk-failure"
+            target = "group-1"
+            [[faults]]
+            at = "6h"
+            kind = "disk-failure"
+            target = "group-1"
+            [[faults]]
+            at = "6h"
+            kind = "disk-failure"
+            target = "group-1"
+            [expect]
+            custody = false
+            lost = { min = 1 }
+        "#;
+        let s = from_toml(text);
+        let r = run(&s, 5);
+        let f = &r.figures;
+        assert_eq!(r.report.end, Time::from_hours(24), "the run went on to its end");
+        assert!(f.lost > 0 && f.lost == f.lost_by.mailbox, "{:?}", f.lost_by);
+        assert_eq!(f.delivered + f.lost, f.accepted, "lost mail is not counted as delivered: {f:?}");
+        assert!(f.reconciled.is_ok(), "{:?}", f.reconciled);
+        let custody = verdict_named(&r, "custody");
+        assert!(custody.met && custody.detail.contains(&format!("violated {} times", f.lost)), "{}", custody.detail);
+        assert!(r.passed(), "{:?}", r.verdicts.iter().filter(|v| !v.met).collect::<Vec<_>>());
+        // The same file claiming no loss fails.
+        let mut clean = from_toml(text);
+        clean.file.expect.custody = None;
+        assert!(!run(&clean, 5).passed());
+    }
+
     #[test]
     fn every_property_of_the_run_has_a_verdict() {
         let r = run(&with_step("at = \"1h\""), 3);

@@ -435,6 +435,12 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     base.max_delay = None;
     base.no_failover_before = None;
     base.failover = None;
+    base.service_down.clear();
+    base.failed_share.clear();
+    base.users_affected.clear();
+    base.users_full_service_min = None;
+    base.users_full_service.clear();
+    base.queue_peak = None;
     if !keep_failed {
         return base;
     }
@@ -483,6 +489,30 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     if e.failover.is_some() {
         items.push(one(&|x| x.failover = e.failover.clone()));
     }
+    for (k, v) in &e.service_down {
+        items.push(one(&|x| {
+            x.service_down.insert(k.clone(), v.clone());
+        }));
+    }
+    for (k, v) in &e.failed_share {
+        items.push(one(&|x| {
+            x.failed_share.insert(k.clone(), v.clone());
+        }));
+    }
+    for (k, v) in &e.users_affected {
+        items.push(one(&|x| {
+            x.users_affected.insert(k.clone(), v.clone());
+        }));
+    }
+    if e.users_full_service_min.is_some() {
+        items.push(one(&|x| x.users_full_service_min = e.users_full_service_min.clone()));
+    }
+    for c in &e.users_full_service {
+        items.push(one(&|x| x.users_full_service = vec![c.clone()]));
+    }
+    if e.queue_peak.is_some() {
+        items.push(one(&|x| x.queue_peak = e.queue_peak.clone()));
+    }
     let mut s = scenario.clone();
     s.file.expect = base.clone();
     let base_verdicts = check(&s, &r.figures, &r.report).len();
@@ -511,6 +541,12 @@ fn merge_expect(into: &mut Expect, item: Expect) {
     into.max_delay = into.max_delay.take().or(item.max_delay);
     into.no_failover_before = into.no_failover_before.take().or(item.no_failover_before);
     into.failover = into.failover.take().or(item.failover);
+    into.service_down.extend(item.service_down);
+    into.failed_share.extend(item.failed_share);
+    into.users_affected.extend(item.users_affected);
+    into.users_full_service_min = into.users_full_service_min.take().or(item.users_full_service_min);
+    into.users_full_service.extend(item.users_full_service);
+    into.queue_peak = into.queue_peak.take().or(item.queue_peak);
 }
 
 /// The shrunk file's `run.seeds` covers the pinned seed below this.

@@ -90,7 +90,7 @@ impl fmt::Display for HumanDuration {
 
 impl HumanDuration {
     /// The duration rounded to what a person reads in a table: `40s`,
-    /// `25m`, `54.9h` below two days, `2d 8h` from there (the exact form,
+    /// `25m`, `54.9h` below three days, `4d 8h` from there (the exact form,
     /// `Display`, is for files).
     pub fn readable(self) -> String {
         let us = self.0.unsigned_abs();
@@ -100,7 +100,7 @@ impl HumanDuration {
             format!("{sign}{}s", us / 1_000_000)
         } else if us < hour {
             format!("{sign}{}m", us / min)
-        } else if us < 2 * day {
+        } else if us < 3 * day {
             format!("{sign}{:.1}h", us as f64 / hour as f64)
         } else {
             let hours = (us + hour / 2) / hour;
@@ -297,9 +297,10 @@ mod tests {
         assert_eq!(r("40s"), "40s");
         assert_eq!(r("25m30s"), "25m");
         assert_eq!(r("54h54m"), "54.9h");
-        assert_eq!(r("2d8h30ms"), "2d 8h");
-        assert_eq!(r("2d8h40m"), "2d 9h");
-        assert_eq!(HumanDuration(197_503_000_000).readable(), "2d 7h");
+        assert_eq!(r("2d8h30ms"), "56.0h");
+        assert_eq!(r("4d8h30ms"), "4d 8h");
+        assert_eq!(r("4d8h40m"), "4d 9h");
+        assert_eq!(HumanDuration(197_503_000_000).readable(), "54.9h");
     }
 
     #[test]

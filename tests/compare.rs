@@ -66,3 +66,18 @@ fn the_parallel_rebuild_restores_sooner_and_the_reverse_is_a_regression() {
     assert_eq!(json["metrics"][0]["change"], "improved");
     assert_eq!(json["metrics"][0]["metric"]["key"], "restore_h");
 }
+
+/// Temporary stores switched on at T+1h instead of T+14h: the affected users
+/// read new mail through webmail thirteen hours sooner (fewer user-hours
+/// without any service), and nobody gets full service back any sooner.
+#[test]
+fn earlier_temporary_stores_gain_webmail_access_not_full_service() {
+    let a = load("scenarios/opensrs-2008-shelf-controller.toml");
+    let b = load("scenarios/opensrs-2008-early-temp-stores.toml");
+    let c = compare(&a, &b, 0..6, 2000);
+    let none = c.metric("no_service_user_hours").expect("a metric");
+    assert_eq!(none.change, Change::Improved, "{none:?}");
+    let restore = c.metric("restore_h").expect("a metric");
+    assert_eq!(restore.change, Change::NoSignificantChange, "{restore:?}");
+    assert_eq!(c.metric("lost").expect("a metric").change, Change::NoSignificantChange);
+}

@@ -206,7 +206,8 @@ fn a_merge_back_that_drops_a_mail_from_the_temp_store_loses_it() {
         assert!(v.detail.contains("lost") && v.detail.contains("temporary store"), "seed {seed}: {}", v.detail);
         assert!(v.time > Time::from_hours(3), "seed {seed}: at the merge-back: {}", v.time);
         let c = &sim.world().counts;
-        assert_eq!((c.lost, c.lost_by.temp_store), (1, 1), "seed {seed}: {c:?}");
+        assert!(c.lost > 0, "seed {seed}: {c:?}");
+        assert_eq!(c.lost_by.temp_store, c.lost, "seed {seed}: all lost from the temporary store: {c:?}");
         assert_eq!(c.duplicate_deliveries, 0, "seed {seed}: {c:?}");
     }
 }

@@ -26,9 +26,6 @@ use crate::{Message, NodeId};
 
 /// The node index used in records made by the kernel itself.
 const KERNEL: u32 = u32::MAX;
-/// Violations one event may report (more are counted as one: a handler that
-/// reports thousands at once is reporting one bug).
-const VIOLATIONS_PER_EVENT_MAX: usize = 64;
 /// The name under which the recovery gate is reported.
 pub const RECOVERY: &str = "recovery";
 /// Violations a run keeps in full (with their trace tails); later ones are
@@ -574,10 +571,7 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     /// declared with [`Sim::declare`]: reporting an undeclared one is a model
     /// bug, and the run ends as a model panic.
     pub fn violation(&mut self, property: Declared, detail: String) {
-        // A run that stops at the first violation needs only that one.
-        if self.core.violation.len() < VIOLATIONS_PER_EVENT_MAX {
-            self.core.violation.push((property.name, detail));
-        }
+        self.core.violation.push((property.name, detail));
     }
     /// Records a metric sample (kept in full traces, exported as a counter).
     pub fn gauge(&mut self, name: &'static str, value: i64) {
