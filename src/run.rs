@@ -80,6 +80,35 @@ pub struct Verdict {
     pub name: String,
     pub met: bool,
     pub detail: String,
+    /// For a rate expectation (a bound with `on_seeds`), the share of seeds
+    /// it is meant to hold on, in parts per million. Its miss on one run is
+    /// tolerated: the run still passes, and sweeps judge the rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds_on_ppm: Option<u32>,
+}
+
+impl Verdict {
+    /// A verdict on an expectation that must hold on every seed.
+    pub fn new(name: impl Into<String>, met: bool, detail: impl Into<String>) -> Verdict {
+        Verdict { name: name.into(), met, detail: detail.into(), holds_on_ppm: None }
+    }
+    /// Missed, but a rate expectation: allowed on some seeds.
+    pub fn tolerated(&self) -> bool {
+        !self.met && self.holds_on_ppm.is_some()
+    }
+    /// Missed and not tolerated: this fails the run.
+    pub fn failed(&self) -> bool {
+        !self.met && self.holds_on_ppm.is_none()
+    }
+    /// How the human output tags it: `met`, `FAILED`, or for a tolerated
+    /// miss `miss, allowed on ≤0.10% of seeds`.
+    pub fn tag(&self) -> String {
+        match self.holds_on_ppm {
+            _ if self.met => "met".to_string(),
+            Some(ppm) => format!("miss, allowed on ≤{} of seeds", Share(1_000_000 - ppm.min(1_000_000))),
+            None => "FAILED".to_string(),
+        }
+    }
 }
 
 /// A whole run: the kernel's report, the figures, the verdicts.
@@ -93,8 +122,10 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Every expectation met, but for tolerated misses of rate
+    /// expectations (`Verdict::tolerated`), which sweeps judge by their rate.
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.met)
+        !self.verdicts.iter().any(Verdict::failed)
     }
 }
 
@@ -209,7 +240,16 @@ fn bounds<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, b: &Bo
         (None, Some(z)) => format!("<= {z}"),
         (None, None) => "anything".to_string(),
     };
-    Verdict { name: name.to_string(), met: low && high, detail: format!("{value} (expected {range})") }
+    let range = match b.on_seeds {
+        Some(share) => format!("{range} on {share} of seeds"),
+        None => range,
+    };
+    Verdict {
+        name: name.to_string(),
+        met: low && high,
+        detail: format!("{value} (expected {range})"),
+        holds_on_ppm: b.on_seeds.map(Share::ppm),
+    }
 }
 
 /// A property's verdict against what the scenario expects of it (`want`:
@@ -260,7 +300,7 @@ fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
 pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdict> {
     let e = &scenario.file.expect;
     let mut out = Vec::new();
-    let mut push = |name: &str, met: bool, detail: String| out.push(Verdict { name: name.to_string(), met, detail });
+    let mut push = |name: &str, met: bool, detail: String| out.push(Verdict::new(name, met, detail));
     let stopped = matches!(report.outcome, Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. });
     push("run completed", !stopped, if stopped { report.outcome.to_string() } else { format!("ran to {}", report.end) });
     for (flag, property, name) in [
@@ -314,7 +354,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     for c in &e.unavailable {
         let at = c.at.micros().max(0) as u64;
         let s = share_at(f, at);
-        outv.push(bounds(&format!("unavailable at {}", c.at), s, &Bounds { min: c.min, max: c.max }));
+        outv.push(bounds(&format!("unavailable at {}", c.at), s, &Bounds::new(c.min, c.max)));
     }
     if let Some(b) = &e.restored {
         match f.restored_us {
@@ -325,6 +365,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
                 name: "restored".into(),
                 met: false,
                 detail: "mailboxes were never all restored (or never unavailable)".into(),
+                holds_on_ppm: b.on_seeds.map(Share::ppm),
             }),
         }
     }
@@ -335,6 +376,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
             name: format!("no delivery between {a} and {z}"),
             met: n == 0,
             detail: format!("{n} mails delivered in those hours"),
+            holds_on_ppm: None,
         });
     }
     if let Some(b) = &e.max_delay {
@@ -360,6 +402,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
                     d.map_or("-".to_string(), |d| HumanDuration(d as i64).to_string())
                 ),
             },
+            holds_on_ppm: None,
         });
     }
     if let Some(b) = &e.failover {
@@ -374,6 +417,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
                     Some(m) => format!("no failover happened (expected one by {m})"),
                     None => "no failover happened (none expected before the lower bound)".into(),
                 },
+                holds_on_ppm: b.on_seeds.map(Share::ppm),
             }),
         }
     }
@@ -428,11 +472,11 @@ mod tests {
     #[test]
     fn a_service_never_unavailable_counts_as_restored_at_zero() {
         let mut s = scenario(r#""path-fault""#);
-        s.file.expect.restored = Some(Bounds { min: Some(HumanDuration(0)), max: Some(HumanDuration(0)) });
+        s.file.expect.restored = Some(Bounds::new(Some(HumanDuration(0)), Some(HumanDuration(0))));
         let r = run(&s, 1);
         let v = r.verdicts.iter().find(|v| v.name == "restored").expect("checked");
         assert!(v.met, "{}", v.detail);
-        s.file.expect.restored = Some(Bounds { min: Some(HumanDuration::hours(1)), max: None });
+        s.file.expect.restored = Some(Bounds::new(Some(HumanDuration::hours(1)), None));
         let r = run(&s, 1);
         assert!(!r.verdicts.iter().find(|v| v.name == "restored").expect("checked").met);
     }
@@ -594,11 +638,11 @@ mod tests {
     #[test]
     fn no_failover_meets_a_lower_bound_and_fails_an_upper_one() {
         let mut s = scenario(r#""path-fault""#);
-        s.file.expect.failover = Some(Bounds { min: Some(HumanDuration::hours(1)), max: None });
+        s.file.expect.failover = Some(Bounds::new(Some(HumanDuration::hours(1)), None));
         let r = run(&s, 1);
         assert!(r.figures.failovers_us.is_empty());
         assert!(verdict_named(&r, "failover").met, "{}", verdict_named(&r, "failover").detail);
-        s.file.expect.failover = Some(Bounds { min: None, max: Some(HumanDuration::hours(5)) });
+        s.file.expect.failover = Some(Bounds::new(None, Some(HumanDuration::hours(5))));
         let r = run(&s, 1);
         assert!(!verdict_named(&r, "failover").met);
     }

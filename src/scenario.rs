@@ -452,12 +452,33 @@ pub struct StepEntry {
     pub node: Option<String>,
 }
 
-/// A figure with bounds.
+/// A figure with bounds: `{ min = …, max = … }`, either or both. The bounds
+/// must hold on every seed, unless `on_seeds` says they are meant to hold on
+/// at least that share of seeds only: `max_delay = { min = "8h", on_seeds =
+/// "99.9%" }`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bounds<T> {
+    /// The least value that meets the expectation.
     pub min: Option<T>,
+    /// The greatest value that meets the expectation.
     pub max: Option<T>,
+    /// A rate expectation: the bounds are meant to hold on at least this
+    /// share of seeds (more than 0%, less than 100%), not on all. One run
+    /// that misses them reports the miss as tolerated and still passes; a
+    /// sweep or merge reports the observed share of seeds that met them with
+    /// its 95% confidence interval (Wilson score) and fails when that share
+    /// is below this one; the default job fails when the seeds it ran miss
+    /// it clearly (the interval's upper end is below it). Absent: every seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_seeds: Option<Share>,
+}
+
+impl<T> Bounds<T> {
+    /// Bounds that must hold on every seed.
+    pub fn new(min: Option<T>, max: Option<T>) -> Bounds<T> {
+        Bounds { min, max, on_seeds: None }
+    }
 }
 
 /// An unavailability checkpoint: at `at`, at most (or at least) this share
@@ -472,7 +493,8 @@ pub struct Checkpoint {
     pub min: Option<Share>,
 }
 
-/// What the postmortem reported, checked on every seed.
+/// What the postmortem reported, checked on every seed (a bound with
+/// `on_seeds`: meant to hold on at least that share of seeds).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -729,10 +751,19 @@ fn at_most(n: u64, max: u64, field: &str, what: &str) -> Result<(), Bad> {
     Ok(())
 }
 
-/// Bounds that say nothing check nothing.
+/// Bounds that say nothing check nothing; a rate expectation's share is
+/// strictly between 0% (it would check nothing) and 100% (that is a bound
+/// on every seed: leave `on_seeds` out).
 fn some_bound<T>(b: &Option<Bounds<T>>, field: &str) -> Result<(), Bad> {
     match b {
-        Some(Bounds { min: None, max: None }) => Err(bad(field, "give `min`, `max` or both; empty bounds check nothing")),
+        Some(Bounds { min: None, max: None, .. }) => Err(bad(field, "give `min`, `max` or both; empty bounds check nothing")),
+        Some(Bounds { on_seeds: Some(Share(0)), .. }) => {
+            Err(bad(format!("{field}.on_seeds"), "0% of seeds checks nothing; give a share above 0%"))
+        }
+        Some(Bounds { on_seeds: Some(Share(1_000_000)), .. }) => Err(bad(
+            format!("{field}.on_seeds"),
+            "100% of seeds is every seed: leave `on_seeds` out for a bound that must hold on every seed",
+        )),
         _ => Ok(()),
     }
 }
