@@ -635,6 +635,27 @@ mod tests {
         assert_eq!(r.figures.faults_unfired.len(), 1);
     }
 
+    /// A bound with `on_seeds` missed on one run is reported as not met and
+    /// tolerated; the run passes. The same bound without `on_seeds` fails it.
+    #[test]
+    fn a_tolerated_miss_of_a_rate_expectation_does_not_fail_the_run() {
+        let mut s = scenario(r#""path-fault""#);
+        let unmeetable = HumanDuration::hours(1000);
+        s.file.expect.max_delay = Some(Bounds { min: Some(unmeetable), max: None, on_seeds: Some(Share(999_000)) });
+        let r = run(&s, 1);
+        let v = verdict_named(&r, "max delivery delay");
+        assert!(!v.met && v.tolerated() && !v.failed(), "{v:?}");
+        assert_eq!(v.holds_on_ppm, Some(999_000));
+        assert_eq!(v.tag(), "miss, allowed on ≤0.10% of seeds");
+        assert!(v.detail.ends_with("(expected >= 41d16h on 99.90% of seeds)"), "{}", v.detail);
+        assert!(r.passed(), "a tolerated miss does not fail the run: {:?}", r.verdicts);
+        s.file.expect.max_delay = Some(Bounds::new(Some(unmeetable), None));
+        let r = run(&s, 1);
+        let v = verdict_named(&r, "max delivery delay");
+        assert!(v.failed() && v.tag() == "FAILED", "{v:?}");
+        assert!(!r.passed(), "the same miss without `on_seeds` fails the run");
+    }
+
     #[test]
     fn no_failover_meets_a_lower_bound_and_fails_an_upper_one() {
         let mut s = scenario(r#""path-fault""#);

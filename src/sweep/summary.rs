@@ -664,6 +664,43 @@ mod tests {
         assert!(all.high95 <= 1.0 && all.low95 > 0.5, "{all:?}");
     }
 
+    /// Newcombe (1998), "Two-sided confidence intervals for the single
+    /// proportion", Statistics in Medicine 17, Table I, method 3 (the Wilson
+    /// score interval without continuity correction), to four decimals.
+    #[test]
+    fn the_wilson_interval_matches_published_values() {
+        for (k, n, low, high) in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)] {
+            let (l, h) = wilson95(k, n);
+            assert!((l - low).abs() < 5e-5 && (h - high).abs() < 5e-5, "{k}/{n}: [{l:.5}, {h:.5}], published [{low}, {high}]");
+        }
+        assert_eq!(wilson95(0, 0), (0.0, 1.0), "no runs say nothing");
+        let (l, h) = wilson95(10, 10);
+        assert!((l - 0.7225).abs() < 5e-5 && h == 1.0, "all met: [{l}, {h}]");
+    }
+
+    fn flags(met: bool) -> Vec<RateFlag> {
+        vec![RateFlag { name: "max delivery delay".into(), holds_on_ppm: 900_000, met }]
+    }
+
+    #[test]
+    fn a_rate_expectation_is_met_at_its_share_and_not_below() {
+        // 9 of 10 = 90%: exactly the required share.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..10).map(|s| (s, flags(s != 4))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(c.met && !c.clearly_missed(), "{c}");
+        assert_eq!((c.pass_rate.k, c.pass_rate.n, c.missed_seeds.clone()), (9, 10, vec![4]));
+        // 8 of 10: below it, but 10 seeds cannot say so clearly.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..10).map(|s| (s, flags(s > 1))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(!c.met && !c.clearly_missed(), "{c}");
+        // 50 of 100: clearly below.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..100).map(|s| (s, flags(s % 2 == 0))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(!c.met && c.clearly_missed(), "{c}");
+        assert_eq!(c.missed_seeds.len(), RATE_MISSED_MAX);
+        assert_eq!(c.to_string(), "max delivery delay: met on 50 of 100 seeds = 50.0% (95% CI 40.4%–59.6%), required on 90%");
+    }
+
     #[test]
     fn percentages_keep_three_significant_digits() {
         assert_eq!(pct(0.0), "0%");
