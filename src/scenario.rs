@@ -3,7 +3,8 @@
 //! A scenario is a TOML file declaring a topology, a workload, a fault plan, a
 //! recovery plan and expectations (see `scenarios/` and `mailsim schema`). A
 //! variant `extends` another file and overrides any field — tables merge key
-//! by key, everything else (arrays included) is replaced — so a design review
+//! by key, everything else (arrays included) is replaced, and so is a whole
+//! bound under `[expect]` (`{ min, max, on_seeds }`) — so a design review
 //! compares `opensrs-2008-shelf-controller` with its parallel-rebuild variant
 //! without copying the file.
 //!
@@ -646,9 +647,19 @@ fn shorten(s: &str) -> String {
 
 /// Overrides `base` with `over`: tables merge key by key, other values replace.
 fn merge(base: &mut toml::Table, over: toml::Table) {
+    merge_at(base, over, false);
+}
+
+/// As [`merge`], `in_expect` under `[expect]`, where a bound (a table with
+/// `min`, `max` or `on_seeds`) replaces the base's bound whole: a variant's
+/// `max_delay = { min = "1h" }` must not inherit the base's `on_seeds` (nor
+/// its `max`) unseen.
+fn merge_at(base: &mut toml::Table, over: toml::Table, in_expect: bool) {
+    let is_bound = |t: &toml::Table| ["min", "max", "on_seeds"].iter().any(|k| t.contains_key(*k));
     for (k, v) in over {
+        let inner = in_expect || k == "expect";
         match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !(in_expect && is_bound(&o)) => merge_at(b, o, inner),
             (_, v) => {
                 base.insert(k, v);
             }
@@ -1397,6 +1408,49 @@ pub fn schema() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found when the Fused replay's delay bound became a rate: its weekday
+    /// variant's `max_delay = { min = "1h" }` silently inherited the
+    /// replay's `on_seeds`. A variant's bound replaces the base's whole.
+    #[test]
+    fn a_variants_bound_replaces_the_base_bound_whole() {
+        let mut base: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 2
+            mailboxes = 10
+            [expect]
+            max_delay = { min = "8h", on_seeds = "99.9%" }
+            failover = { min = "8h", max = "25h" }
+            sender_bounces = { all = { max = 0 }, exim = { max = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        let over: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 3
+            [expect]
+            max_delay = { min = "1h" }
+            sender_bounces = { all = { min = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        merge(&mut base, over);
+        let want: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 3
+            mailboxes = 10
+            [expect]
+            max_delay = { min = "1h" }
+            failover = { min = "8h", max = "25h" }
+            sender_bounces = { all = { min = 1 }, exim = { max = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        assert_eq!(base, want, "other tables still merge key by key");
+    }
 
     #[test]
     fn the_event_limit_is_the_kernels_budget() {

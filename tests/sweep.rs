@@ -574,7 +574,10 @@ fn a_rate_expectation_passes_at_its_required_share_and_fails_below_it() {
     assert_eq!(code, Some(0), "mailsim sweep exits 0 at the required share");
     let case = junit[0].cases.iter().find(|c| c.name == "max delivery delay").expect("a JUnit case per rate expectation");
     assert!(case.failure.is_none(), "{case:?}");
-    assert!(case.system_out.as_deref().is_some_and(|o| o.contains(&format!("met on {k} of {n} seeds")) && o.contains("95% CI")), "{case:?}");
+    assert!(
+        case.system_out.as_deref().is_some_and(|o| o.contains(&format!("met on {k} of {n} seeds")) && o.contains("95% CI")),
+        "{case:?}"
+    );
 
     // One part per million more than observed: not met, the sweep fails.
     let above = format!("{:.4}%", k as f64 * 100.0 / n as f64 + 0.0001);

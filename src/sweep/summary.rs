@@ -57,7 +57,10 @@ pub fn wilson95(k: u64, n: u64) -> (f64, f64) {
     let z2 = z * z;
     let centre = (p + z2 / (2.0 * nf)) / (1.0 + z2 / nf);
     let half = z / (1.0 + z2 / nf) * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At k = 0 and k = n the ends are exactly 0 and 1; rounding would miss.
+    let low = if k == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if k >= n { 1.0 } else { (centre + half).min(1.0) };
+    (low, high)
 }
 
 /// A rate expectation over many runs: the share of runs that met it, with
