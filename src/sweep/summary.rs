@@ -96,7 +96,7 @@ impl fmt::Display for RateCheck {
         if r.n > 0 {
             write!(f, " = {} (95% CI {}–{})", pct(r.share), pct(r.low95), pct(r.high95))?;
         }
-        write!(f, ", required on {}", self.required)
+        write!(f, ", required: at least {} of seeds", self.required)
     }
 }
 
@@ -701,7 +701,10 @@ mod tests {
         let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
         assert!(!c.met && c.clearly_missed(), "{c}");
         assert_eq!(c.missed_seeds.len(), RATE_MISSED_MAX);
-        assert_eq!(c.to_string(), "max delivery delay: met on 50 of 100 seeds = 50.0% (95% CI 40.4%–59.6%), required on 90%");
+        assert_eq!(
+            c.to_string(),
+            "max delivery delay: met on 50 of 100 seeds = 50.0% (95% CI 40.4%–59.6%), required: at least 90% of seeds"
+        );
     }
 
     #[test]
