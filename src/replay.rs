@@ -141,7 +141,7 @@ fn print_summary(r: &RunResult, file: &Path) {
         f.restored_us.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string())
     );
     for v in r.verdicts.iter().filter(|v| !v.met) {
-        note!("  [FAILED] {}: {}", v.name, v.detail);
+        note!("  [{}] {}: {}", v.tag(), v.name, v.detail);
     }
     note!("  run it: mailsim run {} --seed {}", file.display(), f.seed);
 }

@@ -3,7 +3,8 @@
 //! A scenario is a TOML file declaring a topology, a workload, a fault plan, a
 //! recovery plan and expectations (see `scenarios/` and `mailsim schema`). A
 //! variant `extends` another file and overrides any field — tables merge key
-//! by key, everything else (arrays included) is replaced — so a design review
+//! by key, everything else (arrays included) is replaced, and so is a whole
+//! bound under `[expect]` (`{ min, max, on_seeds }`) — so a design review
 //! compares `opensrs-2008-shelf-controller` with its parallel-rebuild variant
 //! without copying the file.
 //!
@@ -452,12 +453,33 @@ pub struct StepEntry {
     pub node: Option<String>,
 }
 
-/// A figure with bounds.
+/// A figure with bounds: `{ min = …, max = … }`, either or both. The bounds
+/// must hold on every seed, unless `on_seeds` says they are meant to hold on
+/// at least that share of seeds only: `max_delay = { min = "8h", on_seeds =
+/// "99.9%" }`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bounds<T> {
+    /// The least value that meets the expectation.
     pub min: Option<T>,
+    /// The greatest value that meets the expectation.
     pub max: Option<T>,
+    /// A rate expectation: the bounds are meant to hold on at least this
+    /// share of seeds (more than 0%, less than 100%), not on all. One run
+    /// that misses them reports the miss as tolerated and still passes; a
+    /// sweep or merge reports the observed share of seeds that met them with
+    /// its 95% confidence interval (Wilson score) and fails when that share
+    /// is below this one; the default job fails when the seeds it ran miss
+    /// it clearly (the interval's upper end is below it). Absent: every seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_seeds: Option<Share>,
+}
+
+impl<T> Bounds<T> {
+    /// Bounds that must hold on every seed.
+    pub fn new(min: Option<T>, max: Option<T>) -> Bounds<T> {
+        Bounds { min, max, on_seeds: None }
+    }
 }
 
 /// An unavailability checkpoint: at `at`, at most (or at least) this share
@@ -472,7 +494,8 @@ pub struct Checkpoint {
     pub min: Option<Share>,
 }
 
-/// What the postmortem reported, checked on every seed.
+/// What the postmortem reported, checked on every seed (a bound with
+/// `on_seeds`: meant to hold on at least that share of seeds).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -642,9 +665,19 @@ fn shorten(s: &str) -> String {
 
 /// Overrides `base` with `over`: tables merge key by key, other values replace.
 fn merge(base: &mut toml::Table, over: toml::Table) {
+    merge_at(base, over, false);
+}
+
+/// As [`merge`], `in_expect` under `[expect]`, where a bound (a table with
+/// `min`, `max` or `on_seeds`) replaces the base's bound whole: a variant's
+/// `max_delay = { min = "1h" }` must not inherit the base's `on_seeds` (nor
+/// its `max`) unseen.
+fn merge_at(base: &mut toml::Table, over: toml::Table, in_expect: bool) {
+    let is_bound = |t: &toml::Table| ["min", "max", "on_seeds"].iter().any(|k| t.contains_key(*k));
     for (k, v) in over {
+        let inner = in_expect || k == "expect";
         match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !(in_expect && is_bound(&o)) => merge_at(b, o, inner),
             (_, v) => {
                 base.insert(k, v);
             }
@@ -747,10 +780,19 @@ fn at_most(n: u64, max: u64, field: &str, what: &str) -> Result<(), Bad> {
     Ok(())
 }
 
-/// Bounds that say nothing check nothing.
+/// Bounds that say nothing check nothing; a rate expectation's share is
+/// strictly between 0% (it would check nothing) and 100% (that is a bound
+/// on every seed: leave `on_seeds` out).
 fn some_bound<T>(b: &Option<Bounds<T>>, field: &str) -> Result<(), Bad> {
     match b {
-        Some(Bounds { min: None, max: None }) => Err(bad(field, "give `min`, `max` or both; empty bounds check nothing")),
+        Some(Bounds { min: None, max: None, .. }) => Err(bad(field, "give `min`, `max` or both; empty bounds check nothing")),
+        Some(Bounds { on_seeds: Some(Share(0)), .. }) => {
+            Err(bad(format!("{field}.on_seeds"), "0% of seeds checks nothing; give a share above 0%"))
+        }
+        Some(Bounds { on_seeds: Some(Share(1_000_000)), .. }) => Err(bad(
+            format!("{field}.on_seeds"),
+            "100% of seeds is every seed: leave `on_seeds` out for a bound that must hold on every seed",
+        )),
         _ => Ok(()),
     }
 }
@@ -1408,6 +1450,49 @@ pub fn schema() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found when the Fused replay's delay bound became a rate: its weekday
+    /// variant's `max_delay = { min = "1h" }` silently inherited the
+    /// replay's `on_seeds`. A variant's bound replaces the base's whole.
+    #[test]
+    fn a_variants_bound_replaces_the_base_bound_whole() {
+        let mut base: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 2
+            mailboxes = 10
+            [expect]
+            max_delay = { min = "8h", on_seeds = "99.9%" }
+            failover = { min = "8h", max = "25h" }
+            sender_bounces = { all = { max = 0 }, exim = { max = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        let over: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 3
+            [expect]
+            max_delay = { min = "1h" }
+            sender_bounces = { all = { min = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        merge(&mut base, over);
+        let want: toml::Table = toml::from_str(
+            r#"
+            [topology]
+            mx = 3
+            mailboxes = 10
+            [expect]
+            max_delay = { min = "1h" }
+            failover = { min = "8h", max = "25h" }
+            sender_bounces = { all = { min = 1 }, exim = { max = 1 } }
+            "#,
+        )
+        .expect("valid toml");
+        assert_eq!(base, want, "other tables still merge key by key");
+    }
 
     #[test]
     fn the_event_limit_is_the_kernels_budget() {

@@ -116,7 +116,7 @@ pub fn failure_of(scenario: &Scenario, r: &RunResult) -> Option<Failure> {
     } else if !outcome.is_ok() {
         return Some(Failure::Abnormal { class: outcome.class().to_string() });
     }
-    let mut names: Vec<String> = r.verdicts.iter().filter(|v| !v.met).map(|v| v.name.clone()).collect();
+    let mut names: Vec<String> = r.verdicts.iter().filter(|v| v.failed()).map(|v| v.name.clone()).collect();
     if names.is_empty() {
         return None;
     }

@@ -247,6 +247,8 @@ fn fields_without_effect_elsewhere_are_errors() {
     expect_corpus_error("workload-after-run.toml", 16, Some("workload.begin"), "never sent");
     expect_corpus_error("empty-bounds.toml", 18, Some("expect.lost"), "check nothing");
     expect_corpus_error("empty-checkpoint.toml", 18, Some("expect.unavailable[0]"), "checks nothing");
+    expect_corpus_error("rate-on-0-percent-of-seeds.toml", 18, Some("expect.max_delay.on_seeds"), "checks nothing");
+    expect_corpus_error("rate-on-100-percent-of-seeds.toml", 18, Some("expect.max_delay.on_seeds"), "leave `on_seeds` out");
 }
 
 #[test]

@@ -123,7 +123,7 @@ fn a_failed_expectation_shrinks_to_the_same_set_of_failed_names() {
     // The ECCS replay with a delay bound it cannot meet: mail waits ~32 h
     // for the fix, the bound says 20 h.
     let mut s = load("scenarios/eccs-2018-nfs-lock-upgrade.toml");
-    s.file.expect.max_delay = Some(Bounds { min: None, max: Some(HumanDuration::hours(20)) });
+    s.file.expect.max_delay = Some(Bounds::new(None, Some(HumanDuration::hours(20))));
     let seed = 2;
     let r = shrink(&s, seed, &ShrinkOptions::default()).expect("fails");
     assert_eq!(r.failure, Failure::Expectations { names: vec!["max delivery delay".into()] });

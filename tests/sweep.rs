@@ -518,3 +518,79 @@ fn a_sweep_refuses_more_seeds_than_its_limit_before_running_any() {
     assert!(parse_seeds("0..18446744073709551615").is_err());
     assert!(files(&d).is_empty(), "nothing ran, nothing was written: {:?}", files(&d));
 }
+
+/// `tests/data/sweep-rate.toml` with its delay bound required on `share`,
+/// written to a fresh directory.
+fn rate_scenario(name: &str, share: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sweep-rate.toml");
+    let text = std::fs::read_to_string(src).unwrap();
+    assert!(text.contains("on_seeds = \"50%\""), "the test file's share moved");
+    let path = fresh(name).join("sweep-rate.toml");
+    std::fs::write(&path, text.replace("on_seeds = \"50%\"", &format!("on_seeds = {share:?}"))).unwrap();
+    path
+}
+
+/// Sweeps a rate scenario over seeds 0..16 (shares of 16 are whole in
+/// 0.0001%): its summary, JUnit report and `mailsim sweep` exit code.
+fn rate_sweep(name: &str, share: &str) -> (Summary, Vec<JunitSuite>, Option<i32>) {
+    let file = rate_scenario(name, share);
+    let dir = fresh(&format!("{name}-out"));
+    let mut c = config(&dir, 0..16, Shard::ALL);
+    c.files = vec![file.clone()];
+    let s = sweep(&c).expect("the sweep runs").summary;
+    let junit = summary_junit(&s);
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_mailsim"))
+        .args(["sweep", "--seeds", "0..16", "--jobs", "2", "--out"])
+        .arg(fresh(&format!("{name}-cli")))
+        .arg(&file)
+        .output()
+        .expect("mailsim runs");
+    (s, junit, cli.status.code())
+}
+
+/// A bound with `on_seeds`: the seeds that miss it are tolerated (the runs
+/// pass), and the sweep reports the share that met it with its Wilson 95%
+/// interval; it passes at exactly the required share and fails (exit 1, a
+/// failed JUnit case naming the missed seeds) just below it.
+#[test]
+fn a_rate_expectation_passes_at_its_required_share_and_fails_below_it() {
+    let (s, _, _) = rate_sweep("rate-probe", "50%");
+    let sc = &s.scenarios[0];
+    assert_eq!(sc.rates.len(), 1, "{:?}", sc.rates);
+    let rate = &sc.rates[0];
+    let (k, n) = (rate.pass_rate.k, rate.pass_rate.n);
+    assert_eq!(n, 16);
+    assert!(0 < k && k < n, "want seeds that miss the bound and seeds that meet it, got {k} of {n}");
+    assert_eq!(sc.failed, 0, "a tolerated miss fails no run: {:?}", sc.failures);
+    assert_eq!(rate.missed_seeds.len() as u64, n - k);
+    let (low, high) = mailsim::sweep::wilson95(k, n);
+    assert_eq!((rate.pass_rate.low95, rate.pass_rate.high95), (low, high));
+
+    // Exactly the observed share: met.
+    let exact = format!("{}%", k as f64 * 100.0 / n as f64);
+    let (s, junit, code) = rate_sweep("rate-exact", &exact);
+    let r = &s.scenarios[0].rates[0];
+    assert!(r.met && s.ok(), "{r}");
+    assert_eq!(code, Some(0), "mailsim sweep exits 0 at the required share");
+    let case = junit[0].cases.iter().find(|c| c.name == "max delivery delay").expect("a JUnit case per rate expectation");
+    assert!(case.failure.is_none(), "{case:?}");
+    assert!(
+        case.system_out.as_deref().is_some_and(|o| o.contains(&format!("met on {k} of {n} seeds")) && o.contains("95% CI")),
+        "{case:?}"
+    );
+
+    // One part per million more than observed: not met, the sweep fails.
+    let above = format!("{:.4}%", k as f64 * 100.0 / n as f64 + 0.0001);
+    let (s, junit, code) = rate_sweep("rate-above", &above);
+    let sc = &s.scenarios[0];
+    assert!(!sc.rates[0].met && !s.ok(), "{}", sc.rates[0]);
+    assert_eq!(sc.failed, 0, "the runs still pass; the rate fails");
+    assert_eq!(code, Some(1), "mailsim sweep exits 1 below the required share");
+    let case = junit[0].cases.iter().find(|c| c.name == "max delivery delay").expect("a JUnit case per rate expectation");
+    let failure = case.failure.as_ref().expect("the rate case fails");
+    assert!(failure.message.contains("below its required share"), "{}", failure.message);
+    let first_missed = sc.rates[0].missed_seeds[0];
+    assert!(failure.text.contains(&format!("--seed {first_missed}")), "{}", failure.text);
+    let human = mailsim::sweep::render_summary(&s);
+    assert!(human.contains("rate FAILED: max delivery delay: met on") && human.contains("1 rate expectations below"), "{human}");
+}

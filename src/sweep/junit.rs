@@ -4,8 +4,9 @@
 use std::fmt;
 use std::path::Path;
 
+use super::record::repro_command;
 use super::store::write_atomic;
-use super::summary::{missing_list, Failure, Rate, Summary};
+use super::summary::{missing_list, Failure, Rate, RateCheck, Summary};
 use super::{io_err, SweepError};
 
 /// One JUnit test case.
@@ -113,6 +114,10 @@ pub fn summary_junit(s: &Summary) -> Vec<JunitSuite> {
     for sc in &s.scenarios {
         let class = format!("{} [{}]", sc.scenario, sc.file_hash);
         for e in &sc.expectations {
+            if let Some(r) = sc.rates.iter().find(|r| &r.name == e) {
+                cases.push(rate_case(&class, &sc.file, r));
+                continue;
+            }
             let failed: Vec<&Failure> = sc.failures.iter().filter(|f| f.failed.contains(e)).collect();
             let rate = Rate::new(failed.len() as u64, sc.runs);
             if failed.is_empty() {
@@ -131,6 +136,9 @@ pub fn summary_junit(s: &Summary) -> Vec<JunitSuite> {
             }
             cases.push(JunitCase::failed(&class, e, format!("failed {rate}; reproduce: {}", failed[0].repro), text.join("\n")));
         }
+        for r in sc.rates.iter().filter(|r| !sc.expectations.contains(&r.name)) {
+            cases.push(rate_case(&class, &sc.file, r));
+        }
         if let Some(m) = sc.missing.filter(|m| *m > 0) {
             cases.push(JunitCase::failed(
                 &class,
@@ -141,6 +149,19 @@ pub fn summary_junit(s: &Summary) -> Vec<JunitSuite> {
         }
     }
     vec![JunitSuite { name: "mailsim sweep".to_string(), cases }]
+}
+
+/// A rate expectation's test case: passes when the share of seeds that met
+/// it is at least the required share; either way it shows the share with
+/// its 95% interval, and a failure lists the first seeds that missed it.
+fn rate_case(class: &str, file: &str, r: &RateCheck) -> JunitCase {
+    if r.met {
+        let mut c = JunitCase::passed(class, &r.name);
+        c.system_out = Some(r.to_string());
+        return c;
+    }
+    let text: Vec<String> = r.missed_seeds.iter().map(|&seed| format!("{}  # missed `{}`", repro_command(file, seed), r.name)).collect();
+    JunitCase::failed(class, &r.name, format!("below its required share: {r}"), text.join("\n"))
 }
 
 pub(super) fn write_junit(path: &Path, s: &Summary) -> Result<(), SweepError> {

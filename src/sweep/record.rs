@@ -27,11 +27,17 @@ pub struct Record {
     pub seed: u64,
     /// ok, safety, liveness, panic or budget.
     pub outcome: String,
-    /// Every expectation met.
+    /// Every expectation met, but for tolerated misses of rate expectations.
     pub passed: bool,
-    /// Names of the expectations not met.
+    /// Names of the expectations not met (tolerated misses of rate
+    /// expectations are in `rates`, not here).
     #[serde(default)]
     pub failed: Vec<String>,
+    /// Every rate expectation's verdict (bounds with `on_seeds`): a sweep
+    /// judges their share of seeds. Absent from scenarios without any, so
+    /// their records (and checksums) are as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<RateFlag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
     /// Fault kinds injected in this run (scheduled and random), as the kernel
@@ -69,6 +75,22 @@ pub struct FaultFlags {
     pub fired: u32,
     /// Occurrences that changed something observable.
     pub effect: u32,
+}
+
+/// One rate expectation's verdict in one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateFlag {
+    pub name: String,
+    /// The share of seeds it is meant to hold on, parts per million.
+    pub holds_on_ppm: u32,
+    pub met: bool,
+}
+
+impl RateFlag {
+    /// The rate expectations' verdicts of a run.
+    pub fn of(r: &RunResult) -> Vec<RateFlag> {
+        r.verdicts.iter().filter_map(|v| Some(RateFlag { name: v.name.clone(), holds_on_ppm: v.holds_on_ppm?, met: v.met })).collect()
+    }
 }
 
 /// One random fault process enabled in one run.
@@ -130,7 +152,8 @@ pub fn record(file: &str, file_hash: &str, r: &RunResult) -> Record {
         seed: f.seed,
         outcome: r.report.outcome.class().to_string(),
         passed: r.passed(),
-        failed: r.verdicts.iter().filter(|v| !v.met).map(|v| v.name.clone()).collect(),
+        failed: r.verdicts.iter().filter(|v| v.failed()).map(|v| v.name.clone()).collect(),
+        rates: RateFlag::of(r),
         violation: f.violation.clone(),
         faults: kinds.into_values().collect(),
         processes: r.report.processes.iter().filter(|p| p.enabled).map(|p| ProcessFlags { kind: p.kind.clone(), fired: p.fired }).collect(),

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::record::Record;
+use super::record::{repro_command, RateFlag, Record};
 use super::seeds::{SeedRun, Shard};
 use super::store::ManifestEntry;
 use crate::units::{HumanDuration, Share};
@@ -38,12 +38,104 @@ impl Rate {
         if k == 0 {
             return Rate { k, n, share: 0.0, low95: 0.0, high95: (3.0 / nf).min(1.0) };
         }
-        let z = 1.959_964_f64;
-        let z2 = z * z;
-        let centre = (p + z2 / (2.0 * nf)) / (1.0 + z2 / nf);
-        let half = z / (1.0 + z2 / nf) * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
-        Rate { k, n, share: p, low95: (centre - half).max(0.0), high95: (centre + half).min(1.0) }
+        let (low95, high95) = wilson95(k, n);
+        Rate { k, n, share: p, low95, high95 }
     }
+}
+
+/// The 95% Wilson score interval of a share observed as k of n (Wilson 1927):
+/// with p = k/n and z = 1.96, the centre (p + z²/2n) / (1 + z²/n) plus or
+/// minus z / (1 + z²/n) · √(p(1−p)/n + z²/4n²), clipped to [0, 1]. Unlike
+/// p ± z√(p(1−p)/n) it stays inside [0, 1] and keeps its coverage near 0 and
+/// near 1, where rate expectations live. n = 0 says nothing: [0, 1].
+pub fn wilson95(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (nf, p) = (n as f64, k.min(n) as f64 / n as f64);
+    let z = 1.959_964_f64;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * nf)) / (1.0 + z2 / nf);
+    let half = z / (1.0 + z2 / nf) * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
+    // At k = 0 and k = n the ends are exactly 0 and 1; rounding would miss.
+    let low = if k == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if k >= n { 1.0 } else { (centre + half).min(1.0) };
+    (low, high)
+}
+
+/// A rate expectation over many runs: the share of runs that met it, with
+/// its 95% interval, against the share it is meant to hold on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateCheck {
+    pub name: String,
+    /// The share of seeds it is meant to hold on (`on_seeds`).
+    pub required: Share,
+    /// Runs that met it (`k`) of the runs that checked it (`n`), with the
+    /// Wilson 95% interval (the rule of three when none met it).
+    pub pass_rate: Rate,
+    /// The observed share is at least the required one. A sweep or merge
+    /// fails when it is not.
+    pub met: bool,
+    /// The first few seeds that missed it, in the order seen.
+    pub missed_seeds: Vec<u64>,
+}
+
+impl RateCheck {
+    /// The seeds miss the required share clearly: even the upper end of the
+    /// 95% interval is below it. The default job, with its few seeds, fails
+    /// on this rather than on the observed share.
+    pub fn clearly_missed(&self) -> bool {
+        self.pass_rate.n > 0 && self.pass_rate.high95 < self.required.as_f64()
+    }
+}
+
+impl fmt::Display for RateCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.pass_rate;
+        write!(f, "{}: met on {} of {} seeds", self.name, r.k, r.n)?;
+        if r.n > 0 {
+            write!(f, " = {} (95% CI {}–{})", pct(r.share), pct(r.low95), pct(r.high95))?;
+        }
+        write!(f, ", required: at least {} of seeds", self.required)
+    }
+}
+
+/// Seeds that missed a rate expectation kept in a summary, at most.
+const RATE_MISSED_MAX: usize = 10;
+
+/// The rate expectations of many runs (each run's seed and `RateFlag`s),
+/// per name and required share, in order of first appearance.
+pub fn rate_checks<'a>(runs: impl IntoIterator<Item = (u64, &'a [RateFlag])>) -> Vec<RateCheck> {
+    // (name, ppm, met, checked, missed seeds)
+    let mut counts: Vec<(String, u32, u64, u64, Vec<u64>)> = Vec::new();
+    for (seed, flags) in runs {
+        for f in flags {
+            let i = match counts.iter().position(|c| c.0 == f.name && c.1 == f.holds_on_ppm) {
+                Some(i) => i,
+                None => {
+                    counts.push((f.name.clone(), f.holds_on_ppm, 0, 0, Vec::new()));
+                    counts.len() - 1
+                }
+            };
+            let c = &mut counts[i];
+            c.2 += u64::from(f.met);
+            c.3 += 1;
+            if !f.met && c.4.len() < RATE_MISSED_MAX {
+                c.4.push(seed);
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(name, ppm, k, n, missed_seeds)| RateCheck {
+            name,
+            required: Share(ppm),
+            pass_rate: Rate::new(k, n),
+            // k/n >= ppm/10^6, in integers.
+            met: u128::from(k) * 1_000_000 >= u128::from(ppm) * u128::from(n),
+            missed_seeds,
+        })
+        .collect()
 }
 
 impl fmt::Display for Rate {
@@ -137,6 +229,11 @@ pub struct ScenarioSummary {
     pub figures: FigureSummary,
     /// The expectations checked (from the manifest and the failures).
     pub expectations: Vec<String>,
+    /// Each rate expectation (a bound with `on_seeds`): the share of runs
+    /// that met it against the share required. Their misses in single runs
+    /// are not counted in `failed`; a rate below its required share fails
+    /// the summary.
+    pub rates: Vec<RateCheck>,
     /// Seeds the manifests asked for that have no record (None: no manifest).
     pub missing: Option<u64>,
     /// The first few missing seeds.
@@ -161,9 +258,10 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Every run passed and no seed is missing.
+    /// Every run passed, every rate expectation met its share of seeds, and
+    /// no seed is missing.
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.scenarios.iter().all(|s| s.missing.unwrap_or(0) == 0)
+        self.failed == 0 && self.scenarios.iter().all(|s| s.missing.unwrap_or(0) == 0 && s.rates.iter().all(|r| r.met))
     }
 }
 
@@ -308,6 +406,7 @@ fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEnt
         processes,
         figures,
         expectations,
+        rates: rate_checks(rs.iter().map(|r| (r.seed, r.rates.as_slice()))),
         missing: gaps.as_ref().map(|g| g.count),
         missing_seeds: gaps.as_ref().map(|g| g.first.clone()).unwrap_or_default(),
         missing_shards: gaps.as_ref().map(|g| g.shards.clone()).unwrap_or_default(),
@@ -521,6 +620,13 @@ pub fn render_summary(s: &Summary) -> String {
             f.restored_us_max.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string()),
             HumanDuration(f.delay_s_max as i64 * 1_000_000)
         );
+        for r in &sc.rates {
+            let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
+            if !r.missed_seeds.is_empty() {
+                let first = r.missed_seeds.iter().map(|&seed| repro_command(&sc.file, seed)).collect::<Vec<_>>();
+                let _ = writeln!(o, "    missed first on: {}", first.join("; "));
+            }
+        }
         if let Some(m) = sc.missing.filter(|m| *m > 0) {
             let _ = writeln!(o, "  INCOMPLETE: {m} seeds asked for have no result: {}", missing_list(sc));
         }
@@ -532,7 +638,12 @@ pub fn render_summary(s: &Summary) -> String {
     for w in &s.warnings {
         let _ = writeln!(o, "warning: {w}");
     }
-    let _ = writeln!(o, "total: {} runs, {} failed", s.runs, s.failed);
+    let rates_failed = s.scenarios.iter().flat_map(|sc| &sc.rates).filter(|r| !r.met).count();
+    if rates_failed > 0 {
+        let _ = writeln!(o, "total: {} runs, {} failed; {rates_failed} rate expectations below their required share", s.runs, s.failed);
+    } else {
+        let _ = writeln!(o, "total: {} runs, {} failed", s.runs, s.failed);
+    }
     o
 }
 
@@ -554,6 +665,46 @@ mod tests {
         assert!((r.low95 - 0.2582).abs() < 1e-3 && (r.high95 - 0.6579).abs() < 1e-3, "{r:?}");
         let all = Rate::new(5, 5);
         assert!(all.high95 <= 1.0 && all.low95 > 0.5, "{all:?}");
+    }
+
+    /// Newcombe (1998), "Two-sided confidence intervals for the single
+    /// proportion", Statistics in Medicine 17, Table I, method 3 (the Wilson
+    /// score interval without continuity correction), to four decimals.
+    #[test]
+    fn the_wilson_interval_matches_published_values() {
+        for (k, n, low, high) in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)] {
+            let (l, h) = wilson95(k, n);
+            assert!((l - low).abs() < 5e-5 && (h - high).abs() < 5e-5, "{k}/{n}: [{l:.5}, {h:.5}], published [{low}, {high}]");
+        }
+        assert_eq!(wilson95(0, 0), (0.0, 1.0), "no runs say nothing");
+        let (l, h) = wilson95(10, 10);
+        assert!((l - 0.7225).abs() < 5e-5 && h == 1.0, "all met: [{l}, {h}]");
+    }
+
+    fn flags(met: bool) -> Vec<RateFlag> {
+        vec![RateFlag { name: "max delivery delay".into(), holds_on_ppm: 900_000, met }]
+    }
+
+    #[test]
+    fn a_rate_expectation_is_met_at_its_share_and_not_below() {
+        // 9 of 10 = 90%: exactly the required share.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..10).map(|s| (s, flags(s != 4))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(c.met && !c.clearly_missed(), "{c}");
+        assert_eq!((c.pass_rate.k, c.pass_rate.n, c.missed_seeds.clone()), (9, 10, vec![4]));
+        // 8 of 10: below it, but 10 seeds cannot say so clearly.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..10).map(|s| (s, flags(s > 1))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(!c.met && !c.clearly_missed(), "{c}");
+        // 50 of 100: clearly below.
+        let runs: Vec<(u64, Vec<RateFlag>)> = (0..100).map(|s| (s, flags(s % 2 == 0))).collect();
+        let c = &rate_checks(runs.iter().map(|(s, f)| (*s, f.as_slice())))[0];
+        assert!(!c.met && c.clearly_missed(), "{c}");
+        assert_eq!(c.missed_seeds.len(), RATE_MISSED_MAX);
+        assert_eq!(
+            c.to_string(),
+            "max delivery delay: met on 50 of 100 seeds = 50.0% (95% CI 40.4%–59.6%), required: at least 90% of seeds"
+        );
     }
 
     #[test]
