@@ -450,6 +450,11 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         let share = Share(a.users_full_service_at(at_s));
         outv.push(bounds(&format!("users in full service at {}", c.at), share, &Bounds::new(c.min, c.max)));
     }
+    for c in &e.users_partial_service {
+        let at_s = (c.at.micros().max(0) / 1_000_000) as u64;
+        let share = Share(a.users_partial_service_at(at_s));
+        outv.push(bounds(&format!("users with partial service at {}", c.at), share, &Bounds::new(c.min, c.max)));
+    }
     if let Some(b) = &e.queue_peak {
         let peak = a.queue_peak.values().map(|q| u64::from(q.depth)).max().unwrap_or(0);
         outv.push(bounds("queue peak (deepest node)", peak, b));
@@ -733,6 +738,8 @@ mod tests {
         e.users_full_service =
             vec![Checkpoint { at: HumanDuration::hours(1), min: None, max: Some(crate::units::parse_share("0%").expect("share")) }];
         e.queue_peak = Some(Bounds::new(Some(1), None));
+        e.users_partial_service =
+            vec![Checkpoint { at: HumanDuration::hours(1), min: Some(crate::units::parse_share("1%").expect("share")), max: None }];
         let r = run(&s, 4);
         for (name, met) in [
             ("smtp failed share", true),
@@ -743,6 +750,7 @@ mod tests {
             ("users in full service (lowest)", true),
             ("users in full service at 1h", false),
             ("queue peak (deepest node)", true),
+            ("users with partial service at 1h", false),
         ] {
             let v = verdict_named(&r, name);
             assert_eq!(v.met, met, "{name}: {}", v.detail);

@@ -545,6 +545,10 @@ pub struct Expect {
     /// "80% of users have full email service" curve).
     #[serde(default)]
     pub users_full_service: Vec<Checkpoint>,
+    /// The share of users with partial service only (webmail access to new
+    /// mail in a temporary store) at given times.
+    #[serde(default)]
+    pub users_partial_service: Vec<Checkpoint>,
     /// The deepest mail queue of any node (mails).
     pub queue_peak: Option<Bounds<u64>>,
     /// Fault kinds expected to change nothing (a design variant whose
@@ -1295,7 +1299,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     some_bound(&e.restored, "expect.restored")?;
     some_bound(&e.max_delay, "expect.max_delay")?;
     some_bound(&e.failover, "expect.failover")?;
-    for (list, checkpoints) in [("unavailable", &e.unavailable), ("users_full_service", &e.users_full_service)] {
+    for (list, checkpoints) in [
+        ("unavailable", &e.unavailable),
+        ("users_full_service", &e.users_full_service),
+        ("users_partial_service", &e.users_partial_service),
+    ] {
         for (i, c) in checkpoints.iter().enumerate() {
             if c.min.is_none() && c.max.is_none() {
                 return Err(bad(format!("expect.{list}[{i}]"), "give `min`, `max` or both; a checkpoint without them checks nothing"));

@@ -440,6 +440,7 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     base.users_affected.clear();
     base.users_full_service_min = None;
     base.users_full_service.clear();
+    base.users_partial_service.clear();
     base.queue_peak = None;
     if !keep_failed {
         return base;
@@ -510,6 +511,9 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     for c in &e.users_full_service {
         items.push(one(&|x| x.users_full_service = vec![c.clone()]));
     }
+    for c in &e.users_partial_service {
+        items.push(one(&|x| x.users_partial_service = vec![c.clone()]));
+    }
     if e.queue_peak.is_some() {
         items.push(one(&|x| x.queue_peak = e.queue_peak.clone()));
     }
@@ -546,6 +550,7 @@ fn merge_expect(into: &mut Expect, item: Expect) {
     into.users_affected.extend(item.users_affected);
     into.users_full_service_min = into.users_full_service_min.take().or(item.users_full_service_min);
     into.users_full_service.extend(item.users_full_service);
+    into.users_partial_service.extend(item.users_partial_service);
     into.queue_peak = into.queue_peak.take().or(item.queue_peak);
 }
 

@@ -560,6 +560,11 @@ impl AvailabilitySummary {
     }
 
     /// The share of users in full service at `t_s` (ppm).
+    /// The share of users with partial (webmail-only) service at `t_s` (ppm).
+    pub fn users_partial_service_at(&self, t_s: u64) -> u32 {
+        self.users_full_service.iter().take_while(|p| p.t_s <= t_s).last().map_or(0, |p| p.partial)
+    }
+    /// The share of users in full service at `t_s` (ppm).
     pub fn users_full_service_at(&self, t_s: u64) -> u32 {
         self.users_full_service.iter().take_while(|p| p.t_s <= t_s).last().map_or(1_000_000, |p| p.full)
     }
