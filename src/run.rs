@@ -583,6 +583,12 @@ mod tests {
         }
     }
 
+    /// The smallest valid file, with `extra` TOML after it.
+    fn tiny(extra: &str) -> ScenarioFile {
+        let head = "[scenario]\nname = \"x\"\nsummary = \"x\"\n[run]\nduration = \"1h\"\n[topology]\nmx = 1\nmailboxes = 5\n[workload]\nmails = 1\nwindow = \"1h\"\n";
+        toml::from_str(&format!("{head}{extra}")).expect("valid toml")
+    }
+
     fn from_toml(text: &str) -> Scenario {
         let file: ScenarioFile = toml::from_str(text).expect("valid toml");
         let topology = build_topology(&file).expect("valid scenario");
@@ -647,19 +653,8 @@ mod tests {
     fn a_step_waiting_for_an_alert_that_never_comes_fails_the_run() {
         let mut s = scenario(r#""path-fault""#);
         s.file.run.fault_phase = Some(HumanDuration::hours(2));
-        s.file.recovery = toml::from_str::<ScenarioFile>(
+        s.file.recovery = tiny(
             r#"
-            [scenario]
-            name = "x"
-            summary = "x"
-            [run]
-            duration = "1h"
-            [topology]
-            mx = 1
-            mailboxes = 5
-            [workload]
-            mails = 1
-            window = "1h"
             [[recovery]]
             name = "replace"
             action = "rollback-upgrade"
@@ -667,7 +662,6 @@ mod tests {
             after_alert = true
             "#,
         )
-        .expect("valid toml")
         .recovery;
         s.topology = build_topology(&s.file).expect("valid scenario");
         let r = run(&s, 2);
@@ -817,22 +811,7 @@ mod tests {
 
     #[test]
     fn an_absorbed_kind_must_name_a_scheduled_fault() {
-        let text = r#"
-            [scenario]
-            name = "x"
-            summary = "x"
-            [run]
-            duration = "1h"
-            [topology]
-            mx = 1
-            mailboxes = 5
-            [workload]
-            mails = 1
-            window = "1h"
-            [expect]
-            absorbed = ["crash"]
-        "#;
-        let file: ScenarioFile = toml::from_str(text).expect("valid toml");
+        let file = tiny("[expect]\nabsorbed = [\"crash\"]");
         let e = build_topology(&file).unwrap_err();
         assert_eq!(e.0, "expect.absorbed[0]");
     }
