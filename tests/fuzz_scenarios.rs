@@ -554,3 +554,13 @@ fn the_fuzzer_reaches_validation_and_accepts_some_files() {
     assert!(accepted >= 30, "only {accepted} of 300 generated files were accepted");
     assert!(validated >= 30, "only {validated} of 300 generated files reached validation");
 }
+
+/// The generator's fault kinds are every kind the format knows plus unknown
+/// ones: a kind added to the format and not here would never be fuzzed.
+#[test]
+fn the_generator_knows_every_fault_kind() {
+    for kind in mailsim_models::topology::FaultKind::NAMES {
+        assert!(KINDS.contains(kind), "fault kind `{kind}` is missing from the fuzzer's KINDS");
+    }
+    assert!(KINDS.iter().any(|k| !mailsim_models::topology::FaultKind::NAMES.contains(k)), "an unknown kind keeps rejections fuzzed");
+}
