@@ -335,12 +335,21 @@ fn promises_hold(case: &Case, variant: Variant) -> Result<RunReport, TestCaseErr
     Ok(report)
 }
 
+/// A fixed generator seed, so CI runs the same cases on every commit and a
+/// failure reproduces; `PROPTEST_RNG_SEED=N` explores other cases.
+fn rng_seed() -> proptest::test_runner::RngSeed {
+    match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
+        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
+        None => proptest::test_runner::RngSeed::Fixed(0x6d61_696c_7369_6d),
+    }
+}
+
 /// 32 cases by default (a few seconds in release); `FAULT_PLANS_CASES=N`
 /// for a longer soak. No regression files: a failure prints its minimal
 /// case, which is the whole plan (seed included) and reproduces it.
 fn config() -> ProptestConfig {
     let cases = std::env::var("FAULT_PLANS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig { cases, failure_persistence: None, rng_seed: rng_seed(), ..ProptestConfig::default() }
 }
 
 proptest! {
