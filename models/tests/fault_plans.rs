@@ -340,7 +340,7 @@ fn promises_hold(case: &Case, variant: Variant) -> Result<RunReport, TestCaseErr
 fn rng_seed() -> proptest::test_runner::RngSeed {
     match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
         Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
-        None => proptest::test_runner::RngSeed::Fixed(0x6d61_696c_7369_6d),
+        None => proptest::test_runner::RngSeed::Fixed(0x006d_6169_6c73_696d),
     }
 }
 
