@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use mailsim::note;
 use mailsim::output::stdout_line;
 use mailsim::pool::{cores, map_jobs};
-use mailsim::run::{run, run_with, Figures, RunResult};
+use mailsim::run::{run, run_with, Figures, RunResult, SERVICES};
 use mailsim::scenario::{schema, Scenario};
 use mailsim::sweep::{junit_xml, rate_checks, JunitCase, JunitSuite, RateFlag};
 use mailsim::units::{HumanDuration, Share};
@@ -196,19 +196,31 @@ fn print_result(r: &RunResult, file: &Path) {
         f.sender_bounced
     );
     note!(
-        "  peak unavailable {}  restored {}  delay p50 {}s p99 {}s max {}s",
+        "  mailboxes offline at the peak {}  restored {}  delay p50 {} p99 {} max {}",
         Share(f.peak_unavailable_ppm),
         fmt_opt(f.restored_us),
-        f.delay_s_p50,
-        f.delay_s_p99,
-        f.delay_s_max
+        secs(f.delay_s_p50),
+        secs(f.delay_s_p99),
+        secs(f.delay_s_max)
     );
+    let per_service: Vec<String> = SERVICES
+        .iter()
+        .map(|&(name, s)| {
+            let a = f.availability.service(s);
+            format!("{name} down {} ({} failed)", secs(a.unavailable_s), Share(a.failed_share))
+        })
+        .collect();
+    note!("  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
     for v in &r.verdicts {
         note!("  [{}] {}: {}", v.tag(), v.name, v.detail);
     }
     if !r.passed() {
         note!("  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
     }
+}
+
+fn secs(s: u64) -> String {
+    HumanDuration(s as i64 * 1_000_000).readable()
 }
 
 fn fmt_opt(us: Option<u64>) -> String {

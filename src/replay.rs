@@ -129,7 +129,7 @@ fn print_summary(r: &RunResult, file: &Path) {
         note!("  violation: {v}");
     }
     note!(
-        "  submitted {} accepted {} delivered {} lost {} duplicates {} returned {} sender-bounced {}; peak unavailable {}, restored {}",
+        "  submitted {} accepted {} delivered {} lost {} duplicates {} returned {} sender-bounced {}; users affected {}, mailboxes offline {}, restored {}",
         f.submitted,
         f.accepted,
         f.delivered,
@@ -137,6 +137,7 @@ fn print_summary(r: &RunResult, file: &Path) {
         f.duplicates,
         f.returned,
         f.sender_bounced,
+        Share(f.users_affected_peak()),
         Share(f.peak_unavailable_ppm),
         f.restored_us.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string())
     );

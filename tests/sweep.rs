@@ -594,3 +594,28 @@ fn a_rate_expectation_passes_at_its_required_share_and_fails_below_it() {
     let human = mailsim::sweep::render_summary(&s);
     assert!(human.contains("rate FAILED: max delivery delay: met on") && human.contains("1 rate expectations below"), "{human}");
 }
+
+/// The sweep summary reports what users saw (issue 9), not only mailboxes
+/// on offline volumes: the Fused replay's cluster-wide stall reads 0%
+/// mailboxes offline, but every user loses service and SMTP, POP and IMAP
+/// are down for the whole stuck period (over 8 h).
+#[test]
+fn a_sweep_summary_reports_users_affected_and_each_services_down_time() {
+    let dir = fresh("service-level");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fused-2018-failed-fencing.toml");
+    let mut c = SweepConfig::new(vec![file], dir.clone());
+    c.seeds = Some(0..4);
+    c.threads = 2;
+    let s = sweep(&c).expect("the sweep runs").summary;
+    let f = &s.scenarios[0].figures;
+    assert_eq!(f.peak_unavailable_ppm_max, 0, "no volume goes offline in Fused");
+    assert_eq!(f.users_affected_peak_ppm_max, 1_000_000, "every user loses full service");
+    for service in ["smtp", "pop", "imap"] {
+        let down = f.service_down_s_max.get(service).copied().unwrap_or(0);
+        assert!(down > 8 * 3600, "{service} down {down} s");
+    }
+    let text = mailsim::sweep::render_summary(&s);
+    assert!(text.contains("users affected 100%") && text.contains("longest down") && text.contains("smtp "), "{text}");
+    // Merged from disk, the records carry the same figures (and checksums).
+    assert_eq!(summary_of(&dir).scenarios[0].figures, *f);
+}

@@ -72,7 +72,7 @@ const _: () = assert!(std::mem::size_of::<Record>() == 12, "a ledger record is 1
 
 impl Record {
     fn created_us(&self) -> u64 {
-        (self.created[0] as u64) << 32 | self.created[1] as u64
+        ((self.created[0] as u64) << 32) + self.created[1] as u64
     }
 }
 

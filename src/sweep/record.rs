@@ -61,6 +61,13 @@ pub struct Record {
     pub peak_unavailable_ppm: u32,
     pub restored_us: Option<u64>,
     pub delay_s_max: u64,
+    /// Peak share of users without full service (ppm).
+    #[serde(default)]
+    pub users_affected_peak_ppm: u32,
+    /// Seconds each service (smtp, pop, imap, webmail) failed for at least
+    /// one user.
+    #[serde(default)]
+    pub service_down_s: BTreeMap<String, u64>,
     /// [`record_checksum`] of everything above, written last. Empty in
     /// records written before checksums existed; merge refuses those.
     #[serde(default)]
@@ -168,6 +175,8 @@ pub fn record(file: &str, file_hash: &str, r: &RunResult) -> Record {
         peak_unavailable_ppm: f.peak_unavailable_ppm,
         restored_us: f.restored_us,
         delay_s_max: f.delay_s_max,
+        users_affected_peak_ppm: f.users_affected_peak(),
+        service_down_s: crate::run::SERVICES.iter().map(|&(name, s)| (name.to_string(), f.availability.service(s).unavailable_s)).collect(),
         checksum: String::new(),
     }
     .sealed()

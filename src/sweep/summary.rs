@@ -187,7 +187,13 @@ pub struct FigureSummary {
     pub client_duplicates_total: u64,
     /// DSNs returned plus mails bounced by sending MTAs.
     pub bounces_total: u64,
+    /// Peak share of mailboxes on offline volumes (the worst run).
     pub peak_unavailable_ppm_max: u32,
+    /// Peak share of users without full service (the worst run).
+    pub users_affected_peak_ppm_max: u32,
+    /// Longest time each service failed for at least one user, over the
+    /// runs (smtp, pop, imap, webmail).
+    pub service_down_s_max: BTreeMap<String, u64>,
     /// Latest restoration among the runs that had one.
     pub restored_us_max: Option<u64>,
     pub delay_s_max: u64,
@@ -382,6 +388,11 @@ fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEnt
         figures.bounces_total += r.returned + r.sender_bounced;
         figures.peak_unavailable_ppm_max = figures.peak_unavailable_ppm_max.max(r.peak_unavailable_ppm);
         figures.restored_us_max = figures.restored_us_max.max(r.restored_us);
+        figures.users_affected_peak_ppm_max = figures.users_affected_peak_ppm_max.max(r.users_affected_peak_ppm);
+        for (service, &down) in &r.service_down_s {
+            let max = figures.service_down_s_max.entry(service.clone()).or_default();
+            *max = (*max).max(down);
+        }
         figures.delay_s_max = figures.delay_s_max.max(r.delay_s_max);
     }
     let mut expectations: Vec<String> = Vec::new();
@@ -609,17 +620,27 @@ pub fn render_summary(s: &Summary) -> String {
         let f = &sc.figures;
         let _ = writeln!(
             o,
-            "  lost {} (max {}/run)  delivered {}  duplicates {}+{} (client)  bounces {}  peak unavailable {}  restored {}  delay max {}",
+            "  lost {} (max {}/run)  delivered {}  duplicates {}+{} (client)  bounces {}  users affected {}  mailboxes offline {}  restored {}  delay max {}",
             f.lost_total,
             f.lost_max,
             f.delivered_total,
             f.duplicates_total,
             f.client_duplicates_total,
             f.bounces_total,
+            Share(f.users_affected_peak_ppm_max),
             Share(f.peak_unavailable_ppm_max),
-            f.restored_us_max.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string()),
-            HumanDuration(f.delay_s_max as i64 * 1_000_000)
+            f.restored_us_max.map_or("-".to_string(), |t| HumanDuration(t as i64).readable()),
+            HumanDuration(f.delay_s_max as i64 * 1_000_000).readable()
         );
+        if !f.service_down_s_max.is_empty() {
+            let down: Vec<String> = crate::run::SERVICES
+                .iter()
+                .filter_map(|(name, _)| {
+                    f.service_down_s_max.get(*name).map(|&s| format!("{name} {}", HumanDuration(s as i64 * 1_000_000).readable()))
+                })
+                .collect();
+            let _ = writeln!(o, "  longest down (a service failing for at least one user): {}", down.join(", "));
+        }
         for r in &sc.rates {
             let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
             if !r.missed_seeds.is_empty() {
