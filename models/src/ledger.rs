@@ -646,6 +646,30 @@ mod tests {
     use super::*;
     use mailsim_sim::{Config, Disk, Dur, Input, Node, NodeConfig, Outcome, RunReport, Sim};
 
+    /// The ledger is most of a run's memory per mail: it grows only when
+    /// full, and then by an eighth (at least 4,096 records), never by
+    /// doubling and never by a fixed step (quadratic copying on long runs).
+    #[test]
+    fn the_ledger_grows_by_an_eighth_only_when_full() {
+        let mut w = World::new();
+        let mut cap = w.mails.capacity();
+        let mut growths = 0;
+        for i in 0..1_000_000u64 {
+            let len = w.mails.len();
+            w.new_mail(0, Time::from_micros(i));
+            let now = w.mails.capacity();
+            if now != cap {
+                growths += 1;
+                assert_eq!(len, cap, "grew at {len} records while {cap} were allocated");
+                let step = (len / 8).max(4096);
+                assert!(now >= len + step && now <= len + step + 64, "from {cap} to {now} at {len} records");
+                cap = now;
+            }
+        }
+        assert!((30..=45).contains(&growths), "{growths} growths for a million records (by an eighth from 4,096: 38)");
+        assert_eq!(w.mails[999_999].created_us(), 999_999);
+    }
+
     /// A node that runs a script of ledger transitions when it starts.
     struct Script(fn(&mut Ctx<'_, Msg, World>));
 
