@@ -25,6 +25,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn run(file: &Path, seeds: u64, threads: usize, tag: &str) -> (SweepOutcome, f64) {
+    run_checked(file, seeds, threads, tag, true)
+}
+
+fn run_checked(file: &Path, seeds: u64, threads: usize, tag: &str, must_pass: bool) -> (SweepOutcome, f64) {
     let out = std::env::temp_dir().join(format!("mailsim-sweep-bench-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let mut cfg = SweepConfig::new(vec![file.to_path_buf()], out.clone());
@@ -36,7 +40,7 @@ fn run(file: &Path, seeds: u64, threads: usize, tag: &str) -> (SweepOutcome, f64
     let outcome = sweep(&cfg).unwrap_or_else(|e| panic!("sweep failed: {e}"));
     let _ = std::fs::remove_dir_all(&out);
     assert_eq!(outcome.ran, seeds, "every seed ran");
-    assert!(outcome.summary.ok(), "every run met its expectations");
+    assert!(!must_pass || outcome.summary.ok(), "every run met its expectations");
     let rate = seeds as f64 / outcome.elapsed.as_secs_f64();
     (outcome, rate)
 }
@@ -76,6 +80,26 @@ fn main() {
         all_rate / one_rate
     );
     println!("  mean events per run (seeds 0..{sample}): {events}");
+
+    // The workload the target was set on had no users (issue 5); issue 9
+    // gave every scenario a users sample. The same replay with one user
+    // (its service expectations then go unmeasured, so they are not
+    // checked here) shows what the users cost.
+    let one_user = std::env::temp_dir().join(format!("mailsim-sweep-bench-{}-one-user.toml", std::process::id()));
+    let text = format!(
+        "extends = {:?}\n[scenario]\nname = \"one-user\"\nsummary = \"the bench scenario with one user\"\n[topology.clients]\nusers = 1\n",
+        std::fs::canonicalize(&file).unwrap_or(file.clone()).display().to_string()
+    );
+    std::fs::write(&one_user, text).expect("a temporary scenario file");
+    let (few, few_rate) = run_checked(&one_user, seeds, cores, "one-user", false);
+    let _ = std::fs::remove_file(&one_user);
+    println!(
+        "  with 1 user instead: {:>6} seeds in {:>7.2} s = {:>8.1} seeds/s on {cores} cores (users cost {:.2}x)",
+        few.ran,
+        few.elapsed.as_secs_f64(),
+        few_rate,
+        few_rate / all_rate
+    );
     println!(
         "  target {TARGET} seeds/s on 2 cores: ratio {:.2} ({})",
         all_rate / TARGET,

@@ -432,14 +432,29 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     let a = &f.availability;
     for (name, service) in SERVICES {
         let sv = a.service(service);
+        // A service nobody tried was not measured: its figures are zeros,
+        // which would meet every upper bound by accident.
+        let unmeasured = |what: String, holds_on: Option<Share>| Verdict {
+            name: what,
+            met: false,
+            detail: format!("not evaluated: no {name} attempts in this run ({} {name} users or doors)", sv.users),
+            holds_on_ppm: holds_on.map(Share::ppm),
+        };
         if let Some(b) = e.service_down.get(name) {
-            outv.push(bounds(&format!("{name} unavailable"), HumanDuration(sv.unavailable_s as i64 * 1_000_000), b));
+            let what = format!("{name} unavailable");
+            outv.push(if sv.attempts == 0 {
+                unmeasured(what, b.on_seeds)
+            } else {
+                bounds(&what, HumanDuration(sv.unavailable_s as i64 * 1_000_000), b)
+            });
         }
         if let Some(b) = e.failed_share.get(name) {
-            outv.push(bounds(&format!("{name} failed share"), Share(sv.failed_share), b));
+            let what = format!("{name} failed share");
+            outv.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.failed_share), b) });
         }
         if let Some(b) = e.users_affected.get(name) {
-            outv.push(bounds(&format!("{name} users affected (peak)"), Share(sv.users_affected_peak), b));
+            let what = format!("{name} users affected (peak)");
+            outv.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.users_affected_peak), b) });
         }
     }
     if let Some(b) = &e.users_full_service_min {
@@ -749,6 +764,26 @@ mod tests {
             let v = verdict_named(&r, name);
             assert_eq!(v.met, met, "{name}: {}", v.detail);
         }
+    }
+
+    /// A service with no users (a mix without IMAP) was not measured: its
+    /// expectations are not evaluated and fail, even an upper bound its
+    /// zero figures would meet by accident.
+    #[test]
+    fn a_service_nobody_uses_is_not_evaluated() {
+        let mut s = with_step("at = \"2h\"");
+        s.topology.clients.as_mut().expect("every topology has users").proto_weights = [1, 0, 0];
+        let e = &mut s.file.expect;
+        e.service_down.insert("imap".into(), Bounds::new(None, Some(HumanDuration::hours(1))));
+        e.failed_share.insert("imap".into(), Bounds::new(None, Some(crate::units::parse_share("1%").expect("share"))));
+        e.users_affected.insert("webmail".into(), Bounds::new(None, Some(crate::units::parse_share("1%").expect("share"))));
+        e.service_down.insert("pop".into(), Bounds::new(Some(HumanDuration::hours(1)), None));
+        let r = run(&s, 4);
+        for name in ["imap unavailable", "imap failed share", "webmail users affected (peak)"] {
+            let v = verdict_named(&r, name);
+            assert!(!v.met && v.detail.starts_with("not evaluated"), "{name}: {}", v.detail);
+        }
+        assert!(verdict_named(&r, "pop unavailable").met, "{}", verdict_named(&r, "pop unavailable").detail);
     }
 
     /// A RAID group that loses three disks (two parity) destroys the mail
