@@ -2,6 +2,7 @@
 //! the CLI. Scenarios are data (`scenarios/*.toml`); this crate turns them into
 //! runs of the models on the kernel and checks their expectations.
 
+pub mod checkpoints;
 pub mod compare;
 pub mod error;
 pub mod output;

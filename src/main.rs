@@ -211,6 +211,12 @@ fn print_result(r: &RunResult, file: &Path) {
         })
         .collect();
     note!("  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
+    if !r.checkpoints.is_empty() {
+        note!("  the postmortem's claims (checkpoints): claim | its clock time | simulated | hit");
+        for c in &r.checkpoints {
+            note!("    {} | {} | {} {} | {}", c.claim, c.at, c.metric, c.shown, if c.hit { "hit" } else { "MISSED" });
+        }
+    }
     for v in &r.verdicts {
         note!("  [{}] {}: {}", v.tag(), v.name, v.detail);
     }

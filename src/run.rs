@@ -10,6 +10,7 @@ use mailsim_models::World;
 use mailsim_sim::{Outcome, PropertyStatus, RunReport, Sim, Time, TraceMode, RECOVERY};
 use serde::Serialize;
 
+use crate::checkpoints::CheckpointResult;
 use crate::scenario::{Bounds, Scenario};
 use crate::units::{HumanDuration, Share};
 
@@ -138,6 +139,8 @@ pub struct RunResult {
     pub scenario: String,
     pub figures: Figures,
     pub verdicts: Vec<Verdict>,
+    /// The postmortem's claims (`[[checkpoints]]`) held against this run.
+    pub checkpoints: Vec<CheckpointResult>,
     #[serde(skip)]
     pub report: RunReport,
 }
@@ -164,8 +167,21 @@ pub fn run_with(scenario: &Scenario, seed: u64, trace: Option<TraceMode>) -> (Ru
     }
     let report = sim.run();
     let figures = figures(scenario, &sim, &report);
-    let verdicts = check(scenario, &figures, &report);
-    (RunResult { scenario: scenario.name().to_string(), figures, verdicts, report }, sim)
+    let mut verdicts = check(scenario, &figures, &report);
+    let checkpoints = crate::checkpoints::evaluate(&scenario.checkpoints, scenario.file.scenario.t0, &figures);
+    // A checkpoint with `on_seeds` is a rate expectation on its hit.
+    for (c, r) in scenario.checkpoints.iter().zip(&checkpoints) {
+        if let Some(share) = c.on_seeds {
+            verdicts.push(Verdict {
+                name: format!("checkpoint: {}", c.claim),
+                met: r.hit,
+                detail: format!("{} at {}: {} (wanted {})", r.metric, r.at, r.shown, crate::checkpoints::accepts(c)),
+                // 100% of seeds is every seed: an ordinary expectation.
+                holds_on_ppm: (share.ppm() < 1_000_000).then_some(share.ppm()),
+            });
+        }
+    }
+    (RunResult { scenario: scenario.name().to_string(), figures, verdicts, checkpoints, report }, sim)
 }
 
 fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &RunReport) -> Figures {
@@ -521,8 +537,7 @@ mod tests {
             "#
         );
         let file: ScenarioFile = toml::from_str(&text).expect("valid toml");
-        let topology = build_topology(&file).expect("valid scenario");
-        Scenario { path: "latent.toml".into(), file, topology }
+        Scenario::from_file(file, std::path::Path::new("latent.toml")).expect("valid scenario")
     }
 
     fn verdict(s: &Scenario) -> Verdict {
@@ -588,8 +603,7 @@ mod tests {
             no_failover_before = "reset"
         "#;
         let file: ScenarioFile = toml::from_str(text).expect("valid toml");
-        let topology = build_topology(&file).expect("valid scenario");
-        let s = Scenario { path: "stuck.toml".into(), file, topology };
+        let s = Scenario::from_file(file, std::path::Path::new("stuck.toml")).expect("valid scenario");
         for seed in 0..8 {
             let r = run(&s, seed);
             assert_eq!(r.figures.failovers_us.len(), 1, "seed {seed}: one failover, by the reset");
@@ -606,8 +620,7 @@ mod tests {
 
     fn from_toml(text: &str) -> Scenario {
         let file: ScenarioFile = toml::from_str(text).expect("valid toml");
-        let topology = build_topology(&file).expect("valid scenario");
-        Scenario { path: "test.toml".into(), file, topology }
+        Scenario::from_file(file, std::path::Path::new("test.toml")).expect("valid scenario")
     }
 
     fn verdict_named<'a>(r: &'a RunResult, name: &str) -> &'a Verdict {
@@ -784,6 +797,41 @@ mod tests {
             assert!(!v.met && v.detail.starts_with("not evaluated"), "{name}: {}", v.detail);
         }
         assert!(verdict_named(&r, "pop unavailable").met, "{}", verdict_named(&r, "pop unavailable").detail);
+    }
+
+    /// Checkpoints measure the run, on the postmortem's clock: a broken lock
+    /// manager from T+10m, rolled back at T+2h, denies POP and IMAP logins
+    /// in between. A claim at the right time and value hits; moved or
+    /// bounded wrongly, it misses; one with `on_seeds` is a rate verdict.
+    #[test]
+    fn checkpoints_hit_what_happened_and_miss_what_did_not() {
+        use crate::checkpoints::{compile, CheckpointEntry};
+        let mut s = with_step("at = \"2h\"");
+        s.file.scenario.t0 = Some(crate::units::parse_clock_time("2018-05-19 09:00 +09:00").expect("valid"));
+        let entry = |claim: &str, at: &str, metric: &str, min: Option<&str>, late: Option<&str>, on_seeds: Option<&str>| CheckpointEntry {
+            claim: claim.into(),
+            at: at.into(),
+            metric: metric.into(),
+            min: min.map(|m| crate::units::parse_share(m).expect("share")),
+            max: None,
+            early: late.map(|_| HumanDuration(0)),
+            late: late.map(|l| crate::units::parse_duration(l).expect("duration")),
+            on_seeds: on_seeds.map(|m| crate::units::parse_share(m).expect("share")),
+        };
+        let entries = vec![
+            entry("logins work again by 11:10", "2018-05-19 11:00 +09:00", "pop_restored", None, Some("20m"), None),
+            entry("logins worked by 10:30", "2018-05-19 10:30 +09:00", "pop_restored", None, Some("20m"), None),
+            entry("everyone served at 09:05", "5m", "users_full_service", Some("100%"), None, None),
+            entry("everyone served at 10:00", "1h", "users_full_service", Some("100%"), None, Some("90%")),
+        ];
+        s.checkpoints = compile(&entries, s.file.scenario.t0, s.file.run.duration).expect("valid checkpoints");
+        let r = run(&s, 4);
+        let hits: Vec<bool> = r.checkpoints.iter().map(|c| c.hit).collect();
+        assert_eq!(hits, [true, false, true, false], "{:#?}", r.checkpoints);
+        assert!(r.checkpoints[0].shown.starts_with("Sat 2018-05-19 11:"), "{}", r.checkpoints[0].shown);
+        let v = verdict_named(&r, "checkpoint: everyone served at 10:00");
+        assert!(!v.met && v.tolerated(), "{}", v.detail);
+        assert!(r.passed(), "a missed rate checkpoint is judged by its rate, over seeds");
     }
 
     /// A RAID group that loses three disks (two parity) destroys the mail

@@ -128,6 +128,11 @@ pub struct ScenarioFile {
     pub recovery: Vec<StepEntry>,
     #[serde(default)]
     pub expect: Expect,
+    /// The postmortem's claims in its own clock, held against each run
+    /// (`checkpoints.rs`): reported, and required on a share of seeds with
+    /// `on_seeds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<crate::checkpoints::CheckpointEntry>,
 }
 
 /// What the scenario is and where it comes from.
@@ -142,6 +147,11 @@ pub struct Meta {
     /// What the scenario assumes where the postmortem is silent.
     #[serde(default)]
     pub assumptions: Vec<String>,
+    /// The postmortem's clock at T+0, with its zone: `"2008-08-12 12:00
+    /// -04:00"`. Checkpoints may then give clock times, and reports show
+    /// event times on that clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t0: Option<crate::units::ClockTime>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -564,6 +574,8 @@ pub struct Scenario {
     pub path: PathBuf,
     pub file: ScenarioFile,
     pub topology: Topology,
+    /// The file's `[[checkpoints]]`, validated.
+    pub checkpoints: Vec<crate::checkpoints::Checkpoint>,
 }
 
 /// One file of an `extends` chain: the path as named, its canonical form
@@ -725,8 +737,19 @@ impl Scenario {
             let message = e.inner().message().trim().to_string();
             error_in_chain(&chain, field, message)
         })?;
-        let topology = build_topology(&file).map_err(|(field, message)| error_in_chain(&chain, FieldPath::parse(&field), message))?;
-        Ok(Scenario { path: path.to_path_buf(), file, topology })
+        let located = |(field, message): Bad| error_in_chain(&chain, FieldPath::parse(&field), message);
+        let topology = build_topology(&file).map_err(located)?;
+        let checkpoints = crate::checkpoints::compile(&file.checkpoints, file.scenario.t0, file.run.duration).map_err(located)?;
+        Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
+    }
+
+    /// A scenario from a file already parsed (in memory, or edited by
+    /// `shrink`), through the same validation as [`Scenario::load`]; errors
+    /// are (field, message).
+    pub fn from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, (String, String)> {
+        let topology = build_topology(&file)?;
+        let checkpoints = crate::checkpoints::compile(&file.checkpoints, file.scenario.t0, file.run.duration)?;
+        Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
     }
 
     pub fn name(&self) -> &str {
@@ -1046,6 +1069,19 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             return Err(bad("topology.operators.start_hour", format!("{h} is not an hour (0-23)")));
         }
         cal.start_hour = h;
+    }
+    // The postmortem's clock fixes the operators' calendar at T+0.
+    if let Some(t0) = f.scenario.t0 {
+        const DAYS: [Weekday; 7] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+        let (day, hour) = (DAYS[t0.weekday() as usize], t0.hour());
+        if o.start_day.is_some() && cal.start_weekday != day {
+            return Err(bad("topology.operators.start_day", format!("disagrees with scenario.t0 ({t0}); leave it out, t0 sets it")));
+        }
+        if o.start_hour.is_some() && cal.start_hour != hour {
+            return Err(bad("topology.operators.start_hour", format!("disagrees with scenario.t0 ({t0}); leave it out, t0 sets it")));
+        }
+        cal.start_weekday = day;
+        cal.start_hour = hour;
     }
     let last_day = (t.duration.as_micros() + u64::from(cal.start_hour) * MICROS_PER_H) / MICROS_PER_DAY;
     for (i, &d) in o.holidays.iter().enumerate() {

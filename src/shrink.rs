@@ -53,7 +53,7 @@ use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use serde::Serialize;
 
 use crate::run::{check, run, RunResult};
-use crate::scenario::{build_topology, Expect, Scenario, ScenarioFile};
+use crate::scenario::{Expect, Scenario, ScenarioFile};
 use crate::units::HumanDuration;
 
 /// `mailsim shrink FILE --seed N [--out min.toml]`
@@ -126,8 +126,7 @@ pub fn failure_of(scenario: &Scenario, r: &RunResult) -> Option<Failure> {
 
 /// A scenario built from a file in memory, through the normal validation.
 pub fn scenario_from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, String> {
-    let topology = build_topology(&file).map_err(|(field, message)| format!("{field}: {message}"))?;
-    Ok(Scenario { path: path.to_path_buf(), file, topology })
+    Scenario::from_file(file, path).map_err(|(field, message)| format!("{field}: {message}"))
 }
 
 /// The scenario as TOML a person can read: sections in the order of the

@@ -135,6 +135,152 @@ impl schemars::JsonSchema for HumanDuration {
     }
 }
 
+/// A wall-clock instant as a postmortem states it: a date, a time of day and
+/// the zone's offset from UTC, written `"2008-08-12 12:00 -04:00"` (also
+/// `T` for the space, seconds, and `Z` or `UTC` for +00:00). Stored as
+/// seconds since 1970-01-01 UTC and the offset, which is kept for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockTime {
+    pub unix_s: i64,
+    pub offset_min: i32,
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (the civil-calendar
+/// algorithm of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count from 1970-01-01 (the inverse of
+/// [`days_from_civil`]).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+pub fn parse_clock_time(text: &str) -> Result<ClockTime, String> {
+    let want = || {
+        format!("`{text}` is not a clock time; write it like \"2008-08-12 12:00 -04:00\" (date, time, zone offset; Z or UTC for +00:00)")
+    };
+    let t = text.trim();
+    let num = |s: &str, lo: u32, hi: u32| s.parse::<u32>().ok().filter(|n| (lo..=hi).contains(n) && s.bytes().all(|b| b.is_ascii_digit()));
+    let (date, rest) = t.split_at_checked(10).ok_or_else(want)?;
+    let mut ymd = date.split('-');
+    let (Some(y), Some(m), Some(d), None) = (ymd.next(), ymd.next(), ymd.next(), ymd.next()) else { return Err(want()) };
+    let (Some(y), Some(m), Some(d)) = (num(y, 1, 9999).filter(|_| y.len() == 4), num(m, 1, 12), num(d, 1, 31)) else { return Err(want()) };
+    let rest = rest.strip_prefix(['T', ' ']).ok_or_else(want)?;
+    let (time, zone) = match rest.find(['Z', 'U', '+', '-', ' ']) {
+        Some(i) => (&rest[..i], rest[i..].trim_start()),
+        None => return Err(format!("{}: the zone offset is missing", want())),
+    };
+    let hms: Vec<&str> = time.split(':').collect();
+    let (h, mi, s) = match hms.as_slice() {
+        [h, m] => (num(h, 0, 23), num(m, 0, 59), Some(0)),
+        [h, m, s] => (num(h, 0, 23), num(m, 0, 59), num(s, 0, 59)),
+        _ => (None, None, None),
+    };
+    let (Some(h), Some(mi), Some(s)) = (h, mi, s) else { return Err(want()) };
+    let offset_min = match zone {
+        "Z" | "UTC" => 0,
+        z => {
+            let sign = match z.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(want()),
+            };
+            let (oh, om) = z[1..].split_once(':').ok_or_else(want)?;
+            let (Some(oh), Some(om)) = (num(oh, 0, 14), num(om, 0, 59)) else { return Err(want()) };
+            sign * (oh * 60 + om) as i32
+        }
+    };
+    let days = days_from_civil(y as i64, m, d);
+    if civil_from_days(days) != (y as i64, m, d) {
+        return Err(format!("`{text}`: {date} is not a date"));
+    }
+    let local = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+    Ok(ClockTime { unix_s: local - i64::from(offset_min) * 60, offset_min })
+}
+
+impl ClockTime {
+    /// This instant plus `d`, shown in the same zone.
+    pub fn plus(self, d: HumanDuration) -> ClockTime {
+        ClockTime { unix_s: self.unix_s + d.0.div_euclid(1_000_000), offset_min: self.offset_min }
+    }
+    /// The local day of the week, 0 = Monday … 6 = Sunday.
+    pub fn weekday(self) -> u32 {
+        // 1970-01-01 was a Thursday (3).
+        ((self.local_s().div_euclid(86_400) + 3).rem_euclid(7)) as u32
+    }
+    /// The local hour of the day (0-23).
+    pub fn hour(self) -> u32 {
+        (self.local_s().rem_euclid(86_400) / 3600) as u32
+    }
+    fn local_s(self) -> i64 {
+        self.unix_s + i64::from(self.offset_min) * 60
+    }
+    /// `self - earlier`.
+    pub fn since(self, earlier: ClockTime) -> HumanDuration {
+        HumanDuration((self.unix_s - earlier.unix_s).saturating_mul(1_000_000))
+    }
+}
+
+impl fmt::Display for ClockTime {
+    /// `Thu 2008-08-14 09:30 -04:00`: the weekday a person checks a
+    /// postmortem's "last Tuesday" against, and the zone it was written in.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let local = self.unix_s + i64::from(self.offset_min) * 60;
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+        write!(f, "{weekday} {y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs % 3600 / 60)?;
+        if secs % 60 != 0 {
+            write!(f, ":{:02}", secs % 60)?;
+        }
+        let o = self.offset_min.abs();
+        write!(f, " {}{:02}:{:02}", if self.offset_min < 0 { '-' } else { '+' }, o / 60, o % 60)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_clock_time(&s).map_err(de::Error::custom)
+    }
+}
+
+impl serde::Serialize for ClockTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.to_string();
+        s.serialize_str(text.split_once(' ').map_or(&text[..], |(_, rest)| rest))
+    }
+}
+
+impl schemars::JsonSchema for ClockTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClockTime".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A clock time with its zone offset, as the postmortem states it: \"2008-08-12 12:00 -04:00\" (`T` for the space, seconds and `Z`/`UTC` allowed)."
+        })
+    }
+}
+
 /// A share in [0, 1], written `"50%"` or as a number `0.5`; stored in parts
 /// per million.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -289,6 +435,38 @@ pub fn parse_count_rate(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_times_parse_with_their_zone_and_show_their_weekday() {
+        let t = parse_clock_time("2008-08-12 12:00 -04:00").expect("valid");
+        assert_eq!(t.unix_s, 1_218_556_800, "16:00 UTC on 12 Aug 2008");
+        assert_eq!(t.to_string(), "Tue 2008-08-12 12:00 -04:00");
+        assert_eq!((t.weekday(), t.hour()), (1, 12), "a Tuesday, at noon local time");
+        assert_eq!(parse_clock_time("2018-12-29T20:20Z").expect("valid").to_string(), "Sat 2018-12-29 20:20 +00:00");
+        assert_eq!(parse_clock_time("2018-05-19 09:00:30 +09:00").expect("valid").to_string(), "Sat 2018-05-19 09:00:30 +09:00");
+        assert_eq!(parse_clock_time("1970-01-01 00:00 UTC").expect("valid").unix_s, 0);
+        assert_eq!(parse_clock_time("2000-02-29 00:00 Z").expect("a leap day").unix_s, 951_782_400);
+        let a = parse_clock_time("2008-08-14 09:30 -04:00").expect("valid");
+        assert_eq!(a.since(t), HumanDuration(HumanDuration::hours(45).0 + 30 * 60_000_000));
+        assert_eq!(t.plus(a.since(t)), a);
+        for bad in [
+            "2008-08-12 12:00",
+            "2008-02-30 12:00 Z",
+            "2008-8-12 12:00 Z",
+            "12:00 Z",
+            "2008-08-12 25:00 Z",
+            "2008-08-12 12:00 +4",
+            "",
+            "2008-08-12 12:00 EST",
+        ] {
+            assert!(parse_clock_time(bad).is_err(), "{bad:?} accepted");
+        }
+        // Every day of 1900–2100 round-trips.
+        for days in days_from_civil(1900, 1, 1)..days_from_civil(2100, 12, 31) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
 
     #[test]
     fn readable_durations_round_to_what_a_person_reads() {

@@ -335,3 +335,17 @@ fn a_topology_past_the_size_limits_is_invalid_rather_than_built() {
         assert!(e.contains(what), "{what}: {e}");
     }
 }
+
+#[test]
+fn checkpoint_mistakes_name_the_checkpoint_and_field() {
+    expect_error("checkpoint-clock-without-t0.toml", 5, Some("checkpoints[0].at"), "no `scenario.t0`");
+    expect_error("checkpoint-unknown-metric.toml", 6, Some("checkpoints[0].metric"), "unknown metric `happiness`");
+    expect_error("checkpoint-wrong-tolerance.toml", 7, Some("checkpoints[0].min"), "give `early`/`late`");
+    expect_error("checkpoint-outside-run.toml", 10, Some("checkpoints[0].at"), "outside the run");
+}
+
+#[test]
+fn a_t0_fixes_the_operators_calendar_and_must_be_a_clock_time() {
+    expect_error("t0-disagrees.toml", 9, Some("topology.operators.start_day"), "disagrees with scenario.t0 (Tue 2008-08-12 12:00 -04:00)");
+    expect_error("bad-clock-time.toml", 6, Some("scenario.t0"), "the zone offset is missing");
+}

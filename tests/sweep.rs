@@ -616,6 +616,18 @@ fn a_sweep_summary_reports_users_affected_and_each_services_down_time() {
     }
     let text = mailsim::sweep::render_summary(&s);
     assert!(text.contains("users affected 100%") && text.contains("longest down") && text.contains("smtp "), "{text}");
+    // The postmortem's clock times, per checkpoint: every seed measured,
+    // the simulated range on the same clock.
+    let cps = &s.scenarios[0].checkpoints;
+    assert_eq!(cps.iter().map(|c| c.metric.as_str()).collect::<Vec<_>>(), ["smtp_restored", "imap_restored"]);
+    for c in cps {
+        assert_eq!(c.hit_rate.n, 4, "{c}");
+        assert_eq!(c.never, 0, "mail flows again on every seed: {c}");
+        let (lo, hi) = (c.value_min.expect("measured"), c.value_max.expect("measured"));
+        assert!(8 * 3600 < lo && lo <= hi && hi < 30 * 3600, "{c}");
+    }
+    assert!(text.contains("checkpoint \"under control (mail flowing again)\" at Sat 2018-12-29 20:20 +00:00"), "{text}");
     // Merged from disk, the records carry the same figures (and checksums).
     assert_eq!(summary_of(&dir).scenarios[0].figures, *f);
+    assert_eq!(summary_of(&dir).scenarios[0].checkpoints, *cps);
 }

@@ -208,6 +208,8 @@ struct Affected {
     peak: u32,
     /// `peak` as a share of the parties at that time (ppm).
     peak_ppm: u32,
+    /// When `now` last fell to zero: every party back in full service.
+    back: Option<Time>,
 }
 
 /// Attempts, successes and failures by reason in one bucket.
@@ -358,6 +360,7 @@ impl Availability {
                 a.now -= 1;
                 if a.now == 0 {
                     a.unavailable_us += now.since(a.since).as_micros();
+                    a.back = Some(now);
                 }
             }
             _ => {}
@@ -474,6 +477,10 @@ pub struct ServiceSummary {
     /// The most parties not in full service at once, as a share of the
     /// service's parties, parts per million.
     pub users_affected_peak: u32,
+    /// When the service was last back in full for every party after
+    /// failing, seconds from T+0 (None: it never failed, or still fails at
+    /// the end).
+    pub restored_s: Option<u64>,
     /// Per bucket, from T+0 to the run's end.
     pub series: Vec<BucketSummary>,
 }
@@ -564,6 +571,15 @@ impl AvailabilitySummary {
     pub fn users_partial_service_at(&self, t_s: u64) -> u32 {
         self.users_full_service.iter().take_while(|p| p.t_s <= t_s).last().map_or(0, |p| p.partial)
     }
+    /// When every user was back in full service for good after some were
+    /// not, seconds from T+0 (None: nobody lost service, or somebody still
+    /// lacks it at the end).
+    pub fn users_restored_s(&self) -> Option<u64> {
+        match self.users_full_service.as_slice() {
+            [.., last] if last.full == 1_000_000 && self.users_full_service_min < 1_000_000 => Some(last.t_s),
+            _ => None,
+        }
+    }
     /// The share of users in full service at `t_s` (ppm).
     pub fn users_full_service_at(&self, t_s: u64) -> u32 {
         self.users_full_service.iter().take_while(|p| p.t_s <= t_s).last().map_or(1_000_000, |p| p.full)
@@ -610,6 +626,7 @@ pub fn summarize(world: &World, names: &[String], first_fault: Option<Time>, end
             failed_share: ppm(failed, attempts),
             users: f.parties,
             users_affected_peak: f.peak_ppm,
+            restored_s: if f.now == 0 { f.back.map(|t| t.as_micros() / MICROS_PER_S) } else { None },
             series,
         }
     };

@@ -68,10 +68,25 @@ pub struct Record {
     /// one user.
     #[serde(default)]
     pub service_down_s: BTreeMap<String, u64>,
+    /// Each checkpoint (the postmortem's claims) held against the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<CheckpointFlag>,
     /// [`record_checksum`] of everything above, written last. Empty in
     /// records written before checksums existed; merge refuses those.
     #[serde(default)]
     pub checksum: String,
+}
+
+/// One checkpoint in one run: hit or not, and the simulated value (a share
+/// in ppm, or an event's seconds from T+0; None: the event never happened).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointFlag {
+    pub claim: String,
+    /// Its clock time as the file gave it.
+    pub at: String,
+    pub metric: String,
+    pub value: Option<u64>,
+    pub hit: bool,
 }
 
 /// What one fault kind did in one run.
@@ -176,6 +191,11 @@ pub fn record(file: &str, file_hash: &str, r: &RunResult) -> Record {
         restored_us: f.restored_us,
         delay_s_max: f.delay_s_max,
         users_affected_peak_ppm: f.users_affected_peak(),
+        checkpoints: r
+            .checkpoints
+            .iter()
+            .map(|c| CheckpointFlag { claim: c.claim.clone(), at: c.at.clone(), metric: c.metric.clone(), value: c.value, hit: c.hit })
+            .collect(),
         service_down_s: crate::run::SERVICES.iter().map(|&(name, s)| (name.to_string(), f.availability.service(s).unavailable_s)).collect(),
         checksum: String::new(),
     }

@@ -199,6 +199,87 @@ pub struct FigureSummary {
     pub delay_s_max: u64,
 }
 
+/// A checkpoint over many runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckpointSummary {
+    pub claim: String,
+    pub at: String,
+    pub metric: String,
+    /// Runs that hit it, of the runs that measured it, with the 95% interval.
+    pub hit_rate: Rate,
+    /// The least and greatest simulated value (ppm or seconds from T+0).
+    pub value_min: Option<u64>,
+    pub value_max: Option<u64>,
+    /// Runs in which the event never happened.
+    pub never: u64,
+}
+
+impl fmt::Display for CheckpointSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.hit_rate;
+        let show = |v: u64| {
+            if crate::checkpoints::Metric::is_share_name(&self.metric) {
+                Share(v as u32).to_string()
+            } else {
+                format!("T+{}", HumanDuration(v as i64 * 1_000_000).readable())
+            }
+        };
+        write!(f, "\"{}\" at {} ({}): hit on {} of {} seeds", self.claim, self.at, self.metric, r.k, r.n)?;
+        if r.n > 0 {
+            write!(f, " = {} (95% CI {}–{})", pct(r.share), pct(r.low95), pct(r.high95))?;
+        }
+        match (self.value_min, self.value_max) {
+            (Some(a), Some(z)) if a == z => write!(f, "; simulated {}", show(a))?,
+            (Some(a), Some(z)) => write!(f, "; simulated {} to {}", show(a), show(z))?,
+            _ => {}
+        }
+        if self.never > 0 {
+            write!(f, "; never happened in {} runs", self.never)?;
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoints of many runs, in the order of the first run's.
+fn checkpoint_summaries(rs: &[&Record]) -> Vec<CheckpointSummary> {
+    let mut out: Vec<CheckpointSummary> = Vec::new();
+    let mut hits: Vec<u64> = Vec::new();
+    for r in rs {
+        for c in &r.checkpoints {
+            let i = match out.iter().position(|s| s.claim == c.claim && s.at == c.at && s.metric == c.metric) {
+                Some(i) => i,
+                None => {
+                    out.push(CheckpointSummary {
+                        claim: c.claim.clone(),
+                        at: c.at.clone(),
+                        metric: c.metric.clone(),
+                        hit_rate: Rate::new(0, 0),
+                        value_min: None,
+                        value_max: None,
+                        never: 0,
+                    });
+                    hits.push(0);
+                    out.len() - 1
+                }
+            };
+            let s = &mut out[i];
+            s.hit_rate.n += 1;
+            hits[i] += u64::from(c.hit);
+            match c.value {
+                Some(v) => {
+                    s.value_min = Some(s.value_min.map_or(v, |m| m.min(v)));
+                    s.value_max = Some(s.value_max.map_or(v, |m| m.max(v)));
+                }
+                None => s.never += 1,
+            }
+        }
+    }
+    for (s, k) in out.iter_mut().zip(hits) {
+        s.hit_rate = Rate::new(k, s.hit_rate.n);
+    }
+    out
+}
+
 /// One failed run and how to reproduce it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Failure {
@@ -240,6 +321,9 @@ pub struct ScenarioSummary {
     /// are not counted in `failed`; a rate below its required share fails
     /// the summary.
     pub rates: Vec<RateCheck>,
+    /// Each checkpoint (a postmortem's claim): the share of seeds that hit
+    /// it and the range of the simulated values.
+    pub checkpoints: Vec<CheckpointSummary>,
     /// Seeds the manifests asked for that have no record (None: no manifest).
     pub missing: Option<u64>,
     /// The first few missing seeds.
@@ -418,6 +502,7 @@ fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEnt
         figures,
         expectations,
         rates: rate_checks(rs.iter().map(|r| (r.seed, r.rates.as_slice()))),
+        checkpoints: checkpoint_summaries(rs),
         missing: gaps.as_ref().map(|g| g.count),
         missing_seeds: gaps.as_ref().map(|g| g.first.clone()).unwrap_or_default(),
         missing_shards: gaps.as_ref().map(|g| g.shards.clone()).unwrap_or_default(),
@@ -640,6 +725,9 @@ pub fn render_summary(s: &Summary) -> String {
                 })
                 .collect();
             let _ = writeln!(o, "  longest down (a service failing for at least one user): {}", down.join(", "));
+        }
+        for c in &sc.checkpoints {
+            let _ = writeln!(o, "  checkpoint {c}");
         }
         for r in &sc.rates {
             let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
