@@ -740,6 +740,33 @@ mod tests {
         assert_eq!(w.in_flight_peak(), (2, Time::ZERO));
     }
 
+    /// The peak's time is when it was first reached: a later equal count
+    /// does not move it (found by cargo-mutants: `>` vs `>=` went unseen).
+    #[test]
+    fn the_in_flight_peak_keeps_the_first_time_it_was_reached() {
+        let mut w = World::new();
+        for (outstanding, held, at) in [(3, 0, 10), (1, 0, 20), (2, 1, 30), (4, 0, 40), (0, 4, 50)] {
+            (w.outstanding, w.held) = (outstanding, held);
+            w.note_in_flight(Time::from_secs(at));
+        }
+        assert_eq!(w.in_flight_peak(), (4, Time::from_secs(40)));
+    }
+
+    /// The census counts every record by where it is, and the mail count is
+    /// every record (found by cargo-mutants: a one-mail test could not tell).
+    #[test]
+    fn the_census_counts_each_record_where_it_is() {
+        let mut w = World::new();
+        let mut add = |queues: u8, temp: u8, mailbox: u8| w.mails.push(Record { queues, temp, mailbox, ..Record::default() });
+        add(2, 0, 0);
+        add(1, 1, 0);
+        add(0, 0, 3);
+        add(0, 0, 1);
+        add(0, 0, 0);
+        assert_eq!(w.mail_count(), 5);
+        assert_eq!(w.census(), Census { queued: 2, in_temp: 1, in_mailbox: 2, extra_mailbox_copies: 2 });
+    }
+
     #[test]
     fn the_in_flight_peak_counts_held_and_outstanding_mail_and_when() {
         let (sim, _) = run(|ctx| {
