@@ -248,6 +248,8 @@ struct RunLine {
     missed: Vec<(String, String)>,
     /// Rate expectations' verdicts: their misses are judged by rate.
     rates: Vec<RateFlag>,
+    /// Checkpoints (the postmortem's claims): hit, of how many.
+    claims: (u64, u64),
 }
 
 /// Runs every (scenario, seed) on all cores; each run is single-threaded.
@@ -286,16 +288,18 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
         for (_, service) in mailsim::run::SERVICES {
             r.figures.availability.service_mut(service).series = Vec::new();
         }
-        (i, RunLine { passed, figures: r.figures, missed, rates })
+        let claims = (r.checkpoints.iter().filter(|c| c.hit).count() as u64, r.checkpoints.len() as u64);
+        (i, RunLine { passed, figures: r.figures, missed, rates, claims })
     });
 
-    let row = |cells: [&str; 11]| {
+    let row = |cells: [&str; 12]| {
         format!(
-            "{:<40} {:>5} {:>7} {:>5} {:>7} {:>5} {:>6} {:>14} {:>8} {:>8} {:>8}\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10]
+            "{:<40} {:>5} {:>7} {:>5} {:>7} {:>5} {:>6} {:>14} {:>8} {:>8} {:>8} {:>7}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10], cells[11]
         )
     };
-    let mut table = row(["scenario", "seeds", "verdict", "lost", "bounced", "dupes", "users", "worst-down", "p99", "max", "restored"]);
+    let mut table =
+        row(["scenario", "seeds", "verdict", "lost", "bounced", "dupes", "users", "worst-down", "p99", "max", "restored", "claims"]);
     let mut all_ok = true;
     let readable = |us: u64| HumanDuration(us as i64).readable();
     for (i, s) in scenarios.iter().enumerate() {
@@ -323,6 +327,10 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
             &readable(max(&|f| f.delay_s_p99) * 1_000_000),
             &readable(max(&|f| f.delay_s_max) * 1_000_000),
             &restored.map_or("-".to_string(), readable),
+            &match rs.iter().fold((0, 0), |(h, t), r| (h + r.claims.0, t + r.claims.1)) {
+                (_, 0) => "-".to_string(),
+                (hit, total) => format!("{hit}/{total}"),
+            },
         ]));
         for r in rs.iter().filter(|r| !r.passed) {
             all_ok = false;
@@ -344,7 +352,8 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
         "users:      the peak share of users without full service (worst seed)\n",
         "worst-down: the longest time one service (smtp, pop, imap, webmail) failed for at least one user, and which (worst seed)\n",
         "p99, max:   delivery delay, author to mailbox (worst seed)\n",
-        "restored:   when the last unavailable mailbox came back (worst seed; - if none was unavailable)",
+        "restored:   when the last unavailable mailbox came back (worst seed; - if none was unavailable)\n",
+        "claims:     the postmortem's clock-time claims ([[checkpoints]]) the runs hit, of claims x seeds (`mailsim run FILE` lists each; - if the file states none)",
     ));
     if let Err(code) = emit(&table) {
         return code;

@@ -93,6 +93,8 @@ const MODES: &[&str] = &["works", "reports-failure", "timeout", "lies-success", 
 const SPEEDS: &[&str] = &["10%", "0%", "x10", "x0", "x4294967", "100%", "150%", "fast"];
 const SIZES: &[&str] = &["1.5TB", "0", "1", "300GiB", "99999999TiB", "3 parsecs", "", "18446744073709551615"];
 const RATES: &[&str] = &["35MB/s", "0MB/s", "1/s", "100MB/min", "1TB/h", "5MB", "1200/h", "1000000/s", "-5/h", "18446744073709551615/s"];
+const CLOCKS: &[&str] =
+    &["2008-08-12 12:00 -04:00", "2018-12-29T06:00Z", "2008-08-12 12:00", "9999-12-31 23:59 +14:00", "0000-01-01 00:00 Z", "noon"];
 const DAYS: &[&str] = &["mon", "sun", "Tue", "someday"];
 const RECIPIENTS: &[&str] = &["uniform", "zipf", "pareto"];
 const DOWN: &[&str] = &["refuse", "silent", "loud"];
@@ -108,6 +110,7 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("summary", Kind::Str(&["a fuzzed file"])),
             ("source", Kind::Str(&["x"])),
             ("assumptions", Kind::StrList),
+            ("t0", Kind::Str(CLOCKS)),
         ],
     ),
     (
@@ -226,6 +229,19 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("steps", Kind::Int),
             ("keep_uidls", Kind::Bool),
             ("node", Kind::Str(TARGETS)),
+        ],
+    ),
+    (
+        "[[checkpoints]]",
+        &[
+            ("claim", Kind::Str(&["half the users back", ""])),
+            ("at", Kind::Str(&["45h30m", "2008-08-14 09:30 -04:00", "-1h", "2008-02-30 12:00 Z", "soon"])),
+            ("metric", Kind::Str(&["users_full_service", "users_restored", "smtp_restored", "failover", "happiness"])),
+            ("min", Kind::Share),
+            ("max", Kind::Share),
+            ("early", Kind::Dur),
+            ("late", Kind::Dur),
+            ("on_seeds", Kind::Share),
         ],
     ),
     (
