@@ -77,7 +77,11 @@ fn earlier_temporary_stores_gain_webmail_access_not_full_service() {
     let c = compare(&a, &b, 0..6, 2000);
     let none = c.metric("no_service_user_hours").expect("a metric");
     assert_eq!(none.change, Change::Improved, "{none:?}");
+    // Full restoration waits for the rebuilds either way: not sooner, and
+    // later by at most event-order jitter (milliseconds; the paired runs are
+    // so alike that even +4 ms can test as significant), never a minute.
     let restore = c.metric("restore_h").expect("a metric");
-    assert_eq!(restore.change, Change::NoSignificantChange, "{restore:?}");
+    assert_ne!(restore.change, Change::Improved, "{restore:?}");
+    assert!(restore.mean_diff.abs() < 1.0 / 60.0 && restore.ci_high < 1.0 / 60.0, "{restore:?}");
     assert_eq!(c.metric("lost").expect("a metric").change, Change::NoSignificantChange);
 }
