@@ -23,14 +23,9 @@ fn cases(default: u32) -> u32 {
     std::env::var("MAILSIM_FUZZ_CASES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-/// A fixed generator seed, so CI runs the same cases on every commit and a
-/// failure reproduces; `PROPTEST_RNG_SEED=N` explores other cases.
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
-        None => proptest::test_runner::RngSeed::Fixed(0x006d_6169_6c73_696d),
-    }
-}
+#[path = "support/proptest_seed.rs"]
+mod proptest_seed;
+use proptest_seed::rng_seed;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -538,14 +538,9 @@ fn check_one(dir: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// A fixed generator seed, so CI runs the same cases on every commit and a
-/// failure reproduces; `PROPTEST_RNG_SEED=N` explores other cases.
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
-        None => proptest::test_runner::RngSeed::Fixed(0x006d_6169_6c73_696d),
-    }
-}
+#[path = "support/proptest_seed.rs"]
+mod proptest_seed;
+use proptest_seed::rng_seed;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(400), failure_persistence: None, max_shrink_iters: 2000, rng_seed: rng_seed(), ..ProptestConfig::default() })]

@@ -335,14 +335,9 @@ fn promises_hold(case: &Case, variant: Variant) -> Result<RunReport, TestCaseErr
     Ok(report)
 }
 
-/// A fixed generator seed, so CI runs the same cases on every commit and a
-/// failure reproduces; `PROPTEST_RNG_SEED=N` explores other cases.
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
-        None => proptest::test_runner::RngSeed::Fixed(0x006d_6169_6c73_696d),
-    }
-}
+#[path = "../../tests/support/proptest_seed.rs"]
+mod proptest_seed;
+use proptest_seed::rng_seed;
 
 /// 32 cases by default (a few seconds in release); `FAULT_PLANS_CASES=N`
 /// for a longer soak. No regression files: a failure prints its minimal

@@ -81,14 +81,9 @@ fn custody_holds(seed: u64, ack_early: bool, plan: &[(u64, Step)]) -> Result<(),
     Ok(())
 }
 
-/// A fixed generator seed, so CI runs the same cases on every commit and a
-/// failure reproduces; `PROPTEST_RNG_SEED=N` explores other cases.
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.trim().parse().ok()) {
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed),
-        None => proptest::test_runner::RngSeed::Fixed(0x006d_6169_6c73_696d),
-    }
-}
+#[path = "../../tests/support/proptest_seed.rs"]
+mod proptest_seed;
+use proptest_seed::rng_seed;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, rng_seed: rng_seed(), ..ProptestConfig::default() })]
