@@ -466,7 +466,10 @@ pub fn compare_cmd(args: &CompareArgs) -> ExitCode {
     };
     note!("comparing {} and {} on seeds {}..{} …", a.name(), b.name(), args.seeds.start, args.seeds.end);
     let c = compare(&a, &b, args.seeds.clone(), args.resamples);
-    crate::output::stderr(&render(&c));
+    if let Err(e) = crate::output::report(&render(&c), args.json) {
+        note!("error: cannot write to stdout: {e}");
+        return ExitCode::from(2);
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&c).expect("a comparison serializes");
         if let Err(e) = crate::output::stdout_line(&text) {

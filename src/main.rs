@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use mailsim::note;
 use mailsim::output::stdout_line;
 use mailsim::pool::{cores, map_jobs};
-use mailsim::run::{run, run_with, Figures, RunResult, SERVICES};
+use mailsim::run::{run, run_with, Figures};
 use mailsim::scenario::{schema, Scenario};
 use mailsim::sweep::{junit_xml, rate_checks, JunitCase, JunitSuite, RateFlag};
 use mailsim::units::{HumanDuration, Share};
@@ -31,7 +31,9 @@ use mailsim_sim::TraceMode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Directory of scenario files for the default job.
+    /// Directory of scenario files: the default job replays every file in
+    /// it, and `run` and `check` look a scenario given by name up in it
+    /// (`mailsim run opensrs-2008-shelf-controller`).
     #[arg(long, default_value = "scenarios", global = true)]
     dir: PathBuf,
     /// Seeds per scenario for the default job (default: each file's
@@ -58,6 +60,7 @@ fn emit(text: &str) -> Result<(), ExitCode> {
 enum Command {
     /// Run one scenario with one seed and report its figures and expectations.
     Run {
+        /// A scenario file, or the name of one in `--dir`.
         file: PathBuf,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -70,8 +73,13 @@ enum Command {
         /// Write JUnit XML (one test case per expectation) to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Run the seed twice with full traces first and compare every event;
+        /// a divergence is an error (exit 2) naming the first differing event.
+        #[arg(long)]
+        check_determinism: bool,
     },
-    /// Validate scenario files without running them (at least one).
+    /// Validate scenario files (or names in `--dir`) without running them (at
+    /// least one).
     Check { files: Vec<PathBuf> },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -108,8 +116,13 @@ fn main() -> ExitCode {
             }
             let mut bad = false;
             for f in &files {
+                let f = &find_scenario(f, &cli.dir);
                 match Scenario::load(f) {
-                    Ok(s) => note!("ok    {} ({})", f.display(), s.name()),
+                    Ok(s) => {
+                        if let Err(code) = emit(&format!("ok    {} ({})", f.display(), s.name())) {
+                            return code;
+                        }
+                    }
                     Err(e) => {
                         note!("error {e}");
                         bad = true;
@@ -122,7 +135,8 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Some(Command::Run { file, seed, json, trace, junit }) => {
+        Some(Command::Run { file, seed, json, trace, junit, check_determinism }) => {
+            let file = find_scenario(&file, &cli.dir);
             let s = match Scenario::load(&file) {
                 Ok(s) => s,
                 Err(e) => {
@@ -130,6 +144,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if check_determinism {
+                match mailsim_sim::check_determinism(seed, |sd| s.topology(sd).build()) {
+                    Ok(hash) => note!("deterministic: two runs of seed {seed} agree on every event (trace {hash:016x})"),
+                    Err(d) => {
+                        note!("error: {d}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             let (r, sim) = run_with(&s, seed, trace.as_ref().map(|_| TraceMode::Full));
             if let Some(path) = trace {
                 if let Err(e) = std::fs::write(&path, sim.chrome_trace()) {
@@ -166,8 +189,8 @@ fn main() -> ExitCode {
                 if let Err(code) = emit(&serde_json::to_string_pretty(&r).expect("a result serializes")) {
                     return code;
                 }
-            } else {
-                print_result(&r, &file);
+            } else if let Err(code) = emit(&mailsim::run::report_text(&r, &file)) {
+                return code;
             }
             if r.passed() {
                 ExitCode::SUCCESS
@@ -178,59 +201,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_result(r: &RunResult, file: &Path) {
-    let f = &r.figures;
-    note!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
-    if let Some(v) = &f.violation {
-        note!("  violation: {v}");
+/// A scenario given on the command line: the path itself when it exists,
+/// else a name in `dir` (`opensrs-2008-shelf-controller` or with `.toml`).
+fn find_scenario(given: &Path, dir: &Path) -> PathBuf {
+    if given.exists() || given.components().count() != 1 {
+        return given.to_path_buf();
     }
-    note!(
-        "  submitted {} accepted {} delivered {} lost {} duplicates {} client-duplicates {} returned {} sender-bounced {}",
-        f.submitted,
-        f.accepted,
-        f.delivered,
-        f.lost,
-        f.duplicates,
-        f.client_duplicates,
-        f.returned,
-        f.sender_bounced
-    );
-    note!(
-        "  mailboxes offline at the peak {}  restored {}  delay p50 {} p99 {} max {}",
-        Share(f.peak_unavailable_ppm),
-        fmt_opt(f.restored_us),
-        secs(f.delay_s_p50),
-        secs(f.delay_s_p99),
-        secs(f.delay_s_max)
-    );
-    let per_service: Vec<String> = SERVICES
-        .iter()
-        .map(|&(name, s)| {
-            let a = f.availability.service(s);
-            format!("{name} down {} ({} failed)", secs(a.unavailable_s), Share(a.failed_share))
-        })
-        .collect();
-    note!("  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
-    if !r.checkpoints.is_empty() {
-        note!("  the postmortem's claims (checkpoints): claim | its clock time | simulated | hit");
-        for c in &r.checkpoints {
-            note!("    {} | {} | {} {} | {}", c.claim, c.at, c.metric, c.shown, if c.hit { "hit" } else { "MISSED" });
-        }
-    }
-    for v in &r.verdicts {
-        note!("  [{}] {}: {}", v.tag(), v.name, v.detail);
-    }
-    if !r.passed() {
-        note!("  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
-    }
-}
-
-fn secs(s: u64) -> String {
-    HumanDuration(s as i64 * 1_000_000).readable()
-}
-
-fn fmt_opt(us: Option<u64>) -> String {
-    us.map_or("-".to_string(), |t| HumanDuration((t - t % 60_000_000) as i64).to_string())
+    [dir.join(given), dir.join(given).with_extension("toml")].into_iter().find(|p| p.is_file()).unwrap_or_else(|| given.to_path_buf())
 }
 
 fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -337,7 +314,7 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
             for (name, detail) in &r.missed {
                 note!("  {} seed {}: {name} — {detail}", s.name(), r.figures.seed);
             }
-            note!("    reproduce: cargo run --release -- run {} --seed {}", s.path.display(), r.figures.seed);
+            note!("    reproduce: mailsim run {} --seed {}", s.path.display(), r.figures.seed);
         }
         // Tolerated misses are not failures; a rate the seeds clearly miss is.
         for c in rate_checks(rs.iter().map(|r| (r.figures.seed, r.rates.as_slice()))).iter().filter(|c| c.pass_rate.k < c.pass_rate.n) {

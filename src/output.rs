@@ -6,8 +6,9 @@
 //! writing quietly instead, and so does mailsim: [`stdout`] treats a closed
 //! reader as the end of the output (the command still finishes and exits
 //! with the status its results call for), and reports any other write error
-//! to the caller, which exits 2. [`stderr`] does the same for the human
-//! reports, which go to stderr (`mailsim merge DIR 2>&1 | head`), and
+//! to the caller, which exits 2. Reports go to stdout (`mailsim run F >
+//! report.txt`; with `--json`, the JSON does, and the human report goes to
+//! stderr); progress, logs and errors go to stderr through [`stderr`], which
 //! ignores every error there, since there is nowhere left to report one.
 
 use std::io::{ErrorKind, Write};
@@ -26,6 +27,18 @@ pub fn stdout(text: &str) -> std::io::Result<()> {
 /// Writes `text` to stdout followed by a newline; see [`stdout`].
 pub fn stdout_line(text: &str) -> std::io::Result<()> {
     stdout(&format!("{text}\n"))
+}
+
+/// The human report of a command: on stdout, or on stderr when stdout
+/// carries the JSON form (`json`). A write error on stdout other than a
+/// closed reader is returned.
+pub fn report(text: &str, json: bool) -> std::io::Result<()> {
+    if json {
+        stderr(text);
+        Ok(())
+    } else {
+        stdout(text)
+    }
 }
 
 /// Writes `text` to stderr, ignoring errors (a closed pipe included).

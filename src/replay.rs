@@ -11,7 +11,7 @@
 //! failure cannot be trusted to reproduce. `--trace` writes the replayed run
 //! as a Chrome trace-event file to open in Perfetto.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mailsim_sim::TraceMode;
@@ -19,7 +19,6 @@ use mailsim_sim::TraceMode;
 use crate::note;
 use crate::run::{run_with, RunResult};
 use crate::scenario::Scenario;
-use crate::units::{HumanDuration, Share};
 
 /// `mailsim replay FILE --seed N --hash H [--trace out.json]`
 #[derive(clap::Args, Clone, Debug)]
@@ -101,50 +100,34 @@ pub fn replay_cmd(args: &ReplayArgs) -> ExitCode {
         }
         note!("trace written to {} (open in ui.perfetto.dev)", path.display());
     }
-    print_summary(&r.result, &args.file);
-    if r.matches() {
-        note!("replay matches: trace hash {:016x} (the recorded run reproduced exactly)", r.hash);
-        ExitCode::SUCCESS
+    let mut text = crate::run::report_text(&r.result, &args.file);
+    let matches = r.matches();
+    if matches {
+        text.push_str(&format!("\nreplay matches: trace hash {:016x} (the recorded run reproduced exactly)", r.hash));
     } else {
-        note!(
-            "DETERMINISM BREAK: {} seed {} gave trace hash {:016x}; the recording says {:016x}.",
+        text.push_str(&format!(
+            "\nDETERMINISM BREAK: {} seed {} gave trace hash {:016x}; the recording says {:016x}.\n\
+             \x20 The same file and seed no longer produce the recorded run: the scenario file, the models or the\n\
+             \x20 kernel changed since the recording, or something in a run is nondeterministic.\n\
+             \x20 Run this binary twice (different hashes mean nondeterminism), or `mailsim run {} --seed {} --check-determinism`,\n\
+             \x20 and compare the `--trace` output of the recording's binary with this one.",
             args.file.display(),
             args.seed,
             r.hash,
-            r.expected
-        );
-        note!("  The same file and seed no longer produce the recorded run: the scenario file, the models or the");
-        note!("  kernel changed since the recording, or something in a run is nondeterministic.");
-        note!("  Run this binary twice (different hashes mean nondeterminism):");
-        note!("    mailsim run {} --seed {}", args.file.display(), args.seed);
-        note!("  and compare the `--trace` output of the recording's binary with this one.");
+            r.expected,
+            args.file.display(),
+            args.seed
+        ));
+    }
+    if let Err(e) = crate::output::stdout_line(&text) {
+        note!("error: cannot write to stdout: {e}");
+        return ExitCode::from(2);
+    }
+    if matches {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::from(EXIT_DIVERGED)
     }
-}
-
-fn print_summary(r: &RunResult, file: &Path) {
-    let f = &r.figures;
-    note!("{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
-    if let Some(v) = &f.violation {
-        note!("  violation: {v}");
-    }
-    note!(
-        "  submitted {} accepted {} delivered {} lost {} duplicates {} returned {} sender-bounced {}; users affected {}, mailboxes offline {}, restored {}",
-        f.submitted,
-        f.accepted,
-        f.delivered,
-        f.lost,
-        f.duplicates,
-        f.returned,
-        f.sender_bounced,
-        Share(f.users_affected_peak()),
-        Share(f.peak_unavailable_ppm),
-        f.restored_us.map_or("-".to_string(), |t| HumanDuration(t as i64).to_string())
-    );
-    for v in r.verdicts.iter().filter(|v| !v.met) {
-        note!("  [{}] {}: {}", v.tag(), v.name, v.detail);
-    }
-    note!("  run it: mailsim run {} --seed {}", file.display(), f.seed);
 }
 
 #[cfg(test)]
@@ -164,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_recorded_run_replays_with_its_hash_and_a_full_trace_changes_nothing() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/planted-expire-without-dsn.toml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/planted-expire-without-dsn.toml");
         let s = Scenario::load(&path).expect("valid");
         let recorded = run(&s, 4);
         assert!(!recorded.passed(), "a failing run is what gets recorded");

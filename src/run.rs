@@ -271,6 +271,62 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     }
 }
 
+/// The human report of one run: figures, availability per service, the
+/// postmortem's claims, every verdict, and the repro command if it failed.
+pub fn report_text(r: &RunResult, file: &std::path::Path) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let f = &r.figures;
+    let _ = writeln!(o, "{} seed {}: {} ({} events, trace {})", r.scenario, f.seed, f.outcome, f.events, f.trace_hash);
+    if let Some(v) = &f.violation {
+        let _ = writeln!(o, "  violation: {v}");
+    }
+    let _ = writeln!(
+        o,
+        "  submitted {} accepted {} delivered {} lost {} duplicates {} client-duplicates {} returned {} sender-bounced {}",
+        f.submitted, f.accepted, f.delivered, f.lost, f.duplicates, f.client_duplicates, f.returned, f.sender_bounced
+    );
+    let _ = writeln!(
+        o,
+        "  mailboxes offline at the peak {}  restored {}  delay p50 {} p99 {} max {}",
+        Share(f.peak_unavailable_ppm),
+        fmt_opt(f.restored_us),
+        secs(f.delay_s_p50),
+        secs(f.delay_s_p99),
+        secs(f.delay_s_max)
+    );
+    let per_service: Vec<String> = SERVICES
+        .iter()
+        .map(|&(name, s)| {
+            let a = f.availability.service(s);
+            format!("{name} down {} ({} failed)", secs(a.unavailable_s), Share(a.failed_share))
+        })
+        .collect();
+    let _ = writeln!(o, "  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
+    if !r.checkpoints.is_empty() {
+        let _ = writeln!(o, "  the postmortem's claims (checkpoints): claim | its clock time | simulated | hit");
+        for c in &r.checkpoints {
+            let _ = writeln!(o, "    {} | {} | {} {} | {}", c.claim, c.at, c.metric, c.shown, if c.hit { "hit" } else { "MISSED" });
+        }
+    }
+    for v in &r.verdicts {
+        let _ = writeln!(o, "  [{}] {}: {}", v.tag(), v.name, v.detail);
+    }
+    if !r.passed() {
+        let _ = writeln!(o, "  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
+    }
+    o.pop(); // emit adds the last newline
+    o
+}
+
+fn secs(s: u64) -> String {
+    HumanDuration(s as i64 * 1_000_000).readable()
+}
+
+fn fmt_opt(us: Option<u64>) -> String {
+    us.map_or("-".to_string(), |t| HumanDuration((t - t % 60_000_000) as i64).to_string())
+}
+
 fn bounds<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, b: &Bounds<T>) -> Verdict {
     let low = b.min.is_none_or(|m| value >= m);
     let high = b.max.is_none_or(|m| value <= m);

@@ -25,14 +25,15 @@ fn mailsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mailsim")).args(args).output().expect("the binary runs")
 }
 
-/// Runs the binary and checks its exit code; returns its stderr.
+/// Runs the binary and checks its exit code; returns what it printed: the
+/// report (stdout), then errors and progress (stderr).
 #[track_caller]
 fn expect(code: i32, args: &[&str]) -> String {
     let out = mailsim(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "mailsim {}\nstderr:\n{err}", args.join(" "));
     assert!(!err.contains("panicked"), "mailsim {} panicked:\n{err}", args.join(" "));
-    err
+    format!("{}{err}", String::from_utf8_lossy(&out.stdout))
 }
 
 fn sweep_dir(name: &str, file: &str, shard: &str) -> String {
@@ -169,6 +170,9 @@ fn no_command_panics_when_the_reader_of_its_output_goes_away() {
     let cases: Vec<(Vec<&str>, i32)> = vec![
         (vec!["run", &pass, "--json"], 0),
         (vec!["run", &fail, "--json"], 1),
+        (vec!["run", &pass], 0),
+        (vec!["run", &fail], 1),
+        (vec!["merge", &a], 0),
         (vec!["schema"], 0),
         (vec!["check", &pass], 0),
         (vec!["merge", &a, "--json"], 0),
@@ -182,13 +186,37 @@ fn no_command_panics_when_the_reader_of_its_output_goes_away() {
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "mailsim {}:\n{err}", args.join(" "));
         assert_eq!(out.status.code(), Some(code), "mailsim {} ends with its own status:\n{err}", args.join(" "));
     }
-    // The human report goes to stderr; a closed stderr must not crash either.
+    // With --json the human report goes to stderr; a closed stderr must not
+    // crash either.
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailsim"))
-        .args(["merge", &a])
+        .args(["merge", &a, "--json"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
     drop(child.stderr.take());
     assert_eq!(child.wait().expect("ends").code(), Some(0), "merge with stderr closed");
+}
+
+/// Reports go to stdout (`mailsim run F > report.txt` keeps the report),
+/// errors to stderr; a scenario can be named instead of given by path.
+#[test]
+fn reports_go_to_stdout_and_scenarios_can_be_named() {
+    let dir = scenario_dir("named", &["tiny-pass.toml"]);
+    for name in ["tiny-pass", "tiny-pass.toml"] {
+        let out = mailsim(&["--dir", &dir, "run", name, "--seed", "2"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(report.contains("seed 2:") && report.contains("[met] run completed"), "{report}");
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = mailsim(&["--dir", &dir, "check", "tiny-pass"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok "));
+    let out = mailsim(&["--dir", &dir, "run", "no-such-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
+    // --check-determinism runs the seed twice first and says so on stderr.
+    let out = mailsim(&["--dir", &dir, "run", "tiny-pass", "--check-determinism"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deterministic: two runs of seed 0 agree on every event"));
 }

@@ -3,17 +3,20 @@
 //! replays every known outage on every commit. A file added to `scenarios/`
 //! is a new test without touching this file. A rate expectation (`on_seeds`)
 //! may miss on a seed; the test fails when the seeds clearly miss its share.
+//! Seeds 0..3 by default; `MAILSIM_SEEDS=0..20 cargo test --release --test
+//! scenarios` (or `MAILSIM_SEED=7`) runs others, and each failing seed
+//! prints its repro command.
 
 use std::path::PathBuf;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mailsim::run::run;
 use mailsim::scenario::Scenario;
-use mailsim::sweep::{rate_checks, RateFlag};
+use mailsim::sweep::{rate_checks, seeds_from_env, RateFlag};
 
 /// Seeds per scenario in the test suite (the main job runs each file's own
-/// `run.seeds`).
-const SEEDS: u64 = 3;
+/// `run.seeds`); `MAILSIM_SEED=N` or `MAILSIM_SEEDS=A..B` choose others.
+const SEEDS: std::ops::Range<u64> = 0..3;
 
 fn main() {
     let args = Arguments::from_args();
@@ -40,18 +43,14 @@ fn replay(path: &std::path::Path) -> Result<(), Failed> {
     let scenario = Scenario::load(path).map_err(|e| Failed::from(e.to_string()))?;
     let mut failures = Vec::new();
     let mut rates = Vec::new();
-    for seed in 0..SEEDS {
+    let seeds = seeds_from_env(SEEDS).map_err(Failed::from)?;
+    for seed in seeds {
         let r = run(&scenario, seed);
         rates.push((seed, RateFlag::of(&r)));
         // A rate expectation's miss is tolerated on one seed; its rate is
         // judged below, as the main job judges it.
         for v in r.verdicts.iter().filter(|v| v.failed()) {
-            failures.push(format!(
-                "seed {seed}: {} — {}\n    reproduce: cargo run --release -- run {} --seed {seed}",
-                v.name,
-                v.detail,
-                path.display()
-            ));
+            failures.push(format!("seed {seed}: {} — {}\n    reproduce: mailsim run {} --seed {seed}", v.name, v.detail, path.display()));
         }
     }
     for c in rate_checks(rates.iter().map(|(seed, flags)| (*seed, flags.as_slice()))) {

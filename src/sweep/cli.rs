@@ -80,7 +80,10 @@ fn fail(e: &SweepError) -> ExitCode {
 }
 
 fn finish(summary: &Summary, json: bool, junit: Option<&Path>) -> ExitCode {
-    crate::output::stderr(&render_summary(summary));
+    if let Err(e) = crate::output::report(&render_summary(summary), json) {
+        note!("error: cannot write to stdout: {e}");
+        return ExitCode::from(2);
+    }
     if json {
         let text = serde_json::to_string_pretty(summary).expect("a summary serializes");
         if let Err(e) = crate::output::stdout_line(&text) {

@@ -76,7 +76,10 @@ pub use cli::{merge_cmd, sweep_cmd, MergeArgs, SweepArgs};
 pub use junit::{junit_xml, summary_junit, xml_escape, JunitCase, JunitFailure, JunitSuite};
 pub use record::{record, record_checksum, repro_command, scenario_hash, stable_hash, FaultFlags, Key, ProcessFlags, RateFlag, Record};
 pub use runner::{progress_wanted, sweep, SweepConfig, SweepOutcome};
-pub use seeds::{parse_seed_range, parse_seeds, resolve_shard, SeedRun, Shard, ENV_JOB_INDEX, ENV_SHARD, ENV_SHARDS, SWEEP_SEEDS_MAX};
+pub use seeds::{
+    parse_seed_range, parse_seeds, resolve_shard, seeds_from_env, SeedRun, Shard, ENV_JOB_INDEX, ENV_SEED, ENV_SEEDS, ENV_SHARD,
+    ENV_SHARDS, SWEEP_SEEDS_MAX,
+};
 pub use store::{merge_dirs, write_atomic, ManifestEntry, Results};
 pub use summary::{
     rate_checks, render_summary, summarize, summarize_shards, wilson95, Failure, FigureSummary, KindShare, Rate, RateCheck,

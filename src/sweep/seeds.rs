@@ -22,6 +22,27 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     parse_seed_range(text, SWEEP_SEEDS_MAX)
 }
 
+/// Environment variables that choose the seeds of a test run (madsim's
+/// habit: `MADSIM_TEST_SEED`, `MADSIM_TEST_NUM`): one seed, or a range.
+pub const ENV_SEED: &str = "MAILSIM_SEED";
+pub const ENV_SEEDS: &str = "MAILSIM_SEEDS";
+
+/// The seeds a test runs: `MAILSIM_SEED=N` (that seed only), else
+/// `MAILSIM_SEEDS=A..B` (as `--seeds` takes it), else `default`. A value
+/// that does not parse, or both set, is an error naming the variable.
+pub fn seeds_from_env(default: Range<u64>) -> Result<Range<u64>, String> {
+    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    match (get(ENV_SEED), get(ENV_SEEDS)) {
+        (Some(_), Some(_)) => Err(format!("set {ENV_SEED} or {ENV_SEEDS}, not both")),
+        (Some(one), None) => {
+            let seed = one.trim().parse::<u64>().map_err(|_| format!("{ENV_SEED}=`{one}` is not a seed (a number)"))?;
+            Ok(seed..seed.saturating_add(1))
+        }
+        (None, Some(range)) => parse_seeds(&range).map_err(|e| format!("{ENV_SEEDS}: {e}")),
+        (None, None) => Ok(default),
+    }
+}
+
 /// Parses `A..B` (B excluded), `A..=B`, or `N` for `0..N`, and refuses an
 /// empty range or one of more than `max` seeds (the message names the
 /// limit), so that no command starts on a range it cannot finish.
@@ -208,6 +229,29 @@ pub fn resolve_shard(cli: Option<Shard>, shards: Option<u64>, env: impl Fn(&str)
 
 #[cfg(test)]
 mod tests {
+
+    /// One test for every case, so no other test sees these variables set.
+    #[test]
+    fn seeds_come_from_the_environment_when_set() {
+        let clear = || {
+            std::env::remove_var(ENV_SEED);
+            std::env::remove_var(ENV_SEEDS);
+        };
+        clear();
+        assert_eq!(seeds_from_env(0..3), Ok(0..3));
+        std::env::set_var(ENV_SEED, "7");
+        assert_eq!(seeds_from_env(0..3), Ok(7..8));
+        std::env::set_var(ENV_SEEDS, "0..20");
+        assert!(seeds_from_env(0..3).unwrap_err().contains("not both"));
+        std::env::remove_var(ENV_SEED);
+        assert_eq!(seeds_from_env(0..3), Ok(0..20));
+        std::env::set_var(ENV_SEEDS, "20..0");
+        assert!(seeds_from_env(0..3).unwrap_err().starts_with("MAILSIM_SEEDS"));
+        clear();
+        std::env::set_var(ENV_SEED, "x");
+        assert!(seeds_from_env(0..3).unwrap_err().starts_with("MAILSIM_SEED="));
+        clear();
+    }
     use super::*;
 
     #[test]
