@@ -767,6 +767,21 @@ mod tests {
         assert_eq!(w.census(), Census { queued: 2, in_temp: 1, in_mailbox: 2, extra_mailbox_copies: 2 });
     }
 
+    /// Mail still held by its sender is not delivered, even when nothing
+    /// accepted is outstanding (found by cargo-mutants: the held half of the
+    /// check was untested).
+    #[test]
+    fn mail_held_by_a_sender_is_not_all_delivered() {
+        let (sim, _) = run(|ctx| {
+            let now = ctx.now();
+            written(ctx, 0, now);
+        });
+        let w = sim.world();
+        assert_eq!((w.outstanding(), w.held_by_senders()), (0, 1));
+        let e = w.all_delivered().expect_err("a mail is still held");
+        assert!(e.contains("1 mails still held by senders"), "{e}");
+    }
+
     #[test]
     fn the_in_flight_peak_counts_held_and_outstanding_mail_and_when() {
         let (sim, _) = run(|ctx| {
