@@ -12,4 +12,5 @@ pub mod run;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod testing;
 pub mod units;

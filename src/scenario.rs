@@ -630,6 +630,20 @@ fn read_text(path: &Path) -> Result<String, ScenarioError> {
 fn load_merged(path: &Path, chain: &mut Vec<Link>) -> Result<toml::Table, ScenarioError> {
     let text = read_text(path)?;
     let canonical = std::fs::canonicalize(path).map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
+    merged_from_text(path, canonical, text, chain)
+}
+
+/// [`load_merged`] for a file's text already read (or never on disk:
+/// [`Scenario::from_toml`]); `path` locates errors and `extends`.
+fn merged_from_text(path: &Path, canonical: PathBuf, text: String, chain: &mut Vec<Link>) -> Result<toml::Table, ScenarioError> {
+    if text.len() as u64 > FILE_BYTES_MAX {
+        return Err(ScenarioError::AtByte {
+            file: path.to_path_buf(),
+            offset: FILE_BYTES_MAX,
+            field: None,
+            message: format!("the text is longer than {FILE_BYTES_MAX} bytes, the most a scenario file may hold"),
+        });
+    }
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         ScenarioError::at_offset(path, &text, offset, None, e.message().trim().to_string())
@@ -731,13 +745,52 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let mut chain = Vec::new();
         let merged = load_merged(path, &mut chain)?;
+        Scenario::from_merged(path, merged, &chain)
+    }
+
+    /// A scenario from TOML text in memory, validated as [`Scenario::load`]
+    /// validates a file. `path` names it in errors (file, line and field)
+    /// and anchors a relative `extends`; it need not exist.
+    ///
+    /// ```
+    /// let s = mailsim::scenario::Scenario::from_toml(
+    ///     r#"
+    ///     [scenario]
+    ///     name = "tiny"
+    ///     summary = "one MX, a few mails"
+    ///     [run]
+    ///     duration = "1d"
+    ///     [topology]
+    ///     mx = 1
+    ///     mailboxes = 10
+    ///     [workload]
+    ///     mails = 20
+    ///     window = "2h"
+    ///     "#,
+    ///     "tiny.toml",
+    /// )
+    /// .expect("a valid scenario");
+    /// assert_eq!(s.name(), "tiny");
+    /// ```
+    pub fn from_toml(text: &str, path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let canonical = match (path.parent().map(std::fs::canonicalize), path.file_name()) {
+            (Some(Ok(dir)), Some(name)) => dir.join(name),
+            _ => path.to_path_buf(),
+        };
+        let mut chain = Vec::new();
+        let merged = merged_from_text(path, canonical, text.to_string(), &mut chain)?;
+        Scenario::from_merged(path, merged, &chain)
+    }
+
+    fn from_merged(path: &Path, merged: toml::Table, chain: &[Link]) -> Result<Scenario, ScenarioError> {
         let de = toml::Value::Table(merged);
         let file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = to_path(e.path());
             let message = e.inner().message().trim().to_string();
-            error_in_chain(&chain, field, message)
+            error_in_chain(chain, field, message)
         })?;
-        let located = |(field, message): Bad| error_in_chain(&chain, FieldPath::parse(&field), message);
+        let located = |(field, message): Bad| error_in_chain(chain, FieldPath::parse(&field), message);
         let topology = build_topology(&file).map_err(located)?;
         let checkpoints = crate::checkpoints::compile(&file.checkpoints, file.scenario.t0, file.run.duration).map_err(located)?;
         Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })

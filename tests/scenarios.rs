@@ -10,9 +10,8 @@
 use std::path::PathBuf;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use mailsim::run::run;
 use mailsim::scenario::Scenario;
-use mailsim::sweep::{rate_checks, seeds_from_env, RateFlag};
+use mailsim::testing::{check_scenario, Check};
 
 /// Seeds per scenario in the test suite (the main job runs each file's own
 /// `run.seeds`); `MAILSIM_SEED=N` or `MAILSIM_SEEDS=A..B` choose others.
@@ -41,26 +40,5 @@ fn main() {
 
 fn replay(path: &std::path::Path) -> Result<(), Failed> {
     let scenario = Scenario::load(path).map_err(|e| Failed::from(e.to_string()))?;
-    let mut failures = Vec::new();
-    let mut rates = Vec::new();
-    let seeds = seeds_from_env(SEEDS).map_err(Failed::from)?;
-    for seed in seeds {
-        let r = run(&scenario, seed);
-        rates.push((seed, RateFlag::of(&r)));
-        // A rate expectation's miss is tolerated on one seed; its rate is
-        // judged below, as the main job judges it.
-        for v in r.verdicts.iter().filter(|v| v.failed()) {
-            failures.push(format!("seed {seed}: {} — {}\n    reproduce: mailsim run {} --seed {seed}", v.name, v.detail, path.display()));
-        }
-    }
-    for c in rate_checks(rates.iter().map(|(seed, flags)| (*seed, flags.as_slice()))) {
-        if c.clearly_missed() {
-            failures.push(format!("rate clearly below its share: {c}; missed on seeds {:?}", c.missed_seeds));
-        }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("\n").into())
-    }
+    check_scenario(&scenario, &Check { seeds: SEEDS, ..Check::default() }, |_| Ok(())).map_err(Failed::from)
 }

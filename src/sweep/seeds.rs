@@ -31,7 +31,12 @@ pub const ENV_SEEDS: &str = "MAILSIM_SEEDS";
 /// `MAILSIM_SEEDS=A..B` (as `--seeds` takes it), else `default`. A value
 /// that does not parse, or both set, is an error naming the variable.
 pub fn seeds_from_env(default: Range<u64>) -> Result<Range<u64>, String> {
-    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    seeds_from(default, |name| std::env::var(name).ok())
+}
+
+/// [`seeds_from_env`] with the variables read by `var`.
+fn seeds_from(default: Range<u64>, var: impl Fn(&str) -> Option<String>) -> Result<Range<u64>, String> {
+    let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     match (get(ENV_SEED), get(ENV_SEEDS)) {
         (Some(_), Some(_)) => Err(format!("set {ENV_SEED} or {ENV_SEEDS}, not both")),
         (Some(one), None) => {
@@ -230,27 +235,22 @@ pub fn resolve_shard(cli: Option<Shard>, shards: Option<u64>, env: impl Fn(&str)
 #[cfg(test)]
 mod tests {
 
-    /// One test for every case, so no other test sees these variables set.
+    /// The variables are read through a function here, so the test sets no
+    /// environment that other tests of the process could see.
     #[test]
     fn seeds_come_from_the_environment_when_set() {
-        let clear = || {
-            std::env::remove_var(ENV_SEED);
-            std::env::remove_var(ENV_SEEDS);
+        let with = |seed: Option<&str>, seeds: Option<&str>| {
+            let (seed, seeds) = (seed.map(str::to_string), seeds.map(str::to_string));
+            seeds_from(0..3, move |name| if name == ENV_SEED { seed.clone() } else { seeds.clone() })
         };
-        clear();
-        assert_eq!(seeds_from_env(0..3), Ok(0..3));
-        std::env::set_var(ENV_SEED, "7");
-        assert_eq!(seeds_from_env(0..3), Ok(7..8));
-        std::env::set_var(ENV_SEEDS, "0..20");
-        assert!(seeds_from_env(0..3).unwrap_err().contains("not both"));
-        std::env::remove_var(ENV_SEED);
-        assert_eq!(seeds_from_env(0..3), Ok(0..20));
-        std::env::set_var(ENV_SEEDS, "20..0");
-        assert!(seeds_from_env(0..3).unwrap_err().starts_with("MAILSIM_SEEDS"));
-        clear();
-        std::env::set_var(ENV_SEED, "x");
-        assert!(seeds_from_env(0..3).unwrap_err().starts_with("MAILSIM_SEED="));
-        clear();
+        assert_eq!(with(None, None), Ok(0..3));
+        assert_eq!(with(Some(""), Some(" ")), Ok(0..3), "empty is unset");
+        assert_eq!(with(Some("7"), None), Ok(7..8));
+        assert!(with(Some("7"), Some("0..20")).unwrap_err().contains("not both"));
+        assert_eq!(with(None, Some("0..20")), Ok(0..20));
+        assert_eq!(with(None, Some("5")), Ok(0..5));
+        assert!(with(None, Some("20..0")).unwrap_err().starts_with("MAILSIM_SEEDS"));
+        assert!(with(Some("x"), None).unwrap_err().starts_with("MAILSIM_SEED="));
     }
     use super::*;
 

@@ -1,0 +1,122 @@
+//! Writing scenario tests in Rust: run a scenario over seeds, check every
+//! expectation of its file and any check of your own, and get each failing
+//! seed with the command that reproduces it.
+//!
+//! ```no_run
+//! use mailsim::scenario::Scenario;
+//! use mailsim::testing::{check_scenario, Check};
+//!
+//! #[test]
+//! fn nothing_is_lost_when_the_shelf_fails() {
+//!     let s = Scenario::load("scenarios/opensrs-2008-shelf-controller.toml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+//!     check_scenario(&s, &Check::default(), |r| {
+//!         if r.figures.lost > 0 { Err(format!("{} mails lost", r.figures.lost)) } else { Ok(()) }
+//!     })
+//!     .unwrap_or_else(|failures| panic!("{failures}"));
+//! }
+//! ```
+//!
+//! Seeds: `Check::seeds` (0..3 by default), or `MAILSIM_SEED=N` /
+//! `MAILSIM_SEEDS=A..B` from the environment, so
+//! `MAILSIM_SEEDS=0..20 cargo test --release --test my_test` runs twenty.
+//! Rate expectations (`on_seeds`) are judged as the main job judges them: a
+//! miss on one seed is tolerated, a share the seeds clearly miss fails.
+//! `check_determinism` runs each seed twice first and compares every event.
+
+use std::ops::Range;
+
+use crate::run::{run, RunResult};
+use crate::scenario::Scenario;
+use crate::sweep::{rate_checks, repro_command, seeds_from_env, RateFlag};
+
+/// How to check a scenario.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// Seeds to run when neither `MAILSIM_SEED` nor `MAILSIM_SEEDS` is set.
+    pub seeds: Range<u64>,
+    /// Run each seed twice first with full traces, and fail on the first
+    /// event where the two runs differ.
+    pub check_determinism: bool,
+}
+
+impl Default for Check {
+    fn default() -> Check {
+        Check { seeds: 0..3, check_determinism: false }
+    }
+}
+
+/// Runs `scenario` on the seeds `check` chooses and checks every expectation
+/// of its file and `extra` on each run. `Err` lists every failure, one per
+/// seed and check, each with its repro command (`mailsim run FILE --seed N`).
+pub fn check_scenario(scenario: &Scenario, check: &Check, extra: impl Fn(&RunResult) -> Result<(), String>) -> Result<(), String> {
+    let seeds = seeds_from_env(check.seeds.clone())?;
+    let file = scenario.path.display().to_string();
+    let mut failures = Vec::new();
+    let mut rates: Vec<(u64, Vec<RateFlag>)> = Vec::new();
+    for seed in seeds {
+        let repro = repro_command(&file, seed);
+        if check.check_determinism {
+            if let Err(d) = mailsim_sim::check_determinism(seed, |sd| scenario.topology(sd).build()) {
+                failures.push(format!("{d}    reproduce: {repro} --check-determinism"));
+                continue;
+            }
+        }
+        let r = run(scenario, seed);
+        rates.push((seed, RateFlag::of(&r)));
+        for v in r.verdicts.iter().filter(|v| v.failed()) {
+            failures.push(format!("seed {seed}: {} — {}\n    reproduce: {repro}", v.name, v.detail));
+        }
+        if let Err(e) = extra(&r) {
+            failures.push(format!("seed {seed}: {e}\n    reproduce: {repro}"));
+        }
+    }
+    for c in rate_checks(rates.iter().map(|(seed, flags)| (*seed, flags.as_slice()))) {
+        if c.clearly_missed() {
+            let first = c.missed_seeds.iter().map(|&seed| repro_command(&file, seed)).collect::<Vec<_>>();
+            failures.push(format!("rate clearly below its share: {c}\n    reproduce: {}", first.join("; ")));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {} failures\n{}", scenario.name(), failures.len(), failures.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"
+        [scenario]
+        name = "tiny"
+        summary = "one MX, a few mails"
+        [run]
+        duration = "1d"
+        [topology]
+        mx = 1
+        mailboxes = 10
+        [workload]
+        mails = 20
+        window = "2h"
+    "#;
+
+    #[test]
+    fn a_passing_scenario_passes_and_a_failing_check_names_each_seed_and_its_repro() {
+        let s = Scenario::from_toml(TINY, "tiny.toml").expect("valid");
+        let check = Check { seeds: 3..5, check_determinism: true };
+        check_scenario(&s, &check, |_| Ok(())).expect("a healthy tiny scenario passes");
+        let e = check_scenario(&s, &check, |r| Err(format!("{} delivered", r.figures.delivered))).expect_err("the check fails");
+        assert!(e.starts_with("tiny: 2 failures"), "{e}");
+        for seed in [3, 4] {
+            assert!(e.contains(&format!("seed {seed}: 20 delivered\n    reproduce: mailsim run tiny.toml --seed {seed}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_expectation_the_run_misses_is_a_failure_with_its_detail() {
+        let s = Scenario::from_toml(&format!("{TINY}\n[expect]\nlost = {{ min = 1 }}\n"), "tiny.toml").expect("valid");
+        let e = check_scenario(&s, &Check { seeds: 0..1, ..Check::default() }, |_| Ok(())).expect_err("nothing is lost");
+        assert!(e.contains("seed 0: lost — 0 (expected >= 1)"), "{e}");
+    }
+}
