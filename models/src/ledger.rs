@@ -767,6 +767,31 @@ mod tests {
         assert_eq!(w.census(), Census { queued: 2, in_temp: 1, in_mailbox: 2, extra_mailbox_copies: 2 });
     }
 
+    /// A mail delivered before its 250 reached the ledger (the ack still in
+    /// flight) is resolved only when acknowledged: until then it is not
+    /// counted out of the accepted mails outstanding (found by cargo-mutants:
+    /// `flags & ACKED` could become `|` unseen).
+    #[test]
+    fn a_mail_delivered_before_its_ack_is_resolved_at_the_ack() {
+        let (sim, report) = run(|ctx| {
+            let a = accepted(ctx);
+            let now = ctx.now();
+            let b = written(ctx, 0, now);
+            enqueued(ctx, b);
+            delivered(ctx, b);
+            assert_eq!(ctx.world.outstanding(), 1, "only a is accepted and outstanding");
+            acknowledged(ctx, b);
+            assert_eq!(ctx.world.outstanding(), 1, "b was delivered already");
+            sender_released(ctx, b);
+            dequeued(ctx, b);
+            delivered(ctx, a);
+            dequeued(ctx, a);
+            assert_eq!(ctx.world.outstanding(), 0);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        sim.world().all_delivered().expect("both delivered");
+    }
+
     /// Mail still held by its sender is not delivered, even when nothing
     /// accepted is outstanding (found by cargo-mutants: the held half of the
     /// check was untested).
