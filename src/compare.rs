@@ -451,7 +451,7 @@ pub fn comparison_junit(c: &Comparison) -> Vec<JunitSuite> {
             case
         })
         .collect();
-    vec![JunitSuite { name: class, cases }]
+    vec![JunitSuite { name: class, cases, ..JunitSuite::default() }]
 }
 
 /// The command.

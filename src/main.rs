@@ -153,7 +153,11 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            // Wall time, for the JUnit report's `time` only (the run itself
+            // knows nothing of it).
+            let started = std::time::Instant::now();
             let (r, sim) = run_with(&s, seed, trace.as_ref().map(|_| TraceMode::Full));
+            let wall_s = started.elapsed().as_secs_f64();
             if let Some(path) = trace {
                 if let Err(e) = std::fs::write(&path, sim.chrome_trace()) {
                     note!("error: cannot write {}: {e}", path.display());
@@ -179,7 +183,7 @@ fn main() -> ExitCode {
                         }
                     })
                     .collect();
-                let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases }]);
+                let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases, time_s: Some(wall_s), ..JunitSuite::default() }]);
                 if let Err(e) = std::fs::write(&path, xml) {
                     note!("error: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);

@@ -141,7 +141,7 @@ pub struct ScenarioFile {
 pub struct Meta {
     pub name: String,
     pub summary: String,
-    /// The postmortem it replays (a path under shared/seeds, or a URL).
+    /// The postmortem it replays: a public citation (title, publisher, date, URL).
     #[serde(default)]
     pub source: String,
     /// What the scenario assumes where the postmortem is silent.

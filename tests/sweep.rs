@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use mailsim::sweep::{
-    junit_xml, merge_dirs, parse_seeds, resolve_shard, scenario_hash, summarize, summary_junit, sweep, xml_escape, JunitCase, JunitSuite,
-    Record, Results, Shard, Summary, SweepConfig, SweepError, MANIFEST_FILE, RUNS_FILE, SWEEP_SEEDS_MAX,
+    junit_xml, merge_dirs, parse_seeds, resolve_shard, scenario_hash, summarize, summary_junit, sweep, JunitCase, JunitSuite, Record,
+    Results, Shard, Summary, SweepConfig, SweepError, MANIFEST_FILE, RUNS_FILE, SWEEP_SEEDS_MAX,
 };
 
 const SEEDS: std::ops::Range<u64> = 0..12;
@@ -344,10 +344,11 @@ fn junit_output_is_well_formed() {
     let xml = junit_xml(&[JunitSuite {
         name: nasty.into(),
         cases: vec![JunitCase::passed(nasty, nasty), JunitCase::failed(nasty, "x", nasty, format!("{nasty}\n]]> </failure>"))],
+        ..JunitSuite::default()
     }]);
     well_formed(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
-    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
-    assert_eq!(xml_escape("<&>\"'"), "&lt;&amp;&gt;&quot;&apos;");
+    assert!(xml.contains("tests=\"2\" skipped=\"0\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;"), "markup escaped: {xml}");
 
     let dir = reference("junit");
     let s = summary_of(&dir);
@@ -630,4 +631,21 @@ fn a_sweep_summary_reports_users_affected_and_each_services_down_time() {
     // Merged from disk, the records carry the same figures (and checksums).
     assert_eq!(summary_of(&dir).scenarios[0].figures, *f);
     assert_eq!(summary_of(&dir).scenarios[0].checkpoints, *cps);
+}
+
+/// JUnit class names are the scenario's name (a CI keeps its test history
+/// across edits of the file); the file hash is a suite property, and a
+/// suite's wall time is its `time`.
+#[test]
+fn junit_class_names_survive_edits_and_suites_carry_their_time() {
+    let dir = reference("junit-names");
+    let s = summary_of(&dir);
+    let mut suites = summary_junit(&s);
+    let sc = &s.scenarios[0];
+    assert!(suites[0].cases.iter().all(|c| c.classname == sc.scenario), "{:?}", suites[0].cases);
+    assert!(suites[0].properties.iter().any(|(k, v)| k.contains(&sc.scenario) && *v == sc.file_hash), "{:?}", suites[0].properties);
+    suites[0].time_s = Some(1.5);
+    let xml = junit_xml(&suites);
+    assert!(xml.contains("time=\"1.5"), "{xml}");
+    assert!(!xml.contains(&format!("[{}]", sc.file_hash)), "{xml}");
 }

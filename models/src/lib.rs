@@ -1,7 +1,21 @@
 //! # mailsim-models: the mail cluster, modeled
 //!
 //! Components of a hosted mail service, faithful enough that replays of real
-//! outages (`../shared/OUTAGES.md`) show what their postmortems reported:
+//! outages show what their postmortems reported. The postmortems (public):
+//! - University of Tokyo ECCS, "Failure of MailHosting service and ECCS Staff
+//!   Email on May 19th and 20th", May 25, 2018,
+//!   <https://www.ecc.u-tokyo.ac.jp/en/announcement/2018/05/25_2805.html>;
+//! - OpenSRS blog, "Update On Cluster A Email Service Issues", August 2008,
+//!   <http://www.opensrs.com/blog/2008/08/update-on-cluster-a-email-service-issues/>,
+//!   and the closing notes and August 15 update on
+//!   <http://opensrs.com/blog/tag/email-service/page/2/>;
+//! - Fused, "mail system down" incident report, December 31, 2018,
+//!   <https://www.fusedstatus.com/incidents/5fh5cmfdh868>;
+//! - FastName.no, "7-12 November – Utfordringer med mail / webhostingmiljø"
+//!   (Norwegian), November 2019 (year inferred),
+//!   <https://www.fastname.no/7-12-november-utfordringer-med-mail-webhostingmiljo/>.
+//!
+//! The components:
 //! - `senders`: the internet side — workloads and SMTP retry profiles;
 //! - `mta`: mail nodes (MX) with durable queues, Postfix-like backoff, DSNs,
 //!   and a local delivery agent that needs the mailbox lock;

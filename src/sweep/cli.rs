@@ -79,7 +79,7 @@ fn fail(e: &SweepError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn finish(summary: &Summary, json: bool, junit: Option<&Path>) -> ExitCode {
+fn finish(summary: &Summary, json: bool, junit: Option<&Path>, elapsed: Option<std::time::Duration>) -> ExitCode {
     if let Err(e) = crate::output::report(&render_summary(summary), json) {
         note!("error: cannot write to stdout: {e}");
         return ExitCode::from(2);
@@ -92,7 +92,7 @@ fn finish(summary: &Summary, json: bool, junit: Option<&Path>) -> ExitCode {
         }
     }
     if let Some(path) = junit {
-        if let Err(e) = write_junit(path, summary) {
+        if let Err(e) = write_junit(path, summary, elapsed) {
             return fail(&e);
         }
         note!("JUnit report written to {}", path.display());
@@ -135,7 +135,7 @@ pub fn sweep_cmd(args: &SweepArgs) -> ExitCode {
         out.ran as f64 / secs,
         cfg.out.display()
     );
-    finish(&out.summary, args.json, args.junit.as_deref())
+    finish(&out.summary, args.json, args.junit.as_deref(), Some(out.elapsed))
 }
 
 /// Runs `mailsim merge`. Exit codes: 0 every run met its expectations and no
@@ -159,5 +159,5 @@ pub fn merge_cmd(args: &MergeArgs) -> ExitCode {
         note!("merged {} runs into {}", results.records.len(), out.display());
     }
     let summary = summarize(results.records.values(), &results.manifest, &results.warnings);
-    finish(&summary, args.json, args.junit.as_deref())
+    finish(&summary, args.json, args.junit.as_deref(), None)
 }

@@ -1,8 +1,13 @@
 //! JUnit XML reports, the dialect Jenkins, GitLab and GitHub test reporters
-//! read: one test case per scenario × expectation.
+//! read: one test case per scenario × expectation, written by `quick-junit`
+//! (the writer cargo-nextest uses). The class name is the scenario's name,
+//! so a CI's test history survives edits of the file; the file's hash is a
+//! property of the suite.
 
-use std::fmt;
 use std::path::Path;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::record::repro_command;
 use super::store::write_atomic;
@@ -30,10 +35,15 @@ pub struct JunitFailure {
 }
 
 /// A JUnit test suite.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JunitSuite {
     pub name: String,
     pub cases: Vec<JunitCase>,
+    /// Wall time of the whole suite (the `time` attribute).
+    pub time_s: Option<f64>,
+    /// Name and value pairs shown with the suite (e.g. each scenario file's
+    /// hash).
+    pub properties: Vec<(String, String)>,
 }
 
 impl JunitCase {
@@ -45,62 +55,38 @@ impl JunitCase {
     }
 }
 
-/// Escapes text for XML 1.0 content and attribute values; characters XML 1.0
-/// cannot carry at all (most C0 controls) become U+FFFD.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML (the dialect Jenkins, GitLab and GitHub test reporters read).
+/// JUnit XML of the suites.
 pub fn junit_xml(suites: &[JunitSuite]) -> String {
-    use fmt::Write as _;
-    let count = |s: &JunitSuite| (s.cases.len(), s.cases.iter().filter(|c| c.failure.is_some()).count());
-    let (tests, failures) = suites.iter().map(count).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(o, "<testsuites name=\"mailsim\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">");
+    let secs = |t: f64| Duration::from_secs_f64(if t.is_finite() { t.max(0.0) } else { 0.0 });
+    let mut report = Report::new("mailsim");
     for s in suites {
-        let (t, f) = count(s);
-        let _ = writeln!(o, "  <testsuite name=\"{}\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" skipped=\"0\">", xml_escape(&s.name));
+        let mut suite = TestSuite::new(s.name.as_str());
+        if let Some(t) = s.time_s {
+            suite.set_time(secs(t));
+        }
+        suite.add_properties(s.properties.iter().map(|(k, v)| Property::new(k.as_str(), v.as_str())));
         for c in &s.cases {
-            let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", xml_escape(&c.classname), xml_escape(&c.name));
+            let status = match &c.failure {
+                None => TestCaseStatus::success(),
+                Some(f) => {
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_message(f.message.as_str()).set_type("expectation").set_description(f.text.as_str());
+                    st
+                }
+            };
+            let mut case = TestCase::new(c.name.as_str(), status);
+            case.set_classname(c.classname.as_str());
             if let Some(t) = c.time_s {
-                let _ = write!(o, " time=\"{t:.3}\"");
-            }
-            if c.failure.is_none() && c.system_out.is_none() {
-                o.push_str("/>\n");
-                continue;
-            }
-            o.push_str(">\n");
-            if let Some(fl) = &c.failure {
-                let _ = writeln!(
-                    o,
-                    "      <failure message=\"{}\" type=\"expectation\">{}</failure>",
-                    xml_escape(&fl.message),
-                    xml_escape(&fl.text)
-                );
+                case.set_time(secs(t));
             }
             if let Some(out) = &c.system_out {
-                let _ = writeln!(o, "      <system-out>{}</system-out>", xml_escape(out));
+                case.set_system_out(out.as_str());
             }
-            o.push_str("    </testcase>\n");
+            suite.add_test_case(case);
         }
-        o.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
-    o.push_str("</testsuites>\n");
-    o
+    report.to_string().expect("a JUnit report serializes to a String")
 }
 
 /// Repro commands listed per JUnit failure, at most.
@@ -111,8 +97,10 @@ const JUNIT_REPROS_MAX: usize = 100;
 /// "all seeds ran" case where seeds are missing.
 pub fn summary_junit(s: &Summary) -> Vec<JunitSuite> {
     let mut cases = Vec::new();
+    let mut properties = Vec::new();
     for sc in &s.scenarios {
-        let class = format!("{} [{}]", sc.scenario, sc.file_hash);
+        let class = sc.scenario.clone();
+        properties.push((format!("file hash of {}", sc.scenario), sc.file_hash.clone()));
         for e in &sc.expectations {
             if let Some(r) = sc.rates.iter().find(|r| &r.name == e) {
                 cases.push(rate_case(&class, &sc.file, r));
@@ -148,7 +136,7 @@ pub fn summary_junit(s: &Summary) -> Vec<JunitSuite> {
             ));
         }
     }
-    vec![JunitSuite { name: "mailsim sweep".to_string(), cases }]
+    vec![JunitSuite { name: "mailsim sweep".to_string(), cases, properties, ..JunitSuite::default() }]
 }
 
 /// A rate expectation's test case: passes when the share of seeds that met
@@ -164,16 +152,12 @@ fn rate_case(class: &str, file: &str, r: &RateCheck) -> JunitCase {
     JunitCase::failed(class, &r.name, format!("below its required share: {r}"), text.join("\n"))
 }
 
-pub(super) fn write_junit(path: &Path, s: &Summary) -> Result<(), SweepError> {
-    write_atomic(path, junit_xml(&summary_junit(s)).as_bytes()).map_err(io_err(path))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_escaping_covers_markup_and_controls() {
-        assert_eq!(xml_escape("a<b>&\"'\u{0}\n"), "a&lt;b&gt;&amp;&quot;&apos;\u{fffd}\n");
+/// Writes the summary's JUnit report; `elapsed`, the sweep's wall time (none
+/// for a merge), is the suite's `time`.
+pub(super) fn write_junit(path: &Path, s: &Summary, elapsed: Option<Duration>) -> Result<(), SweepError> {
+    let mut suites = summary_junit(s);
+    for suite in &mut suites {
+        suite.time_s = elapsed.map(|e| e.as_secs_f64());
     }
+    write_atomic(path, junit_xml(&suites).as_bytes()).map_err(io_err(path))
 }

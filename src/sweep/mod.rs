@@ -73,7 +73,7 @@ mod store;
 mod summary;
 
 pub use cli::{merge_cmd, sweep_cmd, MergeArgs, SweepArgs};
-pub use junit::{junit_xml, summary_junit, xml_escape, JunitCase, JunitFailure, JunitSuite};
+pub use junit::{junit_xml, summary_junit, JunitCase, JunitFailure, JunitSuite};
 pub use record::{record, record_checksum, repro_command, scenario_hash, stable_hash, FaultFlags, Key, ProcessFlags, RateFlag, Record};
 pub use runner::{progress_wanted, sweep, SweepConfig, SweepOutcome};
 pub use seeds::{
