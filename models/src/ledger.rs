@@ -45,7 +45,6 @@ pub const EVENTUAL_DELIVERY: &str = "eventual delivery";
 const HELD: u8 = 1;
 const ACKED: u8 = 2;
 const RETURNED: u8 = 4;
-const SENDER_BOUNCED: u8 = 8;
 const RESOLVED: u8 = 16;
 /// The mail's fate is settled: delivered, returned, given up by its sender,
 /// or lost.
@@ -424,13 +423,13 @@ pub fn sender_released(ctx: C, id: MailId) {
 /// the mail can give it up, and only once.
 pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
     let flags = ctx.world.rec(id).flags;
-    if flags & HELD == 0 || flags & SENDER_BOUNCED != 0 {
+    // Held is cleared by the release below, so a second bounce is refused too.
+    if flags & HELD == 0 {
         let name = reporter(&ctx);
         panic!("ledger: mail {id} bounced by its sender at {name} while not held there (flags {flags:#04x})");
     }
     sender_released(ctx, id);
     let w = &mut *ctx.world;
-    w.mails[id as usize].flags |= SENDER_BOUNCED;
     w.counts.sender_bounced += 1;
     w.settle(id);
     match w.stats.sender_bounces.iter_mut().find(|(p, _)| p == profile) {
