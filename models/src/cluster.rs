@@ -21,7 +21,7 @@
 //!   elsewhere (Pacemaker Explained, "Fencing"; `OUTAGES.md`).
 //! - Fencing levels are tried in order; each attempt waits at most
 //!   `stonith-timeout` [60 s] for the device; after `stonith-max-attempts`
-//!   [10] failed fencing operations the cluster gives up (Pacemaker Explained;
+//!   (10) failed fencing operations the cluster gives up (Pacemaker Explained;
 //!   pacemaker-controld(7)).
 //! - An operator can confirm by hand that a node is off (`stonith_admin
 //!   --confirm`, or a cluster-state reset): `Action::ResetCluster`. The model

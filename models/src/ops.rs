@@ -44,7 +44,7 @@
 //!   a precondition does not hold or the action was aborted (see `filer.rs`).
 //!   The operators record the failure (time and reason) and retry the step
 //!   every `step_retry_interval` [30 min, an assumption: someone looks
-//!   again after a coffee and a call], at most `step_attempts_max` [3]
+//!   again after a coffee and a call], at most `step_attempts_max` (3)
 //!   attempts in all; then they give up on it (escalate), and the step stays
 //!   failed. A failed step is not done: a step triggered `After` it does not
 //!   run (it waits on its completion, which never comes), and the plan is

@@ -253,11 +253,11 @@ pub struct Senders {
     generated: u64,
     held: u64,
     /// The workload's draws (arrival gaps, recipients, profiles, first MX),
-    /// a stream of their own ("<node>/workload"): the same mails arrive at
+    /// a stream of their own (`"<node>/workload"`): the same mails arrive at
     /// the same times whatever else differs between two runs of a seed
     /// (common random numbers for `mailsim compare`).
     workload_rng: Stream,
-    /// The retries' draws (queue-run offsets, MX choice), "<node>/retries".
+    /// The retries' draws (queue-run offsets, MX choice), `"<node>/retries"`.
     retry_rng: Stream,
     /// The senders' own record of the mails they gave up (returned to their
     /// authors), one bit per mail id: what `reconcile.rs` reads.

@@ -500,7 +500,7 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn me(&self) -> NodeId {
         NodeId(self.me)
     }
-    /// This node's own random stream ("node/<name>").
+    /// This node's own random stream (`"node/<name>"`).
     #[inline]
     pub fn rng(&mut self) -> &mut Stream {
         self.rng
