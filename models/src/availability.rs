@@ -69,12 +69,16 @@ use crate::World;
 pub enum Service {
     /// SMTP in, from the internet's senders.
     Smtp,
+    /// POP, from the clients model's POP users.
     Pop,
+    /// IMAP, from the clients model's IMAP users.
     Imap,
+    /// Webmail, from the clients model's webmail users.
     Webmail,
 }
 
 impl Service {
+    /// Every service, in the order of their index (`service as usize`).
     pub const ALL: [Service; 4] = [Service::Smtp, Service::Pop, Service::Imap, Service::Webmail];
 
     /// The name figures use: `smtp`, `pop`, `imap`, `webmail`.
@@ -125,6 +129,8 @@ pub enum Reason {
 pub const REASONS: usize = 7;
 
 impl Reason {
+    /// Every reason, in the order of their index (`reason as usize`): the
+    /// order of a bucket's failure counts.
     pub const ALL: [Reason; REASONS] = [
         Reason::Refused,
         Reason::TimedOut,
@@ -135,6 +141,8 @@ impl Reason {
         Reason::PermFail,
     ];
 
+    /// The reason as figures name it (`refused`, `timed_out` …): the field
+    /// names of [`FailedBy`].
     pub fn name(self) -> &'static str {
         match self {
             Reason::Refused => "refused",
@@ -151,8 +159,11 @@ impl Reason {
 /// A party's service state (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// Full service: the last attempt succeeded (or there was none yet).
     Full,
+    /// Partial service: the last attempt was served from a temporary store.
     Partial,
+    /// No service: the last attempt failed for any other reason.
     Down,
 }
 
@@ -265,6 +276,7 @@ impl Availability {
         self.buckets = Default::default();
     }
 
+    /// The bucket width attempts are counted in (default one hour).
     pub fn bucket(&self) -> Dur {
         self.bucket
     }
@@ -429,12 +441,19 @@ pub fn access(ctx: Cx, user: u32, proto: Proto, outcome: Result<(), Reason>) {
 /// Failures by reason (attempts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FailedBy {
+    /// Connections refused ([`Reason::Refused`]).
     pub refused: u64,
+    /// Attempts without an answer in time ([`Reason::TimedOut`]).
     pub timed_out: u64,
+    /// POP and IMAP logins denied ([`Reason::LoginDenied`]).
     pub login_denied: u64,
+    /// Webmail served from a temporary store ([`Reason::TemporaryStore`]).
     pub temporary_store: u64,
+    /// Webmail "Service Unavailable" pages ([`Reason::ServiceUnavailable`]).
     pub service_unavailable: u64,
+    /// SMTP 4xx replies ([`Reason::TempFail`]).
     pub temp_fail: u64,
+    /// SMTP 5xx replies ([`Reason::PermFail`]).
     pub perm_fail: u64,
 }
 
@@ -457,14 +476,18 @@ impl FailedBy {
 pub struct BucketSummary {
     /// Start of the bucket, seconds from T+0.
     pub start_s: u64,
+    /// Attempts completed in the bucket.
     pub attempts: u64,
+    /// Those that succeeded.
     pub ok: u64,
+    /// Those that failed, by reason.
     pub failed: FailedBy,
 }
 
 /// One service's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ServiceSummary {
+    /// Attempts completed over the run.
     pub attempts: u64,
     /// Failed attempts (a partial service counts as failed).
     pub failed: u64,
@@ -501,12 +524,13 @@ pub struct SharePoint {
 pub struct UserMinutes {
     /// Users ever without full service.
     pub users_affected: u32,
-    /// Minutes without full service (partial or down): total over users, and
-    /// the most of one user.
+    /// Minutes without full service (partial or down), total over users.
     pub without_full_service_total: u64,
+    /// Minutes without full service of the user with the most.
     pub without_full_service_max: u64,
-    /// Minutes with partial service: total over users, and the most of one user.
+    /// Minutes with partial service, total over users.
     pub partial_total: u64,
+    /// Minutes with partial service of the user with the most.
     pub partial_max: u64,
 }
 
@@ -529,15 +553,20 @@ pub struct AvailabilitySummary {
     pub bucket_s: u64,
     /// Users of the clients model.
     pub users: u32,
+    /// SMTP in, judged per door (MX host or virtual IP).
     pub smtp: ServiceSummary,
+    /// POP, judged per POP user.
     pub pop: ServiceSummary,
+    /// IMAP, judged per IMAP user.
     pub imap: ServiceSummary,
+    /// Webmail, judged per webmail user.
     pub webmail: ServiceSummary,
     /// Share of users in full service, a point at each change (starting at
     /// T+0 with every user in full service).
     pub users_full_service: Vec<SharePoint>,
     /// The lowest share of users in full service, ppm (1,000,000 without users).
     pub users_full_service_min: u32,
+    /// Minutes without full (and with partial) service, over all users.
     pub user_minutes: UserMinutes,
     /// Per node name (nodes with a mail queue).
     pub queue_peak: BTreeMap<String, QueuePeak>,
@@ -566,7 +595,6 @@ impl AvailabilitySummary {
         }
     }
 
-    /// The share of users in full service at `t_s` (ppm).
     /// The share of users with partial (webmail-only) service at `t_s` (ppm).
     pub fn users_partial_service_at(&self, t_s: u64) -> u32 {
         self.users_full_service.iter().take_while(|p| p.t_s <= t_s).last().map_or(0, |p| p.partial)

@@ -19,12 +19,19 @@ use mailsim_sim::{Dur, Stream, Time, MICROS_PER_DAY, MICROS_PER_H};
 /// A day of the week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Weekday {
+    /// Monday (the default start of a run).
     Mon,
+    /// Tuesday.
     Tue,
+    /// Wednesday.
     Wed,
+    /// Thursday.
     Thu,
+    /// Friday, the last working day.
     Fri,
+    /// Saturday, a weekend day.
     Sat,
+    /// Sunday, a weekend day.
     Sun,
 }
 
@@ -36,6 +43,7 @@ impl Weekday {
         Weekday::ALL[((self as u64 + days % 7) % 7) as usize]
     }
 
+    /// Whether the day is Saturday or Sunday.
     pub fn is_weekend(self) -> bool {
         matches!(self, Weekday::Sat | Weekday::Sun)
     }
@@ -65,18 +73,29 @@ pub struct CalendarConfig {
     /// starts, 1 = the next calendar day, ...).
     pub holidays: Vec<u32>,
     /// Business hours on working days: `business_hour_start` <= hour <
-    /// `business_hour_end`. Default 9..17 (an assumption).
+    /// `business_hour_end`. Default 9..17 (an assumption). This is the
+    /// first business hour.
     pub business_hour_start: u32,
+    /// The first hour after business hours (exclusive end, at most 24).
+    /// Default 17 (an assumption).
     pub business_hour_end: u32,
     /// Response delay ranges per period (uniform in min..=max). Assumptions,
-    /// not sourced: 5–15 min, 30–90 min, 1–4 h, 4–12 h.
+    /// not sourced: 5–15 min, 30–90 min, 1–4 h, 4–12 h. This is the
+    /// shortest reaction in business hours (default 5 min).
     pub business_delay_min: Dur,
+    /// The longest reaction in business hours (default 15 min).
     pub business_delay_max: Dur,
+    /// The shortest reaction on a working day's night (default 30 min).
     pub night_delay_min: Dur,
+    /// The longest reaction on a working day's night (default 90 min).
     pub night_delay_max: Dur,
+    /// The shortest reaction on a weekend (default 1 h).
     pub weekend_delay_min: Dur,
+    /// The longest reaction on a weekend (default 4 h).
     pub weekend_delay_max: Dur,
+    /// The shortest reaction on a holiday (default 4 h).
     pub holiday_delay_min: Dur,
+    /// The longest reaction on a holiday (default 12 h).
     pub holiday_delay_max: Dur,
 }
 

@@ -45,6 +45,8 @@ pub struct ClientsConfig {
     /// that users cost little next to the mail (an assumption; see
     /// `models/benches/cluster.rs` for the cost).
     pub users: u32,
+    /// The mailboxes of the mailstore (ids `0..mailboxes`): each user reads
+    /// one, drawn uniformly at start.
     pub mailboxes: u32,
     /// Share of users per protocol (POP, IMAP, webmail), integer weights.
     /// Default 40/40/20: an assumption (the postmortems give no mix; OpenSRS
@@ -62,6 +64,9 @@ pub struct ClientsConfig {
 }
 
 impl ClientsConfig {
+    /// The default population for `mailboxes` mailboxes reached at `store`:
+    /// 200 users (or one per mailbox if fewer), 40/40/20 POP/IMAP/webmail,
+    /// a check every 15 min, a 60 s timeout.
     pub fn new(store: NodeId, mailboxes: u32) -> ClientsConfig {
         ClientsConfig {
             store,
@@ -97,6 +102,8 @@ const CHECK: u64 = 0;
 const TIMEOUT: u64 = 1 << 40;
 
 impl Clients {
+    /// The users of `cfg`; they are drawn, and their first checks spread
+    /// over one check interval, when the node starts.
     pub fn new(cfg: ClientsConfig) -> Clients {
         Clients { cfg, users: Vec::new() }
     }

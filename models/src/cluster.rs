@@ -151,6 +151,9 @@ impl AgentConfig {
         self
     }
 
+    /// Checks the settings: the primary is a member, the heartbeat interval
+    /// is positive and below the token timeout, and fencing is attempted at
+    /// least once. The error names the offending setting.
     pub fn validate(&self) -> Result<(), String> {
         if !self.members.contains(&self.primary) {
             return Err(format!("primary {:?} is not a cluster member", self.primary));
@@ -206,9 +209,16 @@ struct FenceOp {
 /// Counters an agent keeps (read through `Observe` or `Sim::node`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AgentStats {
+    /// Requests sent to fencing devices (one per level tried).
     pub fence_requests: u32,
+    /// Requests a device answered with success (the target reported off).
     pub fences_ok: u32,
+    /// Fencing operations failed through every level (counted towards
+    /// `stonith_max_attempts`).
     pub fence_failures: u32,
+    /// Times this agent, as coordinator, placed the services on a survivor
+    /// because their known owner was lost (a placement with no owner known,
+    /// as when the cluster forms, is not counted).
     pub failovers: u32,
     /// When this agent last started the services (failover or formation).
     pub started_at: Option<Time>,
@@ -227,10 +237,13 @@ pub struct Agent {
     /// operator resets the cluster.
     gave_up: bool,
     next_request: u64,
+    /// Its counters.
     pub stats: AgentStats,
 }
 
 impl Agent {
+    /// An agent with `cfg` (members sorted and deduplicated). Panics if the
+    /// configuration is invalid ([`AgentConfig::validate`]).
     pub fn new(cfg: AgentConfig) -> Agent {
         let cfg = cfg.sorted();
         cfg.validate().expect("a valid cluster agent configuration");
@@ -726,10 +739,13 @@ impl Node<Msg, World> for Agent {
 /// Settings of a fencing device.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FenceDeviceConfig {
+    /// How the device behaves at T+0 (default `Works`); a `FenceBroken`
+    /// fault changes it later.
     pub mode: FenceMode,
     /// Time to carry out a request, uniform in min..=max. 2–5 s: an
     /// assumption (an IPMI power-off and status check takes seconds).
     pub delay_min: Dur,
+    /// The longest time to carry out a request (default 5 s).
     pub delay_max: Dur,
 }
 
@@ -761,11 +777,13 @@ pub struct FenceDevice {
 }
 
 impl FenceDevice {
+    /// A device with `cfg`. Panics if `delay_min` exceeds `delay_max`.
     pub fn new(cfg: FenceDeviceConfig) -> FenceDevice {
         assert!(cfg.delay_min <= cfg.delay_max, "fence device delay_min exceeds delay_max");
         FenceDevice { mode: cfg.mode, cfg, fault: None, pending: Vec::new(), next_seq: 0, handled: [0; 4] }
     }
 
+    /// How the device behaves now.
     pub fn mode(&self) -> FenceMode {
         self.mode
     }
@@ -870,10 +888,13 @@ pub struct Vip {
 }
 
 impl Vip {
+    /// A router pointing at `cfg.owner`.
     pub fn new(cfg: VipConfig) -> Vip {
         Vip { owner: cfg.owner, seen: Vec::new(), senders: Vec::new(), route: Vec::new(), access: Vec::new(), refused: 0 }
     }
 
+    /// The node the cluster last named as the services' owner (whether or
+    /// not it is reachable now).
     pub fn owner(&self) -> Option<NodeId> {
         self.owner
     }

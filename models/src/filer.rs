@@ -94,9 +94,11 @@ pub enum Placement {
 /// The file server and its mailstore.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FilerConfig {
+    /// Mailboxes in the mailstore (ids `0..mailboxes`). Default 1000.
     pub mailboxes: u32,
     /// Default random, as at OpenSRS.
     pub placement: Placement,
+    /// The storage behind the mailstore: shelves, RAID groups, volumes.
     pub storage: StorageConfig,
     /// Service time of one mailbox operation at normal speed. Default 6 ms
     /// (NetApp field report: 6 ms read latency at ~4k IOPS).
@@ -113,6 +115,7 @@ pub struct FilerConfig {
     /// Grace period of a restarted lock manager: locks fail meanwhile.
     /// Default 45–90 s (NLM docs).
     pub lock_grace_min: Dur,
+    /// The longest grace period (drawn uniformly from min..=max).
     pub lock_grace_max: Dur,
     /// A restarted (or rolled-back) filer's lock manager starts in grace.
     pub grace_on_restart: bool,
@@ -125,6 +128,7 @@ pub struct FilerConfig {
 }
 
 impl FilerConfig {
+    /// The defaults, with `mailboxes` mailboxes.
     pub fn new(mailboxes: u32) -> FilerConfig {
         FilerConfig { mailboxes, ..FilerConfig::default() }
     }
@@ -164,6 +168,7 @@ impl Default for FilerConfig {
 /// the lock manager's upgrade state, and operator switches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Control {
+    /// The storage hardware, its faults, rebuilds and migration.
     pub storage: Storage,
     /// The lock manager is broken (the ECCS upgrade) until rolled back.
     pub lock_broken: bool,
@@ -212,9 +217,11 @@ impl Mailstore {
             control: Control { storage, lock_broken: false, temp_enabled: false, keep_uidls: true },
         }
     }
+    /// The number of mailboxes.
     pub fn mailboxes(&self) -> u32 {
         self.boxes.len() as u32
     }
+    /// The volume a mailbox is placed on (fixed for the run).
     pub fn volume_of(&self, mb: MailboxId) -> u32 {
         self.placement[mb as usize] as u32
     }
@@ -250,9 +257,12 @@ impl Mailstore {
     pub fn temp_mailboxes(&self) -> impl Iterator<Item = MailboxId> + '_ {
         self.temp.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| *k)
     }
+    /// The mailbox's UIDL epoch: its volume's count of migrations that did
+    /// not keep UIDLs (0 at start).
     pub fn uidl_epoch(&self, mb: MailboxId) -> u32 {
         self.volume_epoch[self.volume_of(mb) as usize]
     }
+    /// The control state as last written.
     pub fn control(&self) -> &Control {
         &self.control
     }
@@ -261,28 +271,41 @@ impl Mailstore {
 /// A durable write of the filer.
 #[derive(Clone, Debug)]
 pub enum Op {
+    /// Stores a mail in its mailbox.
     Append {
+        /// The recipient's mailbox.
         mailbox: MailboxId,
+        /// The mail stored.
         mail: MailId,
     },
+    /// Stores a mail in its mailbox's temporary store (the mailbox's volume
+    /// is offline and temporary stores are enabled).
     Temp {
+        /// The recipient's mailbox.
         mailbox: MailboxId,
+        /// The mail stored.
         mail: MailId,
     },
     /// Adds `add` to the mailbox and removes `remove` from its temp store.
     Merge {
+        /// The mailbox merged into.
         mailbox: MailboxId,
+        /// Mails appended to the mailbox.
         add: Vec<MailId>,
+        /// Mails removed from the temporary store.
         remove: Vec<MailId>,
     },
     /// The RAID group under these volumes lost its data.
     Lose {
+        /// The volumes whose mailboxes are emptied.
         volumes: Vec<u32>,
     },
     /// These volumes' UIDLs changed (migration without keeping them).
     BumpEpochs {
+        /// The volumes whose UIDL epoch goes up by one.
         volumes: Vec<u32>,
     },
+    /// Replaces the control state (hardware, lock manager, switches).
     Control(Box<Control>),
 }
 

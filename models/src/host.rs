@@ -25,7 +25,10 @@ use crate::World;
 
 /// An MTA and a cluster agent sharing one machine (and its queue disk).
 pub struct ClusterNode {
+    /// The machine's MTA; it accepts mail only while the agent runs the
+    /// mail services.
     pub mta: Mta,
+    /// The machine's cluster agent.
     pub agent: Agent,
     /// The mailstore that mailbox accesses are relayed to.
     mailstore: Option<NodeId>,

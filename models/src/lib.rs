@@ -33,6 +33,8 @@
 //!
 //! Components talk only through the messages of `msg`.
 
+#![warn(missing_docs)]
+
 pub mod availability;
 pub mod calendar;
 pub mod clients;

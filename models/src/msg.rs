@@ -19,7 +19,9 @@ pub type StepId = u32;
 /// What travels with an e-mail: enough to deliver it without a lookup.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct Envelope {
+    /// The mail's index in the custody ledger.
     pub id: MailId,
+    /// The recipient's mailbox (one recipient per mail).
     pub rcpt: MailboxId,
     /// When the author sent it (for delivery delay and queue lifetime).
     pub created: Time,
@@ -54,8 +56,12 @@ pub enum StoreError {
 /// Protocols a mail user reads mail with.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Proto {
+    /// POP3: downloads the mailbox, tracking mails by their UIDLs.
     Pop,
+    /// IMAP: reads the mailbox on the server, caching it per UIDVALIDITY.
     Imap,
+    /// A webmail front end: needs no mailbox lock to read, and is the only
+    /// protocol a temporary store serves.
     Webmail,
 }
 
@@ -70,12 +76,19 @@ pub enum Proto {
 pub enum Smtp {
     /// A whole transaction (MAIL, RCPT, DATA) in one message.
     Data {
+        /// The mail offered.
         mail: Envelope,
+        /// The sending side's handle on the mail, echoed in the reply.
         slot: u32,
     },
+    /// The receiver's final reply to a `Data`.
     Reply {
+        /// The mail replied about.
         id: MailId,
+        /// The verdict: accepted (the receiver is now responsible), try
+        /// again later, or refused for good.
         code: SmtpCode,
+        /// The `slot` of the `Data` replied to, unchanged.
         slot: u32,
     },
 }
@@ -89,32 +102,49 @@ pub enum Store {
     /// echoed in the reply, as the reply of an NFS call comes back to the
     /// process that made it; the file server never interprets it.
     Append {
+        /// The mail to store.
         mail: Envelope,
+        /// Whether the agent holds the mailbox lock for the write.
         locked: bool,
+        /// The delivering MTA's handle on the mail, echoed in the reply.
         slot: u32,
     },
+    /// The mailstore's answer to an `Append`.
     AppendReply {
+        /// The mail appended (or not).
         id: MailId,
+        /// Ok once the mail is stored; otherwise why it was not, to retry.
         result: Result<(), StoreError>,
+        /// The `slot` of the `Append` answered, unchanged.
         slot: u32,
     },
     /// A user opens their mailbox with a protocol.
     Access {
+        /// The mailbox opened.
         mailbox: MailboxId,
+        /// The protocol the user reads it with.
         proto: Proto,
     },
-    /// `uidl_epoch` changes whenever the mailbox's POP UIDLs (or IMAP
-    /// UIDVALIDITY) change; `count` is the number of mails in it.
+    /// The mailstore's answer to an `Access`.
     AccessReply {
+        /// The mailbox of the `Access` answered.
         mailbox: MailboxId,
+        /// The protocol of the `Access` answered.
         proto: Proto,
+        /// What the user sees of the mailbox, or why it could not be opened.
         result: Result<AccessInfo, StoreError>,
     },
 }
 
+/// What a user who opened a mailbox sees of it (`Store::AccessReply`).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct AccessInfo {
+    /// The number of mails served: in the mailbox, or in its temporary store
+    /// when `temporary`.
     pub count: u32,
+    /// Changes whenever the mailbox's POP UIDLs (or IMAP UIDVALIDITY)
+    /// change: a client that saw another epoch downloads (or re-caches)
+    /// every mail again.
     pub uidl_epoch: u32,
     /// Served from a temporary store (new mail only, webmail only).
     pub temporary: bool,
@@ -126,26 +156,36 @@ pub enum Cluster {
     /// "I am alive": the sender's status word (joined, running the
     /// services; see `cluster.rs`).
     Heartbeat {
+        /// The agent's node.
         from: NodeId,
+        /// Its status bits: joined the cluster, running the services.
         status: u64,
     },
     /// Ask a fencing device to power off `target`.
     Fence {
+        /// The node to power off.
         target: NodeId,
+        /// The asking agent's number for this request, echoed in the result.
         request: u64,
     },
     /// A fencing device's answer: Ok = target confirmed off.
     FenceResult {
+        /// The node the request was about.
         target: NodeId,
+        /// The `request` of the `Fence` answered.
         request: u64,
+        /// True if the device reports the target off (a lying device says so
+        /// without powering it off).
         ok: bool,
     },
     /// The virtual IP of the mail services now points at `owner`.
     VipOwner {
+        /// The node running the mail services; None: no owner known.
         owner: Option<NodeId>,
     },
-    /// The resources the node runs (SMTP, POP, IMAP as one group).
+    /// Start the resources the node runs (SMTP, POP, IMAP as one group).
     StartServices,
+    /// Stop those resources (another node owns them).
     StopServices,
 }
 
@@ -153,17 +193,35 @@ pub enum Cluster {
 #[derive(Clone, Debug, Hash)]
 pub enum Ops {
     /// An alert from monitoring, with its text.
-    Alert { text: String, about: NodeId },
+    Alert {
+        /// What the alert says (operators keep it in their log).
+        text: String,
+        /// The node the alert is about.
+        about: NodeId,
+    },
     /// An operator executes a runbook step on a component.
-    Command { step: StepId, action: Action },
+    Command {
+        /// The step, echoed in the answer.
+        step: StepId,
+        /// What to do.
+        action: Action,
+    },
     /// A component finished a step.
-    StepDone { step: StepId },
+    StepDone {
+        /// The step of the `Command` carried out.
+        step: StepId,
+    },
     /// A component could not carry out a step, and why: a precondition did
     /// not hold (the data to move cannot be read, the group to rebuild sits
     /// behind a dead shelf), the step was aborted on the way, or the
     /// component does not do that action. Nothing was done unless the
     /// reason says so. The operators record it and may retry (`ops.rs`).
-    StepFailed { step: StepId, reason: String },
+    StepFailed {
+        /// The step of the `Command` refused.
+        step: StepId,
+        /// Why, for the operators' log and the report.
+        reason: String,
+    },
 }
 
 /// What a runbook step does. The component a step targets checks the
@@ -178,7 +236,10 @@ pub enum Action {
     /// Fix a redundancy (path) fault.
     FixRedundancy,
     /// Rebuild degraded RAID groups: one after another or all at once.
-    StartRebuild { parallel: bool },
+    StartRebuild {
+        /// Rebuild every degraded group at once instead of one at a time.
+        parallel: bool,
+    },
     /// Let new mail for mailboxes on offline volumes go to temporary stores.
     EnableTempStores,
     /// Merge temporary stores back into the restored mailboxes.
@@ -190,13 +251,23 @@ pub enum Action {
     /// command arrives (`Storage::affected`). Fails, moving nothing, if a
     /// volume to move cannot be read (dead shelf, destroyed RAID group), and
     /// later if a source becomes unreadable before its batch is copied.
-    Migrate { steps: u32, keep_uidls: bool, volumes: Vec<u32> },
+    Migrate {
+        /// The number of batches the volumes are copied in.
+        steps: u32,
+        /// Keep the mailboxes' UIDLs (and UIDVALIDITY) on the new storage.
+        keep_uidls: bool,
+        /// The volumes to move, by model index; empty: the affected ones.
+        volumes: Vec<u32>,
+    },
     /// Roll back (or fix) a failed upgrade of the file server.
     RollbackUpgrade,
     /// Manual cluster state reset / confirm a node is fenced.
     ResetCluster,
     /// Power a node on (replaced hardware).
-    PowerOn { node: NodeId },
+    PowerOn {
+        /// The machine to power on.
+        node: NodeId,
+    },
     /// Retry every deferred mail of an MTA now (`postqueue -f`).
     FlushQueue,
 }
@@ -223,28 +294,55 @@ impl Action {
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ModelFault {
     /// A disk-shelf controller fails.
-    ControllerFail { shelf: u32, controller: u32 },
+    ControllerFail {
+        /// The shelf, by index from 0.
+        shelf: u32,
+        /// The controller on the shelf, by index from 0 (controllers are
+        /// interchangeable: the storage counts failures per shelf).
+        controller: u32,
+    },
     /// A path/redundancy fault on a shelf: latent until a controller fails.
-    PathFault { shelf: u32 },
+    PathFault {
+        /// The shelf, by index from 0.
+        shelf: u32,
+    },
     /// A disk of a RAID group fails.
-    DiskFail { group: u32 },
+    DiskFail {
+        /// The RAID group, by index from 0.
+        group: u32,
+    },
     /// A latent sector error, found when the group is rebuilt.
-    LatentSectorError { group: u32 },
+    LatentSectorError {
+        /// The RAID group, by index from 0.
+        group: u32,
+    },
     /// Storage performance degraded: latency multiplied (per-mille).
-    Degrade { permille: u32 },
+    Degrade {
+        /// The latency multiplier in per-mille of normal (1000 = normal,
+        /// 10_000 = ten times slower); replaces the previous one, so 1000
+        /// ends the degradation.
+        permille: u32,
+    },
     /// The file server's lock manager stops working (the ECCS upgrade).
     LockBroken,
     /// The file server restarts its lock manager (grace period follows).
     LockRestart,
     /// The file server stops answering (hard mounts stall) for `for_`.
-    Hang { for_: Dur },
+    Hang {
+        /// How long it stops answering (a later hang may extend it).
+        for_: Dur,
+    },
     /// A fencing device starts failing in the given way.
-    FenceBroken { mode: FenceMode },
+    FenceBroken {
+        /// How it behaves from now on (`Works` repairs it).
+        mode: FenceMode,
+    },
 }
 
 /// How a fencing device misbehaves.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum FenceMode {
+    /// Powers the target off and reports success (no fault).
     Works,
     /// Reports failure (the Fused outage).
     ReportsFailure,
@@ -257,10 +355,15 @@ pub enum FenceMode {
 /// Every kernel message of the mail models.
 #[derive(Clone, Debug)]
 pub enum Msg {
+    /// SMTP between senders, the virtual IP and the MX nodes.
     Smtp(Smtp),
+    /// Mailstore (NFS) traffic of delivery agents and mail readers.
     Store(Store),
+    /// Cluster manager traffic: heartbeats, fencing, service placement.
     Cluster(Cluster),
+    /// Alerts and the recovery plan's commands and answers.
     Ops(Ops),
+    /// A model fault, delivered by the kernel to its target node.
     Fault(ModelFault),
 }
 
@@ -371,12 +474,19 @@ impl Msg {
 /// Timer tags carry the owning component in their top byte, so one node can
 /// host several components (an MTA and a cluster agent on one machine).
 pub mod tag {
+    /// Timers of an MTA (`mta.rs`).
     pub const MTA: u64 = 1 << 56;
+    /// Timers of the cluster components: agents and fencing devices (`cluster.rs`).
     pub const CLUSTER: u64 = 2 << 56;
+    /// Timers of the internet's senders (`senders.rs`).
     pub const SENDER: u64 = 3 << 56;
+    /// Timers of the file server holding the mailstore (`filer.rs`).
     pub const STORE: u64 = 4 << 56;
+    /// Timers of monitoring and the operators (`ops.rs`).
     pub const OPS: u64 = 5 << 56;
+    /// Timers of the mail readers (`clients.rs`).
     pub const CLIENT: u64 = 6 << 56;
+    /// The component byte of a tag (the top 8 bits).
     pub const MASK: u64 = 0xff << 56;
 
     /// The component part of a tag.

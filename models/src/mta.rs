@@ -79,6 +79,7 @@ pub struct MtaConfig {
     /// Mails the queue disk holds. Default 2,000,000: an assumption (a
     /// 100 GB spool of 50 kB mails; Postfix itself has no count limit).
     pub queue_capacity: u32,
+    /// What to do with new mail at `queue_capacity`. Default `Refuse` (452).
     pub when_full: WhenFull,
     /// Planted bug: the delivery agent appends without the mailbox lock.
     pub lda_skips_lock: bool,
@@ -125,7 +126,9 @@ impl Default for MtaConfig {
 /// counts backoff and lifetime from the queue file's creation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Queued {
+    /// The mail.
     pub mail: Envelope,
+    /// When this MTA queued it: the start of its backoff and queue lifetime.
     pub queued_at: Time,
 }
 
@@ -145,14 +148,20 @@ pub struct QueueDisk {
 /// A durable queue operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueOp {
+    /// Writes a queue file: the mail is durable here once this completes.
     Enqueue {
+        /// The (free) slot written.
         slot: u32,
+        /// The mail and when it was queued.
         queued: Queued,
     },
     /// Removes a mail; `returned`: it was returned to its author with a DSN.
     Dequeue {
+        /// The slot emptied.
         slot: u32,
+        /// The mail it must hold (checked).
         id: MailId,
+        /// It was returned to its author (recorded for the reconciliation).
         returned: bool,
     },
 }
@@ -188,6 +197,7 @@ impl Durable for QueueDisk {
 }
 
 impl QueueDisk {
+    /// An empty queue (a new node's disk).
     pub fn new() -> QueueDisk {
         QueueDisk::default()
     }
@@ -195,6 +205,7 @@ impl QueueDisk {
     pub fn len(&self) -> u32 {
         self.len
     }
+    /// Whether no mail is durably queued.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -350,6 +361,7 @@ impl Mta {
         }
     }
 
+    /// The settings it was built with.
     pub fn config(&self) -> &MtaConfig {
         &self.cfg
     }
@@ -361,6 +373,8 @@ impl Mta {
     pub fn in_flight(&self) -> u32 {
         self.in_flight
     }
+    /// Whether the SMTP service runs (see [`Mta::set_accepting`]; true at
+    /// boot).
     pub fn accepting(&self) -> bool {
         self.accepting
     }
@@ -383,6 +397,9 @@ impl Mta {
         self.dispatch(ctx);
     }
 
+    /// Handles one input: SMTP transactions, the mailstore's replies, a
+    /// queue flush command, its timers and completed queue writes. Its host
+    /// ([`MtaNode`], or `host::ClusterNode`) calls this.
     pub fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         match input {
             Input::Start => {
@@ -703,10 +720,12 @@ const EMPTY: Envelope = Envelope { id: 0, rcpt: 0, created: Time::ZERO };
 
 /// A plain (non-clustered) mail node: just the MTA.
 pub struct MtaNode {
+    /// The node's MTA.
     pub mta: Mta,
 }
 
 impl MtaNode {
+    /// Builds the node from its durable queue (see [`Mta::new`]).
     pub fn new(cfg: MtaConfig, disk: &QueueDisk) -> MtaNode {
         MtaNode { mta: Mta::new(cfg, disk) }
     }

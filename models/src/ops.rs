@@ -83,12 +83,17 @@ pub enum Trigger {
 /// One runbook step: do `action` on `target` when `trigger` fires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
+    /// What the step does.
     pub action: Action,
+    /// The component the command is sent to (unused for `PowerOn`, which
+    /// the operators carry out themselves on the node the action names).
     pub target: NodeId,
+    /// When the step runs.
     pub trigger: Trigger,
 }
 
 impl Step {
+    /// A step doing `action` on `target` when `trigger` fires.
     pub fn new(action: Action, target: NodeId, trigger: Trigger) -> Step {
         Step { action, target, trigger }
     }
@@ -97,13 +102,16 @@ impl Step {
 /// A recovery plan: runbook steps, numbered in order of addition.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// The steps; a step's id ([`StepId`]) is its index here.
     pub steps: Vec<Step>,
 }
 
 impl Plan {
+    /// An empty plan (nothing to do).
     pub fn new() -> Plan {
         Plan::default()
     }
+    /// Adds a step (its id is the number of steps before it).
     pub fn step(mut self, step: Step) -> Plan {
         self.steps.push(step);
         self
@@ -166,6 +174,9 @@ pub struct OpsConfig {
     /// give up on it (escalate). 3 (assumption): the first try and two
     /// retries. At least 1.
     pub step_attempts_max: u32,
+    /// The recovery plan: each step runs when its trigger fires (an `At`
+    /// step at its time, whether or not anyone noticed an alert). Default
+    /// empty.
     pub plan: Plan,
 }
 
@@ -189,6 +200,8 @@ impl Default for OpsConfig {
 }
 
 impl OpsConfig {
+    /// Checks the plan, the calendar, and that periods are positive and
+    /// counts at least 1; the error names the offending setting.
     pub fn validate(&self) -> Result<(), String> {
         self.plan.validate()?;
         self.calendar.validate()?;
@@ -261,6 +274,8 @@ pub struct Operators {
 }
 
 impl Operators {
+    /// Monitoring and operators with `cfg`. Panics if the configuration is
+    /// invalid ([`OpsConfig::validate`]).
     pub fn new(cfg: OpsConfig) -> Operators {
         cfg.validate().expect("a valid operations configuration");
         let n = cfg.plan.steps.len();
@@ -289,6 +304,7 @@ impl Operators {
     pub fn steps_started(&self) -> &[Option<Time>] {
         &self.started
     }
+    /// When step `step` completed (None: not done, or no such step).
     pub fn step_done_at(&self, step: StepId) -> Option<Time> {
         self.done.get(step as usize).copied().flatten()
     }

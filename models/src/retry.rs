@@ -49,9 +49,16 @@ use mailsim_sim::{Ctx, Dur, Message, Time, MICROS_PER_S};
 /// fixed), capped at `interval_s_max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Phase {
+    /// The end of the phase, seconds since the first attempt (phases are in
+    /// increasing order of it).
     pub until_s: u64,
+    /// The phase's first interval, seconds (positive).
     pub interval_s: u64,
+    /// Each interval over the one before, per-mille: 1000 = fixed, 1500 =
+    /// ×1.5 (at least 1000).
     pub growth_permille: u32,
+    /// The longest interval, seconds (at least `interval_s`; unbounded for
+    /// [`Phase::geometric`]).
     pub interval_s_max: u64,
 }
 
@@ -71,7 +78,14 @@ impl Phase {
 pub enum RetryRule {
     /// Postfix: the interval is the mail's age (time since its first attempt)
     /// clamped to `[backoff_s_min, backoff_s_max]`.
-    Age { backoff_s_min: u64, backoff_s_max: u64 },
+    Age {
+        /// The shortest backoff, seconds (Postfix `minimal_backoff_time`,
+        /// 300 s; positive).
+        backoff_s_min: u64,
+        /// The longest backoff, seconds (Postfix `maximal_backoff_time`,
+        /// 4000 s).
+        backoff_s_max: u64,
+    },
     /// Exim-style phases, in order of `until_s`. Past the last phase, its
     /// rule continues until the lifetime.
     Phases(Vec<Phase>),
@@ -82,6 +96,7 @@ pub enum RetryRule {
 pub struct RetryProfile {
     /// As reported in bounce statistics (`ledger::sender_bounced`).
     pub name: String,
+    /// How the interval before the next attempt is chosen.
     pub rule: RetryRule,
     /// Give up (bounce) once a failed attempt is this old (since the first).
     pub lifetime_s: u64,
@@ -395,9 +410,11 @@ impl Deadlines {
     pub fn len(&self) -> usize {
         self.len + self.due.len() - self.next
     }
+    /// Whether no deadline is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The tag of the kernel timers it sets.
     pub fn tag(&self) -> u64 {
         self.tag
     }

@@ -61,18 +61,27 @@ pub enum Recipients {
 pub enum Volume {
     /// A mean rate (mails per hour, averaged over a day; shaped by the hourly
     /// weights) for the submission window.
-    Rate { per_h: u64 },
+    Rate {
+        /// Mails per hour, the mean over a day.
+        per_h: u64,
+    },
     /// Exactly this many mails, at the rate that sends that many in the
     /// window on average (arrivals go on past the window if the draws fall
     /// short).
-    Total { mails: u64 },
+    Total {
+        /// The number of mails to send.
+        mails: u64,
+    },
 }
 
 /// What the authors send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
+    /// Mailboxes mail is addressed to (ids `0..mailboxes`; at least 1).
     pub mailboxes: u32,
+    /// How recipients are drawn. Default uniform.
     pub recipients: Recipients,
+    /// How many mails are sent.
     pub volume: Volume,
     /// Submissions start this long after T+0.
     pub begin: Dur,
@@ -144,6 +153,7 @@ impl Workload {
 pub struct SendersConfig {
     /// The MX hosts of the cluster's domain (1 to 255).
     pub mx: Vec<NodeId>,
+    /// What the authors send.
     pub workload: Workload,
     /// The sending MTAs' retry profiles (1 to 255) and their shares.
     pub profiles: Vec<RetryProfile>,
@@ -160,6 +170,9 @@ pub struct SendersConfig {
 }
 
 impl SendersConfig {
+    /// Senders of `workload` to the MX hosts `mx`, with the default profile
+    /// mix (Postfix, Exim, Exchange, 72h at 60/20/15/5), a 600 s reply
+    /// timeout and a 5 s tick.
     pub fn new(mx: Vec<NodeId>, workload: Workload) -> SendersConfig {
         SendersConfig {
             mx,
@@ -171,6 +184,8 @@ impl SendersConfig {
         }
     }
 
+    /// Checks the settings (MX hosts and profiles 1 to 255, one weight per
+    /// profile, a workload that can send); the error says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if self.mx.is_empty() || self.mx.len() > 255 {
             return Err(format!("senders: need 1 to 255 MX hosts, got {}", self.mx.len()));
@@ -265,6 +280,8 @@ pub struct Senders {
 }
 
 impl Senders {
+    /// The senders of `cfg`. Panics if the configuration is invalid
+    /// ([`SendersConfig::validate`]).
     pub fn new(cfg: SendersConfig) -> Senders {
         if let Err(e) = cfg.validate() {
             panic!("{e}");

@@ -70,6 +70,7 @@ use crate::msg::ModelFault;
 /// The storage layout and rates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StorageConfig {
+    /// Disk shelves. Default 2.
     pub shelves: u32,
     /// Controllers per shelf. Default 2 (redundant, as on NetApp shelves).
     pub controllers_per_shelf: u32,
@@ -223,6 +224,9 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// New storage: every controller, path and disk working, nothing
+    /// migrated, normal speed. Panics if the configuration is invalid
+    /// ([`StorageConfig::validate`]).
     pub fn new(cfg: StorageConfig) -> Storage {
         if let Err(e) = cfg.validate() {
             panic!("invalid storage configuration: {e}");
@@ -241,15 +245,19 @@ impl Storage {
         }
     }
 
+    /// The layout and rates it was built with.
     pub fn config(&self) -> &StorageConfig {
         &self.cfg
     }
+    /// The number of volumes.
     pub fn volumes(&self) -> u32 {
         self.cfg.volumes
     }
+    /// The RAID group a volume sits on (`volume % groups`).
     pub fn group_of(&self, volume: u32) -> u32 {
         volume % self.cfg.groups
     }
+    /// The shelf a RAID group sits on (`group % shelves`).
     pub fn shelf_of(&self, group: u32) -> u32 {
         group % self.cfg.shelves
     }
@@ -283,6 +291,8 @@ impl Storage {
             s.failed_controllers < self.cfg.controllers_per_shelf
         }
     }
+    /// Whether the group lost more disks (or unreadable stripes) than its
+    /// parity: its data is gone until the hardware is replaced (empty).
     pub fn group_destroyed(&self, group: u32) -> bool {
         self.groups[group as usize].destroyed
     }
@@ -294,6 +304,9 @@ impl Storage {
     pub fn latent_hidden(&self, group: u32) -> u32 {
         self.groups[group as usize].latent_errors
     }
+    /// Whether the group must be rebuilt: it has failed disks, or needs a
+    /// resync after its shelf lost its paths (a destroyed group has nothing
+    /// to rebuild from).
     pub fn needs_rebuild(&self, group: u32) -> bool {
         let g = &self.groups[group as usize];
         !g.destroyed && (g.failed_disks > 0 || g.resync)
@@ -306,9 +319,11 @@ impl Storage {
     pub fn rebuilding(&self) -> bool {
         !self.queue.is_empty()
     }
+    /// Whether a migration has batches still to copy.
     pub fn migrating(&self) -> bool {
         !self.batches.is_empty()
     }
+    /// Whether the volume is on the new storage (migrated).
     pub fn migrated(&self, volume: u32) -> bool {
         self.migrated[volume as usize]
     }

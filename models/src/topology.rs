@@ -55,9 +55,14 @@ impl Default for ClusterSpec {
 /// A runbook step naming its target by node name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepSpec {
+    /// The step's name, as scenario files and reports give it
+    /// ([`Topology::step_id`] finds its index).
     pub name: String,
+    /// The node the command goes to, by name (`filer`, `mx-1`, `vip` …).
     pub target: String,
+    /// What the step does.
     pub action: Action,
+    /// When it runs (`After` names an earlier step by index).
     pub trigger: Trigger,
 }
 
@@ -67,35 +72,60 @@ pub struct FaultSpec {
     /// When; negative for a fault already present before the run starts
     /// (injected at time zero).
     pub at_us: i64,
+    /// What goes wrong.
     pub kind: FaultKind,
+    /// What it hits, by name: a node (`mx-1`, `filer`, a fencing device
+    /// `mx-1/fence-ipmi`), a shelf (`shelf-a`), a controller
+    /// (`shelf-a/controller-b`) or a RAID group (`group-1`). Not read for
+    /// `Heal`.
     pub target: String,
 }
 
 /// The fault kinds a topology understands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
+    /// The target node crashes: its volatile state and writes in flight are
+    /// lost; it stays down until restarted.
     Crash,
+    /// The crashed target node restarts from its durable state.
     Restart,
+    /// The target node is cut off from every other node.
     Isolate,
     /// Cut both directions between the target and `peer`.
     Partition {
+        /// The other node, by name.
         peer: String,
     },
+    /// The network heals: every partition and isolation ends.
     Heal,
+    /// A shelf controller (target `shelf-a/controller-b`) fails.
     ControllerFailure,
+    /// A shelf (target `shelf-a`) loses its path redundancy: latent until a
+    /// controller fails.
     PathFault,
+    /// A disk of a RAID group (target `group-1`) fails.
     DiskFailure,
+    /// A RAID group (target `group-1`) gets a latent sector error, found
+    /// when it is rebuilt.
     LatentSectorError,
     /// Storage latency multiplied (per-mille).
     Degrade {
+        /// The multiplier, per-mille of normal (1000 = normal again).
         permille: u32,
     },
+    /// The file server's lock manager stops working (target `filer`).
     LockBroken,
+    /// The file server restarts its lock manager, which enters its grace
+    /// period (target `filer`).
     LockRestart,
+    /// The file server stops answering (target `filer`).
     Hang {
+        /// For how long.
         for_: Dur,
     },
+    /// A fencing device (target `mx-1/fence-ipmi`) starts misbehaving.
     FenceBroken {
+        /// How it behaves from now on (`Works` repairs it).
         mode: FenceMode,
     },
 }
@@ -127,19 +157,26 @@ pub struct RandomFaultSpec {
     /// "partition" (isolate a random MX node), "heal" (the network),
     /// "disk-failure" (a random RAID group).
     pub kind: String,
+    /// Mean gap between occurrences, which are exponentially distributed
+    /// (positive).
     pub mean_interval: Dur,
 }
 
 /// Everything that makes up a simulated mail service.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
+    /// The run's seed, which every random draw derives from.
     pub seed: u64,
     /// Mail nodes behind the MX record.
     pub mx: u32,
+    /// The cluster the MX nodes form; `None`: independent MX nodes, each
+    /// named in the MX record.
     pub cluster: Option<ClusterSpec>,
     /// MTA settings (the `store` is filled in).
     pub mta: MtaConfig,
+    /// The file server: mailboxes, storage, lock manager.
     pub filer: FilerConfig,
+    /// What the authors send (copied into the sender settings).
     pub workload: Workload,
     /// Sender settings (the `mx` list and workload are filled in).
     pub senders: SendersConfig,
@@ -149,10 +186,16 @@ pub struct Topology {
     pub availability_bucket: Dur,
     /// Operators (probe targets and plan are filled in).
     pub ops: OpsConfig,
+    /// The recovery plan; steps are numbered in this order.
     pub plan: Vec<StepSpec>,
+    /// Scheduled faults.
     pub faults: Vec<FaultSpec>,
+    /// Random fault processes.
     pub random_faults: Vec<RandomFaultSpec>,
+    /// Swarm mode: enable a random subset (at least one) of the random fault
+    /// processes, drawn from the seed. Default false.
     pub swarm: bool,
+    /// Every link between two nodes. Default: a LAN, 1–10 ms, no loss.
     pub link: LinkConfig,
     /// The run's normal end.
     pub duration: Dur,

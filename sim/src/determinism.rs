@@ -11,10 +11,15 @@ use crate::Message;
 /// Where two runs of one seed first differed.
 #[derive(Clone, Debug)]
 pub struct Divergence {
+    /// The seed both runs were built from.
     pub seed: u64,
     /// Index of the first differing record (0-based).
     pub index: usize,
+    /// The first run's record at `index` with its label, or `None` if that
+    /// run ended before reaching it.
     pub first: Option<(Record, String)>,
+    /// The second run's record at `index` with its label, or `None` if that
+    /// run ended before reaching it.
     pub second: Option<(Record, String)>,
 }
 

@@ -30,7 +30,9 @@ pub enum Fault<M> {
     Partition(NodeId, NodeId),
     /// Cut one direction only: `from` can no longer reach `to`.
     PartitionOneWay {
+        /// The node whose messages are cut.
         from: NodeId,
+        /// The node they no longer reach.
         to: NodeId,
     },
     /// Cut a node off from every other node.
@@ -41,29 +43,46 @@ pub enum Fault<M> {
     HealLink(NodeId, NodeId),
     /// Hold messages from `from` to `to` until unclogged.
     Clog {
+        /// The node whose messages are held.
         from: NodeId,
+        /// The node they are held from.
         to: NodeId,
     },
+    /// Release a clog from `from` to `to`: each held message leaves at its
+    /// departure time or now, whichever is later, and the network decides
+    /// its fate again (it may still be cut or lost).
     Unclog {
+        /// The node whose messages were held.
         from: NodeId,
+        /// The node they were held from.
         to: NodeId,
     },
     /// Multiply the latency from `from` to `to` (per-mille; 1000 = normal).
     SlowLink {
+        /// The sending end of the slowed direction.
         from: NodeId,
+        /// The receiving end of the slowed direction.
         to: NodeId,
+        /// The latency multiplier; 1000 restores normal latency and ends the
+        /// fault.
         permille: u32,
     },
     /// Multiply a node's fsync latency (per-mille; 1000 = normal).
     SlowDisk {
+        /// The node whose disk is slowed.
         node: NodeId,
+        /// The fsync latency multiplier, applied to writes started from now
+        /// on; 1000 restores normal latency and ends the fault.
         permille: u32,
     },
     /// A fault defined by a model, delivered to `target` as `Input::Fault`.
     /// `kind` names the fault kind (for reports and swarm statistics).
     Model {
+        /// The node that receives the fault; a target that is down is not told.
         target: NodeId,
+        /// The fault kind, as `Fault::kind` returns it.
         kind: String,
+        /// The fault's payload, handed to the target in `Input::Fault`.
         msg: M,
     },
 }
@@ -124,8 +143,11 @@ impl<M: Debug> Fault<M> {
 
 /// What a fault generator may look at when it picks a target.
 pub struct ProcessView<'a> {
+    /// The time of this occurrence.
     pub now: Time,
+    /// Node names, indexed by `NodeId`.
     pub names: &'a [String],
+    /// Whether each node is up, indexed by `NodeId`.
     pub up: &'a [bool],
 }
 
@@ -134,12 +156,19 @@ pub type Generator<M> = Box<dyn FnMut(&mut Stream, &ProcessView<'_>) -> Option<F
 
 /// A random fault process: a Poisson process of one fault kind.
 pub struct FaultProcess<M> {
+    /// Names the process: its `ProcessReport` and its random stream
+    /// (`"faults/<kind>"`).
     pub kind: String,
+    /// Mean gap between occurrences, which are exponentially distributed;
+    /// must be non-zero (`Sim::add_process` panics otherwise).
     pub mean_interval: Dur,
+    /// Draws each occurrence from the process's stream.
     pub generate: Generator<M>,
 }
 
 impl<M> FaultProcess<M> {
+    /// A process of `kind` with occurrences every `mean_interval` on
+    /// average, each drawn by `generate`.
     pub fn new(
         kind: impl Into<String>,
         mean_interval: Dur,
@@ -152,8 +181,11 @@ impl<M> FaultProcess<M> {
 /// One injected fault, as reported after the run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FaultReport {
+    /// When it was injected.
     pub at: Time,
+    /// Its kind (`Fault::kind`): a generic kind such as `crash`, or a model's own.
     pub kind: String,
+    /// A human description with node names (`Fault::describe`).
     pub description: String,
     /// False for occurrences of a random process.
     pub scheduled: bool,
@@ -161,14 +193,17 @@ pub struct FaultReport {
     pub effect: bool,
     /// When the fault ended (healed, restarted, resolved by the model).
     pub ended: Option<Time>,
+    /// The index of the node it targets (`Fault::target`); `None` for `Heal`.
     pub target: Option<u32>,
 }
 
 /// Per-kind statistics of random fault processes in one run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProcessReport {
+    /// The process's kind (`FaultProcess::kind`).
     pub kind: String,
     /// Whether swarm mode enabled this process for this seed.
     pub enabled: bool,
+    /// Occurrences that injected a fault (the generator returned `Some`).
     pub fired: u32,
 }

@@ -89,6 +89,8 @@
 //! - [`Trace`], [`check_determinism`]: the trace hash, exports, divergence.
 //! - [`log::SimTimer`]: `tracing` lines stamped with simulated time.
 
+#![warn(missing_docs)]
+
 mod determinism;
 mod fault;
 pub mod log;

@@ -19,7 +19,10 @@ use crate::NodeId;
 /// One direction of a link between two nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkConfig {
+    /// Shortest delivery latency; each message's latency is drawn uniformly
+    /// in `latency_min..=latency_max` (default 1 ms).
     pub latency_min: Dur,
+    /// Longest delivery latency, at least `latency_min` (default 10 ms).
     pub latency_max: Dur,
     /// Probability that a message is lost, per million.
     pub loss_ppm: u32,
@@ -33,6 +36,9 @@ impl Default for LinkConfig {
 }
 
 impl LinkConfig {
+    /// Checks that `latency_min <= latency_max` and `loss_ppm <= PPM`; the
+    /// error says which does not hold. `Sim::set_link` and
+    /// `Sim::set_default_link` panic on a link that fails it.
     pub fn validate(&self) -> Result<(), String> {
         if self.latency_min > self.latency_max {
             return Err(format!("latency_min {} exceeds latency_max {}", self.latency_min, self.latency_max));

@@ -22,7 +22,10 @@ use crate::{Message, NodeId};
 /// Durable state: a value changed only by applying operations that have
 /// completed their durable write.
 pub trait Durable: 'static {
+    /// What one durable write carries (`Disk::write`).
     type Op: 'static;
+    /// Applies the operation of a completed write. Writes complete in the
+    /// order they were started; a write lost to a crash is never applied.
     fn apply(&mut self, op: Self::Op);
 }
 
@@ -48,51 +51,79 @@ pub struct FaultId(pub u32);
 pub enum Input<M> {
     /// The node booted: at the start of the run or after a restart.
     Start,
+    /// A message arrived over the network.
     Message {
+        /// The sending node.
         from: NodeId,
+        /// The message, as the sender passed it to `Ctx::send`.
         msg: M,
     },
     /// A message this node sent could not be delivered because `to` was down
     /// and refused the connection.
     Refused {
+        /// The node that refused it.
         to: NodeId,
+        /// The message, given back.
         msg: M,
     },
+    /// A timer this node set with `Ctx::set_timer` fired.
     Timer {
+        /// The id `Ctx::set_timer` returned.
         id: TimerId,
+        /// The tag given to `Ctx::set_timer`.
         tag: u64,
     },
     /// The durable write `write` completed and is now part of the disk state.
     Durable {
+        /// The write's id, as `Disk::write` returned it.
         write: WriteId,
     },
     /// The failure monitor's verdict on a watched peer (`Ctx::watch`): `up`
     /// with the status it publishes, or down (unreachable for the watch's
     /// timeout; `status` is then 0).
     Peer {
+        /// The watched node.
         peer: NodeId,
+        /// Whether the peer reaches this node, in the monitor's judgement.
         up: bool,
+        /// The status the peer publishes (`Ctx::publish`) if `up`; 0 if down.
         status: u64,
     },
     /// A model-defined fault was injected into this node.
     Fault {
+        /// The fault's index in the run's fault log, for `Ctx::fault_effect`
+        /// and `Ctx::fault_resolved`.
         id: FaultId,
+        /// The kind given in `Fault::Model`.
         kind: String,
+        /// The payload given in `Fault::Model`.
         msg: M,
     },
 }
 
 /// A node: a state machine over `Input`s, with durable state of type `Disk`.
 pub trait Node<M: Message, W>: 'static {
+    /// The node's durable state, kept by the kernel across crashes and given
+    /// to the node's factory at every boot; `()` for a node without one.
     type Disk: Durable;
+    /// Handles one input, acting through `ctx` (messages, timers, watches,
+    /// the world) and `disk` (durable writes). Called only while the node
+    /// is up.
     fn handle(&mut self, input: Input<M>, ctx: &mut Ctx<'_, M, W>, disk: &mut Disk<Self::Disk>);
 }
 
 /// Per-node settings of the kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeConfig {
+    /// What a sender sees when this node is down (default:
+    /// `DownMode::Refuse`).
     pub down: crate::net::DownMode,
+    /// Shortest durable-write latency (default 0.5 ms). Each write's latency
+    /// is drawn uniformly in `fsync_min..=fsync_max`, then scaled by any
+    /// `Fault::SlowDisk`.
     pub fsync_min: Dur,
+    /// Longest durable-write latency (default 2 ms); at least `fsync_min`
+    /// (`Sim::add_node` panics otherwise).
     pub fsync_max: Dur,
 }
 
@@ -139,6 +170,7 @@ impl<D: Durable> Disk<D> {
         self.pending.iter().map(|(_, op)| op)
     }
 
+    /// How many writes are not yet durable.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }

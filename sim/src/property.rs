@@ -20,11 +20,21 @@ use crate::time::Time;
 use crate::trace::Record;
 use crate::{Message, NodeId};
 
+/// When a property must hold, which decides when the kernel checks it and
+/// what its violation ends the run as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyKind {
+    /// Safety: must hold after every event (`Sim::always`, or declared and
+    /// reported by the model). A violation is `Outcome::SafetyViolation`.
     Always,
+    /// Liveness: must hold at some point of the liveness phase, before its
+    /// deadline, or by the end of a run without a fault phase
+    /// (`Sim::eventually`; also the recovery gate). A violation is
+    /// `Outcome::LivenessViolation`.
     Eventually,
+    /// Coverage: must hold after at least one event of the run
+    /// (`Sim::sometimes`). A violation is `Outcome::LivenessViolation`.
     Sometimes,
 }
 
@@ -53,6 +63,7 @@ pub struct Property<M: Message, W> {
 /// model bug (the run ends as a model panic).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Declared {
+    /// The property's name, unique in a run, as reports list it.
     pub name: &'static str,
 }
 
@@ -88,15 +99,33 @@ impl fmt::Display for Declared {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PropertyStatus {
+    /// It held: an always property was never violated in a run that was not
+    /// stopped early; an eventually or sometimes property came to hold.
     Held,
-    Violated { first: Time, count: u64, detail: String },
-    NotEvaluated { why: String },
+    /// It was violated.
+    Violated {
+        /// When it was first violated.
+        first: Time,
+        /// How many violations were recorded, including those not kept in
+        /// full in `RunReport::violations`.
+        count: u64,
+        /// Why it failed the first time.
+        detail: String,
+    },
+    /// The run could not judge it.
+    NotEvaluated {
+        /// Why: the run stopped early, recovery never completed, or the run
+        /// ended before the property could be judged.
+        why: String,
+    },
 }
 
 impl PropertyStatus {
+    /// Whether it held (`NotEvaluated` is not held).
     pub fn held(&self) -> bool {
         matches!(self, PropertyStatus::Held)
     }
+    /// Whether it was violated (`NotEvaluated` is not violated either).
     pub fn violated(&self) -> bool {
         matches!(self, PropertyStatus::Violated { .. })
     }
@@ -116,14 +145,20 @@ impl fmt::Display for PropertyStatus {
 /// One property in a run's report.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PropertyReport {
+    /// The property's name (`RECOVERY` for the recovery gate).
     pub name: String,
+    /// Its kind; the recovery gate is reported as `Eventually`.
     pub kind: PropertyKind,
+    /// Its verdict.
     pub status: PropertyStatus,
 }
 
 /// A read-only view of a run for property checks.
 pub struct Observe<'a, M: Message, W> {
+    /// The simulated time the view shows (`Sim::now`): in a property check,
+    /// that of the event just handled.
     pub now: Time,
+    /// The model's ghost state.
     pub world: &'a W,
     pub(crate) hosts: &'a [Box<dyn crate::node::AnyHost<M, W>>],
     pub(crate) up: &'a [bool],
@@ -145,12 +180,16 @@ impl<'a, M: Message, W> Observe<'a, M, W> {
     {
         Some(self.host::<N>(id)?.disk())
     }
+    /// Whether node `id` is up; false for an id that is not a node of the run.
     pub fn is_up(&self, id: NodeId) -> bool {
         self.up.get(id.0 as usize).copied().unwrap_or(false)
     }
+    /// The name node `id` was registered under. Panics if `id` is not a
+    /// node of the run.
     pub fn name(&self, id: NodeId) -> &str {
         &self.names[id.0 as usize]
     }
+    /// How many nodes the run has; their ids are `0..node_count()`.
     pub fn node_count(&self) -> usize {
         self.hosts.len()
     }
@@ -159,10 +198,16 @@ impl<'a, M: Message, W> Observe<'a, M, W> {
 /// A property that did not hold: a value, not a panic.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
+    /// The violated property's name (`RECOVERY` for the recovery gate).
     pub property: String,
+    /// The kind of violation: `Always` for safety; `Eventually` or
+    /// `Sometimes` for liveness.
     pub kind: PropertyKind,
+    /// When it was recorded.
     pub time: Time,
+    /// The run's seed, to replay it.
     pub seed: u64,
+    /// Why: the check's error, or the detail the model reported.
     pub detail: String,
     /// The last records of the trace before the violation.
     pub tail: Vec<(Record, String)>,

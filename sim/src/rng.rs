@@ -59,6 +59,7 @@ impl Stream {
         Stream { rng, buf: [0; BUF], next: BUF }
     }
 
+    /// The stream's next 64 uniformly random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         if self.next >= BUF {

@@ -44,7 +44,9 @@ pub fn current_time() -> Time {
 /// Settings of one run.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The run's seed: every random stream of the run is derived from it.
     pub seed: u64,
+    /// How much of the trace the run keeps (default: `TraceMode::Tail(64)`).
     pub trace: TraceMode,
     /// Budget: a run that needs more events than this is stopped with
     /// `Outcome::BudgetExceeded`.
@@ -78,6 +80,10 @@ pub struct Config {
 }
 
 impl Config {
+    /// Settings for `seed` with the defaults: a 64-record trace tail, budgets
+    /// of 10^9 events and `u64::MAX / 2` µs, no end time, no fault phase, a
+    /// 24 h liveness window, heal for liveness, end when live, no swarm,
+    /// 32-record violation tails, stop at the first violation.
     pub fn new(seed: u64) -> Config {
         Config {
             seed,
@@ -100,21 +106,49 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "class", rename_all = "snake_case")]
 pub enum Outcome {
+    /// The run ended normally (empty agenda, `Config::end_at`, or a stop)
+    /// without any violation.
     Ok,
+    /// The run's first violation was of an always property, checked by the
+    /// kernel or reported by the model.
     SafetyViolation(Violation),
+    /// The run's first violation was of an eventually or sometimes property,
+    /// or of the recovery gate.
     LivenessViolation(Violation),
-    ModelPanic { time: Time, seed: u64, message: String },
-    BudgetExceeded { budget: Budget, time: Time, seed: u64 },
+    /// Something panicked during the run (a node handler, a property check,
+    /// a fault generator, or a report of an undeclared property); the run
+    /// stopped there.
+    ModelPanic {
+        /// The simulated time of the event being handled.
+        time: Time,
+        /// The run's seed.
+        seed: u64,
+        /// The panic message, or a placeholder for a non-string payload.
+        message: String,
+    },
+    /// The run was stopped by one of its budgets.
+    BudgetExceeded {
+        /// The budget exceeded, with its limit.
+        budget: Budget,
+        /// The simulated time of the last event handled.
+        time: Time,
+        /// The run's seed.
+        seed: u64,
+    },
 }
 
+/// A run budget, as `Outcome::BudgetExceeded` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Budget {
+    /// `Config::max_events`: the run needed more events than this.
     Events(u64),
+    /// `Config::max_time`: the next event was due after this time.
     Time(Time),
 }
 
 impl Outcome {
+    /// Whether the outcome is `Ok`: no violation, panic or exceeded budget.
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
@@ -128,6 +162,7 @@ impl Outcome {
             Outcome::BudgetExceeded { .. } => "budget",
         }
     }
+    /// The violation, for a safety or liveness outcome.
     pub fn violation(&self) -> Option<&Violation> {
         match self {
             Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(v),
@@ -156,12 +191,22 @@ impl std::fmt::Display for Outcome {
 /// What a run reports.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunReport {
+    /// The run's seed.
     pub seed: u64,
+    /// How the run ended.
     pub outcome: Outcome,
+    /// The running hash over every trace record: the determinism oracle,
+    /// which must be the same for every run of one seed.
     pub trace_hash: u64,
+    /// How many events the run handled.
     pub events: u64,
+    /// The simulated time at which the run ended: that of its last event, or
+    /// `Config::end_at` if the next event was due after it.
     pub end: Time,
+    /// Every injected fault, scheduled or random, in order of injection
+    /// (a `FaultId` is an index into it).
     pub faults: Vec<FaultReport>,
+    /// One report per random fault process, in the order they were added.
     pub processes: Vec<ProcessReport>,
     /// Every property (declared, checked by the kernel, and the recovery
     /// gate) with its verdict: held, violated, or not evaluated.
@@ -492,10 +537,12 @@ pub struct Ctx<'a, M: Message, W> {
 }
 
 impl<'a, M: Message, W> Ctx<'a, M, W> {
+    /// The simulated time of the event being handled.
     #[inline]
     pub fn now(&self) -> Time {
         self.core.now
     }
+    /// The id of the node being handled.
     #[inline]
     pub fn me(&self) -> NodeId {
         NodeId(self.me)
@@ -505,6 +552,7 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn rng(&mut self) -> &mut Stream {
         self.rng
     }
+    /// The run's seed.
     pub fn seed(&self) -> u64 {
         self.core.seed
     }
@@ -555,6 +603,8 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     pub fn publish(&mut self, status: u64) {
         self.core.monitor.publish(self.me, status);
     }
+    /// Cancels a timer so that it never fires; no effect on a timer that has
+    /// already fired.
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.core.cancelled.insert(id.0);
     }
@@ -596,12 +646,16 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
             }
         }
     }
+    /// The name node `id` was registered under. Panics if `id` is not a
+    /// node of the run.
     pub fn name(&self, id: NodeId) -> &str {
         &self.core.names[id.0 as usize]
     }
+    /// The node registered under `name`, if any.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.core.names.iter().position(|n| n == name).map(|i| NodeId(i as u32))
     }
+    /// How many nodes the run has; their ids are `0..node_count()`.
     pub fn node_count(&self) -> usize {
         self.core.names.len()
     }
@@ -679,6 +733,8 @@ pub struct Sim<M: Message, W> {
 }
 
 impl<M: Message, W: 'static> Sim<M, W> {
+    /// An empty simulation (no nodes yet) with settings `cfg` and `world`
+    /// as the model's ghost state.
     pub fn new(cfg: Config, world: W) -> Sim<M, W> {
         let core = Core {
             seed: cfg.seed,
@@ -731,6 +787,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         }
     }
 
+    /// The run's settings.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -853,24 +910,31 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.recovery = Recovery::Pending;
     }
 
+    /// The model's ghost state.
     pub fn world(&self) -> &W {
         &self.world
     }
+    /// The model's ghost state, mutably (to set it up before the run).
     pub fn world_mut(&mut self) -> &mut W {
         &mut self.world
     }
+    /// The run's trace: its running hash and the records it keeps.
     pub fn trace(&self) -> &Trace {
         &self.core.trace
     }
+    /// The node names, indexed by `NodeId`.
     pub fn names(&self) -> &[String] {
         &self.core.names
     }
+    /// The node registered under `name`, if any.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.core.names.iter().position(|n| n == name).map(|i| NodeId(i as u32))
     }
+    /// The current simulated time; after `run`, when the run ended.
     pub fn now(&self) -> Time {
         self.core.now
     }
+    /// A read-only view of the run now, as property checks get it.
     pub fn observe(&self) -> Observe<'_, M, W> {
         Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names }
     }

@@ -13,28 +13,40 @@ pub struct Time(pub u64);
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Dur(pub u64);
 
+/// Microseconds in a millisecond.
 pub const MICROS_PER_MS: u64 = 1_000;
+/// Microseconds in a second.
 pub const MICROS_PER_S: u64 = 1_000_000;
+/// Microseconds in a minute.
 pub const MICROS_PER_MIN: u64 = 60 * MICROS_PER_S;
+/// Microseconds in an hour.
 pub const MICROS_PER_H: u64 = 60 * MICROS_PER_MIN;
+/// Microseconds in a day (24 hours).
 pub const MICROS_PER_DAY: u64 = 24 * MICROS_PER_H;
 
 impl Time {
+    /// The start of a run.
     pub const ZERO: Time = Time(0);
+    /// The latest representable instant: adding a `Dur` saturates here.
     pub const MAX: Time = Time(u64::MAX);
 
+    /// The instant `us` microseconds after the start.
     pub const fn from_micros(us: u64) -> Time {
         Time(us)
     }
+    /// The instant `s` seconds after the start.
     pub const fn from_secs(s: u64) -> Time {
         Time(s * MICROS_PER_S)
     }
+    /// The instant `h` hours after the start.
     pub const fn from_hours(h: u64) -> Time {
         Time(h * MICROS_PER_H)
     }
+    /// Microseconds since the start.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
+    /// Whole seconds since the start, rounded down.
     pub const fn as_secs(self) -> u64 {
         self.0 / MICROS_PER_S
     }
@@ -45,30 +57,41 @@ impl Time {
 }
 
 impl Dur {
+    /// The empty span.
     pub const ZERO: Dur = Dur(0);
+    /// The longest span: addition, `scale_permille` and `saturating_mul`
+    /// saturate here.
     pub const MAX: Dur = Dur(u64::MAX);
 
+    /// A span of `us` microseconds.
     pub const fn micros(us: u64) -> Dur {
         Dur(us)
     }
+    /// A span of `ms` milliseconds.
     pub const fn millis(ms: u64) -> Dur {
         Dur(ms * MICROS_PER_MS)
     }
+    /// A span of `s` seconds.
     pub const fn secs(s: u64) -> Dur {
         Dur(s * MICROS_PER_S)
     }
+    /// A span of `m` minutes.
     pub const fn mins(m: u64) -> Dur {
         Dur(m * MICROS_PER_MIN)
     }
+    /// A span of `h` hours.
     pub const fn hours(h: u64) -> Dur {
         Dur(h * MICROS_PER_H)
     }
+    /// A span of `d` days of 24 hours.
     pub const fn days(d: u64) -> Dur {
         Dur(d * MICROS_PER_DAY)
     }
+    /// The span in microseconds.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
+    /// The span in whole seconds, rounded down.
     pub const fn as_secs(self) -> u64 {
         self.0 / MICROS_PER_S
     }
@@ -81,6 +104,7 @@ impl Dur {
             Dur(x as u64)
         }
     }
+    /// Multiplies by `k`, saturating at `Dur::MAX`.
     pub const fn saturating_mul(self, k: u64) -> Dur {
         Dur(self.0.saturating_mul(k))
     }

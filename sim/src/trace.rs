@@ -26,10 +26,14 @@ pub enum RecordKind {
     Drop,
     /// A message came back: the destination was down and refused it.
     Refused,
+    /// A timer of the node fired (`payload` is its tag).
     Timer,
     /// A durable write of the node completed.
     Durable,
+    /// A node crashed: a crash fault, or powered off by the node in `peer`.
     Crash,
+    /// A crashed node booted again: a restart fault, the heal at the end of
+    /// the fault phase, or powered on by the node in `peer`.
     Restart,
     /// A fault (generic or model-defined) was injected.
     Fault,
@@ -45,11 +49,29 @@ pub enum RecordKind {
 /// One compact record. `payload` is a stable hash of the message or timer tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// When it happened: the time of the event being handled.
     pub time: Time,
+    /// The agenda sequence number of the event being handled. Events run in
+    /// (time, seq) order; records made while handling one event share it.
     pub seq: u64,
+    /// What happened.
     pub kind: RecordKind,
+    /// The node it happened at (a `NodeId` index): the receiver of a
+    /// delivery, the sender of a message dropped at send time, the down
+    /// destination of a message it refuses or never answers, the sender
+    /// when a refusal comes back, the watcher of a `Peer` notice, a fault's
+    /// target (0 if it has none); `u32::MAX` for the kernel's own records.
     pub node: u32,
+    /// The other node involved: the other end of a message, the watched
+    /// peer, the node that powered `node` on or off (`node` itself
+    /// otherwise, and for timers and durable writes), a two-node fault's
+    /// second node (0 for other faults); `u32::MAX` for the kernel's own
+    /// records.
     pub peer: u32,
+    /// A fingerprint of what happened: the message's `stable_hash`, a
+    /// timer's tag, the fault description's `stable_hash`, or a peer notice's
+    /// `status << 1 | up`; 0 for boots, crashes, durable writes and the phase
+    /// change.
     pub payload: u64,
 }
 
@@ -167,6 +189,7 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// An empty trace that keeps what `mode` says.
     pub fn new(mode: TraceMode) -> Trace {
         let cap = match mode {
             TraceMode::Tail(n) => n,
@@ -175,9 +198,12 @@ impl Trace {
         Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: Vec::with_capacity(cap), start: 0, ring: 0, labels: Vec::new() }
     }
 
+    /// How much of the trace is kept.
     pub fn mode(&self) -> TraceMode {
         self.mode
     }
+    /// Whether every record is kept, with its label (`TraceMode::Full`);
+    /// metric samples are recorded only then.
     pub fn is_full(&self) -> bool {
         self.mode == TraceMode::Full
     }
@@ -223,6 +249,7 @@ impl Trace {
     pub fn len(&self) -> u64 {
         self.count
     }
+    /// Whether no record has been folded in yet.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -255,8 +282,12 @@ pub struct Slice {
 /// A metric sample, for the Chrome export.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
+    /// When it was taken.
     pub time: Time,
+    /// Index of the metric's name in the names `Sim::samples` returns, in
+    /// order of first use.
     pub metric: usize,
+    /// The value given to `Ctx::gauge`.
     pub value: i64,
 }
 
