@@ -87,22 +87,72 @@ pub enum Fault<M> {
     },
 }
 
+/// The kernel's own, typed view of a fault's kind, for matching faults to
+/// the events that end them (the string of [`Fault::kind`] is for reports,
+/// and for the kinds models define).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tag {
+    Crash,
+    Restart,
+    Partition,
+    PartitionOneWay,
+    Isolate,
+    Heal,
+    HealLink,
+    Clog,
+    Unclog,
+    SlowLink,
+    SlowDisk,
+    Model,
+}
+
 impl<M: Debug> Fault<M> {
     /// The fault kind, as reported and as swarm mode groups faults.
     pub fn kind(&self) -> &str {
+        match self.tag() {
+            Tag::Crash => "crash",
+            Tag::Restart => "restart",
+            Tag::Partition => "partition",
+            Tag::PartitionOneWay => "partition-one-way",
+            Tag::Isolate => "isolate",
+            Tag::Heal => "heal",
+            Tag::HealLink => "heal-link",
+            Tag::Clog => "clog",
+            Tag::Unclog => "unclog",
+            Tag::SlowLink => "slow-link",
+            Tag::SlowDisk => "slow-disk",
+            Tag::Model => match self {
+                Fault::Model { kind, .. } => kind,
+                _ => unreachable!("only a model fault has the model tag"),
+            },
+        }
+    }
+
+    pub(crate) fn tag(&self) -> Tag {
         match self {
-            Fault::Crash(_) => "crash",
-            Fault::Restart(_) => "restart",
-            Fault::Partition(..) => "partition",
-            Fault::PartitionOneWay { .. } => "partition-one-way",
-            Fault::Isolate(_) => "isolate",
-            Fault::Heal => "heal",
-            Fault::HealLink(..) => "heal-link",
-            Fault::Clog { .. } => "clog",
-            Fault::Unclog { .. } => "unclog",
-            Fault::SlowLink { .. } => "slow-link",
-            Fault::SlowDisk { .. } => "slow-disk",
-            Fault::Model { kind, .. } => kind,
+            Fault::Crash(_) => Tag::Crash,
+            Fault::Restart(_) => Tag::Restart,
+            Fault::Partition(..) => Tag::Partition,
+            Fault::PartitionOneWay { .. } => Tag::PartitionOneWay,
+            Fault::Isolate(_) => Tag::Isolate,
+            Fault::Heal => Tag::Heal,
+            Fault::HealLink(..) => Tag::HealLink,
+            Fault::Clog { .. } => Tag::Clog,
+            Fault::Unclog { .. } => Tag::Unclog,
+            Fault::SlowLink { .. } => Tag::SlowLink,
+            Fault::SlowDisk { .. } => Tag::SlowDisk,
+            Fault::Model { .. } => Tag::Model,
+        }
+    }
+
+    /// A fault that restores something (a restart, a heal, an unclog, a
+    /// slowdown set back to normal): an instant on the timeline, ended when
+    /// it happens.
+    pub(crate) fn restores(&self) -> bool {
+        match self {
+            Fault::Restart(_) | Fault::Heal | Fault::HealLink(..) | Fault::Unclog { .. } => true,
+            Fault::SlowLink { permille, .. } | Fault::SlowDisk { permille, .. } => *permille == 1000,
+            _ => false,
         }
     }
 

@@ -14,7 +14,10 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView};
+use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView, Tag};
+
+/// The faults a heal of the whole network ends.
+const NETWORK_FAULTS: &[Tag] = &[Tag::Partition, Tag::PartitionOneWay, Tag::Isolate, Tag::Clog, Tag::SlowLink];
 use crate::monitor::{Monitor, Notice, View};
 use crate::net::{DownMode, LinkConfig, Network, Route};
 use crate::node::{AnyHost, Disk, Durable, FaultId, Host, Input, Node, NodeConfig, TimerId};
@@ -411,7 +414,8 @@ pub(crate) struct Core<M> {
     /// Power actions requested by handlers: (node, on, by whom).
     actions: Vec<(u32, bool, u32)>,
     faults: Vec<FaultReport>,
-    fault_peer: Vec<Option<u32>>,
+    /// Per fault report: its peer (the other end of a link fault) and tag.
+    fault_peer: Vec<(Option<u32>, Tag)>,
     metric_ids: BTreeMap<&'static str, usize>,
     metric_names: Vec<&'static str>,
     samples: Vec<Sample>,
@@ -504,10 +508,12 @@ impl<M: Message> Core<M> {
     }
 
     /// Ends every open fault report matching `pred` at the current time.
-    fn end_faults(&mut self, pred: impl Fn(&FaultReport, Option<u32>) -> bool) {
+    /// Ends every running fault of one of the kinds `tags` that `pred` (the
+    /// report and the fault's peer) selects.
+    fn end_faults(&mut self, tags: &[Tag], pred: impl Fn(&FaultReport, Option<u32>) -> bool) {
         let now = self.now;
-        for (r, peer) in self.faults.iter_mut().zip(self.fault_peer.iter()) {
-            if r.effect && r.ended.is_none() && pred(r, *peer) {
+        for (r, (peer, t)) in self.faults.iter_mut().zip(self.fault_peer.iter()) {
+            if tags.contains(t) && r.effect && r.ended.is_none() && pred(r, *peer) {
                 r.ended = Some(now);
             }
         }
@@ -1141,7 +1147,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             i += 1;
             let n = node as usize;
             if on && !self.core.up[n] {
-                self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
+                self.core.end_faults(&[Tag::Crash], |r, _| r.target == Some(node));
                 tracing::debug!(target: "mailsim_sim", node = %self.core.names[n], by = %self.core.names[by as usize], "power on");
                 self.boot(node, RecordKind::Restart, by);
             } else if !on && self.core.up[n] {
@@ -1267,18 +1273,16 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 self.core.record(RecordKind::Phase, KERNEL, KERNEL, 0, |_| "fault phase ends".to_string());
                 if self.cfg.heal_for_liveness {
                     if self.core.net.heal_all() {
-                        self.core.end_faults(|r, _| {
-                            matches!(r.kind.as_str(), "partition" | "partition-one-way" | "isolate" | "clog" | "slow-link")
-                        });
+                        self.core.end_faults(NETWORK_FAULTS, |_, _| true);
                     }
                     self.core.release_held(|_, _| true);
                     for host in &mut self.hosts {
                         host.set_disk_slow(1000);
                     }
-                    self.core.end_faults(|r, _| r.kind == "slow-disk");
+                    self.core.end_faults(&[Tag::SlowDisk], |_, _| true);
                     for node in 0..self.hosts.len() as u32 {
                         if !self.core.up[node as usize] {
-                            self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(node));
+                            self.core.end_faults(&[Tag::Crash], |r, _| r.target == Some(node));
                             self.boot(node, RecordKind::Restart, node);
                         }
                     }
@@ -1383,6 +1387,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         let id = self.core.faults.len() as u32;
         let description = fault.describe(&self.core.names);
         let kind = fault.kind().to_string();
+        let (tag, instant) = (fault.tag(), fault.restores());
         let target = fault.target().map(|t| t.0);
         let peer = match &fault {
             Fault::Partition(_, b) | Fault::HealLink(_, b) => Some(b.0),
@@ -1397,7 +1402,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         let payload = stable_hash(&description);
         self.core.record(RecordKind::Fault, target.unwrap_or(0), peer.unwrap_or(0), payload, |_| description.clone());
         self.core.faults.push(FaultReport { at: self.core.now, kind, description, scheduled, effect: false, ended: None, target });
-        self.core.fault_peer.push(peer);
+        self.core.fault_peer.push((peer, tag));
         let effect = match fault {
             Fault::Crash(n) => {
                 let up = self.core.up[n.0 as usize];
@@ -1409,7 +1414,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             Fault::Restart(n) => {
                 let down = !self.core.up[n.0 as usize];
                 if down {
-                    self.core.end_faults(|r, _| r.kind == "crash" && r.target == Some(n.0));
+                    self.core.end_faults(&[Tag::Crash], |r, _| r.target == Some(n.0));
                     self.boot(n.0, RecordKind::Restart, n.0);
                 }
                 down
@@ -1422,24 +1427,22 @@ impl<M: Message, W: 'static> Sim<M, W> {
             Fault::Isolate(n) => self.core.net.isolated.insert(n.0),
             Fault::Heal => {
                 let changed = self.core.net.heal_all() | !self.core.held.is_empty();
-                self.core
-                    .end_faults(|r, _| matches!(r.kind.as_str(), "partition" | "partition-one-way" | "isolate" | "clog" | "slow-link"));
+                self.core.end_faults(NETWORK_FAULTS, |_, _| true);
                 self.core.release_held(|_, _| true);
                 changed
             }
             Fault::HealLink(a, b) => {
                 let x = self.core.net.cut.remove(&(a.0, b.0));
                 let changed = self.core.net.cut.remove(&(b.0, a.0)) | x;
-                self.core.end_faults(|r, p| {
-                    r.kind.starts_with("partition")
-                        && matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0))
+                self.core.end_faults(&[Tag::Partition, Tag::PartitionOneWay], |r, p| {
+                    matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0))
                 });
                 changed
             }
             Fault::Clog { from, to } => self.core.net.clogged.insert((from.0, to.0)),
             Fault::Unclog { from, to } => {
                 let changed = self.core.net.clogged.remove(&(from.0, to.0));
-                self.core.end_faults(|r, p| r.kind == "clog" && r.target == Some(from.0) && p == Some(to.0));
+                self.core.end_faults(&[Tag::Clog], |r, p| r.target == Some(from.0) && p == Some(to.0));
                 self.core.release_held(|f, t| f == from.0 && t == to.0);
                 changed
             }
@@ -1450,14 +1453,14 @@ impl<M: Message, W: 'static> Sim<M, W> {
                     self.core.net.slow.insert((from.0, to.0), permille)
                 };
                 if permille == 1000 {
-                    self.core.end_faults(|r, p| r.kind == "slow-link" && r.target == Some(from.0) && p == Some(to.0));
+                    self.core.end_faults(&[Tag::SlowLink], |r, p| r.target == Some(from.0) && p == Some(to.0));
                 }
                 old.unwrap_or(1000) != permille
             }
             Fault::SlowDisk { node, permille } => {
                 self.hosts[node.0 as usize].set_disk_slow(permille);
                 if permille == 1000 {
-                    self.core.end_faults(|r, _| r.kind == "slow-disk" && r.target == Some(node.0));
+                    self.core.end_faults(&[Tag::SlowDisk], |r, _| r.target == Some(node.0));
                 }
                 true
             }
@@ -1471,8 +1474,6 @@ impl<M: Message, W: 'static> Sim<M, W> {
         let report = &mut self.core.faults[id as usize];
         report.effect |= effect;
         // Faults that restore something are instants on the timeline.
-        let instant = matches!(report.kind.as_str(), "restart" | "heal" | "heal-link" | "unclog")
-            || (matches!(report.kind.as_str(), "slow-link" | "slow-disk") && report.description.ends_with("x1.000"));
         if instant {
             report.ended = Some(report.at);
         }
