@@ -1434,9 +1434,10 @@ impl<M: Message, W: 'static> Sim<M, W> {
             Fault::HealLink(a, b) => {
                 let x = self.core.net.cut.remove(&(a.0, b.0));
                 let changed = self.core.net.cut.remove(&(b.0, a.0)) | x;
-                self.core.end_faults(&[Tag::Partition, Tag::PartitionOneWay], |r, p| {
-                    matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0))
-                });
+                self.core.end_faults(
+                    &[Tag::Partition, Tag::PartitionOneWay],
+                    |r, p| matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0)),
+                );
                 changed
             }
             Fault::Clog { from, to } => self.core.net.clogged.insert((from.0, to.0)),
