@@ -742,6 +742,23 @@ mod tests {
         assert_eq!((h.len(), h.max()), (1, 90));
     }
 
+    /// Likewise for a temporary store: a mail not yet acknowledged that
+    /// leaves its last temporary store is still its sender's (found by
+    /// cargo-mutants in `temp_removed`).
+    #[test]
+    fn a_temp_store_dropping_a_mail_not_yet_acknowledged_loses_nothing() {
+        let (sim, report) = run(|ctx| {
+            let now = ctx.now();
+            let id = written(ctx, 0, now);
+            enqueued(ctx, id);
+            stored_temporarily(ctx, id);
+            dequeued(ctx, id);
+            temp_removed(ctx, id);
+        });
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        assert_eq!((sim.world().counts.lost, sim.world().held_by_senders()), (0, 1));
+    }
+
     /// A mail not yet acknowledged is still its sender's: removing its last
     /// queue copy loses nothing, the sender retries (found by cargo-mutants:
     /// the `ACKED` test in `dequeued` could become always true unseen).
