@@ -38,9 +38,11 @@
 //!   through the whole run, plus client checks, heartbeats, probes and
 //!   faults) within the run's event budget (`EVENTS_MAX`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use mailsim_models::availability::Service;
 use mailsim_models::calendar::{CalendarConfig, Weekday};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig};
 use mailsim_models::filer::Placement;
@@ -51,7 +53,7 @@ use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, RANDOM_FAULT_KINDS};
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldPath, ScenarioError};
@@ -108,30 +110,214 @@ pub const SEEDS_MAX: u32 = 1_000_000;
 /// after minutes of work, so `check` rejects it.
 pub const EVENTS_MAX: u64 = 1_000_000_000;
 
+/// The recovery actions a step may name (`[[recovery]] action`), as
+/// `build_topology` parses them and `mailsim schema` lists them; each is the
+/// `Action::name` of the action it becomes.
+pub const STEP_ACTIONS: [&str; 10] = [
+    "replace-hardware",
+    "fix-redundancy",
+    "start-rebuild",
+    "enable-temp-stores",
+    "merge-back",
+    "migrate",
+    "rollback-upgrade",
+    "reset-cluster",
+    "power-on",
+    "flush-queue",
+];
+
+/// The built-in retry profiles by name (`RetryProfile::by_name`), for
+/// `topology.mta.retry`, `workload.profiles` and `expect.sender_bounces`.
+pub const RETRY_PROFILES: [&str; 5] = ["postfix", "exim", "exchange", "72h", "sendmail"];
+
+/// The protocols of `topology.clients.mix`, in the order of
+/// `ClientsConfig::proto_weights`.
+pub const PROTOCOLS: [&str; 3] = ["pop", "imap", "webmail"];
+
+/// The days of `topology.operators.start_day`, Monday first (the order of
+/// `ClockTime::weekday`). The loader ignores case.
+const WEEKDAYS: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Mon),
+    ("tue", Weekday::Tue),
+    ("wed", Weekday::Wed),
+    ("thu", Weekday::Thu),
+    ("fri", Weekday::Fri),
+    ("sat", Weekday::Sat),
+    ("sun", Weekday::Sun),
+];
+
+/// The recipient distributions of `workload.recipients`.
+const RECIPIENTS: [(&str, Recipients); 2] = [("uniform", Recipients::Uniform), ("zipf", Recipients::Zipf)];
+
+/// The services keying `expect.service_down`, `failed_share` and
+/// `users_affected`, as figures name them.
+fn services() -> [&'static str; 4] {
+    Service::ALL.map(Service::name)
+}
+
+/// A string schema allowing exactly `names`.
+fn names_schema(description: &str, names: &[&str]) -> Schema {
+    schemars::json_schema!({ "type": "string", "enum": names, "description": description })
+}
+
+/// Schema-only types (never values): a string from one of the lists the
+/// loader checks against, so that `mailsim schema` shows the same list. The
+/// fields stay `String`s for serde, so parsing and its errors do not change.
+macro_rules! name_list {
+    ($(#[$doc:meta])* $ty:ident, $description:literal, $names:expr) => {
+        $(#[$doc])*
+        enum $ty {}
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let names: Vec<&str> = $names.iter().map(|n| &**n).collect();
+                names_schema($description, &names)
+            }
+        }
+    };
+}
+
+name_list!(
+    /// `FaultKind::NAMES`: what a scheduled fault can be.
+    FaultKindName,
+    "A scheduled fault's kind.",
+    FaultKind::NAMES
+);
+name_list!(
+    /// `RANDOM_FAULT_KINDS`: what a random fault process can inject.
+    RandomFaultKindName,
+    "A random fault process's kind.",
+    RANDOM_FAULT_KINDS
+);
+name_list!(
+    /// `STEP_ACTIONS`.
+    StepActionName,
+    "A recovery step's action.",
+    STEP_ACTIONS
+);
+name_list!(
+    /// `RETRY_PROFILES`.
+    RetryProfileName,
+    "A built-in retry profile.",
+    RETRY_PROFILES
+);
+name_list!(
+    /// `WEEKDAYS`.
+    WeekdayName,
+    "A day of the week.",
+    WEEKDAYS.map(|(name, _)| name)
+);
+name_list!(
+    /// `RECIPIENTS`.
+    RecipientsName,
+    "A recipient distribution.",
+    RECIPIENTS.map(|(name, _)| name)
+);
+name_list!(
+    /// `Metric::NAMES`.
+    MetricName,
+    "What a checkpoint measures.",
+    crate::checkpoints::Metric::NAMES
+);
+
+/// A map schema of `V` whose keys are `names`.
+fn keyed_by<V: JsonSchema>(g: &mut SchemaGenerator, names: &[&str]) -> Schema {
+    let mut schema = g.subschema_for::<BTreeMap<String, V>>();
+    schema.insert("propertyNames".into(), serde_json::json!({ "enum": names }));
+    schema
+}
+
+fn weights_by_profile(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<u64>(g, &RETRY_PROFILES)
+}
+
+fn weights_by_protocol(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<u64>(g, &PROTOCOLS)
+}
+
+fn bounces_by_profile(g: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = RETRY_PROFILES.iter().copied().chain(["all"]).collect();
+    keyed_by::<Bounds<u64>>(g, &names)
+}
+
+fn durations_by_service(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<Bounds<HumanDuration>>(g, &services())
+}
+
+fn shares_by_service(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<Bounds<Share>>(g, &services())
+}
+
+/// Schema-only: `CheckpointEntry` with its `metric` one of `Metric::NAMES`.
+enum CheckpointEntrySchema {}
+
+impl JsonSchema for CheckpointEntrySchema {
+    fn schema_name() -> Cow<'static, str> {
+        "CheckpointEntry".into()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::CheckpointEntrySchema").into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut schema = crate::checkpoints::CheckpointEntry::json_schema(g);
+        let metric = g.subschema_for::<MetricName>();
+        let property = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("metric"))
+            .and_then(serde_json::Value::as_object_mut)
+            .expect("CheckpointEntry has a `metric` property");
+        property.remove("type");
+        property.extend(metric.as_object().expect("a $ref schema is an object").clone());
+        schema
+    }
+}
+
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
-    /// Another scenario file (relative to this one) whose fields this one
-    /// overrides.
+    /// Another scenario file, relative to this one, that this file varies:
+    /// that file is read first and this one overrides it, table by table and
+    /// key by key (arrays, and whole bounds under `[expect]`, are replaced).
+    /// A chain is at most 16 files long and may not loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
+    /// What the scenario is and where it comes from.
     pub scenario: Meta,
+    /// How long the run lasts, how it is judged, and how many seeds the
+    /// main job runs.
     pub run: RunSpec,
+    /// The simulated mail service: MX nodes, mailboxes, storage, MTAs, NFS
+    /// locking, cluster, clients and operators.
     pub topology: TopologySpec,
+    /// The mail the internet's senders send: how much, when, to whom, and
+    /// with which retry profiles.
     pub workload: WorkloadSpec,
+    /// Scheduled faults (`[[faults]]`), each injected at its time. Default
+    /// none; at most 10,000.
     #[serde(default)]
     pub faults: Vec<FaultEntry>,
+    /// Random fault processes (`[[random_faults]]`), each injecting its kind
+    /// at random times through the run. Default none; at most 64.
     #[serde(default)]
     pub random_faults: Vec<RandomFaultEntry>,
+    /// The recovery plan (`[[recovery]]`): runbook steps the operators carry
+    /// out, each when its trigger fires. Default none; at most 1,000.
     #[serde(default)]
     pub recovery: Vec<StepEntry>,
+    /// What the postmortem reported, checked against every run. Default:
+    /// the three invariants only (custody, eventual delivery, no split
+    /// brain).
     #[serde(default)]
     pub expect: Expect,
-    /// The postmortem's claims in its own clock, held against each run
-    /// (`checkpoints.rs`): reported, and required on a share of seeds with
-    /// `on_seeds`.
+    /// The postmortem's claims in its own clock (`[[checkpoints]]`), held
+    /// against each run: reported, and required on a share of seeds when a
+    /// checkpoint gives `on_seeds`. Default none; at most 1,000.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<CheckpointEntrySchema>")]
     pub checkpoints: Vec<crate::checkpoints::CheckpointEntry>,
 }
 
@@ -139,36 +325,56 @@ pub struct ScenarioFile {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
+    /// The scenario's name, as reports, sweep records and JUnit test names
+    /// show it.
     pub name: String,
+    /// One line saying what the scenario replays or varies, for readers of
+    /// the file.
     pub summary: String,
-    /// The postmortem it replays: a public citation (title, publisher, date, URL).
+    /// The postmortem it replays: a public citation (title, publisher, date,
+    /// URL). Default empty.
     #[serde(default)]
     pub source: String,
-    /// What the scenario assumes where the postmortem is silent.
+    /// What the scenario assumes where the postmortem is silent, one
+    /// assumption per entry. Default none.
     #[serde(default)]
     pub assumptions: Vec<String>,
     /// The postmortem's clock at T+0, with its zone: `"2008-08-12 12:00
-    /// -04:00"`. Checkpoints may then give clock times, and reports show
-    /// event times on that clock.
+    /// -04:00"`. Checkpoints may then give clock times, reports show event
+    /// times on that clock, and it sets the operators' `start_day` and
+    /// `start_hour`. Absent: times are given from T+0 only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t0: Option<crate::units::ClockTime>,
 }
 
+/// How long the run lasts and how it is judged.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    /// Simulated time the run lasts.
+    /// Simulated time the run lasts, from T+0 ("7d"): longer than zero and
+    /// at most 60 days.
     pub duration: HumanDuration,
-    /// When the fault phase ends and the liveness phase begins.
+    /// When the fault phase ends, from T+0 (at most `duration`). Then the
+    /// network is healed and crashed nodes restart; the recovery plan must
+    /// complete within `liveness_window`, and then every mail written before
+    /// this time must be delivered, returned or given up by its sender
+    /// within another `liveness_window`. Absent: no liveness phase, and
+    /// eventual delivery of all mail is judged at the end of the run.
     #[serde(default)]
     pub fault_phase: Option<HumanDuration>,
-    /// How long recovery, and then eventual delivery, may take.
+    /// How long recovery may take after the fault phase ends, and then how
+    /// long eventual delivery may take after recovery completed. Only used
+    /// with `fault_phase`. Default 72h.
     #[serde(default = "default_liveness")]
     pub liveness_window: HumanDuration,
-    /// Seeds the main job runs (seeds 0..n).
+    /// How many seeds the main job (`mailsim` without arguments) runs:
+    /// seeds 0 to n-1. Default 8; 1 to 1,000,000. Sweeps take their seeds
+    /// from the command line instead.
     #[serde(default = "default_seeds")]
     pub seeds: u32,
-    /// Enable a random subset of the random fault processes per seed.
+    /// Enable a random subset of the random fault processes per seed (at
+    /// least one), instead of all of them. Needs `[[random_faults]]`.
+    /// Default false.
     #[serde(default)]
     pub swarm: bool,
 }
@@ -180,30 +386,50 @@ fn default_seeds() -> u32 {
     8
 }
 
+/// The simulated mail service.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopologySpec {
-    /// Mail nodes behind the MX record.
+    /// Mail nodes behind the MX record, named `mx-1`, `mx-2` …: 1 to 64 (a
+    /// cluster needs at least 2).
     pub mx: u32,
+    /// Mailboxes on the file server, each the recipient of some of the mail:
+    /// 1 to 10,000,000.
     pub mailboxes: u32,
-    /// Run the mail services under a cluster manager behind a virtual IP.
+    /// Run the mail services under a cluster manager behind a virtual IP
+    /// (node `vip`): one MX node runs them, and another takes over only after
+    /// fencing it. Absent: every MX node serves on its own.
     #[serde(default)]
     pub cluster: Option<ClusterTable>,
-    /// What senders see from a crashed MX: "refuse" (connection refused) or "silent".
+    /// What senders see from a crashed MX node: `refuse` (connection
+    /// refused: they try the next MX at once) or `silent` (no answer: each
+    /// attempt waits out the sender's 600 s reply timeout). Default
+    /// `refuse`.
     #[serde(default)]
     pub mx_down: Option<DownSpec>,
+    /// The file server's storage hardware and its rebuild and migration
+    /// rates. Default: 2 shelves of 2 controllers, 6 RAID groups, 6 volumes.
     #[serde(default)]
     pub storage: StorageTable,
+    /// The MX nodes' MTAs: retry profile, queue and delivery to the file
+    /// server. Default: Postfix's settings.
     #[serde(default)]
     pub mta: MtaTable,
+    /// NFS locking between the delivery agents and the file server.
     #[serde(default)]
     pub nfs: NfsTable,
+    /// The POP, IMAP and webmail users whose mail checks measure the service
+    /// users saw. Absent: the defaults below (200 users checking every 15
+    /// minutes).
     #[serde(default)]
     pub clients: Option<ClientsTable>,
+    /// Monitoring's human side: the calendar at T+0, holidays, response
+    /// delays and misdiagnosis.
     #[serde(default)]
     pub operators: OperatorsTable,
 }
 
+/// What senders see from a crashed MX node.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum DownSpec {
@@ -211,38 +437,55 @@ pub enum DownSpec {
     Silent,
 }
 
+/// The cluster manager.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterTable {
-    /// Fencing levels, tried in order.
+    /// Fencing levels, tried in order when a node must be fenced; each gives
+    /// every MX node a device `mx-K/fence-<level>`. At least one; at most 8.
     #[serde(default)]
     pub fencing: Vec<FenceLevel>,
+    /// How long a peer may stay silent before it is declared dead (the
+    /// corosync token). Default 3s; at least 100ms.
     #[serde(default)]
     pub token_timeout: Option<HumanDuration>,
+    /// How long the cluster manager waits for one fencing device to answer
+    /// (Pacemaker `stonith-timeout`). Default 60s; longer than zero.
     #[serde(default)]
     pub stonith_timeout: Option<HumanDuration>,
+    /// Fencing operations (each through every level) that may fail before
+    /// the cluster manager gives up (Pacemaker `stonith-max-attempts`).
+    /// Default 10; 1 to 100.
     #[serde(default)]
     pub stonith_attempts: Option<u32>,
     /// Send heartbeat messages (every token_timeout / 4) instead of using the
     /// kernel's failure monitor, which tells the agents what those heartbeats
     /// would without the events. Heartbeats are for lossy links, which the
-    /// monitor does not turn into false suspicions.
+    /// monitor does not turn into false suspicions. Default false.
     #[serde(default)]
     pub heartbeats: bool,
-    /// Planted bug: fail over without a successful fence.
+    /// Planted bug: fail over as soon as a peer is declared dead, without
+    /// fencing it first. Default false.
     #[serde(default)]
     pub failover_without_fence: bool,
 }
 
+/// One fencing level.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FenceLevel {
-    /// The level's name; devices are named `mx-K/fence-<level>`.
+    /// The level's name, letters, digits and dashes (`ipmi`); its devices
+    /// are named `mx-K/fence-<level>`.
     pub level: String,
+    /// How the level's devices behave from T+0: `works`, `reports-failure`,
+    /// `timeout` (never answers) or `lies-success` (reports success without
+    /// powering the node off). Default `works`; a `fence-broken` fault
+    /// changes it during the run.
     #[serde(default)]
     pub mode: Option<FenceModeSpec>,
 }
 
+/// How a fencing device behaves.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum FenceModeSpec {
@@ -263,45 +506,79 @@ impl FenceModeSpec {
     }
 }
 
+/// The file server's storage hardware.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageTable {
+    /// Disk shelves, named `shelf-a`, `shelf-b` …; RAID group g sits on shelf
+    /// g mod shelves. Default 2; 1 to 26.
     pub shelves: Option<u32>,
+    /// Controllers per shelf, named `shelf-a/controller-a` …; a shelf is
+    /// reachable while any of them works, unless a path fault broke that
+    /// redundancy. Default 2; 1 to 26.
     pub controllers_per_shelf: Option<u32>,
+    /// RAID groups, named `group-1` …; volume v sits on group v mod groups.
+    /// Default 6; 1 to 1,000.
     pub groups: Option<u32>,
+    /// Disk losses a RAID group survives; one more destroys its data.
+    /// Default 2 (RAID-DP, RAID-6); less than `disks_per_group`.
     pub parity_disks: Option<u32>,
     /// Disks per RAID group, parity included (default 14, the OpenSRS
-    /// rebuild count); must exceed `parity_disks`.
+    /// rebuild count); at most 64, and more than `parity_disks`. Only
+    /// checked against `parity_disks`: rebuild times come from `group_size`
+    /// and the rebuild rates.
     pub disks_per_group: Option<u32>,
+    /// Volumes, named `volume-1` …; mailboxes are spread over them by
+    /// `placement`. Default 6; 1 to 1,000.
     pub volumes: Option<u32>,
-    /// "random" (OpenSRS) or "round-robin".
+    /// How mailboxes are spread over volumes: `random` (as at OpenSRS) or
+    /// `round-robin` (mailbox m on volume m mod volumes). Default `random`.
     pub placement: Option<PlacementSpec>,
-    /// Time to rebuild one RAID group at full speed …
+    /// Time to rebuild one RAID group at full speed; sets the group's
+    /// rebuild rate to `group_size` divided by it. Give this or
+    /// `rebuild_rate`, not both. Default: 1.5TB at 35MB/s, about 12h.
     pub rebuild_per_group: Option<HumanDuration>,
-    /// … or the data one group's rebuild reconstructs ("1.5TB") and the
-    /// rebuild rate of one group ("35MB/s") and of the whole system.
+    /// The data one RAID group's rebuild reconstructs, with its unit
+    /// ("1.5TB"). Default 1.5TB.
     pub group_size: Option<String>,
+    /// The rebuild rate of one RAID group, limited by its disks ("35MB/s");
+    /// `rebuild_rate_total` is raised to at least this. Give this or
+    /// `rebuild_per_group`, not both. Default 35MB/s; not zero.
     pub rebuild_rate: Option<String>,
+    /// The rebuild bandwidth of the whole storage, shared by rebuilds that
+    /// run in parallel ("70MB/s"). Default 70MB/s (two groups at full
+    /// speed); not zero.
     pub rebuild_rate_total: Option<String>,
-    /// Data per volume ("1TB") and the migration copy rate ("100MB/s").
+    /// The data per volume that a migration copies, with its unit ("1TB").
+    /// Default 1TB.
     pub volume_size: Option<String>,
+    /// The copy rate of a migration to new storage ("100MB/s"). Give this or
+    /// `migration_per_volume`, not both. Default 100MB/s; not zero.
     pub migration_rate: Option<String>,
-    /// Serve a group's volumes while it rebuilds.
+    /// Serve a RAID group's volumes while it rebuilds. Default false: the
+    /// volumes stay offline until their group is rebuilt, as at OpenSRS.
     pub online_during_rebuild: Option<bool>,
-    /// Base service time of a mailbox write.
+    /// Service time of one mailbox operation at normal speed. Default 6ms.
     pub service_time: Option<HumanDuration>,
     /// Mailbox appends the filer serves per second at normal speed (the mail
-    /// share of a shared file server; default 100). Scale it with the
-    /// workload when a replay needs the storage to be the bottleneck.
+    /// share of a shared file server; default 100, at least 1). Scale it
+    /// with the workload when a replay needs the storage to be the
+    /// bottleneck.
     pub appends_per_s: Option<u32>,
-    /// Time to migrate one volume to new storage.
+    /// Time to migrate one volume to new storage; sets the copy rate to
+    /// `volume_size` divided by it. Give this or `migration_rate`, not both.
+    /// Default: 1TB at 100MB/s, about 2.8h.
     pub migration_per_volume: Option<HumanDuration>,
-    /// At most one migration step per this interval (night-time steps).
+    /// A migration starts at most one step per this interval (night-time
+    /// steps). Default 24h.
     pub migration_step_interval: Option<HumanDuration>,
-    /// Planted bug switch: merge-back without deduplication.
+    /// Merge-back skips mails already in the mailbox. Default true; false is
+    /// a planted bug: a mail both delivered and in a temporary store becomes
+    /// a duplicate.
     pub merge_dedup: Option<bool>,
 }
 
+/// How mailboxes are spread over volumes.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlacementSpec {
@@ -309,24 +586,43 @@ pub enum PlacementSpec {
     RoundRobin,
 }
 
+/// The MX nodes' MTAs.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MtaTable {
-    /// Retry profile of the cluster's own queues (postfix, exim, exchange, 72h, sendmail).
+    /// Retry profile of the cluster's own queues: backoff, queue runs and
+    /// queue lifetime. Default `postfix`.
+    #[schemars(with = "Option<RetryProfileName>")]
     pub retry: Option<String>,
-    /// Override of the profile's queue lifetime.
+    /// How long a mail may stay queued before its MTA returns it to its
+    /// author (DSN), overriding the profile's (postfix 5d, exim 4d, exchange
+    /// 2d, 72h 72h, sendmail 5d).
     pub lifetime: Option<HumanDuration>,
+    /// A delivery to the file server with no answer within this is killed
+    /// and deferred (Postfix `command_time_limit`). Default 1000s; longer
+    /// than zero.
     pub delivery_timeout: Option<HumanDuration>,
+    /// Deliveries to the file server one MTA has in flight at most (Postfix
+    /// `default_destination_concurrency_limit`). Default 20; at least 1.
     pub delivery_concurrency: Option<u32>,
+    /// Mails one MTA's queue holds. Default 2,000,000; at least 1.
     pub queue_capacity: Option<u32>,
-    /// "refuse" (452) or "accept" when the queue is full.
+    /// What an MTA with a full queue answers: `refuse` (452: senders retry
+    /// later) or `accept` (the capacity is only a soft limit). Default
+    /// `refuse`.
     pub when_full: Option<WhenFullSpec>,
-    /// Planted bugs.
+    /// Planted bug: answer 250 on receipt, before the queue write is
+    /// durable. Default false.
     pub ack_before_durable: Option<bool>,
+    /// Planted bug: delete expired mail without returning it to its author.
+    /// Default false.
     pub drop_expired_without_dsn: Option<bool>,
+    /// Planted bug: the delivery agent appends to a mailbox without taking
+    /// its lock. Default false.
     pub lda_skips_lock: Option<bool>,
 }
 
+/// What an MTA with a full queue answers.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum WhenFullSpec {
@@ -334,131 +630,227 @@ pub enum WhenFullSpec {
     Accept,
 }
 
+/// NFS locking on the file server.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NfsTable {
     /// How long the delivery agent tries the lock before EX_TEMPFAIL.
+    /// Default 20s (Postfix: 20 attempts 1 s apart); longer than zero.
     pub lock_fail_delay: Option<HumanDuration>,
+    /// The shortest grace period of a restarted lock manager, during which
+    /// locks fail; each grace is drawn uniformly from `lock_grace_min` to
+    /// `lock_grace_max`. Default 45s.
     pub lock_grace_min: Option<HumanDuration>,
+    /// The longest grace period of a restarted lock manager. Default 90s;
+    /// at least `lock_grace_min`.
     pub lock_grace_max: Option<HumanDuration>,
 }
 
+/// The users reading mail.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientsTable {
+    /// Users sampled from the mailboxes, one mailbox each. Default 200, or
+    /// the mailbox count if lower; 1 to `mailboxes`.
     pub users: Option<u32>,
+    /// How often each user checks mail (logs in). Default 15m; longer than
+    /// zero.
     pub check_interval: Option<HumanDuration>,
-    /// Weights per protocol: pop, imap, webmail.
+    /// Integer weights of the protocols users speak: `pop`, `imap`,
+    /// `webmail`. A protocol left out weighs 0, and some weight must be
+    /// above 0. Default 40/40/20.
     #[serde(default)]
+    #[schemars(schema_with = "weights_by_protocol")]
     pub mix: BTreeMap<String, u64>,
 }
 
+/// The operators' calendar and habits.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorsTable {
-    /// Day of the week at T+0: mon … sun.
+    /// Day of the week at T+0: `mon`, `tue`, `wed`, `thu`, `fri`, `sat` or
+    /// `sun`. Default `mon`; with `scenario.t0` leave it out, or give the day
+    /// t0 falls on.
+    #[schemars(with = "Option<WeekdayName>")]
     pub start_day: Option<String>,
-    /// Hour of the day at T+0 (0-23).
+    /// Hour of the day at T+0 (0-23). Default 9; with `scenario.t0` leave it
+    /// out, or give t0's hour.
+    #[schemars(range(max = 23))]
     pub start_hour: Option<u32>,
-    /// Holidays, as day offsets from the start day (0 = the first day).
+    /// Holidays, as day offsets from the start day (0 = the first day), none
+    /// after the run's last day. Default none; at most 366.
     #[serde(default)]
     pub holidays: Vec<u32>,
-    /// Probability that the first responder checks the wrong service.
+    /// Probability that the first responder checks the wrong service; a
+    /// second person then notices after another response delay. Default 0%.
     pub misdiagnosis: Option<Share>,
+    /// The text of monitoring's alerts, followed by the failing target's
+    /// name. Default "mailcluster is DOWN".
     pub alert_text: Option<String>,
-    /// Response delay ranges per period: [min, max].
+    /// Response delay to an alert in business hours (09:00-17:00, Monday to
+    /// Friday), drawn uniformly from [min, max]. Default ["5m", "15m"].
     pub business_delay: Option<[HumanDuration; 2]>,
+    /// Response delay to an alert outside business hours on a working day,
+    /// drawn uniformly from [min, max]. Default ["30m", "90m"].
     pub night_delay: Option<[HumanDuration; 2]>,
+    /// Response delay to an alert on a Saturday or Sunday, drawn uniformly
+    /// from [min, max]. Default ["1h", "4h"].
     pub weekend_delay: Option<[HumanDuration; 2]>,
+    /// Response delay to an alert on a holiday (one on a weekend included),
+    /// drawn uniformly from [min, max]; needs `holidays`. Default ["4h",
+    /// "12h"].
     pub holiday_delay: Option<[HumanDuration; 2]>,
 }
 
+/// The mail the internet's senders send.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
-    /// Total mails sent over the window (exact).
+    /// Exactly this many mails, sent over the window. Give exactly one of
+    /// `mails`, `per_hour` and `rate`; at most 50,000,000 mails per run.
     #[serde(default)]
     pub mails: Option<u64>,
-    /// Or a rate in mails per hour …
+    /// Or a mean rate in mails per hour over the window, shaped by a
+    /// business-day curve (low at night, highest 9-16 h).
     #[serde(default)]
     pub per_hour: Option<u64>,
-    /// … or written with its unit: "1200/h", "2/s".
+    /// Or the mean rate with its unit: "1200/h", "20/min", "2/s", "24000/d".
     #[serde(default)]
     pub rate: Option<String>,
+    /// How long senders submit new mail, from `begin`: longer than zero, and
+    /// `begin` + `window` within the run.
     pub window: HumanDuration,
+    /// When submissions start, from T+0. Default 0s.
     #[serde(default)]
     pub begin: Option<HumanDuration>,
-    /// "uniform" or "zipf".
+    /// How recipients are drawn: `uniform` (every mailbox equally likely) or
+    /// `zipf` (mailbox k weighs 1/(k+1)). Default `uniform`.
     #[serde(default)]
+    #[schemars(with = "Option<RecipientsName>")]
     pub recipients: Option<String>,
-    /// Share of mails per sender retry profile (postfix, exim, exchange, 72h, sendmail).
+    /// Integer weights of the sending MTAs' retry profiles (postfix, exim,
+    /// exchange, 72h, sendmail): the share of mails each sends. Default
+    /// postfix 60, exim 20, exchange 15, 72h 5.
     #[serde(default)]
+    #[schemars(schema_with = "weights_by_profile")]
     pub profiles: BTreeMap<String, u64>,
 }
 
+/// A scheduled fault.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEntry {
-    /// When; negative ("-7d") for a fault present before the run starts.
+    /// When the fault is injected, from T+0, at most the run's `duration`;
+    /// negative ("-7d") for a fault already present when the run starts
+    /// (injected at T+0).
     pub at: HumanDuration,
-    /// One of the fault kinds (`mailsim schema` lists them).
+    /// What happens: `crash`, `restart` or `isolate` a node; `partition` it
+    /// from `peer`; `heal` the whole network; `controller-failure` (a
+    /// controller), `path-fault` (a shelf's redundancy), `disk-failure` and
+    /// `latent-sector-error` (a RAID group); `degrade`, `lock-broken`,
+    /// `lock-restart` and `hang` (the file server); `fence-broken` (a
+    /// fencing device).
+    #[schemars(with = "FaultKindName")]
     pub kind: String,
-    /// The component: `mx-2`, `filer`, `shelf-a`, `shelf-a/controller-b`,
-    /// `group-3`, `mx-1/fence-ipmi`.
+    /// The component the fault hits: a node (`mx-2`, `filer`, `vip`), a
+    /// shelf (`shelf-a`), a controller (`shelf-a/controller-b`), a RAID group
+    /// (`group-3`) or a fencing device (`mx-1/fence-ipmi`). Required by every
+    /// kind but `heal`, which takes none.
     #[serde(default)]
     pub target: Option<String>,
-    /// The other end of a partition.
+    /// For `partition`, and required there: the node cut off from `target`,
+    /// in both directions.
     #[serde(default)]
     pub peer: Option<String>,
-    /// For `degrade`: remaining speed ("10%") or latency factor ("x10").
+    /// For `degrade`, and required there: the storage's remaining speed
+    /// ("10%") or its latency factor ("x10").
     #[serde(default)]
     pub speed: Option<String>,
-    /// For `hang`: how long.
+    /// For `hang`, and required there: how long the file server stops
+    /// answering.
     #[serde(default, rename = "for")]
     pub for_: Option<HumanDuration>,
-    /// For `fence-broken`.
+    /// For `fence-broken`, and required there: how the fencing device
+    /// behaves from then on.
     #[serde(default)]
     pub mode: Option<FenceModeSpec>,
-    /// Free text: what the postmortem says about this fault.
+    /// Free text: what the postmortem says about this fault. The run ignores
+    /// it.
     #[serde(default)]
     pub note: Option<String>,
 }
 
+/// A random fault process.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFaultEntry {
+    /// What the process injects: `crash` (a random running MX node),
+    /// `restart` (a random crashed MX node), `partition` (isolates a random
+    /// MX node), `heal` (the whole network) or `disk-failure` (a random RAID
+    /// group).
+    #[schemars(with = "RandomFaultKindName")]
     pub kind: String,
+    /// The mean time between two of its faults (the gaps are exponentially
+    /// distributed): longer than zero.
     pub mean_interval: HumanDuration,
 }
 
+/// A recovery step: `action` on `target` when its trigger fires. Give
+/// exactly one trigger: `at`, `after_alert = true` or `after`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepEntry {
+    /// The step's name, unique in the plan; `after` and
+    /// `expect.no_failover_before` refer to it.
     pub name: String,
-    /// replace-hardware, fix-redundancy, start-rebuild, enable-temp-stores,
-    /// merge-back, migrate, rollback-upgrade, reset-cluster, power-on, flush-queue.
+    /// What the operators do: `replace-hardware` (failed controllers, paths,
+    /// disks), `fix-redundancy` (a path fault), `start-rebuild` (degraded
+    /// RAID groups), `enable-temp-stores` (new mail for offline mailboxes
+    /// goes to temporary stores), `merge-back` (temporary stores into their
+    /// mailboxes), `migrate` (affected volumes to new storage),
+    /// `rollback-upgrade` (the file server's failed upgrade),
+    /// `reset-cluster` (a manual cluster reset), `power-on` (a node) or
+    /// `flush-queue` (an MTA retries its deferred mail now).
+    #[schemars(with = "StepActionName")]
     pub action: String,
+    /// The node the command goes to (`filer`, `mx-1`, `vip` …). A target
+    /// that cannot carry out the action answers that the step failed, and
+    /// the operators retry it, three attempts in all.
     pub target: String,
-    /// Trigger: at a time …
+    /// Fire the step at this time from T+0 ("36h"), whether or not anyone
+    /// has noticed an alert; not negative, at most 60 days.
     #[serde(default)]
     pub at: Option<HumanDuration>,
-    /// … or when an operator has responded to the first alert …
+    /// If true, fire the step when an operator has noticed the first alert
+    /// (monitoring raises one once three checks in a row, a minute apart,
+    /// found a target failing): the calendar's response delay for the
+    /// moment the alert arrived after it, and if the responder misdiagnoses
+    /// it, a second person's response delay after that. Default false.
     #[serde(default)]
     pub after_alert: bool,
-    /// … or after another step completes (plus `delay`).
+    /// Fire the step when the named earlier step has completed, plus
+    /// `delay`. A step that failed for good never completes, and then
+    /// neither does this one.
     #[serde(default)]
     pub after: Option<String>,
+    /// Only with `after`: how long after the earlier step completed this one
+    /// fires. Default 0s, at once.
     #[serde(default)]
     pub delay: Option<HumanDuration>,
-    /// For start-rebuild.
+    /// Only for `start-rebuild`: rebuild every degraded RAID group at once,
+    /// sharing `rebuild_rate_total`, instead of one after another. Default
+    /// false.
     #[serde(default)]
     pub parallel: bool,
-    /// For migrate.
+    /// Only for `migrate`: the batches the volumes are copied in, at most one
+    /// per `migration_step_interval`. Default 1; at most the volume count.
     #[serde(default)]
     pub steps: Option<u32>,
+    /// Only for `migrate`: keep the mails' UIDLs. Default true; false makes
+    /// POP clients download every mail again (client duplicates).
     #[serde(default)]
     pub keep_uidls: Option<bool>,
-    /// For power-on: the node.
+    /// Only for `power-on`, and required there: the node to power on.
     #[serde(default)]
     pub node: Option<String>,
 }
@@ -492,14 +884,17 @@ impl<T> Bounds<T> {
     }
 }
 
-/// An unavailability checkpoint: at `at`, at most (or at least) this share
-/// of mailboxes unavailable.
+/// A point of a curve: at `at`, at least `min` and at most `max` of the
+/// mailboxes or users (by the list it is in); give `min`, `max` or both.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
+    /// The time the share is read at, from T+0.
     pub at: HumanDuration,
+    /// The greatest share that meets the checkpoint.
     #[serde(default)]
     pub max: Option<Share>,
+    /// The least share that meets the checkpoint.
     #[serde(default)]
     pub min: Option<Share>,
 }
@@ -515,22 +910,31 @@ pub struct Expect {
     pub eventual_delivery: Option<bool>,
     /// Never two writers of one mailbox or resource (default true).
     pub no_split_brain: Option<bool>,
+    /// Accepted mails lost: in no queue, mailbox or temporary store, and not
+    /// returned to their author.
     pub lost: Option<Bounds<u64>>,
+    /// Mails delivered to their mailbox more than once.
     pub duplicates: Option<Bounds<u64>>,
+    /// Mails POP/IMAP clients downloaded again because their UIDLs changed
+    /// (a migration that does not keep them).
     pub client_duplicates: Option<Bounds<u64>>,
-    /// Mails bounced by senders per retry profile.
+    /// Mails bounced by senders, per retry profile (`postfix` …), or `all`
+    /// for every profile together.
     #[serde(default)]
+    #[schemars(schema_with = "bounces_by_profile")]
     pub sender_bounces: BTreeMap<String, Bounds<u64>>,
-    /// Mails returned by the cluster's MTAs (DSN).
+    /// Mails returned to their authors by the cluster's MTAs (DSN) after
+    /// the queue lifetime.
     pub returned: Option<Bounds<u64>>,
     /// Peak share of mailboxes unavailable.
     pub peak_unavailable: Option<Bounds<Share>>,
-    /// The restoration curve.
+    /// The restoration curve: the share of mailboxes unavailable at given
+    /// times.
     #[serde(default)]
     pub unavailable: Vec<Checkpoint>,
-    /// When the last unavailable mailbox came back.
+    /// When the last unavailable mailbox came back, from T+0.
     pub restored: Option<Bounds<HumanDuration>>,
-    /// No mail delivered in this interval.
+    /// No mail delivered in this interval, [from, to] from T+0.
     pub no_delivery_between: Option<[HumanDuration; 2]>,
     /// Longest delivery delay (author to mailbox).
     pub max_delay: Option<Bounds<HumanDuration>>,
@@ -542,12 +946,17 @@ pub struct Expect {
     /// Per service (`smtp`, `pop`, `imap`, `webmail`): how long the service
     /// failed for at least one of its users (SMTP: one of its doors).
     #[serde(default)]
+    #[schemars(schema_with = "durations_by_service")]
     pub service_down: BTreeMap<String, Bounds<HumanDuration>>,
-    /// Per service: failed attempts over attempts.
+    /// Per service (`smtp`, `pop`, `imap`, `webmail`): failed attempts over
+    /// attempts.
     #[serde(default)]
+    #[schemars(schema_with = "shares_by_service")]
     pub failed_share: BTreeMap<String, Bounds<Share>>,
-    /// Per service: the most of its users without full service at once.
+    /// Per service (`smtp`, `pop`, `imap`, `webmail`): the most of its users
+    /// without full service at once.
     #[serde(default)]
+    #[schemars(schema_with = "shares_by_service")]
     pub users_affected: BTreeMap<String, Bounds<Share>>,
     /// The lowest share of users in full service over the run.
     pub users_full_service_min: Option<Bounds<Share>>,
@@ -562,9 +971,10 @@ pub struct Expect {
     /// The deepest mail queue of any node (mails).
     pub queue_peak: Option<Bounds<u64>>,
     /// Fault kinds expected to change nothing (a design variant whose
-    /// redundancy absorbs them); every other scheduled fault must have an
-    /// effect, and these must not.
+    /// redundancy absorbs them), each the kind of a scheduled fault; every
+    /// other scheduled fault must have an effect, and these must not.
     #[serde(default)]
+    #[schemars(with = "Vec<FaultKindName>")]
     pub absorbed: Vec<String>,
 }
 
@@ -1008,7 +1418,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     let m = &ts.mta;
     if let Some(r) = &m.retry {
         t.mta.retry = RetryProfile::by_name(r)
-            .ok_or_else(|| bad("topology.mta.retry", format!("unknown retry profile `{r}` (postfix, exim, exchange, 72h, sendmail)")))?;
+            .ok_or_else(|| bad("topology.mta.retry", format!("unknown retry profile `{r}` ({})", RETRY_PROFILES.join(", "))))?;
     }
     if let Some(v) = m.lifetime {
         t.mta.retry.lifetime_s = dur(v, "topology.mta.lifetime")?.as_secs();
@@ -1086,11 +1496,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         if !c.mix.is_empty() {
             let mut w = [0u64; 3];
             for (k, v) in &c.mix {
-                let i = match k.as_str() {
-                    "pop" => 0,
-                    "imap" => 1,
-                    "webmail" => 2,
-                    _ => return Err(bad(format!("topology.clients.mix.{k}"), format!("unknown protocol `{k}` (pop, imap, webmail)"))),
+                let Some(i) = PROTOCOLS.iter().position(|p| p == k) else {
+                    let known = PROTOCOLS.join(", ");
+                    return Err(bad(format!("topology.clients.mix.{k}"), format!("unknown protocol `{k}` ({known})")));
                 };
                 w[i] = *v;
             }
@@ -1106,15 +1514,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     let o = &ts.operators;
     let mut cal = CalendarConfig::default();
     if let Some(d) = &o.start_day {
-        cal.start_weekday = match d.to_ascii_lowercase().as_str() {
-            "mon" => Weekday::Mon,
-            "tue" => Weekday::Tue,
-            "wed" => Weekday::Wed,
-            "thu" => Weekday::Thu,
-            "fri" => Weekday::Fri,
-            "sat" => Weekday::Sat,
-            "sun" => Weekday::Sun,
-            _ => return Err(bad("topology.operators.start_day", format!("`{d}` is not a day (mon … sun)"))),
+        cal.start_weekday = match WEEKDAYS.iter().find(|(name, _)| name.eq_ignore_ascii_case(d)) {
+            Some(&(_, day)) => day,
+            None => return Err(bad("topology.operators.start_day", format!("`{d}` is not a day (mon … sun)"))),
         };
     }
     if let Some(h) = o.start_hour {
@@ -1125,8 +1527,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     // The postmortem's clock fixes the operators' calendar at T+0.
     if let Some(t0) = f.scenario.t0 {
-        const DAYS: [Weekday; 7] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
-        let (day, hour) = (DAYS[t0.weekday() as usize], t0.hour());
+        let (day, hour) = (WEEKDAYS[t0.weekday() as usize].1, t0.hour());
         if o.start_day.is_some() && cal.start_weekday != day {
             return Err(bad("topology.operators.start_day", format!("disagrees with scenario.t0 ({t0}); leave it out, t0 sets it")));
         }
@@ -1211,10 +1612,12 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     wl.start_hour = t.ops.calendar.start_hour;
     if let Some(r) = &w.recipients {
-        wl.recipients = match r.as_str() {
-            "uniform" => Recipients::Uniform,
-            "zipf" => Recipients::Zipf,
-            _ => return Err(bad("workload.recipients", format!("unknown distribution `{r}` (uniform, zipf)"))),
+        wl.recipients = match RECIPIENTS.iter().find(|(name, _)| name == r) {
+            Some((_, recipients)) => recipients.clone(),
+            None => {
+                let known = RECIPIENTS.map(|(name, _)| name).join(", ");
+                return Err(bad("workload.recipients", format!("unknown distribution `{r}` ({known})")));
+            }
         };
     }
     if !w.profiles.is_empty() {
@@ -1222,7 +1625,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         t.senders.profile_weights.clear();
         for (name, weight) in &w.profiles {
             let p = RetryProfile::by_name(name).ok_or_else(|| {
-                bad(format!("workload.profiles.{name}"), format!("unknown retry profile `{name}` (postfix, exim, exchange, 72h, sendmail)"))
+                bad(format!("workload.profiles.{name}"), format!("unknown retry profile `{name}` ({})", RETRY_PROFILES.join(", ")))
             })?;
             t.senders.profiles.push(p);
             t.senders.profile_weights.push(*weight);
@@ -1328,7 +1731,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             "start-rebuild" => Action::StartRebuild { parallel: s.parallel },
             "enable-temp-stores" => Action::EnableTempStores,
             "merge-back" => Action::MergeBack,
-            "migrate" => Action::Migrate { steps: positive(s.steps.unwrap_or(1), &field("steps"))?, keep_uidls: s.keep_uidls.unwrap_or(true), volumes: Vec::new() },
+            "migrate" => Action::Migrate {
+                steps: positive(s.steps.unwrap_or(1), &field("steps"))?,
+                keep_uidls: s.keep_uidls.unwrap_or(true),
+                volumes: Vec::new(),
+            },
             "rollback-upgrade" => Action::RollbackUpgrade,
             "reset-cluster" => Action::ResetCluster,
             "flush-queue" => Action::FlushQueue,
@@ -1336,12 +1743,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
                 let node = s.node.as_deref().ok_or_else(|| bad(field("node"), "`power-on` needs a `node`"))?;
                 Action::PowerOn { node: t.node(node).ok_or_else(|| bad(field("node"), format!("`{node}` names no node")))? }
             }
-            other => {
-                return Err(bad(
-                    field("action"),
-                    format!("unknown action `{other}` (replace-hardware, fix-redundancy, start-rebuild, enable-temp-stores, merge-back, migrate, rollback-upgrade, reset-cluster, power-on, flush-queue)"),
-                ))
-            }
+            other => return Err(bad(field("action"), format!("unknown action `{other}` ({})", STEP_ACTIONS.join(", ")))),
         };
         let trigger = match (s.at, s.after_alert, &s.after) {
             (Some(at), false, None) => Trigger::At(Time::ZERO + dur(at, &field("at"))?),
@@ -1375,7 +1777,10 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     for (name, b) in &f.expect.sender_bounces {
         if RetryProfile::by_name(name).is_none() && name != "all" {
-            return Err(bad(format!("expect.sender_bounces.{name}"), format!("unknown retry profile `{name}`")));
+            return Err(bad(
+                format!("expect.sender_bounces.{name}"),
+                format!("unknown retry profile `{name}` ({}, all)", RETRY_PROFILES.join(", ")),
+            ));
         }
         some_bound(&Some(b.clone()), &format!("expect.sender_bounces.{name}"))?;
     }
@@ -1407,8 +1812,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         ("users_affected", e.users_affected.keys().collect()),
     ] {
         for k in keys {
-            if !["smtp", "pop", "imap", "webmail"].contains(&k.as_str()) {
-                return Err(bad(format!("expect.{table}.{k}"), format!("unknown service `{k}` (services: smtp, pop, imap, webmail)")));
+            if !services().contains(&k.as_str()) {
+                let known = services().join(", ");
+                return Err(bad(format!("expect.{table}.{k}"), format!("unknown service `{k}` (services: {known})")));
             }
         }
     }
