@@ -767,6 +767,33 @@ mod tests {
         f
     }
 
+    /// Service names as figures and scenario files spell them (found by
+    /// cargo-mutants: no test read them).
+    #[test]
+    fn services_are_named_as_files_name_them() {
+        assert_eq!(Service::ALL.map(Service::name), ["smtp", "pop", "imap", "webmail"]);
+    }
+
+    /// A user without full service from T+1h to T+2h30m, then partial
+    /// service for 20 minutes, counts 110 minutes without full service and
+    /// 20 with partial service (found by cargo-mutants: the minutes were
+    /// never checked against a known outage).
+    #[test]
+    fn user_minutes_are_minutes_of_the_users_own_outage() {
+        let mut world = World::new();
+        user(&mut world, 0, Proto::Pop);
+        let a = &mut world.stats.availability;
+        let p = a.users[0];
+        let at = |m: u64| Time::from_secs(m * 60);
+        a.judge(p, at(60), Err(Reason::LoginDenied), true);
+        a.judge(p, at(150), Err(Reason::TemporaryStore), true);
+        a.judge(p, at(170), Ok(()), true);
+        let s = summarize(&world, &[], None, at(600));
+        let m = s.user_minutes;
+        assert_eq!((m.users_affected, m.without_full_service_total, m.without_full_service_max), (1, 110, 110));
+        assert_eq!((m.partial_total, m.partial_max), (20, 20));
+    }
+
     #[test]
     fn a_quiet_service_is_available_to_every_user_and_sender() {
         let (_, s) = run(&small(1));

@@ -1139,6 +1139,18 @@ impl Node<Msg, World> for Filer {
 
 #[cfg(test)]
 mod tests {
+
+    /// The lock grace bounds may be equal; a minimum above the maximum is
+    /// refused, naming both (found by cargo-mutants: only the refusal was
+    /// tested, not the equal case).
+    #[test]
+    fn lock_grace_bounds_may_be_equal_but_not_reversed() {
+        let mut cfg = FilerConfig::new(10);
+        cfg.lock_grace_max = cfg.lock_grace_min;
+        cfg.validate().expect("equal bounds are a fixed grace");
+        cfg.lock_grace_min = cfg.lock_grace_max + Dur::secs(1);
+        assert!(cfg.validate().unwrap_err().contains("lock_grace_min"));
+    }
     use super::*;
     use mailsim_sim::{Config, Fault, LinkConfig, Outcome, RunReport};
 
