@@ -1272,6 +1272,25 @@ mod tests {
         assert!(took >= Dur::secs(63) && took <= Dur::secs(75), "{took}");
     }
 
+    /// A fence device that is down refuses the request: that level fails at
+    /// once and the next one fences, without waiting for the stonith
+    /// timeout (found by cargo-mutants: the refusal was never exercised).
+    #[test]
+    fn a_fence_device_that_is_down_fails_its_level_at_once() {
+        let setup = Setup { levels: vec![FD1, FD2], modes: [FenceMode::Works, FenceMode::Works], ..Setup::default() };
+        let mut sim = build(&setup, 7);
+        sim.schedule(Time::from_secs(30), Fault::Crash(FD1));
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        assert!(mx2.runs_services());
+        let took = mx2.stats.started_at.expect("started").since(crash);
+        assert!(took <= Dur::secs(15), "{took}: the refused level waited for a timeout");
+        assert_eq!(sim.node::<FenceDevice>(FD2).expect("fd-2").handled, [1, 0, 0, 0]);
+    }
+
     #[test]
     fn a_lying_fence_device_lets_a_hung_primary_keep_the_services() {
         let setup = Setup { modes: [FenceMode::LiesSuccess, FenceMode::Works], ..Setup::default() };
