@@ -213,10 +213,6 @@ impl QueueDisk {
     pub fn iter(&self) -> impl Iterator<Item = &Queued> {
         self.slots.iter().flatten()
     }
-    /// Whether mail `id` is durably queued (a scan: for checks and tests).
-    pub fn contains(&self, id: MailId) -> bool {
-        self.iter().any(|q| q.mail.id == id)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
