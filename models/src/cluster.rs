@@ -1291,6 +1291,30 @@ mod tests {
         assert_eq!(sim.node::<FenceDevice>(FD2).expect("fd-2").handled, [1, 0, 0, 0]);
     }
 
+    /// A late answer from a level that already timed out belongs to that
+    /// request, not to the next level's: fencing goes on until a current
+    /// request succeeds (found by cargo-mutants: request numbers that never
+    /// advanced went unseen). Here the first device's success is held on the
+    /// network past its stonith timeout and released while the second,
+    /// silent, device is being tried.
+    #[test]
+    fn a_late_answer_to_a_timed_out_fence_request_is_ignored() {
+        let setup = Setup { levels: vec![FD1, FD2], modes: [FenceMode::Works, FenceMode::Timeout], ..Setup::default() };
+        let mut sim = build(&setup, 8);
+        sim.schedule(Time::from_secs(30), Fault::Clog { from: FD1, to: MX2 });
+        let crash = Time::from_secs(60);
+        sim.schedule(crash, Fault::Crash(MX1));
+        sim.schedule(Time::from_secs(150), Fault::Unclog { from: FD1, to: MX2 });
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let mx2 = host(&sim, MX2).expect("mx-2 up");
+        let took = mx2.stats.started_at.expect("started").since(crash);
+        // Two stonith timeouts (first level, then the silent second), then a
+        // fresh request to the first device succeeds.
+        assert!(took >= Dur::secs(120), "{took}: a stale answer was taken for the current request");
+        assert_eq!(mx2.stats.fences_ok, 1);
+    }
+
     #[test]
     fn a_lying_fence_device_lets_a_hung_primary_keep_the_services() {
         let setup = Setup { modes: [FenceMode::LiesSuccess, FenceMode::Works], ..Setup::default() };
