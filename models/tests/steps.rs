@@ -71,6 +71,10 @@ fn migrating_from_a_shelf_whose_controllers_are_both_dead_fails_visibly_and_deli
         assert_eq!(report.outcome.class(), "liveness", "seed {seed}: {}", report.outcome);
         let v = report.outcome.violation().expect("a violation");
         assert_eq!(v.property, "recovery", "seed {seed}: {v}");
+        // The detail names the failed step and the step still pending, and
+        // not the failed one as pending (found by cargo-mutants).
+        assert!(v.detail.contains("step `migrate` failed at"), "seed {seed}: {}", v.detail);
+        assert!(v.detail.ends_with("not yet done: temp stores"), "seed {seed}: {}", v.detail);
         let ops = operators(&sim, &t);
         let (at, reason) = ops.step_failed(0).expect("the migration failed");
         assert!(reason.contains("cannot migrate") && reason.contains("shelf-a"), "seed {seed}: {reason}");
