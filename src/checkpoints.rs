@@ -29,8 +29,9 @@
 //!   service again, for good), `smtp_restored`, `pop_restored`,
 //!   `imap_restored`, `webmail_restored` (the service back for all of its
 //!   users, for good), `mailboxes_restored` (the last offline mailbox back),
-//!   `failover` (the first failover), `recovered` (the recovery plan done);
-//!   hit when within `[at - early, at + late]`.
+//!   `failover` (the first failover), `recovered` (the recovery plan done),
+//!   `step_done` (the recovery step named by `step` completed); hit when
+//!   within `[at - early, at + late]`.
 //!
 //! A checkpoint is reported, not required: `run` prints claim, clock time,
 //! simulated value and hit; `sweep` the range over seeds and the share of
@@ -55,7 +56,7 @@ pub struct CheckpointEntry {
     /// `at` (`users_full_service`, `users_partial_service`,
     /// `mailboxes_unavailable`) or the time of an event (`users_restored`,
     /// `smtp_restored`, `pop_restored`, `imap_restored`, `webmail_restored`,
-    /// `mailboxes_restored`, `failover`, `recovered`).
+    /// `mailboxes_restored`, `failover`, `recovered`, `step_done`).
     pub metric: String,
     /// For a share: the least value the wording allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +70,9 @@ pub struct CheckpointEntry {
     /// For an event: how much later than `at` it may happen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late: Option<HumanDuration>,
+    /// For the metric `step_done`: the recovery step's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// Also a rate expectation: at least this share of seeds must hit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_seeds: Option<Share>,
@@ -85,10 +89,12 @@ pub enum Metric {
     MailboxesRestored,
     Failover,
     Recovered,
+    /// A recovery step completed (its index in the plan).
+    StepDone(usize),
 }
 
 impl Metric {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "users_full_service",
         "users_partial_service",
         "mailboxes_unavailable",
@@ -100,6 +106,7 @@ impl Metric {
         "mailboxes_restored",
         "failover",
         "recovered",
+        "step_done",
     ];
 
     fn parse(name: &str) -> Option<Metric> {
@@ -116,6 +123,7 @@ impl Metric {
             "mailboxes_restored" => Metric::MailboxesRestored,
             "failover" => Metric::Failover,
             "recovered" => Metric::Recovered,
+            "step_done" => Metric::StepDone(0),
             _ => return None,
         })
     }
@@ -163,17 +171,23 @@ type Bad = (String, String);
 
 /// Validates the `[[checkpoints]]` of a file: `t0` the postmortem's clock at
 /// T+0, `duration` the run's length.
-pub fn compile(entries: &[CheckpointEntry], t0: Option<ClockTime>, duration: HumanDuration) -> Result<Vec<Checkpoint>, Bad> {
+/// `steps` the names of the recovery steps, in order.
+pub fn compile(
+    entries: &[CheckpointEntry],
+    t0: Option<ClockTime>,
+    duration: HumanDuration,
+    steps: &[&str],
+) -> Result<Vec<Checkpoint>, Bad> {
     if entries.len() > CHECKPOINTS_MAX {
         return Err(("checkpoints".into(), format!("{} checkpoints; at most {CHECKPOINTS_MAX}", entries.len())));
     }
-    entries.iter().enumerate().map(|(i, e)| compile_one(i, e, t0, duration)).collect()
+    entries.iter().enumerate().map(|(i, e)| compile_one(i, e, t0, duration, steps)).collect()
 }
 
 /// Most checkpoints a file may list.
 pub const CHECKPOINTS_MAX: usize = 1_000;
 
-fn compile_one(i: usize, e: &CheckpointEntry, t0: Option<ClockTime>, duration: HumanDuration) -> Result<Checkpoint, Bad> {
+fn compile_one(i: usize, e: &CheckpointEntry, t0: Option<ClockTime>, duration: HumanDuration, steps: &[&str]) -> Result<Checkpoint, Bad> {
     let field = |f: &str| format!("checkpoints[{i}].{f}");
     let bad = |f: &str, m: String| Err((field(f), m));
     if e.claim.trim().is_empty() {
@@ -193,9 +207,18 @@ fn compile_one(i: usize, e: &CheckpointEntry, t0: Option<ClockTime>, duration: H
         let when = clock.map_or(at.to_string(), |c| format!("{c} (T{}{at})", if at.0 < 0 { "" } else { "+" }));
         return bad("at", format!("{when} is outside the run (T+0 to T+{duration})"));
     }
-    let Some(metric) = Metric::parse(&e.metric) else {
+    let Some(mut metric) = Metric::parse(&e.metric) else {
         return bad("metric", format!("unknown metric `{}`; one of: {}", e.metric, Metric::NAMES.join(", ")));
     };
+    match (metric, &e.step) {
+        (Metric::StepDone(_), Some(name)) => match steps.iter().position(|s| s == name) {
+            Some(k) => metric = Metric::StepDone(k),
+            None => return bad("step", format!("`{name}` is not a recovery step (steps: {})", steps.join(", "))),
+        },
+        (Metric::StepDone(_), None) => return bad("step", "`step_done` needs the `step` it is about".into()),
+        (_, Some(_)) => return bad("step", format!("only the metric `step_done` takes a `step`, not `{}`", e.metric)),
+        _ => {}
+    }
     let tolerance = if metric.is_share() {
         if e.early.is_some() || e.late.is_some() {
             return bad(
@@ -284,6 +307,7 @@ fn measure(c: &Checkpoint, f: &Figures) -> Option<u64> {
         Metric::MailboxesRestored => f.restored_us.map(secs),
         Metric::Failover => f.failovers_us.first().copied().map(secs),
         Metric::Recovered => f.recovered_us.map(secs),
+        Metric::StepDone(k) => f.steps.get(k).and_then(|s| s.2).map(secs),
     }
 }
 

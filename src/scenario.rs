@@ -47,9 +47,10 @@ use mailsim_models::calendar::{CalendarConfig, Weekday};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig};
 use mailsim_models::filer::Placement;
 use mailsim_models::mta::WhenFull;
-use mailsim_models::ops::Trigger;
+use mailsim_models::ops::{Delay, Trigger};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
+use mailsim_models::storage::{RebuildPriority, StaleDisks};
 use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, RANDOM_FAULT_KINDS};
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
@@ -57,7 +58,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldPath, ScenarioError};
-use crate::units::{parse_byte_rate, parse_count_rate, parse_size, parse_speed, HumanDuration, Share};
+use crate::units::{parse_byte_rate, parse_count_rate, parse_size, parse_speed, HumanDuration, Share, ShareRange};
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
 /// the bound keeps parsing, and every list a file can hold, small.
@@ -524,9 +525,8 @@ pub struct StorageTable {
     /// Default 2 (RAID-DP, RAID-6); less than `disks_per_group`.
     pub parity_disks: Option<u32>,
     /// Disks per RAID group, parity included (default 14, the OpenSRS
-    /// rebuild count); at most 64, and more than `parity_disks`. Only
-    /// checked against `parity_disks`: rebuild times come from `group_size`
-    /// and the rebuild rates.
+    /// rebuild count); at most 64, and more than `parity_disks`. With
+    /// `disk_size` and `stale_disks`, it sets what a rebuild must write.
     pub disks_per_group: Option<u32>,
     /// Volumes, named `volume-1` …; mailboxes are spread over them by
     /// `placement`. Default 6; 1 to 1,000.
@@ -534,17 +534,28 @@ pub struct StorageTable {
     /// How mailboxes are spread over volumes: `random` (as at OpenSRS) or
     /// `round-robin` (mailbox m on volume m mod volumes). Default `random`.
     pub placement: Option<PlacementSpec>,
-    /// Time to rebuild one RAID group at full speed; sets the group's
-    /// rebuild rate to `group_size` divided by it. Give this or
-    /// `rebuild_rate`, not both. Default: 1.5TB at 35MB/s, about 12h.
-    pub rebuild_per_group: Option<HumanDuration>,
-    /// The data one RAID group's rebuild reconstructs, with its unit
-    /// ("1.5TB"). Default 1.5TB.
-    pub group_size: Option<String>,
-    /// The rebuild rate of one RAID group, limited by its disks ("35MB/s");
-    /// `rebuild_rate_total` is raised to at least this. Give this or
-    /// `rebuild_per_group`, not both. Default 35MB/s; not zero.
+    /// The capacity of one disk, with its unit ("300GB"): what rebuilding
+    /// it writes. Default 300GB (the Fibre Channel class of 2008).
+    pub disk_size: Option<String>,
+    /// Which disks go stale (need rebuilding) when their shelf loses its
+    /// paths, drawn per seed: a share, each disk with that chance ("33.3%",
+    /// the default: OpenSRS rebuilt 14 of the 42 disks behind its shelf),
+    /// or a count per shelf spread at random over its RAID groups (14, when
+    /// the postmortem reports it).
+    pub stale_disks: Option<StaleDisksSpec>,
+    /// The rebuild rate of one RAID group at idle, limited by its disks
+    /// ("35MB/s"); `rebuild_rate_total` is raised to at least this. Default
+    /// 35MB/s; not zero.
     pub rebuild_rate: Option<String>,
+    /// How much bandwidth rebuilds take from clients under load (NetApp's
+    /// `raid.reconstruct.perf_impact`): `low`, `medium` or `high`; under full
+    /// client load a rebuild keeps 10%, 40% or 90% of its rate. Default
+    /// `medium`.
+    pub rebuild_priority: Option<String>,
+    /// The share of the disks' bandwidth clients use at the busiest hour of
+    /// the day, as a range drawn per seed (`["40%", "80%"]`, the default) or
+    /// one share. The load follows the workload's hour-of-day curve.
+    pub foreground_peak: Option<ShareRange>,
     /// The rebuild bandwidth of the whole storage, shared by rebuilds that
     /// run in parallel ("70MB/s"). Default 70MB/s (two groups at full
     /// speed); not zero.
@@ -576,6 +587,38 @@ pub struct StorageTable {
     /// a planted bug: a mail both delivered and in a temporary store becomes
     /// a duplicate.
     pub merge_dedup: Option<bool>,
+}
+
+/// How long a recovery step takes: a duration or an estimate with its source.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum TakesSpec {
+    /// Always this long ("2h").
+    Fixed(HumanDuration),
+    /// A distribution: triangular with `mode`, else uniform.
+    Estimate {
+        /// The shortest it takes.
+        min: HumanDuration,
+        /// The most likely (makes it triangular).
+        #[serde(default)]
+        mode: Option<HumanDuration>,
+        /// The longest it takes.
+        max: HumanDuration,
+        /// Where the estimate comes from (a document, or the postmortem's
+        /// own words).
+        source: String,
+    },
+}
+
+/// Stale disks after a shelf lost its paths: a chance per disk or a count per
+/// shelf.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StaleDisksSpec {
+    /// That many disks of the shelf, spread at random over its groups.
+    Count(u32),
+    /// Each disk with this chance ("33.3%").
+    Share(Share),
 }
 
 /// How mailboxes are spread over volumes.
@@ -837,6 +880,14 @@ pub struct StepEntry {
     /// fires. Default 0s, at once.
     #[serde(default)]
     pub delay: Option<HumanDuration>,
+    /// How long the operators work on the step once it fires, before the
+    /// command reaches its target (diagnosis, parts, travel, finding the
+    /// fix): a duration, or, when only an estimate is known, a distribution
+    /// drawn per seed with its source: `{ min, mode, max, source }`
+    /// (triangular, a three-point estimate) or `{ min, max, source }`
+    /// (uniform). Default 0s.
+    #[serde(default)]
+    pub takes: Option<TakesSpec>,
     /// Only for `start-rebuild`: rebuild every degraded RAID group at once,
     /// sharing `rebuild_rate_total`, instead of one after another. Default
     /// false.
@@ -1202,7 +1253,13 @@ impl Scenario {
         })?;
         let located = |(field, message): Bad| error_in_chain(chain, FieldPath::parse(&field), message);
         let topology = build_topology(&file).map_err(located)?;
-        let checkpoints = crate::checkpoints::compile(&file.checkpoints, file.scenario.t0, file.run.duration).map_err(located)?;
+        let checkpoints = crate::checkpoints::compile(
+            &file.checkpoints,
+            file.scenario.t0,
+            file.run.duration,
+            &file.recovery.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        )
+        .map_err(located)?;
         Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
     }
 
@@ -1211,7 +1268,12 @@ impl Scenario {
     /// are (field, message).
     pub fn from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, (String, String)> {
         let topology = build_topology(&file)?;
-        let checkpoints = crate::checkpoints::compile(&file.checkpoints, file.scenario.t0, file.run.duration)?;
+        let checkpoints = crate::checkpoints::compile(
+            &file.checkpoints,
+            file.scenario.t0,
+            file.run.duration,
+            &file.recovery.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        )?;
         Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
     }
 
@@ -1350,16 +1412,34 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             r => Ok(r),
         }
     };
-    if let Some(b) = size(&s.group_size, "topology.storage.group_size")? {
-        st.group_rebuild_bytes = b.max(1);
+    st.disks_per_group = disks;
+    if let Some(b) = size(&s.disk_size, "topology.storage.disk_size")? {
+        if b == 0 {
+            return Err(bad("topology.storage.disk_size", "a disk holds some data"));
+        }
+        st.disk_bytes = b;
+    }
+    match s.stale_disks {
+        Some(StaleDisksSpec::Share(v)) => st.stale_disks = StaleDisks::Chance(v.ppm()),
+        Some(StaleDisksSpec::Count(n)) => st.stale_disks = StaleDisks::PerShelf(n),
+        None => {}
+    }
+    if let Some(p) = &s.rebuild_priority {
+        st.rebuild_priority = RebuildPriority::from_name(p).ok_or_else(|| {
+            bad("topology.storage.rebuild_priority", format!("unknown level `{p}` ({})", RebuildPriority::NAMES.join(", ")))
+        })?;
+    }
+    if let Some(r) = &s.foreground_peak {
+        let (lo, hi) = r.bounds();
+        if lo > hi {
+            return Err(bad("topology.storage.foreground_peak", "the range's low end is above its high end"));
+        }
+        st.foreground_peak_permille = [lo.ppm() / 1000, hi.ppm() / 1000];
     }
     if let Some(b) = size(&s.volume_size, "topology.storage.volume_size")? {
         st.volume_bytes = b.max(1);
     }
     if let Some(r) = rate(&s.rebuild_rate, "topology.storage.rebuild_rate")? {
-        if s.rebuild_per_group.is_some() {
-            return Err(bad("topology.storage.rebuild_rate", "give `rebuild_rate` or `rebuild_per_group`, not both"));
-        }
         st.rebuild_bytes_per_s_group = r;
         st.rebuild_bytes_per_s_total = st.rebuild_bytes_per_s_total.max(r);
     }
@@ -1371,11 +1451,6 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             return Err(bad("topology.storage.migration_rate", "give `migration_rate` or `migration_per_volume`, not both"));
         }
         st.migration_bytes_per_s = r;
-    }
-    if let Some(v) = s.rebuild_per_group {
-        let secs = dur(v, "topology.storage.rebuild_per_group")?.as_secs().max(1);
-        st.rebuild_bytes_per_s_group = (st.group_rebuild_bytes / secs).max(1);
-        st.rebuild_bytes_per_s_total = st.rebuild_bytes_per_s_total.max(st.rebuild_bytes_per_s_group);
     }
     if let Some(v) = s.online_during_rebuild {
         st.online_during_rebuild = v;
@@ -1611,6 +1686,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         ));
     }
     wl.start_hour = t.ops.calendar.start_hour;
+    // The clients' load on the storage follows the same hours as the mail.
+    t.filer.storage.foreground_hourly = wl.hourly_weights;
+    t.filer.storage.start_hour = wl.start_hour;
     if let Some(r) = &w.recipients {
         wl.recipients = match RECIPIENTS.iter().find(|(name, _)| name == r) {
             Some((_, recipients)) => recipients.clone(),
@@ -1763,7 +1841,23 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
                 format!("`{}` names no node of this topology (nodes: {})", s.target, t.node_names().join(", ")),
             ));
         }
-        t.plan.push(StepSpec { name: s.name.clone(), target: s.target.clone(), action, trigger });
+        let takes = match &s.takes {
+            None => Delay::default(),
+            Some(TakesSpec::Fixed(d)) => Delay::Fixed(dur(*d, &field("takes"))?),
+            Some(TakesSpec::Estimate { min, mode, max, source }) => {
+                if source.trim().is_empty() {
+                    return Err(bad(field("takes.source"), "say where the estimate comes from"));
+                }
+                let (a, z) = (dur(*min, &field("takes.min"))?, dur(*max, &field("takes.max"))?);
+                let d = match mode {
+                    Some(m) => Delay::Triangular { min: a, mode: dur(*m, &field("takes.mode"))?, max: z },
+                    None => Delay::Uniform(a, z),
+                };
+                d.validate().map_err(|e| bad(field("takes"), e))?;
+                d
+            }
+        };
+        t.plan.push(StepSpec { takes, ..StepSpec::new(&s.name, &s.target, action, trigger) });
     }
     if let Some(step) = &f.expect.no_failover_before {
         if !f.recovery.iter().any(|s| &s.name == step) {

@@ -330,6 +330,27 @@ impl Share {
     }
 }
 
+/// A share, or a range of shares a run draws from per seed: `"60%"` or
+/// `["40%", "80%"]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ShareRange {
+    /// One share, the same on every seed.
+    One(Share),
+    /// The low and high ends, drawn uniformly per seed.
+    Range([Share; 2]),
+}
+
+impl ShareRange {
+    /// The low and high ends (equal for one share).
+    pub fn bounds(self) -> (Share, Share) {
+        match self {
+            ShareRange::One(s) => (s, s),
+            ShareRange::Range([lo, hi]) => (lo, hi),
+        }
+    }
+}
+
 impl fmt::Display for Share {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct_x10000 = self.0 as u64 * 100; // percent in ppm-of-percent

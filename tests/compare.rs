@@ -42,8 +42,13 @@ fn the_parallel_rebuild_restores_sooner_and_the_reverse_is_a_regression() {
     let c = compare(&a, &b, 0..6, 2000);
     let restore = c.metric("restore_h").expect("a metric");
     assert_eq!(restore.change, Change::Improved, "{restore:?}");
-    assert!(restore.ci_high < -25.0 && restore.ci_low > -35.0, "about 30 h sooner: {restore:?}");
-    assert!((restore.mean_a - 56.0).abs() < 1.5 && (restore.mean_b - 26.0).abs() < 1.5, "{restore:?}");
+    // Sequential: the three groups' rebuilds add up (all back ~T+76h in the
+    // postmortem); parallel: the last is back when the largest group is.
+    assert!(restore.ci_high < -20.0 && restore.ci_low > -55.0, "about 35 h sooner: {restore:?}");
+    assert!((65.0..85.0).contains(&restore.mean_a) && (30.0..55.0).contains(&restore.mean_b), "{restore:?}");
+    // The rebuild times come from each seed's stale disks and load, not a
+    // constant: the paired difference has a spread.
+    assert!(restore.ci_high - restore.ci_low > 1.0, "{restore:?}");
     let hours = c.metric("mailbox_hours").expect("a metric");
     assert_eq!(hours.change, Change::Improved, "{hours:?}");
     assert_eq!(c.metric("lost").expect("a metric").change, Change::NoSignificantChange);

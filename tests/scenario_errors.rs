@@ -53,7 +53,7 @@ fn impossible_values_are_errors() {
     expect_error("bad-duration.toml", 4, Some("run.duration"), "not a duration");
     expect_error("phase-after-end.toml", 5, Some("run.fault_phase"), "ends after the run");
     expect_error("bad-step.toml", 7, Some("recovery[0].after"), "not an earlier step");
-    expect_error("bad-size.toml", 4, Some("topology.storage.group_size"), "not a size");
+    expect_error("bad-size.toml", 4, Some("topology.storage.disk_size"), "not a size");
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
 }
 

@@ -58,7 +58,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {
-    StepSpec { name: name.to_string(), target: "filer".to_string(), action, trigger }
+    StepSpec::new(name, "filer", action, trigger)
 }
 
 /// Variations of the service, from the environment.

@@ -740,7 +740,7 @@ mod tests {
     }
 
     fn step(name: &str, target: &str, action: Action, at_h: u64) -> StepSpec {
-        StepSpec { name: name.into(), target: target.into(), action, trigger: Trigger::At(Time::from_hours(at_h)) }
+        StepSpec::new(name, target, action, Trigger::At(Time::from_hours(at_h)))
     }
 
     fn run(t: &Topology) -> (World, AvailabilitySummary) {

@@ -200,7 +200,7 @@ impl Mailstore {
             panic!("invalid filer configuration: {e}");
         }
         let volumes = cfg.storage.volumes;
-        let storage = Storage::new(cfg.storage.clone());
+        let storage = Storage::with_seed(cfg.storage.clone(), seed);
         let mut rng = Stream::new(seed, "filer/placement");
         let placement = (0..cfg.mailboxes)
             .map(|m| match cfg.placement {
@@ -1287,7 +1287,11 @@ mod tests {
                 shelves: 2,
                 groups: 2,
                 volumes: 2,
-                group_rebuild_bytes: 35_000_000 * 3600,
+                // Every disk of a group goes stale; 14 of them at 35 MB/s
+                // take an hour; no client load slows the rebuild.
+                stale_disks: crate::storage::StaleDisks::Chance(1_000_000),
+                disk_bytes: 35_000_000 * 3600 / 14,
+                foreground_peak_permille: [0, 0],
                 ..StorageConfig::default()
             },
             ..FilerConfig::default()

@@ -60,7 +60,7 @@
 //! gauge `ops.steps_done`; failures in [`Operators::step_failed`] and the
 //! gauge `ops.steps_failed` (steps not done whose last attempt failed).
 
-use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Time};
+use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time};
 
 use crate::calendar::CalendarConfig;
 use crate::msg::{tag, Action, Msg, Ops, StepId};
@@ -80,6 +80,64 @@ pub enum Trigger {
     After(StepId, Dur),
 }
 
+/// How long something takes, drawn per run from the operators' stream:
+/// fixed, or a distribution for what is known only as an estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delay {
+    /// Always this long (zero by default: at once).
+    Fixed(Dur),
+    /// Uniformly between the two.
+    Uniform(Dur, Dur),
+    /// A three-point estimate (least, most likely, most): the triangular
+    /// distribution, as in PERT-style duration estimates.
+    Triangular {
+        /// The shortest it takes.
+        min: Dur,
+        /// The most likely.
+        mode: Dur,
+        /// The longest.
+        max: Dur,
+    },
+}
+
+impl Default for Delay {
+    fn default() -> Self {
+        Delay::Fixed(Dur::ZERO)
+    }
+}
+
+impl Delay {
+    /// Checks that the bounds are ordered; the error says how.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Delay::Fixed(_) => Ok(()),
+            Delay::Uniform(a, b) if a > b => Err(format!("min {a} is above max {b}")),
+            Delay::Triangular { min, mode, max } if !(min <= mode && mode <= max) => {
+                Err(format!("needs min <= mode <= max, got {min}, {mode}, {max}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A draw. The triangular inverse uses only `sqrt`, which IEEE 754
+    /// rounds exactly on every platform, so draws are the same everywhere.
+    pub fn draw(&self, rng: &mut Stream) -> Dur {
+        match *self {
+            Delay::Fixed(d) => d,
+            Delay::Uniform(a, b) => rng.dur(a, b),
+            Delay::Triangular { min, mode, max } => {
+                let (a, c, b) = (min.as_micros() as f64, mode.as_micros() as f64, max.as_micros() as f64);
+                if b <= a {
+                    return min;
+                }
+                let u = rng.below(1 << 53) as f64 / (1u64 << 53) as f64;
+                let x = if u < (c - a) / (b - a) { a + (u * (b - a) * (c - a)).sqrt() } else { b - ((1.0 - u) * (b - a) * (b - c)).sqrt() };
+                Dur((x.round() as u64).clamp(min.as_micros(), max.as_micros()))
+            }
+        }
+    }
+}
+
 /// One runbook step: do `action` on `target` when `trigger` fires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -90,12 +148,16 @@ pub struct Step {
     pub target: NodeId,
     /// When the step runs.
     pub trigger: Trigger,
+    /// How long the operators work on it once it fires, before the command
+    /// reaches its target (diagnosis, parts, travel): drawn once per run.
+    /// Default zero.
+    pub takes: Delay,
 }
 
 impl Step {
-    /// A step doing `action` on `target` when `trigger` fires.
+    /// A step doing `action` on `target` when `trigger` fires, at once.
     pub fn new(action: Action, target: NodeId, trigger: Trigger) -> Step {
-        Step { action, target, trigger }
+        Step { action, target, trigger, takes: Delay::default() }
     }
 }
 
@@ -128,9 +190,11 @@ impl Plan {
     pub fn after(self, step: StepId, delay: Dur, target: NodeId, action: Action) -> Plan {
         self.step(Step::new(action, target, Trigger::After(step, delay)))
     }
-    /// Every `After` names an earlier step (so the plan has no cycles).
+    /// Every `After` names an earlier step (so the plan has no cycles), and
+    /// every step's `takes` has ordered bounds.
     pub fn validate(&self) -> Result<(), String> {
         for (i, s) in self.steps.iter().enumerate() {
+            s.takes.validate().map_err(|e| format!("step {i} takes: {e}"))?;
             if let Trigger::After(dep, _) = s.trigger {
                 if dep as usize >= i {
                     return Err(format!("step {i} runs after step {dep}, which is not an earlier step"));
@@ -239,6 +303,7 @@ const CHECK: u64 = 1 << 48;
 const RESPOND: u64 = 3 << 48;
 const NOTICE: u64 = 4 << 48;
 const STEP: u64 = 5 << 48;
+const WORK: u64 = 6 << 48;
 const KIND: u64 = 0xff << 48;
 
 #[derive(Clone, Copy, Debug)]
@@ -425,7 +490,25 @@ impl Operators {
         if self.done[i].is_some() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
             return;
         }
-        self.started[i].get_or_insert(ctx.now());
+        if self.started[i].is_none() {
+            self.started[i] = Some(ctx.now());
+            // The work before the command: drawn once, at the first firing
+            // (a retry repeats only the command).
+            let takes = self.cfg.plan.steps[i].takes.draw(ctx.rng());
+            if takes > Dur::ZERO {
+                ctx.set_timer(takes, tag::OPS | WORK | i as u64);
+                return;
+            }
+        }
+        self.act(ctx, i);
+    }
+
+    /// Carries out step `i`: the operators' own action, or the command to
+    /// its target.
+    fn act(&mut self, ctx: C, i: usize) {
+        if self.done[i].is_some() {
+            return;
+        }
         let step = &self.cfg.plan.steps[i];
         match step.action {
             Action::PowerOn { node } => {
@@ -508,6 +591,7 @@ impl Node<Msg, World> for Operators {
                     RESPOND => self.respond(ctx),
                     NOTICE => self.notice(ctx),
                     STEP => self.fire(ctx, arg as usize),
+                    WORK => self.act(ctx, arg as usize),
                     _ => {}
                 }
             }
@@ -631,6 +715,46 @@ mod tests {
         assert!(ops.plan_complete());
         // Re-alerts while the service stays down: every 30 min for ~45 h.
         assert!(ops.alerts.len() > 80, "{}", ops.alerts.len());
+    }
+
+    #[test]
+    fn a_step_that_takes_time_sends_its_command_that_much_later_drawn_per_seed() {
+        let takes = Delay::Triangular { min: Dur::hours(2), mode: Dur::hours(3), max: Dur::hours(8) };
+        let mut sent = Vec::new();
+        for seed in 0..12 {
+            let mut cfg = config(CalendarConfig::default());
+            cfg.plan.steps[0].takes = takes;
+            let sim = run(cfg, Time::from_hours(3), seed);
+            let ops = sim.node::<Operators>(OPS).expect("ops");
+            // Fired at 1 h; its command reached the worker `takes` later.
+            assert_eq!(ops.steps_started()[0], Some(Time::from_hours(1)));
+            let at = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+            let took = at.since(Time::from_hours(1));
+            assert!(took >= Dur::hours(2) && took <= Dur::hours(8) + Dur::millis(50), "{took}");
+            // The step after it waits on its completion.
+            assert!(ops.steps_started()[1].expect("fired") >= at + Dur::mins(30));
+            sent.push(took);
+        }
+        assert!(sent.iter().any(|t| *t != sent[0]), "drawn per seed: {sent:?}");
+    }
+
+    #[test]
+    fn delay_draws_stay_in_bounds_and_follow_their_distribution() {
+        let mut rng = Stream::new(1, "test");
+        let tri = Delay::Triangular { min: Dur::hours(1), mode: Dur::hours(2), max: Dur::hours(6) };
+        let draws: Vec<u64> = (0..20_000).map(|_| tri.draw(&mut rng).as_secs()).collect();
+        assert!(draws.iter().all(|d| (3600..=6 * 3600).contains(d)));
+        // The triangular mean is (min + mode + max) / 3 = 3 h.
+        let mean = draws.iter().sum::<u64>() as f64 / draws.len() as f64 / 3600.0;
+        assert!((mean - 3.0).abs() < 0.05, "mean {mean} h");
+        // Its mode: more draws near 2 h than near 5 h.
+        let near = |h: f64| draws.iter().filter(|d| ((**d as f64 / 3600.0) - h).abs() < 0.25).count();
+        assert!(near(2.0) > 2 * near(5.0), "{} vs {}", near(2.0), near(5.0));
+        let uni = Delay::Uniform(Dur::mins(10), Dur::mins(20));
+        assert!((0..1000).map(|_| uni.draw(&mut rng)).all(|d| d >= Dur::mins(10) && d <= Dur::mins(20)));
+        assert_eq!(Delay::Fixed(Dur::mins(7)).draw(&mut rng), Dur::mins(7));
+        assert!(Delay::Triangular { min: Dur::hours(2), mode: Dur::hours(1), max: Dur::hours(3) }.validate().is_err());
+        assert!(Delay::Uniform(Dur::hours(2), Dur::hours(1)).validate().is_err());
     }
 
     #[test]

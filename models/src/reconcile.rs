@@ -223,7 +223,7 @@ mod tests {
     use mailsim_sim::{Dur, Fault, Outcome, Time};
 
     fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {
-        StepSpec { name: name.to_string(), target: "filer".to_string(), action, trigger }
+        StepSpec::new(name, "filer", action, trigger)
     }
 
     /// The OpenSRS merge-back of `models/tests/invariants.rs` in miniature:
@@ -234,7 +234,7 @@ mod tests {
     fn merge_back(seed: u64, drops_mail: bool, ledger_blind: bool) -> Sim<Msg, World> {
         let mut t = Topology::new(seed, 1, 40, 1_500);
         t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(1_500, Dur::hours(3), 40) };
-        t.filer.storage.group_rebuild_bytes = 35_000_000 * 1800;
+        t.filer.storage.disk_bytes = 35_000_000 * 1800 / 5;
         t.filer.bug_merge_drops_mail = drops_mail;
         t.duration = Dur::days(3);
         t.liveness_window = Dur::hours(12);

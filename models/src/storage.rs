@@ -30,13 +30,37 @@
 //!   before it serves again; its data is intact. By default its volumes stay
 //!   offline until the rebuild completes (`online_during_rebuild: false`),
 //!   which is what OpenSRS did: users came back volume by volume.
-//! - Rebuild is throttled bandwidth: "hours to days; slower under foreground
-//!   load" (vendor docs). One group's rebuild is limited by its own disks
-//!   (`rebuild_bytes_per_s_group`); all rebuilds share the system's rebuild
-//!   bandwidth (`rebuild_bytes_per_s_total`). So a parallel rebuild makes
-//!   each group finish later than the first of a sequential one, but the last
-//!   one sooner. While a group rebuilds, its volumes' latency is multiplied
-//!   (NetApp field report: read latency 6 → 8 ms during rebuild).
+//! - What a rebuild must write comes from the hardware, not from a duration:
+//!   each failed disk of the group, plus, after its shelf lost its paths, the
+//!   group's *stale* disks (those that missed writes while unreachable), each
+//!   `disk_bytes` (whole-disk reconstruction, as RAID does below the file
+//!   system). How many of a group's `disks_per_group` disks went stale is
+//!   drawn per group and seed, each disk with probability `stale_disk_ppm`
+//!   (default 1/3: OpenSRS rebuilt 14 disks for its three 14-disk groups).
+//!   So the three volumes of a staircase take unequal times, as they did.
+//! - Rebuild is throttled bandwidth shared with clients: "hours to days;
+//!   slower under foreground load" (vendor docs). One group's rebuild is
+//!   limited by its own disks (`rebuild_bytes_per_s_group`, at idle); all
+//!   rebuilds share the system's rebuild bandwidth
+//!   (`rebuild_bytes_per_s_total`). Clients take the rest: the foreground
+//!   load uses a share `u` of the disks' bandwidth that follows the mail
+//!   workload's hour-of-day curve (`foreground_hourly`, from the scenario's
+//!   start hour), peaking at `foreground_peak_permille`, a level drawn per
+//!   seed (default 40–80% busy at the daily peak, an assumption: filers are
+//!   sized with headroom). A rebuild gets what the clients leave, `1 - u`,
+//!   but never less than the floor its priority keeps under full load:
+//!   NetApp's `raid.reconstruct.perf_impact` / `raid.resync.perf_impact`
+//!   levels ("low uses very little of the system resources ... high uses
+//!   most", default medium; Data ONTAP 8 7-Mode Storage Management Guide,
+//!   "Controlling the performance impact of RAID data reconstruction",
+//!   <https://library.netapp.com/ecmdocs/ECMP1196986/html/GUID-9B2531F3-6BC5-4953-B16A-F6000A1983A2.html>).
+//!   The guide gives no figures; the floors here are 10%, 40% and 90%
+//!   (assumptions). So rebuilds run fast at night and slowly in business
+//!   hours, and each seed's load gives another staircase.
+//! - A parallel rebuild makes each group finish later than the first of a
+//!   sequential one, but the last one sooner. While a group rebuilds, its
+//!   volumes' latency is multiplied (NetApp field report: read latency 6 → 8
+//!   ms during rebuild).
 //! - Performance degradation multiplies every old-storage latency (the
 //!   Norwegian host, 2018: storage throughput down 90% ⇒ ×10).
 //! - Migration copies volumes to new storage in steps; a migrated volume is
@@ -63,9 +87,60 @@
 //! holds half the volumes, so losing it takes ~50% of randomly placed
 //! mailboxes offline, as at OpenSRS.
 
-use mailsim_sim::{Dur, Time, MICROS_PER_S};
+use mailsim_sim::{Dur, Stream, Time, MICROS_PER_S};
 
 use crate::msg::ModelFault;
+use crate::senders::DIURNAL;
+
+const MICROS_PER_H: u64 = 3600 * MICROS_PER_S;
+
+/// Which disks of a shelf that lost its paths go stale, drawn per seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaleDisks {
+    /// Each disk independently, with this chance in parts per million.
+    Chance(u32),
+    /// This many disks of each shelf, spread at random over its groups (a
+    /// postmortem that reports the count: "14 disks need rebuild").
+    PerShelf(u32),
+}
+
+/// How much of the disks' bandwidth a rebuild may take from clients under
+/// load: NetApp's `raid.reconstruct.perf_impact` levels (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RebuildPriority {
+    /// Very little: 10% of the rebuild's rate under full client load.
+    Low,
+    /// The default: 40% under full client load.
+    #[default]
+    Medium,
+    /// Most: 90% under full client load.
+    High,
+}
+
+impl RebuildPriority {
+    /// The names a scenario uses.
+    pub const NAMES: [&'static str; 3] = ["low", "medium", "high"];
+
+    /// The share of its full rate a rebuild keeps when clients use all the
+    /// bandwidth, per-mille.
+    pub fn floor_permille(self) -> u32 {
+        match self {
+            RebuildPriority::Low => 100,
+            RebuildPriority::Medium => 400,
+            RebuildPriority::High => 900,
+        }
+    }
+
+    /// The level named `name` (one of [`RebuildPriority::NAMES`]).
+    pub fn from_name(name: &str) -> Option<RebuildPriority> {
+        match name {
+            "low" => Some(RebuildPriority::Low),
+            "medium" => Some(RebuildPriority::Medium),
+            "high" => Some(RebuildPriority::High),
+            _ => None,
+        }
+    }
+}
 
 /// The storage layout and rates.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,18 +157,35 @@ pub struct StorageConfig {
     /// shelves, three volumes behind the failed one, as the three volumes
     /// OpenSRS rebuilt.
     pub volumes: u32,
-    /// Data one group's rebuild must reconstruct. Default 1.5 TB, an
-    /// assumption: OpenSRS rebuilt 14 disks for three volumes, ~5 disks of the
-    /// 300 GB class of 2008 per volume.
-    pub group_rebuild_bytes: u64,
-    /// Rebuild speed of one group, limited by its disks, after throttling for
-    /// foreground load. Default 35 MB/s, so one group takes ~12 h ("hours to
-    /// days, slower under foreground load", vendor docs; the OpenSRS
-    /// staircase gained a volume about every half day).
+    /// Disks per RAID group, parity included. Default 14 (OpenSRS rebuilt
+    /// 14 disks for three volumes; 14 is also a common RAID-DP group size).
+    pub disks_per_group: u32,
+    /// Capacity of one disk: what reconstructing it writes. Default 300 GB,
+    /// the Fibre Channel disk class of 2008 (an assumption: OpenSRS gives
+    /// the disk count, not the size).
+    pub disk_bytes: u64,
+    /// Which disks go stale (need rebuilding) when their shelf loses its
+    /// paths, drawn per seed. Default: each disk with chance 1/3 (OpenSRS
+    /// rebuilt 14 of the 42 disks behind the failed shelf).
+    pub stale_disks: StaleDisks,
+    /// Rebuild speed of one group at idle, limited by its disks. Default
+    /// 35 MB/s ("hours to days, slower under foreground load", vendor docs).
     pub rebuild_bytes_per_s_group: u64,
     /// Rebuild bandwidth of the whole system, shared by parallel rebuilds.
     /// Default 70 MB/s (assumption: two groups at full speed).
     pub rebuild_bytes_per_s_total: u64,
+    /// How much bandwidth rebuilds take from clients under load. Default
+    /// medium (NetApp's default).
+    pub rebuild_priority: RebuildPriority,
+    /// The share of the disks' bandwidth clients use at the busiest hour,
+    /// per-mille: a level drawn per seed, uniformly in `[lo, hi]`. Default
+    /// 400–800 (an assumption: filers are sized with headroom).
+    pub foreground_peak_permille: [u32; 2],
+    /// The clients' load by hour of the day, relative (the busiest hour is
+    /// the peak). Default: the mail workload's business-day curve.
+    pub foreground_hourly: [u64; 24],
+    /// Hour of the day at T+0, for `foreground_hourly`.
+    pub start_hour: u32,
     /// Serve a resynchronizing group's volumes while it rebuilds. Default
     /// false: OpenSRS kept volumes offline until each was rebuilt.
     pub online_during_rebuild: bool,
@@ -123,9 +215,15 @@ impl Default for StorageConfig {
             groups: 6,
             parity_disks: 2,
             volumes: 6,
-            group_rebuild_bytes: 1_500_000_000_000,
+            disks_per_group: 14,
+            disk_bytes: 300_000_000_000,
+            stale_disks: StaleDisks::Chance(333_333),
             rebuild_bytes_per_s_group: 35_000_000,
             rebuild_bytes_per_s_total: 70_000_000,
+            rebuild_priority: RebuildPriority::Medium,
+            foreground_peak_permille: [400, 800],
+            foreground_hourly: DIURNAL,
+            start_hour: 0,
             online_during_rebuild: false,
             rebuild_latency_permille: 1333,
             volume_bytes: 1_000_000_000_000,
@@ -153,6 +251,39 @@ impl StorageConfig {
             if v == 0 {
                 return Err(format!("storage.{name} must be positive"));
             }
+        }
+        if self.disks_per_group <= self.parity_disks || self.disks_per_group > 64 {
+            return Err(format!(
+                "storage.disks_per_group {} must be more than parity_disks {} and at most 64",
+                self.disks_per_group, self.parity_disks
+            ));
+        }
+        if self.disk_bytes == 0 {
+            return Err("storage.disk_bytes must be positive".to_string());
+        }
+        match self.stale_disks {
+            StaleDisks::Chance(ppm) if ppm > 1_000_000 => {
+                return Err(format!("storage.stale_disks: a chance of {ppm} ppm is more than 1,000,000"));
+            }
+            StaleDisks::PerShelf(n) => {
+                // The shelf with the fewest groups bounds the count.
+                let groups = (self.groups / self.shelves.max(1)) as u64;
+                let disks = groups * self.disks_per_group as u64;
+                if n as u64 > disks {
+                    return Err(format!("storage.stale_disks: {n} disks per shelf, but a shelf holds only {disks}"));
+                }
+            }
+            StaleDisks::Chance(_) => {}
+        }
+        let [lo, hi] = self.foreground_peak_permille;
+        if lo > hi || hi > 1000 {
+            return Err(format!("storage.foreground_peak_permille [{lo}, {hi}] is not a range within 0..=1000"));
+        }
+        if self.foreground_hourly.iter().all(|w| *w == 0) || self.foreground_hourly.iter().any(|w| *w > 1_000_000) {
+            return Err("storage.foreground_hourly needs a positive weight, each at most 1,000,000".to_string());
+        }
+        if self.start_hour > 23 {
+            return Err(format!("storage.start_hour {} is not an hour (0-23)", self.start_hour));
         }
         if self.volumes > u16::MAX as u32 {
             return Err(format!("storage.volumes {} exceeds {}", self.volumes, u16::MAX));
@@ -221,17 +352,40 @@ pub struct Storage {
     /// Migration batches not yet done: (completion time, volumes).
     batches: Vec<(Time, Vec<u32>)>,
     events: Events,
+    /// Per group: the disks that go stale when its shelf loses its paths.
+    stale: Vec<u32>,
+    /// The clients' share of the disks' bandwidth at the busiest hour,
+    /// per-mille (this run's level).
+    foreground_peak: u32,
 }
 
 impl Storage {
     /// New storage: every controller, path and disk working, nothing
     /// migrated, normal speed. Panics if the configuration is invalid
     /// ([`StorageConfig::validate`]).
+    ///
+    /// Without a seed, every group has the expected number of stale disks
+    /// (rounded) and the clients' load is the middle of its range; see
+    /// [`Storage::with_seed`].
     pub fn new(cfg: StorageConfig) -> Storage {
         if let Err(e) = cfg.validate() {
             panic!("invalid storage configuration: {e}");
         }
+        let stale = (0..cfg.groups)
+            .map(|g| match cfg.stale_disks {
+                StaleDisks::Chance(ppm) => ((cfg.disks_per_group as u64 * ppm as u64 + 500_000) / 1_000_000) as u32,
+                StaleDisks::PerShelf(n) => {
+                    // Evenly: the shelf's first groups take the remainder.
+                    let on_shelf = (g % cfg.shelves..cfg.groups).step_by(cfg.shelves as usize).count() as u32;
+                    let k = g / cfg.shelves;
+                    n / on_shelf + u32::from(k < n % on_shelf)
+                }
+            })
+            .collect();
+        let [lo, hi] = cfg.foreground_peak_permille;
         Storage {
+            stale,
+            foreground_peak: (lo + hi) / 2,
             shelves: vec![Shelf { failed_controllers: 0, path_fault: false }; cfg.shelves as usize],
             groups: vec![Group::default(); cfg.groups as usize],
             migrated: vec![false; cfg.volumes as usize],
@@ -243,6 +397,63 @@ impl Storage {
             events: Events::default(),
             cfg,
         }
+    }
+
+    /// New storage whose per-run draws come from the run seed (stream
+    /// "storage"): each group's stale disks ([`StaleDisks`]) and the
+    /// clients' peak load (uniform in `foreground_peak_permille`).
+    pub fn with_seed(cfg: StorageConfig, seed: u64) -> Storage {
+        let mut s = Storage::new(cfg);
+        let mut rng = Stream::new(seed, "storage");
+        let disks = s.cfg.disks_per_group;
+        match s.cfg.stale_disks {
+            StaleDisks::Chance(ppm) => {
+                for g in &mut s.stale {
+                    *g = (0..disks).filter(|_| rng.chance(ppm)).count() as u32;
+                }
+            }
+            StaleDisks::PerShelf(n) => {
+                for shelf in 0..s.cfg.shelves {
+                    let groups: Vec<usize> = (shelf..s.cfg.groups).step_by(s.cfg.shelves as usize).map(|g| g as usize).collect();
+                    for g in &groups {
+                        s.stale[*g] = 0;
+                    }
+                    // Each stale disk lands on a group with room left.
+                    for _ in 0..n {
+                        let open: Vec<usize> = groups.iter().copied().filter(|g| s.stale[*g] < disks).collect();
+                        if open.is_empty() {
+                            break;
+                        }
+                        let g = open[rng.below(open.len() as u64) as usize];
+                        s.stale[g] += 1;
+                    }
+                }
+            }
+        }
+        let [lo, hi] = s.cfg.foreground_peak_permille;
+        s.foreground_peak = rng.range(lo as u64, hi as u64) as u32;
+        s
+    }
+
+    /// The disks of `group` that go stale when its shelf loses its paths.
+    pub fn stale_disks(&self, group: u32) -> u32 {
+        self.stale[group as usize]
+    }
+
+    /// The clients' share of the disks' bandwidth at `t`, per-mille.
+    pub fn foreground_permille(&self, t: Time) -> u32 {
+        let w = &self.cfg.foreground_hourly;
+        let peak = w.iter().copied().max().unwrap_or(1).max(1);
+        let hour = (self.cfg.start_hour as u64 + t.as_micros() / MICROS_PER_H) % 24;
+        (self.foreground_peak as u64 * w[hour as usize] / peak) as u32
+    }
+
+    /// The data a rebuild of `group` must write now: its failed disks, and
+    /// its stale ones if it awaits a resync.
+    pub fn rebuild_bytes(&self, group: u32) -> u64 {
+        let g = &self.groups[group as usize];
+        let disks = g.failed_disks as u64 + if g.resync { self.stale[group as usize] as u64 } else { 0 };
+        disks.saturating_mul(self.cfg.disk_bytes)
     }
 
     /// The layout and rates it was built with.
@@ -569,7 +780,7 @@ impl Storage {
         for g in 0..self.cfg.groups {
             if self.needs_rebuild(g) && self.shelf_reachable(self.shelf_of(g)) && !self.queue.contains(&g) {
                 self.queue.push(g);
-                self.groups[g as usize].remaining = Some(self.cfg.group_rebuild_bytes);
+                self.groups[g as usize].remaining = Some(self.rebuild_bytes(g));
             }
         }
         self.clock = now;
@@ -648,9 +859,65 @@ impl Storage {
         self.queue[..n].iter().copied()
     }
 
-    /// Bytes per second each active rebuild gets.
-    fn rate_each(&self, active: usize) -> u64 {
-        (self.cfg.rebuild_bytes_per_s_total / active.max(1) as u64).min(self.cfg.rebuild_bytes_per_s_group).max(1)
+    /// Bytes per second each of `active` rebuilds gets at `t`: its share of
+    /// the rebuild bandwidth, less what the clients use, but at least its
+    /// priority's floor.
+    fn rate_each(&self, active: usize, t: Time) -> u64 {
+        let full = (self.cfg.rebuild_bytes_per_s_total / active.max(1) as u64).min(self.cfg.rebuild_bytes_per_s_group);
+        let left = 1000u64.saturating_sub(self.foreground_permille(t) as u64);
+        let share = left.max(self.cfg.rebuild_priority.floor_permille() as u64);
+        (full * share / 1000).max(1)
+    }
+
+    /// Bytes each of `active` rebuilds writes in a whole day from an hour
+    /// boundary (the same from any hour: the load repeats daily).
+    fn day_bytes(&self, active: usize) -> u128 {
+        (0..24).map(|h| self.rate_each(active, Time(h * MICROS_PER_H)) as u128 * 3600).sum()
+    }
+
+    /// Bytes each of `active` rebuilds writes from `from` to `to`, hour by
+    /// hour (whole days at once).
+    fn progress(&self, active: usize, from: Time, to: Time) -> u128 {
+        let (mut t, mut done) = (from, 0u128);
+        while t < to {
+            if t.as_micros() % MICROS_PER_H == 0 && to.since(t) >= Dur::hours(24) {
+                let days = to.since(t).as_micros() / (24 * MICROS_PER_H);
+                done += self.day_bytes(active) * days as u128;
+                t += Dur(days * 24 * MICROS_PER_H);
+                continue;
+            }
+            let end = next_hour(t).min(to);
+            done += self.rate_each(active, t) as u128 * end.since(t).as_micros() as u128 / MICROS_PER_S as u128;
+            t = end;
+        }
+        done
+    }
+
+    /// When each of `active` rebuilds, starting at `from`, has written
+    /// `bytes`: the first time [`Storage::progress`] reaches it.
+    fn finish_time(&self, active: usize, from: Time, bytes: u64) -> Time {
+        let (mut t, mut left) = (from, bytes as u128);
+        loop {
+            if t.as_micros() % MICROS_PER_H == 0 {
+                let day = self.day_bytes(active);
+                if left > day {
+                    let days = ((left - 1) / day).min(u64::MAX as u128 / (24 * MICROS_PER_H as u128)) as u64;
+                    left -= day * days as u128;
+                    t += Dur(days * 24 * MICROS_PER_H);
+                    if t == Time::MAX {
+                        return t;
+                    }
+                }
+            }
+            let rate = self.rate_each(active, t) as u128;
+            let end = next_hour(t);
+            let need = div_ceil_u128(left * MICROS_PER_S as u128, rate);
+            if t.as_micros().saturating_add(need) <= end.as_micros() {
+                return t + Dur(need);
+            }
+            left -= rate * end.since(t).as_micros() as u128 / MICROS_PER_S as u128;
+            t = end;
+        }
     }
 
     /// A rebuild that begins reading its surviving disks finds their latent
@@ -675,12 +942,10 @@ impl Storage {
             if active.is_empty() {
                 break;
             }
-            let rate = self.rate_each(active.len()) as u128;
             let min_left = active.iter().map(|g| self.groups[*g as usize].remaining.expect("queued groups have work")).min().unwrap_or(0);
-            let finish = self.clock + Dur(div_ceil_u128(min_left as u128 * MICROS_PER_S as u128, rate));
+            let finish = self.finish_time(active.len(), self.clock, min_left);
             // Every active rebuild gets the same rate, so they progress alike.
-            let done =
-                if finish <= now { min_left } else { (rate * now.since(self.clock).as_micros() as u128 / MICROS_PER_S as u128) as u64 };
+            let done = if finish <= now { min_left } else { self.progress(active.len(), self.clock, now).min(u64::MAX as u128) as u64 };
             for g in &active {
                 let left = self.groups[*g as usize].remaining.as_mut().expect("queued groups have work");
                 *left -= done.min(*left);
@@ -724,9 +989,8 @@ impl Storage {
         let rebuild = if active.is_empty() {
             None
         } else {
-            let rate = self.rate_each(active.len()) as u128;
             let min_left = active.iter().filter_map(|g| self.groups[*g as usize].remaining).min().unwrap_or(0);
-            Some(self.clock + Dur(div_ceil_u128(min_left as u128 * MICROS_PER_S as u128, rate)))
+            Some(self.finish_time(active.len(), self.clock, min_left))
         };
         let migration = self.batches.first().map(|b| b.0);
         match (rebuild, migration) {
@@ -746,6 +1010,11 @@ impl Storage {
     }
 }
 
+/// The first hour boundary after `t`.
+fn next_hour(t: Time) -> Time {
+    Time((t.as_micros() / MICROS_PER_H + 1).saturating_mul(MICROS_PER_H))
+}
+
 fn div_ceil_u128(a: u128, b: u128) -> u64 {
     a.div_ceil(b).min(u64::MAX as u128) as u64
 }
@@ -754,8 +1023,10 @@ fn div_ceil_u128(a: u128, b: u128) -> u64 {
 mod tests {
     use super::*;
 
+    /// Two shelves, six groups, six volumes; no client load, so rebuilds
+    /// run at full rate (five stale disks of 300 GB per group: 1.5 TB).
     fn small() -> StorageConfig {
-        StorageConfig { shelves: 2, groups: 6, volumes: 6, ..StorageConfig::default() }
+        StorageConfig { shelves: 2, groups: 6, volumes: 6, foreground_peak_permille: [0, 0], ..StorageConfig::default() }
     }
 
     fn t(h: u64) -> Time {
@@ -880,7 +1151,7 @@ mod tests {
     fn progress_survives_a_change_of_sharing() {
         // Rebuild group 0 alone for a while, then queue a second group in
         // parallel: the first keeps what it did.
-        let mut s = Storage::new(small());
+        let mut s = Storage::new(StorageConfig { disk_bytes: 1_500_000_000_000, ..small() });
         s.apply(&ModelFault::DiskFail { group: 0 }, t(0));
         assert_eq!(s.start_rebuild(true, t(0)), Ok(1));
         let alone = s.next_event_time().expect("rebuilding");
@@ -892,6 +1163,88 @@ mod tests {
         s.advance(shared);
         assert_eq!(s.take_events().rebuilt, vec![0]);
         assert!(s.rebuilding_group(1));
+    }
+
+    /// How long the rebuild of one resynced group takes when it starts at
+    /// `start` (T+0 is `hour` o'clock), with `cfg`'s load and priority.
+    fn one_group_rebuild(cfg: StorageConfig, start: u64) -> Dur {
+        let mut s = Storage::new(StorageConfig { shelves: 1, groups: 1, volumes: 1, ..cfg });
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 1 }, t(0));
+        s.replace_hardware(t(start));
+        assert_eq!(s.start_rebuild(false, t(start)), Ok(1));
+        let back = restore_times(s);
+        back[0].1.since(t(start))
+    }
+
+    #[test]
+    fn rebuild_time_is_the_stale_data_over_the_rate() {
+        // Five stale disks (14 × 1/3, rounded) of 300 GB at 35 MB/s, idle.
+        let idle = one_group_rebuild(small(), 0);
+        assert_eq!(idle, Dur(div_ceil_u128(5 * 300_000_000_000u128 * 1_000_000, 35_000_000)));
+        // Twice the disk, twice the time; every disk stale, 14/5 the time.
+        let big = one_group_rebuild(StorageConfig { disk_bytes: 600_000_000_000, ..small() }, 0);
+        assert!(big.as_micros().abs_diff(2 * idle.as_micros()) <= 1, "{big} vs {idle}");
+        let all = one_group_rebuild(StorageConfig { stale_disks: StaleDisks::Chance(1_000_000), ..small() }, 0);
+        assert!(all.as_micros().abs_diff(idle.as_micros() * 14 / 5) <= 3, "{all} vs {idle}");
+    }
+
+    #[test]
+    fn client_load_slows_a_rebuild_by_day_and_the_priority_sets_how_much() {
+        let busy = |prio| StorageConfig {
+            foreground_peak_permille: [900, 900],
+            foreground_hourly: [1, 1, 1, 1, 1, 1, 1, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1, 1, 1, 1, 1, 1],
+            rebuild_priority: prio,
+            disk_bytes: 35_000_000 * 3600 / 5,
+            ..small()
+        };
+        // An hour's work at idle: at 01:00 it has the disks almost to itself
+        // (clients use 10%), at 09:00 clients use 90% and medium keeps 40%.
+        let night = one_group_rebuild(busy(RebuildPriority::Medium), 1);
+        let day = one_group_rebuild(busy(RebuildPriority::Medium), 9);
+        assert_eq!(night, Dur(div_ceil_u128(3600 * 1_000_000 * 1000, 900)), "{night}");
+        assert_eq!(day, Dur(div_ceil_u128(3600 * 1_000_000 * 1000, 400)), "{day}");
+        let low = one_group_rebuild(busy(RebuildPriority::Low), 9);
+        let high = one_group_rebuild(busy(RebuildPriority::High), 9);
+        assert!(high < day && day < low, "high {high}, medium {day}, low {low}");
+        // A rebuild spanning the evening runs faster once the clients leave.
+        let evening = one_group_rebuild(busy(RebuildPriority::Medium), 17);
+        assert!(evening < day && evening > night, "{evening}");
+    }
+
+    #[test]
+    fn stale_disks_and_load_are_drawn_per_seed() {
+        let cfg = StorageConfig::default();
+        let draws: Vec<Storage> = (0..400).map(|seed| Storage::with_seed(cfg.clone(), seed)).collect();
+        let stale: Vec<u32> = draws.iter().flat_map(|s| (0..cfg.groups).map(|g| s.stale_disks(g))).collect();
+        let mean = stale.iter().sum::<u32>() as f64 / stale.len() as f64;
+        assert!((mean - 14.0 / 3.0).abs() < 0.2, "mean stale disks {mean}");
+        assert!(stale.iter().all(|d| *d <= 14) && stale.iter().any(|d| *d != stale[0]));
+        let peaks: Vec<u32> = draws.iter().map(|s| s.foreground_permille(Time::from_hours(10))).collect();
+        assert!(peaks.iter().all(|p| (400..=800).contains(p)), "10:00 is the peak hour");
+        assert!(peaks.iter().min() < Some(&450) && peaks.iter().max() > Some(&750));
+        // A stated count per shelf is spread over the shelf's groups.
+        let counted = StorageConfig { stale_disks: StaleDisks::PerShelf(14), ..cfg.clone() };
+        let spreads: Vec<Vec<u32>> =
+            (0..50).map(|seed| (0..6).step_by(2).map(|g| Storage::with_seed(counted.clone(), seed).stale_disks(g)).collect()).collect();
+        assert!(spreads.iter().all(|s| s.iter().sum::<u32>() == 14), "{spreads:?}");
+        assert!(spreads.iter().any(|s| s != &spreads[0]), "the spread varies by seed");
+        assert_eq!((0..6).step_by(2).map(|g| Storage::new(counted.clone()).stale_disks(g)).collect::<Vec<_>>(), vec![5, 5, 4]);
+        // Same seed, same draws.
+        assert_eq!(Storage::with_seed(cfg.clone(), 7), Storage::with_seed(cfg, 7));
+    }
+
+    #[test]
+    fn the_finish_time_agrees_with_the_progress_over_many_days() {
+        let mut s =
+            Storage::new(StorageConfig { rebuild_bytes_per_s_group: 1000, rebuild_bytes_per_s_total: 1000, ..StorageConfig::default() });
+        for (start, bytes) in [(0u64, 1u64), (1, 3_599_000), (37, 86_400_000), (5, 900_000_000), (0, 60_000_000_000)] {
+            s.cfg.start_hour = (start % 24) as u32;
+            let from = Time::from_secs(start * 1234);
+            let end = s.finish_time(1, from, bytes);
+            assert!(s.progress(1, from, end) >= bytes as u128, "start {start} bytes {bytes}");
+            assert!(s.progress(1, from, Time(end.as_micros() - 1)) < bytes as u128, "start {start} bytes {bytes}");
+        }
     }
 
     #[test]

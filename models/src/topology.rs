@@ -28,7 +28,7 @@ use crate::host::ClusterNode;
 use crate::ledger::EVENTUAL_DELIVERY;
 use crate::msg::{Action, FenceMode, ModelFault, Msg, StepId};
 use crate::mta::{MtaConfig, MtaNode, QueueDisk};
-use crate::ops::{Operators, OpsConfig, Plan, Step, Trigger};
+use crate::ops::{Delay, Operators, OpsConfig, Plan, Step, Trigger};
 use crate::senders::{Senders, SendersConfig, Workload};
 use crate::World;
 
@@ -64,6 +64,15 @@ pub struct StepSpec {
     pub action: Action,
     /// When it runs (`After` names an earlier step by index).
     pub trigger: Trigger,
+    /// How long the operators work on it before the command goes out.
+    pub takes: Delay,
+}
+
+impl StepSpec {
+    /// A step on `target`, named `name`, carried out at once when it fires.
+    pub fn new(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec {
+        StepSpec { name: name.to_string(), target: target.to_string(), action, trigger, takes: Delay::default() }
+    }
 }
 
 /// A scheduled fault naming its target by component name.
@@ -442,7 +451,7 @@ impl Topology {
         let mut plan = Plan::new();
         for s in &self.plan {
             let target = self.need(&s.target)?;
-            plan = plan.step(Step::new(s.action.clone(), target, s.trigger.clone()));
+            plan = plan.step(Step { takes: s.takes, ..Step::new(s.action.clone(), target, s.trigger.clone()) });
         }
         Ok(plan)
     }
@@ -680,12 +689,7 @@ mod tests {
         t.duration = Dur::days(4);
         t.fault_phase = Some(Dur::hours(40));
         t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
-        t.plan.push(StepSpec {
-            name: "rollback".into(),
-            target: "filer".into(),
-            action: Action::RollbackUpgrade,
-            trigger: Trigger::At(Time::from_hours(32)),
-        });
+        t.plan.push(StepSpec::new("rollback", "filer", Action::RollbackUpgrade, Trigger::At(Time::from_hours(32))));
         let mut sim = t.build();
         let report = sim.run();
         assert!(report.outcome.is_ok(), "{}", report.outcome);

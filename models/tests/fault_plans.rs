@@ -222,7 +222,7 @@ fn spec(at: u32, kind: FaultKind, target: &str) -> FaultSpec {
 }
 
 fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {
-    StepSpec { name: name.to_string(), target: "filer".to_string(), action, trigger }
+    StepSpec::new(name, "filer", action, trigger)
 }
 
 /// Settings a test varies on the same service.
@@ -242,7 +242,7 @@ fn service(case: &Case, variant: Variant) -> (Sim<Msg, World>, usize) {
     let mut t = Topology::new(case.seed, MX, MAILBOXES, MAILS);
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(MAILS, Dur::hours(6), MAILBOXES) };
     t.clients = Some(ClientsConfig { users: 20, check_interval: Dur::mins(5), ..ClientsConfig::new(NodeId(0), MAILBOXES) });
-    t.filer.storage.group_rebuild_bytes = 35_000_000 * 1200;
+    t.filer.storage.disk_bytes = 35_000_000 * 1200 / 5;
     t.mta.retry.lifetime_s = variant.queue_lifetime_s;
     t.mta.drop_expired_without_dsn = variant.drop_expired_without_dsn;
     t.fault_phase = Some(PHASE);

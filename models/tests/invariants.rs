@@ -53,7 +53,7 @@ fn fault(when: Dur, kind: FaultKind, target: &str) -> FaultSpec {
 }
 
 fn step(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec {
-    StepSpec { name: name.to_string(), target: target.to_string(), action, trigger }
+    StepSpec::new(name, target, action, trigger)
 }
 
 /// A small service: `mx` MX nodes, `mailboxes`, `mails` sent at a flat rate
@@ -62,8 +62,8 @@ fn step(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec 
 fn service(seed: u64, mx: u32, mailboxes: u32, mails: u64, window: Dur) -> Topology {
     let mut t = Topology::new(seed, mx, mailboxes, mails);
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(mails, window, mailboxes) };
-    // 35 MB/s for 30 minutes per group (the default is ~12 h).
-    t.filer.storage.group_rebuild_bytes = 35_000_000 * 1800;
+    // Five stale disks at 35 MB/s in ~30 minutes at idle (the default: ~12 h).
+    t.filer.storage.disk_bytes = 35_000_000 * 1800 / 5;
     t.duration = Dur::days(3);
     t.liveness_window = Dur::hours(12);
     t

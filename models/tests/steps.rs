@@ -26,7 +26,7 @@ fn fault(when: Dur, kind: FaultKind, target: &str) -> FaultSpec {
 }
 
 fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {
-    StepSpec { name: name.to_string(), target: "filer".to_string(), action, trigger }
+    StepSpec::new(name, "filer", action, trigger)
 }
 
 fn migrate() -> Action {
