@@ -308,14 +308,32 @@ pub fn compare_runs(a: &[RunMetrics], b: &[RunMetrics], resamples: u32) -> Vec<M
 
 /// Runs both plans on every seed (in parallel across seeds) and compares.
 pub fn compare(a: &Scenario, b: &Scenario, seeds: Range<u64>, resamples: u32) -> Comparison {
+    compare_keeping(a, b, seeds, resamples, |_| ()).0
+}
+
+/// [`compare`], also keeping `keep` of each run (A's and B's, per seed in
+/// order): what a report draws beside the metrics, such as curves.
+pub fn compare_keeping<T: Send>(
+    a: &Scenario,
+    b: &Scenario,
+    seeds: Range<u64>,
+    resamples: u32,
+    keep: impl Fn(&RunResult) -> T + Sync,
+) -> (Comparison, Vec<(T, T)>) {
     let resamples = resamples.max(2000);
     assert!(!seeds.is_empty(), "at least one seed");
     // Memory grows with the seeds run, not with the range asked for.
     let pairs = map_jobs(seeds.end - seeds.start, cores(), |j| {
         let seed = seeds.start + j;
-        (metrics_of(&run(a, seed)), metrics_of(&run(b, seed)))
+        let (x, y) = (run(a, seed), run(b, seed));
+        ((metrics_of(&x), metrics_of(&y)), (keep(&x), keep(&y)))
     });
-    let (ra, rb): (Vec<RunMetrics>, Vec<RunMetrics>) = pairs.into_iter().unzip();
+    let (mut ra, mut rb, mut kept) = (Vec::with_capacity(pairs.len()), Vec::with_capacity(pairs.len()), Vec::with_capacity(pairs.len()));
+    for ((x, y), k) in pairs {
+        ra.push(x);
+        rb.push(y);
+        kept.push(k);
+    }
     let metrics = compare_runs(&ra, &rb, resamples);
     let n = ra.len() as u32;
     let plan = |s: &Scenario, runs: Vec<RunMetrics>| Plan {
@@ -342,7 +360,7 @@ pub fn compare(a: &Scenario, b: &Scenario, seeds: Range<u64>, resamples: u32) ->
             notes.push(format!("{label}: {} failed an expectation of its file", fail));
         }
     }
-    Comparison { a: pa, b: pb, seeds: [seeds.start, seeds.end], n, resamples, confidence: 0.95, metrics, notes }
+    (Comparison { a: pa, b: pb, seeds: [seeds.start, seeds.end], n, resamples, confidence: 0.95, metrics, notes }, kept)
 }
 
 /// Decimals for a row: none for an interval a unit wide or more, enough for
@@ -466,19 +484,25 @@ pub fn compare_cmd(args: &CompareArgs) -> ExitCode {
     };
     note!("comparing {} and {} on seeds {}..{} …", a.name(), b.name(), args.seeds.start, args.seeds.end);
     let c = compare(&a, &b, args.seeds.clone(), args.resamples);
-    if let Err(e) = crate::output::report(&render(&c), args.json) {
+    finish_cmd(args, &c)
+}
+
+/// The rest of the command once `c` is computed: the report on stdout
+/// (JSON with `--json`), JUnit, and the exit code.
+pub fn finish_cmd(args: &CompareArgs, c: &Comparison) -> ExitCode {
+    if let Err(e) = crate::output::report(&render(c), args.json) {
         note!("error: cannot write to stdout: {e}");
         return ExitCode::from(2);
     }
     if args.json {
-        let text = serde_json::to_string_pretty(&c).expect("a comparison serializes");
+        let text = serde_json::to_string_pretty(c).expect("a comparison serializes");
         if let Err(e) = crate::output::stdout_line(&text) {
             note!("error: cannot write to stdout: {e}");
             return ExitCode::from(2);
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, junit_xml(&comparison_junit(&c))) {
+        if let Err(e) = std::fs::write(path, junit_xml(&comparison_junit(c))) {
             note!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }

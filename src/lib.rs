@@ -8,6 +8,7 @@ pub mod error;
 pub mod output;
 pub mod pool;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

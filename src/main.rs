@@ -67,9 +67,18 @@ enum Command {
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
-        /// Write the run's Chrome/Perfetto trace to this file.
+        /// Write the run's Chrome/Perfetto trace to this file (routine
+        /// events sampled: the first 32 per node and simulated hour, with
+        /// per-node event counts; see `--trace-all`).
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// With `--trace`: draw this mail's hops (the messages carrying it)
+        /// as a flow.
+        #[arg(long, value_name = "ID", requires = "trace")]
+        trace_mail: Option<u64>,
+        /// With `--trace`: write every event, unsampled (large for long runs).
+        #[arg(long, requires = "trace")]
+        trace_all: bool,
         /// Write JUnit XML (one test case per expectation) to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
@@ -77,6 +86,10 @@ enum Command {
         /// a divergence is an error (exit 2) naming the first differing event.
         #[arg(long)]
         check_determinism: bool,
+        /// Write the run's HTML report (self-contained, with plots) as
+        /// `run.html` in this directory (created).
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
     },
     /// Validate scenario files (or names in `--dir`) without running them (at
     /// least one).
@@ -84,7 +97,7 @@ enum Command {
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Run many seeds on all cores, resumably, optionally one shard of them.
-    Sweep(mailsim::sweep::SweepArgs),
+    Sweep(SweepCmd),
     /// Combine the result directories of sweep shards.
     Merge(mailsim::sweep::MergeArgs),
     /// Re-run a recorded run and check that its trace hash matches.
@@ -92,7 +105,55 @@ enum Command {
     /// Minimize a failing run's scenario while the same failure still happens.
     Shrink(mailsim::shrink::ShrinkArgs),
     /// Compare two recovery plans on the same seeds (paired, bootstrap CIs).
-    Compare(mailsim::compare::CompareArgs),
+    Compare(CompareCmd),
+    /// Write an HTML report (one self-contained page with plots) of a run
+    /// (one scenario file and `--seed`), a comparison (two scenario files and
+    /// `--seeds`) or a finished sweep (its result directories). Exits 0 once
+    /// the page is written, 2 on invalid input.
+    Report(ReportArgs),
+}
+
+/// `mailsim sweep`, with `--report`.
+#[derive(clap::Args)]
+struct SweepCmd {
+    #[command(flatten)]
+    args: mailsim::sweep::SweepArgs,
+    /// Also write the sweep's HTML report as `sweep.html` in this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+}
+
+/// `mailsim compare`, with `--report`.
+#[derive(clap::Args)]
+struct CompareCmd {
+    #[command(flatten)]
+    args: mailsim::compare::CompareArgs,
+    /// Also write the comparison's HTML report as `compare.html` in this
+    /// directory (with both plans' curves over the seeds).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+}
+
+/// `mailsim report INPUT… --out DIR`.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// One scenario file or name (a run's page), two (a comparison: A then
+    /// B), or sweep result directories (a sweep's page).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Directory to write the page into (created): `run.html`,
+    /// `compare.html` or `sweep.html`.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The seed of a run's page.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The seeds of a comparison (`0..20`, `0..=19` or `20`).
+    #[arg(long, default_value = "0..20", value_parser = mailsim::compare::parse_seeds)]
+    seeds: std::ops::Range<u64>,
+    /// Bootstrap resamples of a comparison (at least 2000).
+    #[arg(long, default_value_t = 10_000)]
+    resamples: u32,
 }
 
 fn main() -> ExitCode {
@@ -100,11 +161,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => replay_all(&cli.dir, cli.seeds),
-        Some(Command::Sweep(a)) => mailsim::sweep::sweep_cmd(&a),
+        Some(Command::Sweep(c)) => {
+            let code = mailsim::sweep::sweep_cmd(&c.args);
+            match c.report {
+                // An invalid sweep (exit 2) has nothing to report.
+                Some(dir) if code != ExitCode::from(2) => {
+                    match mailsim::report::write_sweep_report(std::slice::from_ref(&c.args.out), &dir) {
+                        Ok(path) => {
+                            note!("report written to {}", path.display());
+                            code
+                        }
+                        Err(e) => {
+                            note!("error: {e}");
+                            ExitCode::from(2)
+                        }
+                    }
+                }
+                _ => code,
+            }
+        }
+        Some(Command::Report(a)) => report_cmd(&a, &cli.dir),
         Some(Command::Merge(a)) => mailsim::sweep::merge_cmd(&a),
         Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
         Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),
-        Some(Command::Compare(a)) => mailsim::compare::compare_cmd(&a),
+        Some(Command::Compare(c)) => match &c.report {
+            Some(dir) => mailsim::report::compare_cmd_with_report(&c.args, dir),
+            None => mailsim::compare::compare_cmd(&c.args),
+        },
         Some(Command::Schema) => match emit(&schema()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
@@ -135,7 +218,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Some(Command::Run { file, seed, json, trace, junit, check_determinism }) => {
+        Some(Command::Run { file, seed, json, trace, trace_mail, trace_all, junit, check_determinism, report }) => {
             let file = find_scenario(&file, &cli.dir);
             let s = match Scenario::load(&file) {
                 Ok(s) => s,
@@ -159,7 +242,7 @@ fn main() -> ExitCode {
             let (r, sim) = run_with(&s, seed, trace.as_ref().map(|_| TraceMode::Full));
             let wall_s = started.elapsed().as_secs_f64();
             if let Some(path) = trace {
-                if let Err(e) = std::fs::write(&path, sim.chrome_trace()) {
+                if let Err(e) = std::fs::write(&path, mailsim::report::trace::chrome_trace(&sim, &r, trace_mail, trace_all)) {
                     note!("error: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
@@ -189,6 +272,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            if let Some(dir) = report {
+                match mailsim::report::write_run_report(&dir, &s, &file, &r) {
+                    Ok(path) => note!("report written to {}", path.display()),
+                    Err(e) => {
+                        note!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             if json {
                 if let Err(code) = emit(&serde_json::to_string_pretty(&r).expect("a result serializes")) {
                     return code;
@@ -201,6 +293,51 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+/// `mailsim report`: a sweep's page when every input is a directory, a
+/// run's for one scenario, a comparison's for two.
+fn report_cmd(a: &ReportArgs, dir: &Path) -> ExitCode {
+    let written = if a.inputs.iter().all(|p| p.is_dir()) {
+        mailsim::report::write_sweep_report(&a.inputs, &a.out)
+    } else {
+        let files: Vec<PathBuf> = a.inputs.iter().map(|f| find_scenario(f, dir)).collect();
+        let mut scenarios = Vec::new();
+        for f in &files {
+            match Scenario::load(f) {
+                Ok(s) => scenarios.push(s),
+                Err(e) => {
+                    note!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        match scenarios.as_slice() {
+            [s] => {
+                let r = run(s, a.seed);
+                mailsim::report::write_run_report(&a.out, s, &files[0], &r)
+            }
+            [x, y] if a.resamples >= 2000 => {
+                note!("comparing {} and {} on seeds {}..{} …", x.name(), y.name(), a.seeds.start, a.seeds.end);
+                mailsim::report::write_compare_report(x, y, a.seeds.clone(), a.resamples, &a.out).map(|(_, p)| p)
+            }
+            [_, _] => Err(format!("--resamples {}: use at least 2000 for a 95% interval", a.resamples)),
+            _ => Err(format!(
+                "report: give one scenario (a run), two (a comparison) or sweep result directories, not {} inputs",
+                a.inputs.len()
+            )),
+        }
+    };
+    match written {
+        Ok(path) => {
+            note!("report written to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            note!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -266,6 +403,11 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
         // The curves are for plots, not for this table.
         r.figures.unavailable = Vec::new();
         r.figures.delivered_per_hour = Vec::new();
+        r.figures.accepted_per_hour = Vec::new();
+        r.figures.queue_depth = Default::default();
+        r.figures.delay_cdf = Vec::new();
+        r.figures.fault_spans = Vec::new();
+        r.figures.alerts = Vec::new();
         for (_, service) in mailsim::run::SERVICES {
             r.figures.availability.service_mut(service).series = Vec::new();
         }

@@ -78,6 +78,31 @@ pub struct Figures {
     /// webmail), per user and per queue: computed once, by
     /// `mailsim_models::availability::summarize`.
     pub availability: AvailabilitySummary,
+    /// Mails accepted (first 250) per simulated hour: the arrivals that
+    /// `delivered_per_hour` is drawn against.
+    pub accepted_per_hour: Vec<u32>,
+    /// Each queue's depth as sampled (at each change of its depth bucket):
+    /// node name → (seconds from T+0, mails).
+    pub queue_depth: std::collections::BTreeMap<String, Vec<(u64, u32)>>,
+    /// The delivery-delay distribution, log-spaced: (delay in seconds, share
+    /// of delivered mails with at most that delay, ppm).
+    pub delay_cdf: Vec<(u64, u32)>,
+    /// Every fault injected (scheduled and random), in order.
+    pub fault_spans: Vec<FaultSpan>,
+    /// The alerts the operators received: (µs, text), re-alerts included.
+    pub alerts: Vec<(u64, String)>,
+}
+
+/// One injected fault, for a timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultSpan {
+    /// The kernel's kind (`crash`, `path-fault` …).
+    pub kind: String,
+    /// With node names (`Fault::describe`).
+    pub description: String,
+    pub at_us: u64,
+    /// When it ended (healed, restarted, resolved), if it did.
+    pub ended_us: Option<u64>,
 }
 
 impl Figures {
@@ -268,6 +293,43 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         reconciled: reconciliation.check(w),
         reconciliation,
         availability,
+        accepted_per_hour: w.stats.accepted_per_hour.clone(),
+        queue_depth: {
+            let names = topo.node_names();
+            let mut q = std::collections::BTreeMap::<String, Vec<(u64, u32)>>::new();
+            for &(t, node, depth) in &w.stats.queue_depth {
+                let name = names.get(node as usize).cloned().unwrap_or_else(|| format!("node-{node}"));
+                q.entry(name).or_default().push((t.as_micros() / 1_000_000, depth));
+            }
+            q
+        },
+        // The delay histogram as a CDF at log-spaced delays (each about
+        // 20% past the one before), in integer shares.
+        delay_cdf: {
+            let mut seen = 0u64;
+            let mut cdf: Vec<(u64, u32)> = Vec::new();
+            if !h.is_empty() {
+                for v in h.iter_log(1, 1.2) {
+                    seen += v.count_since_last_iteration();
+                    let point = (v.value_iterated_to(), (seen * 1_000_000 / h.len()) as u32);
+                    if cdf.last().is_none_or(|l| l.0 != point.0) {
+                        cdf.push(point);
+                    }
+                }
+            }
+            cdf
+        },
+        fault_spans: report
+            .faults
+            .iter()
+            .map(|f| FaultSpan {
+                kind: f.kind.clone(),
+                description: f.description.clone(),
+                at_us: f.at.as_micros(),
+                ended_us: f.ended.map(Time::as_micros),
+            })
+            .collect(),
+        alerts: ops.map(|o| o.alerts.iter().map(|(t, text)| (t.as_micros(), text.clone())).collect()).unwrap_or_default(),
     }
 }
 
@@ -872,18 +934,29 @@ mod tests {
             max: None,
             early: late.map(|_| HumanDuration(0)),
             late: late.map(|l| crate::units::parse_duration(l).expect("duration")),
+            step: None,
             on_seeds: on_seeds.map(|m| crate::units::parse_share(m).expect("share")),
+        };
+        let step = |at: &str| CheckpointEntry {
+            step: Some("rollback".into()),
+            ..entry("the rollback is done", at, "step_done", None, Some("1m"), None)
         };
         let entries = vec![
             entry("logins work again by 11:10", "2018-05-19 11:00 +09:00", "pop_restored", None, Some("20m"), None),
             entry("logins worked by 10:30", "2018-05-19 10:30 +09:00", "pop_restored", None, Some("20m"), None),
             entry("everyone served at 09:05", "5m", "users_full_service", Some("100%"), None, None),
             entry("everyone served at 10:00", "1h", "users_full_service", Some("100%"), None, Some("90%")),
+            step("2h"),
+            step("1h"),
         ];
-        s.checkpoints = compile(&entries, s.file.scenario.t0, s.file.run.duration).expect("valid checkpoints");
+        s.checkpoints = compile(&entries, s.file.scenario.t0, s.file.run.duration, &["rollback"]).expect("valid checkpoints");
         let r = run(&s, 4);
         let hits: Vec<bool> = r.checkpoints.iter().map(|c| c.hit).collect();
-        assert_eq!(hits, [true, false, true, false], "{:#?}", r.checkpoints);
+        assert_eq!(hits, [true, false, true, false, true, false], "{:#?}", r.checkpoints);
+        // A step checkpoint must name a step of the plan.
+        let unknown = CheckpointEntry { step: Some("reboot".into()), ..step("2h") };
+        let err = compile(&[unknown], s.file.scenario.t0, s.file.run.duration, &["rollback"]).expect_err("no such step");
+        assert_eq!(err.0, "checkpoints[0].step", "{err:?}");
         assert!(r.checkpoints[0].shown.starts_with("Sat 2018-05-19 11:"), "{}", r.checkpoints[0].shown);
         let v = verdict_named(&r, "checkpoint: everyone served at 10:00");
         assert!(!v.met && v.tolerated(), "{}", v.detail);

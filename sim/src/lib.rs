@@ -114,7 +114,10 @@ pub use property::{Declared, Observe, PropertyKind, PropertyReport, PropertyStat
 pub use rng::{stream_id, Stream, PPM};
 pub use sim::{current_time, Budget, Config, Ctx, Outcome, RunReport, Sim, RECOVERY};
 pub use time::{Dur, Time, MICROS_PER_DAY, MICROS_PER_H, MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_S};
-pub use trace::{stable_hash, Record, RecordKind, Sample, StableHasher, Trace, TraceMode};
+pub use trace::{
+    readable_fault, stable_hash, ChromeExport, Flow, Record, RecordKind, Sample, Slice, StableHasher, Trace, TraceMode,
+    INSTANTS_PER_TRACK_HOUR,
+};
 
 /// Identifies a node of a run, in order of registration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

@@ -1631,26 +1631,41 @@ impl<M: Message, W: 'static> Sim<M, W> {
         trace::to_json_lines(&self.core.trace, &self.core.names)
     }
 
-    /// The trace as Chrome trace-event JSON for Perfetto: faults as slices,
-    /// events as instants on their node's track, metrics as counters.
+    /// The trace as Chrome trace-event JSON for Perfetto: faults as slices
+    /// with readable names on their own tracks, the phases as spans, events
+    /// as instants on their node's track (sampled: see
+    /// [`crate::INSTANTS_PER_TRACK_HOUR`]), metrics as counters.
     pub fn chrome_trace(&self) -> String {
+        self.chrome_trace_with(&[], None, Some(trace::INSTANTS_PER_TRACK_HOUR))
+    }
+
+    /// [`Sim::chrome_trace`] with the caller's own spans (`extra`: a
+    /// runbook's steps, alerts), a flow to draw, and the sampling budget
+    /// (`None`: every record).
+    pub fn chrome_trace_with(&self, extra: &[Slice], flow: Option<trace::Flow>, per_track_hour: Option<u32>) -> String {
         let end = self.core.now;
-        let slices: Vec<Slice> = self
+        let mut slices: Vec<Slice> = self
             .core
             .faults
             .iter()
             .filter(|f| f.effect)
-            .map(|f| Slice {
-                name: f.description.clone(),
-                track: match f.target {
-                    Some(t) => format!("faults: {}", self.core.names[t as usize]),
-                    None => "faults".to_string(),
-                },
-                start: f.at,
-                end: f.ended.unwrap_or(end),
+            .map(|f| {
+                let (name, object) = trace::readable_fault(&f.description);
+                Slice {
+                    name,
+                    track: match (object, f.target) {
+                        (Some(o), _) => format!("faults: {o}"),
+                        (None, Some(t)) => format!("faults: {}", self.core.names[t as usize]),
+                        (None, None) => "faults".to_string(),
+                    },
+                    start: f.at,
+                    end: f.ended.unwrap_or(end),
+                }
             })
             .collect();
-        trace::to_chrome_json(&self.core.trace, &self.core.names, &slices, &self.core.metric_names, &self.core.samples)
+        slices.extend(extra.iter().cloned());
+        let export = trace::ChromeExport { slices: &slices, flow, per_track_hour, end };
+        trace::to_chrome_json_with(&self.core.trace, &self.core.names, &self.core.metric_names, &self.core.samples, &export)
     }
 }
 

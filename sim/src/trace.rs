@@ -270,12 +270,17 @@ impl Trace {
     }
 }
 
-/// A fault's interval on the timeline, for the Chrome export.
+/// A span on a named track, for the Chrome export: a fault's interval, or
+/// anything a caller adds (a runbook step from command to completion).
 #[derive(Clone, Debug)]
 pub struct Slice {
+    /// What the span is, as shown on it.
     pub name: String,
+    /// The track it is drawn on (one track per distinct name).
     pub track: String,
+    /// When it began.
     pub start: Time,
+    /// When it ended (at least a microsecond after `start` when drawn).
     pub end: Time,
 }
 
@@ -310,19 +315,121 @@ pub fn to_json_lines(trace: &Trace, node_names: &[String]) -> String {
     out
 }
 
-/// Writes Chrome trace-event JSON (the format Perfetto and chrome://tracing
-/// open): one track per node with its events as instants, faults as slices on
-/// their tracks, metrics as counters. Timestamps are simulated microseconds.
-pub fn to_chrome_json(trace: &Trace, node_names: &[String], slices: &[Slice], metric_names: &[&'static str], samples: &[Sample]) -> String {
+/// The records of one flow: Perfetto draws an arrow from each record the
+/// predicate accepts to the next, on their nodes' tracks (a message's hops,
+/// for instance, when `includes` recognizes its label).
+pub struct Flow<'a> {
+    /// The flow's name, shown on each arrow.
+    pub name: String,
+    /// Whether a record (with its full-mode label) belongs to the flow.
+    pub includes: &'a dyn Fn(&Record, &str) -> bool,
+}
+
+/// How much of a full trace the Chrome export writes.
+pub struct ChromeExport<'a> {
+    /// Spans on named tracks: faults, and whatever the caller adds (a
+    /// runbook's steps, alerts).
+    pub slices: &'a [Slice],
+    /// One flow to draw, if asked.
+    pub flow: Option<Flow<'a>>,
+    /// At most this many instants of the frequent kinds (deliveries, drops,
+    /// refusals, timers, durable writes) per node and simulated hour; `None`
+    /// writes every record. Boots, crashes, restarts, faults, the phase
+    /// change, peer notices and flow records are always written, and a
+    /// counter per node gives its events per hour, so what sampling leaves
+    /// out is still counted.
+    pub per_track_hour: Option<u32>,
+    /// The end of the run (where open spans stop).
+    pub end: Time,
+}
+
+/// Instants of the frequent kinds the default export keeps per node and
+/// simulated hour. Sampling, not Perfetto's protobuf format, keeps a long
+/// run small: a browser must parse the JSON either way, and what makes a
+/// 5-day trace too big is hundreds of thousands of routine deliveries and
+/// timers, which a reader looks at a few of, not the encoding. The first
+/// ones of each hour are kept (deterministic, and they show the start of
+/// whatever changed in that hour); the counters keep the totals.
+pub const INSTANTS_PER_TRACK_HOUR: u32 = 32;
+
+/// A model fault's description made readable: `path-fault on filer:
+/// Fault(PathFault { rack: 0 })` becomes `path-fault on filer: rack 0`,
+/// with `filer: rack 0` as the object it concerns (its track). Quantities
+/// (`permille`, durations, modes) stay in the name and out of the track.
+pub fn readable_fault(description: &str) -> (String, Option<String>) {
+    let Some((head, debug)) = description.split_once(": ") else {
+        return (description.to_string(), None);
+    };
+    let node = head.rsplit_once(" on ").map(|x| x.1);
+    // Peel wrappers like `Fault(…)`.
+    let mut t = debug.trim();
+    while let Some(open) = t.find('(') {
+        if t.ends_with(')') && t[..open].chars().all(char::is_alphanumeric) {
+            t = &t[open + 1..t.len() - 1];
+        } else {
+            break;
+        }
+    }
+    let fields = match (t.find('{'), t.ends_with('}')) {
+        (Some(i), true) => t[i + 1..t.len() - 1].trim(),
+        // A variant without fields says nothing the kind does not.
+        _ if t.chars().all(char::is_alphanumeric) => "",
+        _ => t,
+    };
+    let parts: Vec<(String, bool)> = fields
+        .split(", ")
+        .filter(|f| !f.is_empty())
+        .map(|f| match f.split_once(": ") {
+            Some((k, v)) => {
+                let k = k.trim_end_matches('_');
+                let object = v.chars().all(|c| c.is_ascii_digit())
+                    && !["permille", "for", "mode", "speed"].contains(&k)
+                    && !k.ends_with("_s")
+                    && !k.ends_with("_us");
+                (format!("{k} {v}"), object)
+            }
+            None => (f.to_string(), false),
+        })
+        .collect();
+    let name = if parts.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {}", parts.iter().map(|p| p.0.as_str()).collect::<Vec<_>>().join(", "))
+    };
+    let object: Vec<&str> = parts.iter().filter(|p| p.1).map(|p| p.0.as_str()).collect();
+    let track = match (node, object.is_empty()) {
+        (Some(n), false) => Some(format!("{n}: {}", object.join(", "))),
+        _ => None,
+    };
+    (name, track)
+}
+
+/// Writes Chrome trace-event JSON as `export` says: named tracks for every
+/// node, the kernel, the phases and each slice's track; the phases as spans
+/// (fault phase, then liveness phase); the records as instants (sampled, if
+/// asked); a flow as arrows; metrics and per-node event rates as counters.
+pub fn to_chrome_json_with(
+    trace: &Trace,
+    node_names: &[String],
+    metric_names: &[&'static str],
+    samples: &[Sample],
+    export: &ChromeExport,
+) -> String {
+    const KERNEL_TID: u64 = 1;
+    const PHASES_TID: u64 = 2;
     let mut events = Vec::new();
-    let node_tid = |n: u32| n as u64 + 10;
+    let node_tid = |n: u32| if n == u32::MAX { KERNEL_TID } else { n as u64 + 10 };
+    events.push(serde_json::json!({"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "simulation"}}));
+    for (tid, name, order) in [(KERNEL_TID, "kernel", 0), (PHASES_TID, "phases", 1)] {
+        events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": name}}));
+        events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": order}}));
+    }
     for (i, name) in node_names.iter().enumerate() {
         events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": node_tid(i as u32), "name": "thread_name", "args": {"name": name}}));
     }
-    events.push(serde_json::json!({"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "simulation"}}));
-    // Fault tracks get their own tids, after the nodes, in order of first use.
+    // Slice tracks get their own tids, after the nodes, in order of first use.
     let mut tracks: Vec<&str> = Vec::new();
-    for s in slices {
+    for s in export.slices {
         if !tracks.contains(&s.track.as_str()) {
             tracks.push(&s.track);
         }
@@ -331,24 +438,93 @@ pub fn to_chrome_json(trace: &Trace, node_names: &[String], slices: &[Slice], me
     for (i, t) in tracks.iter().enumerate() {
         events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": base + i as u64, "name": "thread_name", "args": {"name": t}}));
     }
-    for s in slices {
+    for s in export.slices {
         let tid = base + tracks.iter().position(|t| *t == s.track).expect("track listed") as u64;
         events.push(serde_json::json!({
-            "ph": "X", "pid": 1, "tid": tid, "name": s.name, "cat": "fault",
+            "ph": "X", "pid": 1, "tid": tid, "name": s.name, "cat": "span",
             "ts": s.start.0, "dur": s.end.0.saturating_sub(s.start.0).max(1),
         }));
     }
+    // The phases, as spans: the fault phase until the phase change, the
+    // liveness phase after it.
+    let phase = trace.records().find(|r| r.kind == RecordKind::Phase).map(|r| r.time);
+    let end = export.end.max(phase.unwrap_or(Time(0)));
+    let spans = match phase {
+        Some(t) => vec![("fault phase", Time(0), t), ("liveness phase", t, end)],
+        None => vec![("run", Time(0), end)],
+    };
+    for (name, a, z) in spans {
+        events.push(serde_json::json!({
+            "ph": "X", "pid": 1, "tid": PHASES_TID, "name": name, "cat": "phase", "ts": a.0, "dur": z.0.saturating_sub(a.0).max(1),
+        }));
+    }
+    // Instants, sampled per (node, hour) for the frequent kinds.
+    const HOUR: u64 = 3_600_000_000;
+    let mut kept: Vec<(u32, u64, u32)> = Vec::new(); // (node, hour, kept so far), the current hour per node
+    let mut rates: Vec<(u32, u64, u64)> = Vec::new(); // (node, hour, events)
+    let mut flow_points: Vec<(u64, u64)> = Vec::new(); // (tid, ts)
     for (i, r) in trace.records().enumerate() {
         if r.kind == RecordKind::Metric {
             continue;
         }
+        let label = trace.label(i).unwrap_or("");
+        let hour = r.time.0 / HOUR;
+        match rates.iter_mut().rev().find(|x| x.0 == r.node) {
+            Some(x) if x.1 == hour => x.2 += 1,
+            _ => rates.push((r.node, hour, 1)),
+        }
+        let in_flow = export.flow.as_ref().is_some_and(|f| (f.includes)(r, label));
+        let frequent =
+            matches!(r.kind, RecordKind::Deliver | RecordKind::Drop | RecordKind::Refused | RecordKind::Timer | RecordKind::Durable);
+        if let (Some(budget), true, false) = (export.per_track_hour, frequent, in_flow) {
+            let slot = match kept.iter().position(|k| k.0 == r.node) {
+                Some(p) => p,
+                None => {
+                    kept.push((r.node, hour, 0));
+                    kept.len() - 1
+                }
+            };
+            if kept[slot].1 != hour {
+                kept[slot] = (r.node, hour, 0);
+            }
+            if kept[slot].2 >= budget {
+                continue;
+            }
+            kept[slot].2 += 1;
+        }
         let mut name = String::new();
         let _ = write!(name, "{:?}", r.kind);
+        let tid = node_tid(r.node);
+        if in_flow {
+            // A short slice the flow's arrows bind to.
+            events.push(serde_json::json!({
+                "ph": "X", "pid": 1, "tid": tid, "ts": r.time.0, "dur": 1, "cat": "flow",
+                "name": export.flow.as_ref().map_or("flow", |f| f.name.as_str()),
+                "args": {"label": label, "seq": r.seq, "peer": node_names.get(r.peer as usize)},
+            }));
+            flow_points.push((tid, r.time.0));
+            continue;
+        }
         events.push(serde_json::json!({
-            "ph": "i", "s": "t", "pid": 1, "tid": node_tid(r.node), "ts": r.time.0,
+            "ph": "i", "s": "t", "pid": 1, "tid": tid, "ts": r.time.0,
             "name": name, "cat": "event",
-            "args": {"label": trace.label(i).unwrap_or(""), "seq": r.seq, "peer": node_names.get(r.peer as usize)},
+            "args": {"label": label, "seq": r.seq, "peer": node_names.get(r.peer as usize)},
         }));
+    }
+    if let Some(f) = &export.flow {
+        for (k, pair) in flow_points.windows(2).enumerate() {
+            let (a, z) = (pair[0], pair[1]);
+            events.push(serde_json::json!({"ph": "s", "id": k, "pid": 1, "tid": a.0, "ts": a.1, "name": f.name, "cat": "flow"}));
+            events.push(serde_json::json!({"ph": "f", "bp": "e", "id": k, "pid": 1, "tid": z.0, "ts": z.1, "name": f.name, "cat": "flow"}));
+        }
+    }
+    if export.per_track_hour.is_some() {
+        rates.sort_unstable();
+        for (node, hour, n) in rates {
+            let who = if node == u32::MAX { "kernel" } else { node_names.get(node as usize).map_or("node", String::as_str) };
+            let name = format!("{who} events/h");
+            events.push(serde_json::json!({"ph": "C", "pid": 1, "ts": hour * HOUR, "name": name, "args": {"events": n}}));
+        }
     }
     for s in samples {
         let name = metric_names.get(s.metric).copied().unwrap_or("metric");
@@ -406,6 +582,53 @@ mod tests {
         assert_eq!(t.len(), 10);
         let kept: Vec<u64> = t.records().map(|r| r.seq).collect();
         assert_eq!(kept, vec![8, 9]);
+    }
+
+    #[test]
+    fn model_fault_descriptions_become_readable_names_and_tracks() {
+        let (name, track) = readable_fault("path-fault on filer: Fault(PathFault { rack: 0 })");
+        assert_eq!((name.as_str(), track.as_deref()), ("path-fault on filer: rack 0", Some("filer: rack 0")));
+        let (name, track) = readable_fault("controller-fail on filer: Fault(ControllerFail { rack: 1, controller: 0 })");
+        assert_eq!(name, "controller-fail on filer: rack 1, controller 0");
+        assert_eq!(track.as_deref(), Some("filer: rack 1, controller 0"));
+        let (name, track) = readable_fault("degrade on filer: Fault(Degrade { permille: 100 })");
+        assert_eq!((name.as_str(), track), ("degrade on filer: permille 100", None));
+        let (name, track) = readable_fault("lock-broken on filer: Fault(LockBroken)");
+        assert_eq!((name.as_str(), track), ("lock-broken on filer", None));
+        assert_eq!(readable_fault("crash store"), ("crash store".to_string(), None));
+    }
+
+    /// A long run's export keeps the first instants of each node-hour, every
+    /// rare record, and counts what it left out.
+    #[test]
+    fn sampling_keeps_a_budget_per_node_hour_and_every_rare_record() {
+        let mut t = Trace::new(TraceMode::Full);
+        for i in 0..100u64 {
+            t.push(Record { time: Time(i * 60_000_000), seq: i, kind: RecordKind::Deliver, node: 0, peer: 1, payload: i }, || {
+                format!("m{i}")
+            });
+        }
+        t.push(Record { time: Time(7_000_000_000), seq: 100, kind: RecordKind::Crash, node: 0, peer: 0, payload: 0 }, String::new);
+        let names = vec!["a".to_string(), "b".to_string()];
+        let flow = |_: &Record, label: &str| label == "m5" || label == "m70";
+        let export = ChromeExport {
+            slices: &[],
+            flow: Some(Flow { name: "hops".into(), includes: &flow }),
+            per_track_hour: Some(3),
+            end: Time(8_000_000_000),
+        };
+        let v: serde_json::Value = serde_json::from_str(&to_chrome_json_with(&t, &names, &[], &[], &export)).expect("JSON");
+        let events = v["traceEvents"].as_array().expect("events");
+        let instants: Vec<&str> = events.iter().filter(|e| e["ph"] == "i").map(|e| e["args"]["label"].as_str().unwrap_or("")).collect();
+        // 100 deliveries over 100 minutes: hours 0 and 1, three each, plus the crash.
+        assert_eq!(instants, ["m0", "m1", "m2", "m60", "m61", "m62", ""]);
+        let flows: Vec<&serde_json::Value> = events.iter().filter(|e| e["cat"] == "flow").collect();
+        assert_eq!(flows.len(), 4, "two flow slices and one arrow (start, finish): {flows:?}");
+        let rate: Vec<u64> =
+            events.iter().filter(|e| e["name"] == "a events/h").map(|e| e["args"]["events"].as_u64().unwrap_or(0)).collect();
+        assert_eq!(rate, [60, 41], "the counters count every record");
+        let phases: Vec<&str> = events.iter().filter(|e| e["tid"] == 2 && e["ph"] == "X").filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(phases, ["run"]);
     }
 
     #[test]

@@ -1,0 +1,379 @@
+//! The data behind each plot of a report, as plain serializable values.
+//!
+//! Every number here comes from what the runner already reports (`run
+//! --json`'s figures, a sweep's records and summary, a comparison): this
+//! module only selects, converts units (ppm to percent, µs to seconds) and,
+//! for a comparison's curves, takes the median and the 10th–90th percentile
+//! band over seeds at fixed times. Keeping it apart from the drawing lets
+//! the snapshot tests pin what the plots show without pinning SVG.
+
+use serde::Serialize;
+
+use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
+use crate::run::{RunResult, SERVICES};
+use crate::units::{ClockTime, HumanDuration, Share};
+
+/// The postmortem's clock, for axis labels: T+0 is `t0` when the scenario
+/// gives it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Clock {
+    #[serde(serialize_with = "clock_text")]
+    pub t0: Option<ClockTime>,
+}
+
+fn clock_text<S: serde::Serializer>(t0: &Option<ClockTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t0 {
+        Some(t) => s.serialize_some(&t.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Clock {
+    /// An axis tick `h` hours after T+0: `Tue 14:00` on the postmortem's
+    /// clock, else `T+14h`.
+    pub fn tick(&self, h: f64) -> String {
+        let us = (h * 3600.0).round() as i64 * 1_000_000;
+        match self.t0 {
+            Some(t0) => {
+                let text = t0.plus(HumanDuration(us)).to_string();
+                let mut parts = text.split(' ');
+                let (day, _date, time) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                format!("{day} {time}")
+            }
+            None => format!("T+{}", HumanDuration(us).readable()),
+        }
+    }
+    /// The time axis' title.
+    pub fn axis(&self) -> String {
+        match self.t0 {
+            Some(t0) => format!("the postmortem's clock (T+0 = {t0})"),
+            None => "time from T+0".to_string(),
+        }
+    }
+    /// A time from T+0 (µs) as a person reads it.
+    pub fn at(&self, us: u64) -> String {
+        match self.t0 {
+            Some(t0) => format!("{} (T+{})", t0.plus(HumanDuration(us as i64)), HumanDuration(us as i64).readable()),
+            None => format!("T+{}", HumanDuration(us as i64).readable()),
+        }
+    }
+}
+
+/// One curve: (x, y) points in the plot's units; a comparison's curve also
+/// has a band (x, low, high).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Series {
+    pub name: String,
+    /// A palette index (None: the series' position).
+    pub color: Option<usize>,
+    pub points: Vec<(f64, f64)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+/// One row of the timeline band.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lane {
+    pub name: String,
+    pub color: usize,
+    pub spans: Vec<Span>,
+}
+
+/// Something that happened from `start_s` to `end_s` (None: to the end).
+#[derive(Clone, Debug, Serialize)]
+pub struct Span {
+    pub label: String,
+    pub start_s: u64,
+    pub end_s: Option<u64>,
+    /// A step that failed (drawn red).
+    pub failed: bool,
+}
+
+/// A checkpoint drawn over the curves.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckMark {
+    /// `C1`, `C2` … (the checkpoint table's numbering).
+    pub label: String,
+    /// The claim's time, seconds from T+0.
+    pub at_s: u64,
+    /// For an event: the window its wording allows (seconds).
+    pub window: Option<(u64, u64)>,
+    /// For a share: the range its wording allows (percent).
+    pub range: Option<(f64, f64)>,
+    /// The simulated value: a percent for a share, seconds for an event.
+    pub value: Option<f64>,
+    pub hit: bool,
+}
+
+/// A row of a table: cells as text.
+pub type Row = Vec<String>;
+
+/// Everything a run's page shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunData {
+    pub scenario: String,
+    pub summary: String,
+    pub file: String,
+    pub seed: u64,
+    pub clock: Clock,
+    pub end_s: u64,
+    pub passed: bool,
+    pub headline: Vec<(String, String)>,
+    pub timeline: Vec<Lane>,
+    /// Share of attempts that succeeded per bucket, per service (percent).
+    pub services: Vec<Series>,
+    /// Users in full / partial service and mailboxes unavailable (percent).
+    pub users: Vec<Series>,
+    pub marks: Vec<CheckMark>,
+    pub queues: Vec<Series>,
+    pub per_hour: Vec<Series>,
+    pub delay_cdf: Vec<Series>,
+    /// The checkpoint table: label, claim, clock time, metric, simulated, accepts, hit.
+    pub checkpoints: Vec<Row>,
+    /// The expectations table: name, verdict tag, detail, failed.
+    pub expectations: Vec<(String, String, String, bool)>,
+    /// The command that reproduces this run.
+    pub repro: String,
+}
+
+fn pct(ppm: u64) -> f64 {
+    ppm as f64 / 10_000.0
+}
+
+/// The data of a run's page: `checkpoints` are the scenario's (for their
+/// tolerances), in the order of `r.checkpoints`.
+pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, checkpoints: &[Checkpoint], r: &RunResult) -> RunData {
+    let f = &r.figures;
+    let a = &f.availability;
+    let clock = Clock { t0 };
+    let end_s = r.report.end.as_micros() / 1_000_000;
+    let secs = |us: u64| us / 1_000_000;
+
+    // The timeline: faults by kind, alerts, each recovery step, the liveness phase.
+    let mut timeline: Vec<Lane> = Vec::new();
+    for fault in &f.fault_spans {
+        let name = format!("fault: {}", fault.kind);
+        let span = Span { label: fault.description.clone(), start_s: secs(fault.at_us), end_s: fault.ended_us.map(secs), failed: false };
+        match timeline.iter_mut().find(|l| l.name == name) {
+            Some(l) => l.spans.push(span),
+            None => timeline.push(Lane { name, color: 1, spans: vec![span] }),
+        }
+    }
+    // Re-alerts of one failure (every 30 min while it lasts) merge into one span.
+    let mut alerts = Lane { name: format!("alerts ({})", f.alerts.len()), color: 4, spans: Vec::new() };
+    for (t, text) in &f.alerts {
+        let t = secs(*t);
+        let merged = alerts.spans.iter_mut().rev().find(|s| s.label == *text).filter(|s| t <= s.end_s.unwrap_or(s.start_s) + 3600);
+        match merged {
+            Some(s) => s.end_s = Some(t),
+            None => alerts.spans.push(Span { label: text.clone(), start_s: t, end_s: Some(t), failed: false }),
+        }
+    }
+    if !alerts.spans.is_empty() {
+        timeline.push(alerts);
+    }
+    for (name, started, done) in &f.steps {
+        let failed = f.steps_failed.iter().find(|s| &s.0 == name);
+        let spans = match (started, failed) {
+            (Some(s), _) => vec![Span {
+                label: name.clone(),
+                start_s: secs(*s),
+                end_s: done.map(secs),
+                failed: failed.is_some_and(|f| f.3) && done.is_none(),
+            }],
+            (None, Some(fl)) => vec![Span { label: fl.2.clone(), start_s: secs(fl.1), end_s: Some(secs(fl.1)), failed: true }],
+            (None, None) => Vec::new(),
+        };
+        timeline.push(Lane { name: format!("step: {name}"), color: 0, spans });
+    }
+    if let Some(rec) = f.recovered_us {
+        timeline.push(Lane {
+            name: "liveness phase".into(),
+            color: 2,
+            spans: vec![Span { label: "recovery plan done".into(), start_s: secs(rec), end_s: Some(end_s), failed: false }],
+        });
+    }
+
+    let bucket = a.bucket_s.max(1);
+    let services = SERVICES
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, s))| a.service(*s).attempts > 0)
+        .map(|(i, &(name, s))| Series {
+            name: format!("{name} (attempts that succeeded)"),
+            color: Some(i),
+            points: a
+                .service(s)
+                .series
+                .iter()
+                .filter(|b| b.attempts > 0)
+                .map(|b| ((b.start_s + bucket / 2) as f64, b.ok as f64 * 100.0 / b.attempts as f64))
+                .collect(),
+            band: Vec::new(),
+        })
+        .collect();
+    let mut users = vec![
+        Series {
+            name: "users in full service".into(),
+            color: Some(0),
+            points: a.users_full_service.iter().map(|p| (p.t_s as f64, pct(u64::from(p.full)))).collect(),
+            band: Vec::new(),
+        },
+        Series {
+            name: "users with partial service (webmail, temporary store)".into(),
+            color: Some(4),
+            points: a.users_full_service.iter().map(|p| (p.t_s as f64, pct(u64::from(p.partial)))).collect(),
+            band: Vec::new(),
+        },
+    ];
+    if f.mailboxes > 0 {
+        let mut pts: Vec<(f64, f64)> = vec![(0.0, 0.0)];
+        pts.extend(f.unavailable.iter().map(|&(t, n)| (secs(t) as f64, pct(u64::from(n) * 1_000_000 / u64::from(f.mailboxes)))));
+        users.push(Series { name: "mailboxes unavailable".into(), color: Some(1), points: pts, band: Vec::new() });
+    }
+
+    let marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
+    let checkpoint_rows = checkpoints
+        .iter()
+        .zip(&r.checkpoints)
+        .enumerate()
+        .map(|(i, (c, res))| {
+            vec![
+                format!("C{}", i + 1),
+                res.claim.clone(),
+                res.at.clone(),
+                res.metric.clone(),
+                res.shown.clone(),
+                crate::checkpoints::accepts(c),
+                if res.hit { "hit".into() } else { "MISSED".into() },
+            ]
+        })
+        .collect();
+
+    let queues = f
+        .queue_depth
+        .iter()
+        .enumerate()
+        .map(|(i, (node, pts))| {
+            let mut points = vec![(0.0, 0.0)];
+            points.extend(pts.iter().map(|&(t, d)| (t as f64, f64::from(d))));
+            Series { name: node.clone(), color: Some(i), points, band: Vec::new() }
+        })
+        .collect();
+    let hourly = |name: &str, color: usize, v: &[u32]| Series {
+        name: name.into(),
+        color: Some(color),
+        points: v.iter().enumerate().map(|(h, &n)| ((h as u64 * 3600) as f64, f64::from(n))).collect(),
+        band: Vec::new(),
+    };
+    let per_hour = vec![
+        hourly("accepted per hour (arrivals taken by the MX)", 1, &f.accepted_per_hour),
+        hourly("delivered per hour (into mailboxes)", 0, &f.delivered_per_hour),
+    ];
+    let delay_cdf = vec![Series {
+        name: "delivered mail".into(),
+        color: Some(0),
+        points: f.delay_cdf.iter().map(|&(s, ppm)| (s as f64, pct(u64::from(ppm)))).collect(),
+        band: Vec::new(),
+    }];
+
+    let restored = f.restored_us.map_or("-".to_string(), |t| clock.at(t));
+    let headline = vec![
+        ("outcome".into(), f.violation.as_ref().map_or(f.outcome.clone(), |v| format!("{}: {v}", f.outcome))),
+        ("accepted / delivered".into(), format!("{} / {}", f.accepted, f.delivered)),
+        ("lost".into(), f.lost.to_string()),
+        ("bounced (senders) + returned (DSN)".into(), format!("{} + {}", f.sender_bounced, f.returned)),
+        ("duplicates (deliveries + client re-downloads)".into(), format!("{} + {}", f.duplicates, f.client_duplicates)),
+        ("mailboxes offline at the peak".into(), Share(f.peak_unavailable_ppm).to_string()),
+        ("users without full service at the peak".into(), Share(f.users_affected_peak()).to_string()),
+        ("last mailbox restored".into(), restored),
+        (
+            "delivery delay p50 / p99 / max".into(),
+            [f.delay_s_p50, f.delay_s_p99, f.delay_s_max].map(|s| HumanDuration(s as i64 * 1_000_000).readable()).join(" / "),
+        ),
+        ("failovers".into(), f.failovers_us.len().to_string()),
+        ("events / trace hash".into(), format!("{} / {}", f.events, f.trace_hash)),
+    ];
+    let repro = crate::sweep::repro_command(file, f.seed);
+    RunData {
+        scenario: r.scenario.clone(),
+        summary: scenario_summary.to_string(),
+        file: file.to_string(),
+        seed: f.seed,
+        clock,
+        end_s,
+        passed: r.passed(),
+        headline,
+        timeline,
+        services,
+        users,
+        marks,
+        queues,
+        per_hour,
+        delay_cdf,
+        checkpoints: checkpoint_rows,
+        expectations: r.verdicts.iter().map(|v| (v.name.clone(), v.tag(), v.detail.clone(), v.failed())).collect(),
+        repro,
+    }
+}
+
+fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
+    let label = format!("C{}", i + 1);
+    match c.tolerance {
+        Tolerance::Share { min, max } => CheckMark {
+            label,
+            at_s: c.at_s,
+            window: None,
+            range: Some((min.map_or(0.0, |m| pct(u64::from(m.ppm()))), max.map_or(100.0, |m| pct(u64::from(m.ppm()))))),
+            value: res.value.map(pct),
+            hit: res.hit,
+        },
+        Tolerance::Window { early_s, late_s } => CheckMark {
+            label,
+            at_s: c.at_s,
+            window: Some((c.at_s.saturating_sub(early_s), c.at_s + late_s)),
+            range: None,
+            value: res.value.map(|v| v as f64),
+            hit: res.hit,
+        },
+    }
+}
+
+/// Bins `values` into at most `n` equal bins from their least to their
+/// greatest (one bin a unit wide when they are all equal).
+pub fn bins(values: &[f64], n: usize) -> Vec<(f64, f64, u64)> {
+    let (Some(lo), Some(hi)) = (values.iter().copied().reduce(f64::min), values.iter().copied().reduce(f64::max)) else {
+        return Vec::new();
+    };
+    if hi <= lo {
+        return vec![(lo - 0.5, lo + 0.5, values.len() as u64)];
+    }
+    let n = n.max(1);
+    let w = (hi - lo) / n as f64;
+    let mut out: Vec<(f64, f64, u64)> = (0..n).map(|i| (lo + w * i as f64, lo + w * (i + 1) as f64, 0)).collect();
+    for &v in values {
+        let i = (((v - lo) / w) as usize).min(n - 1);
+        out[i].2 += 1;
+    }
+    out
+}
+
+/// A value's nearest-rank percentile `p` (0..=100) of sorted `v`.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// A step curve `(t_s, value)` sampled at `t_s`: the last point at or
+/// before it (`first` before any point).
+pub fn sample(points: &[(f64, f64)], t_s: f64, first: f64) -> f64 {
+    let i = points.partition_point(|p| p.0 <= t_s);
+    if i == 0 {
+        first
+    } else {
+        points[i - 1].1
+    }
+}

@@ -1,0 +1,44 @@
+//! The run's Perfetto trace with what the runner knows beside the kernel:
+//! each recovery step as a span from its command to its completion, alerts
+//! on their own track, and, when asked (`run --trace F --trace-mail ID`),
+//! one mail's hops as a flow — the deliveries of the messages that carry its
+//! envelope, in order, with arrows between them.
+
+use mailsim_models::{Msg, World};
+use mailsim_sim::{Flow, Record, Sim, Slice, Time, INSTANTS_PER_TRACK_HOUR};
+
+use crate::run::RunResult;
+
+/// The Chrome/Perfetto JSON of a run kept with a full trace; `all` writes
+/// every event instead of sampling the routine ones.
+pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all: bool) -> String {
+    let end = r.report.end;
+    let mut extra: Vec<Slice> = Vec::new();
+    for (name, started, done) in &r.figures.steps {
+        if let Some(s) = started {
+            extra.push(Slice {
+                name: if done.is_some() { name.clone() } else { format!("{name} (never completed)") },
+                track: format!("recovery: {name}"),
+                start: Time(*s),
+                end: done.map_or(end, Time),
+            });
+        }
+    }
+    for (step, at, why, gave_up) in &r.figures.steps_failed {
+        let verdict = if *gave_up { "failed, given up" } else { "failed" };
+        extra.push(Slice {
+            name: format!("{step} {verdict}: {why}"),
+            track: format!("recovery: {step}"),
+            start: Time(*at),
+            end: Time(*at),
+        });
+    }
+    for (at, text) in &r.figures.alerts {
+        extra.push(Slice { name: text.clone(), track: "alerts".into(), start: Time(*at), end: Time(*at) });
+    }
+    // Messages print their envelope as `Envelope { id: 42, … }`.
+    let needle = mail.map(|id| format!("Envelope {{ id: {id},"));
+    let includes = |_: &Record, label: &str| needle.as_deref().is_some_and(|n| label.contains(n));
+    let flow = mail.map(|id| Flow { name: format!("mail {id}"), includes: &includes });
+    sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR))
+}
