@@ -32,8 +32,9 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Directory of scenario files: the default job replays every file in
-    /// it, and `run` and `check` look a scenario given by name up in it
-    /// (`mailsim run opensrs-2008-shelf-controller`).
+    /// it, and every subcommand that takes scenario files (`run`, `check`,
+    /// `sweep`, `compare`, `shrink`, `replay`, `report`) looks a scenario
+    /// given by name up in it (`mailsim run opensrs-2008-shelf-controller`).
     #[arg(long, default_value = "scenarios", global = true)]
     dir: PathBuf,
     /// Seeds per scenario for the default job (default: each file's
@@ -158,7 +159,21 @@ struct ReportArgs {
 
 fn main() -> ExitCode {
     mailsim_sim::log::init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Every subcommand that takes scenario files also takes their names in
+    // `--dir` (`mailsim sweep opensrs-2008-shelf-controller …`).
+    let dir = cli.dir.clone();
+    let find = |f: &mut PathBuf| *f = find_scenario(f, &dir);
+    match &mut cli.command {
+        Some(Command::Sweep(c)) => c.args.files.iter_mut().for_each(find),
+        Some(Command::Compare(c)) => {
+            find(&mut c.args.a);
+            find(&mut c.args.b);
+        }
+        Some(Command::Shrink(a)) => find(&mut a.file),
+        Some(Command::Replay(a)) => find(&mut a.file),
+        _ => {}
+    }
     match cli.command {
         None => replay_all(&cli.dir, cli.seeds),
         Some(Command::Sweep(c)) => {

@@ -219,4 +219,13 @@ fn reports_go_to_stdout_and_scenarios_can_be_named() {
     let out = mailsim(&["--dir", &dir, "run", "tiny-pass", "--check-determinism"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("deterministic: two runs of seed 0 agree on every event"));
+    // So do sweep, compare and shrink: a name is found in --dir.
+    let out_dir = fresh("named-sweep");
+    let out = mailsim(&["--dir", &dir, "sweep", "tiny-pass", "--seeds", "2", "--out", out_dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mailsim(&["--dir", &dir, "compare", "tiny-pass", "tiny-pass.toml", "--seeds", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mailsim(&["--dir", &dir, "sweep", "no-such-scenario", "--seeds", "1", "--out", out_dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
 }
