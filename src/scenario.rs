@@ -218,6 +218,12 @@ name_list!(
     RECIPIENTS.map(|(name, _)| name)
 );
 name_list!(
+    /// `RebuildPriority::NAMES`.
+    RebuildPriorityName,
+    "How much bandwidth rebuilds take from clients under load (NetApp's raid.reconstruct.perf_impact).",
+    RebuildPriority::NAMES
+);
+name_list!(
     /// `Metric::NAMES`.
     MetricName,
     "What a checkpoint measures.",
@@ -551,6 +557,7 @@ pub struct StorageTable {
     /// `raid.reconstruct.perf_impact`): `low`, `medium` or `high`; under full
     /// client load a rebuild keeps 10%, 40% or 90% of its rate. Default
     /// `medium`.
+    #[schemars(with = "Option<RebuildPriorityName>")]
     pub rebuild_priority: Option<String>,
     /// The share of the disks' bandwidth clients use at the busiest hour of
     /// the day, as a range drawn per seed (`["40%", "80%"]`, the default) or
@@ -605,8 +612,9 @@ pub enum TakesSpec {
         /// The longest it takes.
         max: HumanDuration,
         /// Where the estimate comes from (a document, or the postmortem's
-        /// own words).
-        source: String,
+        /// own words); required.
+        #[serde(default)]
+        source: Option<String>,
     },
 }
 
@@ -1421,7 +1429,13 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     match s.stale_disks {
         Some(StaleDisksSpec::Share(v)) => st.stale_disks = StaleDisks::Chance(v.ppm()),
-        Some(StaleDisksSpec::Count(n)) => st.stale_disks = StaleDisks::PerShelf(n),
+        Some(StaleDisksSpec::Count(n)) => {
+            let holds = u64::from(st.groups / st.shelves.max(1)) * u64::from(disks);
+            if u64::from(n) > holds {
+                return Err(bad("topology.storage.stale_disks", format!("{n} stale disks per shelf, but a shelf holds only {holds}")));
+            }
+            st.stale_disks = StaleDisks::PerShelf(n);
+        }
         None => {}
     }
     if let Some(p) = &s.rebuild_priority {
@@ -1845,8 +1859,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             None => Delay::default(),
             Some(TakesSpec::Fixed(d)) => Delay::Fixed(dur(*d, &field("takes"))?),
             Some(TakesSpec::Estimate { min, mode, max, source }) => {
-                if source.trim().is_empty() {
-                    return Err(bad(field("takes.source"), "say where the estimate comes from"));
+                if source.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                    return Err(bad(field("takes.source"), "an estimate needs a `source`: say where it comes from"));
                 }
                 let (a, z) = (dur(*min, &field("takes.min"))?, dur(*max, &field("takes.max"))?);
                 let d = match mode {

@@ -54,6 +54,9 @@ fn impossible_values_are_errors() {
     expect_error("phase-after-end.toml", 5, Some("run.fault_phase"), "ends after the run");
     expect_error("bad-step.toml", 7, Some("recovery[0].after"), "not an earlier step");
     expect_error("bad-size.toml", 4, Some("topology.storage.disk_size"), "not a size");
+    expect_error("takes-unordered.toml", 8, Some("recovery[0].takes"), "min <= mode <= max");
+    expect_error("takes-no-source.toml", 8, Some("recovery[0].takes.source"), "needs a `source`");
+    expect_error("stale-too-many.toml", 5, Some("topology.storage.stale_disks"), "a shelf holds only");
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
 }
 

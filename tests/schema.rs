@@ -143,6 +143,7 @@ fn other_fixed_lists_are_enums_too() {
     assert_eq!(enum_at(&["topology", "mta", "retry"]), strings(&RETRY_PROFILES));
     assert_eq!(enum_at(&["topology", "operators", "start_day"]), strings(&["mon", "tue", "wed", "thu", "fri", "sat", "sun"]));
     assert_eq!(enum_at(&["workload", "recipients"]), strings(&["uniform", "zipf"]));
+    assert_eq!(enum_at(&["topology", "storage", "rebuild_priority"]), strings(&["low", "medium", "high"]));
     // Fields that were Rust enums all along.
     assert_eq!(enum_at(&["topology", "mx_down"]), strings(&["refuse", "silent"]));
     assert_eq!(enum_at(&["topology", "storage", "placement"]), strings(&["random", "round-robin"]));
