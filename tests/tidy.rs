@@ -130,7 +130,7 @@ fn the_banned_api_check_can_fail() {
 #[test]
 fn every_source_file_has_a_module_header() {
     let mut files = Vec::new();
-    for dir in ["sim/src", "models/src", "src"] {
+    for dir in ["sim/src", "models/src", "src", "harness/src", "harness/tests", "harness/examples", "harness/benches"] {
         rust_files(&root().join(dir), &mut files);
     }
     let missing: Vec<String> = files
