@@ -84,6 +84,58 @@ pub enum Legend {
     MiddleRight,
 }
 
+/// A chart over hours from T+0 (labelled on `clock`) and `0..y_max`, its
+/// mesh and axis descriptions drawn: the frame every time plot shares.
+type TimeChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+fn time_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    clock: &Clock,
+    end_h: f64,
+    y_max: f64,
+    y_desc: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .margin_right(24)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..end_h, 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_labels(8)
+        .y_labels(6)
+        .x_label_formatter(&|h| clock.tick(*h))
+        .y_label_formatter(y_label)
+        .x_desc(clock.axis())
+        .y_desc(y_desc)
+        .label_style(font(14))
+        .axis_desc_style(font(14))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The series' legend box at `at`.
+fn draw_legend<'a, 'b>(chart: &mut TimeChart<'a, 'b>, at: SeriesLabelPosition) -> Result<(), String>
+where
+    'b: 'a,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(font(13))
+        .draw()
+        .map_err(err)
+}
+
 /// Draws a [`TimePlot`]. The first series is drawn wide and pale under the
 /// others, so a curve that another one covers (delivered = accepted) stays
 /// visible.
@@ -91,31 +143,12 @@ pub fn time_lines(p: TimePlot) -> PlotResult {
     let TimePlot { clock, end_s, y_desc, y_max, series, marks, step, percent, legend } = p;
     let end_h = (end_s as f64 / 3600.0).max(1.0 / 60.0);
     svg(WIDE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..end_h, 0f64..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_labels(8)
-            .y_labels(6)
-            .x_label_formatter(&|h| clock.tick(*h))
-            .y_label_formatter(&|y| match () {
-                _ if percent => format!("{y:.0}%"),
-                _ if y_max <= 10.0 => format!("{y:.1}"),
-                _ => format!("{y:.0}"),
-            })
-            .x_desc(clock.axis())
-            .y_desc(y_desc)
-            .label_style(font(14))
-            .axis_desc_style(font(14))
-            .draw()
-            .map_err(err)?;
+        let y_label = |y: &f64| match () {
+            _ if percent => format!("{y:.0}%"),
+            _ if y_max <= 10.0 => format!("{y:.1}"),
+            _ => format!("{y:.0}"),
+        };
+        let mut chart = time_chart(root, clock, end_h, y_max, y_desc, &y_label)?;
         // Checkpoint windows first, under the curves.
         for m in marks.iter().filter(|m| m.window.is_some()) {
             let (a, z) = m.window.expect("filtered");
@@ -152,17 +185,11 @@ pub fn time_lines(p: TimePlot) -> PlotResult {
             chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y_max * 0.97), font(13).color(&c)))).map_err(err)?;
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(match legend {
-                    Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                    Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
-                })
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font(font(13))
-                .draw()
-                .map_err(err)?;
+            let at = match legend {
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
+            };
+            draw_legend(&mut chart, at)?;
         }
         Ok(())
     })
@@ -384,27 +411,7 @@ pub fn histogram(bins: &[(f64, f64, u64)], x_desc: &str, label: &dyn Fn(f64) -> 
 pub fn bands(clock: &Clock, end_s: u64, y_desc: &str, y_max: f64, series: &[Series]) -> PlotResult {
     let end_h = (end_s as f64 / 3600.0).max(1.0 / 60.0);
     svg(WIDE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..end_h, 0f64..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_labels(8)
-            .y_labels(6)
-            .x_label_formatter(&|h| clock.tick(*h))
-            .y_label_formatter(&|y| format!("{y:.0}%"))
-            .x_desc(clock.axis())
-            .y_desc(y_desc)
-            .label_style(font(14))
-            .axis_desc_style(font(14))
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(root, clock, end_h, y_max, y_desc, &|y: &f64| format!("{y:.0}%"))?;
         for (i, s) in series.iter().enumerate() {
             let c = color(s.color.unwrap_or(i));
             if !s.band.is_empty() {
@@ -419,14 +426,7 @@ pub fn bands(clock: &Clock, end_s: u64, y_desc: &str, y_max: f64, series: &[Seri
                 .label(s.name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.mix(0.6).filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(font(13))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     })
 }
