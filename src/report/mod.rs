@@ -218,38 +218,32 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
     }
 
     b.push_str("<h2 id=\"queues\">Queues and throughput</h2>\n");
-    b.push_str(&figure(
+    // Counts over time, as steps, the same frame for both.
+    let counts = |id: &str, caption: &str, y_desc: &str, series: &[Series]| -> Result<String, String> {
+        let svg = plot::time_lines(TimePlot {
+            y_desc,
+            y_max: (max_y(series) * 1.1).max(1.0),
+            series,
+            marks: &[],
+            step: true,
+            percent: false,
+            legend: Legend::UpperRight,
+            ..base
+        })?;
+        Ok(figure(id, caption, &svg, count(series), ""))
+    };
+    b.push_str(&counts(
         "plot-queues",
         "Mails in each node's queue, as sampled at each change of its depth bucket.",
-        &plot::time_lines(TimePlot {
-            y_desc: "mails queued",
-            y_max: (max_y(&d.queues) * 1.1).max(1.0),
-            series: &d.queues,
-            marks: &[],
-            step: true,
-            percent: false,
-            legend: Legend::UpperRight,
-            ..base
-        })?,
-        count(&d.queues),
-        "",
-    ));
-    b.push_str(&figure(
+        "mails queued",
+        &d.queues,
+    )?);
+    b.push_str(&counts(
         "plot-per-hour",
         "Mails delivered into mailboxes per hour against the mails the MX accepted per hour: a backlog is the gap between them.",
-        &plot::time_lines(TimePlot {
-            y_desc: "mails per hour",
-            y_max: (max_y(&d.per_hour) * 1.1).max(1.0),
-            series: &d.per_hour,
-            marks: &[],
-            step: true,
-            percent: false,
-            legend: Legend::UpperRight,
-            ..base
-        })?,
-        count(&d.per_hour),
-        "",
-    ));
+        "mails per hour",
+        &d.per_hour,
+    )?);
     b.push_str("<h2 id=\"delay\">Delivery delay</h2>\n");
     b.push_str(&figure(
         "plot-delay",
