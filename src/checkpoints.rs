@@ -334,16 +334,14 @@ pub fn evaluate(checkpoints: &[Checkpoint], t0: Option<ClockTime>, f: &Figures) 
                 }
                 (_, None) => (false, "never happened".to_string()),
             };
-            CheckpointResult {
-                claim: c.claim.clone(),
-                at: c.clock.map_or(format!("T+{}", HumanDuration(c.at_s as i64 * 1_000_000).readable()), |k| k.to_string()),
-                metric: c.metric_name.clone(),
-                value,
-                shown,
-                hit,
-            }
+            CheckpointResult { claim: c.claim.clone(), at: at_text(c), metric: c.metric_name.clone(), value, shown, hit }
         })
         .collect()
+}
+
+/// A checkpoint's time as the file gave it: a clock time, or `T+45.5h`.
+pub fn at_text(c: &Checkpoint) -> String {
+    c.clock.map_or(format!("T+{}", HumanDuration(c.at_s as i64 * 1_000_000).readable()), |k| k.to_string())
 }
 
 /// What a checkpoint accepts, as a person reads it.

@@ -2,11 +2,13 @@
 //! the CLI. Scenarios are data (`scenarios/*.toml`); this crate turns them into
 //! runs of the models on the kernel and checks their expectations.
 
+pub mod calibrate;
 pub mod checkpoints;
 pub mod compare;
 pub mod error;
 pub mod output;
 pub mod pool;
+pub mod ranges;
 pub mod replay;
 pub mod report;
 pub mod run;

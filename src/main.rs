@@ -107,6 +107,12 @@ enum Command {
     Shrink(mailsim::shrink::ShrinkArgs),
     /// Compare two recovery plans on the same seeds (paired, bootstrap CIs).
     Compare(CompareCmd),
+    /// Search a scenario's ranged parameters for the values consistent with
+    /// its checkpoints (approximate Bayesian computation by rejection) and
+    /// write the calibrated file. Exits 0 when some draws are consistent, 1
+    /// when none is (the nearest are reported and written), 2 on invalid
+    /// input.
+    Calibrate(mailsim::calibrate::CalibrateArgs),
     /// Write an HTML report (one self-contained page with plots) of a run
     /// (one scenario file and `--seed`), a comparison (two scenario files and
     /// `--seeds`) or a finished sweep (its result directories). Exits 0 once
@@ -172,6 +178,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Shrink(a)) => find(&mut a.file),
         Some(Command::Replay(a)) => find(&mut a.file),
+        Some(Command::Calibrate(a)) => find(&mut a.file),
         _ => {}
     }
     match cli.command {
@@ -196,6 +203,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Report(a)) => report_cmd(&a, &cli.dir),
+        Some(Command::Calibrate(a)) => mailsim::calibrate::calibrate_cmd(&a),
         Some(Command::Merge(a)) => mailsim::sweep::merge_cmd(&a),
         Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
         Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),
@@ -220,6 +228,11 @@ fn main() -> ExitCode {
                         if let Err(code) = emit(&format!("ok    {} ({})", f.display(), s.name())) {
                             return code;
                         }
+                        for r in &s.ranges {
+                            if let Err(code) = emit(&format!("      ranged: {}", r.describe())) {
+                                return code;
+                            }
+                        }
                     }
                     Err(e) => {
                         note!("error {e}");
@@ -242,6 +255,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            mailsim::ranges::note_midpoints(&s);
             if check_determinism {
                 match mailsim_sim::check_determinism(seed, |sd| s.topology(sd).build()) {
                     Ok(hash) => note!("deterministic: two runs of seed {seed} agree on every event (trace {hash:016x})"),

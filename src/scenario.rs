@@ -1045,6 +1045,13 @@ pub struct Scenario {
     pub topology: Topology,
     /// The file's `[[checkpoints]]`, validated.
     pub checkpoints: Vec<crate::checkpoints::Checkpoint>,
+    /// The file's ranged parameters (`{ range = [a, b], reason }`), each at
+    /// its midpoint in `file` and `topology` (`ranges.rs`).
+    pub ranges: Vec<crate::ranges::Ranged>,
+    /// The merged TOML with the ranges at their midpoints, for
+    /// [`Scenario::with_values`] (empty when built by [`Scenario::from_file`],
+    /// which has no ranges).
+    table: toml::Table,
 }
 
 /// One file of an `extends` chain: the path as named, its canonical form
@@ -1252,23 +1259,57 @@ impl Scenario {
         Scenario::from_merged(path, merged, &chain)
     }
 
-    fn from_merged(path: &Path, merged: toml::Table, chain: &[Link]) -> Result<Scenario, ScenarioError> {
-        let de = toml::Value::Table(merged);
-        let file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = to_path(e.path());
-            let message = e.inner().message().trim().to_string();
-            error_in_chain(chain, field, message)
-        })?;
+    fn from_merged(path: &Path, mut merged: toml::Table, chain: &[Link]) -> Result<Scenario, ScenarioError> {
         let located = |(field, message): Bad| error_in_chain(chain, FieldPath::parse(&field), message);
-        let topology = build_topology(&file).map_err(located)?;
-        let checkpoints = crate::checkpoints::compile(
-            &file.checkpoints,
-            file.scenario.t0,
-            file.run.duration,
-            &file.recovery.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-        )
-        .map_err(located)?;
-        Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
+        let ranges = crate::ranges::extract(&mut merged).map_err(located)?;
+        let s = Scenario::from_table(path, merged, ranges.clone()).map_err(located)?;
+        // Valid at the midpoints; now each range at either end, the others
+        // at their midpoints.
+        for r in &ranges {
+            for (end, v) in [("low", r.lo), ("high", r.hi)] {
+                let mut t = s.table.clone();
+                crate::ranges::set(&mut t, &r.path, r.value(v));
+                Scenario::from_table(path, t, Vec::new()).map_err(|(field, message)| {
+                    located((field, format!("with `{}` at the {end} end of its range ({}): {message}", r.path, r.show(v))))
+                })?;
+            }
+        }
+        Ok(s)
+    }
+
+    /// Parses and validates a merged table that has no ranges left; errors
+    /// are (field, message). A type error at a field that was a range says
+    /// that a range stands only for a number, duration, size, rate or share.
+    fn from_table(path: &Path, table: toml::Table, ranges: Vec<crate::ranges::Ranged>) -> Result<Scenario, Bad> {
+        let file: ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+            let field = to_path(e.path());
+            let mut message = e.inner().message().trim().to_string();
+            if let Some(r) = ranges.iter().find(|r| field.0.starts_with(&r.path.0)) {
+                message =
+                    format!("a range stands for a number, duration, size, rate or share, and this field takes none of them ({message})");
+                return (r.path.to_string(), message);
+            }
+            (field.to_string(), message)
+        })?;
+        let mut s = Scenario::from_file(file, path)?;
+        s.table = table;
+        s.ranges = ranges;
+        Ok(s)
+    }
+
+    /// This scenario with its ranged parameters at `values` (one per
+    /// [`Scenario::ranges`] entry, in its kind's unit): what `calibrate`
+    /// runs for one draw. Errors are (field, message).
+    pub fn with_values(&self, values: &[i128]) -> Result<Scenario, (String, String)> {
+        assert_eq!(values.len(), self.ranges.len(), "one value per ranged parameter");
+        if self.ranges.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut t = self.table.clone();
+        for (r, &v) in self.ranges.iter().zip(values) {
+            crate::ranges::set(&mut t, &r.path, r.value(v));
+        }
+        Scenario::from_table(&self.path, t, self.ranges.clone())
     }
 
     /// A scenario from a file already parsed (in memory, or edited by
@@ -1282,7 +1323,7 @@ impl Scenario {
             file.run.duration,
             &file.recovery.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
         )?;
-        Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints })
+        Ok(Scenario { path: path.to_path_buf(), file, topology, checkpoints, ranges: Vec::new(), table: toml::Table::new() })
     }
 
     pub fn name(&self) -> &str {

@@ -60,6 +60,17 @@ fn impossible_values_are_errors() {
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
 }
 
+/// Ranged parameters (`{ range = [a, b], reason }`, `src/ranges.rs`): each
+/// mistake named at its field; a range must also be valid at both ends.
+#[test]
+fn bad_ranges_are_errors() {
+    expect_error("range-reversed.toml", 4, Some("topology.storage.rebuild_rate.range"), "not below the high end");
+    expect_error("range-no-reason.toml", 4, Some("topology.storage.rebuild_rate.reason"), "needs a `reason`");
+    expect_error("range-not-numeric.toml", 4, Some("topology.storage.placement.range"), "only a field that takes");
+    expect_error("range-on-text.toml", 4, Some("topology.mta.retry"), "this field takes none of them");
+    expect_error("range-end-invalid.toml", 4, Some("topology.storage.disks_per_group"), "at the high end of its range (70)");
+}
+
 #[test]
 fn a_missing_file_is_an_error_not_a_panic() {
     let err = Scenario::load(&bad("no-such-file.toml")).expect_err("missing");

@@ -113,6 +113,7 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     let mut scenarios: Vec<Loaded> = Vec::new();
     for path in &cfg.files {
         let scenario = Scenario::load(path)?;
+        crate::ranges::note_midpoints(&scenario);
         let hash = scenario_hash(path)?;
         if let Some(other) = scenarios.iter().find(|l| l.scenario.name() == scenario.name()) {
             if other.hash == hash {

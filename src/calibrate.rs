@@ -1,0 +1,634 @@
+//! `mailsim calibrate`: which values of a scenario's uncertain parameters
+//! agree with the postmortem's checkpoints.
+//!
+//! The file declares its uncertain parameters as ranges
+//! (`{ range = [a, b], reason = "…" }`, `ranges.rs`) and the postmortem's
+//! claims as `[[checkpoints]]`. Calibration is approximate Bayesian
+//! computation by rejection:
+//!
+//! 1. **Draws.** `--draws N` parameter vectors from the ranges, a Latin
+//!    hypercube (each range cut into N equal strata, each stratum drawn once,
+//!    a uniform point inside it), from the seeded stream
+//!    `calibrate/<field>` of the calibration seed (`--seed`): the same
+//!    command draws the same values on every machine, and adding a range
+//!    does not move the others' draws.
+//! 2. **Runs.** Every draw runs on the same `--seeds K` run seeds (0 to
+//!    K-1: common random numbers, so two draws differ by their parameters,
+//!    not their luck), on all cores through `pool` (parallel across runs
+//!    only).
+//! 3. **Rule.** A draw is *consistent* with the postmortem when, for every
+//!    checkpoint, the share of its K runs that hit the checkpoint reaches the
+//!    checkpoint's `on_seeds` (50% where it gives none). The consistent
+//!    draws are kept. When none is, the `--keep` share of draws (default
+//!    10%, at least one) nearest to the checkpoints are kept instead and the
+//!    command exits 1: nearest by the mean, over checkpoints and runs, of
+//!    how far the simulated value fell outside what the checkpoint accepts,
+//!    in units of its tolerance (a share's min-to-max width, else 10
+//!    points; an event's early-to-late window, else one hour; an event that
+//!    never happened counts 10).
+//! 4. **Report.** Per parameter, the prior range and the kept draws' region:
+//!    min, 5th percentile, median, 95th percentile, max, and the 90%
+//!    interval's width as a share of the prior's. Per checkpoint, the hit
+//!    rate over all runs (the prior's) and over the kept draws' runs.
+//! 5. **File.** The scenario file with each range replaced by the kept
+//!    draws' median (rounded to three significant digits), or with
+//!    `--keep-ranges` narrowed to their 90% interval, each with a comment
+//!    naming the calibration run; the file's other comments are kept
+//!    (`toml_edit`). The written file is loaded back before the command
+//!    reports success.
+//!
+//! Only ranges written in FILE itself can be replaced: a range inherited
+//! through `extends` is an error (calibrate the file that declares it).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mailsim_sim::Stream;
+use serde::Serialize;
+
+use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
+use crate::error::Seg;
+use crate::note;
+use crate::ranges::Ranged;
+use crate::scenario::Scenario;
+use crate::units::Share;
+
+/// Most draws one calibration makes.
+pub const DRAWS_MAX: u32 = 100_000;
+/// Most run seeds per draw.
+pub const SEEDS_MAX: u32 = 10_000;
+/// Most runs (draws × seeds) one calibration makes.
+pub const RUNS_MAX: u64 = 10_000_000;
+/// The hit share a checkpoint without `on_seeds` needs in a consistent draw.
+pub const DEFAULT_HIT_SHARE: Share = Share(500_000);
+/// The distance of a checkpoint whose event never happened in a run.
+const NEVER: f64 = 10.0;
+
+/// `mailsim calibrate FILE [--draws N] [--seeds K] [--out PATH] [--jobs J]`.
+#[derive(clap::Args, Debug)]
+pub struct CalibrateArgs {
+    /// A scenario file with ranged parameters and `[[checkpoints]]` (or the
+    /// name of one in `--dir`).
+    pub file: PathBuf,
+    /// Parameter draws (a Latin hypercube over the ranges); 1 to 100,000.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=i64::from(DRAWS_MAX)))]
+    pub draws: u32,
+    /// Run seeds per draw (seeds 0 to K-1, the same for every draw); 1 to
+    /// 10,000.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=i64::from(SEEDS_MAX)))]
+    pub seeds: u32,
+    /// The calibration seed: which draws are made.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the calibrated scenario file. Default: next to FILE,
+    /// as `<name>.calibrated.toml`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// When no draw is consistent with every checkpoint: the share of draws
+    /// nearest to the checkpoints to keep (at least one).
+    #[arg(long, default_value = "10%", value_parser = parse_keep)]
+    pub keep: Share,
+    /// Write each range narrowed to the kept draws' 90% interval instead of
+    /// replacing it with their median.
+    #[arg(long)]
+    pub keep_ranges: bool,
+    /// Print the calibration as JSON on stdout (the human report goes to
+    /// stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_keep(text: &str) -> Result<Share, String> {
+    let s = crate::units::parse_share(text)?;
+    if s.ppm() == 0 {
+        return Err("keep more than 0% of the draws".into());
+    }
+    Ok(s)
+}
+
+/// The search's settings (the command line without its files).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub draws: u32,
+    pub seeds: u32,
+    pub seed: u64,
+    pub jobs: usize,
+    pub keep: Share,
+}
+
+/// One parameter draw and what its runs showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Draw {
+    /// One value per ranged parameter, in its kind's unit.
+    pub values: Vec<i128>,
+    /// Per checkpoint, how many of the draw's runs hit it.
+    pub hits: Vec<u32>,
+    /// Mean distance of its runs to the checkpoints (0: every run hit all).
+    pub distance: f64,
+    pub consistent: bool,
+    pub kept: bool,
+    /// Why the draw could not run: the scenario is invalid with its values.
+    pub invalid: Option<String>,
+}
+
+/// What the kept draws say about one parameter.
+#[derive(Clone, Debug, Serialize)]
+pub struct Region {
+    pub field: String,
+    pub reason: String,
+    pub prior: [i128; 2],
+    pub min: i128,
+    pub p5: i128,
+    pub median: i128,
+    pub p95: i128,
+    pub max: i128,
+    /// The 90% interval's width over the prior's.
+    pub width_share: f64,
+    /// The same, as a person reads it.
+    pub shown: RegionShown,
+}
+
+/// A region's values in the parameter's units.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionShown {
+    pub prior: String,
+    pub interval: String,
+    pub median: String,
+    pub min_max: String,
+}
+
+/// A checkpoint's hit rates under the prior and the kept draws.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckpointRates {
+    pub claim: String,
+    pub at: String,
+    /// The hit share a consistent draw needs.
+    pub required: Share,
+    pub prior_hit: f64,
+    pub kept_hit: f64,
+}
+
+/// A whole calibration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibration {
+    pub scenario: String,
+    pub draws: u32,
+    pub seeds: u32,
+    pub seed: u64,
+    /// Draws consistent with every checkpoint.
+    pub consistent: u32,
+    /// Draws kept (the consistent ones, or the nearest when none is).
+    pub kept: u32,
+    /// Draws whose values made the scenario invalid.
+    pub invalid: u32,
+    pub regions: Vec<Region>,
+    pub checkpoints: Vec<CheckpointRates>,
+    pub every: Vec<Draw>,
+    /// Wall-clock seconds the runs took, and draws per second.
+    pub wall_s: f64,
+    pub draws_per_s: f64,
+}
+
+/// The Latin hypercube: `n` values per range, each range's strata in an
+/// order drawn from its own stream.
+pub fn draw_values(ranges: &[Ranged], n: u32, seed: u64) -> Vec<Vec<i128>> {
+    let n64 = u64::from(n);
+    let columns: Vec<Vec<i128>> = ranges
+        .iter()
+        .map(|r| {
+            let mut stream = Stream::new(seed, &format!("calibrate/{}", r.path));
+            let mut strata: Vec<u64> = (0..n64).collect();
+            for i in (1..strata.len()).rev() {
+                let j = stream.below(i as u64 + 1) as usize;
+                strata.swap(i, j);
+            }
+            // Integers include their high end; the other kinds are continuous.
+            let span = if r.kind == crate::ranges::Kind::Integer { r.hi - r.lo + 1 } else { r.hi - r.lo };
+            strata
+                .into_iter()
+                .map(|k| {
+                    let u = i128::from(stream.below(1 << 32));
+                    let pos = (i128::from(k) << 32) + u;
+                    (r.lo + span * pos / (i128::from(n) << 32)).min(r.hi)
+                })
+                .collect()
+        })
+        .collect();
+    (0..n as usize).map(|d| columns.iter().map(|c| c[d]).collect()).collect()
+}
+
+/// How far a run's value fell outside what a checkpoint accepts, in units
+/// of its tolerance (see the module doc).
+fn distance(c: &Checkpoint, r: &CheckpointResult) -> f64 {
+    let Some(v) = r.value else { return NEVER };
+    let v = v as f64;
+    match c.tolerance {
+        Tolerance::Share { min, max } => {
+            let lo = min.map_or(0.0, |m| f64::from(m.ppm()));
+            let hi = max.map_or(1e6, |m| f64::from(m.ppm()));
+            let scale = match (min, max) {
+                (Some(_), Some(_)) if hi > lo => hi - lo,
+                _ => 100_000.0,
+            };
+            (lo - v).max(v - hi).max(0.0) / scale
+        }
+        Tolerance::Window { early_s, late_s } => {
+            let (at, early, late) = (c.at_s as f64, early_s as f64, late_s as f64);
+            let scale = (early + late).max(3600.0);
+            ((at - early) - v).max(v - (at + late)).max(0.0) / scale
+        }
+    }
+}
+
+/// Nearest-rank percentile `p` (0-100) of sorted values.
+fn percentile(sorted: &[i128], p: u32) -> i128 {
+    let n = sorted.len();
+    let rank = (usize::try_from(p).unwrap_or(100) * n).div_ceil(100).clamp(1, n);
+    sorted[rank - 1]
+}
+
+/// Runs the search over `s`'s ranges (see the module doc).
+pub fn calibrate(s: &Scenario, o: &Options) -> Result<Calibration, String> {
+    if s.ranges.is_empty() {
+        return Err("the file declares no ranged parameter (`{ range = [low, high], reason = \"…\" }`): nothing to calibrate".into());
+    }
+    if s.checkpoints.is_empty() {
+        return Err("the file lists no `[[checkpoints]]`: nothing to calibrate against".into());
+    }
+    let runs = u64::from(o.draws) * u64::from(o.seeds);
+    if runs > RUNS_MAX {
+        return Err(format!("{} draws × {} seeds = {runs} runs; one calibration runs at most {RUNS_MAX}", o.draws, o.seeds));
+    }
+    let values = draw_values(&s.ranges, o.draws, o.seed);
+    let scenarios: Vec<Result<Scenario, String>> =
+        values.iter().map(|v| s.with_values(v).map_err(|(field, message)| format!("{field}: {message}"))).collect();
+    let k = u64::from(o.seeds);
+    let started = Instant::now();
+    let results = crate::pool::map_jobs(runs, o.jobs, |j| {
+        let sc = scenarios[(j / k) as usize].as_ref().ok()?;
+        let r = crate::run::run(sc, j % k);
+        let d: f64 = sc.checkpoints.iter().zip(&r.checkpoints).map(|(c, x)| distance(c, x)).sum::<f64>() / sc.checkpoints.len() as f64;
+        Some((r.checkpoints.iter().map(|x| x.hit).collect::<Vec<bool>>(), d))
+    });
+    let wall_s = started.elapsed().as_secs_f64();
+    let required: Vec<Share> = s.checkpoints.iter().map(|c| c.on_seeds.unwrap_or(DEFAULT_HIT_SHARE)).collect();
+    let mut every: Vec<Draw> = values
+        .into_iter()
+        .zip(&scenarios)
+        .enumerate()
+        .map(|(d, (values, sc))| {
+            let runs = &results[d * o.seeds as usize..(d + 1) * o.seeds as usize];
+            if let Err(e) = sc {
+                return Draw {
+                    values,
+                    hits: Vec::new(),
+                    distance: f64::INFINITY,
+                    consistent: false,
+                    kept: false,
+                    invalid: Some(e.clone()),
+                };
+            }
+            let mut hits = vec![0u32; required.len()];
+            let mut distance = 0.0;
+            for (h, dist) in runs.iter().flatten() {
+                for (n, hit) in hits.iter_mut().zip(h) {
+                    *n += u32::from(*hit);
+                }
+                distance += dist;
+            }
+            distance /= f64::from(o.seeds);
+            let consistent =
+                hits.iter().zip(&required).all(|(&n, share)| u64::from(n) * 1_000_000 >= u64::from(share.ppm()) * u64::from(o.seeds));
+            Draw { values, hits, distance, consistent, kept: consistent, invalid: None }
+        })
+        .collect();
+    let consistent = every.iter().filter(|d| d.consistent).count() as u32;
+    if consistent == 0 {
+        let keep = (u64::from(o.draws) * u64::from(o.keep.ppm())).div_ceil(1_000_000).max(1) as usize;
+        let mut order: Vec<usize> = (0..every.len()).filter(|&d| every[d].invalid.is_none()).collect();
+        order.sort_by(|&a, &b| every[a].distance.total_cmp(&every[b].distance).then(a.cmp(&b)));
+        for d in order.into_iter().take(keep) {
+            every[d].kept = true;
+        }
+    }
+    let kept: Vec<&Draw> = every.iter().filter(|d| d.kept).collect();
+    if kept.is_empty() {
+        let first = every.iter().find_map(|d| d.invalid.clone()).unwrap_or_default();
+        return Err(format!("every draw makes the scenario invalid (first: {first}); narrow the ranges"));
+    }
+    let regions = s
+        .ranges
+        .iter()
+        .enumerate()
+        .map(|(p, r)| {
+            let mut v: Vec<i128> = kept.iter().map(|d| d.values[p]).collect();
+            v.sort_unstable();
+            let (p5, median, p95) = (percentile(&v, 5), percentile(&v, 50), percentile(&v, 95));
+            Region {
+                field: r.path.to_string(),
+                reason: r.reason.clone(),
+                prior: [r.lo, r.hi],
+                min: v[0],
+                p5,
+                median,
+                p95,
+                max: v[v.len() - 1],
+                width_share: (p95 - p5) as f64 / (r.hi - r.lo) as f64,
+                shown: RegionShown {
+                    prior: format!("{} to {}", r.show(r.lo), r.show(r.hi)),
+                    interval: format!("{} to {}", r.show(p5), r.show(p95)),
+                    median: r.show(median),
+                    min_max: format!("{} to {}", r.show(v[0]), r.show(v[v.len() - 1])),
+                },
+            }
+        })
+        .collect();
+    let valid: Vec<&Draw> = every.iter().filter(|d| d.invalid.is_none()).collect();
+    let rate = |draws: &[&Draw], c: usize| {
+        let hits: u64 = draws.iter().map(|d| u64::from(d.hits[c])).sum();
+        hits as f64 / (draws.len() as f64 * f64::from(o.seeds))
+    };
+    let checkpoints = s
+        .checkpoints
+        .iter()
+        .enumerate()
+        .map(|(c, cp)| CheckpointRates {
+            claim: cp.claim.clone(),
+            at: crate::checkpoints::at_text(cp),
+            required: required[c],
+            prior_hit: rate(&valid, c),
+            kept_hit: rate(&kept, c),
+        })
+        .collect();
+    Ok(Calibration {
+        scenario: s.name().to_string(),
+        draws: o.draws,
+        seeds: o.seeds,
+        seed: o.seed,
+        consistent,
+        kept: kept.len() as u32,
+        invalid: (every.len() - valid.len()) as u32,
+        regions,
+        checkpoints,
+        every,
+        wall_s,
+        draws_per_s: f64::from(o.draws) / wall_s.max(1e-9),
+    })
+}
+
+/// The report `calibrate` prints.
+pub fn report_text(c: &Calibration, command: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let runs = u64::from(c.draws) * u64::from(c.seeds);
+    let _ = writeln!(out, "calibrate {}: {} draws x {} seeds (0..{}) = {runs} runs", c.scenario, c.draws, c.seeds, c.seeds);
+    let _ = writeln!(out, "  {command}");
+    let _ = writeln!(out, "  {:.1} s, {:.1} draws/s, {:.0} runs/s", c.wall_s, c.draws_per_s, runs as f64 / c.wall_s.max(1e-9));
+    if c.invalid > 0 {
+        let first = c.every.iter().find_map(|d| d.invalid.as_deref()).unwrap_or_default();
+        let _ = writeln!(out, "  {} draws made the scenario invalid and were not run (first: {first})", c.invalid);
+    }
+    if c.consistent > 0 {
+        let _ = writeln!(
+            out,
+            "consistent with every checkpoint: {} of {} draws ({:.1}%); the region below is theirs",
+            c.consistent,
+            c.draws,
+            100.0 * f64::from(c.consistent) / f64::from(c.draws)
+        );
+    } else {
+        let _ = writeln!(out, "NO draw is consistent with every checkpoint: the region below is the {} draws nearest to them", c.kept);
+    }
+    let _ =
+        writeln!(out, "\nparameter                                 prior                 90% of kept draws     median        min to max");
+    for r in &c.regions {
+        let _ = writeln!(
+            out,
+            "{:<41} {:<21} {:<21} {:<13} {}   ({:.0}% of the prior's width)",
+            r.field,
+            r.shown.prior,
+            r.shown.interval,
+            r.shown.median,
+            r.shown.min_max,
+            100.0 * r.width_share
+        );
+    }
+    let _ = writeln!(out, "\ncheckpoint                                                    required   hit (prior)   hit (kept)");
+    for k in &c.checkpoints {
+        let claim: String = k.claim.chars().take(60).collect();
+        let _ = writeln!(out, "{claim:<61} {:>8}   {:>10.1}%   {:>9.1}%", k.required.to_string(), 100.0 * k.prior_hit, 100.0 * k.kept_hit);
+        let _ = writeln!(out, "  at {}", k.at);
+    }
+    out
+}
+
+/// The scenario file's text with each range replaced by its calibrated
+/// value (see the module doc). A range the text does not write (it comes
+/// through `extends`) is an error naming the field.
+pub fn calibrated_text(text: &str, s: &Scenario, c: &Calibration, keep_ranges: bool, command: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("cannot edit the file: {e}"))?;
+    for (r, region) in s.ranges.iter().zip(&c.regions) {
+        let segs = &r.path.0;
+        let Some(item) = item_mut(doc.as_item_mut(), segs) else { return Err(not_written(r)) };
+        let new: toml_edit::Value = if keep_ranges {
+            let mut t = toml_edit::InlineTable::new();
+            let mut ends = toml_edit::Array::new();
+            ends.push(edit_value(r.value(region.p5)));
+            ends.push(edit_value(r.value(region.p95)));
+            t.insert("range", toml_edit::Value::Array(ends));
+            t.insert("reason", format!("{} (calibrated: 90% of the kept draws)", r.reason).into());
+            toml_edit::Value::InlineTable(t)
+        } else {
+            edit_value(r.value(r.round(region.median)))
+        };
+        let old = item.as_value().map(|v| v.decor().clone());
+        *item = toml_edit::Item::Value(new);
+        if let (Some(decor), Some(v)) = (old, item.as_value_mut()) {
+            *v.decor_mut() = decor;
+        }
+        let note = format!(
+            "calibrated: median {} of the kept draws; 90% of them {} (prior {}: {})",
+            region.shown.median, region.shown.interval, region.shown.prior, r.reason
+        );
+        comment_key_line(&mut doc, segs, &note);
+    }
+    let verdict = if c.consistent > 0 {
+        format!("{} of {} draws consistent with every checkpoint", c.consistent, c.draws)
+    } else {
+        format!("no draw consistent with every checkpoint; the {} nearest of {} kept", c.kept, c.draws)
+    };
+    Ok(format!("# Calibrated against its [[checkpoints]] by `{command}`: {verdict}.\n{doc}"))
+}
+
+fn edit_value(v: toml::Value) -> toml_edit::Value {
+    match v {
+        toml::Value::Integer(n) => n.into(),
+        other => other.as_str().unwrap_or_default().into(),
+    }
+}
+
+/// The item at `segs`, without inserting anything on the way.
+fn item_mut<'a>(mut at: &'a mut toml_edit::Item, segs: &[Seg]) -> Option<&'a mut toml_edit::Item> {
+    for seg in segs {
+        let present = match seg {
+            Seg::Key(k) => at.get(k.as_str()).is_some(),
+            Seg::Index(i) => at.get(*i).is_some(),
+        };
+        if !present {
+            return None;
+        }
+        at = match seg {
+            Seg::Key(k) => at.get_mut(k.as_str())?,
+            Seg::Index(i) => at.get_mut(*i)?,
+        };
+    }
+    Some(at)
+}
+
+/// Adds `# note` on its own line above the key line that holds `segs` (the
+/// deepest key of a regular table on the path), keeping its indentation.
+fn comment_key_line(doc: &mut toml_edit::DocumentMut, segs: &[Seg], note: &str) {
+    let mut line = None;
+    let mut at: &toml_edit::Item = doc.as_item();
+    for (i, seg) in segs.iter().enumerate() {
+        if let (Seg::Key(_), toml_edit::Item::Table(_)) = (seg, at) {
+            line = Some(i);
+        }
+        let next = match seg {
+            Seg::Key(k) => at.get(k.as_str()),
+            Seg::Index(n) => at.get(*n),
+        };
+        let Some(next) = next else { return };
+        at = next;
+    }
+    let Some(i) = line else { return };
+    let Seg::Key(key) = &segs[i] else { return };
+    let Some(table) = item_mut(doc.as_item_mut(), &segs[..i]).and_then(toml_edit::Item::as_table_mut) else { return };
+    let Some(mut k) = table.key_mut(key) else { return };
+    let decor = k.leaf_decor_mut();
+    let old = decor.prefix().and_then(|p| p.as_str()).unwrap_or("").to_string();
+    let (head, indent) = old.rsplit_once('\n').map_or(("", old.as_str()), |(h, i)| (h, i));
+    let head = if old.contains('\n') { format!("{head}\n") } else { String::new() };
+    decor.set_prefix(format!("{head}{indent}# {note}\n{indent}"));
+}
+
+/// The default path of the calibrated file: next to FILE.
+pub fn default_out(file: &Path) -> PathBuf {
+    let stem = file.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    file.with_file_name(format!("{stem}.calibrated.toml"))
+}
+
+/// `mailsim calibrate`: exit 0 with consistent draws found and the file
+/// written, 1 when no draw is consistent (the nearest are reported and
+/// written), 2 on invalid input.
+pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
+    let fail = |m: String| {
+        note!("error: {m}");
+        ExitCode::from(2)
+    };
+    let s = match Scenario::load(&a.file) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: cannot read: {e}", a.file.display())),
+    };
+    let o = Options { draws: a.draws, seeds: a.seeds, seed: a.seed, jobs: a.jobs.unwrap_or_else(crate::pool::cores).max(1), keep: a.keep };
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
+    let command = format!(
+        "mailsim calibrate {} --draws {} --seeds {} --seed {}{}",
+        a.file.display(),
+        a.draws,
+        a.seeds,
+        a.seed,
+        if a.keep_ranges { " --keep-ranges" } else { "" }
+    );
+    // Refuse a range the file does not write before running anything.
+    if let Err(e) = written_ranges(&text, &s) {
+        return fail(format!("{}: {e}", a.file.display()));
+    }
+    let c = match calibrate(&s, &o) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{}: {e}", a.file.display())),
+    };
+    let written = match calibrated_text(&text, &s, &c, a.keep_ranges, &command) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: {e}", a.file.display())),
+    };
+    if let Err(e) = std::fs::write(&out, &written) {
+        return fail(format!("cannot write {}: {e}", out.display()));
+    }
+    // The calibrated file must load as the original did.
+    if let Err(e) = Scenario::load(&out) {
+        return fail(format!("the calibrated file does not load (a bug in calibrate): {e}"));
+    }
+    let mut human = report_text(&c, &command);
+    human.push_str(&format!("\ncalibrated file written to {}\n", out.display()));
+    let shown = if a.json {
+        crate::output::stderr(&human);
+        crate::output::stdout_line(&serde_json::to_string_pretty(&c).expect("a calibration serializes"))
+    } else {
+        crate::output::stdout(&human)
+    };
+    if let Err(e) = shown {
+        return fail(format!("cannot write to stdout: {e}"));
+    }
+    if c.consistent > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Whether every range of `s` is written in `text` (the file itself, not
+/// a file it extends), so that the calibrated file can replace it.
+fn written_ranges(text: &str, s: &Scenario) -> Result<(), String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("cannot edit the file: {e}"))?;
+    for r in &s.ranges {
+        if item_mut(doc.as_item_mut(), &r.path.0).is_none() {
+            return Err(not_written(r));
+        }
+    }
+    Ok(())
+}
+
+fn not_written(r: &Ranged) -> String {
+    format!("the range at `{}` is not written in this file (it comes from a file it extends): calibrate that file", r.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FieldPath;
+    use crate::ranges::Kind;
+
+    fn range(lo: i128, hi: i128, kind: Kind) -> Ranged {
+        Ranged { path: FieldPath::parse("x"), kind, lo, hi, reason: "r".into() }
+    }
+
+    #[test]
+    fn the_hypercube_puts_one_draw_in_each_stratum_and_repeats_itself() {
+        let rs = [range(0, 1000, Kind::Duration), Ranged { path: FieldPath::parse("y"), ..range(10, 19, Kind::Integer) }];
+        let d = draw_values(&rs, 10, 7);
+        assert_eq!(d, draw_values(&rs, 10, 7), "the same seed draws the same values");
+        assert_ne!(d, draw_values(&rs, 10, 8), "another seed draws others");
+        let mut strata: Vec<i128> = d.iter().map(|v| v[0] / 100).collect();
+        strata.sort_unstable();
+        assert_eq!(strata, (0..10).collect::<Vec<_>>(), "one draw per tenth of the range");
+        let mut ints: Vec<i128> = d.iter().map(|v| v[1]).collect();
+        ints.sort_unstable();
+        assert_eq!(ints, (10..20).collect::<Vec<_>>(), "integers: every value once, the high end included");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<i128> = (1..=20).collect();
+        assert_eq!((percentile(&v, 5), percentile(&v, 50), percentile(&v, 95)), (1, 10, 19));
+        assert_eq!(percentile(&[4], 95), 4);
+    }
+}
