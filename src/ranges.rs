@@ -192,9 +192,10 @@ fn parse_end(v: &toml::Value) -> Option<(Kind, i128)> {
             if let Ok(sh) = parse_share(s) {
                 return Some((Kind::Share, i128::from(sh.ppm())));
             }
-            if s.contains('/') {
-                if let Ok(r) = parse_byte_rate(s) {
-                    return Some((Kind::ByteRate, i128::from(r)));
+            if let Some((amount, _)) = s.rsplit_once('/') {
+                // "25MB/s" is bytes (a size unit ends in B), "1200/h" a count.
+                if amount.trim_end().ends_with('B') {
+                    return parse_byte_rate(s).ok().map(|r| (Kind::ByteRate, i128::from(r)));
                 }
                 return parse_count_rate(s).ok().map(|r| (Kind::CountRate, i128::from(r)));
             }

@@ -102,6 +102,8 @@ fn exit_2_on_invalid_input_or_nondeterminism() {
     let err = expect(2, &["run", &bad]);
     assert!(err.contains("bad-duration.toml:"), "names the file and line: {err}");
     expect(2, &["check", &bad]);
+    // `calibrate`'s 0 and 1 (and its other 2s) are checked in tests/calibrate.rs.
+    expect(2, &["calibrate", &bad]);
     let err = expect(2, &["check"]);
     assert!(err.contains("no scenario files given"), "{err}");
     expect(2, &["run", &data("tiny-pass.toml"), "--no-such-flag"]);
