@@ -478,7 +478,11 @@ pub fn compare_cmd(args: &CompareArgs) -> ExitCode {
         note!("error: --resamples {}: use at least 2000 for a 95% interval", args.resamples);
         return ExitCode::from(2);
     }
-    let load = |p: &PathBuf| Scenario::load(p).map_err(|e| note!("error: {e}"));
+    let load = |p: &PathBuf| {
+        let s = Scenario::load(p).map_err(|e| note!("error: {e}"))?;
+        crate::ranges::note_midpoints(&s);
+        Ok::<Scenario, ()>(s)
+    };
     let (Ok(a), Ok(b)) = (load(&args.a), load(&args.b)) else {
         return ExitCode::from(2);
     };

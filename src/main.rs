@@ -411,7 +411,10 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
     let mut scenarios = Vec::new();
     for f in &files {
         match Scenario::load(f) {
-            Ok(s) => scenarios.push(s),
+            Ok(s) => {
+                mailsim::ranges::note_midpoints(&s);
+                scenarios.push(s);
+            }
             Err(e) => {
                 note!("error: {e}");
                 return ExitCode::from(2);
