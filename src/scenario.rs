@@ -88,6 +88,8 @@ pub const DISKS_PER_GROUP_MAX: u32 = 64;
 /// fault times): the postmortems span days; 60 days bounds every per-hour
 /// series and per-interval count a run keeps.
 pub const DURATION_MAX: Dur = Dur::days(60);
+/// The longest link latency a `latency` fault may give.
+pub const LATENCY_MAX: Dur = Dur::hours(1);
 /// Shortest cluster token timeout: heartbeats go every `token_timeout / 4`;
 /// corosync's default token is 1 s (3 s in corosync 3), and below 100 ms the
 /// heartbeats would swamp the run's event budget without modelling anything
@@ -796,7 +798,8 @@ pub struct FaultEntry {
     /// (injected at T+0).
     pub at: HumanDuration,
     /// What happens: `crash`, `restart` or `isolate` a node; `partition` it
-    /// from `peer`; `heal` the whole network; `controller-failure` (a
+    /// from `peer`, or slow the link to `peer` (`latency`); `heal` the
+    /// whole network; `controller-failure` (a
     /// controller), `path-fault` (a shelf's redundancy), `disk-failure` and
     /// `latent-sector-error` (a RAID group); `degrade`, `lock-broken`,
     /// `lock-restart` and `hang` (the file server); `fence-broken` (a
@@ -809,8 +812,8 @@ pub struct FaultEntry {
     /// kind but `heal`, which takes none.
     #[serde(default)]
     pub target: Option<String>,
-    /// For `partition`, and required there: the node cut off from `target`,
-    /// in both directions.
+    /// For `partition` and `latency`, and required there: the node cut off
+    /// from `target` (or slowed), in both directions.
     #[serde(default)]
     pub peer: Option<String>,
     /// For `degrade`, and required there: the storage's remaining speed
@@ -821,6 +824,11 @@ pub struct FaultEntry {
     /// answering.
     #[serde(default, rename = "for")]
     pub for_: Option<HumanDuration>,
+    /// For `latency`, and required there: the mean one-way delay of every
+    /// message between `target` and `peer`, both ways, until `heal` (at
+    /// most 1h).
+    #[serde(default)]
+    pub latency: Option<HumanDuration>,
     /// For `fence-broken`, and required there: how the fencing device
     /// behaves from then on.
     #[serde(default)]
@@ -1791,11 +1799,21 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             "fence-broken" => {
                 FaultKind::FenceBroken { mode: fe.mode.ok_or_else(|| bad(field("mode"), "`fence-broken` needs a `mode`"))?.mode() }
             }
+            "latency" => {
+                let peer = fe.peer.clone().ok_or_else(|| bad(field("peer"), "`latency` needs a `peer`"))?;
+                let d = fe.latency.ok_or_else(|| bad(field("latency"), "`latency` needs a `latency` duration (\"2s\")"))?;
+                let latency = positive_dur(d, &field("latency"))?;
+                if latency > LATENCY_MAX {
+                    return Err(bad(field("latency"), format!("{d} is longer than {}, the longest link latency", show(LATENCY_MAX))));
+                }
+                FaultKind::Latency { peer, latency }
+            }
             other => return Err(bad(field("kind"), format!("unknown fault kind `{other}` (known: {})", FaultKind::NAMES.join(", ")))),
         };
         let is = |k: &str| fe.kind == k;
         for (present, key, applies, to) in [
-            (fe.peer.is_some(), "peer", is("partition"), "`partition`"),
+            (fe.peer.is_some(), "peer", is("partition") || is("latency"), "`partition` and `latency`"),
+            (fe.latency.is_some(), "latency", is("latency"), "`latency`"),
             (fe.speed.is_some(), "speed", is("degrade"), "`degrade`"),
             (fe.for_.is_some(), "for", is("hang"), "`hang`"),
             (fe.mode.is_some(), "mode", is("fence-broken"), "`fence-broken`"),

@@ -23,7 +23,11 @@
 //!
 //! Task panics: a spawned task that panics is recorded in the run's
 //! journal (`Journal::fail`) and fails the run; neither engine's runtime
-//! may swallow it.
+//! may swallow it. `spawn` watches its own tasks' handles; `PanicWatch`
+//! catches the rest — a task a user's server started with `tokio::spawn`,
+//! or turmoil's "ports exhausted" panic inside any task — through a panic
+//! hook that records every panic on the simulation's thread while a run is
+//! on it (tokio would catch such a panic and drop it with the task).
 
 use std::future::Future;
 use std::io;
@@ -194,6 +198,68 @@ mod imp {
 }
 
 pub use imp::{bind, connect, now, sleep, spawn, timeout, TcpListener, TcpStream};
+
+thread_local! {
+    /// Panics seen on this thread while a `PanicWatch` is alive (`None`:
+    /// none is).
+    static PANICS: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// While alive, every panic on this thread — in any task of any host, even
+/// one the runtime catches and drops — is recorded, for the driver to fail
+/// the run with (`PanicWatch::take`). One run per thread at a time.
+pub struct PanicWatch(());
+
+impl PanicWatch {
+    /// Starts recording panics on this thread (installs the process's panic
+    /// hook on first use; the hook passes every panic on to the previous
+    /// one, so it is still printed).
+    pub fn new() -> PanicWatch {
+        PANIC_HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                // No engine call here: the panic may have struck while the
+                // engine's own state was borrowed (turmoil's "ports
+                // exhausted" does). Only this thread's list is touched.
+                let text = match (info.payload().downcast_ref::<&str>(), info.payload().downcast_ref::<String>()) {
+                    (Some(s), _) => (*s).to_string(),
+                    (None, Some(s)) => s.clone(),
+                    (None, None) => "a non-text panic payload".to_string(),
+                };
+                let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                let _ = PANICS.try_with(|p| {
+                    if let Ok(mut p) = p.try_borrow_mut() {
+                        if let Some(list) = p.as_mut() {
+                            list.push(format!("a task panicked{at}: {text}"));
+                        }
+                    }
+                });
+                previous(info);
+            }));
+        });
+        PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+        PanicWatch(())
+    }
+
+    /// The panics recorded since the last call.
+    pub fn take(&self) -> Vec<String> {
+        PANICS.with(|p| p.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+    }
+}
+
+impl Default for PanicWatch {
+    fn default() -> PanicWatch {
+        PanicWatch::new()
+    }
+}
+
+impl Drop for PanicWatch {
+    fn drop(&mut self) {
+        let _ = PANICS.try_with(|p| p.borrow_mut().take());
+    }
+}
 
 /// The message of a panic payload.
 #[cfg_attr(madsim, allow(dead_code))]

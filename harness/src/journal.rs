@@ -19,6 +19,7 @@
 //! - `Returned`: the relay, when a mail expires in the queue (a DSN);
 //! - `SenderBounced`: the sender, when its retry profile gives up.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -84,6 +85,10 @@ struct Inner {
     /// Per mail: durable queue records.
     queued: Vec<u32>,
     queued_count: u64,
+    /// Sockets each host opened to connect (`connector`).
+    sockets: BTreeMap<Arc<str>, u64>,
+    /// `Setup::naive_connects`, for the hosts' connectors.
+    naive_connects: bool,
 }
 
 /// The journal of one run, shared by every host (cheap to clone).
@@ -94,6 +99,29 @@ impl Journal {
     /// An empty journal.
     pub fn new() -> Journal {
         Journal::default()
+    }
+
+    /// An empty journal for a run whose connectors are naive
+    /// (`Setup::naive_connects`).
+    pub fn with_naive_connects(naive: bool) -> Journal {
+        let j = Journal::default();
+        j.lock().naive_connects = naive;
+        j
+    }
+
+    /// Whether the run's connectors are naive.
+    pub fn naive_connects(&self) -> bool {
+        self.lock().naive_connects
+    }
+
+    /// Counts a socket `host` opened to connect (diagnostics, not custody).
+    pub fn socket(&self, host: &Arc<str>) {
+        *self.lock().sockets.entry(host.clone()).or_default() += 1;
+    }
+
+    /// Sockets each host opened to connect, so far.
+    pub fn sockets(&self) -> BTreeMap<Arc<str>, u64> {
+        self.lock().sockets.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod connector;
 pub mod engine;
 pub mod error;
 pub mod journal;

@@ -4,6 +4,8 @@
 
 use crate::audit::Audit;
 use crate::journal::{Event, Note};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a harness run gives.
@@ -21,6 +23,9 @@ pub struct Outcome {
     pub events: Vec<Event>,
     /// Diagnostic notes: every delivery and sending attempt with its result.
     pub notes: Vec<Note>,
+    /// Sockets each host opened to connect (what turmoil leaks when the
+    /// connect fails: `connector`).
+    pub sockets: BTreeMap<Arc<str>, u64>,
 }
 
 impl Outcome {

@@ -10,7 +10,9 @@
 //! - queue each mail through the `Spool` from `MxContext::open_spool`
 //!   (`put` before answering 250: the ledger checks exactly that), and hand
 //!   it on to the store — `relay::Relay` does that part for you, with
-//!   Postfix's retry schedule, or write your own with `smtp::ClientConn`.
+//!   Postfix's retry schedule, or write your own with `smtp::ClientConn`
+//!   (connecting through `MxContext::connector`, so that a long store
+//!   outage does not exhaust turmoil's ports).
 //!
 //! The sender reports 250s and the store reports deliveries itself, so a
 //! server cannot claim custody it does not have. `examples/custom_mx.rs` is
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use mailsim_models::retry::RetryProfile;
 
+use crate::connector::Connector;
 use crate::engine;
 use crate::journal::Journal;
 use crate::spool::{Queued, Spool};
@@ -100,6 +103,14 @@ impl MxContext {
     /// swallow task panics otherwise).
     pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, what: &'static str, f: F) {
         engine::spawn(&self.journal, what, f)
+    }
+
+    /// A connector for this host's own connects (to the store, say), whose
+    /// probes wait `probe_timeout`: through a long outage of the
+    /// destination it opens one socket per probe, not one per attempt
+    /// (turmoil runs out of ports otherwise: `connector`).
+    pub fn connector(&self, probe_timeout: Duration) -> Connector {
+        Connector::new(&self.journal, &self.host, probe_timeout)
     }
 
     /// Records a failure of the run (a server that cannot go on).

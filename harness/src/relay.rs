@@ -18,6 +18,7 @@ use mailsim_models::MailId;
 use mailsim_sim::Time;
 use tokio::sync::Notify;
 
+use crate::connector::Connector;
 use crate::engine;
 use crate::journal::Transition;
 use crate::plug::MxContext;
@@ -42,13 +43,19 @@ struct State {
 pub struct Relay {
     state: Arc<Mutex<State>>,
     wake: Arc<Notify>,
+    /// Connects to the store: one in flight while it is down (`connector`).
+    connector: Connector,
 }
 
 impl Relay {
     /// Starts the queue manager on this host with the mails that survived
     /// the last crash, each due at once.
     pub fn start(ctx: &MxContext, spool: Spool, survivors: Vec<Queued>) -> Relay {
-        let relay = Relay { state: Arc::new(Mutex::new(State::default())), wake: Arc::new(Notify::new()) };
+        let relay = Relay {
+            state: Arc::new(Mutex::new(State::default())),
+            wake: Arc::new(Notify::new()),
+            connector: ctx.connector(ctx.relay.connect_timeout),
+        };
         let now = engine::now();
         for mail in survivors {
             relay.lock().due.insert((now, mail.id), Entry { mail, attempts: 0 });
@@ -99,7 +106,7 @@ impl Relay {
     }
 
     async fn attempt(self, ctx: MxContext, spool: Spool, mut entry: Entry) {
-        let result = deliver(&ctx, &entry.mail).await;
+        let result = deliver(&ctx, &self.connector, &entry.mail).await;
         let id = entry.mail.id;
         let said = match &result {
             Ok(r) => format!("delivery: {} {}", r.code, r.text),
@@ -136,11 +143,12 @@ impl Relay {
     }
 }
 
-/// One delivery attempt of `mail` to the store.
-pub async fn deliver(ctx: &MxContext, mail: &Queued) -> Result<Reply, ClientError> {
+/// One delivery attempt of `mail` to the store, connecting through
+/// `connector`.
+pub async fn deliver(ctx: &MxContext, connector: &Connector, mail: &Queued) -> Result<Reply, ClientError> {
     let relay = &ctx.relay;
     let attempt = async {
-        let stream = match engine::timeout(relay.connect_timeout, engine::connect(&ctx.store.0, ctx.store.1)).await {
+        let stream = match engine::timeout(relay.connect_timeout, connector.connect(&ctx.store.0, ctx.store.1)).await {
             None => return Err(ClientError::Timeout(relay.connect_timeout)),
             Some(s) => s?,
         };

@@ -63,7 +63,8 @@ pub fn run(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
 async fn drive(setup: Setup, seed: u64) -> Result<Outcome, HarnessError> {
     let handle = Handle::current();
     let net = NetSim::current();
-    let journal = Journal::new();
+    let journal = Journal::with_naive_connects(setup.naive_connects);
+    let panics = engine::PanicWatch::new();
     let controls = Arc::new(Controls::new(seed));
     let mut nodes: BTreeMap<String, NodeHandle> = BTreeMap::new();
     for (i, name) in setup.hosts().iter().enumerate() {
@@ -134,6 +135,9 @@ async fn drive(setup: Setup, seed: u64) -> Result<Outcome, HarnessError> {
             inject(&handle, &net, &nodes, &setup.faults[next_fault].1, &mut crashed, &controls, now);
             next_fault += 1;
         }
+        for p in panics.take() {
+            journal.fail(p);
+        }
         let failures = journal.failures();
         if !failures.is_empty() {
             return Err(HarnessError::Run(failures.join("; ")));
@@ -154,7 +158,7 @@ async fn drive(setup: Setup, seed: u64) -> Result<Outcome, HarnessError> {
     }
     let end = engine::now();
     let events = journal.events();
-    Ok(Outcome { audit: audit(events.clone(), seed), end, quiescent, steps, events, notes: journal.notes() })
+    Ok(Outcome { audit: audit(events.clone(), seed), end, quiescent, steps, events, notes: journal.notes(), sockets: journal.sockets() })
 }
 
 fn inject(
@@ -205,6 +209,7 @@ fn inject(
         Fault::StoreTempfail => controls.lock_broken.store(true, Ordering::Relaxed),
         Fault::StoreRecovers => controls.lock_broken.store(false, Ordering::Relaxed),
         Fault::StoreLockRestart => controls.start_grace_at(now),
+        Fault::StoreHang(d) => controls.hang_until(now + *d),
         Fault::Latency(..) => unreachable!("refused before the run"),
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::audit::audit;
+use crate::engine;
 use crate::error::HarnessError;
 use crate::journal::Journal;
 use crate::outcome::Outcome;
@@ -23,6 +24,11 @@ use crate::plug::MxContext;
 use crate::sender::{self, SenderSettings};
 use crate::setup::{check_hosts, Fault, Setup, FILER, INTERNET, SMTP_PORT};
 use crate::store::{self, Controls};
+
+/// A message's latency on a healthy link: at least this …
+const LATENCY_MIN: Duration = Duration::from_millis(1);
+/// … and at most this.
+const LATENCY_MAX: Duration = Duration::from_millis(5);
 
 /// Runs `setup` on turmoil with seed `seed`.
 pub fn run(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
@@ -37,14 +43,16 @@ pub fn run(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
 }
 
 fn drive(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
-    let journal = Journal::new();
+    let journal = Journal::with_naive_connects(setup.naive_connects);
+    let panics = engine::PanicWatch::new();
     let controls = Arc::new(Controls::new(seed));
     let mut sim = turmoil::Builder::new()
         .simulation_duration(setup.duration + Duration::from_secs(3600))
         .tick_duration(setup.tick)
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(5))
+        .min_message_latency(LATENCY_MIN)
+        .max_message_latency(LATENCY_MAX)
         .rng_seed(seed)
+        .ephemeral_ports(setup.ephemeral_ports.clone())
         .build();
 
     let settings = Arc::new(SenderSettings {
@@ -97,6 +105,9 @@ fn drive(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
         }
         sim.step().map_err(|e| HarnessError::Run(format!("a host failed at {:?}: {e}", sim.elapsed())))?;
         steps += 1;
+        for p in panics.take() {
+            journal.fail(p);
+        }
         let failures = journal.failures();
         if !failures.is_empty() {
             return Err(HarnessError::Run(failures.join("; ")));
@@ -110,7 +121,7 @@ fn drive(setup: &Setup, seed: u64) -> Result<Outcome, HarnessError> {
     }
     let end = sim.elapsed();
     let events = journal.events();
-    Ok(Outcome { audit: audit(events.clone(), seed), end, quiescent, steps, events, notes: journal.notes() })
+    Ok(Outcome { audit: audit(events.clone(), seed), end, quiescent, steps, events, notes: journal.notes(), sockets: journal.sockets() })
 }
 
 fn inject(sim: &mut turmoil::Sim<'_>, fault: &Fault, hosts: &[String], crashed: &mut BTreeSet<String>, controls: &Controls) {
@@ -137,6 +148,9 @@ fn inject(sim: &mut turmoil::Sim<'_>, fault: &Fault, hosts: &[String], crashed: 
                 for b in &hosts[i + 1..] {
                     sim.repair(a.as_str(), b.as_str());
                     sim.release(a.as_str(), b.as_str());
+                    // Back to the builder's latency (a `Latency` fault ends).
+                    sim.set_link_latency(a.as_str(), b.as_str(), LATENCY_MIN);
+                    sim.set_link_max_message_latency(a.as_str(), b.as_str(), LATENCY_MAX);
                 }
             }
         }
@@ -145,6 +159,7 @@ fn inject(sim: &mut turmoil::Sim<'_>, fault: &Fault, hosts: &[String], crashed: 
         Fault::StoreTempfail => controls.lock_broken.store(true, Ordering::Relaxed),
         Fault::StoreRecovers => controls.lock_broken.store(false, Ordering::Relaxed),
         Fault::StoreLockRestart => controls.start_grace_at(sim.elapsed()),
+        Fault::StoreHang(d) => controls.hang_until(sim.elapsed() + *d),
         Fault::Latency(a, b, d) => sim.set_link_latency(a.as_str(), b.as_str(), *d),
     }
 }

@@ -11,9 +11,18 @@
 //!   (the SYN cannot be queued on a cut link), where a real network, and
 //!   the models, stay silent until the caller's timeout; the conformance
 //!   test found the difference. `heal` releases and repairs every link;
-//! - `hang` of `filer` for a duration: its links are *held* (turmoil
-//!   hold/release) for that long — the file server stops answering, and
-//!   answers afterwards;
+//! - `latency` between `target` and `peer`: every message between the two
+//!   hosts, both ways, takes `latency` (turmoil's link latency; the models
+//!   give it as the mean of their slow link), until `heal`. An SMTP
+//!   transaction is some seven round trips where the models send one
+//!   request and one reply, so the same latency costs the harness several
+//!   times more per delivery. madsim has no per-link latency: its run
+//!   refuses the fault;
+//! - `hang` of `filer` for a duration: the file server stops answering
+//!   for that long; a mail whose DATA it received is written and answered
+//!   when the hang ends, as the models' file server serves the requests it
+//!   received (`Fault::StoreHang`; an engine-level hold of the links would
+//!   lose the attempts whose sender gave up before the release);
 //! - `lock-broken` of `filer`: the store answers every delivery 451, for
 //!   good (the models mend it only with the `RollbackUpgrade` recovery
 //!   step, which the harness does not run); `lock-restart`: the lock
@@ -42,7 +51,7 @@ use crate::error::HarnessError;
 use crate::setup::{uniform_arrivals, Fault, Setup, FILER, INTERNET};
 
 /// The fault kinds of scenario files the harness supports.
-pub const SUPPORTED: &str = "crash, restart, partition, isolate, heal, hang, lock-broken, lock-restart";
+pub const SUPPORTED: &str = "crash, restart, partition, isolate, heal, latency, hang, lock-broken, lock-restart";
 
 /// Loads a scenario file and maps it onto a harness setup for `seed`.
 pub fn load(path: &Path, seed: u64) -> Result<Setup, HarnessError> {
@@ -145,13 +154,15 @@ pub fn setup_from(scenario: &Scenario, seed: u64) -> Result<Setup, HarnessError>
                 let (a, b) = (net_host(&target, &hosts, &what)?, net_host(&peer, &hosts, &what)?);
                 setup = setup.fault(at, Fault::Hold(a, b));
             }
+            "latency" => {
+                let peer = fe.peer.clone().unwrap_or_default();
+                let (a, b) = (net_host(&target, &hosts, &what)?, net_host(&peer, &hosts, &what)?);
+                let latency = fe.latency.as_ref().map(dur).unwrap_or_default();
+                setup = setup.fault(at, Fault::Latency(a, b, latency));
+            }
             "hang" => {
                 filer_only()?;
-                let end = at + fe.for_.as_ref().map(dur).unwrap_or_default();
-                for other in hosts.iter().filter(|h| *h != FILER) {
-                    setup = setup.fault(at, Fault::Hold(FILER.into(), other.clone()));
-                    setup = setup.fault(end, Fault::Release(FILER.into(), other.clone()));
-                }
+                setup = setup.fault(at, Fault::StoreHang(fe.for_.as_ref().map(dur).unwrap_or_default()));
             }
             "lock-broken" => {
                 filer_only()?;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use mailsim_models::retry::RetryProfile;
 use mailsim_sim::{Stream, Time};
 
+use crate::connector::Connector;
 use crate::engine;
 use crate::journal::{Journal, Transition};
 use crate::smtp::{self, Class, ClientConn, ClientError, Reply};
@@ -55,6 +56,9 @@ pub async fn run(
     journal: Journal,
     seed: u64,
 ) -> std::io::Result<()> {
+    // One connector for every sending MTA of this host: a dead MX costs
+    // one socket per connect timeout, not one per mail (`connector`).
+    let connector = Connector::new(&journal, &host, settings.connect_timeout);
     for (id, a) in arrivals.iter().enumerate() {
         let now = engine::now();
         if a.at > now {
@@ -62,8 +66,8 @@ pub async fn run(
         }
         let id = id as u32;
         journal.record(&host, id, Transition::Written { rcpt: a.rcpt });
-        let (h, s, j, a) = (host.clone(), settings.clone(), journal.clone(), a.clone());
-        engine::spawn(&journal, "sender", async move { send(h, id, a, s, j, seed).await });
+        let (h, s, j, a, c) = (host.clone(), settings.clone(), journal.clone(), a.clone(), connector.clone());
+        engine::spawn(&journal, "sender", async move { send(h, id, a, s, j, c, seed).await });
     }
     // The senders never finish on their own: the driver ends the run.
     std::future::pending::<()>().await;
@@ -76,7 +80,7 @@ enum Verdict {
     Failed,
 }
 
-async fn send(host: Arc<str>, id: u32, a: Arrival, s: Arc<SenderSettings>, journal: Journal, seed: u64) {
+async fn send(host: Arc<str>, id: u32, a: Arrival, s: Arc<SenderSettings>, journal: Journal, connector: Connector, seed: u64) {
     let mut rng = Stream::new(seed, &format!("harness/sender/{id}"));
     let profile = &s.profiles[a.profile];
     let first = Time::from_micros(engine::now().as_micros() as u64);
@@ -86,7 +90,7 @@ async fn send(host: Arc<str>, id: u32, a: Arrival, s: Arc<SenderSettings>, journ
     loop {
         let mut mx = rng.below(n as u64) as usize;
         for _ in 0..n {
-            let result = try_mx(&host, &s, &s.mx[mx], a.rcpt, &message).await;
+            let result = try_mx(&host, &s, &connector, &s.mx[mx], a.rcpt, &message).await;
             let said = match &result {
                 Ok(r) => format!("to {}: {} {}", s.mx[mx], r.code, r.text),
                 Err(e) => format!("to {}: {e}", s.mx[mx]),
@@ -128,8 +132,8 @@ fn verdict(r: Result<Reply, ClientError>) -> Verdict {
     }
 }
 
-async fn try_mx(host: &str, s: &SenderSettings, mx: &str, rcpt: u32, message: &[u8]) -> Result<Reply, ClientError> {
-    let stream = match engine::timeout(s.connect_timeout, engine::connect(mx, s.port)).await {
+async fn try_mx(host: &str, s: &SenderSettings, connector: &Connector, mx: &str, rcpt: u32, message: &[u8]) -> Result<Reply, ClientError> {
+    let stream = match engine::timeout(s.connect_timeout, connector.connect(mx, s.port)).await {
         None => return Err(ClientError::Timeout(s.connect_timeout)),
         Some(r) => r?,
     };

@@ -50,6 +50,12 @@ pub enum Fault {
     /// The store's lock manager restarts: a grace period of 45–90 s without
     /// locks (the models' `lock-restart`; it does not mend a broken one).
     StoreLockRestart,
+    /// The file server hangs for this long (the models' `hang`): a mail
+    /// whose DATA the store received is written, and answered, only when
+    /// the hang ends, even if its sender gave up meanwhile — a write
+    /// request queued at a hung NFS server. SMTP commands before DATA are
+    /// still answered.
+    StoreHang(Duration),
     /// Links between the two hosts take this long (one way).
     Latency(String, String, Duration),
 }
@@ -81,6 +87,14 @@ pub struct Setup {
     pub reply_timeout: Duration,
     /// The server under test on the MX hosts.
     pub server: Arc<dyn MxServer>,
+    /// turmoil's ephemeral ports of each host (default 1024–65535, 64,512
+    /// ports; turmoil's own default is 49152–65535, 16,384). turmoil leaks
+    /// one on every connect that fails or is given up; madsim ignores it.
+    pub ephemeral_ports: std::ops::RangeInclusive<u16>,
+    /// Every connect opens its own socket, with no probe in flight for a
+    /// destination that is down (`connector`) — a naive client, kept to
+    /// show what the connector prevents (`tests/faults.rs`). Default off.
+    pub naive_connects: bool,
 }
 
 impl Setup {
@@ -101,6 +115,8 @@ impl Setup {
             connect_timeout: Duration::from_secs(30),
             reply_timeout: Duration::from_secs(600),
             server: Arc::new(Mx::default()),
+            ephemeral_ports: 1024..=65535,
+            naive_connects: false,
         }
     }
 
@@ -156,7 +172,7 @@ pub(crate) fn check_hosts(setup: &Setup) -> Result<(), HarnessError> {
         let named: Vec<&String> = match f {
             Fault::Crash(h) | Fault::Restart(h) | Fault::Isolate(h) => vec![h],
             Fault::Partition(a, b) | Fault::Hold(a, b) | Fault::Release(a, b) | Fault::Latency(a, b, _) => vec![a, b],
-            Fault::Heal | Fault::StoreTempfail | Fault::StoreRecovers | Fault::StoreLockRestart => vec![],
+            Fault::Heal | Fault::StoreTempfail | Fault::StoreRecovers | Fault::StoreLockRestart | Fault::StoreHang(_) => vec![],
         };
         for h in named {
             if !hosts.contains(h) {

@@ -13,7 +13,19 @@
 //!
 //! Faults it takes from the driver (`Controls`): `lock_broken` makes every
 //! delivery answer 451 (the models' `lock-broken`: an NFS lock manager that
-//! grants no lock, as after the ECCS 2018 upgrade) until `StoreRecovers`.
+//! grants no lock, as after the ECCS 2018 upgrade) until `StoreRecovers`;
+//! a hang (`Fault::StoreHang`, the models' `hang`) holds every mail whose
+//! DATA arrived until the hang ends, then writes and answers it — even
+//! when the relay gave up on the reply meanwhile (its 1000 s limit). That
+//! is the models' file server, which serves the requests it received
+//! during a hang when it ends, and an NFS server's: a write request that
+//! reached a hung server is carried out when it recovers, whether or not
+//! the client still waits (the MTA then retries, and the duplicate is
+//! suppressed). A hang of the network instead (turmoil hold) would hold
+//! the relay's connect, and an SMTP client that gave up before the
+//! release has sent no mail at all: conformance found the harness's
+//! deliveries begun early in a hang arriving a whole retry later than the
+//! models' (ARCHITECTURE.md, "Conformance").
 //!
 //! Like the models' file server (`filer.rs`) and a real NLM, the lock
 //! manager starts in a grace period of 45–90 s (drawn from the run seed)
@@ -52,6 +64,9 @@ pub struct Controls {
     /// Boots of the store so far (the first has no grace: the models'
     /// file server starts in grace only when restarted).
     boots: AtomicU64,
+    /// The file server hangs until this simulated time (µs): no mailbox
+    /// write is done, or answered, before it.
+    hung_until_us: AtomicU64,
 }
 
 impl Controls {
@@ -62,6 +77,7 @@ impl Controls {
             grace_until_us: AtomicU64::new(0),
             grace: Mutex::new(Stream::new(seed, "harness/filer/grace")),
             boots: AtomicU64::new(0),
+            hung_until_us: AtomicU64::new(0),
         }
     }
 
@@ -77,6 +93,24 @@ impl Controls {
         let extra = self.grace.lock().unwrap_or_else(|e| e.into_inner()).below(span + 1);
         let until = now.as_micros() as u64 + LOCK_GRACE_MIN.as_micros() as u64 + extra;
         self.grace_until_us.store(until, Ordering::Relaxed);
+    }
+
+    /// The file server hangs until `until` (a later hang extends an
+    /// earlier one, as in the models).
+    pub fn hang_until(&self, until: Duration) {
+        self.hung_until_us.fetch_max(until.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Waits out a hang of the file server, if one is on (and any hang
+    /// that extends it meanwhile).
+    async fn wait_hang(&self) {
+        loop {
+            let (now, until) = (engine_now_us(), self.hung_until_us.load(Ordering::Relaxed));
+            if now >= until {
+                return;
+            }
+            engine::sleep(Duration::from_micros(until - now)).await;
+        }
     }
 
     fn in_grace(&self) -> bool {
@@ -201,6 +235,7 @@ async fn session(mut conn: ServerConn<engine::TcpStream>, store: Arc<Store>) -> 
                     conn.reply(554, "5.6.0 no X-Mailsim-Id header").await?;
                     continue;
                 };
+                store.controls.wait_hang().await;
                 if store.controls.lock_broken.load(Ordering::Relaxed) {
                     conn.reply(451, "4.2.0 mailbox lock unavailable").await?;
                     continue;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mailsim_harness::journal::Transition;
-use mailsim_harness::{run, scenario, HarnessError, MxContext, MxServer, ServeFuture, Setup};
+use mailsim_harness::{run, scenario, Fault, HarnessError, MxContext, MxServer, ServeFuture, Setup};
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY};
 
 fn file(faults: &str, extra: &str) -> String {
@@ -88,6 +88,27 @@ fn lock_broken_stops_every_delivery() {
     assert_eq!(a.held(CUSTODY.name), Some(true));
 }
 
+/// A 10 s latency between both MX hosts and the store, from a scenario
+/// file: every delivery's seven or so round trips take minutes, so even the
+/// fastest mail is late; the same file without the fault delivers in
+/// seconds.
+#[test]
+fn latency_from_a_scenario_slows_every_delivery() {
+    let slow = |mx: &str| format!("[[faults]]\nat = \"0s\"\nkind = \"latency\"\ntarget = \"{mx}\"\npeer = \"filer\"\nlatency = \"10s\"\n");
+    let heal = "[[faults]]\nat = \"90m\"\nkind = \"heal\"\n";
+    let s = load(&file(&format!("{}{}{heal}", slow("mx-1"), slow("mx-2")), "")).expect("supported");
+    assert!(s
+        .faults
+        .iter()
+        .any(|(_, f)| matches!(f, Fault::Latency(a, b, d) if a == "mx-1" && b == "filer" && *d == Duration::from_secs(10))));
+    let out = run(&s, 1).expect("the run completes");
+    assert!(out.audit.passed(), "{:?}", out.audit.violations());
+    assert_eq!(out.audit.world.counts.delivered, 10);
+    assert!(out.audit.delay_s(0.0) >= 100, "the fastest delivery took {} s", out.audit.delay_s(0.0));
+    let clean = run(&load(&file(heal, "")).expect("supported"), 1).expect("the run completes");
+    assert!(clean.audit.delay_s(100.0) < 30, "without the fault the slowest took {} s", clean.audit.delay_s(100.0));
+}
+
 /// A 30-minute hang of the file server: nothing is lost, and mail written
 /// before it ends waits for it.
 #[test]
@@ -135,6 +156,83 @@ fn a_task_panic_fails_the_run() {
         Err(HarnessError::Run(why)) => assert!(why.contains("planted panic"), "{why}"),
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a panicking server must fail the run"),
+    }
+}
+
+/// A server that starts its sessions with a bare `tokio::spawn`, outside
+/// the harness's `MxContext::spawn`: tokio catches the task's panic and
+/// drops it with the task, so only the harness's panic hook can see it.
+struct BareSpawnPanicky;
+
+impl MxServer for BareSpawnPanicky {
+    fn serve(&self, ctx: MxContext) -> ServeFuture {
+        Box::pin(async move {
+            let listener = mailsim_harness::engine::bind(ctx.port).await?;
+            loop {
+                let (_stream, _) = listener.accept().await?;
+                drop(tokio::spawn(async { panic!("planted panic in a bare tokio task") }));
+            }
+        })
+    }
+}
+
+#[test]
+fn a_panic_in_a_bare_tokio_task_fails_the_run() {
+    let setup = Setup::new(1, 2, 2, Duration::from_secs(10), Duration::from_secs(600), 1).server(BareSpawnPanicky);
+    match run(&setup, 1) {
+        Err(HarnessError::Run(why)) => assert!(why.contains("planted panic in a bare tokio task"), "{why}"),
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(o) => panic!("a panic the runtime swallowed must still fail the run (ended at {:?})", o.end),
+    }
+}
+
+/// Both MX hosts dead (crashed: a turmoil host that is down never answers)
+/// for two days while 300 mails keep retrying on Postfix's schedule, on
+/// turmoil's default 16,384 ephemeral ports per host. Every attempt tries
+/// both MX, and every attempt to a dead one is a connect given up after
+/// 30 s, which turmoil leaks.
+fn long_mx_outage(naive_connects: bool) -> Result<mailsim_harness::Outcome, HarnessError> {
+    let min = |m: u64| Duration::from_secs(60 * m);
+    let two_days = Duration::from_secs(2 * 86_400);
+    let mut setup = Setup::new(2, 20, 300, min(60), Duration::from_secs(4 * 86_400), 3)
+        .fault(min(10), Fault::Crash("mx-1".into()))
+        .fault(min(10), Fault::Crash("mx-2".into()))
+        .fault(two_days, Fault::Restart("mx-1".into()))
+        .fault(two_days, Fault::Restart("mx-2".into()));
+    // A day of outage costs 86,400 ticks of 1 s: an SMTP exchange then
+    // takes seconds, against retry intervals of 300-4000 s.
+    setup.tick = Duration::from_secs(1);
+    setup.ephemeral_ports = 49152..=65535;
+    setup.naive_connects = naive_connects;
+    run(&setup, 3)
+}
+
+/// The outage is long enough that one socket per attempt would exhaust
+/// the senders' ports (the attempts are counted), yet the connector keeps
+/// the senders' host alive: every mail is delivered after the restart.
+#[test]
+fn a_two_day_mx_outage_does_not_exhaust_the_senders_ports() {
+    let out = long_mx_outage(false).unwrap_or_else(|e| panic!("the run must survive the outage: {e}"));
+    assert!(out.audit.passed(), "{:?}", out.audit.violations());
+    assert_eq!(out.audit.world.counts.delivered, 300);
+    let attempts = out.notes.iter().filter(|n| &*n.host == "internet" && n.text.starts_with("to mx-")).count();
+    assert!(attempts > 16_384, "a socket per attempt would exhaust turmoil's ports: {attempts} attempts");
+    let sockets = out.sockets.get("internet").copied().unwrap_or(0);
+    // One probe per 30 s per dead MX, plus the attempts that found the MX
+    // believed up: far below the 16,384 ports.
+    assert!(sockets < 2 * 2 * 86_400 / 30 + 1_000, "{sockets} sockets for {attempts} attempts");
+    eprintln!("two-day outage: {attempts} connect attempts, {sockets} sockets");
+}
+
+/// Its planted twin: a naive client (a socket per attempt) runs the
+/// senders' host out of ports; turmoil panics inside a sender task, and the
+/// run fails naming it — the host is not lost silently.
+#[test]
+fn a_naive_client_runs_out_of_ports_and_the_run_says_so() {
+    match long_mx_outage(true) {
+        Err(HarnessError::Run(why)) => assert!(why.contains("ports exhausted"), "{why}"),
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(o) => panic!("16,384 ports cannot carry a socket per attempt (sockets: {:?})", o.sockets),
     }
 }
 

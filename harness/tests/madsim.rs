@@ -62,6 +62,33 @@ fn madsim_keeps_unsynced_writes_through_a_crash() {
     assert_ne!(a.held(EVENTUAL_DELIVERY), Some(false), "no mail is lost on madsim");
 }
 
+/// The store's hang is the store's own (not the network's), so it runs on
+/// madsim too: mail whose DATA arrived in the hang is written when it ends,
+/// though the relay gave up at its 1000 s limit.
+#[test]
+fn a_hung_store_writes_what_it_received_when_the_hang_ends_on_madsim() {
+    let s = Duration::from_secs;
+    let setup = Setup::new(2, 5, 20, s(300), s(3 * 3600), SEED).fault(s(0), Fault::StoreHang(s(1500)));
+    let out = run(&setup, SEED).expect("the run completes");
+    assert!(out.audit.passed(), "{:?}", out.audit.violations());
+    assert_eq!(out.audit.world.counts.delivered, 20);
+    let delivered = out.events.iter().filter(|e| e.what == mailsim_harness::journal::Transition::Delivered);
+    assert!(delivered.clone().all(|e| e.at >= s(1500)), "nothing is written during the hang");
+    assert!(delivered.clone().all(|e| e.at < s(1500 + 60)), "everything is written when it ends");
+}
+
+/// A latency fault needs turmoil: madsim 0.2 has no per-link latency, and
+/// the run says so instead of ignoring it.
+#[test]
+fn a_latency_fault_is_refused_on_madsim() {
+    let setup = Setup::new(1, 2, 2, Duration::from_secs(10), Duration::from_secs(600), 1)
+        .fault(Duration::ZERO, Fault::Latency("mx-1".into(), "filer".into(), Duration::from_secs(1)));
+    match run(&setup, 1) {
+        Err(e) => assert!(e.to_string().contains("latency"), "{e}"),
+        Ok(_) => panic!("a latency fault must be refused on madsim, not ignored"),
+    }
+}
+
 #[test]
 fn one_seed_gives_one_run_on_madsim() {
     let s = Setup::new(2, 4, 10, Duration::from_secs(60), Duration::from_secs(3600), 5);

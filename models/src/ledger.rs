@@ -282,6 +282,12 @@ impl World {
     pub fn mail_count(&self) -> usize {
         self.mails.len()
     }
+    /// When mail `id` was written (ids follow the order of writing). The
+    /// protocol harness replays a model run's workload at these instants,
+    /// so that the two compare the same mails.
+    pub fn created(&self, id: MailId) -> Time {
+        Time(self.mails[id as usize].created_us())
+    }
     /// Accepted mails not yet in their mailbox nor returned (nor lost).
     pub fn outstanding(&self) -> u64 {
         self.outstanding

@@ -132,6 +132,15 @@ pub enum FaultKind {
         /// For how long.
         for_: Dur,
     },
+    /// Every message between the target and `peer`, both ways, takes
+    /// `latency` on average (the kernel's slow link, scaled from the
+    /// topology's link latency), until the network heals.
+    Latency {
+        /// The other node, by name.
+        peer: String,
+        /// The mean one-way delay.
+        latency: Dur,
+    },
     /// A fencing device (target `mx-1/fence-ipmi`) starts misbehaving.
     FenceBroken {
         /// How it behaves from now on (`Works` repairs it).
@@ -156,6 +165,7 @@ impl FaultKind {
         "lock-restart",
         "hang",
         "fence-broken",
+        "latency",
     ];
 }
 
@@ -283,8 +293,26 @@ impl Topology {
         }
     }
 
-    /// Resolves a scheduled fault to a kernel fault.
-    pub fn resolve_fault(&self, f: &FaultSpec) -> Result<Fault<Msg>, String> {
+    /// Resolves a scheduled fault to the kernel faults it is made of (one,
+    /// but for `Latency`: a slow link each way).
+    pub fn resolve_fault(&self, f: &FaultSpec) -> Result<Vec<Fault<Msg>>, String> {
+        if let FaultKind::Latency { peer, latency } = &f.kind {
+            let (a, b) = (self.need(&f.target)?, self.need(peer)?);
+            let permille = self.latency_permille(*latency);
+            return Ok(vec![Fault::SlowLink { from: a, to: b, permille }, Fault::SlowLink { from: b, to: a, permille }]);
+        }
+        self.resolve_one(f).map(|x| vec![x])
+    }
+
+    /// The slow-link multiplier (per mille) that makes a message's mean
+    /// latency `latency` on this topology's links (drawn uniformly between
+    /// `link.latency_min` and `link.latency_max`, then multiplied).
+    pub fn latency_permille(&self, latency: Dur) -> u32 {
+        let mean_us = ((self.link.latency_min.as_micros() + self.link.latency_max.as_micros()) / 2).max(1);
+        u32::try_from((latency.as_micros() as u128 * 1000 / mean_us as u128).max(1)).unwrap_or(u32::MAX)
+    }
+
+    fn resolve_one(&self, f: &FaultSpec) -> Result<Fault<Msg>, String> {
         let model = |target: NodeId, kind: &str, m: ModelFault| Fault::Model { target, kind: kind.to_string(), msg: Msg::Fault(m) };
         let filer = NodeId(0);
         let t = f.target.as_str();
@@ -320,6 +348,7 @@ impl Topology {
                 self.expect_filer(t)?;
                 model(filer, "hang", ModelFault::Hang { for_: *for_ })
             }
+            FaultKind::Latency { .. } => unreachable!("resolved by resolve_fault"),
             FaultKind::FenceBroken { mode } => {
                 let id = self.need(t)?;
                 if !t.contains("/fence-") {
@@ -566,7 +595,9 @@ impl Topology {
 
         for f in &self.faults {
             let at = Time(f.at_us.max(0) as u64);
-            sim.schedule(at, self.resolve_fault(f).expect("validated"));
+            for fault in self.resolve_fault(f).expect("validated") {
+                sim.schedule(at, fault);
+            }
         }
         for r in &self.random_faults {
             sim.add_process(self.random_process(r));
@@ -708,6 +739,22 @@ mod tests {
         let e = t.validate().unwrap_err();
         assert!(e.contains("shelf-z"), "{e}");
         t.faults[0] = FaultSpec { at_us: 0, kind: FaultKind::Crash, target: "mx-9".into() };
+        assert!(t.validate().unwrap_err().contains("mx-9"));
+    }
+
+    /// A `latency` fault is a slow link each way, scaled so that a
+    /// message's mean latency is the fault's: the default links take 1–10
+    /// ms (mean 5.5 ms), so 2 s is a 364x multiplier.
+    #[test]
+    fn a_latency_fault_slows_both_directions_to_its_mean() {
+        let mut t = Topology::new(1, 2, 10, 10);
+        let spec = FaultSpec { at_us: 0, kind: FaultKind::Latency { peer: "filer".into(), latency: Dur::secs(2) }, target: "mx-1".into() };
+        let (mx, filer) = (t.node("mx-1").expect("a node"), t.node("filer").expect("a node"));
+        let faults = t.resolve_fault(&spec).expect("resolves");
+        assert_eq!(faults.len(), 2);
+        assert!(matches!(faults[0], Fault::SlowLink { from, to, permille: 363_636 } if from == mx && to == filer), "{:?}", faults[0]);
+        assert!(matches!(faults[1], Fault::SlowLink { from, to, permille: 363_636 } if from == filer && to == mx), "{:?}", faults[1]);
+        t.faults.push(FaultSpec { target: "mx-9".into(), ..spec });
         assert!(t.validate().unwrap_err().contains("mx-9"));
     }
 }
