@@ -30,7 +30,8 @@ use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, TimerId};
 
 use crate::availability::{self, Reason};
 use crate::ledger;
-use crate::msg::{tag, MailboxId, Msg, Proto, Store, StoreError};
+use crate::msg::{MailboxId, Msg, Proto, Store, StoreError};
+use crate::timer::{ClientTimer, SetTimer, Timer};
 use crate::World;
 
 /// The user population.
@@ -98,8 +99,9 @@ pub struct Clients {
     users: Vec<User>,
 }
 
-const CHECK: u64 = 0;
-const TIMEOUT: u64 = 1 << 40;
+/// The part of a user's check counter a timeout carries (20 bits): a
+/// timeout matches the check in flight, not one a million checks ago.
+const GENERATION: u32 = 0xf_ffff;
 
 impl Clients {
     /// The users of `cfg`; they are drawn, and their first checks spread
@@ -119,8 +121,8 @@ impl Clients {
         u.pending = u.pending.wrapping_add(1);
         u.waiting = true;
         ctx.send(self.cfg.store, Msg::Store(Store::Access { mailbox: u.mailbox, proto: u.proto }));
-        u.timeout = Some(ctx.set_timer(self.cfg.timeout, tag::CLIENT | TIMEOUT | (u.pending as u64 & 0xf_ffff) << 20 | i as u64));
-        ctx.set_timer(self.cfg.check_interval, tag::CLIENT | CHECK | i as u64);
+        u.timeout = Some(ctx.set(self.cfg.timeout, ClientTimer::Timeout { user: i, generation: u.pending & GENERATION }));
+        ctx.set(self.cfg.check_interval, ClientTimer::Check { user: i });
     }
 
     /// The check in flight of user `i` is over with `outcome`.
@@ -169,25 +171,23 @@ impl Node<Msg, World> for Clients {
                 // Spread first checks over one interval.
                 for i in 0..self.users.len() {
                     let first = ctx.rng().dur(Dur::ZERO, self.cfg.check_interval);
-                    ctx.set_timer(first, tag::CLIENT | CHECK | i as u64);
+                    ctx.set(first, ClientTimer::Check { user: i });
                 }
             }
-            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLIENT => {
-                let p = tag::payload(t);
-                let i = (p & 0xf_ffff) as usize;
-                if p & TIMEOUT != 0 {
-                    let generation = ((p & !TIMEOUT) >> 20) as u32;
+            Input::Timer { tag, .. } => match Timer::from_tag(tag) {
+                Some(Timer::Client(ClientTimer::Timeout { user: i, generation })) => {
                     let u = &mut self.users[i];
-                    if u.waiting && u.pending & 0xf_ffff == generation {
+                    if u.waiting && u.pending & GENERATION == generation {
                         u.timeout = None;
                         self.done(ctx, i, Err(Reason::TimedOut));
                     }
-                } else if !self.users[i].waiting {
-                    self.check(ctx, i);
-                } else {
-                    ctx.set_timer(self.cfg.check_interval, tag::CLIENT | CHECK | i as u64);
                 }
-            }
+                Some(Timer::Client(ClientTimer::Check { user: i })) if !self.users[i].waiting => self.check(ctx, i),
+                Some(Timer::Client(ClientTimer::Check { user: i })) => {
+                    ctx.set(self.cfg.check_interval, ClientTimer::Check { user: i });
+                }
+                _ => {}
+            },
             Input::Message { msg: Msg::Store(Store::AccessReply { mailbox, proto, result }), .. } => {
                 let Some(i) = self.user_of(mailbox, proto) else { return };
                 let u = &mut self.users[i];

@@ -48,7 +48,8 @@
 use mailsim_sim::{Ctx, Disk, Dur, FaultId, Input, Node, NodeId, Time, TimerId};
 
 use crate::ledger;
-use crate::msg::{tag, Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
+use crate::timer::{ClusterTimer, SetTimer, Timer};
+use crate::msg::{Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
 use crate::World;
 
 /// The ledger's resource number of the mail services (SMTP, POP, IMAP as one
@@ -56,12 +57,6 @@ use crate::World;
 pub const MAIL_SERVICES: usize = 0;
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
-
-// Timer kinds of the agent (bits 48..56 of the payload).
-const TICK: u64 = 1 << 48;
-const JOIN: u64 = 2 << 48;
-const FENCE_TIMEOUT: u64 = 3 << 48;
-const KIND: u64 = 0xff << 48;
 
 /// The status word an agent announces (a heartbeat's payload, or
 /// its published status with the failure monitor): `JOINED` once it knows
@@ -304,11 +299,10 @@ impl Agent {
     pub fn on_input(&mut self, input: Input<Msg>, ctx: C) {
         match input {
             Input::Start => self.start(ctx),
-            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLUSTER => {
-                let p = tag::payload(t);
-                match p & KIND {
-                    TICK => self.tick(ctx),
-                    JOIN if !self.joined => {
+            Input::Timer { tag, .. } => match Timer::from_tag(tag) {
+                Some(Timer::Cluster(timer)) => match timer {
+                    ClusterTimer::Tick => self.tick(ctx),
+                    ClusterTimer::Join if !self.joined => {
                         self.join(ctx);
                         // Startup fencing (Pacemaker `startup-fencing`): a
                         // member never heard from since this node booted is
@@ -322,10 +316,13 @@ impl Agent {
                         }
                         self.act(ctx);
                     }
-                    FENCE_TIMEOUT if matches!(self.fencing, Some(op) if op.request == p & !KIND) => self.fence_level_failed(ctx),
+                    ClusterTimer::FenceTimeout { request } if matches!(self.fencing, Some(op) if op.request == request) => {
+                        self.fence_level_failed(ctx)
+                    }
                     _ => {}
-                }
-            }
+                },
+                _ => {}
+            },
             Input::Message { from, msg: Msg::Cluster(c) } => self.on_cluster(from, c, ctx),
             Input::Peer { peer, up: true, status } => self.heard(peer, status, ctx),
             Input::Peer { peer, up: false, .. } => {
@@ -377,7 +374,7 @@ impl Agent {
             }
         } else {
             self.owner = None;
-            ctx.set_timer(self.cfg.join_timeout, tag::CLUSTER | JOIN);
+            ctx.set(self.cfg.join_timeout, ClusterTimer::Join);
         }
         if self.cfg.heartbeats {
             self.tick(ctx);
@@ -457,7 +454,7 @@ impl Agent {
                 changed |= self.lost(i);
             }
         }
-        ctx.set_timer(self.cfg.heartbeat_interval, tag::CLUSTER | TICK);
+        ctx.set(self.cfg.heartbeat_interval, ClusterTimer::Tick);
         if changed {
             self.act(ctx);
         }
@@ -652,7 +649,7 @@ impl Agent {
         let id = self.members[target].id;
         let delay = if self.owner == Some(id) { self.cfg.priority_fencing_delay } else { Dur::ZERO };
         ctx.send_after(delay, device, Msg::Cluster(Cluster::Fence { target: id, request }));
-        let timer = ctx.set_timer(delay + self.cfg.stonith_timeout, tag::CLUSTER | FENCE_TIMEOUT | request);
+        let timer = ctx.set(delay + self.cfg.stonith_timeout, ClusterTimer::FenceTimeout { request });
         self.stats.fence_requests += 1;
         self.fencing = Some(FenceOp { target, level, failures, request, timer });
     }
@@ -827,9 +824,13 @@ impl Node<Msg, World> for FenceDevice {
                 let seq = self.next_seq;
                 self.pending.push(FenceRequest { seq, from, target, request });
                 let delay = ctx.rng().dur(self.cfg.delay_min, self.cfg.delay_max);
-                ctx.set_timer(delay, tag::CLUSTER | seq);
+                ctx.set(delay, ClusterTimer::FenceDone { seq });
             }
-            Input::Timer { tag: t, .. } if tag::component(t) == tag::CLUSTER => self.complete(tag::payload(t), ctx),
+            Input::Timer { tag, .. } => {
+                if let Some(Timer::Cluster(ClusterTimer::FenceDone { seq })) = Timer::from_tag(tag) {
+                    self.complete(seq, ctx)
+                }
+            }
             Input::Fault { id, msg: Msg::Fault(ModelFault::FenceBroken { mode }), .. } => {
                 self.mode = mode;
                 if mode == FenceMode::Works {
@@ -1062,7 +1063,7 @@ mod tests {
                     let env = Envelope { id: self.next, rcpt: 0, created: ctx.now() };
                     self.next += 1;
                     ctx.send(self.vip.expect("a vip"), Msg::Smtp(Smtp::Data { mail: env, slot: 0 }));
-                    ctx.set_timer(Dur::secs(30), tag::SENDER);
+                    ctx.set(Dur::secs(30), Timer::Custom(0));
                 }
                 Input::Message { msg: Msg::Smtp(Smtp::Reply { code, .. }), .. } => match code {
                     SmtpCode::Accepted => self.accepted.push(ctx.now()),
@@ -1084,7 +1085,7 @@ mod tests {
         fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
             match input {
                 Input::Start => {
-                    ctx.set_timer(self.at.since(ctx.now()), tag::OPS);
+                    ctx.set(self.at.since(ctx.now()), Timer::Custom(0));
                 }
                 Input::Timer { .. } => ctx.send(self.target, Msg::Ops(Ops::Command { step: 0, action: Action::ResetCluster })),
                 Input::Message { msg: Msg::Ops(Ops::StepDone { .. }), .. } => self.done = Some(ctx.now()),

@@ -78,8 +78,9 @@ use std::collections::{BTreeMap, VecDeque};
 use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeConfig, NodeId, Sim, Stream, Time, TimerId, MICROS_PER_S};
 
 use crate::ledger;
-use crate::msg::{tag, AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
+use crate::msg::{AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
 use crate::storage::{Storage, StorageConfig};
+use crate::timer::{SetTimer, StoreTimer, Timer};
 use crate::World;
 
 /// How mailboxes are spread over volumes.
@@ -392,9 +393,6 @@ enum HwKind {
     Latent(u32),
 }
 
-const STORAGE: u64 = 1;
-const HANG_END: u64 = 2;
-const GRACE_END: u64 = 3;
 
 /// The file server node.
 pub struct Filer {
@@ -586,7 +584,7 @@ impl Filer {
         let grace = ctx.rng().dur(self.cfg.lock_grace_min, self.cfg.lock_grace_max);
         self.grace_until = self.grace_until.max(now + grace);
         self.grace_fault = fault;
-        ctx.set_timer(self.grace_until.since(now), tag::STORE | GRACE_END);
+        ctx.set(self.grace_until.since(now), StoreTimer::GraceEnd);
     }
 
     // ---- mail delivery ----
@@ -934,7 +932,7 @@ impl Filer {
                 ctx.cancel_timer(id);
             }
             if let Some(at) = next {
-                let id = ctx.set_timer(at.since(now), tag::STORE | STORAGE);
+                let id = ctx.set(at.since(now), StoreTimer::Storage);
                 self.timer = Some((id, at));
             }
         }
@@ -979,7 +977,7 @@ impl Filer {
                 ctx.fault_effect(id);
                 self.hang_fault = Some(id);
                 self.hung_until = self.hung_until.max(now + for_);
-                ctx.set_timer(self.hung_until.since(now), tag::STORE | HANG_END);
+                ctx.set(self.hung_until.since(now), StoreTimer::HangEnd);
             }
             ModelFault::ControllerFail { .. }
             | ModelFault::PathFault { .. }
@@ -1108,12 +1106,12 @@ impl Node<Msg, World> for Filer {
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(ctx, disk, from, step, action),
             Input::Fault { id, msg: Msg::Fault(f), .. } => self.fault(ctx, disk, id, f),
             Input::Durable { .. } => self.durable(ctx, disk),
-            Input::Timer { tag: t, id } if tag::component(t) == tag::STORE => match tag::payload(t) {
-                STORAGE if self.timer.is_some_and(|x| x.0 == id) => {
+            Input::Timer { tag, id } => match Timer::from_tag(tag) {
+                Some(Timer::Store(StoreTimer::Storage)) if self.timer.is_some_and(|x| x.0 == id) => {
                     self.timer = None;
                     self.sync(ctx, disk, false);
                 }
-                HANG_END if ctx.now() >= self.hung_until => {
+                Some(Timer::Store(StoreTimer::HangEnd)) if ctx.now() >= self.hung_until => {
                     if let Some(f) = self.hang_fault.take() {
                         ctx.fault_resolved(f);
                     }
@@ -1121,7 +1119,7 @@ impl Node<Msg, World> for Filer {
                         self.serve(ctx, disk, from, s);
                     }
                 }
-                GRACE_END if ctx.now() >= self.grace_until => {
+                Some(Timer::Store(StoreTimer::GraceEnd)) if ctx.now() >= self.grace_until => {
                     if let Some(f) = self.grace_fault.take() {
                         ctx.fault_resolved(f);
                     }
@@ -1154,6 +1152,7 @@ mod tests {
     use super::*;
     use mailsim_sim::{Config, Fault, LinkConfig, Outcome, RunReport};
 
+    // The toy agent's timers: send plan entry i, or resend it.
     const SEND: u64 = 0;
     const RESEND: u64 = 1 << 32;
 
@@ -1202,11 +1201,11 @@ mod tests {
             match input {
                 Input::Start => {
                     for (i, (at, _)) in self.plan.iter().enumerate() {
-                        ctx.set_timer(*at, tag::MTA | SEND | i as u64);
+                        ctx.set(*at, Timer::Custom(SEND | i as u64));
                     }
                 }
-                Input::Timer { tag: t, .. } => {
-                    let p = tag::payload(t);
+                Input::Timer { tag, .. } => {
+                    let Some(Timer::Custom(p)) = Timer::from_tag(tag) else { panic!("only the agent's own timers") };
                     let i = (p & 0xffff_ffff) as usize;
                     if p & RESEND == 0 {
                         let now = ctx.now();
@@ -1230,7 +1229,7 @@ mod tests {
                         Ok(()) => {
                             self.oks[i] += 1;
                             if self.lose_first_ok.contains(&i) && self.oks[i] == 1 {
-                                ctx.set_timer(self.retry, tag::MTA | RESEND | i as u64);
+                                ctx.set(self.retry, Timer::Custom(RESEND | i as u64));
                             } else if !self.done[i] {
                                 self.done[i] = true;
                                 ledger::dequeued(ctx, id);
@@ -1238,7 +1237,7 @@ mod tests {
                         }
                         Err(e) => {
                             self.errors.push(e);
-                            ctx.set_timer(self.retry, tag::MTA | RESEND | i as u64);
+                            ctx.set(self.retry, Timer::Custom(RESEND | i as u64));
                         }
                     }
                 }
@@ -1262,11 +1261,12 @@ mod tests {
             match input {
                 Input::Start => {
                     for (i, (at, _)) in self.plan.iter().enumerate() {
-                        ctx.set_timer(*at, tag::OPS | i as u64);
+                        ctx.set(*at, Timer::Custom(i as u64));
                     }
                 }
-                Input::Timer { tag: t, .. } => {
-                    let step = tag::payload(t) as StepId;
+                Input::Timer { tag, .. } => {
+                    let Some(Timer::Custom(step)) = Timer::from_tag(tag) else { panic!("only the operator's own timers") };
+                    let step = step as StepId;
                     let action = self.plan[step as usize].1.clone();
                     ctx.send(self.filer, Msg::Ops(Ops::Command { step, action }));
                 }
@@ -1499,7 +1499,7 @@ mod tests {
             fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _: &mut Disk<()>) {
                 match input {
                     Input::Start => {
-                        ctx.set_timer(Dur::mins(50), tag::CLIENT);
+                        ctx.set(Dur::mins(50), Timer::Custom(0));
                     }
                     Input::Timer { .. } => {
                         for proto in [Proto::Pop, Proto::Imap, Proto::Webmail] {

@@ -5,8 +5,8 @@
 //!
 //! The kernel sees one node; inside it, inputs go to the component they
 //! belong to — by message variant (cluster traffic to the agent, mail and
-//! mailstore traffic to the MTA) and by timer tag component (`tag::CLUSTER`
-//! vs `tag::MTA`). After every agent event the MTA is told whether it may
+//! mailstore traffic to the MTA) and by timer (`Timer::Cluster`
+//! vs `Timer::Mta`). After every agent event the MTA is told whether it may
 //! accept mail (`set_accepting`), so a machine that does not hold the mail
 //! services answers SMTP with a temporary failure, and a probe of it fails.
 //!
@@ -19,8 +19,9 @@
 use mailsim_sim::{Ctx, Disk, Input, Node, NodeId};
 
 use crate::cluster::{Agent, AgentConfig};
-use crate::msg::{tag, Action, MailboxId, Msg, Ops, Proto, Store, StoreError};
+use crate::msg::{Action, MailboxId, Msg, Ops, Proto, Store, StoreError};
 use crate::mta::{Mta, MtaConfig, QueueDisk};
+use crate::timer::Timer;
 use crate::World;
 
 /// An MTA and a cluster agent sharing one machine (and its queue disk).
@@ -72,7 +73,7 @@ impl Node<Msg, World> for ClusterNode {
                 self.mta.handle(Input::Start, ctx, disk);
                 self.agent_input(Input::Start, ctx);
             }
-            Input::Timer { id, tag: t } if tag::component(t) == tag::CLUSTER => self.agent_input(Input::Timer { id, tag: t }, ctx),
+            Input::Timer { id, tag } if matches!(Timer::from_tag(tag), Some(Timer::Cluster(_))) => self.agent_input(Input::Timer { id, tag }, ctx),
             peer @ Input::Peer { .. } => self.agent_input(peer, ctx),
             Input::Message { from, msg } => match msg {
                 Msg::Cluster(c) => self.agent_input(Input::Message { from, msg: Msg::Cluster(c) }, ctx),

@@ -49,6 +49,7 @@ pub mod reconcile;
 pub mod retry;
 pub mod senders;
 pub mod storage;
+pub mod timer;
 pub mod topology;
 
 pub use ledger::World;

@@ -1,4 +1,4 @@
-//! The messages, timer tags and model faults that mail-cluster components
+//! The messages and model faults that mail-cluster components
 //! exchange. This file is the contract between components: each component
 //! owns its own internals, and talks to others only through these types.
 //!
@@ -468,34 +468,6 @@ impl Msg {
                 m.hash(state);
             }
         }
-    }
-}
-
-/// Timer tags carry the owning component in their top byte, so one node can
-/// host several components (an MTA and a cluster agent on one machine).
-pub mod tag {
-    /// Timers of an MTA (`mta.rs`).
-    pub const MTA: u64 = 1 << 56;
-    /// Timers of the cluster components: agents and fencing devices (`cluster.rs`).
-    pub const CLUSTER: u64 = 2 << 56;
-    /// Timers of the internet's senders (`senders.rs`).
-    pub const SENDER: u64 = 3 << 56;
-    /// Timers of the file server holding the mailstore (`filer.rs`).
-    pub const STORE: u64 = 4 << 56;
-    /// Timers of monitoring and the operators (`ops.rs`).
-    pub const OPS: u64 = 5 << 56;
-    /// Timers of the mail readers (`clients.rs`).
-    pub const CLIENT: u64 = 6 << 56;
-    /// The component byte of a tag (the top 8 bits).
-    pub const MASK: u64 = 0xff << 56;
-
-    /// The component part of a tag.
-    pub const fn component(tag: u64) -> u64 {
-        tag & MASK
-    }
-    /// The component's own part of a tag.
-    pub const fn payload(tag: u64) -> u64 {
-        tag & !MASK
     }
 }
 

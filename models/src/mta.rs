@@ -47,7 +47,8 @@ use std::collections::VecDeque;
 use mailsim_sim::{Ctx, Disk, Dur, Durable, Input, Node, NodeId, Time, WriteId};
 
 use crate::ledger;
-use crate::msg::{tag, Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
+use crate::timer::{MtaTimer, SetTimer, Timer};
+use crate::msg::{Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
 use crate::retry::{Deadlines, RetryProfile};
 use crate::World;
 
@@ -272,9 +273,6 @@ impl MailSet {
         }
     }
 }
-/// Timer tags: the deadlines, and the delayed queue-depth report.
-const DEADLINE: u64 = tag::MTA;
-const DEPTH: u64 = tag::MTA | 1;
 
 /// The MTA component. Hosted by [`MtaNode`] on a plain mail node, or next to
 /// a cluster agent on a clustered machine.
@@ -336,7 +334,7 @@ impl Mta {
             }
         }
         free.reverse();
-        let deadlines = Deadlines::new(cfg.tick, DEADLINE);
+        let deadlines = Deadlines::new(cfg.tick, Timer::Mta(MtaTimer::Deadline));
         Mta {
             cfg,
             accepting: true,
@@ -427,13 +425,16 @@ impl Mta {
                 let reason = format!("{} does not {}", ctx.name(ctx.me()), action.name());
                 ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
             }
-            Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx, disk),
-            Input::Timer { tag: t, .. } if t == DEPTH => {
-                self.depth_timer = false;
-                if self.depth != self.depth_reported {
-                    self.report_depth(ctx);
+            Input::Timer { tag, .. } => match Timer::from_tag(tag) {
+                Some(Timer::Mta(MtaTimer::Deadline)) => self.deadlines_due(ctx, disk),
+                Some(Timer::Mta(MtaTimer::Depth)) => {
+                    self.depth_timer = false;
+                    if self.depth != self.depth_reported {
+                        self.report_depth(ctx);
+                    }
                 }
-            }
+                _ => {}
+            },
             Input::Durable { write } => self.durable(write, ctx),
             _ => {}
         }
@@ -674,7 +675,7 @@ impl Mta {
             self.report_depth(ctx);
         } else if !self.depth_timer {
             self.depth_timer = true;
-            ctx.set_timer(next - now, DEPTH);
+            ctx.set(next - now, MtaTimer::Depth);
         }
     }
 
@@ -1006,7 +1007,7 @@ mod tests {
         assert!(r.run().outcome.is_ok());
         let samples = &r.sim.world().stats.queue_depth;
         assert!(samples.len() <= 12, "at most one a minute: {}", samples.len());
-        assert_eq!(samples.last().map(|s| s.2), Some(500), "{samples:?}");
+        assert_eq!(samples.last().map(|s| s.depth), Some(500), "{samples:?}");
     }
 
     /// An MTA whose SMTP service is stopped, as a cluster agent would.

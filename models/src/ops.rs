@@ -63,7 +63,8 @@
 use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time};
 
 use crate::calendar::CalendarConfig;
-use crate::msg::{tag, Action, Msg, Ops, StepId};
+use crate::msg::{Action, Msg, Ops, StepId};
+use crate::timer::{OpsTimer, SetTimer, Timer};
 use crate::World;
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
@@ -298,14 +299,6 @@ pub const SERVING: u64 = 2;
 /// connection attempt takes.
 pub const TARGET_WATCH_TIMEOUT: Dur = Dur::secs(1);
 
-// Timer kinds (bits 48..56 of the payload); the low bits carry an index/seq.
-const CHECK: u64 = 1 << 48;
-const RESPOND: u64 = 3 << 48;
-const NOTICE: u64 = 4 << 48;
-const STEP: u64 = 5 << 48;
-const WORK: u64 = 6 << 48;
-const KIND: u64 = 0xff << 48;
-
 #[derive(Clone, Copy, Debug)]
 struct Target {
     node: NodeId,
@@ -414,7 +407,7 @@ impl Operators {
             let now = ctx.now().as_micros();
             let every = self.cfg.probe_interval.as_micros();
             let next = (now / every + 1) * every;
-            ctx.set_timer(Dur::micros(next - now), tag::OPS | CHECK | i as u64);
+            ctx.set(Dur::micros(next - now), OpsTimer::Check { target: i });
         }
     }
 
@@ -429,7 +422,7 @@ impl Operators {
         if !ok {
             let soft = t.failures < self.cfg.probe_failures_max;
             let interval = if soft { self.cfg.probe_retry_interval } else { self.cfg.probe_interval };
-            ctx.set_timer(interval, tag::OPS | CHECK | i as u64);
+            ctx.set(interval, OpsTimer::Check { target: i });
         }
     }
 
@@ -460,7 +453,7 @@ impl Operators {
         if !self.responding && self.noticed_at.is_none() {
             self.responding = true;
             let delay = self.cfg.calendar.response_delay(now, ctx.rng());
-            ctx.set_timer(delay, tag::OPS | RESPOND);
+            ctx.set(delay, OpsTimer::Respond);
         }
     }
 
@@ -471,7 +464,7 @@ impl Operators {
             // The wrong service looks fine; someone else notices later.
             self.misdiagnosed = true;
             let delay = self.cfg.calendar.response_delay(now, ctx.rng());
-            ctx.set_timer(delay, tag::OPS | NOTICE);
+            ctx.set(delay, OpsTimer::Notice);
         } else {
             self.notice(ctx);
         }
@@ -496,7 +489,7 @@ impl Operators {
             // (a retry repeats only the command).
             let takes = self.cfg.plan.steps[i].takes.draw(ctx.rng());
             if takes > Dur::ZERO {
-                ctx.set_timer(takes, tag::OPS | WORK | i as u64);
+                ctx.set(takes, OpsTimer::Work { step: i });
                 return;
             }
         }
@@ -531,7 +524,7 @@ impl Operators {
         self.failed_attempts[i] += 1;
         self.record_failure(ctx, i, reason);
         if self.failed_attempts[i] < self.cfg.step_attempts_max {
-            ctx.set_timer(self.cfg.step_retry_interval, tag::OPS | STEP | i as u64);
+            ctx.set(self.cfg.step_retry_interval, OpsTimer::Step { step: i });
         }
     }
 
@@ -559,7 +552,7 @@ impl Operators {
                     if delay == Dur::ZERO {
                         self.fire(ctx, j);
                     } else {
-                        ctx.set_timer(delay, tag::OPS | STEP | j as u64);
+                        ctx.set(delay, OpsTimer::Step { step: j });
                     }
                 }
             }
@@ -576,25 +569,21 @@ impl Node<Msg, World> for Operators {
                 let now = ctx.now();
                 for (i, s) in self.cfg.plan.steps.iter().enumerate() {
                     if let Trigger::At(at) = s.trigger {
-                        ctx.set_timer(at.since(now), tag::OPS | STEP | i as u64);
+                        ctx.set(at.since(now), OpsTimer::Step { step: i });
                     }
                 }
                 for t in &self.targets {
                     ctx.watch(t.node, TARGET_WATCH_TIMEOUT);
                 }
             }
-            Input::Timer { tag: t, .. } if tag::component(t) == tag::OPS => {
-                let p = tag::payload(t);
-                let arg = p & !KIND;
-                match p & KIND {
-                    CHECK => self.check(ctx, arg as usize),
-                    RESPOND => self.respond(ctx),
-                    NOTICE => self.notice(ctx),
-                    STEP => self.fire(ctx, arg as usize),
-                    WORK => self.act(ctx, arg as usize),
-                    _ => {}
-                }
-            }
+            Input::Timer { tag, .. } => match Timer::from_tag(tag) {
+                Some(Timer::Ops(OpsTimer::Check { target })) => self.check(ctx, target),
+                Some(Timer::Ops(OpsTimer::Respond)) => self.respond(ctx),
+                Some(Timer::Ops(OpsTimer::Notice)) => self.notice(ctx),
+                Some(Timer::Ops(OpsTimer::Step { step })) => self.fire(ctx, step),
+                Some(Timer::Ops(OpsTimer::Work { step })) => self.act(ctx, step),
+                _ => {}
+            },
             Input::Message { msg: Msg::Ops(Ops::Alert { text, .. }), .. } => self.alert(ctx, text),
             Input::Message { msg: Msg::Ops(Ops::StepDone { step }), .. } if (step as usize) < self.done.len() => {
                 self.complete(ctx, step as usize);
@@ -616,7 +605,7 @@ impl Node<Msg, World> for Operators {
                     let reason = format!("{} is down: it refused the {} command", ctx.name(to), action.name());
                     self.record_failure(ctx, i, reason);
                 }
-                ctx.set_timer(self.cfg.command_retry_interval, tag::OPS | STEP | step as u64);
+                ctx.set(self.cfg.command_retry_interval, OpsTimer::Step { step: step as usize });
             }
             _ => {}
         }

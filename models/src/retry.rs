@@ -43,6 +43,8 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use mailsim_sim::{Ctx, Dur, Message, Time, MICROS_PER_S};
 
+use crate::timer::{SetTimer, Timer};
+
 /// One phase of a retry rule (an Exim rule item): while the time since the
 /// first attempt is below `until_s`, retry at intervals starting at
 /// `interval_s`, each `growth_permille`/1000 times the one before (1000 =
@@ -321,7 +323,7 @@ fn grid_interval(p: &Phase, x: u64) -> u64 {
 ///   pushed to last is kept at hand, so a run of pushes to one tick (the
 ///   mails deferred by one queue scan) costs no lookup.
 ///
-/// The owner handles a timer with its tag by calling [`Deadlines::fired`],
+/// The owner handles its timer by calling [`Deadlines::fired`],
 /// popping the deadlines due with [`Deadlines::pop_due`] and a test of
 /// currency (`current(slot, generation)`), and calling [`Deadlines::rearm`]
 /// with the same test. Stale deadlines are dropped on the way, and the
@@ -376,13 +378,13 @@ pub struct Deadlines {
     /// Between `fired` and `rearm`: pushes leave the timer to `rearm`.
     batch: bool,
     tick_us: u64,
-    tag: u64,
+    timer: Timer,
 }
 
 impl Deadlines {
     /// Deadlines rounded up to `tick` (at least 1 µs), firing kernel timers
-    /// with `tag`.
-    pub fn new(tick: Dur, tag: u64) -> Deadlines {
+    /// with `timer`.
+    pub fn new(tick: Dur, timer: Timer) -> Deadlines {
         Deadlines {
             fifo: VecDeque::new(),
             buckets: BTreeMap::new(),
@@ -401,7 +403,7 @@ impl Deadlines {
             tick_hi: 0,
             batch: false,
             tick_us: tick.as_micros().max(1),
-            tag,
+            timer,
         }
     }
 
@@ -414,9 +416,9 @@ impl Deadlines {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The tag of the kernel timers it sets.
-    pub fn tag(&self) -> u64 {
-        self.tag
+    /// The timer it sets in the kernel.
+    pub fn timer(&self) -> Timer {
+        self.timer
     }
 
     /// `due` rounded up to the tick, and never before now (µs).
@@ -448,7 +450,7 @@ impl Deadlines {
         self.timers.push(at);
         self.first_timer = at;
         let now = ctx.now().as_micros();
-        ctx.set_timer(Dur::micros(at.saturating_sub(now)), self.tag);
+        ctx.set(Dur::micros(at.saturating_sub(now)), self.timer);
     }
 
     /// Adds a deadline for `slot` at generation `generation`.
@@ -508,7 +510,7 @@ impl Deadlines {
         self.fifo.clear();
     }
 
-    /// Call when a timer with this set's tag fires, before popping: opens a
+    /// Call when this set's timer fires, before popping: opens a
     /// batch that [`Deadlines::rearm`] closes.
     pub fn fired(&mut self, now: Time) {
         let now = now.as_micros();
@@ -840,7 +842,7 @@ mod tests {
     fn deadlines_pop_in_due_slot_order_whatever_the_lane_and_skip_stale_ones() {
         let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
         let node = sim.add_node("pusher", mailsim_sim::NodeConfig::default(), (), |_| Pusher {
-            deadlines: Deadlines::new(Dur::secs(5), 7),
+            deadlines: Deadlines::new(Dur::secs(5), Timer::Custom(7)),
             generations: vec![0; 6],
         });
         assert!(sim.run().outcome.is_ok());
@@ -891,7 +893,7 @@ mod tests {
     fn a_burst_of_pushes_leaves_no_timer_behind_and_stale_timeouts_cost_none() {
         let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
         sim.add_node("burst", mailsim_sim::NodeConfig::default(), (), |_| Burst {
-            deadlines: Deadlines::new(Dur::secs(5), 7),
+            deadlines: Deadlines::new(Dur::secs(5), Timer::Custom(7)),
             generations: vec![0; 2],
             rounds: 10,
         });
@@ -939,7 +941,7 @@ mod tests {
     fn forgotten_in_order_deadlines_never_pop() {
         let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
         let node =
-            sim.add_node("forgetter", mailsim_sim::NodeConfig::default(), (), |_| Forgetter { deadlines: Deadlines::new(Dur::secs(5), 7) });
+            sim.add_node("forgetter", mailsim_sim::NodeConfig::default(), (), |_| Forgetter { deadlines: Deadlines::new(Dur::secs(5), Timer::Custom(7)) });
         assert!(sim.run().outcome.is_ok());
         assert_eq!(sim.world(), &vec![(15, 2, 0)]);
         assert!(sim.node::<Forgetter>(node).expect("up").deadlines.is_empty());

@@ -41,7 +41,8 @@ use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time, MICROS_PER_
 
 use crate::availability::{self, Reason};
 use crate::ledger;
-use crate::msg::{tag, Envelope, MailId, MailboxId, Msg, Ops, Smtp, SmtpCode};
+use crate::timer::{SenderTimer, Timer};
+use crate::msg::{Envelope, MailId, MailboxId, Msg, Ops, Smtp, SmtpCode};
 use crate::retry::{Deadlines, RetryProfile};
 use crate::World;
 
@@ -249,7 +250,6 @@ struct Slot {
 
 /// The deadline slot that stands for the next arrival batch.
 const ARRIVALS: u32 = u32::MAX;
-const DEADLINE: u64 = tag::SENDER;
 
 /// The internet's sending MTAs, as one node.
 pub struct Senders {
@@ -300,7 +300,7 @@ impl Senders {
                 acc
             })
             .collect();
-        let deadlines = Deadlines::new(cfg.tick, DEADLINE);
+        let deadlines = Deadlines::new(cfg.tick, Timer::Sender(SenderTimer::Deadline));
         let rate_per_kh = cfg.workload.rate_per_kh();
         // An hour's rate = mean rate · weight · 24 / Σ weights.
         let total: u64 = cfg.workload.hourly_weights.iter().sum();
@@ -543,7 +543,7 @@ impl Node<Msg, World> for Senders {
                 self.next_arrival = self.arrival_after(from);
                 self.schedule_arrivals(ctx);
             }
-            Input::Timer { tag: t, .. } if t == DEADLINE => self.deadlines_due(ctx),
+            Input::Timer { tag, .. } if Timer::from_tag(tag) == Some(Timer::Sender(SenderTimer::Deadline)) => self.deadlines_due(ctx),
             Input::Message { from, msg: Msg::Smtp(Smtp::Reply { id, code, slot }) } => match code {
                 // Accepted by any MX, even after this attempt moved on: done.
                 // (Counted as an attempt only if it is the one in flight: a
