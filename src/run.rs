@@ -3,7 +3,7 @@
 //! against them.
 
 use mailsim_models::availability::{summarize, AvailabilitySummary, Service};
-use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
+use mailsim_models::ledger::{DepthSample, ResourceStart, CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Operators;
 use mailsim_models::reconcile::{reconcile, Reconciliation};
 use mailsim_models::World;
@@ -223,11 +223,11 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     };
     let mut failovers = Vec::new();
     let mut holder = None;
-    for (t, _, node) in &w.stats.resource_starts {
-        if holder.is_some() && holder != Some(*node) {
+    for &ResourceStart { at: t, node, .. } in &w.stats.resource_starts {
+        if holder.is_some() && holder != Some(node) {
             failovers.push(t.as_micros());
         }
-        holder = Some(*node);
+        holder = Some(node);
     }
     let ops = topo.node("ops").and_then(|id| sim.node::<Operators>(id));
     let steps = topo
@@ -287,7 +287,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .filter(|f| f.scheduled && !f.effect)
             .map(|f| format!("{} at {}", f.description, f.at))
             .collect(),
-        faults_unfired: report.unfired.iter().map(|(at, _, d)| format!("{d} due at {at}")).collect(),
+        faults_unfired: report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect(),
         recovered_us: report.recovered.map(Time::as_micros),
         mailboxes,
         reconciled: reconciliation.check(w),
@@ -297,7 +297,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         queue_depth: {
             let names = topo.node_names();
             let mut q = std::collections::BTreeMap::<String, Vec<(u64, u32)>>::new();
-            for &(t, node, depth) in &w.stats.queue_depth {
+            for &DepthSample { at: t, node, depth } in &w.stats.queue_depth {
                 let name = names.get(node as usize).cloned().unwrap_or_else(|| format!("node-{node}"));
                 q.entry(name).or_default().push((t.as_micros() / 1_000_000, depth));
             }
@@ -432,7 +432,7 @@ fn share_at(f: &Figures, at_us: u64) -> Share {
 /// Every scheduled fault changed something, except those of the `absorbed`
 /// kinds, which must have changed nothing.
 fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
-    let unfired: Vec<String> = report.unfired.iter().map(|(at, _, d)| format!("{d} due at {at}")).collect();
+    let unfired: Vec<String> = report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect();
     let scheduled = || report.faults.iter().filter(|f| f.scheduled);
     let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", f.description, f.at);
     let silent: Vec<String> = scheduled().filter(|f| !f.effect && !absorbed.contains(&f.kind)).map(name).collect();

@@ -51,7 +51,7 @@ use mailsim_models::ops::{Delay, Trigger};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::storage::{RebuildPriority, StaleDisks};
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, RANDOM_FAULT_KINDS};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS};
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -1419,7 +1419,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     check_sizes(f)?;
     let mailboxes = positive(ts.mailboxes, "topology.mailboxes")?;
     let mx = positive(ts.mx, "topology.mx")?;
-    let mut t = Topology::new(0, mx, mailboxes, 0);
+    let mut t = Topology::new(TopologyOptions { seed: 0, mx, mailboxes, mails: 0 });
     t.duration = positive_dur(f.run.duration, "run.duration")?;
     t.fault_phase = f.run.fault_phase.map(|p| dur(p, "run.fault_phase")).transpose()?;
     if let Some(p) = t.fault_phase {

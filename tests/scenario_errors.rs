@@ -331,8 +331,8 @@ fn the_event_estimate_is_above_the_events_of_real_replays() {
 
 #[test]
 fn a_topology_past_the_size_limits_is_invalid_rather_than_built() {
-    use mailsim_models::topology::Topology;
-    let ok = Topology::new(0, 2, 100, 10);
+    use mailsim_models::topology::{Topology, TopologyOptions};
+    let ok = Topology::new(TopologyOptions { seed: 0, mx: 2, mailboxes: 100, mails: 10 });
     ok.validate().expect("a small service is valid");
     type Change = fn(&mut Topology);
     let cases: [(&str, Change); 5] = [

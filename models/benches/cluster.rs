@@ -38,7 +38,7 @@ use std::time::Duration;
 use mailsim_models::ledger::Counts;
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{FaultKind, FaultSpec, StepSpec, Topology};
+use mailsim_models::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::Action;
 use mailsim_sim::{Dur, Outcome, RunReport, Time};
 
@@ -69,7 +69,7 @@ struct Options {
 }
 
 fn topology(mails: u64, mailboxes: u32, o: Options) -> Topology {
-    let mut t = Topology::new(SEED, 4, mailboxes, mails);
+    let mut t = Topology::new(TopologyOptions { seed: SEED, mx: 4, mailboxes, mails });
     t.workload = Workload::total(mails, Dur::days(5), mailboxes);
     // The faults and the recovery are over by day 3; mail written before day
     // 4 must be settled by day 5, and the run ends 6 hours after the last

@@ -618,7 +618,7 @@ impl AvailabilitySummary {
 pub fn failovers(world: &World) -> Vec<Time> {
     let mut holders: Vec<Option<NodeId>> = Vec::new();
     let mut out = Vec::new();
-    for &(t, res, node) in &world.stats.resource_starts {
+    for &crate::ledger::ResourceStart { at: t, resource: res, node } in &world.stats.resource_starts {
         if holders.len() <= res {
             holders.resize(res + 1, None);
         }
@@ -698,7 +698,7 @@ pub fn summarize(world: &World, names: &[String], first_fault: Option<Time>, end
 fn queue_peaks(world: &World, names: &[String]) -> BTreeMap<String, QueuePeak> {
     // Per node: (peak depth, when, drained when).
     let mut per_node: BTreeMap<u32, (u32, Time, Option<Time>)> = BTreeMap::new();
-    for &(t, node, depth) in &world.stats.queue_depth {
+    for &crate::ledger::DepthSample { at: t, node, depth } in &world.stats.queue_depth {
         let e = per_node.entry(node).or_insert((depth, t, None));
         if depth > e.0 {
             *e = (depth, t, None);
@@ -722,7 +722,7 @@ mod tests {
     use crate::msg::{Action, FenceMode, Smtp, SmtpCode};
     use crate::ops::Trigger;
     use crate::senders::{Senders, SendersConfig, Workload};
-    use crate::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology};
+    use crate::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
     use mailsim_sim::{Config, Disk, Input, Node, NodeConfig};
 
     const H: u64 = 3600;
@@ -730,7 +730,7 @@ mod tests {
     /// Two unclustered MX nodes, 60 mailboxes (so 60 users), 3,000 mails
     /// over a day (a dozen SMTP attempts an hour even at night).
     fn small(seed: u64) -> Topology {
-        let mut t = Topology::new(seed, 2, 60, 3_000);
+        let mut t = Topology::new(TopologyOptions { seed, mx: 2, mailboxes: 60, mails: 3_000 });
         t.duration = Dur::hours(12);
         t
     }

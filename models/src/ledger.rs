@@ -130,8 +130,8 @@ pub struct Stats {
     /// Mailboxes unavailable (volume offline), as (time, count) at each change.
     pub unavailable: Vec<(Time, u32)>,
     /// Mails in all queues, sampled at each change of a node's queue depth
-    /// bucket: (time, node, depth).
-    pub queue_depth: Vec<(Time, u32, u32)>,
+    /// bucket.
+    pub queue_depth: Vec<DepthSample>,
     /// Service-level availability: attempts, users, doors (`availability`).
     pub availability: crate::availability::Availability,
     /// Bounces at senders per retry profile name.
@@ -140,8 +140,30 @@ pub struct Stats {
     pub delivered_per_hour: Vec<u32>,
     /// Mails accepted (first 250) per simulated hour.
     pub accepted_per_hour: Vec<u32>,
-    /// When a node started running a cluster resource: (time, resource, node).
-    pub resource_starts: Vec<(Time, usize, NodeId)>,
+    /// When a node started running a cluster resource.
+    pub resource_starts: Vec<ResourceStart>,
+}
+
+/// A node's mail queue depth from a time on (`Stats::queue_depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DepthSample {
+    /// When the depth was sampled.
+    pub at: Time,
+    /// The node (`NodeId.0`).
+    pub node: u32,
+    /// Mails in its queue.
+    pub depth: u32,
+}
+
+/// A node started running a cluster resource (`Stats::resource_starts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceStart {
+    /// When it started.
+    pub at: Time,
+    /// The resource group (`cluster::MAIL_SERVICES`, …).
+    pub resource: usize,
+    /// The node now running it.
+    pub node: NodeId,
 }
 
 fn bump_hour(series: &mut Vec<u32>, now: Time) {
@@ -591,7 +613,7 @@ pub fn mailbox_write_end(ctx: C, mb: MailboxId, writer: NodeId) {
 /// shared spool). Two live nodes running it at once is a split brain.
 pub fn resource_started(ctx: C, res: usize, node: NodeId) {
     let now = ctx.now();
-    ctx.world.stats.resource_starts.push((now, res, node));
+    ctx.world.stats.resource_starts.push(ResourceStart { at: now, resource: res, node });
     let w = &mut *ctx.world;
     if w.resources.len() <= res {
         w.resources.resize(res + 1, Vec::new());
@@ -648,7 +670,7 @@ pub fn unavailable(ctx: C, count: u32) {
 pub fn queue_depth(ctx: C, depth: u32) {
     let now = ctx.now();
     let node = ctx.me().0;
-    ctx.world.stats.queue_depth.push((now, node, depth));
+    ctx.world.stats.queue_depth.push(DepthSample { at: now, node, depth });
 }
 
 /// The mailstore crashed: writes in flight died with it, so nobody is writing
@@ -1230,7 +1252,7 @@ mod tests {
             resource_started(ctx, 1, NodeId(0));
         });
         assert!(report.outcome.is_ok(), "{}", report.outcome);
-        let starts: Vec<(usize, u32)> = sim.world().stats.resource_starts.iter().map(|s| (s.1, s.2 .0)).collect();
+        let starts: Vec<(usize, u32)> = sim.world().stats.resource_starts.iter().map(|s| (s.resource, s.node.0)).collect();
         assert_eq!(starts, vec![(1, 0), (1, 0), (1, 1), (1, 0)]);
         let (_, report) = run(|ctx| {
             resource_started(ctx, 0, NodeId(0));
@@ -1256,7 +1278,7 @@ mod tests {
         let s = &w.stats;
         assert_eq!(w.counts.client_duplicates, 7);
         assert_eq!(s.unavailable, vec![(Time::ZERO, 0), (Time::ZERO, 5), (Time::ZERO, 0)]);
-        assert_eq!(s.queue_depth, vec![(Time::ZERO, 1, 17)]);
+        assert_eq!(s.queue_depth, vec![DepthSample { at: Time::ZERO, node: 1, depth: 17 }]);
     }
 
     #[test]

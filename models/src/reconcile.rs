@@ -218,7 +218,7 @@ mod tests {
     use crate::ledger::CUSTODY;
     use crate::ops::Trigger;
     use crate::senders::Workload;
-    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology};
+    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
     use crate::Action;
     use mailsim_sim::{Dur, Fault, Outcome, Time};
 
@@ -232,7 +232,7 @@ mod tests {
     /// are both delivered and in a temporary store), the hardware is
     /// replaced at 3 h, rebuilt, and the temporary stores merged back.
     fn merge_back(seed: u64, drops_mail: bool, ledger_blind: bool) -> Sim<Msg, World> {
-        let mut t = Topology::new(seed, 1, 40, 1_500);
+        let mut t = Topology::new(TopologyOptions { seed, mx: 1, mailboxes: 40, mails: 1_500 });
         t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(1_500, Dur::hours(3), 40) };
         t.filer.storage.disk_bytes = 35_000_000 * 1800 / 5;
         t.filer.bug_merge_drops_mail = drops_mail;
@@ -308,7 +308,7 @@ mod tests {
     /// Expired mail, without and with its DSN (the queue lifetime is 4 h,
     /// the lock manager broken from 10 min to 4 h 30 min).
     fn expiry(seed: u64, drop_without_dsn: bool) -> Sim<Msg, World> {
-        let mut t = Topology::new(seed, 2, 50, 500);
+        let mut t = Topology::new(TopologyOptions { seed, mx: 2, mailboxes: 50, mails: 500 });
         t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(500, Dur::hours(1), 50) };
         t.duration = Dur::days(3);
         t.liveness_window = Dur::hours(12);

@@ -226,10 +226,39 @@ pub struct Topology {
     pub mx_refuse_when_down: bool,
 }
 
+/// What [`Topology::new`] needs to know; every other part of the service
+/// takes its default and stays a public field of the `Topology` to override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopologyOptions {
+    /// The run's seed, which every random draw derives from.
+    pub seed: u64,
+    /// Mail nodes behind the MX record (unclustered).
+    pub mx: u32,
+    /// Mailboxes on the file server's default storage.
+    pub mailboxes: u32,
+    /// Mails the internet sends, spread over the first day.
+    pub mails: u64,
+}
+
+impl Default for TopologyOptions {
+    /// Seed 0, two MX nodes, 100 mailboxes, 1,000 mails: a service small
+    /// enough to run in milliseconds.
+    fn default() -> TopologyOptions {
+        TopologyOptions { seed: 0, mx: 2, mailboxes: 100, mails: 1_000 }
+    }
+}
+
 impl Topology {
     /// A small unclustered service: `mx` nodes, `mailboxes` on the default
     /// storage, `mails` sent over the first day.
-    pub fn new(seed: u64, mx: u32, mailboxes: u32, mails: u64) -> Topology {
+    ///
+    /// ```
+    /// use mailsim_models::topology::{Topology, TopologyOptions};
+    /// let t = Topology::new(TopologyOptions { seed: 7, mailboxes: 50, ..TopologyOptions::default() });
+    /// assert_eq!((t.seed, t.mx, t.filer.mailboxes), (7, 2, 50));
+    /// ```
+    pub fn new(options: TopologyOptions) -> Topology {
+        let TopologyOptions { seed, mx, mailboxes, mails } = options;
         let workload = Workload::total(mails, Dur::hours(24), mailboxes);
         Topology {
             seed,
@@ -673,7 +702,7 @@ mod tests {
 
     #[test]
     fn a_quiet_service_delivers_everything() {
-        let mut t = Topology::new(1, 2, 500, 5_000);
+        let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 500, mails: 5_000 });
         t.duration = Dur::days(2);
         let mut sim = t.build();
         let report = sim.run();
@@ -689,7 +718,7 @@ mod tests {
     /// `Topology::new` reported ok with 924 mails undelivered.
     #[test]
     fn without_a_fault_phase_undelivered_mail_fails_eventual_delivery() {
-        let mut t = Topology::new(3, 1, 50, 500);
+        let mut t = Topology::new(TopologyOptions { seed: 3, mx: 1, mailboxes: 50, mails: 500 });
         t.duration = Dur::days(2);
         t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
         let mut sim = t.build();
@@ -704,7 +733,7 @@ mod tests {
 
     #[test]
     fn every_invariant_is_listed_in_the_report_even_when_it_held() {
-        let mut t = Topology::new(1, 1, 20, 50);
+        let mut t = Topology::new(TopologyOptions { seed: 1, mx: 1, mailboxes: 20, mails: 50 });
         t.duration = Dur::days(1);
         let report = t.build().run();
         let names: Vec<&str> = report.properties.iter().map(|p| p.name.as_str()).collect();
@@ -716,7 +745,7 @@ mod tests {
 
     #[test]
     fn a_broken_lock_manager_halts_delivery_until_rollback() {
-        let mut t = Topology::new(2, 2, 500, 5_000);
+        let mut t = Topology::new(TopologyOptions { seed: 2, mx: 2, mailboxes: 500, mails: 5_000 });
         t.duration = Dur::days(4);
         t.fault_phase = Some(Dur::hours(40));
         t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
@@ -734,7 +763,7 @@ mod tests {
 
     #[test]
     fn bad_targets_are_named() {
-        let mut t = Topology::new(1, 2, 10, 10);
+        let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 10, mails: 10 });
         t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::ControllerFailure, target: "shelf-z/controller-a".into() });
         let e = t.validate().unwrap_err();
         assert!(e.contains("shelf-z"), "{e}");

@@ -35,7 +35,7 @@ use mailsim_models::cluster::FenceDeviceConfig;
 use mailsim_models::ledger::CUSTODY;
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, FenceMode, Msg, World};
 use mailsim_sim::{Dur, Fault, NodeId, RunReport, Sim, Time};
 use proptest::prelude::*;
@@ -239,7 +239,7 @@ const CORRECT: Variant = Variant { queue_lifetime_s: 5 * 86_400, drop_expired_wi
 /// groups rebuild in 20 minutes each; the case's faults and recovery plan.
 /// Returns the simulation and the number of faults scheduled.
 fn service(case: &Case, variant: Variant) -> (Sim<Msg, World>, usize) {
-    let mut t = Topology::new(case.seed, MX, MAILBOXES, MAILS);
+    let mut t = Topology::new(TopologyOptions { seed: case.seed, mx: MX, mailboxes: MAILBOXES, mails: MAILS });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(MAILS, Dur::hours(6), MAILBOXES) };
     t.clients = Some(ClientsConfig { users: 20, check_interval: Dur::mins(5), ..ClientsConfig::new(NodeId(0), MAILBOXES) });
     t.filer.storage.disk_bytes = 35_000_000 * 1200 / 5;
@@ -477,7 +477,7 @@ fn cluster_case() -> impl Strategy<Value = ClusterCase> {
 /// far — and it is above Pacemaker's 20 s `dc-deadtime`, which exposes model
 /// bug 2 below.)
 fn cluster_service(case: &ClusterCase) -> Sim<Msg, World> {
-    let mut t = Topology::new(case.seed, MX, MAILBOXES, 1_000);
+    let mut t = Topology::new(TopologyOptions { seed: case.seed, mx: MX, mailboxes: MAILBOXES, mails: 1_000 });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(1_000, Dur::hours(6), MAILBOXES) };
     let mut cluster = ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() };
     cluster.agent.token_timeout = Dur::secs(30);

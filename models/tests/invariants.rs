@@ -34,7 +34,7 @@ use mailsim_models::host::ClusterNode;
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, Msg, World};
 use mailsim_sim::{Dur, Fault, Outcome, PropertyKind, RunReport, Sim, Time, Violation};
 
@@ -60,7 +60,7 @@ fn step(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec 
 /// over `window` (no diurnal curve, so the arrival rate is the same at every
 /// hour the faults hit), storage whose RAID groups rebuild in 30 minutes.
 fn service(seed: u64, mx: u32, mailboxes: u32, mails: u64, window: Dur) -> Topology {
-    let mut t = Topology::new(seed, mx, mailboxes, mails);
+    let mut t = Topology::new(TopologyOptions { seed, mx, mailboxes, mails });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(mails, window, mailboxes) };
     // Five stale disks at 35 MB/s in ~30 minutes at idle (the default: ~12 h).
     t.filer.storage.disk_bytes = 35_000_000 * 1800 / 5;

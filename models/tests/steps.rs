@@ -15,7 +15,7 @@
 
 use mailsim_models::ops::{Operators, Trigger};
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{FaultKind, FaultSpec, StepSpec, Topology};
+use mailsim_models::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, Msg, World};
 use mailsim_sim::{Dur, Sim, Time};
 
@@ -39,7 +39,7 @@ fn migrate() -> Action {
 /// 50 min when `replace` is set, and enables temporary stores 10 min after
 /// the migration (a step that depends on it).
 fn dead_shelf(seed: u64, replace: bool) -> (Sim<Msg, World>, Topology) {
-    let mut t = Topology::new(seed, 2, 60, 600);
+    let mut t = Topology::new(TopologyOptions { seed, mx: 2, mailboxes: 60, mails: 600 });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(600, Dur::hours(2), 60) };
     // A volume copies in 10 minutes.
     t.filer.storage.volume_bytes = 100_000_000 * 600;

@@ -228,6 +228,17 @@ impl<M> FaultProcess<M> {
     }
 }
 
+/// A scheduled fault that never fired: the run ended before it was due.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnfiredFault {
+    /// When it was due.
+    pub due: Time,
+    /// Its kind (`Fault::kind`).
+    pub kind: String,
+    /// A human description with node names (`Fault::describe`).
+    pub description: String,
+}
+
 /// One injected fault, as reported after the run.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FaultReport {

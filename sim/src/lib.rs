@@ -107,7 +107,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 pub use determinism::{check_determinism, Divergence};
-pub use fault::{Fault, FaultProcess, FaultReport, Generator, ProcessReport, ProcessView};
+pub use fault::{Fault, FaultProcess, FaultReport, Generator, ProcessReport, ProcessView, UnfiredFault};
 pub use net::{DownMode, LinkConfig};
 pub use node::{Disk, Durable, FaultId, Input, Node, NodeConfig, TimerId, WriteId};
 pub use property::{Declared, Observe, PropertyKind, PropertyReport, PropertyStatus, Violation};

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView, Tag};
+use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, UnfiredFault, ProcessView, Tag};
 
 /// The faults a heal of the whole network ends.
 const NETWORK_FAULTS: &[Tag] = &[Tag::Partition, Tag::PartitionOneWay, Tag::Isolate, Tag::Clog, Tag::SlowLink];
@@ -217,9 +217,8 @@ pub struct RunReport {
     /// The violations recorded, in order (the first few in full; a run that
     /// stops at its first violation has one).
     pub violations: Vec<Violation>,
-    /// Scheduled faults that never fired (the run ended first): (when they
-    /// were due, kind, description).
-    pub unfired: Vec<(Time, String, String)>,
+    /// Scheduled faults that never fired (the run ended first).
+    pub unfired: Vec<UnfiredFault>,
     /// When the recovery condition came to hold, if the run had one and it did.
     pub recovered: Option<Time>,
 }
@@ -976,7 +975,12 @@ impl<M: Message, W: 'static> Sim<M, W> {
             processes: self.processes.iter().map(|p| p.report.clone()).collect(),
             properties,
             violations: self.violations.clone(),
-            unfired: self.scheduled.iter().flatten().map(|(at, f)| (*at, f.kind().to_string(), f.describe(&self.core.names))).collect(),
+            unfired: self
+                .scheduled
+                .iter()
+                .flatten()
+                .map(|(at, f)| UnfiredFault { due: *at, kind: f.kind().to_string(), description: f.describe(&self.core.names) })
+                .collect(),
             recovered: match self.recovery {
                 Recovery::Done(t) => Some(t),
                 _ => None,

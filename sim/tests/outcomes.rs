@@ -185,5 +185,5 @@ fn after_an_early_stop_nothing_unjudged_is_reported_as_held() {
     let eventually = report.property("anything").expect("listed");
     assert!(matches!(eventually.status, PropertyStatus::NotEvaluated { .. }), "{:?}", eventually.status);
     assert_eq!(report.unfired.len(), 1, "the crash due at 900 ms never fired: {:?}", report.unfired);
-    assert_eq!(report.unfired[0].1, "crash");
+    assert_eq!(report.unfired[0].kind, "crash");
 }
