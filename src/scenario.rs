@@ -51,7 +51,9 @@ use mailsim_models::ops::{Delay, Trigger};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::storage::{RebuildPriority, StaleDisks};
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS};
+use mailsim_models::topology::{
+    ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS,
+};
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
 use schemars::{JsonSchema, Schema, SchemaGenerator};

@@ -48,8 +48,8 @@
 use mailsim_sim::{Ctx, Disk, Dur, FaultId, Input, Node, NodeId, Time, TimerId};
 
 use crate::ledger;
-use crate::timer::{ClusterTimer, SetTimer, Timer};
 use crate::msg::{Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
+use crate::timer::{ClusterTimer, SetTimer, Timer};
 use crate::World;
 
 /// The ledger's resource number of the mail services (SMTP, POP, IMAP as one

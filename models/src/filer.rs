@@ -393,7 +393,6 @@ enum HwKind {
     Latent(u32),
 }
 
-
 /// The file server node.
 pub struct Filer {
     cfg: FilerConfig,

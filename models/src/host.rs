@@ -73,7 +73,9 @@ impl Node<Msg, World> for ClusterNode {
                 self.mta.handle(Input::Start, ctx, disk);
                 self.agent_input(Input::Start, ctx);
             }
-            Input::Timer { id, tag } if matches!(Timer::from_tag(tag), Some(Timer::Cluster(_))) => self.agent_input(Input::Timer { id, tag }, ctx),
+            Input::Timer { id, tag } if matches!(Timer::from_tag(tag), Some(Timer::Cluster(_))) => {
+                self.agent_input(Input::Timer { id, tag }, ctx)
+            }
             peer @ Input::Peer { .. } => self.agent_input(peer, ctx),
             Input::Message { from, msg } => match msg {
                 Msg::Cluster(c) => self.agent_input(Input::Message { from, msg: Msg::Cluster(c) }, ctx),

@@ -47,9 +47,9 @@ use std::collections::VecDeque;
 use mailsim_sim::{Ctx, Disk, Dur, Durable, Input, Node, NodeId, Time, WriteId};
 
 use crate::ledger;
-use crate::timer::{MtaTimer, SetTimer, Timer};
 use crate::msg::{Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
 use crate::retry::{Deadlines, RetryProfile};
+use crate::timer::{MtaTimer, SetTimer, Timer};
 use crate::World;
 
 /// What an MTA does with new mail when its queue is at capacity.

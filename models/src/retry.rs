@@ -940,8 +940,9 @@ mod tests {
     #[test]
     fn forgotten_in_order_deadlines_never_pop() {
         let mut sim: mailsim_sim::Sim<u8, Popped> = mailsim_sim::Sim::new(mailsim_sim::Config::new(1), Vec::new());
-        let node =
-            sim.add_node("forgetter", mailsim_sim::NodeConfig::default(), (), |_| Forgetter { deadlines: Deadlines::new(Dur::secs(5), Timer::Custom(7)) });
+        let node = sim.add_node("forgetter", mailsim_sim::NodeConfig::default(), (), |_| Forgetter {
+            deadlines: Deadlines::new(Dur::secs(5), Timer::Custom(7)),
+        });
         assert!(sim.run().outcome.is_ok());
         assert_eq!(sim.world(), &vec![(15, 2, 0)]);
         assert!(sim.node::<Forgetter>(node).expect("up").deadlines.is_empty());

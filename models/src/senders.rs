@@ -41,9 +41,9 @@ use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time, MICROS_PER_
 
 use crate::availability::{self, Reason};
 use crate::ledger;
-use crate::timer::{SenderTimer, Timer};
 use crate::msg::{Envelope, MailId, MailboxId, Msg, Ops, Smtp, SmtpCode};
 use crate::retry::{Deadlines, RetryProfile};
+use crate::timer::{SenderTimer, Timer};
 use crate::World;
 
 /// How recipients are drawn.

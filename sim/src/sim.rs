@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, UnfiredFault, ProcessView, Tag};
+use crate::fault::{Fault, FaultProcess, FaultReport, ProcessReport, ProcessView, Tag, UnfiredFault};
 
 /// The faults a heal of the whole network ends.
 const NETWORK_FAULTS: &[Tag] = &[Tag::Partition, Tag::PartitionOneWay, Tag::Isolate, Tag::Clog, Tag::SlowLink];
