@@ -300,27 +300,24 @@ impl Agent {
         match input {
             Input::Start => self.start(ctx),
             Input::Timer { tag, .. } => match Timer::from_tag(tag) {
-                Some(Timer::Cluster(timer)) => match timer {
-                    ClusterTimer::Tick => self.tick(ctx),
-                    ClusterTimer::Join if !self.joined => {
-                        self.join(ctx);
-                        // Startup fencing (Pacemaker `startup-fencing`): a
-                        // member never heard from since this node booted is
-                        // in an unknown state and must be fenced before the
-                        // services start anywhere.
-                        let boot = Time(ctx.now().as_micros().saturating_sub(self.cfg.join_timeout.as_micros()));
-                        for (i, m) in self.members.iter_mut().enumerate() {
-                            if i != self.me && m.state == MemberState::Up && m.last_heard <= boot {
-                                m.state = MemberState::Unclean;
-                            }
+                Some(Timer::Cluster(ClusterTimer::Tick)) => self.tick(ctx),
+                Some(Timer::Cluster(ClusterTimer::Join)) if !self.joined => {
+                    self.join(ctx);
+                    // Startup fencing (Pacemaker `startup-fencing`): a
+                    // member never heard from since this node booted is
+                    // in an unknown state and must be fenced before the
+                    // services start anywhere.
+                    let boot = Time(ctx.now().as_micros().saturating_sub(self.cfg.join_timeout.as_micros()));
+                    for (i, m) in self.members.iter_mut().enumerate() {
+                        if i != self.me && m.state == MemberState::Up && m.last_heard <= boot {
+                            m.state = MemberState::Unclean;
                         }
-                        self.act(ctx);
                     }
-                    ClusterTimer::FenceTimeout { request } if matches!(self.fencing, Some(op) if op.request == request) => {
-                        self.fence_level_failed(ctx)
-                    }
-                    _ => {}
-                },
+                    self.act(ctx);
+                }
+                Some(Timer::Cluster(ClusterTimer::FenceTimeout { request })) if matches!(self.fencing, Some(op) if op.request == request) => {
+                    self.fence_level_failed(ctx)
+                }
                 _ => {}
             },
             Input::Message { from, msg: Msg::Cluster(c) } => self.on_cluster(from, c, ctx),
