@@ -776,7 +776,7 @@ mod tests {
     /// ms (mean 5.5 ms), so 2 s is a 364x multiplier.
     #[test]
     fn a_latency_fault_slows_both_directions_to_its_mean() {
-        let mut t = Topology::new(1, 2, 10, 10);
+        let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 10, mails: 10 });
         let spec = FaultSpec { at_us: 0, kind: FaultKind::Latency { peer: "filer".into(), latency: Dur::secs(2) }, target: "mx-1".into() };
         let (mx, filer) = (t.node("mx-1").expect("a node"), t.node("filer").expect("a node"));
         let faults = t.resolve_fault(&spec).expect("resolves");
