@@ -909,6 +909,10 @@ impl Filer {
         let s = &self.ctl.storage;
         self.volumes.clear();
         self.volumes.extend((0..s.volumes()).map(|v| (s.volume_online(v), s.latency_multiplier_permille(v))));
+        if ctx.tracing() {
+            // Each shelf, controller, group and volume on its own track.
+            s.states(|track, state| ctx.track_state(&track, &state));
+        }
         let offline: u32 = (0..s.volumes()).filter(|v| !self.volumes[*v as usize].0).map(|v| self.per_volume[v as usize]).sum();
         if offline != self.unavailable {
             self.unavailable = offline;

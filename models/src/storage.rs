@@ -296,6 +296,10 @@ impl StorageConfig {
 struct Shelf {
     failed_controllers: u32,
     path_fault: bool,
+    /// Which controllers the failures named (bit per controller below 64),
+    /// for the trace's per-controller tracks only: the model counts
+    /// failures, controllers being interchangeable.
+    failed_named: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -386,7 +390,7 @@ impl Storage {
         Storage {
             stale,
             foreground_peak: (lo + hi) / 2,
-            shelves: vec![Shelf { failed_controllers: 0, path_fault: false }; cfg.shelves as usize],
+            shelves: vec![Shelf { failed_controllers: 0, path_fault: false, failed_named: 0 }; cfg.shelves as usize],
             groups: vec![Group::default(); cfg.groups as usize],
             migrated: vec![false; cfg.volumes as usize],
             degrade_permille: 1000,
@@ -479,6 +483,14 @@ impl Storage {
             _ => format!("shelf-{shelf}"),
         }
     }
+    /// A controller as scenarios name it: `shelf-a/controller-a` …
+    pub fn controller_name(shelf: u32, controller: u32) -> String {
+        let letter = match u8::try_from(controller) {
+            Ok(c) if c < 26 => ((b'a' + c) as char).to_string(),
+            _ => controller.to_string(),
+        };
+        format!("{}/controller-{letter}", Self::shelf_name(shelf))
+    }
     /// A RAID group as scenarios name it: `group-1` … (from 1).
     pub fn group_name(group: u32) -> String {
         format!("group-{}", group as u64 + 1)
@@ -533,6 +545,58 @@ impl Storage {
     /// Whether a migration has batches still to copy.
     pub fn migrating(&self) -> bool {
         !self.batches.is_empty()
+    }
+    /// Every shelf, controller, RAID group and volume as scenarios name it,
+    /// with its state in words (`offline: behind shelf-a, which has no
+    /// working controller or path`), for the trace's named tracks. A
+    /// controller shows as failed when a failure named it.
+    pub fn states(&self, mut each: impl FnMut(String, String)) {
+        let controllers = self.cfg.controllers_per_shelf;
+        for (i, s) in self.shelves.iter().enumerate() {
+            let shelf = i as u32;
+            let failed = format!("{} of {controllers} controllers failed", s.failed_controllers);
+            let state = match (self.shelf_reachable(shelf), s.path_fault, s.failed_controllers) {
+                (false, true, _) => format!("unreachable: path fault, {failed}"),
+                (false, false, _) => format!("unreachable: {failed}"),
+                (true, true, _) => "reachable, no redundancy: path fault".to_string(),
+                (true, false, 0) => "working".to_string(),
+                (true, false, _) => format!("reachable, {failed}"),
+            };
+            each(Self::shelf_name(shelf), state);
+            for c in 0..controllers {
+                let down = c < 64 && s.failed_named >> c & 1 == 1;
+                each(Self::controller_name(shelf, c), if down { "failed" } else { "working" }.to_string());
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            let group = i as u32;
+            let state = if g.destroyed {
+                format!("destroyed: lost more than its {} parity disks", self.cfg.parity_disks)
+            } else if self.rebuilding_group(group) {
+                "rebuilding".to_string()
+            } else if self.queue.contains(&group) {
+                "waiting to rebuild".to_string()
+            } else if g.resync {
+                "needs a resync (its shelf lost its paths)".to_string()
+            } else if g.failed_disks > 0 {
+                format!("degraded: {} failed disks", g.failed_disks)
+            } else {
+                "healthy".to_string()
+            };
+            each(Self::group_name(group), state);
+        }
+        for v in 0..self.cfg.volumes {
+            let state = match (self.migrated[v as usize], self.unreadable(v), self.volume_online(v)) {
+                (true, _, _) => "online (migrated)".to_string(),
+                (false, Some(why), _) => format!("offline: {why}"),
+                (false, None, false) => format!("offline: {} waits for its rebuild", Self::group_name(self.group_of(v))),
+                (false, None, true) => match self.latency_multiplier_permille(v) {
+                    1000 => "online".to_string(),
+                    m => format!("online, {}.{:03}x slower", m / 1000, m % 1000),
+                },
+            };
+            each(Self::volume_name(v), state);
+        }
     }
     /// Whether the volume is on the new storage (migrated).
     pub fn migrated(&self, volume: u32) -> bool {
@@ -626,7 +690,10 @@ impl Storage {
                     return false;
                 }
                 // Controllers are interchangeable here: count failures.
-                self.change_shelf(shelf, |s| s.failed_controllers += 1)
+                self.change_shelf(shelf, |s| {
+                    s.failed_controllers += 1;
+                    s.failed_named |= 1u64.checked_shl(controller).unwrap_or(0);
+                })
             }
             ModelFault::PathFault { shelf } => {
                 if shelf >= self.cfg.shelves || self.shelves[shelf as usize].path_fault {
@@ -727,7 +794,7 @@ impl Storage {
         let mut changed = false;
         for s in &mut self.shelves {
             changed |= s.failed_controllers > 0 || s.path_fault;
-            *s = Shelf { failed_controllers: 0, path_fault: false };
+            *s = Shelf { failed_controllers: 0, path_fault: false, failed_named: 0 };
         }
         for g in &mut self.groups {
             if g.destroyed {

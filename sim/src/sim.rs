@@ -418,6 +418,11 @@ pub(crate) struct Core<M> {
     metric_ids: BTreeMap<&'static str, usize>,
     metric_names: Vec<&'static str>,
     samples: Vec<Sample>,
+    /// States shown on named tracks (full traces only), in order of
+    /// change; an open one has no end yet.
+    states: Vec<Slice>,
+    /// Per named track, the index in `states` of its current state.
+    state_now: BTreeMap<String, usize>,
     monitor: Monitor,
     notices: Vec<Notice>,
 }
@@ -636,6 +641,32 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
             self.core.samples.push(Sample { time: now, metric, value });
         }
     }
+    /// Whether the run keeps a full trace (labels, metric samples, track
+    /// states): what only a trace shows is worth computing only then.
+    pub fn tracing(&self) -> bool {
+        self.core.trace.is_full()
+    }
+    /// Shows `state` on this node's track named `track` (`filer: volume-1`
+    /// for node `filer`) from now until its next change, as a span in the
+    /// Chrome export; the same state again changes nothing. Kept in full
+    /// traces only, like [`Ctx::gauge`]: a model reports the state of
+    /// parts that are not nodes (a disk shelf, a volume) this way.
+    pub fn track_state(&mut self, track: &str, state: &str) {
+        if !self.core.trace.is_full() {
+            return;
+        }
+        let now = self.core.now;
+        let core = &mut *self.core;
+        let track = format!("{}: {track}", core.names[self.me as usize]);
+        if let Some(&i) = core.state_now.get(&track) {
+            if core.states[i].name == state {
+                return;
+            }
+            core.states[i].end = now;
+        }
+        core.state_now.insert(track.clone(), core.states.len());
+        core.states.push(Slice { name: state.to_string(), track, start: now, end: Time(u64::MAX) });
+    }
     /// Marks an injected model fault as having had an observable effect.
     pub fn fault_effect(&mut self, id: FaultId) {
         if let Some(r) = self.core.faults.get_mut(id.0 as usize) {
@@ -765,6 +796,8 @@ impl<M: Message, W: 'static> Sim<M, W> {
             metric_ids: BTreeMap::new(),
             metric_names: Vec::new(),
             samples: Vec::new(),
+            states: Vec::new(),
+            state_now: BTreeMap::new(),
             monitor: Monitor::default(),
             notices: Vec::new(),
         };
@@ -1640,13 +1673,21 @@ impl<M: Message, W: 'static> Sim<M, W> {
     /// as instants on their node's track (sampled: see
     /// [`crate::INSTANTS_PER_TRACK_HOUR`]), metrics as counters.
     pub fn chrome_trace(&self) -> String {
-        self.chrome_trace_with(&[], None, Some(trace::INSTANTS_PER_TRACK_HOUR))
+        self.chrome_trace_with(&[], None, Some(trace::INSTANTS_PER_TRACK_HOUR), &|_| None)
     }
 
     /// [`Sim::chrome_trace`] with the caller's own spans (`extra`: a
-    /// runbook's steps, alerts), a flow to draw, and the sampling budget
-    /// (`None`: every record).
-    pub fn chrome_trace_with(&self, extra: &[Slice], flow: Option<trace::Flow>, per_track_hour: Option<u32>) -> String {
+    /// runbook's steps, alerts), a flow to draw, the sampling budget
+    /// (`None`: every record), and the names the caller gives a fault's
+    /// object (`object_name("shelf 0, controller 1")`, from the fault's
+    /// fields, may give the name its scenario uses; `None` keeps it).
+    pub fn chrome_trace_with(
+        &self,
+        extra: &[Slice],
+        flow: Option<trace::Flow>,
+        per_track_hour: Option<u32>,
+        object_name: &dyn Fn(&str) -> Option<String>,
+    ) -> String {
         let end = self.core.now;
         let mut slices: Vec<Slice> = self
             .core
@@ -1654,7 +1695,14 @@ impl<M: Message, W: 'static> Sim<M, W> {
             .iter()
             .filter(|f| f.effect)
             .map(|f| {
-                let (name, object) = trace::readable_fault(&f.description);
+                let (mut name, mut object) = trace::readable_fault(&f.description);
+                // `filer: shelf 0` is the object `shelf 0` on node `filer`.
+                if let Some((node, fields)) = object.as_deref().and_then(|o| o.split_once(": ")) {
+                    if let Some(named) = object_name(fields) {
+                        name = name.replacen(fields, &named, 1);
+                        object = Some(format!("{node}: {named}"));
+                    }
+                }
                 Slice {
                     name,
                     track: match (object, f.target) {
@@ -1667,6 +1715,10 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
             })
             .collect();
+        // Track states: each open one ends with the run; a state replaced
+        // at the instant it began (a boot's, before the fault at T+0) is
+        // left out.
+        slices.extend(self.core.states.iter().filter(|s| s.end > s.start).map(|s| Slice { end: s.end.min(end), ..s.clone() }));
         slices.extend(extra.iter().cloned());
         let export = trace::ChromeExport { slices: &slices, flow, per_track_hour, end };
         trace::to_chrome_json_with(&self.core.trace, &self.core.names, &self.core.metric_names, &self.core.samples, &export)

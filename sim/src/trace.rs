@@ -7,7 +7,6 @@
 //! for determinism diffs and for export as JSON lines or as Chrome trace-event
 //! JSON, which Perfetto (ui.perfetto.dev) opens with simulated timestamps.
 
-use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
@@ -44,6 +43,55 @@ pub enum RecordKind {
     /// A failure monitor notice: a watched peer is up (with its status) or
     /// down (`Ctx::watch`).
     Peer,
+}
+
+impl RecordKind {
+    /// The kind in words, as a trace viewer shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Start => "boot",
+            RecordKind::Deliver => "deliver",
+            RecordKind::Drop => "drop",
+            RecordKind::Refused => "refused",
+            RecordKind::Timer => "timer",
+            RecordKind::Durable => "durable write",
+            RecordKind::Crash => "crash",
+            RecordKind::Restart => "restart",
+            RecordKind::Fault => "fault",
+            RecordKind::Phase => "phase change",
+            RecordKind::Metric => "metric",
+            RecordKind::Peer => "peer notice",
+        }
+    }
+}
+
+/// What a message is, in words, from a record's label (`a -> b:
+/// Store(AppendReply { … })` gives `store append-reply`): the names of the
+/// variants it is built from, outermost first, up to its first fields.
+pub fn message_words(label: &str) -> String {
+    let Some((_, msg)) = label.split_once(": ") else {
+        return String::new();
+    };
+    let mut words: Vec<String> = Vec::new();
+    for part in msg.split('(') {
+        let ident: &str = part.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
+        if ident.is_empty() || !ident.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        let mut w = String::new();
+        for (i, c) in ident.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                w.push('-');
+            }
+            w.push(c.to_ascii_lowercase());
+        }
+        words.push(w);
+        if part.len() > ident.len() {
+            // Fields (`{`) or the end of the value follow.
+            break;
+        }
+    }
+    words.join(" ")
 }
 
 /// One compact record. `payload` is a stable hash of the message or timer tag.
@@ -404,6 +452,23 @@ pub fn readable_fault(description: &str) -> (String, Option<String>) {
     (name, track)
 }
 
+/// An instant's name and label: the kind in words, with what the message
+/// was for a message's records and the readable name for a fault.
+fn instant_name(r: &Record, label: &str) -> (String, String) {
+    match r.kind {
+        RecordKind::Fault => {
+            let (name, _) = readable_fault(label);
+            (format!("fault: {name}"), name)
+        }
+        RecordKind::Deliver | RecordKind::Drop | RecordKind::Refused => {
+            let words = message_words(label);
+            let name = if words.is_empty() { r.kind.name().to_string() } else { format!("{}: {words}", r.kind.name()) };
+            (name, label.to_string())
+        }
+        kind => (kind.name().to_string(), label.to_string()),
+    }
+}
+
 /// Writes Chrome trace-event JSON as `export` says: named tracks for every
 /// node, the kernel, the phases and each slice's track; the phases as spans
 /// (fault phase, then liveness phase); the records as instants (sampled, if
@@ -427,22 +492,29 @@ pub fn to_chrome_json_with(
     for (i, name) in node_names.iter().enumerate() {
         events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": node_tid(i as u32), "name": "thread_name", "args": {"name": name}}));
     }
-    // Slice tracks get their own tids, after the nodes, in order of first use.
-    let mut tracks: Vec<&str> = Vec::new();
-    for s in export.slices {
-        if !tracks.contains(&s.track.as_str()) {
-            tracks.push(&s.track);
-        }
-    }
+    // Slice tracks get their own tids, after the nodes, in order of first
+    // use; a slice that would overlap another on its track without nesting
+    // in it (two faults on one shelf, ending in the order they began) goes
+    // on a second track of the same name, `… (2)`, as a viewer needs.
+    let mut tracks: Vec<(&str, usize, Vec<(u64, u64)>)> = Vec::new(); // (name, lane, spans drawn)
     let base = node_names.len() as u64 + 10;
-    for (i, t) in tracks.iter().enumerate() {
-        events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": base + i as u64, "name": "thread_name", "args": {"name": t}}));
-    }
     for s in export.slices {
-        let tid = base + tracks.iter().position(|t| *t == s.track).expect("track listed") as u64;
+        let (a, z) = (s.start.0, s.start.0 + s.end.0.saturating_sub(s.start.0).max(1));
+        let fits = |spans: &[(u64, u64)]| spans.iter().all(|&(a2, z2)| z <= a2 || z2 <= a || (a2 <= a && z <= z2) || (a <= a2 && z2 <= z));
+        let slot = match tracks.iter().position(|t| t.0 == s.track && fits(&t.2)) {
+            Some(i) => i,
+            None => {
+                let lane = tracks.iter().filter(|t| t.0 == s.track).count() + 1;
+                let name = if lane == 1 { s.track.clone() } else { format!("{} ({lane})", s.track) };
+                let tid = base + tracks.len() as u64;
+                events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": name}}));
+                tracks.push((&s.track, lane, Vec::new()));
+                tracks.len() - 1
+            }
+        };
+        tracks[slot].2.push((a, z));
         events.push(serde_json::json!({
-            "ph": "X", "pid": 1, "tid": tid, "name": s.name, "cat": "span",
-            "ts": s.start.0, "dur": s.end.0.saturating_sub(s.start.0).max(1),
+            "ph": "X", "pid": 1, "tid": base + slot as u64, "name": s.name, "cat": "span", "ts": a, "dur": z - a,
         }));
     }
     // The phases, as spans: the fault phase until the phase change, the
@@ -492,8 +564,7 @@ pub fn to_chrome_json_with(
             }
             kept[slot].2 += 1;
         }
-        let mut name = String::new();
-        let _ = write!(name, "{:?}", r.kind);
+        let (name, label) = instant_name(r, label);
         let tid = node_tid(r.node);
         if in_flow {
             // A short slice the flow's arrows bind to.

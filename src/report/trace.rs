@@ -2,8 +2,11 @@
 //! each recovery step as a span from its command to its completion, alerts
 //! on their own track, and, when asked (`run --trace F --trace-mail ID`),
 //! one mail's hops as a flow — the deliveries of the messages that carry its
-//! envelope, in order, with arrows between them.
+//! envelope, in order, with arrows between them. A storage fault's track
+//! and name use the scenario's names for its object (`shelf-a`), as the
+//! filer's tracks of each shelf, controller, RAID group and volume do.
 
+use mailsim_models::storage::Storage;
 use mailsim_models::{Msg, World};
 use mailsim_sim::{Flow, Record, Sim, Slice, Time, INSTANTS_PER_TRACK_HOUR};
 
@@ -40,5 +43,19 @@ pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all
     let needle = mail.map(|id| format!("Envelope {{ id: {id},"));
     let includes = |_: &Record, label: &str| needle.as_deref().is_some_and(|n| label.contains(n));
     let flow = mail.map(|id| Flow { name: format!("mail {id}"), includes: &includes });
-    sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR))
+    sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR), &storage_name)
+}
+
+/// A storage fault's object, from its fields (`shelf 0, controller 1`), as
+/// scenarios and the storage's own tracks name it (`shelf-a/controller-b`);
+/// `None` for anything else.
+pub fn storage_name(fields: &str) -> Option<String> {
+    let mut parts = fields.split(", ").map(|p| p.split_once(' ').and_then(|(k, v)| Some((k, v.parse::<u32>().ok()?))));
+    match (parts.next()??, parts.next(), parts.next()) {
+        (("shelf", s), None, None) => Some(Storage::shelf_name(s)),
+        (("shelf", s), Some(Some(("controller", c))), None) => Some(Storage::controller_name(s, c)),
+        (("group", g), None, None) => Some(Storage::group_name(g)),
+        (("volume", v), None, None) => Some(Storage::volume_name(v)),
+        _ => None,
+    }
 }
