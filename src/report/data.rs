@@ -103,6 +103,34 @@ pub struct CheckMark {
     /// The simulated value: a percent for a share, seconds for an event.
     pub value: Option<f64>,
     pub hit: bool,
+    /// The row its label goes in, from the top (0): labels closer in time
+    /// than [`LABEL_GAP`] of the axis go in different rows.
+    pub label_row: usize,
+}
+
+/// The least distance between two checkpoint labels in one row, as a share
+/// of the time axis: a label (`C12` at 13 px) is about 24 px wide on a plot
+/// about 800 px wide, so 4% leaves a little space between neighbours.
+pub const LABEL_GAP: f64 = 0.04;
+
+/// Rows for labels at `xs` (in any order) such that two labels in one row
+/// are at least `gap` apart: each, from the earliest, goes in the top-most
+/// row where it fits. One row per label, in the order given.
+pub fn label_rows(xs: &[f64], gap: f64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]).then(a.cmp(&b)));
+    let mut last: Vec<f64> = Vec::new(); // per row, the last label's x
+    let mut rows = vec![0; xs.len()];
+    for i in order {
+        let row = last.iter().position(|&x| xs[i] - x >= gap).unwrap_or(last.len());
+        if row == last.len() {
+            last.push(xs[i]);
+        } else {
+            last[row] = xs[i];
+        }
+        rows[i] = row;
+    }
+    rows
 }
 
 /// A row of a table: cells as text.
@@ -232,7 +260,11 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         users.push(Series { name: "mailboxes unavailable".into(), color: Some(1), points: pts, band: Vec::new() });
     }
 
-    let marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
+    let mut marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
+    let xs: Vec<f64> = marks.iter().map(|m| m.at_s as f64).collect();
+    for (m, row) in marks.iter_mut().zip(label_rows(&xs, LABEL_GAP * end_s.max(1) as f64)) {
+        m.label_row = row;
+    }
     let checkpoint_rows = checkpoints
         .iter()
         .zip(&r.checkpoints)
@@ -327,6 +359,7 @@ fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
             range: Some((min.map_or(0.0, |m| pct(u64::from(m.ppm()))), max.map_or(100.0, |m| pct(u64::from(m.ppm()))))),
             value: res.value.map(pct),
             hit: res.hit,
+            label_row: 0,
         },
         Tolerance::Window { early_s, late_s } => CheckMark {
             label,
@@ -335,6 +368,7 @@ fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
             range: None,
             value: res.value.map(|v| v as f64),
             hit: res.hit,
+            label_row: 0,
         },
     }
 }

@@ -6,8 +6,9 @@
 //! (`plot.rs`), the style is inline CSS, and there is no script, no font and
 //! no address to fetch — a Content-Security-Policy of `default-src 'none'`
 //! says so to the browser, so a page that tried would show an error. The
-//! layout is one column that scrolls wide plots sideways in a narrow window
-//! and prints one plot per block (print CSS), so the page reads the same on
+//! layout is one column that scrolls wide plots sideways in a narrow window,
+//! shows a wide table's rows as labelled cards there, and prints one plot
+//! per block (print CSS), so the page reads the same on
 //! a phone, a laptop and paper.
 //!
 //! What the plots show is computed elsewhere: the runner's figures (what
@@ -64,7 +65,7 @@ h3{font-size:1.05em;margin:1.2em 0 .3em}
 p.lede{color:#444;margin:.2em 0 .8em}
 .badge{display:inline-block;padding:.1em .6em;border-radius:.8em;font-weight:600;font-size:.85em;vertical-align:middle}
 .pass{background:#d7f2e3;color:#0b5d33}.fail{background:#fde0e0;color:#8a0010}
-nav{font-size:.9em;margin:.4em 0 1em}nav a{margin-right:.9em;white-space:nowrap}
+nav{font-size:.9em;margin:.4em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}nav a{white-space:nowrap}
 figure{margin:.6em 0 1.2em}figcaption{font-size:.9em;color:#444;margin:.3em 0}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 figure svg{display:block;width:100%;min-width:560px;height:auto}
@@ -77,7 +78,13 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 tr.failed td{background:#fff2f2}
 code{font:.9em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f3f3;padding:.05em .3em;border-radius:3px;overflow-wrap:anywhere}
 footer{margin-top:2em;font-size:.8em;color:#666}
-@media (max-width:640px){body{font-size:14px;padding:0 8px 30px}th,td{padding:.25em .3em}}
+@media (max-width:640px){body{font-size:14px;padding:0 8px 30px}th,td{padding:.25em .3em}
+  table.cards thead{display:none}
+  table.cards tr{display:block;border:1px solid #e3e3e3;border-radius:4px;margin:0 0 .5em}
+  table.cards td{display:flex;gap:.6em;border:0;text-align:left;white-space:normal}
+  table.cards td::before{content:attr(data-label);flex:0 0 34%;color:#555;font-weight:600}
+  table.cards td:empty{display:none}
+  table.cards td[data-label=""]::before{content:none}}
 @media print{
   @page{size:A4;margin:12mm}
   body{max-width:none;padding:0;font-size:10pt}
@@ -133,7 +140,10 @@ pub fn figure(id: &str, caption: &str, svg: &str, points: usize, class: &str) ->
 /// A table: `head` cells (a leading `#` marks a numeric column) and rows.
 pub fn table(head: &[&str], rows: &[Vec<String>], failed: &dyn Fn(usize) -> bool) -> String {
     let num: Vec<bool> = head.iter().map(|h| h.starts_with('#')).collect();
-    let mut o = String::from("<div class=\"scroll\"><table>\n<thead><tr>");
+    // A table of four or more columns becomes one card per row in a narrow
+    // window (CSS), each cell labelled with its column's name.
+    let cards = if head.len() >= 4 { " class=\"cards\"" } else { "" };
+    let mut o = format!("<div class=\"scroll\"><table{cards}>\n<thead><tr>");
     for (h, n) in head.iter().zip(&num) {
         let _ = write!(o, "<th{}>{}</th>", if *n { " class=\"num\"" } else { "" }, esc(h.trim_start_matches('#')));
     }
@@ -142,10 +152,13 @@ pub fn table(head: &[&str], rows: &[Vec<String>], failed: &dyn Fn(usize) -> bool
         o.push_str(if failed(i) { "<tr class=\"failed\">" } else { "<tr>" });
         for (j, c) in r.iter().enumerate() {
             let n = num.get(j).copied().unwrap_or(false);
-            if c.starts_with("mailsim ") {
-                let _ = write!(o, "<td><code>{}</code></td>", esc(c));
+            let label = esc(head.get(j).map_or("", |h| h.trim_start_matches('#')));
+            if c.is_empty() {
+                o.push_str("<td></td>");
+            } else if c.starts_with("mailsim ") {
+                let _ = write!(o, "<td data-label=\"{label}\"><code>{}</code></td>", esc(c));
             } else {
-                let _ = write!(o, "<td{}>{}</td>", if n { " class=\"num\"" } else { "" }, esc(c));
+                let _ = write!(o, "<td data-label=\"{label}\"{}>{}</td>", if n { " class=\"num\"" } else { "" }, esc(c));
             }
         }
         o.push_str("</tr>\n");

@@ -182,7 +182,9 @@ pub fn time_lines(p: TimePlot) -> PlotResult {
                 let x = v / 3600.0;
                 chart.draw_series(std::iter::once(PathElement::new(vec![(x, 0.0), (x, y_max)], c.stroke_width(2)))).map_err(err)?;
             }
-            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y_max * 0.97), font(13).color(&c)))).map_err(err)?;
+            // Labels close in time take rows further down (`label_row`).
+            let y = y_max * (0.97 - 0.07 * m.label_row as f64);
+            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y), font(13).color(&c)))).map_err(err)?;
         }
         if series.len() > 1 {
             let at = match legend {
