@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailsim::report::data::{bins, percentile, sample};
+use mailsim::report::data::{bins, label_rows, percentile, sample, LABEL_GAP};
 use mailsim::scenario::Scenario;
 
 /// A broken NFS lock manager from T+10m, rolled back at T+2h, on the
@@ -110,7 +110,14 @@ window.addEventListener('load', () => setTimeout(() => {
   });
   const out = document.createElement('pre');
   out.id = 'mailsim-check';
-  out.textContent = JSON.stringify({errors: window.__errors, plots, width: document.documentElement.scrollWidth});
+  // How far right anything reaches, outside the plots' and tables' own
+  // scroll boxes (which clip what they hold).
+  let right = 0;
+  for (const e of document.body.querySelectorAll('*')) {
+    const clip = e.parentElement && e.parentElement.closest('.scroll');
+    if (!clip) right = Math.max(right, e.getBoundingClientRect().right);
+  }
+  out.textContent = JSON.stringify({errors: window.__errors, plots, width: Math.ceil(right)});
   document.body.appendChild(out);
 }, 200));
 </script>"#;
@@ -121,8 +128,9 @@ fn chromium() -> Option<PathBuf> {
         .find_map(|name| std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file()))
 }
 
-/// What the browser saw of a page: (errors, plots as (id, width, height, points, marks)).
-type Seen = (Vec<String>, Vec<(String, u64, u64, u64, u64)>);
+/// What the browser saw of a page: (errors, plots as (id, width, height,
+/// points, marks), the page's scroll width).
+type Seen = (Vec<String>, Vec<(String, u64, u64, u64, u64)>, u64);
 
 /// Renders `page` in headless Chromium at `width` px and returns what the
 /// injected script measured.
@@ -130,34 +138,28 @@ fn render(page: &Path, width: u32) -> Seen {
     let Some(browser) = chromium() else {
         if std::env::var_os("MAILSIM_SKIP_BROWSER").is_some() {
             eprintln!("MAILSIM_SKIP_BROWSER is set: not rendering {}", page.display());
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), 0);
         }
         panic!("no chromium on PATH: install Debian's `chromium` (.ci/run does), or set MAILSIM_SKIP_BROWSER=1 to skip the browser checks");
     };
     let html = std::fs::read_to_string(page).expect("the page was written");
     assert!(html.contains("script-src 'none'"), "the page forbids scripts");
     // The copy allows inline scripts: only the test's own.
+    // Headless Chromium's window is at least 500 px wide: a narrower page
+    // is laid out by giving the document that width (the page's narrow
+    // media rules already apply below 640 px).
+    let narrow = if width < 500 { format!("<style>html{{width:{width}px}}</style>") } else { String::new() };
     let probe = html
         .replacen("script-src 'none'", "script-src 'unsafe-inline'", 1)
-        .replacen("<head>", &format!("<head>\n{COLLECT}"), 1)
+        .replacen("<head>", &format!("<head>\n{COLLECT}{narrow}"), 1)
         .replacen("</body>", &format!("{CHECK}\n</body>"), 1);
     let copy = page.with_extension(format!("probe-{width}.html"));
     std::fs::write(&copy, probe).expect("write the probe copy");
     let profile = page.with_extension(format!("profile-{width}"));
     let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            // Run the page's timers (the check waits for one) before dumping.
-            "--virtual-time-budget=5000",
-        ])
+        .args(HEADLESS)
+        // Run the page's timers (the check waits for one) before dumping.
+        .arg("--virtual-time-budget=5000")
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--window-size={width},900"))
         .arg("--dump-dom")
@@ -183,22 +185,63 @@ fn render(page: &Path, width: u32) -> Seen {
             (p["id"].as_str().unwrap_or("").to_string(), n("width"), n("height"), n("points"), n("marks"))
         })
         .collect();
-    (errors, plots)
+    (errors, plots, v["width"].as_u64().unwrap_or(u64::MAX))
 }
 
-/// Renders `page` wide and narrow; every plot in `expected` must be there,
-/// sized and drawing data, with no error at all.
+/// The flags every headless Chromium run of the tests takes.
+const HEADLESS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
+/// Prints `page` to PDF as a person would (A4, the page's print CSS) and
+/// returns the PDF's bytes.
+fn print_to_pdf(page: &Path) -> Vec<u8> {
+    let browser = chromium().expect("checked by the caller");
+    let pdf = page.with_extension("pdf");
+    let profile = page.with_extension("profile-pdf");
+    let out = Command::new(browser)
+        .args(HEADLESS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--no-pdf-header-footer")
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    std::fs::read(&pdf).unwrap_or_else(|e| panic!("no PDF of {} ({e}):\n{}", page.display(), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Pages in a PDF (its page objects).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+}
+
+/// Renders `page` wide and in a phone-sized window; every plot in
+/// `expected` must be there, sized and drawing data, with no error at all,
+/// and nothing but the plots' own scroll boxes may be wider than the
+/// window. Then prints it to PDF: a real PDF with a page per ~2 plots at
+/// most (one plot per page would mean a layout that breaks badly).
 fn check_page(page: &Path, expected: &[&str]) {
     let html = std::fs::read_to_string(page).expect("the page was written");
     for bad in ["<link", "<img", "<iframe", "@import", "url(", " src=\"http", "<script"] {
         assert!(!html.contains(bad), "{}: a self-contained page has no `{bad}`", page.display());
     }
     for width in [1200, 380] {
-        let (errors, plots) = render(page, width);
+        let (errors, plots, scroll_width) = render(page, width);
         if chromium().is_none() {
             return;
         }
         assert!(errors.is_empty(), "{} at {width}px: errors in the browser: {errors:#?}", page.display());
+        assert!(scroll_width <= u64::from(width), "{} at {width}px: the page reaches {scroll_width}px", page.display());
         for id in expected {
             let p = plots.iter().find(|p| p.0 == *id).unwrap_or_else(|| panic!("{}: no plot `{id}` in {plots:?}", page.display()));
             assert!(p.1 >= 250 && p.2 >= 100, "{}: plot `{id}` has no real size at {width}px: {p:?}", page.display());
@@ -206,6 +249,10 @@ fn check_page(page: &Path, expected: &[&str]) {
             assert!(p.4 > 0, "{}: plot `{id}` draws nothing: {p:?}", page.display());
         }
     }
+    let pdf = print_to_pdf(page);
+    assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 20_000, "{}: the PDF is {} bytes", page.display(), pdf.len());
+    let pages = pdf_pages(&pdf);
+    assert!(pages >= 1 && pages <= expected.len().div_ceil(2) + 3, "{}: {pages} PDF pages for {} plots", page.display(), expected.len());
 }
 
 /// The three pages, written through the real command line, rendered in
@@ -337,4 +384,188 @@ fn helpers_bin_rank_and_sample_as_documented() {
         (sample(&curve, 5.0, 100.0), sample(&curve, 10.0, 100.0), sample(&curve, 15.0, 0.0), sample(&curve, 99.0, 0.0)),
         (100.0, 50.0, 50.0, 100.0)
     );
+}
+
+/// Every name a trace shows, checked for Rust debug text: a struct's braces,
+/// a path, or a variant wrapping its payload (`Fault(PathFault { shelf: 0 })`).
+fn looks_like_debug(name: &str) -> bool {
+    let wrapped = name.split('(').next().is_some_and(|w| {
+        let w = w.rsplit(' ').next().unwrap_or("");
+        w.len() > 1 && w.starts_with(|c: char| c.is_ascii_uppercase()) && w.chars().all(char::is_alphanumeric)
+    }) && name.contains('(');
+    name.contains('{') || name.contains('}') || name.contains("::") || wrapped
+}
+
+/// Checks a Chrome trace against the Trace Event Format's rules (the JSON
+/// object form: `traceEvents`; phases M, X, i, C, s, f with their required
+/// fields), plus what a reader needs: every process and thread named, slices
+/// on one track nested (never overlapping without nesting), every flow
+/// start paired with one finish, no later than it, bound to a slice on its
+/// track. Returns the thread names by tid.
+fn check_chrome_trace(v: &serde_json::Value) -> std::collections::BTreeMap<u64, String> {
+    use std::collections::BTreeMap;
+    let events = v["traceEvents"].as_array().expect("a traceEvents array");
+    assert!(!events.is_empty());
+    let mut threads: BTreeMap<u64, String> = BTreeMap::new();
+    let mut processes: BTreeMap<u64, String> = BTreeMap::new();
+    let mut slices: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut flows: BTreeMap<u64, (Vec<(u64, u64)>, Vec<(u64, u64)>)> = BTreeMap::new();
+    for e in events {
+        let ph = e["ph"].as_str().unwrap_or_else(|| panic!("no phase: {e}"));
+        let pid = e["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {e}"));
+        let name = e["name"].as_str().unwrap_or_else(|| panic!("no name: {e}"));
+        assert!(!name.is_empty() && !looks_like_debug(name), "a name a person reads: {e}");
+        if ph == "M" {
+            let arg = &e["args"]["name"];
+            match name {
+                "process_name" => drop(processes.insert(pid, arg.as_str().expect("a process name").to_string())),
+                "thread_name" => {
+                    let tid = e["tid"].as_u64().expect("a named thread's tid");
+                    let track = arg.as_str().expect("a thread name");
+                    assert!(!track.is_empty() && !looks_like_debug(track), "track name: {e}");
+                    assert!(threads.insert(tid, track.to_string()).is_none(), "tid {tid} named twice");
+                }
+                "thread_sort_index" => assert!(e["args"]["sort_index"].is_i64(), "{e}"),
+                other => panic!("unknown metadata `{other}`: {e}"),
+            }
+            continue;
+        }
+        assert!(processes.contains_key(&pid), "pid {pid} used before its process_name: {e}");
+        let ts = e["ts"].as_u64().unwrap_or_else(|| panic!("no ts: {e}"));
+        let tid = e["tid"].as_u64();
+        match ph {
+            "X" => {
+                let dur = e["dur"].as_u64().unwrap_or_else(|| panic!("no dur: {e}"));
+                slices.entry(tid.expect("a slice's tid")).or_default().push((ts, ts + dur));
+            }
+            "i" => assert!(matches!(e["s"].as_str(), Some("t" | "p" | "g")), "an instant's scope: {e}"),
+            "C" => {
+                let args = e["args"].as_object().unwrap_or_else(|| panic!("a counter's args: {e}"));
+                assert!(!args.is_empty() && args.values().all(serde_json::Value::is_number), "{e}");
+            }
+            "s" | "f" => {
+                let id = e["id"].as_u64().unwrap_or_else(|| panic!("a flow's id: {e}"));
+                let end = flows.entry(id).or_default();
+                let point = (tid.expect("a flow's tid"), ts);
+                if ph == "s" { end.0.push(point) } else { end.1.push(point) }
+            }
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+        if let Some(tid) = tid {
+            assert!(threads.contains_key(&tid), "tid {tid} has no thread_name: {e}");
+        }
+    }
+    for (tid, spans) in &mut slices {
+        spans.sort_by_key(|&(a, z)| (a, std::cmp::Reverse(z)));
+        let mut open: Vec<(u64, u64)> = Vec::new();
+        for &(a, z) in spans.iter() {
+            while open.last().is_some_and(|o| o.1 <= a) {
+                open.pop();
+            }
+            if let Some(o) = open.last() {
+                assert!(z <= o.1, "track `{}`: slice {a}..{z} overlaps {o:?} without nesting in it", threads[tid]);
+            }
+            open.push((a, z));
+        }
+    }
+    for (id, (starts, finishes)) in &flows {
+        assert!(starts.len() == 1 && finishes.len() == 1, "flow {id}: starts {starts:?}, finishes {finishes:?}");
+        let (s, f) = (starts[0], finishes[0]);
+        assert!(s.1 <= f.1, "flow {id} finishes before it starts");
+        for (tid, ts) in [s, f] {
+            assert!(slices.get(&tid).is_some_and(|v| v.iter().any(|&(a, z)| a <= ts && ts < z)), "flow {id}: no slice at {ts} on tid {tid}");
+        }
+    }
+    threads
+}
+
+/// The OpenSRS replay's trace, as Perfetto would read it: valid trace
+/// events, a named track per node, shelf, controller, RAID group and
+/// volume, each state change a span, faults named as the scenario names
+/// their objects, phases and recovery steps as spans, and one mail's hops
+/// as paired flow arrows.
+#[test]
+fn the_trace_names_every_track_and_draws_storage_phases_steps_and_a_mails_hops() {
+    let dir = temp_dir("trace");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/opensrs-2008-shelf-controller.toml");
+    let out = dir.join("trace.json");
+    let run = mailsim(&["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8"), "--trace-mail", "42"]);
+    ok(&run, "run --trace --trace-mail");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).expect("the trace")).expect("the trace is JSON");
+    let threads = check_chrome_trace(&v);
+    let names: Vec<&str> = threads.values().map(String::as_str).collect();
+    for track in ["kernel", "phases", "filer", "mx-1", "mx-2", "internet", "clients", "ops", "alerts", "recovery: rebuild"] {
+        assert!(names.contains(&track), "no track `{track}` in {names:?}");
+    }
+    let storage = ["filer: shelf-a", "filer: shelf-b", "filer: shelf-a/controller-a", "filer: shelf-a/controller-b", "filer: group-1"];
+    let volumes: Vec<String> = (1..=6).map(|v| format!("filer: volume-{v}")).collect();
+    for track in storage.iter().copied().chain(volumes.iter().map(String::as_str)) {
+        assert!(names.contains(&track), "no track `{track}` in {names:?}");
+    }
+    let events = v["traceEvents"].as_array().expect("events");
+    let on = |track: &str| -> Vec<String> {
+        let tid = threads.iter().find(|t| t.1 == track).map(|t| *t.0);
+        events.iter().filter(|e| e["ph"] == "X" && e["tid"].as_u64() == tid).map(|e| e["name"].as_str().unwrap_or("").to_string()).collect()
+    };
+    // The failed shelf's first volume: offline from the failure until its group is rebuilt.
+    let v1 = on("filer: volume-1");
+    assert!(v1.first().is_some_and(|s| s.starts_with("offline: volume-1 is on group-1 behind shelf-a")), "{v1:?}");
+    assert_eq!(v1.last().map(String::as_str), Some("online"), "{v1:?}");
+    assert_eq!(on("filer: volume-2"), ["online"], "a volume behind the working shelf stays online");
+    assert!(on("filer: shelf-a/controller-a").contains(&"failed".to_string()));
+    assert_eq!(on("filer: shelf-a/controller-b"), ["working"], "the failure named controller-a");
+    let g1 = on("filer: group-1");
+    assert!(g1.contains(&"rebuilding".to_string()) && g1.last().map(String::as_str) == Some("healthy"), "{g1:?}");
+    assert_eq!(on("faults: filer: shelf-a/controller-a"), ["controller-failure on filer: shelf-a/controller-a"]);
+    assert_eq!(on("faults: filer: shelf-a"), ["path-fault on filer: shelf-a"]);
+    assert_eq!(on("phases"), ["fault phase", "liveness phase"]);
+    assert_eq!(on("recovery: rebuild"), ["rebuild"]);
+    // Mail 42's hops: the SMTP data to an MX, the append to the store.
+    let hops: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X" && e["cat"] == "flow").collect();
+    assert!(hops.len() >= 2, "{hops:?}");
+    assert!(hops.iter().all(|h| h["name"] == "mail 42" && h["args"]["label"].as_str().is_some_and(|l| l.contains("id: 42,"))));
+    let arrows = events.iter().filter(|e| e["ph"] == "s").count();
+    assert_eq!(arrows, hops.len() - 1, "an arrow between each two hops");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 5-day run's trace stays a size a browser opens (sampled: the full one
+/// was 167 MB), and is valid.
+#[test]
+fn a_five_day_trace_is_small_enough_for_a_browser() {
+    let dir = temp_dir("trace-size");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/eccs-2018-nfs-lock-upgrade.toml");
+    let out = dir.join("trace.json");
+    ok(&mailsim(&["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8")]), "run --trace");
+    let bytes = std::fs::read(&out).expect("the trace");
+    assert!(bytes.len() < 8_000_000, "a 5-day trace of {} bytes", bytes.len());
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("the trace is JSON");
+    let threads = check_chrome_trace(&v);
+    assert!(threads.values().any(|t| t == "faults: filer"), "{threads:?}");
+    let end = v["traceEvents"].as_array().expect("events").iter().filter_map(|e| e["ts"].as_u64()).max().unwrap_or(0);
+    assert!(end >= 4 * 86_400_000_000, "the trace covers the run's days: ends at {end} µs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Checkpoint labels close in time go in rows further down, so none
+/// overlaps another on the availability plots.
+#[test]
+fn checkpoint_labels_close_in_time_take_separate_rows() {
+    // Each label in the top-most row where it is `gap` after the last one.
+    assert_eq!(label_rows(&[0.0, 1.0, 10.0, 2.0, 3.0], 3.0), vec![0, 1, 0, 2, 0]);
+    assert_eq!(label_rows(&[5.0, 0.0], 3.0), vec![0, 0]);
+    assert_eq!(label_rows(&[], 3.0), Vec::<usize>::new());
+    // On a run's page: three claims within 40 minutes of each other.
+    let close = "\n[[checkpoints]]\nclaim = \"most users still served at 10:20\"\nat = \"2018-05-19 10:20 +09:00\"\nmetric = \"users_full_service\"\nmin = \"50%\"\n\n[[checkpoints]]\nclaim = \"and at 10:40\"\nat = \"2018-05-19 10:40 +09:00\"\nmetric = \"users_full_service\"\nmin = \"50%\"\n";
+    let s = Scenario::from_toml(&(lock("2h", "close") + close), "close.toml".to_string()).expect("a valid scenario");
+    let d = mailsim::report::run_report_data(&s, Path::new("close.toml"), &mailsim::run::run(&s, 3));
+    assert_eq!(d.marks.len(), 4);
+    let rows: Vec<usize> = d.marks.iter().map(|m| m.label_row).collect();
+    assert_eq!(rows, [0, 0, 1, 2], "10:00, 10:20 and 10:40 in three rows; 11:10 back in the first");
+    for a in &d.marks {
+        for b in d.marks.iter().filter(|b| b.label != a.label && b.label_row == a.label_row) {
+            let gap = a.at_s.abs_diff(b.at_s) as f64;
+            assert!(gap >= LABEL_GAP * d.end_s as f64, "{} and {} share a row {gap} s apart", a.label, b.label);
+        }
+    }
 }
