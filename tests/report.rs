@@ -447,7 +447,11 @@ fn check_chrome_trace(v: &serde_json::Value) -> std::collections::BTreeMap<u64, 
                 let id = e["id"].as_u64().unwrap_or_else(|| panic!("a flow's id: {e}"));
                 let end = flows.entry(id).or_default();
                 let point = (tid.expect("a flow's tid"), ts);
-                if ph == "s" { end.0.push(point) } else { end.1.push(point) }
+                if ph == "s" {
+                    end.0.push(point)
+                } else {
+                    end.1.push(point)
+                }
             }
             other => panic!("unexpected phase {other}: {e}"),
         }
@@ -473,7 +477,10 @@ fn check_chrome_trace(v: &serde_json::Value) -> std::collections::BTreeMap<u64, 
         let (s, f) = (starts[0], finishes[0]);
         assert!(s.1 <= f.1, "flow {id} finishes before it starts");
         for (tid, ts) in [s, f] {
-            assert!(slices.get(&tid).is_some_and(|v| v.iter().any(|&(a, z)| a <= ts && ts < z)), "flow {id}: no slice at {ts} on tid {tid}");
+            assert!(
+                slices.get(&tid).is_some_and(|v| v.iter().any(|&(a, z)| a <= ts && ts < z)),
+                "flow {id}: no slice at {ts} on tid {tid}"
+            );
         }
     }
     threads
@@ -489,7 +496,8 @@ fn the_trace_names_every_track_and_draws_storage_phases_steps_and_a_mails_hops()
     let dir = temp_dir("trace");
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/opensrs-2008-shelf-controller.toml");
     let out = dir.join("trace.json");
-    let run = mailsim(&["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8"), "--trace-mail", "42"]);
+    let run =
+        mailsim(&["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8"), "--trace-mail", "42"]);
     ok(&run, "run --trace --trace-mail");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).expect("the trace")).expect("the trace is JSON");
     let threads = check_chrome_trace(&v);
