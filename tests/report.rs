@@ -409,7 +409,9 @@ fn check_chrome_trace(v: &serde_json::Value) -> std::collections::BTreeMap<u64, 
     let mut threads: BTreeMap<u64, String> = BTreeMap::new();
     let mut processes: BTreeMap<u64, String> = BTreeMap::new();
     let mut slices: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
-    let mut flows: BTreeMap<u64, (Vec<(u64, u64)>, Vec<(u64, u64)>)> = BTreeMap::new();
+    // Per flow id: its starts and its finishes, as (tid, ts).
+    type Ends = (Vec<(u64, u64)>, Vec<(u64, u64)>);
+    let mut flows: BTreeMap<u64, Ends> = BTreeMap::new();
     for e in events {
         let ph = e["ph"].as_str().unwrap_or_else(|| panic!("no phase: {e}"));
         let pid = e["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {e}"));
@@ -565,7 +567,7 @@ fn checkpoint_labels_close_in_time_take_separate_rows() {
     assert_eq!(label_rows(&[], 3.0), Vec::<usize>::new());
     // On a run's page: three claims within 40 minutes of each other.
     let close = "\n[[checkpoints]]\nclaim = \"most users still served at 10:20\"\nat = \"2018-05-19 10:20 +09:00\"\nmetric = \"users_full_service\"\nmin = \"50%\"\n\n[[checkpoints]]\nclaim = \"and at 10:40\"\nat = \"2018-05-19 10:40 +09:00\"\nmetric = \"users_full_service\"\nmin = \"50%\"\n";
-    let s = Scenario::from_toml(&(lock("2h", "close") + close), "close.toml".to_string()).expect("a valid scenario");
+    let s = Scenario::from_toml(&(lock("2h", "close") + close), "close.toml").expect("a valid scenario");
     let d = mailsim::report::run_report_data(&s, Path::new("close.toml"), &mailsim::run::run(&s, 3));
     assert_eq!(d.marks.len(), 4);
     let rows: Vec<usize> = d.marks.iter().map(|m| m.label_row).collect();

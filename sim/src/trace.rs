@@ -496,23 +496,23 @@ pub fn to_chrome_json_with(
     // use; a slice that would overlap another on its track without nesting
     // in it (two faults on one shelf, ending in the order they began) goes
     // on a second track of the same name, `… (2)`, as a viewer needs.
-    let mut tracks: Vec<(&str, usize, Vec<(u64, u64)>)> = Vec::new(); // (name, lane, spans drawn)
+    let mut tracks: Vec<(&str, Vec<(u64, u64)>)> = Vec::new(); // (name, spans drawn)
     let base = node_names.len() as u64 + 10;
     for s in export.slices {
         let (a, z) = (s.start.0, s.start.0 + s.end.0.saturating_sub(s.start.0).max(1));
         let fits = |spans: &[(u64, u64)]| spans.iter().all(|&(a2, z2)| z <= a2 || z2 <= a || (a2 <= a && z <= z2) || (a <= a2 && z2 <= z));
-        let slot = match tracks.iter().position(|t| t.0 == s.track && fits(&t.2)) {
+        let slot = match tracks.iter().position(|t| t.0 == s.track && fits(&t.1)) {
             Some(i) => i,
             None => {
                 let lane = tracks.iter().filter(|t| t.0 == s.track).count() + 1;
                 let name = if lane == 1 { s.track.clone() } else { format!("{} ({lane})", s.track) };
                 let tid = base + tracks.len() as u64;
                 events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": name}}));
-                tracks.push((&s.track, lane, Vec::new()));
+                tracks.push((&s.track, Vec::new()));
                 tracks.len() - 1
             }
         };
-        tracks[slot].2.push((a, z));
+        tracks[slot].1.push((a, z));
         events.push(serde_json::json!({
             "ph": "X", "pid": 1, "tid": base + slot as u64, "name": s.name, "cat": "span", "ts": a, "dur": z - a,
         }));

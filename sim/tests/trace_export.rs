@@ -113,7 +113,7 @@ fn chrome_trace_has_fault_slices_and_gauge_counters() {
 
     let instants = events.iter().filter(|e| e["ph"] == "i").count() as u64;
     assert!(instants <= sim.trace().len(), "at most one instant per record");
-    let all: Value = serde_json::from_str(&sim.chrome_trace_with(&[], None, None)).expect("chrome trace is JSON");
+    let all: Value = serde_json::from_str(&sim.chrome_trace_with(&[], None, None, &|_| None)).expect("chrome trace is JSON");
     let unsampled = all["traceEvents"].as_array().expect("events").iter().filter(|e| e["ph"] == "i").count() as u64;
     assert_eq!(unsampled, sim.trace().len(), "unsampled: one instant per record");
     let tracks: Vec<&str> =
