@@ -608,6 +608,29 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         let peak = a.queue_peak.values().map(|q| u64::from(q.depth)).max().unwrap_or(0);
         outv.push(bounds("queue peak (deepest node)", peak, b));
     }
+    for (node, q) in &e.queue {
+        let got = a.queue_peak.get(node);
+        if let Some(b) = &q.peak {
+            outv.push(bounds(&format!("queue peak of {node}"), got.map_or(0, |q| u64::from(q.depth)), b));
+        }
+        if let Some(b) = &q.drained {
+            let what = format!("queue of {node} drained");
+            match got.map(|q| q.drained_s) {
+                Some(Some(s)) => outv.push(bounds(&what, HumanDuration(s as i64 * 1_000_000), b)),
+                // Never drained (or never queued anything): later than any
+                // time, so it meets a lower bound only.
+                other => outv.push(Verdict {
+                    name: what,
+                    met: b.max.is_none(),
+                    detail: match other {
+                        None => format!("{node} never queued mail"),
+                        _ => format!("{node}'s queue had not drained at the end of the run"),
+                    },
+                    holds_on_ppm: b.on_seeds.map(Share::ppm),
+                }),
+            }
+        }
+    }
     if let Some(b) = &e.failover {
         match f.failovers_us.first() {
             Some(t) => outv.push(bounds("failover", HumanDuration(*t as i64), b)),

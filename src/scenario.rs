@@ -46,13 +46,14 @@ use mailsim_models::availability::Service;
 use mailsim_models::calendar::{CalendarConfig, Weekday};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig};
 use mailsim_models::filer::Placement;
+use mailsim_models::inbound::InboundPolicy;
 use mailsim_models::mta::WhenFull;
 use mailsim_models::ops::{Delay, Trigger};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::storage::{RebuildPriority, StaleDisks};
 use mailsim_models::topology::{
-    ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS,
+    BackupMx, ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS,
 };
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
@@ -208,6 +209,12 @@ name_list!(
     RetryProfileName,
     "A built-in retry profile.",
     RETRY_PROFILES
+);
+name_list!(
+    /// `InboundPolicy::NAMES`.
+    InboundPolicyName,
+    "What an MX answers new mail for a mailbox it knows is unavailable: accept-and-hold (250, queued at the MX), reject-4xx (450, the sender retries), reject-5xx (550, the sender bounces it at once).",
+    InboundPolicy::NAMES
 );
 name_list!(
     /// `WEEKDAYS`.
@@ -418,6 +425,17 @@ pub struct TopologySpec {
     /// `refuse`.
     #[serde(default)]
     pub mx_down: Option<DownSpec>,
+    /// The MX records' preferences of the primary hosts, one per MX node
+    /// (`mx-1` first), or one (the `vip`'s) in a cluster: senders try the
+    /// lowest first, equal ones in random order (RFC 5321 §5.1). Default 10
+    /// each.
+    #[serde(default)]
+    pub mx_preferences: Option<Vec<u16>>,
+    /// A backup MX (node `backup-mx`), a higher-preference MX record that
+    /// accepts and queues mail when no primary answers and relays it to them
+    /// when it can. Absent: none.
+    #[serde(default)]
+    pub backup_mx: Option<BackupMxTable>,
     /// The file server's storage hardware and its rebuild and migration
     /// rates. Default: 2 shelves of 2 controllers, 6 RAID groups, 6 volumes.
     #[serde(default)]
@@ -438,6 +456,29 @@ pub struct TopologySpec {
     /// delays and misdiagnosis.
     #[serde(default)]
     pub operators: OperatorsTable,
+}
+
+/// A backup MX.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupMxTable {
+    /// Its MX record's preference; senders try it after every primary with
+    /// a lower one. Default 20.
+    pub preference: Option<u16>,
+    /// Retry profile of its queue: backoff, queue runs and lifetime.
+    /// Default `postfix`.
+    #[schemars(with = "Option<RetryProfileName>")]
+    pub retry: Option<String>,
+    /// How long a mail may wait in its queue before it is returned to its
+    /// author (DSN), overriding the profile's. Backup MX hosts are often
+    /// given a longer lifetime than the primaries' (Postfix default 5d).
+    pub lifetime: Option<HumanDuration>,
+    /// A relay attempt to a primary with no reply within this is deferred
+    /// (Postfix `smtp_data_done_timeout`). Default 600s; longer than zero.
+    pub relay_timeout: Option<HumanDuration>,
+    /// Mails its queue holds; beyond, it answers 452. Default 2,000,000; at
+    /// least 1.
+    pub queue_capacity: Option<u32>,
 }
 
 /// What senders see from a crashed MX node.
@@ -666,6 +707,18 @@ pub struct MtaTable {
     /// later) or `accept` (the capacity is only a soft limit). Default
     /// `refuse`.
     pub when_full: Option<WhenFullSpec>,
+    /// What an MX answers new mail for a mailbox whose last delivery
+    /// failed (Postfix recipient address verification): `accept-and-hold`
+    /// (250, queued at the MX), `reject-4xx` (450: the sender retries on its
+    /// own profile) or `reject-5xx` (550: the sender returns it to its
+    /// author at once). Default `accept-and-hold`.
+    #[schemars(with = "Option<InboundPolicyName>")]
+    pub inbound_policy: Option<String>,
+    /// With a rejecting `inbound_policy`: how long a mailbox found
+    /// unavailable is refused before its next mail is accepted as a probe
+    /// (Postfix `address_verify_negative_refresh_time`). Default 3h; longer
+    /// than zero.
+    pub unavailable_refresh: Option<HumanDuration>,
     /// Planted bug: answer 250 on receipt, before the queue write is
     /// durable. Default false.
     pub ack_before_durable: Option<bool>,
@@ -924,6 +977,18 @@ pub struct StepEntry {
     pub node: Option<String>,
 }
 
+/// What one node's mail queue must show.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueExpect {
+    /// Its deepest depth (mails, as sampled).
+    pub peak: Option<Bounds<u64>>,
+    /// When it drained after its peak (the first sample at or below 1% of
+    /// the peak), from T+0. A queue that never drained fails a `max` and
+    /// meets a `min`.
+    pub drained: Option<Bounds<HumanDuration>>,
+}
+
 /// A figure with bounds: `{ min = …, max = … }`, either or both. The bounds
 /// must hold on every seed, unless `on_seeds` says they are meant to hold on
 /// at least that share of seeds only: `max_delay = { min = "8h", on_seeds =
@@ -1039,6 +1104,10 @@ pub struct Expect {
     pub users_partial_service: Vec<Checkpoint>,
     /// The deepest mail queue of any node (mails).
     pub queue_peak: Option<Bounds<u64>>,
+    /// One node's mail queue, by node name (`mx-1`, `backup-mx` …): its
+    /// peak depth and when it drained after that peak.
+    #[serde(default)]
+    pub queue: BTreeMap<String, QueueExpect>,
     /// Fault kinds expected to change nothing (a design variant whose
     /// redundancy absorbs them), each the kind of a scheduled fault; every
     /// other scheduled fault must have an effect, and these must not.
@@ -1440,6 +1509,38 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(d) = ts.mx_down {
         t.mx_refuse_when_down = d == DownSpec::Refuse;
     }
+    if let Some(p) = &ts.mx_preferences {
+        let want = if ts.cluster.is_some() { 1 } else { ts.mx as usize };
+        if p.len() != want {
+            return Err(bad(
+                "topology.mx_preferences",
+                format!("{} preferences for {want} primary MX records (one per MX node; one, the vip's, in a cluster)", p.len()),
+            ));
+        }
+        t.mx_preference = p.clone();
+    }
+    if let Some(b) = &ts.backup_mx {
+        let mut backup = BackupMx::default();
+        if let Some(p) = b.preference {
+            backup.preference = p;
+        }
+        if let Some(r) = &b.retry {
+            backup.mta.retry = RetryProfile::by_name(r).ok_or_else(|| {
+                bad("topology.backup_mx.retry", format!("unknown retry profile `{r}` ({})", RETRY_PROFILES.join(", ")))
+            })?;
+        }
+        if let Some(v) = b.lifetime {
+            backup.mta.retry.lifetime_s = positive_dur(v, "topology.backup_mx.lifetime")?.as_secs();
+        }
+        if let Some(v) = b.relay_timeout {
+            backup.mta.delivery_timeout = positive_dur(v, "topology.backup_mx.relay_timeout")?;
+        }
+        if let Some(v) = b.queue_capacity {
+            backup.mta.queue_capacity = positive(v, "topology.backup_mx.queue_capacity")?;
+        }
+        backup.mta.retry.validate().map_err(|e| bad("topology.backup_mx", e))?;
+        t.backup_mx = Some(backup);
+    }
 
     // Storage.
     let s = &ts.storage;
@@ -1577,6 +1678,14 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             WhenFullSpec::Refuse => WhenFull::Refuse,
             WhenFullSpec::Accept => WhenFull::Accept,
         };
+    }
+    if let Some(p) = &m.inbound_policy {
+        t.mta.inbound_policy = InboundPolicy::by_name(p).ok_or_else(|| {
+            bad("topology.mta.inbound_policy", format!("unknown inbound policy `{p}` ({})", InboundPolicy::NAMES.join(", ")))
+        })?;
+    }
+    if let Some(v) = m.unavailable_refresh {
+        t.mta.unavailable_refresh = positive_dur(v, "topology.mta.unavailable_refresh")?;
     }
     t.mta.ack_before_durable = m.ack_before_durable.unwrap_or(false);
     t.mta.drop_expired_without_dsn = m.drop_expired_without_dsn.unwrap_or(false);
@@ -1989,6 +2098,18 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     for (k, b) in &e.service_down {
         some_bound(&Some(b.clone()), &format!("expect.service_down.{k}"))?;
+    }
+    for (node, q) in &e.queue {
+        let field = format!("expect.queue.{node}");
+        let queues: Vec<String> = t.node_names().into_iter().filter(|n| n.starts_with("mx-") && !n.contains('/') || n == "backup-mx").collect();
+        if !queues.contains(node) {
+            return Err(bad(field, format!("`{node}` has no mail queue in this topology (queues: {})", queues.join(", "))));
+        }
+        if q.peak.is_none() && q.drained.is_none() {
+            return Err(bad(field, "give `peak`, `drained` or both; an empty queue expectation checks nothing"));
+        }
+        some_bound(&q.peak, &format!("{field}.peak"))?;
+        some_bound(&q.drained, &format!("{field}.drained"))?;
     }
     for (k, b) in &e.failed_share {
         some_bound(&Some(b.clone()), &format!("expect.failed_share.{k}"))?;

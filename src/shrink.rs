@@ -441,6 +441,7 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     base.users_full_service.clear();
     base.users_partial_service.clear();
     base.queue_peak = None;
+    base.queue.clear();
     if !keep_failed {
         return base;
     }
@@ -516,6 +517,9 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     if e.queue_peak.is_some() {
         items.push(one(&|x| x.queue_peak = e.queue_peak.clone()));
     }
+    for (node, q) in &e.queue {
+        items.push(one(&|x| x.queue = BTreeMap::from([(node.clone(), q.clone())])));
+    }
     let mut s = scenario.clone();
     s.file.expect = base.clone();
     let base_verdicts = check(&s, &r.figures, &r.report).len();
@@ -551,6 +555,7 @@ fn merge_expect(into: &mut Expect, item: Expect) {
     into.users_full_service.extend(item.users_full_service);
     into.users_partial_service.extend(item.users_partial_service);
     into.queue_peak = into.queue_peak.take().or(item.queue_peak);
+    into.queue.extend(item.queue);
 }
 
 /// The shrunk file's `run.seeds` covers the pinned seed below this.

@@ -58,6 +58,8 @@ fn impossible_values_are_errors() {
     expect_error("takes-no-source.toml", 8, Some("recovery[0].takes.source"), "needs a `source`");
     expect_error("stale-too-many.toml", 5, Some("topology.storage.stale_disks"), "a shelf holds only");
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
+    expect_error("unknown-inbound-policy.toml", 4, Some("topology.mta.inbound_policy"), "unknown inbound policy `reject-6xx`");
+    expect_error("mx-preferences-count.toml", 4, Some("topology.mx_preferences"), "3 preferences for 2 primary MX records");
 }
 
 /// Ranged parameters (`{ range = [a, b], reason }`, `src/ranges.rs`): each

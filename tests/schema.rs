@@ -358,16 +358,22 @@ impl Validator<'_> {
     }
 }
 
+/// The replays in `scenarios/`, then the examples in `scenarios/examples/`.
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "scenario files: {files:?}");
-    files
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut all = Vec::new();
+    for dir in [root.clone(), root.join("examples")] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        all.extend(files);
+    }
+    assert!(all.len() >= 11, "scenario files: {all:?}");
+    assert!(all.iter().any(|p| p.parent().is_some_and(|d| d.ends_with("examples"))), "the examples are checked too");
+    all
 }
 
 #[test]

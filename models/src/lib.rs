@@ -17,6 +17,8 @@
 //!
 //! The components:
 //! - `senders`: the internet side — workloads and SMTP retry profiles;
+//! - `inbound`: what an MX answers new mail for an unavailable mailbox
+//!   (accept and hold, 4xx, 5xx);
 //! - `mta`: mail nodes (MX) with durable queues, Postfix-like backoff, DSNs,
 //!   and a local delivery agent that needs the mailbox lock;
 //! - `storage`: shelves, controllers, paths, disks, RAID groups, volumes;
@@ -41,6 +43,7 @@ pub mod clients;
 pub mod cluster;
 pub mod filer;
 pub mod host;
+pub mod inbound;
 pub mod ledger;
 pub mod msg;
 pub mod mta;

@@ -39,6 +39,13 @@
 //! - While the SMTP service is stopped (`set_accepting(false)`, a cluster
 //!   agent's decision) DATA is answered 421-style with `TempFail`, so the
 //!   sender retries (another MX, or later); queued mail is still delivered.
+//! - New mail for a mailbox whose last delivery failed is answered per the
+//!   inbound policy (`inbound.rs`): accepted and held (the default), 4xx or
+//!   5xx, as Postfix's recipient address verification would.
+//! - A relay (`MtaConfig::relay`, a backup MX) delivers by SMTP to its next
+//!   hops instead of the mailstore, on the same queue, backoff and lifetime:
+//!   the next hop's 250 ends its custody (the hop queued the mail durably
+//!   first), a 4xx or no answer defers, a 5xx returns the mail with a DSN.
 //! - Deadlines (retries, delivery timeouts) share kernel timers through
 //!   [`Deadlines`]; nothing costs an extra event per mail.
 
@@ -46,6 +53,7 @@ use std::collections::VecDeque;
 
 use mailsim_sim::{Ctx, Disk, Dur, Durable, Input, Node, NodeId, Time, WriteId};
 
+use crate::inbound::{InboundPolicy, Unavailable, DEFAULT_REFRESH};
 use crate::ledger;
 use crate::msg::{Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
 use crate::retry::{Deadlines, RetryProfile};
@@ -82,6 +90,17 @@ pub struct MtaConfig {
     pub queue_capacity: u32,
     /// What to do with new mail at `queue_capacity`. Default `Refuse` (452).
     pub when_full: WhenFull,
+    /// What to answer new mail for a mailbox whose last delivery failed
+    /// (`inbound.rs`). Default accept and hold.
+    pub inbound_policy: InboundPolicy,
+    /// How long a mailbox found unavailable is refused before the next mail
+    /// for it is accepted as a probe. Default 3 h (Postfix
+    /// `address_verify_negative_refresh_time`).
+    pub unavailable_refresh: Dur,
+    /// A relay (a backup MX): deliver by SMTP to these hosts, in turn per
+    /// attempt, instead of appending to `store`. Empty (the default):
+    /// deliver to the mailstore.
+    pub relay: Vec<NodeId>,
     /// Planted bug: the delivery agent appends without the mailbox lock.
     pub lda_skips_lock: bool,
     /// Planted bug: answer 250 on receipt, before the queue write is durable.
@@ -114,6 +133,9 @@ impl Default for MtaConfig {
             delivery_concurrency: 20,
             queue_capacity: 2_000_000,
             when_full: WhenFull::Refuse,
+            inbound_policy: InboundPolicy::AcceptAndHold,
+            unavailable_refresh: DEFAULT_REFRESH,
+            relay: Vec::new(),
             lda_skips_lock: false,
             ack_before_durable: false,
             drop_expired_without_dsn: false,
@@ -304,6 +326,9 @@ pub struct Mta {
     /// The trace metric of this node's queue depth (`<node>/queue_depth`),
     /// named at the first report.
     depth_gauge: Option<&'static str>,
+    /// Mailboxes whose last delivery failed, for the inbound policy (kept
+    /// only when the policy rejects).
+    unavailable: Unavailable,
 }
 
 impl Mta {
@@ -352,6 +377,7 @@ impl Mta {
             depth_reported_at: Time::ZERO,
             depth_timer: false,
             depth_gauge: None,
+            unavailable: Unavailable::default(),
         }
     }
 
@@ -404,6 +430,23 @@ impl Mta {
             Input::Message { msg: Msg::Store(Store::AppendReply { id, result, slot }), .. } => {
                 if let Some(slot) = self.active_slot(id, slot) {
                     self.attempt_done(slot, result.is_ok(), ctx, disk);
+                    self.dispatch(ctx);
+                }
+            }
+            // A relay's next hop answered: accepted (it is responsible now),
+            // try again later, or refused for good (returned with a DSN).
+            Input::Message { msg: Msg::Smtp(Smtp::Reply { id, code, slot }), .. } => {
+                if let Some(slot) = self.active_slot(id, slot) {
+                    match code {
+                        SmtpCode::PermFail => self.bounce(slot, ctx, disk),
+                        code => self.attempt_done(slot, code == SmtpCode::Accepted, ctx, disk),
+                    }
+                    self.dispatch(ctx);
+                }
+            }
+            Input::Refused { msg: Msg::Smtp(Smtp::Data { mail, slot }), .. } => {
+                if let Some(slot) = self.active_slot(mail.id, slot) {
+                    self.attempt_done(slot, false, ctx, disk);
                     self.dispatch(ctx);
                 }
             }
@@ -475,6 +518,12 @@ impl Mta {
                 _ => Mta::ack(ctx, from, mail.id, their),
             }
             return;
+        }
+        if let Some(code) = self.cfg.inbound_policy.reply() {
+            if self.unavailable.refuses(mail.rcpt, ctx.now(), self.cfg.unavailable_refresh) {
+                Mta::reply(ctx, from, mail.id, their, code);
+                return;
+            }
         }
         if self.depth >= self.cfg.queue_capacity && self.cfg.when_full == WhenFull::Refuse {
             Mta::reply(ctx, from, mail.id, their, SmtpCode::TempFail);
@@ -580,7 +629,13 @@ impl Mta {
             e.generation = e.generation.wrapping_add(1);
             let (mail, generation) = (e.mail, e.generation);
             self.in_flight += 1;
-            ctx.send(self.cfg.store, Msg::Store(Store::Append { mail, locked: !self.cfg.lda_skips_lock, slot }));
+            if self.cfg.relay.is_empty() {
+                ctx.send(self.cfg.store, Msg::Store(Store::Append { mail, locked: !self.cfg.lda_skips_lock, slot }));
+            } else {
+                // Next hops in turn, attempt by attempt (the first first).
+                let hop = self.cfg.relay[(e.attempts as usize - 1) % self.cfg.relay.len()];
+                ctx.send(hop, Msg::Smtp(Smtp::Data { mail, slot }));
+            }
             let due = ctx.now() + self.cfg.delivery_timeout;
             self.deadlines.push_in_order(ctx, due, slot, generation);
         }
@@ -595,6 +650,12 @@ impl Mta {
         if self.in_flight == 0 {
             // Every delivery timeout set so far is stale: dropped unread.
             self.deadlines.forget_in_order();
+        }
+        if self.cfg.inbound_policy != InboundPolicy::AcceptAndHold {
+            match ok {
+                true => self.unavailable.delivered(e.mail.rcpt),
+                false => self.unavailable.failed(e.mail.rcpt, ctx.now()),
+            }
         }
         if ok {
             self.remove(slot, false, ctx, disk);
@@ -623,6 +684,22 @@ impl Mta {
                 self.remove(slot, dsn, ctx, disk);
             }
         }
+    }
+
+    /// A relay's next hop refused the mail for good (5xx): it goes back to
+    /// its author with a DSN.
+    fn bounce(&mut self, slot: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        let e = &mut self.entries[slot as usize];
+        e.generation = e.generation.wrapping_add(1);
+        self.in_flight -= 1;
+        if self.in_flight == 0 {
+            self.deadlines.forget_in_order();
+        }
+        let dsn = !self.cfg.drop_expired_without_dsn;
+        if dsn {
+            ledger::returned(ctx, e.mail.id);
+        }
+        self.remove(slot, dsn, ctx, disk);
     }
 
     /// Removes the mail of `slot` (delivered, or `returned` with a DSN).

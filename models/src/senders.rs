@@ -12,8 +12,9 @@
 //!   total; recipients uniform, Zipf-skewed (weight 1/k) or by explicit
 //!   weights (a cumulative table and a binary search: O(log n) per draw);
 //! - a mix of retry profiles ([`RetryProfile`]: Postfix, Exim, Exchange, 72h);
-//! - per attempt, the MX hosts in random order (equal-preference MX records
-//!   are tried in random order, RFC 5321 §5.1): a refused connection, a 4xx
+//! - per attempt, the MX hosts by preference (RFC 5321 §5.1: lower
+//!   preference first, equal-preference records in random order; a backup
+//!   MX is a record of higher preference): a refused connection, a 4xx
 //!   (421 service not available, 452 queue full) or no reply moves on to the
 //!   next MX; when every MX failed, the mail is deferred per its profile (plus
 //!   a random share of the sender's queue-run period, since every sending
@@ -154,6 +155,9 @@ impl Workload {
 pub struct SendersConfig {
     /// The MX hosts of the cluster's domain (1 to 255).
     pub mx: Vec<NodeId>,
+    /// The MX records' preferences, one per host of `mx` (lower is tried
+    /// first); empty: all equal.
+    pub mx_preference: Vec<u16>,
     /// What the authors send.
     pub workload: Workload,
     /// The sending MTAs' retry profiles (1 to 255) and their shares.
@@ -177,6 +181,7 @@ impl SendersConfig {
     pub fn new(mx: Vec<NodeId>, workload: Workload) -> SendersConfig {
         SendersConfig {
             mx,
+            mx_preference: Vec::new(),
             workload,
             profiles: vec![RetryProfile::postfix(), RetryProfile::exim(), RetryProfile::exchange(), RetryProfile::h72()],
             profile_weights: vec![60, 20, 15, 5],
@@ -190,6 +195,9 @@ impl SendersConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.mx.is_empty() || self.mx.len() > 255 {
             return Err(format!("senders: need 1 to 255 MX hosts, got {}", self.mx.len()));
+        }
+        if !self.mx_preference.is_empty() && self.mx_preference.len() != self.mx.len() {
+            return Err(format!("senders: {} MX preferences for {} MX hosts", self.mx_preference.len(), self.mx.len()));
         }
         if self.profiles.is_empty() || self.profiles.len() > 255 {
             return Err(format!("senders: need 1 to 255 retry profiles, got {}", self.profiles.len()));
@@ -254,6 +262,11 @@ const ARRIVALS: u32 = u32::MAX;
 /// The internet's sending MTAs, as one node.
 pub struct Senders {
     cfg: SendersConfig,
+    /// The MX hosts' preference groups, in the order they are tried: (first
+    /// index into `cfg.mx`, hosts), `cfg.mx` sorted by preference.
+    groups: Vec<(u8, u8)>,
+    /// The group of each host of `cfg.mx`.
+    group_of: Vec<u8>,
     /// Cumulative recipient weights (empty for uniform).
     rcpt_cumulative: Vec<u64>,
     slots: Vec<Slot>,
@@ -282,9 +295,27 @@ pub struct Senders {
 impl Senders {
     /// The senders of `cfg`. Panics if the configuration is invalid
     /// ([`SendersConfig::validate`]).
-    pub fn new(cfg: SendersConfig) -> Senders {
+    pub fn new(mut cfg: SendersConfig) -> Senders {
         if let Err(e) = cfg.validate() {
             panic!("{e}");
+        }
+        // MX hosts by preference (a stable sort: equal ones keep their order).
+        let mut pref = std::mem::take(&mut cfg.mx_preference);
+        if pref.is_empty() {
+            pref = vec![0; cfg.mx.len()];
+        }
+        let mut order: Vec<usize> = (0..cfg.mx.len()).collect();
+        order.sort_by_key(|&i| pref[i]);
+        cfg.mx = order.iter().map(|&i| cfg.mx[i]).collect();
+        cfg.mx_preference = order.iter().map(|&i| pref[i]).collect();
+        let mut groups: Vec<(u8, u8)> = Vec::new();
+        let mut group_of = Vec::with_capacity(cfg.mx.len());
+        for (i, p) in cfg.mx_preference.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if cfg.mx_preference[g.0 as usize] == *p => g.1 += 1,
+                _ => groups.push((i as u8, 1)),
+            }
+            group_of.push((groups.len() - 1) as u8);
         }
         let weights: Vec<u64> = match &cfg.workload.recipients {
             Recipients::Uniform => Vec::new(),
@@ -313,6 +344,8 @@ impl Senders {
         });
         Senders {
             cfg,
+            groups,
+            group_of,
             rcpt_cumulative,
             slots: Vec::new(),
             free: Vec::new(),
@@ -400,7 +433,8 @@ impl Senders {
             let rcpt = self.draw_rcpt();
             let id = ledger::written(ctx, rcpt, at);
             let profile = self.workload_rng.weighted(&self.cfg.profile_weights) as u8;
-            let mx = self.workload_rng.below(self.cfg.mx.len() as u64) as u8;
+            let (first, hosts) = self.groups[0];
+            let mx = first + self.workload_rng.below(hosts as u64) as u8;
             let slot = self.alloc(Slot { id, rcpt, first: at, generation: 0, attempt: 1, profile, mx, tried: 1, state: State::Sending });
             self.generated += 1;
             self.held += 1;
@@ -471,8 +505,16 @@ impl Senders {
         let n = self.cfg.mx.len();
         let s = &mut self.slots[slot as usize];
         if (s.tried as usize) < n {
+            // The next host of this preference, or a random one of the next.
+            let g = self.group_of[s.mx as usize] as usize;
+            let (first, hosts) = self.groups[g];
+            s.mx = if s.tried < first + hosts {
+                first + (s.mx - first + 1) % hosts
+            } else {
+                let (first, hosts) = self.groups[g + 1];
+                first + self.retry_rng.below(hosts as u64) as u8
+            };
             s.tried += 1;
-            s.mx = ((s.mx as usize + 1) % n) as u8;
             self.send(slot, Dur::ZERO, ctx);
             return;
         }
@@ -515,8 +557,8 @@ impl Senders {
                     self.failed(slot, ctx);
                 }
                 State::Waiting => {
-                    let n = self.cfg.mx.len() as u64;
-                    let mx = self.retry_rng.below(n) as u8;
+                    let (first, hosts) = self.groups[0];
+                    let mx = first + self.retry_rng.below(hosts as u64) as u8;
                     let s = &mut self.slots[slot as usize];
                     s.attempt = s.attempt.saturating_add(1);
                     s.mx = mx;
@@ -691,6 +733,30 @@ mod tests {
         seen.sort();
         seen.dedup();
         seen
+    }
+
+    /// Mails to a domain with a primary MX (preference 10) and a backup
+    /// (20), listed backup first: (seen by the primary, by the backup).
+    fn by_preference(primary_down: bool) -> (usize, usize) {
+        let mut s = sim(Some(Time::from_hours(3)));
+        let backup = s.add_node("backup", NodeConfig::default(), (), |_| ToyMx { code: SmtpCode::Accepted, seen: Vec::new() });
+        let primary = s.add_node("primary", NodeConfig::default(), (), |_| ToyMx { code: SmtpCode::Accepted, seen: Vec::new() });
+        if primary_down {
+            s.schedule(Time::ZERO, Fault::Crash(primary));
+        }
+        let mut cfg = SendersConfig::new(vec![backup, primary], Workload::total(50, Dur::hours(1), 10));
+        cfg.mx_preference = vec![20, 10];
+        s.add_node("internet", NodeConfig::default(), (), move |_| Senders::new(cfg.clone()));
+        assert!(s.run().outcome.is_ok());
+        let seen = |n: NodeId| s.node::<ToyMx>(n).map_or(0, |m| m.seen.len());
+        assert_eq!(s.world().held_by_senders(), 0, "every mail accepted");
+        (seen(primary), seen(backup))
+    }
+
+    #[test]
+    fn mx_records_are_tried_by_preference_the_backup_only_when_the_primary_fails() {
+        assert_eq!(by_preference(false), (50, 0), "the lowest preference first, whatever the listed order");
+        assert_eq!(by_preference(true), (0, 50), "refused by the primary: the backup at once");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! Node names are fixed and are what fault targets and runbook steps name:
 //! `filer`, `mx-1` … `mx-N`, `vip` (clustered only), `mx-K/fence-<level>`
-//! (fencing devices of node K, clustered only), `internet`, `clients`, `ops`.
+//! (fencing devices of node K, clustered only), `backup-mx` (with a backup
+//! MX only), `internet`, `clients`, `ops`.
 //! Components inside the filer are named `shelf-a/controller-b`, `shelf-a`,
 //! `group-3` (RAID groups, from 1).
 //!
@@ -51,6 +52,36 @@ impl Default for ClusterSpec {
         }
     }
 }
+
+/// A backup MX (node `backup-mx`): a relay named in the domain's MX records
+/// at a higher preference than the primary ones. Senders try it only when
+/// every primary failed (RFC 5321 §5.1); it accepts and queues mail for the
+/// domain (it cannot verify recipients) and relays it to the primary MX
+/// hosts on its own backoff, returning it to its author at the end of its
+/// own queue lifetime. Its queue depth is reported like any MX's
+/// (`queue_peak` of `backup-mx`).
+///
+/// Defaults: preference 20 against the primaries' 10 (the common
+/// convention of the examples in RFC 5321 §5.1 and RFC 974); the MTA is
+/// Postfix's (`maximal_queue_lifetime` 5 d; a backup MX is often given a
+/// longer one, which the scenario sets) with a 600 s reply timeout for the
+/// relay (Postfix `smtp_data_done_timeout`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupMx {
+    /// Its MX record's preference (lower is tried first). Default 20.
+    pub preference: u16,
+    /// Its MTA; `store` and `relay` are filled in by the topology.
+    pub mta: MtaConfig,
+}
+
+impl Default for BackupMx {
+    fn default() -> Self {
+        BackupMx { preference: 20, mta: MtaConfig { delivery_timeout: Dur::secs(600), ..MtaConfig::default() } }
+    }
+}
+
+/// The preference of the primary MX records unless a scenario sets them.
+pub const PRIMARY_PREFERENCE: u16 = 10;
 
 /// A runbook step naming its target by node name.
 #[derive(Clone, Debug, PartialEq)]
@@ -193,6 +224,11 @@ pub struct Topology {
     pub cluster: Option<ClusterSpec>,
     /// MTA settings (the `store` is filled in).
     pub mta: MtaConfig,
+    /// The MX records' preferences of the primary hosts, one per MX node
+    /// (one for the vip in a cluster); empty: all [`PRIMARY_PREFERENCE`].
+    pub mx_preference: Vec<u16>,
+    /// A backup MX relaying to the primary hosts; `None`: none.
+    pub backup_mx: Option<BackupMx>,
     /// The file server: mailboxes, storage, lock manager.
     pub filer: FilerConfig,
     /// What the authors send (copied into the sender settings).
@@ -265,6 +301,8 @@ impl Topology {
             mx,
             cluster: None,
             mta: MtaConfig::new(NodeId(0)),
+            mx_preference: Vec::new(),
+            backup_mx: None,
             filer: FilerConfig::new(mailboxes),
             senders: SendersConfig::new(Vec::new(), workload.clone()),
             workload,
@@ -297,6 +335,9 @@ impl Topology {
                 }
             }
         }
+        if self.backup_mx.is_some() {
+            names.push("backup-mx".to_string());
+        }
         names.push("internet".to_string());
         if self.clients.is_some() {
             names.push("clients".to_string());
@@ -320,6 +361,21 @@ impl Topology {
             Some(_) => vec![self.node("vip").expect("a clustered topology has a vip")],
             None => (1..=self.mx).map(NodeId).collect(),
         }
+    }
+
+    /// The domain's MX records, as senders see them: the front hosts and the
+    /// backup MX, and their preferences.
+    fn mx_records(&self) -> (Vec<NodeId>, Vec<u16>) {
+        let mut hosts = self.front();
+        let mut prefs = match self.mx_preference.is_empty() {
+            true => vec![PRIMARY_PREFERENCE; hosts.len()],
+            false => self.mx_preference.clone(),
+        };
+        if let Some(b) = &self.backup_mx {
+            hosts.push(self.node("backup-mx").expect("a backup MX is a node"));
+            prefs.push(b.preference);
+        }
+        (hosts, prefs)
     }
 
     /// Resolves a scheduled fault to the kernel faults it is made of (one,
@@ -463,8 +519,21 @@ impl Topology {
             }
         }
         self.filer.validate()?;
+        if !self.mx_preference.is_empty() && self.mx_preference.len() != self.front().len() {
+            return Err(format!(
+                "{} MX preferences for {} primary MX records (one per MX node; one, the vip's, in a cluster)",
+                self.mx_preference.len(),
+                self.front().len()
+            ));
+        }
+        if let Some(b) = &self.backup_mx {
+            b.mta.retry.validate().map_err(|e| format!("backup MX: {e}"))?;
+            if b.mta.delivery_timeout == Dur::ZERO || b.mta.delivery_concurrency == 0 {
+                return Err("backup MX: the relay timeout and concurrency must be positive".to_string());
+            }
+        }
         let mut senders = self.senders.clone();
-        senders.mx = self.front();
+        (senders.mx, senders.mx_preference) = self.mx_records();
         senders.workload = self.workload.clone();
         senders.validate().map_err(|e| format!("workload: {e}"))?;
         if let Some(c) = &self.cluster {
@@ -595,8 +664,16 @@ impl Topology {
             }
         }
 
+        if let Some(b) = &self.backup_mx {
+            let mut m = b.mta.clone();
+            m.store = filer_id;
+            m.relay = self.front();
+            let got = sim.add_node("backup-mx", mx_node, QueueDisk::new(), move |disk| MtaNode::new(m.clone(), disk));
+            assert_eq!(got, id("backup-mx"));
+        }
+
         let mut senders = self.senders.clone();
-        senders.mx = self.front();
+        (senders.mx, senders.mx_preference) = self.mx_records();
         senders.workload = self.workload.clone();
         let got = sim.add_node("internet", NodeConfig::default(), (), move |_| Senders::new(senders.clone()));
         assert_eq!(got, id("internet"));
@@ -759,6 +836,61 @@ mod tests {
         assert_eq!(w.counts.delivered + w.counts.sender_bounced, 5_000, "{:?}", w.counts);
         assert_eq!(w.counts.lost, 0);
         assert!(report.faults.iter().all(|f| f.effect), "{:?}", report.faults);
+    }
+
+    /// Two primary MX nodes and a backup MX; the primaries crash at T+2h
+    /// and restart at T+8h when `outage`. The backup's queue (peak, when,
+    /// drained) and the counts.
+    fn with_backup(outage: bool) -> (Option<crate::availability::QueuePeak>, crate::ledger::Counts) {
+        let mut t = Topology::new(4, 2, 200, 2_000);
+        t.duration = Dur::days(2);
+        t.fault_phase = Some(Dur::hours(24));
+        t.backup_mx = Some(BackupMx::default());
+        if outage {
+            for mx in ["mx-1", "mx-2"] {
+                t.faults.push(FaultSpec { at_us: Time::from_hours(2).as_micros() as i64, kind: FaultKind::Crash, target: mx.into() });
+                t.faults.push(FaultSpec { at_us: Time::from_hours(8).as_micros() as i64, kind: FaultKind::Restart, target: mx.into() });
+            }
+        }
+        let mut sim = t.build();
+        let report = sim.run();
+        assert!(report.outcome.is_ok(), "{}", report.outcome);
+        let a = crate::availability::summarize(sim.world(), &t.node_names(), None, report.end);
+        (a.queue_peak.get("backup-mx").copied(), sim.world().counts.clone())
+    }
+
+    #[test]
+    fn a_backup_mx_queue_grows_while_the_primaries_are_down_and_drains_after() {
+        let (q, c) = with_backup(true);
+        let q = q.expect("the backup's queue is reported");
+        // Six daytime hours of a 2,000-mail day: several hundred mails.
+        assert!(q.depth > 200, "{q:?}");
+        assert!((2 * 3600..=8 * 3600 + 600).contains(&q.at_s), "the peak falls in the outage: {q:?}");
+        // Relayed on Postfix's backoff (at most 4000 s apart) once the
+        // primaries are back: drained within ~2 h of the restart.
+        let drained = q.drained_s.expect("drained");
+        assert!((8 * 3600..=10 * 3600).contains(&drained), "{q:?}");
+        assert_eq!((c.lost, c.returned, c.sender_bounced), (0, 0, 0), "{c:?}");
+        assert_eq!(c.delivered, c.submitted, "{c:?}");
+        // With the primaries up the backup is never tried.
+        let (q, c) = with_backup(false);
+        assert!(q.is_none_or(|q| q.depth == 0), "{q:?}");
+        assert_eq!(c.delivered, c.submitted, "{c:?}");
+    }
+
+    #[test]
+    fn a_backup_mx_returns_mail_at_the_end_of_its_own_queue_lifetime() {
+        let mut t = Topology::new(4, 1, 50, 200);
+        t.duration = Dur::days(2);
+        let mut b = BackupMx::default();
+        b.mta.retry.lifetime_s = 6 * 3600;
+        t.backup_mx = Some(b);
+        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::Crash, target: "mx-1".into() });
+        let mut sim = t.build();
+        sim.run();
+        let c = &sim.world().counts;
+        assert_eq!((c.delivered, c.lost), (0, 0), "{c:?}");
+        assert_eq!(c.returned, c.submitted, "every mail returned by the backup after 6 h: {c:?}");
     }
 
     #[test]
