@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 
 use mailsim_models::availability::Service;
 use mailsim_models::calendar::{CalendarConfig, Weekday};
-use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig};
+use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::filer::Placement;
 use mailsim_models::inbound::InboundPolicy;
 use mailsim_models::mta::WhenFull;
@@ -119,7 +119,7 @@ pub const EVENTS_MAX: u64 = 1_000_000_000;
 /// The recovery actions a step may name (`[[recovery]] action`), as
 /// `build_topology` parses them and `mailsim schema` lists them; each is the
 /// `Action::name` of the action it becomes.
-pub const STEP_ACTIONS: [&str; 10] = [
+pub const STEP_ACTIONS: [&str; 12] = [
     "replace-hardware",
     "fix-redundancy",
     "start-rebuild",
@@ -130,6 +130,8 @@ pub const STEP_ACTIONS: [&str; 10] = [
     "reset-cluster",
     "power-on",
     "flush-queue",
+    "standby",
+    "unstandby",
 ];
 
 /// The built-in retry profiles by name (`RetryProfile::by_name`), for
@@ -209,6 +211,12 @@ name_list!(
     RetryProfileName,
     "A built-in retry profile.",
     RETRY_PROFILES
+);
+name_list!(
+    /// `NoQuorumPolicy::NAMES`.
+    NoQuorumPolicyName,
+    "What a cluster partition without quorum does (Pacemaker no-quorum-policy): stop (stop its services), freeze (keep what runs, start nothing), ignore (carry on as if quorate).",
+    NoQuorumPolicy::NAMES
 );
 name_list!(
     /// `InboundPolicy::NAMES`.
@@ -395,6 +403,15 @@ pub struct RunSpec {
     /// Default false.
     #[serde(default)]
     pub swarm: bool,
+    /// What the end of the fault phase does to the faults still in force:
+    /// `true` (the default) heals the network and restarts every crashed
+    /// node, as if the faults simply ended; `false` leaves them as the
+    /// faults and steps left them, so a crashed node stays down unless a
+    /// `restart` fault or a `power-on` step brings it back (and mail queued
+    /// on it waits, or counts against eventual delivery). Only used with
+    /// `fault_phase`.
+    #[serde(default)]
+    pub liveness_heals: Option<bool>,
 }
 
 fn default_liveness() -> HumanDuration {
@@ -456,6 +473,29 @@ pub struct TopologySpec {
     /// delays and misdiagnosis.
     #[serde(default)]
     pub operators: OperatorsTable,
+    /// Monitoring's checks and alert thresholds. Default: Icinga 2's.
+    #[serde(default)]
+    pub monitoring: MonitoringTable,
+}
+
+/// Monitoring's checks of the mail front end and the file server, and
+/// when they raise an alert (defaults: Icinga 2's, "Monitoring Basics",
+/// https://icinga.com/docs/icinga-2/latest/doc/03-monitoring-basics/).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringTable {
+    /// Check period while every target is fine (Icinga 2 `check_interval`).
+    /// Default 5m; at least 1s.
+    pub check_interval: Option<HumanDuration>,
+    /// Check period while a failure is not yet confirmed (Icinga 2
+    /// `retry_interval`). Default 1m; at least 1s.
+    pub retry_interval: Option<HumanDuration>,
+    /// Failed checks in a row before an alert (Icinga 2
+    /// `max_check_attempts`). Default 3; 1 to 100.
+    pub max_check_attempts: Option<u32>,
+    /// Period of repeated alerts while a target keeps failing (Icinga 2
+    /// notification `interval`). Default 30m; at least 1s.
+    pub realert_interval: Option<HumanDuration>,
 }
 
 /// A backup MX.
@@ -520,6 +560,19 @@ pub struct ClusterTable {
     /// fencing it first. Default false.
     #[serde(default)]
     pub failover_without_fence: bool,
+    /// Vote-only members (nodes `witness-1` …): quorum devices or
+    /// tie-breakers with one vote each that run no service. Default 0; at
+    /// most 8.
+    #[serde(default)]
+    pub witnesses: Option<u32>,
+    /// What a partition without quorum (more than half of all votes, one
+    /// per MX node and witness; two votes in all keep quorum alone,
+    /// Corosync `two_node`) does: `stop` its services, `freeze` (keep what
+    /// runs, start nothing) or `ignore` (carry on). Default `stop`
+    /// (Pacemaker's `no-quorum-policy`).
+    #[serde(default)]
+    #[schemars(with = "Option<NoQuorumPolicyName>")]
+    pub no_quorum_policy: Option<String>,
 }
 
 /// One fencing level.
@@ -923,8 +976,10 @@ pub struct StepEntry {
     /// goes to temporary stores), `merge-back` (temporary stores into their
     /// mailboxes), `migrate` (affected volumes to new storage),
     /// `rollback-upgrade` (the file server's failed upgrade),
-    /// `reset-cluster` (a manual cluster reset), `power-on` (a node) or
-    /// `flush-queue` (an MTA retries its deferred mail now).
+    /// `reset-cluster` (a manual cluster reset), `power-on` (a node),
+    /// `flush-queue` (an MTA retries its deferred mail now), `standby` (a
+    /// cluster member's planned maintenance: its services move to another
+    /// member without fencing) or `unstandby` (it may host them again).
     #[schemars(with = "StepActionName")]
     pub action: String,
     /// The node the command goes to (`filer`, `mx-1`, `vip` …). A target
@@ -1506,6 +1561,12 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         return Err(bad("run.swarm", "`swarm` picks among the random fault processes, and there are none (`[[random_faults]]`)"));
     }
     t.swarm = f.run.swarm;
+    if let Some(h) = f.run.liveness_heals {
+        if f.run.fault_phase.is_none() {
+            return Err(bad("run.liveness_heals", "has no effect without a `fault_phase`: there is no liveness phase to heal for"));
+        }
+        t.liveness_heals = h;
+    }
     if let Some(d) = ts.mx_down {
         t.mx_refuse_when_down = d == DownSpec::Refuse;
     }
@@ -1525,9 +1586,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             backup.preference = p;
         }
         if let Some(r) = &b.retry {
-            backup.mta.retry = RetryProfile::by_name(r).ok_or_else(|| {
-                bad("topology.backup_mx.retry", format!("unknown retry profile `{r}` ({})", RETRY_PROFILES.join(", ")))
-            })?;
+            backup.mta.retry = RetryProfile::by_name(r)
+                .ok_or_else(|| bad("topology.backup_mx.retry", format!("unknown retry profile `{r}` ({})", RETRY_PROFILES.join(", "))))?;
         }
         if let Some(v) = b.lifetime {
             backup.mta.retry.lifetime_s = positive_dur(v, "topology.backup_mx.lifetime")?.as_secs();
@@ -1697,7 +1757,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         if mx < 2 {
             return Err(bad("topology.mx", "a cluster needs at least two nodes"));
         }
-        let mut spec = ClusterSpec { fence_levels: Vec::new(), agent: AgentConfig::new(Vec::new(), NodeId(0), Vec::new(), None) };
+        let mut spec =
+            ClusterSpec { fence_levels: Vec::new(), agent: AgentConfig::new(Vec::new(), NodeId(0), Vec::new(), None), witnesses: 0 };
         if c.fencing.is_empty() {
             return Err(bad("topology.cluster.fencing", "a cluster needs at least one fencing level"));
         }
@@ -1726,6 +1787,15 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             at_most(v.into(), STONITH_ATTEMPTS_MAX.into(), "topology.cluster.stonith_attempts", "STONITH attempts")?;
         }
         spec.agent.failover_without_fence = c.failover_without_fence;
+        if let Some(w) = c.witnesses {
+            at_most(w.into(), 8, "topology.cluster.witnesses", "witnesses")?;
+            spec.witnesses = w;
+        }
+        if let Some(p) = &c.no_quorum_policy {
+            spec.agent.no_quorum_policy = NoQuorumPolicy::by_name(p).ok_or_else(|| {
+                bad("topology.cluster.no_quorum_policy", format!("unknown no-quorum policy `{p}` ({})", NoQuorumPolicy::NAMES.join(", ")))
+            })?;
+        }
         spec.agent.heartbeats = c.heartbeats;
         t.cluster = Some(spec);
     }
@@ -1757,6 +1827,26 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             cc.proto_weights = w;
         }
         t.clients = Some(cc);
+    }
+
+    // Monitoring.
+    let mo = &ts.monitoring;
+    for (v, field, slot) in [
+        (mo.check_interval, "topology.monitoring.check_interval", &mut t.ops.probe_interval),
+        (mo.retry_interval, "topology.monitoring.retry_interval", &mut t.ops.probe_retry_interval),
+        (mo.realert_interval, "topology.monitoring.realert_interval", &mut t.ops.realert_interval),
+    ] {
+        if let Some(v) = v {
+            let d = dur(v, field)?;
+            if d < Dur::secs(1) {
+                return Err(bad(field, format!("{v} is shorter than 1s, the shortest supported")));
+            }
+            *slot = d;
+        }
+    }
+    if let Some(n) = mo.max_check_attempts {
+        at_most(n.into(), 100, "topology.monitoring.max_check_attempts", "check attempts")?;
+        t.ops.probe_failures_max = positive(n, "topology.monitoring.max_check_attempts")?;
     }
 
     // Operators.
@@ -2001,6 +2091,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             "rollback-upgrade" => Action::RollbackUpgrade,
             "reset-cluster" => Action::ResetCluster,
             "flush-queue" => Action::FlushQueue,
+            "standby" => Action::Standby,
+            "unstandby" => Action::Unstandby,
             "power-on" => {
                 let node = s.node.as_deref().ok_or_else(|| bad(field("node"), "`power-on` needs a `node`"))?;
                 Action::PowerOn { node: t.node(node).ok_or_else(|| bad(field("node"), format!("`{node}` names no node")))? }
@@ -2101,7 +2193,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     for (node, q) in &e.queue {
         let field = format!("expect.queue.{node}");
-        let queues: Vec<String> = t.node_names().into_iter().filter(|n| n.starts_with("mx-") && !n.contains('/') || n == "backup-mx").collect();
+        let queues: Vec<String> =
+            t.node_names().into_iter().filter(|n| n.starts_with("mx-") && !n.contains('/') || n == "backup-mx").collect();
         if !queues.contains(node) {
             return Err(bad(field, format!("`{node}` has no mail queue in this topology (queues: {})", queues.join(", "))));
         }

@@ -30,6 +30,31 @@
 //!   to learn the cluster's state from the coordinator; members it never hears
 //!   from are fenced before it places the resource ("startup fencing").
 //!
+//! - Quorum (Corosync votequorum): each member and each vote-only member
+//!   (a witness: a quorum device / tie-breaker, [`Witness`]) has one vote;
+//!   a partition is quorate with more than half of all votes. A cluster of
+//!   two votes runs with `two_node: 1` (either node keeps quorum and fencing
+//!   decides; votequorum(5)); a witness makes three votes and turns that off.
+//!   Without quorum, Pacemaker's `no-quorum-policy` decides
+//!   ([`NoQuorumPolicy`], default `stop`): `stop` stops every resource the
+//!   partition runs, `freeze` keeps running what runs but starts and
+//!   recovers nothing, `ignore` carries on as if quorate (Pacemaker
+//!   Explained, "Cluster Options": `no-quorum-policy`).
+//! - Planned maintenance: `Action::Standby` puts a member in standby
+//!   (`pcs node standby`, `crm node standby`): it may host no resource, so
+//!   it stops the services cleanly and the coordinator starts them on
+//!   another member without fencing (the stop is known); `Action::Unstandby`
+//!   makes it eligible again (the services stay where they are).
+//!
+//! Sources: ClusterLabs, "Pacemaker Explained", Pacemaker 2.1, chapters
+//! "Cluster-Wide Configuration" (`no-quorum-policy`, `stonith-timeout`)
+//! and "Fencing",
+//! <https://clusterlabs.org/pacemaker/doc/2.1/Pacemaker_Explained/html/>;
+//! the Corosync project, "votequorum(5)" (votes, `two_node`, quorum
+//! devices), <https://man7.org/linux/man-pages/man5/votequorum.5.html>;
+//! ClusterLabs, "Pacemaker Administration", "Putting a node in standby",
+//! <https://clusterlabs.org/pacemaker/doc/2.1/Pacemaker_Administration/html/>.
+//!
 //! Components: [`Agent`] (one per cluster machine, next to the MTA — see
 //! `host.rs`), [`FenceDevice`] (a power switch or BMC), and [`Vip`] (the
 //! virtual IP: a router that forwards SMTP to the node owning the services).
@@ -66,6 +91,32 @@ type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
 const JOINED: u64 = 1;
 /// Running the services is what monitoring checks, too (`ops::SERVING`).
 const RUNNING: u64 = crate::ops::SERVING;
+/// In standby (planned maintenance): may host no resource.
+const STANDBY: u64 = 4;
+
+/// What a partition without quorum does with its resources (Pacemaker
+/// `no-quorum-policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NoQuorumPolicy {
+    /// Stop every resource the partition runs (Pacemaker's default).
+    #[default]
+    Stop,
+    /// Keep running what runs; start and recover nothing.
+    Freeze,
+    /// Carry on as if quorate (fencing still guards the data).
+    Ignore,
+}
+
+impl NoQuorumPolicy {
+    /// The names scenario files use, in the order of [`NoQuorumPolicy::ALL`].
+    pub const NAMES: &'static [&'static str] = &["stop", "freeze", "ignore"];
+    /// Every policy.
+    pub const ALL: [NoQuorumPolicy; 3] = [NoQuorumPolicy::Stop, NoQuorumPolicy::Freeze, NoQuorumPolicy::Ignore];
+    /// The policy a scenario file names.
+    pub fn by_name(name: &str) -> Option<NoQuorumPolicy> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+    }
+}
 
 /// Settings of a cluster agent.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +161,11 @@ pub struct AgentConfig {
     /// level order; a node listed here is fenced through these instead of
     /// `fence_levels`.
     pub fence_devices: Vec<(NodeId, Vec<NodeId>)>,
+    /// Vote-only members (witnesses, quorum devices): one vote each, never
+    /// a host of resources.
+    pub witnesses: Vec<NodeId>,
+    /// What a partition without quorum does. Default `Stop`.
+    pub no_quorum_policy: NoQuorumPolicy,
 }
 
 impl Default for AgentConfig {
@@ -129,6 +185,8 @@ impl Default for AgentConfig {
             priority_fencing_delay: Dur::ZERO,
             failover_without_fence: false,
             fence_devices: Vec::new(),
+            witnesses: Vec::new(),
+            no_quorum_policy: NoQuorumPolicy::Stop,
         }
     }
 }
@@ -187,6 +245,8 @@ struct Member {
     joined: bool,
     /// Its last heartbeat said it runs the services.
     runs: bool,
+    /// Its last heartbeat said it is in standby.
+    standby: bool,
 }
 
 /// A fencing operation in progress at the coordinator.
@@ -232,6 +292,10 @@ pub struct Agent {
     /// operator resets the cluster.
     gave_up: bool,
     next_request: u64,
+    /// Whether each witness (`cfg.witnesses`) is reachable.
+    witness_up: Vec<bool>,
+    /// This member is in standby (planned maintenance).
+    standby: bool,
     /// Its counters.
     pub stats: AgentStats,
 }
@@ -252,6 +316,8 @@ impl Agent {
             fencing: None,
             gave_up: false,
             next_request: 0,
+            witness_up: Vec::new(),
+            standby: false,
             stats: AgentStats::default(),
         }
     }
@@ -321,6 +387,13 @@ impl Agent {
                 _ => {}
             },
             Input::Message { from, msg: Msg::Cluster(c) } => self.on_cluster(from, c, ctx),
+            Input::Peer { peer, up, .. } if self.cfg.witnesses.contains(&peer) => {
+                let w = self.cfg.witnesses.iter().position(|&x| x == peer).expect("checked");
+                if self.witness_up.get(w).is_some_and(|&was| was != up) {
+                    self.witness_up[w] = up;
+                    self.act(ctx);
+                }
+            }
             Input::Peer { peer, up: true, status } => self.heard(peer, status, ctx),
             Input::Peer { peer, up: false, .. } => {
                 if let Some(i) = self.index(peer) {
@@ -330,8 +403,26 @@ impl Agent {
                 }
             }
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
-                if action == Action::ResetCluster {
-                    self.reset(ctx);
+                match action {
+                    Action::ResetCluster => self.reset(ctx),
+                    Action::Standby => {
+                        self.standby = true;
+                        self.members[self.me].standby = true;
+                        self.stop_services(ctx);
+                        self.publish(ctx);
+                        self.act(ctx);
+                    }
+                    Action::Unstandby => {
+                        self.standby = false;
+                        self.members[self.me].standby = false;
+                        self.publish(ctx);
+                        self.act(ctx);
+                    }
+                    other => {
+                        let reason = format!("the cluster agent of {} does not {}", ctx.name(ctx.me()), other.name());
+                        ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+                        return;
+                    }
                 }
                 ctx.send(from, Msg::Ops(Ops::StepDone { step }));
             }
@@ -356,7 +447,7 @@ impl Agent {
             .cfg
             .members
             .iter()
-            .map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation, runs: false })
+            .map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation, runs: false, standby: false })
             .collect();
         self.joined = formation;
         self.members[self.me].joined = formation;
@@ -383,6 +474,14 @@ impl Agent {
                 }
             }
         }
+        // Witnesses are watched through the failure monitor in both modes
+        // (a quorum device answers corosync-qnetd's protocol, not the
+        // members' heartbeats).
+        self.witness_up = vec![true; self.cfg.witnesses.len()];
+        self.standby = false;
+        for w in &self.cfg.witnesses {
+            ctx.watch(*w, self.cfg.token_timeout);
+        }
     }
 
     /// This agent knows the cluster state now (from the coordinator, or
@@ -394,7 +493,7 @@ impl Agent {
     }
 
     fn status(&self) -> u64 {
-        (u64::from(self.joined) * JOINED) | (u64::from(self.runs) * RUNNING)
+        (u64::from(self.joined) * JOINED) | (u64::from(self.runs) * RUNNING) | (u64::from(self.standby) * STANDBY)
     }
 
     /// Tells the failure monitor this agent's status (monitoring reads it
@@ -513,6 +612,8 @@ impl Agent {
         m.last_heard = ctx.now();
         m.joined = !joining;
         m.runs = runs;
+        let standby_changed = m.standby != (status & STANDBY != 0);
+        m.standby = status & STANDBY != 0;
         let came_back = m.state != MemberState::Up;
         if came_back {
             // A node that was never fenced came back (the partition
@@ -526,7 +627,7 @@ impl Agent {
         if !self.is_coordinator() {
             return;
         }
-        let mut decide = came_back;
+        let mut decide = came_back || standby_changed;
         if joining && self.owner == Some(peer) {
             // The owner rebooted without being fenced: whatever it ran
             // died with it, so the services must be placed again.
@@ -576,17 +677,22 @@ impl Agent {
         }
     }
 
-    /// Corosync votequorum: a partition acts only with a majority of the
-    /// members' votes (Pacemaker `no-quorum-policy=stop`). A two-node cluster
-    /// runs with `two_node: 1`, where either node keeps quorum and fencing
+    /// Corosync votequorum: a partition is quorate with more than half of
+    /// all votes, one per member and one per witness. Two votes in all run
+    /// with `two_node: 1`, where either node keeps quorum and fencing
     /// decides (Corosync votequorum(5)).
-    fn has_quorum(&self) -> bool {
-        let n = self.members.len();
-        if n <= 2 {
+    pub fn has_quorum(&self) -> bool {
+        let votes = self.members.len() + self.cfg.witnesses.len();
+        if votes <= 2 {
             return true;
         }
-        let up = self.members.iter().filter(|m| m.state == MemberState::Up).count();
-        up * 2 > n
+        let up = self.members.iter().filter(|m| m.state == MemberState::Up).count() + self.witness_up.iter().filter(|&&u| u).count();
+        up * 2 > votes
+    }
+
+    /// Whether this member is in standby.
+    pub fn in_standby(&self) -> bool {
+        self.standby
     }
 
     /// Whether the resource may be started elsewhere: its owner (or, when the
@@ -602,15 +708,26 @@ impl Agent {
         }
     }
 
-    /// The services' owner is a member believed up.
+    /// The services' owner is a member believed up and not in standby.
     fn owner_up(&self) -> bool {
-        self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up))
+        self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up && !m.standby))
     }
 
     /// The coordinator's decisions: fence UNCLEAN members, then place the
     /// services if their owner is gone.
     fn act(&mut self, ctx: C) {
-        if !self.is_coordinator() || !self.has_quorum() {
+        if !self.has_quorum() {
+            match self.cfg.no_quorum_policy {
+                // Every member of the partition stops what it runs.
+                NoQuorumPolicy::Stop => {
+                    self.stop_services(ctx);
+                    return;
+                }
+                NoQuorumPolicy::Freeze => return,
+                NoQuorumPolicy::Ignore => {}
+            }
+        }
+        if !self.is_coordinator() {
             return;
         }
         if self.fencing.is_none() && !self.gave_up && !self.cfg.failover_without_fence {
@@ -677,7 +794,7 @@ impl Agent {
     /// Starts the services on the first live member (this coordinator, as
     /// members are sorted) and tells the vip and the other members.
     fn failover(&mut self, ctx: C) {
-        let Some(survivor) = self.members.iter().find(|m| m.state == MemberState::Up).map(|m| m.id) else { return };
+        let Some(survivor) = self.members.iter().find(|m| m.state == MemberState::Up && !m.standby).map(|m| m.id) else { return };
         let old = self.owner;
         self.owner = Some(survivor);
         self.stats.failovers += u32::from(old.is_some());
@@ -727,6 +844,29 @@ impl Node<Msg, World> for Agent {
     type Disk = ();
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
         self.on_input(input, ctx);
+    }
+}
+
+/// A vote-only cluster member (a witness, quorum device or tie-breaker
+/// host): it runs no resource and takes no decision; its one vote counts
+/// for whichever members reach it (corosync-qnetd's `ffsplit` picks one
+/// side of an even split; this witness gives its vote to every member that
+/// reaches it, which is the same in any partition where it reaches one
+/// side only).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Witness;
+
+impl Node<Msg, World> for Witness {
+    type Disk = ();
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
+        match input {
+            Input::Start => ctx.publish(JOINED),
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
+                let reason = format!("{} (a witness) does not {}", ctx.name(ctx.me()), action.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+            }
+            _ => {}
+        }
     }
 }
 

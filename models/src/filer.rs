@@ -1077,7 +1077,7 @@ impl Filer {
                 }
                 Self::step_done(ctx, from, step);
             }
-            Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue => {
+            Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue | Action::Standby | Action::Unstandby => {
                 Self::step_failed(ctx, from, step, format!("the file server does not {}", action.name()))
             }
         }

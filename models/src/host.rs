@@ -79,8 +79,8 @@ impl Node<Msg, World> for ClusterNode {
             peer @ Input::Peer { .. } => self.agent_input(peer, ctx),
             Input::Message { from, msg } => match msg {
                 Msg::Cluster(c) => self.agent_input(Input::Message { from, msg: Msg::Cluster(c) }, ctx),
-                Msg::Ops(Ops::Command { step, action: Action::ResetCluster }) => {
-                    self.agent_input(Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::ResetCluster }) }, ctx)
+                Msg::Ops(Ops::Command { step, action: action @ (Action::ResetCluster | Action::Standby | Action::Unstandby) }) => {
+                    self.agent_input(Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) }, ctx)
                 }
                 Msg::Store(Store::Access { mailbox, proto }) => self.mailbox_access(from, mailbox, proto, ctx),
                 Msg::Store(Store::AccessReply { mailbox, proto, result }) => {

@@ -270,6 +270,11 @@ pub enum Action {
     },
     /// Retry every deferred mail of an MTA now (`postqueue -f`).
     FlushQueue,
+    /// Put a cluster member in standby for planned maintenance: it hosts no
+    /// resource, and the services move to another member without fencing.
+    Standby,
+    /// End a member's standby: it may host resources again.
+    Unstandby,
 }
 
 impl Action {
@@ -286,6 +291,8 @@ impl Action {
             Action::ResetCluster => "reset-cluster",
             Action::PowerOn { .. } => "power-on",
             Action::FlushQueue => "flush-queue",
+            Action::Standby => "standby",
+            Action::Unstandby => "unstandby",
         }
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Node names are fixed and are what fault targets and runbook steps name:
 //! `filer`, `mx-1` … `mx-N`, `vip` (clustered only), `mx-K/fence-<level>`
-//! (fencing devices of node K, clustered only), `backup-mx` (with a backup
+//! (fencing devices of node K, clustered only), `witness-W` (vote-only
+//! cluster members, clustered only), `backup-mx` (with a backup
 //! MX only), `internet`, `clients`, `ops`.
 //! Components inside the filer are named `shelf-a/controller-b`, `shelf-a`,
 //! `group-3` (RAID groups, from 1).
@@ -23,7 +24,7 @@
 use mailsim_sim::{Config, Dur, Fault, FaultProcess, LinkConfig, NodeConfig, NodeId, Sim, Time};
 
 use crate::clients::{Clients, ClientsConfig};
-use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig};
+use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig, Witness};
 use crate::filer::{Filer, FilerConfig};
 use crate::host::ClusterNode;
 use crate::ledger::EVENTUAL_DELIVERY;
@@ -39,9 +40,12 @@ use crate::World;
 pub struct ClusterSpec {
     /// Fencing levels, tried in order: (level name, device behaviour).
     pub fence_levels: Vec<(String, FenceDeviceConfig)>,
-    /// Agent settings; `members`, `primary`, `vip` and `fence_levels` are
-    /// filled in by the topology.
+    /// Agent settings; `members`, `primary`, `vip`, `fence_levels` and
+    /// `witnesses` are filled in by the topology.
     pub agent: AgentConfig,
+    /// Vote-only members (`witness-1` …): quorum devices or tie-breaker
+    /// hosts that run no service. Default 0.
+    pub witnesses: u32,
 }
 
 impl Default for ClusterSpec {
@@ -49,6 +53,7 @@ impl Default for ClusterSpec {
         ClusterSpec {
             fence_levels: vec![("ipmi".to_string(), FenceDeviceConfig::default())],
             agent: AgentConfig::new(Vec::new(), NodeId(0), Vec::new(), None),
+            witnesses: 0,
         }
     }
 }
@@ -258,6 +263,10 @@ pub struct Topology {
     pub fault_phase: Option<Dur>,
     /// How long recovery, then eventual delivery, may take.
     pub liveness_window: Dur,
+    /// At the end of the fault phase, heal the network and restart crashed
+    /// nodes (the kernel's `heal_for_liveness`). Default true; false: a
+    /// crashed node stays down unless a fault or a step restarts it.
+    pub liveness_heals: bool,
     /// MX nodes refuse connections while down (false: silent, senders time out).
     pub mx_refuse_when_down: bool,
 }
@@ -317,6 +326,7 @@ impl Topology {
             duration: Dur::days(7),
             fault_phase: None,
             liveness_window: Dur::days(2),
+            liveness_heals: true,
             mx_refuse_when_down: true,
         }
     }
@@ -333,6 +343,9 @@ impl Topology {
                 for (level, _) in &c.fence_levels {
                     names.push(format!("mx-{k}/fence-{level}"));
                 }
+            }
+            for w in 1..=c.witnesses {
+                names.push(format!("witness-{w}"));
             }
         }
         if self.backup_mx.is_some() {
@@ -601,6 +614,7 @@ impl Topology {
         cfg.fault_phase_end = self.fault_phase.map(|p| Time::ZERO + p);
         cfg.liveness_window = self.liveness_window;
         cfg.swarm = self.swarm;
+        cfg.heal_for_liveness = self.liveness_heals;
         // Run to the scenario's end even once eventual delivery held: the
         // figures (restoration curve, bounces) cover the whole run.
         cfg.end_when_live = false;
@@ -637,6 +651,7 @@ impl Topology {
                     agent.members = mx_ids.clone();
                     agent.primary = mx_ids[0];
                     agent.vip = Some(vip);
+                    agent.witnesses = (1..=c.witnesses).map(|w| id(&format!("witness-{w}"))).collect();
                     // Each node is fenced through its own devices (its IPMI
                     // card, its PDU outlet), level by level.
                     agent.fence_devices = (1..=self.mx)
@@ -660,6 +675,11 @@ impl Topology {
                         let got = sim.add_node(&name, NodeConfig::default(), (), move |_| FenceDevice::new(dev.clone()));
                         assert_eq!(got, id(&name));
                     }
+                }
+                for w in 1..=c.witnesses {
+                    let name = format!("witness-{w}");
+                    let got = sim.add_node(&name, NodeConfig::default(), (), |_| Witness);
+                    assert_eq!(got, id(&name));
                 }
             }
         }
@@ -891,6 +911,52 @@ mod tests {
         let c = &sim.world().counts;
         assert_eq!((c.delivered, c.lost), (0, 0), "{c:?}");
         assert_eq!(c.returned, c.submitted, "every mail returned by the backup after 6 h: {c:?}");
+    }
+
+    /// mx-1 crashes at T+1h; the fault phase ends at T+2h.
+    fn crashed_mx(liveness_heals: bool) -> Sim<Msg, World> {
+        let mut t = Topology::new(6, 2, 50, 500);
+        t.duration = Dur::hours(12);
+        t.fault_phase = Some(Dur::hours(2));
+        t.liveness_heals = liveness_heals;
+        t.faults.push(FaultSpec { at_us: Time::from_hours(1).as_micros() as i64, kind: FaultKind::Crash, target: "mx-1".into() });
+        let mut sim = t.build();
+        sim.run();
+        sim
+    }
+
+    #[test]
+    fn a_crashed_node_comes_back_at_the_liveness_phase_only_if_the_file_says_so() {
+        let up = |sim: &Sim<Msg, World>| sim.node::<MtaNode>(sim.node_id("mx-1").expect("mx-1")).is_some();
+        assert!(up(&crashed_mx(true)), "healed for liveness: restarted at T+2h");
+        assert!(!up(&crashed_mx(false)), "left as the faults left it: still down");
+    }
+
+    /// The first alert about the file server, hung from T+1h, with
+    /// monitoring's `max_check_attempts` and `retry_interval`.
+    fn first_alert(attempts: u32, retry: Dur) -> Time {
+        let mut t = Topology::new(6, 1, 20, 50);
+        t.duration = Dur::hours(3);
+        t.ops.probe_failures_max = attempts;
+        t.ops.probe_retry_interval = retry;
+        t.faults.push(FaultSpec {
+            at_us: Time::from_hours(1).as_micros() as i64,
+            kind: FaultKind::Hang { for_: Dur::hours(1) },
+            target: "filer".into(),
+        });
+        let mut sim = t.build();
+        sim.run();
+        let ops = sim.node::<Operators>(sim.node_id("ops").expect("ops")).expect("ops up");
+        ops.alerts.first().expect("an alert").0
+    }
+
+    #[test]
+    fn alert_thresholds_and_intervals_are_the_scenarios() {
+        let (default, eager, slow) = (first_alert(3, Dur::mins(1)), first_alert(1, Dur::mins(1)), first_alert(3, Dur::mins(10)));
+        // The first failing check comes within a 5 min check interval.
+        assert!(eager >= Time::from_hours(1) && eager <= Time::from_hours(1) + Dur::mins(6), "{eager}");
+        assert!(default >= eager + Dur::mins(2), "two more failed checks a minute apart: {default} vs {eager}");
+        assert!(slow >= eager + Dur::mins(20), "two more failed checks ten minutes apart: {slow} vs {eager}");
     }
 
     #[test]
