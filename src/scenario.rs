@@ -568,8 +568,9 @@ pub struct ClusterTable {
     /// What a partition without quorum (more than half of all votes, one
     /// per MX node and witness; two votes in all keep quorum alone,
     /// Corosync `two_node`) does: `stop` its services, `freeze` (keep what
-    /// runs, start nothing) or `ignore` (carry on). Default `stop`
-    /// (Pacemaker's `no-quorum-policy`).
+    /// runs, start nothing) or `ignore` (carry on). Default `freeze` (the
+    /// models' behaviour before this setting; Pacemaker's own default for
+    /// `no-quorum-policy` is `stop`).
     #[serde(default)]
     #[schemars(with = "Option<NoQuorumPolicyName>")]
     pub no_quorum_policy: Option<String>,

@@ -36,7 +36,8 @@
 //!   two votes runs with `two_node: 1` (either node keeps quorum and fencing
 //!   decides; votequorum(5)); a witness makes three votes and turns that off.
 //!   Without quorum, Pacemaker's `no-quorum-policy` decides
-//!   ([`NoQuorumPolicy`], default `stop`): `stop` stops every resource the
+//!   ([`NoQuorumPolicy`]; Pacemaker's default is `stop`, the models' is
+//!   `freeze`, what they did before the policy existed): `stop` stops every resource the
 //!   partition runs, `freeze` keeps running what runs but starts and
 //!   recovers nothing, `ignore` carries on as if quorate (Pacemaker
 //!   Explained, "Cluster Options": `no-quorum-policy`).
@@ -99,9 +100,11 @@ const STANDBY: u64 = 4;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum NoQuorumPolicy {
     /// Stop every resource the partition runs (Pacemaker's default).
-    #[default]
     Stop,
-    /// Keep running what runs; start and recover nothing.
+    /// Keep running what runs; start and recover nothing. The models'
+    /// default: what they did before the policy existed, which the planted
+    /// split-brain tests rely on (an isolated primary keeps running).
+    #[default]
     Freeze,
     /// Carry on as if quorate (fencing still guards the data).
     Ignore,
@@ -164,7 +167,8 @@ pub struct AgentConfig {
     /// Vote-only members (witnesses, quorum devices): one vote each, never
     /// a host of resources.
     pub witnesses: Vec<NodeId>,
-    /// What a partition without quorum does. Default `Stop`.
+    /// What a partition without quorum does. Default `Freeze` (the models'
+    /// behaviour before the policy existed; Pacemaker's default is `stop`).
     pub no_quorum_policy: NoQuorumPolicy,
 }
 
@@ -186,7 +190,7 @@ impl Default for AgentConfig {
             failover_without_fence: false,
             fence_devices: Vec::new(),
             witnesses: Vec::new(),
-            no_quorum_policy: NoQuorumPolicy::Stop,
+            no_quorum_policy: NoQuorumPolicy::Freeze,
         }
     }
 }
