@@ -135,7 +135,7 @@ mod tests {
     use super::*;
     use crate::msg::Action;
     use crate::ops::Trigger;
-    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology};
+    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
     use crate::World;
     use mailsim_sim::Sim;
 
@@ -165,7 +165,7 @@ mod tests {
     /// Two MX nodes in front of a file server whose lock manager is broken
     /// from T+0 until a rollback at T+12h: every delivery fails for 12 h.
     fn outage(policy: InboundPolicy) -> Sim<crate::msg::Msg, World> {
-        let mut t = Topology::new(5, 2, 100, 3_000);
+        let mut t = Topology::new(TopologyOptions { seed: 5, mx: 2, mailboxes: 100, mails: 3_000 });
         t.duration = Dur::days(3);
         t.fault_phase = Some(Dur::hours(24));
         t.mta.inbound_policy = policy;
@@ -177,7 +177,7 @@ mod tests {
     }
 
     fn mx_queue_peak(sim: &Sim<crate::msg::Msg, World>) -> u32 {
-        sim.world().stats.queue_depth.iter().map(|q| q.2).max().unwrap_or(0)
+        sim.world().stats.queue_depth.iter().map(|q| q.depth).max().unwrap_or(0)
     }
 
     #[test]

@@ -862,7 +862,7 @@ mod tests {
     /// and restart at T+8h when `outage`. The backup's queue (peak, when,
     /// drained) and the counts.
     fn with_backup(outage: bool) -> (Option<crate::availability::QueuePeak>, crate::ledger::Counts) {
-        let mut t = Topology::new(4, 2, 200, 2_000);
+        let mut t = Topology::new(TopologyOptions { seed: 4, mx: 2, mailboxes: 200, mails: 2_000 });
         t.duration = Dur::days(2);
         t.fault_phase = Some(Dur::hours(24));
         t.backup_mx = Some(BackupMx::default());
@@ -900,7 +900,7 @@ mod tests {
 
     #[test]
     fn a_backup_mx_returns_mail_at_the_end_of_its_own_queue_lifetime() {
-        let mut t = Topology::new(4, 1, 50, 200);
+        let mut t = Topology::new(TopologyOptions { seed: 4, mx: 1, mailboxes: 50, mails: 200 });
         t.duration = Dur::days(2);
         let mut b = BackupMx::default();
         b.mta.retry.lifetime_s = 6 * 3600;
@@ -915,7 +915,7 @@ mod tests {
 
     /// mx-1 crashes at T+1h; the fault phase ends at T+2h.
     fn crashed_mx(liveness_heals: bool) -> Sim<Msg, World> {
-        let mut t = Topology::new(6, 2, 50, 500);
+        let mut t = Topology::new(TopologyOptions { seed: 6, mx: 2, mailboxes: 50, mails: 500 });
         t.duration = Dur::hours(12);
         t.fault_phase = Some(Dur::hours(2));
         t.liveness_heals = liveness_heals;
@@ -935,7 +935,7 @@ mod tests {
     /// The first alert about the file server, hung from T+1h, with
     /// monitoring's `max_check_attempts` and `retry_interval`.
     fn first_alert(attempts: u32, retry: Dur) -> Time {
-        let mut t = Topology::new(6, 1, 20, 50);
+        let mut t = Topology::new(TopologyOptions { seed: 6, mx: 1, mailboxes: 20, mails: 50 });
         t.duration = Dur::hours(3);
         t.ops.probe_failures_max = attempts;
         t.ops.probe_retry_interval = retry;

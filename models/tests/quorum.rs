@@ -5,7 +5,7 @@
 use mailsim_models::cluster::{FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::host::ClusterNode;
 use mailsim_models::ops::Trigger;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, FenceMode, Msg, World};
 use mailsim_sim::{Dur, Sim, Time};
 
@@ -13,7 +13,7 @@ use mailsim_sim::{Dur, Sim, Time};
 /// members; mx-1 is isolated at T+1h. Fencing reports failure, so the
 /// majority can never take over: what mx-1 does is the policy's alone.
 fn isolated(policy: NoQuorumPolicy, witnesses: u32, fence: FenceMode) -> Sim<Msg, World> {
-    let mut t = Topology::new(3, 2, 50, 300);
+    let mut t = Topology::new(TopologyOptions { seed: 3, mx: 2, mailboxes: 50, mails: 300 });
     t.duration = Dur::hours(3);
     let dev = FenceDeviceConfig { mode: fence, ..FenceDeviceConfig::default() };
     let mut c = ClusterSpec { fence_levels: vec![("ipmi".into(), dev)], witnesses, ..ClusterSpec::default() };
@@ -66,7 +66,7 @@ fn the_quorate_side_with_the_witness_fences_and_takes_over() {
 /// T+2h.
 #[test]
 fn standby_moves_the_services_without_fencing_and_unstandby_leaves_them() {
-    let mut t = Topology::new(4, 2, 50, 500);
+    let mut t = Topology::new(TopologyOptions { seed: 4, mx: 2, mailboxes: 50, mails: 500 });
     t.duration = Dur::days(1);
     t.fault_phase = Some(Dur::hours(6));
     t.cluster = Some(ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() });
