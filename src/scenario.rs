@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use mailsim_models::availability::Service;
 use mailsim_models::calendar::{CalendarConfig, Weekday};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig, NoQuorumPolicy};
+use mailsim_models::contention::{ContentionConfig, IoJob};
 use mailsim_models::filer::Placement;
 use mailsim_models::inbound::InboundPolicy;
 use mailsim_models::mta::WhenFull;
@@ -693,6 +694,85 @@ pub struct StorageTable {
     /// a planted bug: a mail both delivered and in a temporary store becomes
     /// a duplicate.
     pub merge_dedup: Option<bool>,
+    /// What the clients' I/O costs while the write-back cache is lost (a
+    /// `cache-failure`): "x3", the default (an assumption between coalesced
+    /// full-stripe writes and RAID-6's six I/Os per small write).
+    pub write_through_cost: Option<String>,
+    /// How much a collapsed (overloaded) storage's load is amplified by
+    /// clients' retransmissions: "x3", the default (NFS over TCP sends a
+    /// request up to three times, `timeo=600,retrans=2`, nfs(5)). The
+    /// storage leaves a collapse only when even the amplified load fits.
+    pub retry_amplification: Option<String>,
+    /// The useful work a collapsed storage still does, as a share of its
+    /// bandwidth ("5%", the default; an assumption). Not zero.
+    pub collapse_floor: Option<Share>,
+    /// Background jobs sharing the storage's bandwidth with the clients
+    /// (backups, scrubs, snapshots), each on a daily schedule.
+    #[serde(default)]
+    pub jobs: Vec<IoJobTable>,
+}
+
+/// A background job on the storage (`[[topology.storage.jobs]]`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IoJobTable {
+    /// What it is ("nightly-backup"), for reports.
+    pub name: String,
+    /// Its load, as a share of a shelf's healthy bandwidth ("30%").
+    pub load: Share,
+    /// The wall-clock time of day it starts ("22:00", on the hour).
+    pub start: String,
+    /// How long it runs each day, in whole hours (1 to 24).
+    pub hours: u32,
+    /// Low priority: takes only what the clients leave (ionice idle, a
+    /// throttled scrub), so it never overloads the storage by itself.
+    /// Default false: it takes its load whatever the clients need.
+    #[serde(default)]
+    pub yields: bool,
+}
+
+
+/// The storage's contention settings from `[topology.storage]`.
+fn contention_from(s: &StorageTable, c: &mut ContentionConfig) -> Result<(), Bad> {
+    let factor = |v: &Option<String>, field: &str| -> Result<Option<u32>, Bad> {
+        let Some(text) = v.as_deref() else { return Ok(None) };
+        if !text.trim_start().starts_with('x') {
+            return Err(bad(field, format!("`{text}`: expected a factor such as \"x3\"")));
+        }
+        let m = parse_speed(text).map_err(|e| bad(field, e))?;
+        if !(1000..=100_000).contains(&m) {
+            return Err(bad(field, format!("`{text}`: a factor from x1 to x100")));
+        }
+        Ok(Some(m))
+    };
+    if let Some(m) = factor(&s.write_through_cost, "topology.storage.write_through_cost")? {
+        c.write_through_cost_permille = m;
+    }
+    if let Some(m) = factor(&s.retry_amplification, "topology.storage.retry_amplification")? {
+        c.retry_amplification_permille = m;
+    }
+    if let Some(f) = s.collapse_floor {
+        if f.ppm() < 1000 {
+            return Err(bad("topology.storage.collapse_floor", "at least 0.1%: a collapsed storage still completes some requests"));
+        }
+        c.collapse_floor_permille = f.ppm() / 1000;
+    }
+    for (i, j) in s.jobs.iter().enumerate() {
+        let field = |k: &str| format!("topology.storage.jobs[{i}].{k}");
+        let start_hour = match j.start.trim().split_once(':') {
+            Some((h, "00")) => h.parse::<u32>().ok().filter(|h| *h < 24),
+            _ => None,
+        }
+        .ok_or_else(|| bad(field("start"), format!("`{}`: expected a time on the hour, such as \"22:00\"", j.start)))?;
+        if j.hours == 0 || j.hours > 24 {
+            return Err(bad(field("hours"), format!("{} hours: a daily job runs 1 to 24 hours", j.hours)));
+        }
+        if j.load.ppm() < 1000 {
+            return Err(bad(field("load"), "at least 0.1% of the bandwidth"));
+        }
+        c.jobs.push(IoJob { name: j.name.clone(), load_permille: j.load.ppm() / 1000, start_hour, hours: j.hours, yields: j.yields });
+    }
+    Ok(())
 }
 
 /// How long a recovery step takes: a duration or an estimate with its source.
@@ -1689,6 +1769,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     if let Some(v) = s.migration_step_interval {
         st.migration_step_interval = dur(v, "topology.storage.migration_step_interval")?;
     }
+    contention_from(s, &mut st.contention)?;
     if let Some(p) = s.placement {
         t.filer.placement = match p {
             PlacementSpec::Random => Placement::Random,
@@ -1988,6 +2069,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             "controller-failure" => FaultKind::ControllerFailure,
             "path-fault" => FaultKind::PathFault,
             "disk-failure" => FaultKind::DiskFailure,
+            "cache-failure" => FaultKind::CacheFailure,
             "latent-sector-error" => FaultKind::LatentSectorError,
             "degrade" => {
                 let speed = fe.speed.as_deref().ok_or_else(|| bad(field("speed"), "`degrade` needs a `speed` (\"10%\" or \"x10\")"))?;

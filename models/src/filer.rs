@@ -391,6 +391,7 @@ enum HwKind {
     Path(u32),
     Disk(u32),
     Latent(u32),
+    Cache,
 }
 
 /// The file server node.
@@ -878,7 +879,9 @@ impl Filer {
         let s = &self.ctl.storage;
         for (id, kind) in &self.hw_faults {
             let shows = match *kind {
-                HwKind::Controller(shelf) | HwKind::Path(shelf) => !s.shelf_reachable(shelf),
+                HwKind::Controller(shelf) => !s.shelf_reachable(shelf) || s.collapsed(shelf),
+                HwKind::Path(shelf) => !s.shelf_reachable(shelf),
+                HwKind::Cache => (0..s.config().shelves).any(|sh| s.collapsed(sh)),
                 HwKind::Disk(g) => s.group_destroyed(g),
                 HwKind::Latent(g) => s.latent_hidden(g) == 0,
             };
@@ -895,6 +898,10 @@ impl Filer {
         });
         if !ev.migrated.is_empty() && !self.ctl.keep_uidls {
             self.write(ctx, disk, Op::BumpEpochs { volumes: ev.migrated.clone() }, Pending::Quiet);
+        }
+        if (0..self.ctl.storage.volumes()).all(|v| self.ctl.storage.migrated(v)) {
+            // The old storage serves nothing now: its slowdowns are over.
+            self.resolve_hw(ctx, |k| matches!(k, HwKind::Cache | HwKind::Controller(_)));
         }
         if let Some(id) = self.degrade_fault {
             if (0..self.ctl.storage.volumes()).all(|v| self.ctl.storage.migrated(v)) {
@@ -986,6 +993,7 @@ impl Filer {
             | ModelFault::PathFault { .. }
             | ModelFault::DiskFail { .. }
             | ModelFault::LatentSectorError { .. }
+            | ModelFault::CacheFail
             | ModelFault::Degrade { .. } => {
                 if self.ctl.storage.apply(&fault, now) {
                     ctx.fault_effect(id);
@@ -995,6 +1003,7 @@ impl Filer {
                     ModelFault::PathFault { shelf } => Some(HwKind::Path(shelf)),
                     ModelFault::DiskFail { group } => Some(HwKind::Disk(group)),
                     ModelFault::LatentSectorError { group } => Some(HwKind::Latent(group)),
+                    ModelFault::CacheFail => Some(HwKind::Cache),
                     ModelFault::Degrade { permille } => {
                         if let Some(old) = self.degrade_fault.take() {
                             ctx.fault_resolved(old);

@@ -41,6 +41,7 @@ pub mod availability;
 pub mod calendar;
 pub mod clients;
 pub mod cluster;
+pub mod contention;
 pub mod filer;
 pub mod host;
 pub mod inbound;

@@ -330,6 +330,9 @@ pub enum ModelFault {
         /// ends the degradation.
         permille: u32,
     },
+    /// The storage's write-back cache is lost (a failed NVRAM or cache
+    /// battery): writes go through to the disks.
+    CacheFail,
     /// The file server's lock manager stops working (the ECCS upgrade).
     LockBroken,
     /// The file server restarts its lock manager (grace period follows).

@@ -89,6 +89,7 @@
 
 use mailsim_sim::{Dur, Stream, Time, MICROS_PER_S};
 
+use crate::contention::{ContentionConfig, ShelfLoad};
 use crate::msg::ModelFault;
 use crate::senders::DIURNAL;
 
@@ -205,6 +206,9 @@ pub struct StorageConfig {
     /// Default 1 GB/s (assumption: a mid-range array's sequential read), so a
     /// storage slowed ×10 still feeds the default 100 MB/s copy link.
     pub read_bytes_per_s: u64,
+    /// Bandwidth contention: background jobs, the write-through cost, the
+    /// collapse past saturation ([`crate::contention`]).
+    pub contention: ContentionConfig,
 }
 
 impl Default for StorageConfig {
@@ -230,6 +234,7 @@ impl Default for StorageConfig {
             migration_bytes_per_s: 100_000_000,
             migration_step_interval: Dur::hours(24),
             read_bytes_per_s: 1_000_000_000,
+            contention: ContentionConfig::default(),
         }
     }
 }
@@ -285,6 +290,7 @@ impl StorageConfig {
         if self.start_hour > 23 {
             return Err(format!("storage.start_hour {} is not an hour (0-23)", self.start_hour));
         }
+        self.contention.validate()?;
         if self.volumes > u16::MAX as u32 {
             return Err(format!("storage.volumes {} exceeds {}", self.volumes, u16::MAX));
         }
@@ -337,6 +343,9 @@ pub struct Events {
     /// Why a queued rebuild stopped without completing (its group was
     /// destroyed, or its shelf lost its paths), one reason per group.
     pub rebuild_aborted: Vec<String>,
+    /// A shelf's latency multiplier from contention changed (it collapsed,
+    /// recovered, or its load moved while collapsed).
+    pub contention_changed: bool,
 }
 
 /// The storage hardware: shelves, groups, volumes, rebuilds, migration.
@@ -348,6 +357,15 @@ pub struct Storage {
     migrated: Vec<bool>,
     /// Storage-wide latency multiplier (per-mille).
     degrade_permille: u32,
+    /// The write-back cache is lost: writes go through (see
+    /// [`crate::contention`]).
+    cache_lost: bool,
+    /// Per shelf: collapsed under contention, and its latency multiplier
+    /// from contention (per-mille), as of `perf_clock`.
+    collapsed: Vec<bool>,
+    contention_permille: Vec<u32>,
+    /// Contention is evaluated up to this time (hour by hour).
+    perf_clock: Time,
     /// Groups to rebuild, in order; the first is rebuilt when sequential.
     queue: Vec<u32>,
     parallel: bool,
@@ -394,6 +412,10 @@ impl Storage {
             groups: vec![Group::default(); cfg.groups as usize],
             migrated: vec![false; cfg.volumes as usize],
             degrade_permille: 1000,
+            cache_lost: false,
+            collapsed: vec![false; cfg.shelves as usize],
+            contention_permille: vec![1000; cfg.shelves as usize],
+            perf_clock: Time::ZERO,
             queue: Vec::new(),
             parallel: false,
             clock: Time::ZERO,
@@ -660,10 +682,12 @@ impl Storage {
         if self.migrated[volume as usize] {
             return 1000;
         }
+        let group = self.group_of(volume);
         let mut m = self.degrade_permille as u64;
-        if self.rebuilding_group(self.group_of(volume)) {
+        if self.rebuilding_group(group) {
             m = m * self.cfg.rebuild_latency_permille as u64 / 1000;
         }
+        m = m * self.contention_permille[self.shelf_of(group) as usize] as u64 / 1000;
         m.min(u32::MAX as u64) as u32
     }
 
@@ -676,7 +700,9 @@ impl Storage {
         self.advance(now);
         let changed = self.apply_fault(fault);
         self.check_migration();
-        changed
+        // A fault that changes the bandwidth acts at once, not at the hour.
+        let slowed = self.evaluate_contention(now);
+        changed || slowed
     }
 
     fn apply_fault(&mut self, fault: &ModelFault) -> bool {
@@ -729,6 +755,12 @@ impl Storage {
                 let changed = self.degrade_permille != permille;
                 self.degrade_permille = permille;
                 changed
+            }
+            ModelFault::CacheFail => {
+                // Latent in service terms until the load needs the cache:
+                // what it changes is the contention, evaluated by `apply`.
+                self.cache_lost = true;
+                false
             }
             _ => false,
         }
@@ -796,13 +828,15 @@ impl Storage {
             changed |= s.failed_controllers > 0 || s.path_fault;
             *s = Shelf { failed_controllers: 0, path_fault: false, failed_named: 0 };
         }
+        changed |= self.cache_lost;
+        self.cache_lost = false;
         for g in &mut self.groups {
             if g.destroyed {
                 *g = Group { latent_found: g.latent_found, ..Group::default() };
                 changed = true;
             }
         }
-        changed
+        self.evaluate_contention(now) || changed
     }
 
     /// Repairs path faults (restores redundancy). Returns whether any existed.
@@ -1041,6 +1075,89 @@ impl Storage {
                 self.events.migrated.push(v);
             }
         }
+        self.advance_contention(now);
+    }
+
+    /// Whether contention can slow anything: something loads or weakens the
+    /// storage beyond its clients, or a shelf is collapsed.
+    /// That is: a shelf is collapsed, or a reachable one passes saturation
+    /// at some hour of the day as things stand.
+    fn contention_possible(&self) -> bool {
+        self.collapsed.iter().any(|c| *c)
+            || (0..self.cfg.shelves).filter(|sh| self.shelf_reachable(*sh)).any(|sh| {
+                (0..24).any(|h| self.offered_permille(sh, self.perf_clock + Dur(h * MICROS_PER_H)) > 1000)
+            })
+    }
+
+    /// Evaluates contention at each hour boundary up to `now` (the load
+    /// changes by the hour), then at `now`.
+    fn advance_contention(&mut self, now: Time) {
+        if now <= self.perf_clock {
+            return;
+        }
+        if self.contention_possible() {
+            let mut h = next_hour(self.perf_clock);
+            while h <= now {
+                self.evaluate_contention(h);
+                h = next_hour(h);
+            }
+        }
+        self.perf_clock = now;
+    }
+
+    /// What loads `shelf` at `t` (see [`crate::contention`]).
+    pub fn shelf_load(&self, shelf: u32, t: Time) -> ShelfLoad {
+        let vols: Vec<u32> = (0..self.cfg.volumes).filter(|v| self.shelf_of(self.group_of(*v)) == shelf).collect();
+        let left = vols.iter().filter(|v| !self.migrated[**v as usize]).count() as u64;
+        // Offline volumes have no clients; migrated ones load the new storage.
+        let serving = vols.iter().filter(|v| !self.migrated[**v as usize] && self.volume_online(**v)).count() as u64;
+        let groups = (shelf..self.cfg.groups).step_by(self.cfg.shelves as usize);
+        let (mut all, mut rebuilding) = (0u64, 0u64);
+        for g in groups {
+            all += 1;
+            rebuilding += u64::from(self.rebuilding_group(g));
+        }
+        let working = self.cfg.controllers_per_shelf.saturating_sub(self.shelves[shelf as usize].failed_controllers);
+        ShelfLoad {
+            // `offered` scales by the unmigrated share: what remains is the
+            // load of the volumes online.
+            foreground: self.foreground_permille(t) as u64 * serving / left.max(1),
+            hour_of_day: ((self.cfg.start_hour as u64 + t.as_micros() / MICROS_PER_H) % 24) as u32,
+            unmigrated: if vols.is_empty() { 0 } else { left * 1000 / vols.len() as u64 },
+            // A shelf without a working controller serves nothing; its
+            // volumes are offline, not slow.
+            capacity: (working.max(1) as u64 * 1000 / self.cfg.controllers_per_shelf as u64).max(1),
+            write_through: self.cache_lost,
+            rebuild: self.cfg.rebuild_priority.floor_permille() as u64 * rebuilding / all.max(1),
+        }
+    }
+
+    /// A shelf's offered load now, per-mille of what it can serve.
+    pub fn offered_permille(&self, shelf: u32, t: Time) -> u64 {
+        self.cfg.contention.offered(&self.shelf_load(shelf, t))
+    }
+
+    /// Whether `shelf` is collapsed under contention.
+    pub fn collapsed(&self, shelf: u32) -> bool {
+        self.collapsed[shelf as usize]
+    }
+
+    /// Re-evaluates each shelf's contention at `t`. Returns whether any
+    /// shelf's multiplier changed (reported in the events too).
+    fn evaluate_contention(&mut self, t: Time) -> bool {
+        let mut changed = false;
+        for shelf in 0..self.cfg.shelves {
+            let rho = self.offered_permille(shelf, t);
+            let c = &self.cfg.contention;
+            let collapsed = c.collapsed_after(self.collapsed[shelf as usize], rho);
+            let m = c.multiplier(collapsed, rho);
+            let i = shelf as usize;
+            changed |= m != self.contention_permille[i];
+            self.collapsed[i] = collapsed;
+            self.contention_permille[i] = m;
+        }
+        self.events.contention_changed |= changed;
+        changed
     }
 
     fn finish_rebuild(&mut self, group: u32) {
@@ -1060,10 +1177,9 @@ impl Storage {
             Some(self.finish_time(active.len(), self.clock, min_left))
         };
         let migration = self.batches.first().map(|b| b.0);
-        match (rebuild, migration) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // Contention is re-evaluated at each hour while it can matter.
+        let contention = self.contention_possible().then(|| next_hour(self.perf_clock));
+        [rebuild, migration, contention].into_iter().flatten().min()
     }
 
     /// Rebuilds pause while the filer is down: progress resumes from `now`.
@@ -1089,6 +1205,7 @@ fn div_ceil_u128(a: u128, b: u128) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contention::IoJob;
 
     /// Two shelves, six groups, six volumes; no client load, so rebuilds
     /// run at full rate (five stale disks of 300 GB per group: 1.5 TB).
@@ -1456,5 +1573,72 @@ mod tests {
         let aborted = s.take_events().rebuild_aborted;
         assert_eq!(aborted.len(), 3, "{aborted:?}");
         assert!(aborted.iter().all(|a| a.contains("shelf-a")), "{aborted:?}");
+    }
+
+    /// One shelf of six volumes, clients 30% busy at the peak (from 10:00),
+    /// a nightly backup of 30% from 22:00 for 8 hours.
+    fn contended() -> Storage {
+        let job = IoJob { name: "backup".into(), load_permille: 300, start_hour: 22, hours: 8, yields: false };
+        let contention = ContentionConfig { jobs: vec![job], ..ContentionConfig::default() };
+        Storage::new(StorageConfig { shelves: 1, foreground_peak_permille: [300, 300], start_hour: 10, contention, ..small() })
+    }
+
+    #[test]
+    fn two_faults_each_absorbed_alone_collapse_the_storage_together() {
+        for fault in [ModelFault::CacheFail, ModelFault::ControllerFail { shelf: 0, controller: 0 }] {
+            let mut s = contended();
+            assert!(!s.apply(&fault, t(0)), "{fault:?} alone changes nothing clients see");
+            s.advance(t(48));
+            assert!(!s.collapsed(0) && (0..6).all(|v| s.latency_multiplier_permille(v) == 1000), "{fault:?}");
+        }
+        let mut s = contended();
+        s.apply(&ModelFault::CacheFail, t(0));
+        assert!(s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0)), "together they slow the volumes");
+        assert!(s.collapsed(0));
+        // At the peak the storage serves a few percent of its clients' demand.
+        assert!(s.latency_multiplier_permille(0) >= 10_000, "{}", s.latency_multiplier_permille(0));
+        assert!(s.take_events().contention_changed);
+    }
+
+    #[test]
+    fn a_collapse_outlasts_the_peak_through_the_nightly_backup_until_volumes_move_away() {
+        let mut s = contended();
+        s.apply(&ModelFault::CacheFail, t(0));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0));
+        // Every hour of two days the shelf stays collapsed: at night the
+        // clients' load is low, but the backup and the retries keep it past
+        // saturation.
+        for h in 1..48 {
+            let next = s.next_event_time().expect("contention is re-evaluated hourly");
+            assert_eq!(next, t(h));
+            s.advance(next);
+            assert!(s.collapsed(0), "hour {h}: recovered at offered load {}", s.offered_permille(0, t(h)));
+        }
+        // Moving four of the six volumes takes their load away: the rest
+        // recovers within a day, and the moved ones are served at once.
+        s.start_migration(&[0, 1, 2, 3], 1, t(48)).expect("readable");
+        let mut moved = t(48);
+        while s.migrating() {
+            moved = s.next_event_time().expect("migrating");
+            s.advance(moved);
+        }
+        // The copy reads from the collapsed storage: slower than the link.
+        assert!(moved.since(t(48)) > Dur::hours(12), "{moved:?}");
+        assert!((0..4).all(|v| s.migrated(v) && s.latency_multiplier_permille(v) == 1000));
+        s.advance(moved + Dur::hours(24));
+        assert!(!s.collapsed(0) && s.latency_multiplier_permille(5) == 1000);
+        assert_eq!(s.next_event_time(), None, "nothing left to evaluate");
+    }
+
+    #[test]
+    fn replacing_the_hardware_ends_the_collapse_at_once() {
+        let mut s = contended();
+        s.apply(&ModelFault::CacheFail, t(0));
+        s.apply(&ModelFault::ControllerFail { shelf: 0, controller: 0 }, t(0));
+        assert!(s.collapsed(0));
+        assert!(s.replace_hardware(t(30)));
+        // The retries still amplify the load until it fits: at 16:00 the
+        // clients alone need 23%, x3 = 69%, so the shelf recovers.
+        assert!(!s.collapsed(0) && s.latency_multiplier_permille(0) == 1000);
     }
 }

@@ -153,6 +153,9 @@ pub enum FaultKind {
     /// A RAID group (target `group-1`) gets a latent sector error, found
     /// when it is rebuilt.
     LatentSectorError,
+    /// The storage's write-back cache is lost (target `filer`): writes go
+    /// through, costing more bandwidth (see `contention`).
+    CacheFailure,
     /// Storage latency multiplied (per-mille).
     Degrade {
         /// The multiplier, per-mille of normal (1000 = normal again).
@@ -195,6 +198,7 @@ impl FaultKind {
         "controller-failure",
         "path-fault",
         "disk-failure",
+        "cache-failure",
         "latent-sector-error",
         "degrade",
         "lock-broken",
@@ -430,6 +434,10 @@ impl Topology {
             }
             FaultKind::DiskFailure => model(filer, "disk-failure", ModelFault::DiskFail { group: self.group(t)? }),
             FaultKind::LatentSectorError => model(filer, "latent-sector-error", ModelFault::LatentSectorError { group: self.group(t)? }),
+            FaultKind::CacheFailure => {
+                self.expect_filer(t)?;
+                model(filer, "cache-failure", ModelFault::CacheFail)
+            }
             FaultKind::Degrade { permille } => {
                 self.expect_filer(t)?;
                 model(filer, "degrade", ModelFault::Degrade { permille: *permille })
