@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mailsim_models::availability::Service;
-use mailsim_models::calendar::{CalendarConfig, Weekday};
+use mailsim_models::calendar::{CalendarConfig, Weekday, WorkingHours};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::contention::{ContentionConfig, IoJob};
 use mailsim_models::filer::Placement;
@@ -775,6 +775,16 @@ fn contention_from(s: &StorageTable, c: &mut ContentionConfig) -> Result<(), Bad
     Ok(())
 }
 
+/// When operators work on a recovery step.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkingHoursSpec {
+    /// Around the clock (the on-call team).
+    Always,
+    /// Working days, business hours only (`topology.operators`' calendar).
+    Business,
+}
+
 /// How long a recovery step takes: a duration or an estimate with its source.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged, deny_unknown_fields)]
@@ -1095,6 +1105,12 @@ pub struct StepEntry {
     /// (uniform). Default 0s.
     #[serde(default)]
     pub takes: Option<TakesSpec>,
+    /// When the operators do that work: `always` (around the clock, the
+    /// on-call team in an outage; the default) or `business` (working days
+    /// in business hours only, so `takes` stretches over nights, weekends
+    /// and holidays: a vendor's engineer, a parts depot, staff not on call).
+    #[serde(default)]
+    pub hours: Option<WorkingHoursSpec>,
     /// Only for `start-rebuild`: rebuild every degraded RAID group at once,
     /// sharing `rebuild_rate_total`, instead of one after another. Default
     /// false.
@@ -2216,7 +2232,11 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
                 d
             }
         };
-        t.plan.push(StepSpec { takes, ..StepSpec::new(&s.name, &s.target, action, trigger) });
+        let hours = match s.hours {
+            None | Some(WorkingHoursSpec::Always) => WorkingHours::Always,
+            Some(WorkingHoursSpec::Business) => WorkingHours::Business,
+        };
+        t.plan.push(StepSpec { takes, hours, ..StepSpec::new(&s.name, &s.target, action, trigger) });
     }
     if let Some(step) = &f.expect.no_failover_before {
         if !f.recovery.iter().any(|s| &s.name == step) {

@@ -62,6 +62,17 @@ pub enum Period {
     Holiday,
 }
 
+/// When someone doing a recovery step works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WorkingHours {
+    /// Around the clock (the on-call team in an outage). The default.
+    #[default]
+    Always,
+    /// Business hours on working days only (a vendor's engineer, a parts
+    /// depot, a colleague who is not on call).
+    Business,
+}
+
 /// The run's calendar and the operators' response delay per period.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CalendarConfig {
@@ -186,6 +197,54 @@ impl CalendarConfig {
         }
     }
 
+    /// When work of `work` that starts at `start` is done, if it happens
+    /// only in `hours`: with [`WorkingHours::Business`] the clock stops
+    /// outside business hours, on weekends and on holidays (a vendor's
+    /// engineer, a parts depot), so eight hours of work begun Friday 16:00
+    /// end the next working day at 16:00. Hour by hour, whole weeks of
+    /// working time at once, so a long job cannot loop.
+    pub fn finish_work(&self, start: Time, work: Dur, hours: WorkingHours) -> Time {
+        if hours == WorkingHours::Always || work == Dur::ZERO {
+            return start + work;
+        }
+        let working = |t: Time| self.period(t) == Period::BusinessHours;
+        // Working time in a week from an hour boundary, for the skip.
+        let week = |t: Time| (0..7 * 24).filter(|h| working(t + Dur(h * MICROS_PER_H))).count() as u64 * MICROS_PER_H;
+        let (mut t, mut left) = (start, work.as_micros());
+        let mut weeks_checked = false;
+        loop {
+            let hour_end = Time((self.since_midnight(t) / MICROS_PER_H + 1) * MICROS_PER_H - u64::from(self.start_hour) * MICROS_PER_H);
+            if !weeks_checked && t.as_micros() % MICROS_PER_H == 0 {
+                // Holidays are finite: skip whole weeks only past the last one.
+                let last_holiday = self.holidays.iter().max().map_or(0, |h| u64::from(*h) + 1);
+                if self.day(t) >= last_holiday {
+                    weeks_checked = true;
+                    let per_week = week(t);
+                    if per_week == 0 {
+                        return Time::MAX;
+                    }
+                    if left > per_week {
+                        let weeks = (left - 1) / per_week;
+                        left -= weeks * per_week;
+                        t = Time(t.as_micros().saturating_add(weeks.saturating_mul(7 * 24 * MICROS_PER_H)));
+                        if t == Time::MAX {
+                            return t;
+                        }
+                        continue;
+                    }
+                }
+            }
+            if working(t) {
+                let span = hour_end.since(t).as_micros();
+                if left <= span {
+                    return t + Dur(left);
+                }
+                left -= span;
+            }
+            t = hour_end;
+        }
+    }
+
     /// Draws how long operators take to react to something that happens at
     /// `t`: uniform in the range of `t`'s period.
     pub fn response_delay(&self, t: Time, rng: &mut Stream) -> Dur {
@@ -248,6 +307,38 @@ mod tests {
         assert!(holiday > weekend, "holiday {holiday} s vs weekend {weekend} s");
         assert!(holiday > 10 * business, "holiday {holiday} s vs business {business} s");
         assert!(weekend > business, "weekend {weekend} s vs business {business} s");
+    }
+
+    #[test]
+    fn business_hours_work_stops_for_nights_weekends_and_holidays() {
+        // Monday 09:00 start, Wednesday (day 2) a holiday.
+        let c = CalendarConfig { holidays: vec![2], ..CalendarConfig::default() };
+        let h = |hours: u64| Time::from_hours(hours);
+        assert_eq!(c.finish_work(h(0), Dur::hours(8), WorkingHours::Always), h(8));
+        // Eight hours from Monday 09:00: Monday 17:00.
+        assert_eq!(c.finish_work(h(0), Dur::hours(8), WorkingHours::Business), h(8));
+        // Ten hours from Monday 15:00: 2 h Monday, 8 h Tuesday, ends Tuesday 17:00.
+        assert_eq!(c.finish_work(h(6), Dur::hours(10), WorkingHours::Business), h(24 + 8));
+        // Nine hours from Tuesday 16:00: Wednesday is a holiday, so 1 h
+        // Tuesday and 8 h Thursday: Thursday 17:00.
+        assert_eq!(c.finish_work(h(24 + 7), Dur::hours(9), WorkingHours::Business), h(72 + 8));
+        // Begun Friday 16:00 (day 4), 8 h end Monday 16:00 (day 7).
+        assert_eq!(c.finish_work(h(4 * 24 + 7), Dur::hours(8), WorkingHours::Business), h(7 * 24 + 7));
+        // Work started at night waits for the morning.
+        assert_eq!(c.finish_work(h(12), Dur::mins(30), WorkingHours::Business), h(24) + Dur::mins(30));
+    }
+
+    #[test]
+    fn long_business_hours_work_skips_whole_weeks_and_agrees_with_hour_steps() {
+        let c = CalendarConfig::default();
+        // 40 working hours a week: 400 h of work take ten weeks less the
+        // last week's remainder; from Monday 09:00 they end on a Friday 17:00.
+        let end = c.finish_work(Time::ZERO, Dur::hours(400), WorkingHours::Business);
+        assert_eq!(end, Time::from_hours(9 * 7 * 24 + 4 * 24 + 8));
+        assert_eq!(c.weekday(end), Weekday::Fri);
+        // No working hours at all: never done, and no endless loop.
+        let none = CalendarConfig { business_hour_start: 9, business_hour_end: 9, ..CalendarConfig::default() };
+        assert_eq!(none.finish_work(Time::ZERO, Dur::hours(1), WorkingHours::Business), Time::MAX);
     }
 
     #[test]

@@ -62,7 +62,7 @@
 
 use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time};
 
-use crate::calendar::CalendarConfig;
+use crate::calendar::{CalendarConfig, WorkingHours};
 use crate::msg::{Action, Msg, Ops, StepId};
 use crate::timer::{OpsTimer, SetTimer, Timer};
 use crate::World;
@@ -153,12 +153,16 @@ pub struct Step {
     /// reaches its target (diagnosis, parts, travel): drawn once per run.
     /// Default zero.
     pub takes: Delay,
+    /// When that work happens: around the clock (the default), or in
+    /// business hours only, so it stretches over nights, weekends and
+    /// holidays (`CalendarConfig::finish_work`).
+    pub hours: WorkingHours,
 }
 
 impl Step {
     /// A step doing `action` on `target` when `trigger` fires, at once.
     pub fn new(action: Action, target: NodeId, trigger: Trigger) -> Step {
-        Step { action, target, trigger, takes: Delay::default() }
+        Step { action, target, trigger, takes: Delay::default(), hours: WorkingHours::Always }
     }
 }
 
@@ -487,9 +491,11 @@ impl Operators {
             self.started[i] = Some(ctx.now());
             // The work before the command: drawn once, at the first firing
             // (a retry repeats only the command).
-            let takes = self.cfg.plan.steps[i].takes.draw(ctx.rng());
-            if takes > Dur::ZERO {
-                ctx.set(takes, OpsTimer::Work { step: i });
+            let step = &self.cfg.plan.steps[i];
+            let takes = step.takes.draw(ctx.rng());
+            let done = self.cfg.calendar.finish_work(ctx.now(), takes, step.hours);
+            if done > ctx.now() {
+                ctx.set(done.since(ctx.now()), OpsTimer::Work { step: i });
                 return;
             }
         }
@@ -725,6 +731,22 @@ mod tests {
             sent.push(took);
         }
         assert!(sent.iter().any(|t| *t != sent[0]), "drawn per seed: {sent:?}");
+    }
+
+    #[test]
+    fn a_business_hours_step_waits_out_the_night() {
+        // The run starts Monday 09:00; step 0 fires at 10:00 and needs 8 h of
+        // work: 7 h on Monday, 1 h on Tuesday from 09:00, so its command goes
+        // out Tuesday 10:00 (T+25h). Around the clock, Monday 18:00 (T+9h).
+        // (Weekends and holidays: `calendar`'s tests.)
+        for (hours, expected) in [(WorkingHours::Always, Time::from_hours(9)), (WorkingHours::Business, Time::from_hours(25))] {
+            let mut cfg = config(CalendarConfig::default());
+            cfg.plan.steps[0].takes = Delay::Fixed(Dur::hours(8));
+            cfg.plan.steps[0].hours = hours;
+            let sim = run(cfg, Time::from_hours(40), 1);
+            let at = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+            assert!(at >= expected && at <= expected + Dur::millis(50), "{hours:?}: sent at {at}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 use mailsim_sim::{Config, Dur, Fault, FaultProcess, LinkConfig, NodeConfig, NodeId, Sim, Time};
 
+use crate::calendar::WorkingHours;
 use crate::clients::{Clients, ClientsConfig};
 use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig, Witness};
 use crate::filer::{Filer, FilerConfig};
@@ -102,12 +103,21 @@ pub struct StepSpec {
     pub trigger: Trigger,
     /// How long the operators work on it before the command goes out.
     pub takes: Delay,
+    /// When that work happens (around the clock, or business hours only).
+    pub hours: WorkingHours,
 }
 
 impl StepSpec {
     /// A step on `target`, named `name`, carried out at once when it fires.
     pub fn new(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec {
-        StepSpec { name: name.to_string(), target: target.to_string(), action, trigger, takes: Delay::default() }
+        StepSpec {
+            name: name.to_string(),
+            target: target.to_string(),
+            action,
+            trigger,
+            takes: Delay::default(),
+            hours: WorkingHours::Always,
+        }
     }
 }
 
@@ -599,7 +609,7 @@ impl Topology {
         let mut plan = Plan::new();
         for s in &self.plan {
             let target = self.need(&s.target)?;
-            plan = plan.step(Step { takes: s.takes, ..Step::new(s.action.clone(), target, s.trigger.clone()) });
+            plan = plan.step(Step { takes: s.takes, hours: s.hours, ..Step::new(s.action.clone(), target, s.trigger.clone()) });
         }
         Ok(plan)
     }
