@@ -731,7 +731,6 @@ pub struct IoJobTable {
     pub yields: bool,
 }
 
-
 /// The storage's contention settings from `[topology.storage]`.
 fn contention_from(s: &StorageTable, c: &mut ContentionConfig) -> Result<(), Bad> {
     let factor = |v: &Option<String>, field: &str| -> Result<Option<u32>, Bad> {

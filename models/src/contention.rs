@@ -134,10 +134,7 @@ impl ContentionConfig {
             ));
         }
         if self.retry_amplification_permille < 1000 || self.retry_amplification_permille > 100_000 {
-            return Err(format!(
-                "storage.retry_amplification {} per-mille is not within 1000..=100000",
-                self.retry_amplification_permille
-            ));
+            return Err(format!("storage.retry_amplification {} per-mille is not within 1000..=100000", self.retry_amplification_permille));
         }
         if self.collapse_floor_permille == 0 || self.collapse_floor_permille > 1000 {
             return Err(format!("storage.collapse_floor {} per-mille is not within 1..=1000", self.collapse_floor_permille));

@@ -1084,9 +1084,9 @@ impl Storage {
     /// at some hour of the day as things stand.
     fn contention_possible(&self) -> bool {
         self.collapsed.iter().any(|c| *c)
-            || (0..self.cfg.shelves).filter(|sh| self.shelf_reachable(*sh)).any(|sh| {
-                (0..24).any(|h| self.offered_permille(sh, self.perf_clock + Dur(h * MICROS_PER_H)) > 1000)
-            })
+            || (0..self.cfg.shelves)
+                .filter(|sh| self.shelf_reachable(*sh))
+                .any(|sh| (0..24).any(|h| self.offered_permille(sh, self.perf_clock + Dur(h * MICROS_PER_H)) > 1000))
     }
 
     /// Evaluates contention at each hour boundary up to `now` (the load
