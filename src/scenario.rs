@@ -238,6 +238,12 @@ name_list!(
     RECIPIENTS.map(|(name, _)| name)
 );
 name_list!(
+    /// The values of `recovery[].hours`.
+    WorkingHoursName,
+    "When operators work on a recovery step: always (around the clock) or business (working days, business hours).",
+    ["always", "business"]
+);
+name_list!(
     /// `RebuildPriority::NAMES`.
     RebuildPriorityName,
     "How much bandwidth rebuilds take from clients under load (NetApp's raid.reconstruct.perf_impact).",
@@ -481,7 +487,7 @@ pub struct TopologySpec {
 
 /// Monitoring's checks of the mail front end and the file server, and
 /// when they raise an alert (defaults: Icinga 2's, "Monitoring Basics",
-/// https://icinga.com/docs/icinga-2/latest/doc/03-monitoring-basics/).
+/// <https://icinga.com/docs/icinga-2/latest/doc/03-monitoring-basics/>).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringTable {
@@ -706,6 +712,11 @@ pub struct StorageTable {
     /// The useful work a collapsed storage still does, as a share of its
     /// bandwidth ("5%", the default; an assumption). Not zero.
     pub collapse_floor: Option<Share>,
+    /// The shelf's controllers share its I/O (an active-active array
+    /// controller pair), so a failed controller takes its share of the
+    /// bandwidth with it. Default false: shelf modules provide paths, and
+    /// the disks bound the bandwidth.
+    pub controllers_carry_load: Option<bool>,
     /// Background jobs sharing the storage's bandwidth with the clients
     /// (backups, scrubs, snapshots), each on a daily schedule.
     #[serde(default)]
@@ -756,6 +767,9 @@ fn contention_from(s: &StorageTable, c: &mut ContentionConfig) -> Result<(), Bad
         }
         c.collapse_floor_permille = f.ppm() / 1000;
     }
+    if let Some(v) = s.controllers_carry_load {
+        c.controllers_carry_load = v;
+    }
     for (i, j) in s.jobs.iter().enumerate() {
         let field = |k: &str| format!("topology.storage.jobs[{i}].{k}");
         let start_hour = match j.start.trim().split_once(':') {
@@ -772,16 +786,6 @@ fn contention_from(s: &StorageTable, c: &mut ContentionConfig) -> Result<(), Bad
         c.jobs.push(IoJob { name: j.name.clone(), load_permille: j.load.ppm() / 1000, start_hour, hours: j.hours, yields: j.yields });
     }
     Ok(())
-}
-
-/// When operators work on a recovery step.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkingHoursSpec {
-    /// Around the clock (the on-call team).
-    Always,
-    /// Working days, business hours only (`topology.operators`' calendar).
-    Business,
 }
 
 /// How long a recovery step takes: a duration or an estimate with its source.
@@ -1109,7 +1113,8 @@ pub struct StepEntry {
     /// in business hours only, so `takes` stretches over nights, weekends
     /// and holidays: a vendor's engineer, a parts depot, staff not on call).
     #[serde(default)]
-    pub hours: Option<WorkingHoursSpec>,
+    #[schemars(with = "Option<WorkingHoursName>")]
+    pub hours: Option<String>,
     /// Only for `start-rebuild`: rebuild every degraded RAID group at once,
     /// sharing `rebuild_rate_total`, instead of one after another. Default
     /// false.
@@ -2231,9 +2236,10 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
                 d
             }
         };
-        let hours = match s.hours {
-            None | Some(WorkingHoursSpec::Always) => WorkingHours::Always,
-            Some(WorkingHoursSpec::Business) => WorkingHours::Business,
+        let hours = match s.hours.as_deref() {
+            None | Some("always") => WorkingHours::Always,
+            Some("business") => WorkingHours::Business,
+            Some(other) => return Err(bad(field("hours"), format!("unknown working hours `{other}` (always, business)"))),
         };
         t.plan.push(StepSpec { takes, hours, ..StepSpec::new(&s.name, &s.target, action, trigger) });
     }

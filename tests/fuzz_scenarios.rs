@@ -54,6 +54,8 @@ const KINDS: &[&str] = &[
     "disk-failure",
     "latent-sector-error",
     "degrade",
+    "cache-failure",
+    "latency",
     "lock-broken",
     "lock-restart",
     "hang",
@@ -86,6 +88,8 @@ const ACTIONS: &[&str] = &[
     "reset-cluster",
     "power-on",
     "flush-queue",
+    "standby",
+    "unstandby",
     "dance",
 ];
 const PROFILES: &[&str] = &["postfix", "exim", "exchange", "72h", "sendmail", "all", "qmail"];
@@ -210,6 +214,7 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("peer", Kind::Str(TARGETS)),
             ("speed", Kind::Str(SPEEDS)),
             ("for", Kind::Dur),
+            ("latency", Kind::Dur),
             ("mode", Kind::Str(MODES)),
             ("note", Kind::Str(&["why"])),
         ],

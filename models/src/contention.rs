@@ -17,10 +17,13 @@
 //!   Data moved to new storage no longer loads the old one: the clients'
 //!   and the jobs' load scale with the share of the shelf's volumes not yet
 //!   migrated.
-//! - **Capacity** falls when a controller of an active-active shelf fails:
-//!   the survivors carry all of its I/O (two controllers: half the bandwidth,
-//!   an assumption; the multipath redundancy keeps the data reachable, see
-//!   [`crate::storage`]).
+//! - **Capacity** falls when a controller fails, if the controllers share
+//!   the I/O (`controllers_carry_load`, an active-active array controller
+//!   pair): the survivors carry all of it (two controllers: half the
+//!   bandwidth, an assumption; the multipath redundancy keeps the data
+//!   reachable, see [`crate::storage`]). Off by default: a disk shelf's
+//!   modules (NetApp's ESH) provide paths, and the disks, not the paths,
+//!   bound the bandwidth.
 //! - **Write-through cache**: when the array's write-back cache is lost (a
 //!   failed NVRAM or cache battery), controllers switch to write-through and
 //!   every write pays the RAID write penalty at once (Dell, "PowerEdge RAID
@@ -87,6 +90,9 @@ impl IoJob {
 pub struct ContentionConfig {
     /// Background jobs. Default none.
     pub jobs: Vec<IoJob>,
+    /// A shelf's controllers share its I/O, so a failed one takes its share
+    /// of the bandwidth with it. Default false (see the module doc).
+    pub controllers_carry_load: bool,
     /// Cost of the clients' I/O while the write-back cache is lost,
     /// per-mille. Default 3000 (×3, an assumption).
     pub write_through_cost_permille: u32,
@@ -105,6 +111,7 @@ impl Default for ContentionConfig {
     fn default() -> Self {
         ContentionConfig {
             jobs: Vec::new(),
+            controllers_carry_load: false,
             write_through_cost_permille: 3000,
             retry_amplification_permille: 3000,
             collapse_slope_permille: 1000,

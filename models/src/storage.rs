@@ -1126,7 +1126,11 @@ impl Storage {
             unmigrated: if vols.is_empty() { 0 } else { left * 1000 / vols.len() as u64 },
             // A shelf without a working controller serves nothing; its
             // volumes are offline, not slow.
-            capacity: (working.max(1) as u64 * 1000 / self.cfg.controllers_per_shelf as u64).max(1),
+            capacity: if self.cfg.contention.controllers_carry_load {
+                (working.max(1) as u64 * 1000 / self.cfg.controllers_per_shelf as u64).max(1)
+            } else {
+                1000
+            },
             write_through: self.cache_lost,
             rebuild: self.cfg.rebuild_priority.floor_permille() as u64 * rebuilding / all.max(1),
         }
@@ -1579,7 +1583,7 @@ mod tests {
     /// a nightly backup of 30% from 22:00 for 8 hours.
     fn contended() -> Storage {
         let job = IoJob { name: "backup".into(), load_permille: 300, start_hour: 22, hours: 8, yields: false };
-        let contention = ContentionConfig { jobs: vec![job], ..ContentionConfig::default() };
+        let contention = ContentionConfig { jobs: vec![job], controllers_carry_load: true, ..ContentionConfig::default() };
         Storage::new(StorageConfig { shelves: 1, foreground_peak_permille: [300, 300], start_hour: 10, contention, ..small() })
     }
 

@@ -650,7 +650,7 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
     /// for node `filer`) from now until its next change, as a span in the
     /// Chrome export; the same state again changes nothing. Kept in full
     /// traces only, like [`Ctx::gauge`]: a model reports the state of
-    /// parts that are not nodes (a disk shelf, a volume) this way.
+    /// parts that are not nodes (a component inside a node) this way.
     pub fn track_state(&mut self, track: &str, state: &str) {
         if !self.core.trace.is_full() {
             return;
@@ -1679,7 +1679,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
     /// [`Sim::chrome_trace`] with the caller's own spans (`extra`: a
     /// runbook's steps, alerts), a flow to draw, the sampling budget
     /// (`None`: every record), and the names the caller gives a fault's
-    /// object (`object_name("shelf 0, controller 1")`, from the fault's
+    /// object (`object_name("part 0, unit 1")`, from the fault's
     /// fields, may give the name its scenario uses; `None` keeps it).
     pub fn chrome_trace_with(
         &self,
@@ -1696,7 +1696,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             .filter(|f| f.effect)
             .map(|f| {
                 let (mut name, mut object) = trace::readable_fault(&f.description);
-                // `filer: shelf 0` is the object `shelf 0` on node `filer`.
+                // `node: part 0` is the object `part 0` on node `node`.
                 if let Some((node, fields)) = object.as_deref().and_then(|o| o.split_once(": ")) {
                     if let Some(named) = object_name(fields) {
                         name = name.replacen(fields, &named, 1);

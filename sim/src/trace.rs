@@ -494,7 +494,7 @@ pub fn to_chrome_json_with(
     }
     // Slice tracks get their own tids, after the nodes, in order of first
     // use; a slice that would overlap another on its track without nesting
-    // in it (two faults on one shelf, ending in the order they began) goes
+    // in it (two faults on one part, ending in the order they began) goes
     // on a second track of the same name, `… (2)`, as a viewer needs.
     let mut tracks: Vec<(&str, Vec<(u64, u64)>)> = Vec::new(); // (name, spans drawn)
     let base = node_names.len() as u64 + 10;
