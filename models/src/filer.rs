@@ -61,8 +61,16 @@
 //!   offline (the mail has nowhere to go); once started it fails if a
 //!   mailbox's volume goes offline or its RAID group is destroyed before its
 //!   merge is written.
-//! - `ReplaceHardware`, `FixRedundancy`, `EnableTempStores` and
-//!   `RollbackUpgrade` can always act; with nothing to replace, repair or roll
+//! - **HA pair** (`heads.rs`): a head failure (`HeadFail`) takes the
+//!   volumes of the RAID groups that head owns offline until its partner
+//!   has taken them over (detection + takeover), or, when the takeover
+//!   fails or hangs, until `ReplaceHardware` repairs the head or (a hung
+//!   one) `PowerCycle` power-cycles the shelves. `Giveback` returns
+//!   taken-over volumes to their repaired head (a short outage of those
+//!   volumes), and fails while that head is still down; `PowerCycle`
+//!   takes every volume offline for the power cycle.
+//! - `ReplaceHardware` (which also repairs failed heads), `FixRedundancy`,
+//!   `EnableTempStores`, `PowerCycle` and `RollbackUpgrade` can always act; with nothing to replace, repair or roll
 //!   back they are done at once. Actions that are not the file server's
 //!   (`ResetCluster`, `PowerOn`, `FlushQueue`) fail: the step was sent to the
 //!   wrong component.
@@ -392,6 +400,7 @@ enum HwKind {
     Disk(u32),
     Latent(u32),
     Cache,
+    Head(u32),
 }
 
 /// The file server node.
@@ -884,6 +893,7 @@ impl Filer {
                 HwKind::Cache => (0..s.config().shelves).any(|sh| s.collapsed(sh)),
                 HwKind::Disk(g) => s.group_destroyed(g),
                 HwKind::Latent(g) => s.latent_hidden(g) == 0,
+                HwKind::Head(h) => !s.head_serving(h),
             };
             if shows {
                 ctx.fault_effect(*id);
@@ -994,6 +1004,7 @@ impl Filer {
             | ModelFault::DiskFail { .. }
             | ModelFault::LatentSectorError { .. }
             | ModelFault::CacheFail
+            | ModelFault::HeadFail { .. }
             | ModelFault::Degrade { .. } => {
                 if self.ctl.storage.apply(&fault, now) {
                     ctx.fault_effect(id);
@@ -1004,6 +1015,7 @@ impl Filer {
                     ModelFault::DiskFail { group } => Some(HwKind::Disk(group)),
                     ModelFault::LatentSectorError { group } => Some(HwKind::Latent(group)),
                     ModelFault::CacheFail => Some(HwKind::Cache),
+                    ModelFault::HeadFail { head, .. } => Some(HwKind::Head(head)),
                     ModelFault::Degrade { permille } => {
                         if let Some(old) = self.degrade_fault.take() {
                             ctx.fault_resolved(old);
@@ -1084,6 +1096,18 @@ impl Filer {
                     }
                     self.sync(ctx, disk, true);
                 }
+                Self::step_done(ctx, from, step);
+            }
+            Action::Giveback => match self.ctl.storage.giveback(now) {
+                Ok(_) => {
+                    self.sync(ctx, disk, true);
+                    Self::step_done(ctx, from, step);
+                }
+                Err(reason) => Self::step_failed(ctx, from, step, reason),
+            },
+            Action::PowerCycle => {
+                self.ctl.storage.power_cycle(now);
+                self.sync(ctx, disk, true);
                 Self::step_done(ctx, from, step);
             }
             Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue | Action::Standby | Action::Unstandby => {

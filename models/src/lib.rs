@@ -22,6 +22,8 @@
 //! - `mta`: mail nodes (MX) with durable queues, Postfix-like backoff, DSNs,
 //!   and a local delivery agent that needs the mailbox lock;
 //! - `storage`: shelves, controllers, paths, disks, RAID groups, volumes;
+//! - `heads`: the file server's heads, one or an HA pair (takeover,
+//!   giveback);
 //! - `filer`: the NFS file server with its lock manager, holding the mailstore
 //!   (mailboxes on volumes, temporary stores, merge-back, migration);
 //! - `cluster`: the cluster manager with heartbeats, fencing and failover;
@@ -43,6 +45,7 @@ pub mod clients;
 pub mod cluster;
 pub mod contention;
 pub mod filer;
+pub mod heads;
 pub mod host;
 pub mod inbound;
 pub mod ledger;

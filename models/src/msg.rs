@@ -275,6 +275,13 @@ pub enum Action {
     Standby,
     /// End a member's standby: it may host resources again.
     Unstandby,
+    /// Give the volumes a partner head took over back to their repaired
+    /// head (ONTAP `storage failover giveback`). Fails while a taken-over
+    /// head is still down.
+    Giveback,
+    /// Power-cycle the file server's shelves: every volume is offline for
+    /// the power cycle; a hung takeover completes after it.
+    PowerCycle,
 }
 
 impl Action {
@@ -293,6 +300,8 @@ impl Action {
             Action::FlushQueue => "flush-queue",
             Action::Standby => "standby",
             Action::Unstandby => "unstandby",
+            Action::Giveback => "giveback",
+            Action::PowerCycle => "power-cycle",
         }
     }
 }
@@ -341,6 +350,14 @@ pub enum ModelFault {
     Hang {
         /// How long it stops answering (a later hang may extend it).
         for_: Dur,
+    },
+    /// A head of the file server fails (a panic, a hardware fault); its
+    /// partner's takeover goes as `takeover` says.
+    HeadFail {
+        /// The head, by index from 0 (`head-a` is 0).
+        head: u32,
+        /// Whether the partner's takeover works, fails or hangs.
+        takeover: crate::heads::Takeover,
     },
     /// A fencing device starts failing in the given way.
     FenceBroken {

@@ -82,6 +82,18 @@
 //!   reachable and not destroyed. An action with nothing to do (nothing to
 //!   replace, rebuild or migrate) succeeds.
 //!
+//! - The file server's heads ([`crate::heads`]): one, or an HA pair whose
+//!   heads each own the aggregates of half the RAID groups (group `g` is
+//!   owned by head `g % heads`). A volume is online only while some head
+//!   serves its group, so a head failure takes exactly its own volumes
+//!   offline until its partner's takeover completes (or, when the takeover
+//!   fails or hangs, until an operator acts).
+//! - An operator can power-cycle the shelves (`power_cycle`, default 5
+//!   minutes until the shelves' modules have booted and the heads see the
+//!   disks again: an assumption). Every volume is offline meanwhile; no
+//!   write reaches a disk, so nothing goes stale. A takeover hung on the
+//!   failed head's disks completes after it.
+//!
 //! Layout: group `g` sits on shelf `g % shelves`, volume `v` on group
 //! `v % groups`. With the defaults (2 shelves, 6 groups, 6 volumes) one shelf
 //! holds half the volumes, so losing it takes ~50% of randomly placed
@@ -90,6 +102,7 @@
 use mailsim_sim::{Dur, Stream, Time, MICROS_PER_S};
 
 use crate::contention::{ContentionConfig, ShelfLoad};
+use crate::heads::{Heads, HeadsConfig};
 use crate::msg::ModelFault;
 use crate::senders::DIURNAL;
 
@@ -209,6 +222,12 @@ pub struct StorageConfig {
     /// Bandwidth contention: background jobs, the write-through cost, the
     /// collapse past saturation ([`crate::contention`]).
     pub contention: ContentionConfig,
+    /// The file server's heads: one, or an HA pair ([`crate::heads`]).
+    pub heads: HeadsConfig,
+    /// How long a power cycle of the shelves keeps every volume offline.
+    /// Default 5 minutes (an assumption: the shelves' modules boot and the
+    /// heads find the disks again).
+    pub power_cycle: Dur,
 }
 
 impl Default for StorageConfig {
@@ -235,6 +254,8 @@ impl Default for StorageConfig {
             migration_step_interval: Dur::hours(24),
             read_bytes_per_s: 1_000_000_000,
             contention: ContentionConfig::default(),
+            heads: HeadsConfig::default(),
+            power_cycle: Dur::mins(5),
         }
     }
 }
@@ -291,6 +312,7 @@ impl StorageConfig {
             return Err(format!("storage.start_hour {} is not an hour (0-23)", self.start_hour));
         }
         self.contention.validate()?;
+        self.heads.validate()?;
         if self.volumes > u16::MAX as u32 {
             return Err(format!("storage.volumes {} exceeds {}", self.volumes, u16::MAX));
         }
@@ -379,6 +401,10 @@ pub struct Storage {
     /// The clients' share of the disks' bandwidth at the busiest hour,
     /// per-mille (this run's level).
     foreground_peak: u32,
+    /// The file server's heads and who serves whose aggregates.
+    heads: Heads,
+    /// The shelves are powered off (an operator's power cycle) until then.
+    powered_off_until: Option<Time>,
 }
 
 impl Storage {
@@ -421,6 +447,8 @@ impl Storage {
             clock: Time::ZERO,
             batches: Vec::new(),
             events: Events::default(),
+            heads: Heads::new(cfg.heads.clone()),
+            powered_off_until: None,
             cfg,
         }
     }
@@ -590,6 +618,9 @@ impl Storage {
                 each(Self::controller_name(shelf, c), if down { "failed" } else { "working" }.to_string());
             }
         }
+        if self.heads.count() > 1 || !self.heads.up(0) {
+            self.heads.states(&mut each);
+        }
         for (i, g) in self.groups.iter().enumerate() {
             let group = i as u32;
             let state = if g.destroyed {
@@ -611,7 +642,7 @@ impl Storage {
             let state = match (self.migrated[v as usize], self.unreadable(v), self.volume_online(v)) {
                 (true, _, _) => "online (migrated)".to_string(),
                 (false, Some(why), _) => format!("offline: {why}"),
-                (false, None, false) => format!("offline: {} waits for its rebuild", Self::group_name(self.group_of(v))),
+                (false, None, false) => format!("offline: {}", self.offline_reason(v)),
                 (false, None, true) => match self.latency_multiplier_permille(v) {
                     1000 => "online".to_string(),
                     m => format!("online, {}.{:03}x slower", m / 1000, m % 1000),
@@ -620,6 +651,19 @@ impl Storage {
             each(Self::volume_name(v), state);
         }
     }
+    /// Why a readable volume is offline, in words.
+    fn offline_reason(&self, volume: u32) -> String {
+        let g = self.group_of(volume);
+        let head = self.heads.head_of_group(g);
+        if self.powered_off_until.is_some() {
+            "the shelves are being power-cycled".to_string()
+        } else if !self.heads.serving(head) {
+            format!("no head serves it ({} is {})", Heads::name(head), if self.heads.up(head) { "up" } else { "down" })
+        } else {
+            format!("{} waits for its rebuild", Self::group_name(g))
+        }
+    }
+
     /// Whether the volume is on the new storage (migrated).
     pub fn migrated(&self, volume: u32) -> bool {
         self.migrated[volume as usize]
@@ -674,7 +718,45 @@ impl Storage {
         }
         let g = self.group_of(volume);
         let grp = &self.groups[g as usize];
-        !grp.destroyed && self.shelf_reachable(self.shelf_of(g)) && (!grp.resync || self.cfg.online_during_rebuild)
+        !grp.destroyed
+            && self.shelf_reachable(self.shelf_of(g))
+            && (!grp.resync || self.cfg.online_during_rebuild)
+            && self.powered_off_until.is_none()
+            && self.heads.serving(self.heads.head_of_group(g))
+    }
+
+    /// The file server's heads.
+    pub fn heads(&self) -> &Heads {
+        &self.heads
+    }
+
+    /// Whether some head serves `head`'s own volumes now (it, or its
+    /// partner after a takeover).
+    pub fn head_serving(&self, head: u32) -> bool {
+        self.heads.serving(head)
+    }
+
+    /// Whether the shelves are powered off (a power cycle in progress).
+    pub fn powered_off(&self) -> bool {
+        self.powered_off_until.is_some()
+    }
+
+    /// Gives back, at `now`, the volumes a partner took over to their
+    /// repaired heads ([`Heads::giveback`]). Returns whether any giveback
+    /// started; refused while a taken-over head is still down.
+    pub fn giveback(&mut self, now: Time) -> Result<bool, String> {
+        self.advance(now);
+        self.heads.giveback(now)
+    }
+
+    /// Power-cycles every shelf at `now`: every volume is offline for
+    /// `power_cycle`, and a hung takeover completes after it. Returns
+    /// whether any takeover was released.
+    pub fn power_cycle(&mut self, now: Time) -> bool {
+        self.advance(now);
+        let on = now + self.cfg.power_cycle;
+        self.powered_off_until = Some(self.powered_off_until.map_or(on, |t| t.max(on)));
+        self.heads.power_cycle(on)
     }
 
     /// The volume's latency multiplier (per-mille; 1000 = normal).
@@ -698,7 +780,10 @@ impl Storage {
     /// they are latent until something else happens.
     pub fn apply(&mut self, fault: &ModelFault, now: Time) -> bool {
         self.advance(now);
-        let changed = self.apply_fault(fault);
+        let changed = match *fault {
+            ModelFault::HeadFail { head, takeover } => self.heads.fail(head, takeover, now),
+            _ => self.apply_fault(fault),
+        };
         self.check_migration();
         // A fault that changes the bandwidth acts at once, not at the hour.
         let slowed = self.evaluate_contention(now);
@@ -830,6 +915,7 @@ impl Storage {
         }
         changed |= self.cache_lost;
         self.cache_lost = false;
+        changed |= self.heads.repair(now);
         for g in &mut self.groups {
             if g.destroyed {
                 *g = Group { latent_found: g.latent_found, ..Group::default() };
@@ -1075,6 +1161,10 @@ impl Storage {
                 self.events.migrated.push(v);
             }
         }
+        if self.powered_off_until.is_some_and(|t| t <= now) {
+            self.powered_off_until = None;
+        }
+        self.heads.advance(now);
         self.advance_contention(now);
     }
 
@@ -1183,7 +1273,7 @@ impl Storage {
         let migration = self.batches.first().map(|b| b.0);
         // Contention is re-evaluated at each hour while it can matter.
         let contention = self.contention_possible().then(|| next_hour(self.perf_clock));
-        [rebuild, migration, contention].into_iter().flatten().min()
+        [rebuild, migration, contention, self.heads.next_event(), self.powered_off_until].into_iter().flatten().min()
     }
 
     /// Rebuilds pause while the filer is down: progress resumes from `now`.
@@ -1219,6 +1309,25 @@ mod tests {
 
     fn t(h: u64) -> Time {
         Time::from_hours(h)
+    }
+
+    #[test]
+    fn a_head_failure_takes_exactly_its_own_volumes_offline_and_a_power_cycle_all() {
+        let cfg = StorageConfig { heads: crate::heads::HeadsConfig::pair(), ..small() };
+        let mut s = Storage::new(cfg);
+        let fail = ModelFault::HeadFail { head: 1, takeover: crate::heads::Takeover::Fails };
+        assert!(s.apply(&fail, t(1)));
+        // head-b owns groups 2, 4, 6 (indices 1, 3, 5): volumes 2, 4, 6.
+        let online: Vec<bool> = (0..6).map(|v| s.volume_online(v)).collect();
+        assert_eq!(online, [true, false, true, false, true, false]);
+        assert!(s.unreadable(1).is_none(), "its data is intact, only unserved");
+        assert!(!s.power_cycle(t(2)), "nothing hung to release");
+        assert!((0..6).all(|v| !s.volume_online(v)));
+        assert_eq!(s.next_event_time(), Some(t(2) + Dur::mins(5)));
+        s.advance(t(2) + Dur::mins(5));
+        assert_eq!((0..6).filter(|v| s.volume_online(*v)).count(), 3);
+        assert!(s.replace_hardware(t(3)));
+        assert!((0..6).all(|v| s.volume_online(v)));
     }
 
     #[test]

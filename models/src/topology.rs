@@ -9,7 +9,7 @@
 //! cluster members, clustered only), `backup-mx` (with a backup
 //! MX only), `internet`, `clients`, `ops`.
 //! Components inside the filer are named `shelf-a/controller-b`, `shelf-a`,
-//! `group-3` (RAID groups, from 1).
+//! `group-3` (RAID groups, from 1), `head-a`, `head-b` (its heads).
 //!
 //! Every service has mail readers by default (`ClientsConfig::new`: 200
 //! users, 40% POP, 40% IMAP, 20% webmail, a check every 15 minutes), so that
@@ -27,6 +27,7 @@ use crate::calendar::WorkingHours;
 use crate::clients::{Clients, ClientsConfig};
 use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig, Witness};
 use crate::filer::{Filer, FilerConfig};
+use crate::heads::{Heads, Takeover};
 use crate::host::ClusterNode;
 use crate::ledger::EVENTUAL_DELIVERY;
 use crate::msg::{Action, FenceMode, ModelFault, Msg, StepId};
@@ -194,6 +195,12 @@ pub enum FaultKind {
     FenceBroken {
         /// How it behaves from now on (`Works` repairs it).
         mode: FenceMode,
+    },
+    /// A head of the file server (target `head-a`, `head-b`) fails; its
+    /// partner's takeover works, fails or hangs.
+    HeadFailure {
+        /// How the partner's takeover goes.
+        takeover: Takeover,
     },
 }
 
@@ -472,7 +479,20 @@ impl Topology {
                 }
                 model(id, "fence-broken", ModelFault::FenceBroken { mode: *mode })
             }
+            FaultKind::HeadFailure { takeover } => {
+                model(filer, "head-failure", ModelFault::HeadFail { head: self.head(t)?, takeover: *takeover })
+            }
         })
+    }
+
+    fn head(&self, t: &str) -> Result<u32, String> {
+        let heads = self.filer.storage.heads.heads;
+        let names: Vec<String> = (0..heads).map(Heads::name).collect();
+        names
+            .iter()
+            .position(|n| n == t)
+            .map(|h| h as u32)
+            .ok_or_else(|| format!("`{t}` is not a head of the file server (it has {heads}: {})", names.join(", ")))
     }
 
     fn expect_filer(&self, t: &str) -> Result<(), String> {
