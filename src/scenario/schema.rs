@@ -1,0 +1,154 @@
+//! The JSON Schema of scenario files (`mailsim schema`): the string enums
+//! of the names the loader accepts, and maps keyed by them.
+
+use super::*;
+
+/// A string schema allowing exactly `names`.
+fn names_schema(description: &str, names: &[&str]) -> Schema {
+    schemars::json_schema!({ "type": "string", "enum": names, "description": description })
+}
+
+/// Schema-only types (never values): a string from one of the lists the
+/// loader checks against, so that `mailsim schema` shows the same list. The
+/// fields stay `String`s for serde, so parsing and its errors do not change.
+macro_rules! name_list {
+    ($(#[$doc:meta])* $ty:ident, $description:literal, $names:expr) => {
+        $(#[$doc])*
+        pub(super) enum $ty {}
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let names: Vec<&str> = $names.iter().map(|n| &**n).collect();
+                names_schema($description, &names)
+            }
+        }
+    };
+}
+
+name_list!(
+    /// `FaultKind::NAMES`: what a scheduled fault can be.
+    FaultKindName,
+    "A scheduled fault's kind.",
+    FaultKind::NAMES
+);
+name_list!(
+    /// `RANDOM_FAULT_KINDS`: what a random fault process can inject.
+    RandomFaultKindName,
+    "A random fault process's kind.",
+    RANDOM_FAULT_KINDS
+);
+name_list!(
+    /// `STEP_ACTIONS`.
+    StepActionName,
+    "A recovery step's action.",
+    STEP_ACTIONS
+);
+name_list!(
+    /// `RETRY_PROFILES`.
+    RetryProfileName,
+    "A built-in retry profile.",
+    RETRY_PROFILES
+);
+name_list!(
+    /// `NoQuorumPolicy::NAMES`.
+    NoQuorumPolicyName,
+    "What a cluster partition without quorum does (Pacemaker no-quorum-policy): stop (stop its services), freeze (keep what runs, start nothing), ignore (carry on as if quorate).",
+    NoQuorumPolicy::NAMES
+);
+name_list!(
+    /// `InboundPolicy::NAMES`.
+    InboundPolicyName,
+    "What an MX answers new mail for a mailbox it knows is unavailable: accept-and-hold (250, queued at the MX), reject-4xx (450, the sender retries), reject-5xx (550, the sender bounces it at once).",
+    InboundPolicy::NAMES
+);
+name_list!(
+    /// `WEEKDAYS`.
+    WeekdayName,
+    "A day of the week.",
+    WEEKDAYS.map(|(name, _)| name)
+);
+name_list!(
+    /// `RECIPIENTS`.
+    RecipientsName,
+    "A recipient distribution.",
+    RECIPIENTS.map(|(name, _)| name)
+);
+name_list!(
+    /// The values of `recovery[].hours`.
+    WorkingHoursName,
+    "When operators work on a recovery step: always (around the clock) or business (working days, business hours).",
+    ["always", "business"]
+);
+name_list!(
+    /// `RebuildPriority::NAMES`.
+    RebuildPriorityName,
+    "How much bandwidth rebuilds take from clients under load (NetApp's raid.reconstruct.perf_impact).",
+    RebuildPriority::NAMES
+);
+name_list!(
+    /// `Metric::NAMES`.
+    MetricName,
+    "What a checkpoint measures.",
+    crate::checkpoints::Metric::NAMES
+);
+
+/// A map schema of `V` whose keys are `names`.
+fn keyed_by<V: JsonSchema>(g: &mut SchemaGenerator, names: &[&str]) -> Schema {
+    let mut schema = g.subschema_for::<BTreeMap<String, V>>();
+    schema.insert("propertyNames".into(), serde_json::json!({ "enum": names }));
+    schema
+}
+
+pub(super) fn weights_by_profile(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<u64>(g, &RETRY_PROFILES)
+}
+
+pub(super) fn weights_by_protocol(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<u64>(g, &PROTOCOLS)
+}
+
+pub(super) fn bounces_by_profile(g: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = RETRY_PROFILES.iter().copied().chain(["all"]).collect();
+    keyed_by::<Bounds<u64>>(g, &names)
+}
+
+pub(super) fn durations_by_service(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<Bounds<HumanDuration>>(g, &services())
+}
+
+pub(super) fn shares_by_service(g: &mut SchemaGenerator) -> Schema {
+    keyed_by::<Bounds<Share>>(g, &services())
+}
+
+/// Schema-only: `CheckpointEntry` with its `metric` one of `Metric::NAMES`.
+pub(super) enum CheckpointEntrySchema {}
+
+impl JsonSchema for CheckpointEntrySchema {
+    fn schema_name() -> Cow<'static, str> {
+        "CheckpointEntry".into()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::CheckpointEntrySchema").into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut schema = crate::checkpoints::CheckpointEntry::json_schema(g);
+        let metric = g.subschema_for::<MetricName>();
+        let property = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("metric"))
+            .and_then(serde_json::Value::as_object_mut)
+            .expect("CheckpointEntry has a `metric` property");
+        property.remove("type");
+        property.extend(metric.as_object().expect("a $ref schema is an object").clone());
+        schema
+    }
+}
+
+/// The JSON Schema of scenario files.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(ScenarioFile);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
