@@ -110,6 +110,11 @@ impl Clients {
         Clients { cfg, users: Vec::new() }
     }
 
+    /// Each user's mailbox and protocol (drawn when the node starts).
+    pub fn users(&self) -> impl Iterator<Item = (MailboxId, Proto)> + '_ {
+        self.users.iter().map(|u| (u.mailbox, u.proto))
+    }
+
     fn user_of(&self, mailbox: MailboxId, proto: Proto) -> Option<usize> {
         // Users are sorted by mailbox; a mailbox may have users of several protocols.
         let start = self.users.partition_point(|u| u.mailbox < mailbox);
@@ -203,7 +208,7 @@ impl Node<Msg, World> for Clients {
                         let refetch = changed && !info.temporary && proto != Proto::Webmail;
                         self.done(ctx, i, if info.temporary { Err(Reason::TemporaryStore) } else { Ok(()) });
                         if refetch {
-                            ledger::client_duplicates(ctx, info.count as u64);
+                            ledger::client_duplicates_by(ctx, proto, info.count as u64);
                         }
                     }
                     Err(e) => self.done(ctx, i, Err(reason(proto, e))),

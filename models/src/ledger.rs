@@ -102,6 +102,12 @@ pub struct Counts {
     pub duplicate_deliveries: u64,
     /// Mails POP/IMAP clients downloaded again because UIDLs changed.
     pub client_duplicates: u64,
+    /// `client_duplicates` of POP clients: mails downloaded again after
+    /// their UIDLs changed (leave-on-server users, RFC 1939 §7).
+    pub pop_redownloads: u64,
+    /// `client_duplicates` of IMAP clients: mails fetched again when their
+    /// cache was resynced after a UIDVALIDITY change (RFC 3501 §2.3.1.1).
+    pub imap_resyncs: u64,
 }
 
 /// Lost mails by the transition that lost them.
@@ -549,6 +555,17 @@ pub fn returned(ctx: C, id: MailId) {
 
 /// A mailbox copy of mail `id` was destroyed (storage data loss).
 pub fn mailbox_lost(ctx: C, id: MailId) {
+    mailbox_destroyed(ctx, id, "its only mailbox copy was destroyed with its volume");
+}
+
+/// The mailbox copy of mail `id` was damaged (corrupted or deleted) and no
+/// usable backup copy holds it (`backup.rs`): destroyed, like
+/// `mailbox_lost`, with that reason.
+pub fn mailbox_unrecoverable(ctx: C, id: MailId) {
+    mailbox_destroyed(ctx, id, "its mailbox copy was damaged and no usable backup holds it");
+}
+
+fn mailbox_destroyed(ctx: C, id: MailId, why: &str) {
     let n = ctx.world.rec(id).mailbox;
     let n = one_less(n, id, "destroyed in its mailbox", &ctx);
     let w = &mut *ctx.world;
@@ -561,7 +578,7 @@ pub fn mailbox_lost(ctx: C, id: MailId) {
             .unwrap_or_else(|| panic!("ledger: mail {id} destroyed in its mailbox while none is delivered"));
     }
     if w.nowhere(id) {
-        lose(ctx, id, Loss::MailboxDestroyed, "its only mailbox copy was destroyed with its volume");
+        lose(ctx, id, Loss::MailboxDestroyed, why);
     }
 }
 
@@ -655,6 +672,17 @@ pub fn node_down(world: &mut World, node: NodeId) {
 /// A POP/IMAP client downloaded `n` mails again (UIDLs changed).
 pub fn client_duplicates(ctx: C, n: u64) {
     ctx.world.counts.client_duplicates += n;
+}
+
+/// A client of `proto` downloaded `n` mails again (UIDLs or UIDVALIDITY
+/// changed): counted in `client_duplicates` and per protocol.
+pub fn client_duplicates_by(ctx: C, proto: crate::msg::Proto, n: u64) {
+    client_duplicates(ctx, n);
+    match proto {
+        crate::msg::Proto::Pop => ctx.world.counts.pop_redownloads += n,
+        crate::msg::Proto::Imap => ctx.world.counts.imap_resyncs += n,
+        crate::msg::Proto::Webmail => {}
+    }
 }
 
 /// The number of mailboxes unavailable changed.

@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod availability;
+pub mod backup;
 pub mod calendar;
 pub mod clients;
 pub mod cluster;

@@ -282,6 +282,26 @@ pub enum Action {
     /// Power-cycle the file server's shelves: every volume is offline for
     /// the power cycle; a hung takeover completes after it.
     PowerCycle,
+    /// Restore damaged mailboxes from a backup set's newest usable copy
+    /// (`backup.rs`): all or nothing, after the set's restore time. Fails,
+    /// restoring nothing, if the set is corrupt or lacks a copy of a
+    /// mailbox to restore. Mail the copy lacks is lost.
+    Restore {
+        /// The backup set, by index in `FilerConfig::backups`.
+        set: u32,
+        /// The volumes whose damaged mailboxes are restored (model indices);
+        /// empty: every damaged mailbox.
+        volumes: Vec<u32>,
+        /// The restore keeps the mailboxes' UIDLs and UIDVALIDITY (a
+        /// dsync-style backup); false: clients see new identifiers.
+        preserve_uids: bool,
+    },
+    /// Recreate the damaged mailboxes empty, giving up on their data: their
+    /// mail is lost and their identifiers change.
+    RecreateAccounts {
+        /// The volumes whose damaged mailboxes are recreated; empty: all.
+        volumes: Vec<u32>,
+    },
 }
 
 impl Action {
@@ -302,6 +322,8 @@ impl Action {
             Action::Unstandby => "unstandby",
             Action::Giveback => "giveback",
             Action::PowerCycle => "power-cycle",
+            Action::Restore { .. } => "restore",
+            Action::RecreateAccounts { .. } => "recreate-accounts",
         }
     }
 }
@@ -358,6 +380,30 @@ pub enum ModelFault {
         head: u32,
         /// Whether the partner's takeover works, fails or hangs.
         takeover: crate::heads::Takeover,
+    },
+    /// Stored data is corrupted (a faulty software update, a bad firmware):
+    /// the mailboxes hit can be neither read nor written until restored
+    /// (`backup.rs`). Their snapshots survive.
+    DataCorruption {
+        /// The volumes hit (model indices); empty: every volume.
+        volumes: Vec<u32>,
+        /// The share of their mailboxes hit, per million (drawn per seed).
+        share_ppm: u32,
+    },
+    /// Stored data is destroyed: a share of the mailboxes deleted (their
+    /// snapshots survive) or, with the whole share, the volumes themselves
+    /// (their snapshots go with them).
+    DataLoss {
+        /// The volumes hit (model indices); empty: every volume.
+        volumes: Vec<u32>,
+        /// The share of their mailboxes hit, per million (drawn per seed).
+        share_ppm: u32,
+    },
+    /// A backup set's copies are unusable, those taken and those to come
+    /// (a backup job failing silently, unreadable media).
+    BackupCorrupt {
+        /// The backup set, by index in `FilerConfig::backups`.
+        set: u32,
     },
     /// A fencing device starts failing in the given way.
     FenceBroken {

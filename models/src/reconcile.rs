@@ -10,7 +10,8 @@
 //! actually is when the run ends:
 //! - in a mailbox or a temporary store: the file servers' durable mailstores
 //!   (a RAID group's loss whose bookkeeping write is still in flight counts
-//!   as done: the data is gone the moment the group is);
+//!   as done: the data is gone the moment the group is; so does the removal
+//!   of mail a damaged mailbox lost, `backup.rs`);
 //! - queued: the MTAs' durable queues;
 //! - held: the senders' mails not yet accepted nor given up;
 //! - returned: the MTAs' own durable record of the mails they returned with
@@ -112,10 +113,22 @@ pub fn reconcile(sim: &Sim<Msg, World>) -> Reconciliation {
                     _ => Vec::new(),
                 })
                 .collect();
+            // Mails whose removal from a damaged mailbox (`backup.rs`) is
+            // decided but not yet written down: gone, as above.
+            let mut dropped: Vec<MailId> = disk
+                .pending()
+                .flat_map(|op| match op {
+                    Op::Drop { mails, .. } => mails.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            dropped.sort_unstable();
             for mb in 0..st.mailboxes() {
                 if !lost_volumes.contains(&st.volume_of(mb)) {
                     for &m in st.mailbox(mb) {
-                        extra_copies += u64::from(places.mark(m, MAILBOX));
+                        if dropped.binary_search(&m).is_err() {
+                            extra_copies += u64::from(places.mark(m, MAILBOX));
+                        }
                     }
                 }
             }

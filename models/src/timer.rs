@@ -81,6 +81,13 @@ pub enum StoreTimer {
     HangEnd,
     /// The lock manager's grace period ends.
     GraceEnd,
+    /// Backup set `set` takes its next copy.
+    Backup {
+        /// The set, by index in `FilerConfig::backups`.
+        set: u32,
+    },
+    /// The running restore is done.
+    RestoreDone,
 }
 
 /// Monitoring's and the operators' timers.
@@ -156,6 +163,8 @@ impl Timer {
             Timer::Store(StoreTimer::Storage) => pack(4, 0, 1),
             Timer::Store(StoreTimer::HangEnd) => pack(4, 0, 2),
             Timer::Store(StoreTimer::GraceEnd) => pack(4, 0, 3),
+            Timer::Store(StoreTimer::RestoreDone) => pack(4, 0, 4),
+            Timer::Store(StoreTimer::Backup { set }) => pack(4, 1, set as u64),
             Timer::Ops(OpsTimer::Check { target }) => pack(5, 1, target as u64),
             Timer::Ops(OpsTimer::Respond) => pack(5, 3, 0),
             Timer::Ops(OpsTimer::Notice) => pack(5, 4, 0),
@@ -193,6 +202,8 @@ impl Timer {
             (4, 0) if arg == 1 => Timer::Store(StoreTimer::Storage),
             (4, 0) if arg == 2 => Timer::Store(StoreTimer::HangEnd),
             (4, 0) if arg == 3 => Timer::Store(StoreTimer::GraceEnd),
+            (4, 0) if arg == 4 => Timer::Store(StoreTimer::RestoreDone),
+            (4, 1) => Timer::Store(StoreTimer::Backup { set: arg as u32 }),
             (5, 1) => Timer::Ops(OpsTimer::Check { target: arg as usize }),
             (5, 3) if arg == 0 => Timer::Ops(OpsTimer::Respond),
             (5, 4) if arg == 0 => Timer::Ops(OpsTimer::Notice),
@@ -247,6 +258,9 @@ mod tests {
         vec![
             Timer::Mta(MtaTimer::Deadline),
             Timer::Mta(MtaTimer::Depth),
+            Timer::Store(StoreTimer::RestoreDone),
+            Timer::Store(StoreTimer::Backup { set: 0 }),
+            Timer::Store(StoreTimer::Backup { set: 3 }),
             Timer::Cluster(ClusterTimer::Tick),
             Timer::Cluster(ClusterTimer::Join),
             Timer::Cluster(ClusterTimer::FenceTimeout { request: 0 }),

@@ -202,6 +202,23 @@ pub enum FaultKind {
         /// How the partner's takeover goes.
         takeover: Takeover,
     },
+    /// Stored data is corrupted (target `volume-1`, or `filer` for every
+    /// volume): `share_ppm` of the mailboxes there are damaged until
+    /// restored or recreated (`backup.rs`); their snapshots survive.
+    DataCorruption {
+        /// The share of the target's mailboxes hit, per million.
+        share_ppm: u32,
+    },
+    /// Stored data is destroyed (target `volume-1` or `filer`): a share of
+    /// the mailboxes deleted, or with the whole share the volume itself and
+    /// its snapshots.
+    DataLoss {
+        /// The share of the target's mailboxes hit, per million.
+        share_ppm: u32,
+    },
+    /// A backup set (target: its name) is corrupt: none of its copies can
+    /// be restored.
+    BackupCorrupt,
 }
 
 impl FaultKind {
@@ -472,6 +489,15 @@ impl Topology {
                 model(filer, "hang", ModelFault::Hang { for_: *for_ })
             }
             FaultKind::Latency { .. } => unreachable!("resolved by resolve_fault"),
+            FaultKind::DataCorruption { share_ppm } => {
+                let volumes = self.volumes(t)?;
+                model(filer, "data-corruption", ModelFault::DataCorruption { volumes, share_ppm: *share_ppm })
+            }
+            FaultKind::DataLoss { share_ppm } => {
+                let volumes = self.volumes(t)?;
+                model(filer, "data-loss", ModelFault::DataLoss { volumes, share_ppm: *share_ppm })
+            }
+            FaultKind::BackupCorrupt => model(filer, "backup-corrupt", ModelFault::BackupCorrupt { set: self.backup_set(t)? }),
             FaultKind::FenceBroken { mode } => {
                 let id = self.need(t)?;
                 if !t.contains("/fence-") {
@@ -493,6 +519,34 @@ impl Topology {
             .position(|n| n == t)
             .map(|h| h as u32)
             .ok_or_else(|| format!("`{t}` is not a head of the file server (it has {heads}: {})", names.join(", ")))
+    }
+
+    /// The volumes a data fault hits: `volume-N` (from 1), or every volume
+    /// for `filer` (an empty list).
+    fn volumes(&self, t: &str) -> Result<Vec<u32>, String> {
+        if t == "filer" || t == "storage" {
+            return Ok(Vec::new());
+        }
+        let n: u32 = t
+            .strip_prefix("volume-")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("`{t}` is not a volume (they are named `volume-1` …; `filer` for every volume)"))?;
+        if n == 0 || n > self.filer.storage.volumes {
+            return Err(format!("`{t}`: the storage has {} volumes (volume-1 …)", self.filer.storage.volumes));
+        }
+        Ok(vec![n - 1])
+    }
+
+    /// A backup set, by name: its index in `FilerConfig::backups`.
+    pub fn backup_set(&self, name: &str) -> Result<u32, String> {
+        let names: Vec<&str> = self.filer.backups.iter().map(|b| b.name.as_str()).collect();
+        names.iter().position(|n| *n == name).map(|i| i as u32).ok_or_else(|| {
+            if names.is_empty() {
+                format!("`{name}`: the topology has no backup sets")
+            } else {
+                format!("`{name}` is not a backup set (they are: {})", names.join(", "))
+            }
+        })
     }
 
     fn expect_filer(&self, t: &str) -> Result<(), String> {
