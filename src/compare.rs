@@ -41,11 +41,12 @@ use std::process::ExitCode;
 use mailsim_sim::Stream;
 use serde::Serialize;
 
+use crate::junit::{junit_xml, JunitCase, JunitSuite};
 use crate::note;
 use crate::pool::{cores, map_jobs};
 use crate::run::{run, RunResult};
 use crate::scenario::Scenario;
-use crate::sweep::{junit_xml, JunitCase, JunitSuite, Rate};
+use crate::sweep::Rate;
 
 /// `mailsim compare A.toml B.toml --seeds 0..200`
 #[derive(clap::Args, Clone, Debug)]

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mailsim::junit::{junit_xml, JunitCase, JunitSuite};
 use mailsim::note;
 use mailsim::output::stdout_line;
 use mailsim::pool::{cores, map_jobs};
 use mailsim::run::{run, run_with, Figures};
 use mailsim::scenario::{schema, Scenario};
-use mailsim::sweep::{junit_xml, rate_checks, JunitCase, JunitSuite, RateFlag};
+use mailsim::sweep::{rate_checks, RateFlag};
 use mailsim::units::{HumanDuration, Share};
 use mailsim_sim::TraceMode;
 

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use mailsim::compare::{compare, compare_runs, comparison_junit, Change, METRICS};
+use mailsim::junit::junit_xml;
 use mailsim::scenario::Scenario;
-use mailsim::sweep::junit_xml;
 
 fn load(name: &str) -> Scenario {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);

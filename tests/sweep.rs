@@ -8,9 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use mailsim::junit::{junit_xml, JunitCase, JunitSuite};
 use mailsim::sweep::{
-    junit_xml, merge_dirs, parse_seeds, resolve_shard, scenario_hash, summarize, summary_junit, sweep, JunitCase, JunitSuite, Record,
-    Results, Shard, Summary, SweepConfig, SweepError, MANIFEST_FILE, RUNS_FILE, SWEEP_SEEDS_MAX,
+    merge_dirs, parse_seeds, resolve_shard, scenario_hash, summarize, summary_junit, sweep, Record, Results, Shard, Summary, SweepConfig,
+    SweepError, MANIFEST_FILE, RUNS_FILE, SWEEP_SEEDS_MAX,
 };
 
 const SEEDS: std::ops::Range<u64> = 0..12;
@@ -643,7 +644,7 @@ fn junit_class_names_survive_edits_and_suites_carry_their_time() {
     let mut suites = summary_junit(&s);
     let sc = &s.scenarios[0];
     assert!(suites[0].cases.iter().all(|c| c.classname == sc.scenario), "{:?}", suites[0].cases);
-    assert!(suites[0].properties.iter().any(|(k, v)| k.contains(&sc.scenario) && *v == sc.file_hash), "{:?}", suites[0].properties);
+    assert!(suites[0].properties.iter().any(|p| p.name.contains(&sc.scenario) && p.value == sc.file_hash), "{:?}", suites[0].properties);
     suites[0].time_s = Some(1.5);
     let xml = junit_xml(&suites);
     assert!(xml.contains("time=\"1.5"), "{xml}");

@@ -91,6 +91,7 @@
 
 #![warn(missing_docs)]
 
+mod agenda;
 mod determinism;
 mod fault;
 pub mod log;

@@ -57,7 +57,8 @@
 //!
 //! `seeds` (ranges, shards, the seed limit), `record` (one run as stored),
 //! `store` (the directory: manifest, atomic files, loading, merging),
-//! `summary`, `junit`, `runner` (the sweep) and `cli` (the two commands).
+//! `summary`, `junit` (the summary's JUnit test cases; the XML writer is
+//! `crate::junit`), `runner` (the sweep) and `cli` (the two commands).
 //! Everything public is re-exported here, as `mailsim::sweep::*`.
 
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ mod store;
 mod summary;
 
 pub use cli::{merge_cmd, sweep_cmd, MergeArgs, SweepArgs};
-pub use junit::{junit_xml, summary_junit, JunitCase, JunitFailure, JunitSuite};
+pub use junit::summary_junit;
 pub use record::{record, record_checksum, repro_command, scenario_hash, stable_hash, FaultFlags, Key, ProcessFlags, RateFlag, Record};
 pub use runner::{progress_wanted, sweep, SweepConfig, SweepOutcome};
 pub use seeds::{

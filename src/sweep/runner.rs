@@ -110,6 +110,37 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     if cfg.files.is_empty() {
         return Err(SweepError::Usage("no scenario files given".into()));
     }
+    let scenarios = load_scenarios(cfg)?;
+    let dir = cfg.out.as_path();
+    let mut results = open_dir(dir, cfg.resume)?;
+    let mut mine = declare_runs(&mut results, &scenarios, cfg, dir)?;
+    let plan = JobPlan::new(cfg, &scenarios, &results);
+    let threads = usize::try_from(plan.to_run).unwrap_or(usize::MAX).clamp(1, cfg.threads.max(1));
+    let Ran { records: new_records, names } = run_planned(cfg, &scenarios, &plan, threads)?;
+
+    let ran = new_records.len() as u64;
+    for r in new_records {
+        results.add(r, dir)?;
+    }
+    for (m, n) in mine.iter_mut().zip(&names) {
+        let known = results.manifest.iter().filter(|x| (&x.scenario, &x.file_hash) == (&m.scenario, &m.file_hash));
+        m.expectations = n.get().cloned().or_else(|| known.map(|x| x.expectations.clone()).find(|e| !e.is_empty())).unwrap_or_default();
+    }
+    results.manifest.extend(mine.iter().cloned());
+    results.manifest = dedupe_manifest(std::mem::take(&mut results.manifest));
+    results.write_dir(dir)?;
+
+    let wanted = |r: &Record| {
+        scenarios.iter().any(|l| l.scenario.name() == r.scenario && l.hash == r.file_hash && l.seeds.contains(&r.seed))
+            && cfg.shard.contains(r.seed)
+    };
+    let summary = summarize_shards(results.records.values().filter(|r| wanted(r)), &mine, &results.warnings);
+    Ok(SweepOutcome { ran, skipped: plan.skipped, elapsed: started.elapsed(), threads, summary })
+}
+
+/// The sweep's scenario files, loaded, each with the seeds it runs; a file
+/// given twice counts once, two files declaring one scenario are an error.
+fn load_scenarios(cfg: &SweepConfig) -> Result<Vec<Loaded>, SweepError> {
     let mut scenarios: Vec<Loaded> = Vec::new();
     for path in &cfg.files {
         let scenario = Scenario::load(path)?;
@@ -136,15 +167,19 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
         }
         scenarios.push(Loaded { file: path.display().to_string(), hash, seeds, scenario });
     }
+    Ok(scenarios)
+}
 
-    let dir = cfg.out.as_path();
+/// The result directory, created, without the batches a killed sweep left
+/// half written, emptied unless resuming, and loaded.
+fn open_dir(dir: &Path, resume: bool) -> Result<Results, SweepError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let (files, temps) = dir_files(dir)?;
     for t in &temps {
         // A batch a killed sweep had not renamed yet: its runs are rerun.
         std::fs::remove_file(t).map_err(io_err(t))?;
     }
-    if !cfg.resume {
+    if !resume {
         for f in &files {
             std::fs::remove_file(f).map_err(io_err(f))?;
         }
@@ -155,10 +190,15 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     }
     let mut results = Results::default();
     results.load_dir(dir)?;
+    Ok(results)
+}
 
-    // Written before any run, so a merge sees the seeds a killed shard never
-    // reached; the expectation names are added from the first run's verdicts.
-    let mut mine: Vec<ManifestEntry> = scenarios
+/// This sweep's manifest entries, written before any run, so a merge sees
+/// the seeds a killed shard never reached (the expectation names are added
+/// from the first run's verdicts); and a warning per scenario whose
+/// recorded runs come from another version of its file.
+fn declare_runs(results: &mut Results, scenarios: &[Loaded], cfg: &SweepConfig, dir: &Path) -> Result<Vec<ManifestEntry>, SweepError> {
+    let mine: Vec<ManifestEntry> = scenarios
         .iter()
         .map(|l| ManifestEntry {
             scenario: l.scenario.name().to_string(),
@@ -174,7 +214,7 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     results.manifest = dedupe_manifest(std::mem::take(&mut results.manifest));
     write_manifest(dir, results.manifest.clone())?;
 
-    for l in &scenarios {
+    for l in scenarios {
         let stale = results.records.values().filter(|r| r.scenario == l.scenario.name() && r.file_hash != l.hash).count();
         if stale > 0 {
             results.warnings.push(format!(
@@ -184,55 +224,102 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
             ));
         }
     }
+    Ok(mine)
+}
 
-    // Job j is seed number j / S of the shard for scenario j % S: scenarios
-    // interleave, so a partial sweep covers all of them, and no job list is
-    // built (a range of 10^9 seeds costs nothing until it runs).
-    let seeds_min = scenarios.iter().map(|l| l.seeds.start).min().unwrap_or(0);
-    let seeds_max = scenarios.iter().map(|l| l.seeds.end).max().unwrap_or(0);
-    let first_seed = cfg.shard.first(&(seeds_min..seeds_max));
-    let jobs_total = cfg.shard.count_in(&(seeds_min..seeds_max)).saturating_mul(scenarios.len() as u64);
-    let done: BTreeSet<(usize, u64)> = scenarios
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            results
-                .records
-                .values()
-                .filter(move |r| r.scenario == l.scenario.name() && r.file_hash == l.hash && l.seeds.contains(&r.seed))
-                .filter(|r| cfg.shard.contains(r.seed))
-                .map(move |r| (i, r.seed))
-        })
-        .collect();
-    let skipped = done.len() as u64;
-    let wanted_total: u64 = scenarios.iter().map(|l| cfg.shard.count_in(&l.seeds)).sum();
-    let to_run = wanted_total - skipped;
-    let job = |j: u64| -> Option<(usize, u64)> {
-        let n = scenarios.len() as u64;
+/// Which runs the sweep makes. Job j is seed number j / S of the shard for
+/// scenario j % S: scenarios interleave, so a partial sweep covers all of
+/// them, and no job list is built (a range of 10^9 seeds costs nothing
+/// until it runs).
+struct JobPlan {
+    scenarios: u64,
+    /// Seeds per scenario, as ranges.
+    seeds: Vec<Range<u64>>,
+    shard_count: u64,
+    first_seed: u64,
+    jobs_total: u64,
+    /// (scenario index, seed) recorded already.
+    done: BTreeSet<(usize, u64)>,
+    skipped: u64,
+    to_run: u64,
+}
+
+impl JobPlan {
+    fn new(cfg: &SweepConfig, scenarios: &[Loaded], results: &Results) -> JobPlan {
+        let seeds_min = scenarios.iter().map(|l| l.seeds.start).min().unwrap_or(0);
+        let seeds_max = scenarios.iter().map(|l| l.seeds.end).max().unwrap_or(0);
+        let first_seed = cfg.shard.first(&(seeds_min..seeds_max));
+        let jobs_total = cfg.shard.count_in(&(seeds_min..seeds_max)).saturating_mul(scenarios.len() as u64);
+        let done: BTreeSet<(usize, u64)> = scenarios
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                results
+                    .records
+                    .values()
+                    .filter(move |r| r.scenario == l.scenario.name() && r.file_hash == l.hash && l.seeds.contains(&r.seed))
+                    .filter(|r| cfg.shard.contains(r.seed))
+                    .map(move |r| (i, r.seed))
+            })
+            .collect();
+        let skipped = done.len() as u64;
+        let wanted_total: u64 = scenarios.iter().map(|l| cfg.shard.count_in(&l.seeds)).sum();
+        JobPlan {
+            scenarios: scenarios.len() as u64,
+            seeds: scenarios.iter().map(|l| l.seeds.clone()).collect(),
+            shard_count: cfg.shard.count,
+            first_seed,
+            jobs_total,
+            done,
+            skipped,
+            to_run: wanted_total - skipped,
+        }
+    }
+
+    /// Job `j`'s (scenario index, seed), or `None` if it is out of range or
+    /// recorded already.
+    fn job(&self, j: u64) -> Option<(usize, u64)> {
+        let n = self.scenarios;
         let i = (j % n) as usize;
-        let seed = first_seed.checked_add((j / n).checked_mul(cfg.shard.count)?)?;
-        (scenarios[i].seeds.contains(&seed) && !done.contains(&(i, seed))).then_some((i, seed))
-    };
+        let seed = self.first_seed.checked_add((j / n).checked_mul(self.shard_count)?)?;
+        (self.seeds[i].contains(&seed) && !self.done.contains(&(i, seed))).then_some((i, seed))
+    }
+}
 
-    let threads = usize::try_from(to_run).unwrap_or(usize::MAX).clamp(1, cfg.threads.max(1));
-    let bar = if cfg.progress {
-        let pb = indicatif::ProgressBar::new(to_run);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs, {msg}, eta {eta}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+/// A progress bar over `to_run` runs, or a hidden one.
+fn progress_bar(shown: bool, to_run: u64) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(to_run);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs, {msg}, eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// What `run_planned` ran.
+struct Ran {
+    /// The new records, in the order they finished.
+    records: Vec<Record>,
+    /// Per scenario, its expectation names, set by its first run (if any ran).
+    names: Vec<OnceLock<Vec<String>>>,
+}
+
+/// Runs the plan's jobs on `threads` threads, writing batches as they
+/// finish.
+fn run_planned(cfg: &SweepConfig, scenarios: &[Loaded], plan: &JobPlan, threads: usize) -> Result<Ran, SweepError> {
+    let to_run = plan.to_run;
+    let bar = progress_bar(cfg.progress, to_run);
     let names: Vec<OnceLock<Vec<String>>> = scenarios.iter().map(|_| OnceLock::new()).collect();
     let stamp = format!(
         "{}-{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()),
         std::process::id()
     );
-    let mut writer = BatchWriter { dir, stamp, batches: 0, pending: Vec::new(), since: Instant::now() };
+    let mut writer = BatchWriter { dir: cfg.out.as_path(), stamp, batches: 0, pending: Vec::new(), since: Instant::now() };
     let mut new_records: Vec<Record> = Vec::new();
     let runs_started = Instant::now();
     let mut failed = 0u64;
@@ -240,11 +327,11 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     let mut written: Result<(), SweepError> = Ok(());
     let tick = (cfg.flush_interval / 4).max(Duration::from_millis(10));
     run_jobs(
-        jobs_total,
+        plan.jobs_total,
         threads,
         Some(tick),
         |j| {
-            let (i, seed) = job(j)?;
+            let (i, seed) = plan.job(j)?;
             let l = &scenarios[i];
             let r = run(&l.scenario, seed);
             names[i].get_or_init(|| r.verdicts.iter().map(|v| v.name.clone()).collect());
@@ -281,23 +368,5 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepOutcome, SweepError> {
     }
     bar.finish_and_clear();
     written?;
-
-    let ran = new_records.len() as u64;
-    for r in new_records {
-        results.add(r, dir)?;
-    }
-    for (m, n) in mine.iter_mut().zip(&names) {
-        let known = results.manifest.iter().filter(|x| (&x.scenario, &x.file_hash) == (&m.scenario, &m.file_hash));
-        m.expectations = n.get().cloned().or_else(|| known.map(|x| x.expectations.clone()).find(|e| !e.is_empty())).unwrap_or_default();
-    }
-    results.manifest.extend(mine.iter().cloned());
-    results.manifest = dedupe_manifest(std::mem::take(&mut results.manifest));
-    results.write_dir(dir)?;
-
-    let wanted = |r: &Record| {
-        scenarios.iter().any(|l| l.scenario.name() == r.scenario && l.hash == r.file_hash && l.seeds.contains(&r.seed))
-            && cfg.shard.contains(r.seed)
-    };
-    let summary = summarize_shards(results.records.values().filter(|r| wanted(r)), &mine, &results.warnings);
-    Ok(SweepOutcome { ran, skipped, elapsed: started.elapsed(), threads, summary })
+    Ok(Ran { records: new_records, names })
 }
