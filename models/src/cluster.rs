@@ -41,6 +41,16 @@
 //!   partition runs, `freeze` keeps running what runs but starts and
 //!   recovers nothing, `ignore` carries on as if quorate (Pacemaker
 //!   Explained, "Cluster Options": `no-quorum-policy`).
+//! - A failed local device (`Agent::set_failed`, a `local-device-failure`
+//!   of the machine's queue disk): the member can no longer run the
+//!   services and says so in its status. If it ran them, their stop fails
+//!   with the device, so the coordinator treats it as UNCLEAN: fence, then
+//!   fail over to a member that can run them (Pacemaker fences a node
+//!   whose resource stop failed: `on-fail` defaults to `fence` for stop
+//!   when STONITH is enabled; Pacemaker Explained, "Resource Operations").
+//!   A failed member is no candidate for the services or the coordinator
+//!   role until its device is replaced. With no other member able to run
+//!   them, the services stay down until the repair.
 //! - Planned maintenance: `Action::Standby` puts a member in standby
 //!   (`pcs node standby`, `crm node standby`): it may host no resource, so
 //!   it stops the services cleanly and the coordinator starts them on
@@ -94,6 +104,9 @@ const JOINED: u64 = 1;
 const RUNNING: u64 = crate::ops::SERVING;
 /// In standby (planned maintenance): may host no resource.
 const STANDBY: u64 = 4;
+/// A local device the services need has failed here: the services cannot
+/// run here, and, if they did, their stop failed.
+const FAILED: u64 = 8;
 
 /// What a partition without quorum does with its resources (Pacemaker
 /// `no-quorum-policy`).
@@ -251,6 +264,8 @@ struct Member {
     runs: bool,
     /// Its last heartbeat said it is in standby.
     standby: bool,
+    /// Its last heartbeat said a device the services need failed there.
+    failed: bool,
 }
 
 /// A fencing operation in progress at the coordinator.
@@ -300,6 +315,8 @@ pub struct Agent {
     witness_up: Vec<bool>,
     /// This member is in standby (planned maintenance).
     standby: bool,
+    /// A local device the services need failed on this member.
+    failed: bool,
     /// Its counters.
     pub stats: AgentStats,
 }
@@ -322,6 +339,7 @@ impl Agent {
             next_request: 0,
             witness_up: Vec::new(),
             standby: false,
+            failed: false,
             stats: AgentStats::default(),
         }
     }
@@ -362,7 +380,28 @@ impl Agent {
         if !self.joined {
             return None;
         }
-        self.members.iter().position(|m| m.state == MemberState::Up && m.joined)
+        self.members.iter().position(|m| m.state == MemberState::Up && m.joined && !m.failed)
+    }
+
+    /// A local device the services need fails on this machine (`true`) or
+    /// is replaced (`false`). A failed member cannot run the services, so
+    /// it is no candidate for them nor the coordinator; if it runs them,
+    /// their stop fails too (their data is on the failed device), so the
+    /// coordinator must fence it before starting them elsewhere: Pacemaker
+    /// fences a node whose resource stop failed (`on-fail=fence`, the
+    /// default for stop with STONITH enabled). A replaced device makes the
+    /// member eligible again (`pcs resource cleanup`); the services stay
+    /// where they run.
+    pub fn set_failed(&mut self, failed: bool, ctx: C) {
+        if self.failed == failed {
+            return;
+        }
+        self.failed = failed;
+        if let Some(m) = self.members.get_mut(self.me) {
+            m.failed = failed;
+        }
+        self.publish(ctx);
+        self.act(ctx);
     }
 
     /// Handles one input; `Node::handle` and `host::ClusterNode` call this.
@@ -451,7 +490,15 @@ impl Agent {
             .cfg
             .members
             .iter()
-            .map(|&id| Member { id, state: MemberState::Up, last_heard: now, joined: formation, runs: false, standby: false })
+            .map(|&id| Member {
+                id,
+                state: MemberState::Up,
+                last_heard: now,
+                joined: formation,
+                runs: false,
+                standby: false,
+                failed: false,
+            })
             .collect();
         self.joined = formation;
         self.members[self.me].joined = formation;
@@ -497,7 +544,10 @@ impl Agent {
     }
 
     fn status(&self) -> u64 {
-        (u64::from(self.joined) * JOINED) | (u64::from(self.runs) * RUNNING) | (u64::from(self.standby) * STANDBY)
+        (u64::from(self.joined) * JOINED)
+            | (u64::from(self.runs) * RUNNING)
+            | (u64::from(self.standby) * STANDBY)
+            | (u64::from(self.failed) * FAILED)
     }
 
     /// Tells the failure monitor this agent's status (monitoring reads it
@@ -612,12 +662,26 @@ impl Agent {
         let Some(i) = self.index(peer) else { return };
         let joining = status & JOINED == 0;
         let runs = status & RUNNING != 0;
+        let failed = status & FAILED != 0;
+        let owns = self.owner == Some(peer);
         let m = &mut self.members[i];
         m.last_heard = ctx.now();
         m.joined = !joining;
         m.runs = runs;
         let standby_changed = m.standby != (status & STANDBY != 0);
         m.standby = status & STANDBY != 0;
+        let failed_changed = m.failed != failed;
+        m.failed = failed;
+        if failed && (runs || owns) {
+            // Its services failed with their device and cannot be stopped:
+            // UNCLEAN until fenced (see `set_failed`).
+            if m.state == MemberState::Up {
+                m.state = MemberState::Unclean;
+                m.joined = false;
+            }
+            self.act(ctx);
+            return;
+        }
         let came_back = m.state != MemberState::Up;
         if came_back {
             // A node that was never fenced came back (the partition
@@ -631,7 +695,7 @@ impl Agent {
         if !self.is_coordinator() {
             return;
         }
-        let mut decide = came_back || standby_changed;
+        let mut decide = came_back || standby_changed || failed_changed;
         if joining && self.owner == Some(peer) {
             // The owner rebooted without being fenced: whatever it ran
             // died with it, so the services must be placed again.
@@ -694,6 +758,11 @@ impl Agent {
         up * 2 > votes
     }
 
+    /// Whether a local device the services need failed on this member.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// Whether this member is in standby.
     pub fn in_standby(&self) -> bool {
         self.standby
@@ -714,7 +783,7 @@ impl Agent {
 
     /// The services' owner is a member believed up and not in standby.
     fn owner_up(&self) -> bool {
-        self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up && !m.standby))
+        self.owner.is_some_and(|o| self.members.iter().any(|m| m.id == o && m.state == MemberState::Up && !m.standby && !m.failed))
     }
 
     /// The coordinator's decisions: fence UNCLEAN members, then place the
@@ -798,7 +867,9 @@ impl Agent {
     /// Starts the services on the first live member (this coordinator, as
     /// members are sorted) and tells the vip and the other members.
     fn failover(&mut self, ctx: C) {
-        let Some(survivor) = self.members.iter().find(|m| m.state == MemberState::Up && !m.standby).map(|m| m.id) else { return };
+        let Some(survivor) = self.members.iter().find(|m| m.state == MemberState::Up && !m.standby && !m.failed).map(|m| m.id) else {
+            return;
+        };
         let old = self.owner;
         self.owner = Some(survivor);
         self.stats.failovers += u32::from(old.is_some());

@@ -1251,7 +1251,7 @@ impl Filer {
                     self.write(ctx, disk, Op::BreakBackup { set }, Pending::Settle);
                 }
             }
-            ModelFault::FenceBroken { .. } => {}
+            ModelFault::FenceBroken { .. } | ModelFault::LocalDeviceFail { .. } => {}
         }
     }
 

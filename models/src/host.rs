@@ -10,6 +10,10 @@
 //! accept mail (`set_accepting`), so a machine that does not hold the mail
 //! services answers SMTP with a temporary failure, and a probe of it fails.
 //!
+//! A failed local device of the MTA (its queue disk, `local-device-failure`)
+//! is the agent's news as well: the machine can no longer run the mail
+//! services, and the cluster fails them over (`Agent::set_failed`).
+//!
 //! Mailbox accesses (POP, IMAP, webmail) reach the machine through the vip
 //! when clients are pointed at it; the machine relays them to the mailstore
 //! while it runs the services and answers `Refused` otherwise (no POP, IMAP
@@ -100,6 +104,12 @@ impl Node<Msg, World> for ClusterNode {
                 msg => self.mta.handle(Input::Refused { to, msg }, ctx, disk),
             },
             other => self.mta.handle(other, ctx, disk),
+        }
+        // A failed (or replaced) local device of the MTA's is the agent's
+        // news too: the services cannot run here (`Agent::set_failed`).
+        if self.mta.device_failed() != self.agent.failed() {
+            self.agent.set_failed(self.mta.device_failed(), ctx);
+            self.mta.set_accepting(self.agent.runs_services());
         }
     }
 }

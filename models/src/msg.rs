@@ -405,11 +405,38 @@ pub enum ModelFault {
         /// The backup set, by index in `FilerConfig::backups`.
         set: u32,
     },
+    /// A node's local device fails: the services that need it stop there
+    /// (its data is intact, and comes back when the device is replaced).
+    LocalDeviceFail {
+        /// Which device.
+        device: LocalDevice,
+    },
     /// A fencing device starts failing in the given way.
     FenceBroken {
         /// How it behaves from now on (`Works` repairs it).
         mode: FenceMode,
     },
+}
+
+/// A node-local device a service needs.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum LocalDevice {
+    /// An MX node's queue disk (or SSD): the MTA can neither queue new mail
+    /// nor read what it queued.
+    Queue,
+}
+
+impl LocalDevice {
+    /// The names a scenario uses.
+    pub const NAMES: [&'static str; 1] = ["queue"];
+
+    /// The device named `name` (one of [`LocalDevice::NAMES`]).
+    pub fn from_name(name: &str) -> Option<LocalDevice> {
+        match name {
+            "queue" => Some(LocalDevice::Queue),
+            _ => None,
+        }
+    }
 }
 
 /// How a fencing device misbehaves.

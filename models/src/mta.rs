@@ -39,6 +39,14 @@
 //! - While the SMTP service is stopped (`set_accepting(false)`, a cluster
 //!   agent's decision) DATA is answered 421-style with `TempFail`, so the
 //!   sender retries (another MX, or later); queued mail is still delivered.
+//! - A failed local queue device (`ModelFault::LocalDeviceFail`, a
+//!   disk controller or HBA, not a wiped disk): DATA is answered with a
+//!   temporary failure (Postfix: "451 4.3.0 Error: queue file write
+//!   error"), queued mail is not delivered (its queue files cannot be
+//!   read), and both resume when `ReplaceHardware` replaces the device,
+//!   its data intact. The device's state is durable: a reboot does not
+//!   mend it. (Postfix, "Postfix Architecture Overview", queue manager and
+//!   cleanup daemon, <https://www.postfix.org/OVERVIEW.html>.)
 //! - New mail for a mailbox whose last delivery failed is answered per the
 //!   inbound policy (`inbound.rs`): accepted and held (the default), 4xx or
 //!   5xx, as Postfix's recipient address verification would.
@@ -51,11 +59,11 @@
 
 use std::collections::VecDeque;
 
-use mailsim_sim::{Ctx, Disk, Dur, Durable, Input, Node, NodeId, Time, WriteId};
+use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeId, Time, WriteId};
 
 use crate::inbound::{InboundPolicy, Unavailable, DEFAULT_REFRESH};
 use crate::ledger;
-use crate::msg::{Action, Envelope, MailId, Msg, Ops, Smtp, SmtpCode, Store};
+use crate::msg::{Action, Envelope, LocalDevice, MailId, ModelFault, Msg, Ops, Smtp, SmtpCode, Store};
 use crate::retry::{Deadlines, RetryProfile};
 use crate::timer::{MtaTimer, SetTimer, Timer};
 use crate::World;
@@ -166,6 +174,9 @@ pub struct QueueDisk {
     slots: Vec<Option<Queued>>,
     len: u32,
     returned: MailSet,
+    /// The device holding the queue has failed (a hardware state that
+    /// outlives a reboot; its data is intact, see [`Mta::fail_device`]).
+    device_failed: bool,
 }
 
 /// A durable queue operation.
@@ -186,6 +197,11 @@ pub enum QueueOp {
         id: MailId,
         /// It was returned to its author (recorded for the reconciliation).
         returned: bool,
+    },
+    /// The queue's device fails (`true`) or is replaced (`false`).
+    Device {
+        /// Whether it has failed.
+        failed: bool,
     },
 }
 
@@ -215,6 +231,7 @@ impl Durable for QueueDisk {
                     self.slots = Vec::new();
                 }
             }
+            QueueOp::Device { failed } => self.device_failed = failed,
         }
     }
 }
@@ -301,6 +318,11 @@ impl MailSet {
 pub struct Mta {
     cfg: MtaConfig,
     accepting: bool,
+    /// The queue's local device has failed: nothing is accepted or
+    /// delivered until it is replaced.
+    device_failed: bool,
+    /// The `local-device-failure` fault to resolve at the replacement.
+    device_fault: Option<FaultId>,
     entries: Vec<Entry>,
     free: Vec<u32>,
     /// The mails queued here (writes in flight included). Replies name the
@@ -363,6 +385,8 @@ impl Mta {
         Mta {
             cfg,
             accepting: true,
+            device_failed: disk.device_failed,
+            device_fault: None,
             entries,
             free,
             queued,
@@ -403,6 +427,41 @@ impl Mta {
     /// Stopped, DATA is answered with a temporary failure.
     pub fn set_accepting(&mut self, on: bool) {
         self.accepting = on;
+    }
+
+    /// Whether the queue's local device has failed (see
+    /// [`Mta::fail_device`]).
+    pub fn device_failed(&self) -> bool {
+        self.device_failed
+    }
+
+    /// The local device holding the queue fails: new mail is answered with
+    /// a temporary failure (Postfix's "451 4.3.0 Error: queue file write
+    /// error") and queued mail cannot be read, so nothing is delivered. The
+    /// device's data is not destroyed (a failed disk controller, HBA or
+    /// path, not a wiped disk): the mails queued on it wait, and are
+    /// delivered once it is replaced. Deliveries already in flight finish.
+    pub fn fail_device(&mut self, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        if !self.device_failed {
+            self.device_failed = true;
+            disk.write(ctx, QueueOp::Device { failed: true });
+        }
+    }
+
+    /// The failed device is replaced (its data intact): accepting and
+    /// delivering resume, every queued mail at once. Returns whether it had
+    /// failed.
+    pub fn repair_device(&mut self, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) -> bool {
+        if !self.device_failed {
+            return false;
+        }
+        self.device_failed = false;
+        disk.write(ctx, QueueOp::Device { failed: false });
+        if let Some(id) = self.device_fault.take() {
+            ctx.fault_resolved(id);
+        }
+        self.flush_deferred(ctx);
+        true
     }
 
     /// Tries every deferred mail now (`postqueue -f`).
@@ -457,6 +516,19 @@ impl Mta {
                     self.dispatch(ctx);
                 }
             }
+            Input::Fault { id, msg: Msg::Fault(ModelFault::LocalDeviceFail { device: LocalDevice::Queue }), .. } => {
+                if !self.device_failed {
+                    ctx.fault_effect(id);
+                    self.device_fault = Some(id);
+                }
+                self.fail_device(ctx, disk);
+            }
+            // The failed queue device is replaced; with nothing failed,
+            // there is nothing to replace and the step is done.
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::ReplaceHardware }) } => {
+                self.repair_device(ctx, disk);
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
             // `postqueue -f`: retry every deferred mail now.
             Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::FlushQueue }) } => {
                 self.flush_deferred(ctx);
@@ -501,7 +573,7 @@ impl Mta {
 
     /// SMTP DATA for `mail` from `from`, whose handle on it is `their`.
     fn receive(&mut self, from: NodeId, mail: Envelope, their: u32, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
-        if !self.accepting {
+        if !self.accepting || self.device_failed {
             Mta::reply(ctx, from, mail.id, their, SmtpCode::TempFail);
             return;
         }
@@ -620,6 +692,10 @@ impl Mta {
 
     /// Starts deliveries while slots are free.
     fn dispatch(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        if self.device_failed {
+            // The queue files cannot be read: they wait in the active queue.
+            return;
+        }
         while self.in_flight < self.cfg.delivery_concurrency {
             let Some(slot) = self.ready.pop_front() else { break };
             let e = &mut self.entries[slot as usize];
@@ -810,7 +886,8 @@ impl Node<Msg, World> for MtaNode {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
         self.mta.handle(input, ctx, disk);
         // What monitoring's check of a stand-alone MTA finds.
-        ctx.publish(if self.mta.accepting() { crate::ops::SERVING } else { 0 });
+        let serving = self.mta.accepting() && !self.mta.device_failed();
+        ctx.publish(if serving { crate::ops::SERVING } else { 0 });
     }
 }
 
@@ -829,7 +906,7 @@ impl QueueDisk {
     pub fn pending_removals<'a>(ops: impl Iterator<Item = &'a QueueOp> + 'a) -> impl Iterator<Item = (MailId, bool)> + 'a {
         ops.filter_map(|op| match *op {
             QueueOp::Dequeue { id, returned, .. } => Some((id, returned)),
-            QueueOp::Enqueue { .. } => None,
+            QueueOp::Enqueue { .. } | QueueOp::Device { .. } => None,
         })
     }
 }

@@ -30,7 +30,7 @@ use crate::filer::{Filer, FilerConfig};
 use crate::heads::{Heads, Takeover};
 use crate::host::ClusterNode;
 use crate::ledger::EVENTUAL_DELIVERY;
-use crate::msg::{Action, FenceMode, ModelFault, Msg, StepId};
+use crate::msg::{Action, FenceMode, LocalDevice, ModelFault, Msg, StepId};
 use crate::mta::{MtaConfig, MtaNode, QueueDisk};
 use crate::ops::{Delay, Operators, OpsConfig, Plan, Step, Trigger};
 use crate::senders::{Senders, SendersConfig, Workload};
@@ -219,6 +219,12 @@ pub enum FaultKind {
     /// A backup set (target: its name) is corrupt: none of its copies can
     /// be restored.
     BackupCorrupt,
+    /// A local device of a mail node (target `mx-1`, `backup-mx`) fails:
+    /// the services that need it stop there; a cluster fails them over.
+    LocalDeviceFailure {
+        /// Which device.
+        device: LocalDevice,
+    },
 }
 
 impl FaultKind {
@@ -504,6 +510,14 @@ impl Topology {
                     return Err(format!("`{t}` is not a fencing device (they are named like `mx-1/fence-ipmi`)"));
                 }
                 model(id, "fence-broken", ModelFault::FenceBroken { mode: *mode })
+            }
+            FaultKind::LocalDeviceFailure { device } => {
+                let id = self.need(t)?;
+                let mail_node = t == "backup-mx" || t.strip_prefix("mx-").is_some_and(|k| k.parse::<u32>().is_ok());
+                if !mail_node {
+                    return Err(format!("`{t}`: a local device failure hits a mail node (`mx-1` … or `backup-mx`)"));
+                }
+                model(id, "local-device-failure", ModelFault::LocalDeviceFail { device: *device })
             }
             FaultKind::HeadFailure { takeover } => {
                 model(filer, "head-failure", ModelFault::HeadFail { head: self.head(t)?, takeover: *takeover })
