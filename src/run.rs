@@ -98,7 +98,8 @@ pub struct Figures {
 pub struct FaultSpan {
     /// The kernel's kind (`crash`, `path-fault` …).
     pub kind: String,
-    /// With node names (`Fault::describe`).
+    /// In words, with node names and the scenario's names for storage
+    /// parts (`controller-failure on filer: shelf-a/controller-a`).
     pub description: String,
     pub at_us: u64,
     /// When it ended (healed, restarted, resolved), if it did.
@@ -285,7 +286,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .faults
             .iter()
             .filter(|f| f.scheduled && !f.effect)
-            .map(|f| format!("{} at {}", f.description, f.at))
+            .map(|f| format!("{} at {}", crate::report::trace::fault_name(&f.description), f.at))
             .collect(),
         faults_unfired: report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect(),
         recovered_us: report.recovered.map(Time::as_micros),
@@ -324,7 +325,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .iter()
             .map(|f| FaultSpan {
                 kind: f.kind.clone(),
-                description: f.description.clone(),
+                description: crate::report::trace::fault_name(&f.description),
                 at_us: f.at.as_micros(),
                 ended_us: f.ended.map(Time::as_micros),
             })
@@ -434,7 +435,7 @@ fn share_at(f: &Figures, at_us: u64) -> Share {
 fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
     let unfired: Vec<String> = report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect();
     let scheduled = || report.faults.iter().filter(|f| f.scheduled);
-    let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", f.description, f.at);
+    let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", crate::report::trace::fault_name(&f.description), f.at);
     let silent: Vec<String> = scheduled().filter(|f| !f.effect && !absorbed.contains(&f.kind)).map(name).collect();
     let felt: Vec<String> = scheduled().filter(|f| f.effect && absorbed.contains(&f.kind)).map(name).collect();
     let mut problems = Vec::new();

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailsim::report::data::{bins, label_rows, percentile, sample, LABEL_GAP};
+use mailsim::report::data::{bins, label_box, label_rows, percentile, sample, LABEL_GAP};
 use mailsim::scenario::Scenario;
 
 /// A broken NFS lock manager from T+10m, rolled back at T+2h, on the
@@ -110,15 +110,13 @@ window.addEventListener('load', () => setTimeout(() => {
   });
   const out = document.createElement('pre');
   out.id = 'mailsim-check';
-  // How far right anything reaches, outside the plots' and tables' own
-  // scroll boxes (which clip what they hold).
-  let right = 0;
-  for (const e of document.body.querySelectorAll('*')) {
-    const clip = e.parentElement && e.parentElement.closest('.scroll');
-    if (!clip) right = Math.max(right, e.getBoundingClientRect().right);
-  }
-  out.textContent = JSON.stringify({errors: window.__errors, plots, width: Math.ceil(right)});
+  // How wide the page scrolls, against the window, and how wide each plot is drawn.
+  const svgs = [...document.querySelectorAll('svg')].map(s => Math.ceil(s.getBoundingClientRect().right));
+  out.textContent = JSON.stringify({errors: window.__errors, plots, viewport: window.innerWidth,
+    scroll: document.scrollingElement.scrollWidth, svg_right: Math.max(0, ...svgs)});
   document.body.appendChild(out);
+  // In a narrow frame (below), the page that holds the frame prints it.
+  if (window.parent !== window) window.parent.postMessage(out.textContent, '*');
 }, 200));
 </script>"#;
 
@@ -128,9 +126,47 @@ fn chromium() -> Option<PathBuf> {
         .find_map(|name| std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file()))
 }
 
-/// What the browser saw of a page: (errors, plots as (id, width, height,
-/// points, marks), the page's scroll width).
-type Seen = (Vec<String>, Vec<(String, u64, u64, u64, u64)>, u64);
+/// What the browser saw of a page.
+struct Seen {
+    errors: Vec<String>,
+    /// Each plot: (id, width, height, points, marks).
+    plots: Vec<(String, u64, u64, u64, u64)>,
+    /// The window's width (`innerWidth`), px.
+    viewport: u64,
+    /// How wide the page scrolls (`document.scrollingElement.scrollWidth`).
+    scroll: u64,
+    /// How far right the widest plot reaches, px.
+    svg_right: u64,
+}
+
+/// Holds a page in a frame `{width}` px wide: headless Chromium's window
+/// is at least 500 px wide, a frame is as narrow as asked, and the page in
+/// it lays out (media queries, `innerWidth`) for the frame's width. The
+/// page posts its check result here, for `--dump-dom` to print.
+fn narrow_frame(probe: &str, width: u32) -> String {
+    format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<iframe src="{probe}" style="width:{width}px;height:900px;border:0"></iframe>
+<script>addEventListener('message', e => {{ const p = document.createElement('pre'); p.id = 'mailsim-check'; p.textContent = e.data; document.body.appendChild(p); }});</script>
+</body></html>"#
+    )
+}
+
+/// What is wrong with a page in a window `width` px wide: the page
+/// scrolls sideways, or a plot is wider than the window.
+fn narrow_problems(seen: &Seen, width: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    if seen.viewport != u64::from(width) {
+        problems.push(format!("the window is {} px, not {width}", seen.viewport));
+    }
+    if seen.scroll > seen.viewport {
+        problems.push(format!("the page scrolls sideways: {} px wide in a {} px window", seen.scroll, seen.viewport));
+    }
+    if seen.svg_right > seen.viewport {
+        problems.push(format!("a plot reaches {} px in a {} px window", seen.svg_right, seen.viewport));
+    }
+    problems
+}
 
 /// Renders `page` in headless Chromium at `width` px and returns what the
 /// injected script measured.
@@ -138,23 +174,24 @@ fn render(page: &Path, width: u32) -> Seen {
     let Some(browser) = chromium() else {
         if std::env::var_os("MAILSIM_SKIP_BROWSER").is_some() {
             eprintln!("MAILSIM_SKIP_BROWSER is set: not rendering {}", page.display());
-            return (Vec::new(), Vec::new(), 0);
+            return Seen { errors: Vec::new(), plots: Vec::new(), viewport: u64::from(width), scroll: 0, svg_right: 0 };
         }
         panic!("no chromium on PATH: install Debian's `chromium` (.ci/run does), or set MAILSIM_SKIP_BROWSER=1 to skip the browser checks");
     };
     let html = std::fs::read_to_string(page).expect("the page was written");
     assert!(html.contains("script-src 'none'"), "the page forbids scripts");
     // The copy allows inline scripts: only the test's own.
-    // Headless Chromium's window is at least 500 px wide: a narrower page
-    // is laid out by giving the document that width (the page's narrow
-    // media rules already apply below 640 px).
-    let narrow = if width < 500 { format!("<style>html{{width:{width}px}}</style>") } else { String::new() };
     let probe = html
         .replacen("script-src 'none'", "script-src 'unsafe-inline'", 1)
-        .replacen("<head>", &format!("<head>\n{COLLECT}{narrow}"), 1)
+        .replacen("<head>", &format!("<head>\n{COLLECT}"), 1)
         .replacen("</body>", &format!("{CHECK}\n</body>"), 1);
-    let copy = page.with_extension(format!("probe-{width}.html"));
+    let mut copy = page.with_extension(format!("probe-{width}.html"));
     std::fs::write(&copy, probe).expect("write the probe copy");
+    if width < 500 {
+        let name = copy.file_name().and_then(|n| n.to_str()).expect("a file name").to_string();
+        copy = page.with_extension(format!("frame-{width}.html"));
+        std::fs::write(&copy, narrow_frame(&name, width)).expect("write the frame");
+    }
     let profile = page.with_extension(format!("profile-{width}"));
     let out = Command::new(browser)
         .args(HEADLESS)
@@ -176,6 +213,7 @@ fn render(page: &Path, width: u32) -> Seen {
     let text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
     let v: serde_json::Value = serde_json::from_str(&text).expect("the check result is JSON");
     let errors = v["errors"].as_array().expect("errors").iter().map(|e| e.as_str().unwrap_or("?").to_string()).collect();
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let plots = v["plots"]
         .as_array()
         .expect("plots")
@@ -185,7 +223,7 @@ fn render(page: &Path, width: u32) -> Seen {
             (p["id"].as_str().unwrap_or("").to_string(), n("width"), n("height"), n("points"), n("marks"))
         })
         .collect();
-    (errors, plots, v["width"].as_u64().unwrap_or(u64::MAX))
+    Seen { errors, plots, viewport: n("viewport"), scroll: n("scroll"), svg_right: n("svg_right") }
 }
 
 /// The flags every headless Chromium run of the tests takes.
@@ -226,9 +264,9 @@ fn pdf_pages(pdf: &[u8]) -> usize {
 }
 
 /// Renders `page` wide and in a phone-sized window; every plot in
-/// `expected` must be there, sized and drawing data, with no error at all,
-/// and nothing but the plots' own scroll boxes may be wider than the
-/// window. Then prints it to PDF: a real PDF with a page per ~2 plots at
+/// `expected` must be there, sized and drawing data, with no error at all;
+/// the page must not scroll sideways and every plot must fit the window.
+/// Then prints it to PDF: a real PDF with a page per ~2 plots at
 /// most (one plot per page would mean a layout that breaks badly).
 fn check_page(page: &Path, expected: &[&str]) {
     let html = std::fs::read_to_string(page).expect("the page was written");
@@ -236,15 +274,19 @@ fn check_page(page: &Path, expected: &[&str]) {
         assert!(!html.contains(bad), "{}: a self-contained page has no `{bad}`", page.display());
     }
     for width in [1200, 380] {
-        let (errors, plots, scroll_width) = render(page, width);
+        let seen = render(page, width);
         if chromium().is_none() {
             return;
         }
+        let (errors, plots) = (&seen.errors, &seen.plots);
         assert!(errors.is_empty(), "{} at {width}px: errors in the browser: {errors:#?}", page.display());
-        assert!(scroll_width <= u64::from(width), "{} at {width}px: the page reaches {scroll_width}px", page.display());
+        let problems = narrow_problems(&seen, width);
+        assert!(problems.is_empty(), "{} at {width}px: {problems:#?}", page.display());
         for id in expected {
             let p = plots.iter().find(|p| p.0 == *id).unwrap_or_else(|| panic!("{}: no plot `{id}` in {plots:?}", page.display()));
-            assert!(p.1 >= 250 && p.2 >= 100, "{}: plot `{id}` has no real size at {width}px: {p:?}", page.display());
+            // Plots scale with the window: a short one (the timeline of a
+            // few lanes) is some 70 px high at 380 px.
+            assert!(p.1 >= 250 && p.2 >= 40, "{}: plot `{id}` has no real size at {width}px: {p:?}", page.display());
             assert!(p.3 > 0, "{}: plot `{id}` shows no data: {p:?}", page.display());
             assert!(p.4 > 0, "{}: plot `{id}` draws nothing: {p:?}", page.display());
         }
@@ -272,6 +314,20 @@ fn every_page_renders_in_a_browser_without_errors_and_with_every_plot_drawn() {
     let html = std::fs::read_to_string(&run_page).expect("run.html");
     assert!(html.contains("logins work again by 11:10") && html.contains("Sat 2018-05-19"), "checkpoints on the postmortem's clock");
     check_page(&run_page, &["plot-timeline", "plot-services", "plot-users", "plot-queues", "plot-per-hour", "plot-delay"]);
+    // The narrow check catches the old layout, whose plots kept a minimum
+    // width and scrolled sideways in their own box.
+    if chromium().is_some() {
+        let old = html.replacen(
+            "figure svg{display:block;width:100%;max-width:100%;height:auto}",
+            "figure svg{display:block;width:100%;min-width:560px;height:auto}",
+            1,
+        );
+        assert_ne!(old, html, "the plots' CSS rule is where the test expects it");
+        let planted = Path::new(&run_dir).join("old-layout.html");
+        std::fs::write(&planted, old).expect("write");
+        let problems = narrow_problems(&render(&planted, 380), 380);
+        assert!(problems.iter().any(|p| p.contains("a plot reaches")), "the old layout passed the narrow check: {problems:?}");
+    }
 
     let results = format!("{dir_s}/results");
     let sweep_dir = format!("{dir_s}/sweep");
@@ -417,6 +473,9 @@ fn check_chrome_trace(v: &serde_json::Value) -> std::collections::BTreeMap<u64, 
         let pid = e["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {e}"));
         let name = e["name"].as_str().unwrap_or_else(|| panic!("no name: {e}"));
         assert!(!name.is_empty() && !looks_like_debug(name), "a name a person reads: {e}");
+        if let Some(label) = e["args"]["label"].as_str() {
+            assert!(!looks_like_debug(label), "a label a person reads: {e}");
+        }
         if ph == "M" {
             let arg = &e["args"]["name"];
             match name {
@@ -521,6 +580,7 @@ fn the_trace_names_every_track_and_draws_storage_phases_steps_and_a_mails_hops()
     let v1 = on("filer: volume-1");
     assert!(v1.first().is_some_and(|s| s.starts_with("offline: volume-1 is on group-1 behind shelf-a")), "{v1:?}");
     assert_eq!(v1.last().map(String::as_str), Some("online"), "{v1:?}");
+    assert!(v1.contains(&"offline: group-1 rebuilding".to_string()), "the volume's own track shows its group's rebuild: {v1:?}");
     assert_eq!(on("filer: volume-2"), ["online"], "a volume behind the working shelf stays online");
     assert!(on("filer: shelf-a/controller-a").contains(&"failed".to_string()));
     assert_eq!(on("filer: shelf-a/controller-b"), ["working"], "the failure named controller-a");
@@ -528,15 +588,114 @@ fn the_trace_names_every_track_and_draws_storage_phases_steps_and_a_mails_hops()
     assert!(g1.contains(&"rebuilding".to_string()) && g1.last().map(String::as_str) == Some("healthy"), "{g1:?}");
     assert_eq!(on("faults: filer: shelf-a/controller-a"), ["controller-failure on filer: shelf-a/controller-a"]);
     assert_eq!(on("faults: filer: shelf-a"), ["path-fault on filer: shelf-a"]);
+    // The fault instants name the parts as the scenario does, not by index.
+    let fault_instants: Vec<&str> =
+        events.iter().filter(|e| e["ph"] == "i").filter_map(|e| e["name"].as_str()).filter(|n| n.starts_with("fault")).collect();
+    assert!(fault_instants.contains(&"fault: controller-failure on filer: shelf-a/controller-a"), "{fault_instants:?}");
+    assert!(fault_instants.contains(&"fault: path-fault on filer: shelf-a"), "{fault_instants:?}");
+    assert!(fault_instants.iter().all(|n| !n.contains("shelf 0") && !n.contains("controller 0")), "{fault_instants:?}");
     assert_eq!(on("phases"), ["fault phase", "liveness phase"]);
     assert_eq!(on("recovery: rebuild"), ["rebuild"]);
-    // Mail 42's hops: the SMTP data to an MX, the append to the store.
-    let hops: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X" && e["cat"] == "flow").collect();
-    assert!(hops.len() >= 2, "{hops:?}");
-    assert!(hops.iter().all(|h| h["name"] == "mail 42" && h["args"]["label"].as_str().is_some_and(|l| l.contains("id: 42,"))));
+    // Mail 42's hops, every one: written, offered over SMTP, durable in an
+    // MX's queue, acknowledged, appended to the store, durable in its
+    // mailbox, out of the queue — messages and the ledger's notes alike.
+    let mut hops: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X" && e["cat"] == "flow").collect();
+    hops.sort_by_key(|h| (h["ts"].as_u64(), h["args"]["seq"].as_u64()));
+    let labels: Vec<&str> = hops.iter().map(|h| h["args"]["label"].as_str().unwrap_or("")).collect();
+    assert!(hops.iter().all(|h| h["name"] == "mail 42"), "{hops:?}");
+    assert!(labels.iter().all(|l| l.contains("mail 42")), "{labels:#?}");
+    // Two chains of cause and effect: the SMTP side and the delivery side
+    // (the reply to the sender and the append race on the network).
+    let chains = [
+        [
+            "written, held by its sender",
+            "SMTP DATA: mail 42 for mailbox",
+            "durable in the queue",
+            "acknowledged with 250",
+            "SMTP reply: mail 42, 250 accepted",
+        ],
+        [
+            "acknowledged with 250",
+            "append: mail 42 to mailbox",
+            "durable in its mailbox",
+            "append reply: mail 42 stored",
+            "removed from the queue",
+        ],
+    ];
+    for order in chains {
+        let at: Vec<Option<usize>> = order.iter().map(|o| labels.iter().position(|l| l.contains(o))).collect();
+        assert!(at.iter().all(Option::is_some), "every hop of mail 42: {labels:#?}");
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "in order: {order:?} in {labels:#?}");
+    }
     let arrows = events.iter().filter(|e| e["ph"] == "s").count();
     assert_eq!(arrows, hops.len() - 1, "an arrow between each two hops");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Parses a Chrome trace in headless Chromium, as a trace viewer first
+/// does (`JSON.parse`), and checks each event against the Trace Event
+/// Format there: a known phase, pid, name and (but for metadata) ts; a
+/// slice's dur, an instant's scope, a thread named before it is used, and
+/// each flow id started once and finished once. Returns the parse time (ms)
+/// and the problems found.
+fn parse_in_browser(trace: &Path) -> (f64, Vec<String>) {
+    let json = std::fs::read_to_string(trace).expect("the trace");
+    // `</` cannot end the script element early once escaped (`\/` is JSON's own escape).
+    let page = format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<script type="application/json" id="trace">{}</script>
+<script>
+const el = document.getElementById('trace');
+const t0 = performance.now();
+const v = JSON.parse(el.textContent);
+const parse_ms = performance.now() - t0;
+el.remove();
+const problems = [], named = new Set(), flows = {{}};
+const bad = (why, e) => {{ if (problems.length < 20) problems.push(why + ': ' + JSON.stringify(e)); }};
+for (const e of v.traceEvents) {{
+  if (!['M', 'X', 'i', 'C', 's', 'f'].includes(e.ph)) bad('phase', e);
+  if (typeof e.pid !== 'number' || typeof e.name !== 'string' || e.name === '') bad('pid or name', e);
+  if (e.ph === 'M') {{
+    if (e.name === 'thread_name') {{ if (typeof e.args.name !== 'string') bad('thread name', e); named.add(e.tid); }}
+    continue;
+  }}
+  if (typeof e.ts !== 'number') bad('ts', e);
+  if (e.ph === 'X' && !(e.dur >= 0)) bad('dur', e);
+  if (e.ph === 'i' && !['t', 'p', 'g'].includes(e.s)) bad('scope', e);
+  if (e.tid !== undefined && !named.has(e.tid)) bad('unnamed thread', e);
+  if (e.ph === 's' || e.ph === 'f') (flows[e.id] = flows[e.id] || []).push(e.ph);
+}}
+for (const [id, ends] of Object.entries(flows)) if (ends.join() !== 's,f') bad('flow ' + id, ends);
+const out = document.createElement('pre');
+out.id = 'mailsim-check';
+out.textContent = JSON.stringify({{parse_ms, events: v.traceEvents.length, problems}});
+document.body.appendChild(out);
+</script></body></html>"#,
+        json.replace("</", "<\\/")
+    );
+    let file = trace.with_extension("html");
+    std::fs::write(&file, page).expect("write the page");
+    let profile = trace.with_extension("profile");
+    let out = Command::new(chromium().expect("checked by the caller"))
+        .args(HEADLESS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"mailsim-check\">").unwrap_or_else(|| panic!("no result:\n{}", String::from_utf8_lossy(&out.stderr)));
+    let text = &dom[start + "<pre id=\"mailsim-check\">".len()..];
+    let text = text[..text.find("</pre>").expect("the result ends")]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("the result is JSON");
+    eprintln!("the browser parsed {} events in {} ms", v["events"], v["parse_ms"]);
+    let problems = v["problems"].as_array().expect("problems").iter().map(|p| p.as_str().unwrap_or("?").to_string()).collect();
+    (v["parse_ms"].as_f64().unwrap_or(f64::MAX), problems)
 }
 
 /// A 5-day run's trace stays a size a browser opens (sampled: the full one
@@ -546,12 +705,26 @@ fn a_five_day_trace_is_small_enough_for_a_browser() {
     let dir = temp_dir("trace-size");
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/eccs-2018-nfs-lock-upgrade.toml");
     let out = dir.join("trace.json");
-    ok(&mailsim(&["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8")]), "run --trace");
+    let args = ["run", file.to_str().expect("utf-8"), "--seed", "1", "--trace", out.to_str().expect("utf-8"), "--trace-mail", "7"];
+    ok(&mailsim(&args), "run --trace");
     let bytes = std::fs::read(&out).expect("the trace");
     assert!(bytes.len() < 8_000_000, "a 5-day trace of {} bytes", bytes.len());
     let v: serde_json::Value = serde_json::from_slice(&bytes).expect("the trace is JSON");
     let threads = check_chrome_trace(&v);
     assert!(threads.values().any(|t| t == "faults: filer"), "{threads:?}");
+    // A real browser parses it and finds it well formed.
+    if chromium().is_some() {
+        let (parse_ms, problems) = parse_in_browser(&out);
+        assert!(problems.is_empty(), "the browser found: {problems:#?}");
+        assert!(parse_ms < 10_000.0, "the browser took {parse_ms} ms to parse the trace");
+        // The browser's check catches a slice without dur and a flow never finished.
+        let planted = dir.join("planted.json");
+        let bad = r#"{"traceEvents":[{"ph":"M","pid":1,"tid":1,"name":"thread_name","args":{"name":"a"}},
+            {"ph":"X","pid":1,"tid":1,"ts":0,"name":"no dur"},{"ph":"s","pid":1,"tid":1,"ts":0,"id":9,"name":"half a flow"}]}"#;
+        std::fs::write(&planted, bad).expect("write");
+        let (_, problems) = parse_in_browser(&planted);
+        assert!(problems.iter().any(|p| p.starts_with("dur")) && problems.iter().any(|p| p.starts_with("flow 9")), "{problems:?}");
+    }
     let end = v["traceEvents"].as_array().expect("events").iter().filter_map(|e| e["ts"].as_u64()).max().unwrap_or(0);
     assert!(end >= 4 * 86_400_000_000, "the trace covers the run's days: ends at {end} µs");
     let _ = std::fs::remove_dir_all(&dir);
@@ -572,6 +745,35 @@ fn checkpoint_labels_close_in_time_take_separate_rows() {
     assert_eq!(d.marks.len(), 4);
     let rows: Vec<usize> = d.marks.iter().map(|m| m.label_row).collect();
     assert_eq!(rows, [0, 0, 1, 2], "10:00, 10:20 and 10:40 in three rows; 11:10 back in the first");
+    // No two labels' boxes intersect; all in one row, they would.
+    let overlaps = |marks: &[mailsim::report::data::CheckMark]| -> Vec<(String, String)> {
+        let mut o = Vec::new();
+        for (i, a) in marks.iter().enumerate() {
+            for b in &marks[i + 1..] {
+                let (p, q) = (label_box(a, d.end_s), label_box(b, d.end_s));
+                if p.0 < q.1 && q.0 < p.1 && p.2 < q.3 && q.2 < p.3 {
+                    o.push((a.label.clone(), b.label.clone()));
+                }
+            }
+        }
+        o
+    };
+    assert_eq!(overlaps(&d.marks), [], "label boxes: {:?}", d.marks.iter().map(|m| label_box(m, d.end_s)).collect::<Vec<_>>());
+    let one_row: Vec<_> = d
+        .marks
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            m.label_row = 0;
+            m
+        })
+        .collect();
+    assert!(!overlaps(&one_row).is_empty(), "the overlap check catches labels in one row");
+    // A claim at the run's end: its label starts left of the end, inside the plot.
+    let mut end = d.marks.clone();
+    end[0].at_s = d.end_s;
+    mailsim::report::data::lay_out_labels(&mut end, d.end_s);
+    assert!(label_box(&end[0], d.end_s).1 <= 1.0, "{:?}", label_box(&end[0], d.end_s));
     for a in &d.marks {
         for b in d.marks.iter().filter(|b| b.label != a.label && b.label_row == a.label_row) {
             let gap = a.at_s.abs_diff(b.at_s) as f64;

@@ -248,6 +248,8 @@ type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
 /// (what every simulation of the models starts from).
 pub fn new_sim(cfg: Config) -> Sim<Msg, World> {
     let mut sim = Sim::new(cfg, World::new());
+    // Full traces read messages in words and follow a mail by its id.
+    sim.describe_messages(Msg::describe, Msg::subject);
     sim.declare(CUSTODY);
     sim.declare(SPLIT_BRAIN);
     sim
@@ -400,6 +402,7 @@ pub fn written(ctx: C, rcpt: MailboxId, created: Time) -> MailId {
     let now = ctx.now();
     let id = ctx.world.new_mail(rcpt, created);
     ctx.world.note_in_flight(now);
+    ctx.note(u64::from(id), "written, held by its sender");
     id
 }
 
@@ -421,6 +424,7 @@ fn one_less(n: u8, id: MailId, what: &str, ctx: &C) -> u8 {
 
 /// A queue write of mail `id` became durable on `node`.
 pub fn enqueued(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "durable in the queue");
     let n = ctx.world.rec(id).queues;
     let n = one_more(n, id, "enqueued", &ctx);
     ctx.world.rec(id).queues = n;
@@ -428,6 +432,7 @@ pub fn enqueued(ctx: C, id: MailId) {
 
 /// `node` answered 250 for mail `id`. It must already be durable in a queue.
 pub fn acknowledged(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "acknowledged with 250");
     let me = ctx.me();
     let now = ctx.now();
     let w = &mut *ctx.world;
@@ -469,6 +474,7 @@ pub fn sender_released(ctx: C, id: MailId) {
 /// author by the sender's own MTA. Counted, not lost. Only a sender holding
 /// the mail can give it up, and only once.
 pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
+    ctx.note(u64::from(id), "given up by its sender (bounced)");
     let flags = ctx.world.rec(id).flags;
     // Held is cleared by the release below, so a second bounce is refused too.
     if flags & HELD == 0 {
@@ -487,6 +493,7 @@ pub fn sender_bounced(ctx: C, id: MailId, profile: &str) {
 
 /// The removal of mail `id` from `node`'s queue became durable.
 pub fn dequeued(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "removed from the queue");
     let n = ctx.world.rec(id).queues;
     let n = one_less(n, id, "dequeued", &ctx);
     let w = &mut *ctx.world;
@@ -498,6 +505,7 @@ pub fn dequeued(ctx: C, id: MailId) {
 
 /// Mail `id` is now durably in its mailbox (one more copy).
 pub fn delivered(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "durable in its mailbox");
     let now = ctx.now();
     let n = ctx.world.rec(id).mailbox;
     let copies = one_more(n, id, "delivered", &ctx);
@@ -521,6 +529,7 @@ pub fn delivered(ctx: C, id: MailId) {
 
 /// Mail `id` is now durably in a temporary store.
 pub fn stored_temporarily(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "in a temporary store");
     let n = ctx.world.rec(id).temp;
     let n = one_more(n, id, "stored temporarily", &ctx);
     ctx.world.rec(id).temp = n;
@@ -528,6 +537,7 @@ pub fn stored_temporarily(ctx: C, id: MailId) {
 
 /// Mail `id` was removed from a temporary store (after merge-back).
 pub fn temp_removed(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "out of the temporary store");
     let n = ctx.world.rec(id).temp;
     let n = one_less(n, id, "removed from a temporary store", &ctx);
     let w = &mut *ctx.world;
@@ -540,6 +550,7 @@ pub fn temp_removed(ctx: C, id: MailId) {
 /// Mail `id` was returned to its author with a DSN (queue lifetime expired)
 /// by the MTA whose queue holds it (its removal follows).
 pub fn returned(ctx: C, id: MailId) {
+    ctx.note(u64::from(id), "returned to its author (DSN)");
     if ctx.world.rec(id).queues == 0 {
         let name = reporter(&ctx);
         panic!("ledger: mail {id} returned to its author by {name} while in no queue");
@@ -566,6 +577,7 @@ pub fn mailbox_unrecoverable(ctx: C, id: MailId) {
 }
 
 fn mailbox_destroyed(ctx: C, id: MailId, why: &str) {
+    ctx.note(u64::from(id), "lost with its mailbox");
     let n = ctx.world.rec(id).mailbox;
     let n = one_less(n, id, "destroyed in its mailbox", &ctx);
     let w = &mut *ctx.world;

@@ -639,14 +639,35 @@ impl Storage {
             each(Self::group_name(group), state);
         }
         for v in 0..self.cfg.volumes {
+            let g = self.group_of(v);
+            let group = Self::group_name(g);
             let state = match (self.migrated[v as usize], self.unreadable(v), self.volume_online(v)) {
                 (true, _, _) => "online (migrated)".to_string(),
                 (false, Some(why), _) => format!("offline: {why}"),
                 (false, None, false) => format!("offline: {}", self.offline_reason(v)),
-                (false, None, true) => match self.latency_multiplier_permille(v) {
-                    1000 => "online".to_string(),
-                    m => format!("online, {}.{:03}x slower", m / 1000, m % 1000),
-                },
+                (false, None, true) => {
+                    // Online, with what a reader of the track needs to know:
+                    // a copy under way, its group's redundancy, its speed.
+                    let mut state = vec!["online".to_string()];
+                    match self.batches.iter().position(|(_, b)| b.contains(&v)) {
+                        Some(0) => state.push("migrating to new storage".to_string()),
+                        Some(_) => state.push("waiting to migrate".to_string()),
+                        None => {}
+                    }
+                    let failed = self.groups[g as usize].failed_disks;
+                    if self.rebuilding_group(g) {
+                        state.push(format!("{group} rebuilding"));
+                    } else if self.queue.contains(&g) {
+                        state.push(format!("{group} waiting to rebuild"));
+                    } else if failed > 0 {
+                        state.push(format!("degraded: {group} has {failed} failed disks"));
+                    }
+                    match self.latency_multiplier_permille(v) {
+                        1000 => {}
+                        m => state.push(format!("{}.{:03}x slower", m / 1000, m % 1000)),
+                    }
+                    state.join(", ")
+                }
             };
             each(Self::volume_name(v), state);
         }
@@ -659,6 +680,8 @@ impl Storage {
             "the shelves are being power-cycled".to_string()
         } else if !self.heads.serving(head) {
             format!("no head serves it ({} is {})", Heads::name(head), if self.heads.up(head) { "up" } else { "down" })
+        } else if self.rebuilding_group(g) {
+            format!("{} rebuilding", Self::group_name(g))
         } else {
             format!("{} waits for its rebuild", Self::group_name(g))
         }

@@ -116,7 +116,7 @@ pub use rng::{stream_id, Stream, PPM};
 pub use sim::{current_time, Budget, Config, Ctx, Outcome, RunReport, Sim, RECOVERY};
 pub use time::{Dur, Time, MICROS_PER_DAY, MICROS_PER_H, MICROS_PER_MIN, MICROS_PER_MS, MICROS_PER_S};
 pub use trace::{
-    readable_fault, stable_hash, ChromeExport, Flow, Record, RecordKind, Sample, Slice, StableHasher, Trace, TraceMode,
+    named_fault, readable_fault, stable_hash, ChromeExport, Flow, Note, Record, RecordKind, Sample, Slice, StableHasher, Trace, TraceMode,
     INSTANTS_PER_TRACK_HOUR,
 };
 

@@ -25,7 +25,7 @@ use crate::node::{AnyHost, Disk, Durable, FaultId, Host, Input, Node, NodeConfig
 use crate::property::{Check, Declared, Observe, Property, PropertyKind, PropertyReport, PropertyStatus, Violation};
 use crate::rng::{Stream, PPM};
 use crate::time::{Dur, Time};
-use crate::trace::{self, stable_hash, Record, RecordKind, Sample, Slice, Trace, TraceMode};
+use crate::trace::{self, stable_hash, Note, Record, RecordKind, Sample, Slice, Trace, TraceMode};
 use crate::{Message, NodeId};
 
 /// The node index used in records made by the kernel itself.
@@ -268,6 +268,22 @@ pub(crate) struct Core<M> {
     state_now: BTreeMap<String, usize>,
     monitor: Monitor,
     notices: Vec<Notice>,
+    /// How a message reads in a full trace's labels (`Sim::describe_messages`).
+    describe: fn(&M) -> String,
+    /// The item a message concerns, for flows (`Sim::describe_messages`).
+    subject: fn(&M) -> Option<u64>,
+    /// Notes on what happened to an item (full traces only): `Ctx::note`.
+    notes: Vec<Note>,
+}
+
+/// The default description of a message: its debug text.
+fn debug_text<M: Message>(m: &M) -> String {
+    format!("{m:?}")
+}
+
+/// By default a message concerns no item.
+fn no_subject<M>(_: &M) -> Option<u64> {
+    None
 }
 
 impl<M: Message> Core<M> {
@@ -285,11 +301,20 @@ impl<M: Message> Core<M> {
         self.trace.push(r, || label(names));
     }
 
+    /// Records a message's event: its label is `head` and the message's
+    /// description, and it concerns the message's subject (full traces
+    /// only; neither is hashed).
+    #[inline]
+    fn record_msg(&mut self, kind: RecordKind, node: u32, peer: u32, msg: &M, head: impl FnOnce(&[String]) -> String) {
+        let r = Record { time: self.now, seq: self.cur_seq, kind, node, peer, payload: stable_hash(msg) };
+        let (names, describe, subject) = (&self.names, self.describe, self.subject);
+        self.trace.push_about(r, || (format!("{}{}", head(names), describe(msg)), subject(msg)));
+    }
+
     fn send(&mut self, from: u32, to: u32, msg: M, extra: Dur) {
         match self.net.route(NodeId(from), NodeId(to), ()) {
             Route::Drop => {
-                let h = stable_hash(&msg);
-                self.record(RecordKind::Drop, from, to, h, |n| format!("{} -> {} cut: {msg:?}", n[from as usize], n[to as usize]));
+                self.record_msg(RecordKind::Drop, from, to, &msg, |n| format!("{} -> {} cut: ", n[from as usize], n[to as usize]));
             }
             Route::Hold => {
                 let departure = self.now + extra;
@@ -297,8 +322,7 @@ impl<M: Message> Core<M> {
             }
             Route::Deliver(link, slow) => {
                 if link.loss_ppm > 0 && self.net_rng.chance(link.loss_ppm) {
-                    let h = stable_hash(&msg);
-                    self.record(RecordKind::Drop, from, to, h, |n| format!("{} -> {} lost: {msg:?}", n[from as usize], n[to as usize]));
+                    self.record_msg(RecordKind::Drop, from, to, &msg, |n| format!("{} -> {} lost: ", n[from as usize], n[to as usize]));
                     return;
                 }
                 let mut latency = self.net_rng.dur(link.latency_min, link.latency_max);
@@ -510,6 +534,16 @@ impl<'a, M: Message, W> Ctx<'a, M, W> {
         core.state_now.insert(track.clone(), core.states.len());
         core.states.push(Slice { name: state.to_string(), track, start: now, end: Time(u64::MAX) });
     }
+    /// Notes that `what` happened to item `subject` at this node now (`42`,
+    /// `"queued"`), for a flow that follows the item (`trace::Flow`): the
+    /// steps of its way that are no message, such as a durable write.
+    /// Kept in full traces only, and never hashed.
+    pub fn note(&mut self, subject: u64, what: &'static str) {
+        if self.core.trace.is_full() {
+            let (time, seq) = (self.core.now, self.core.cur_seq);
+            self.core.notes.push(Note { time, seq, node: self.me, subject, what });
+        }
+    }
     /// Marks an injected model fault as having had an observable effect.
     pub fn fault_effect(&mut self, id: FaultId) {
         if let Some(r) = self.core.faults.get_mut(id.0 as usize) {
@@ -643,6 +677,9 @@ impl<M: Message, W: 'static> Sim<M, W> {
             state_now: BTreeMap::new(),
             monitor: Monitor::default(),
             notices: Vec::new(),
+            describe: debug_text::<M>,
+            subject: no_subject::<M>,
+            notes: Vec::new(),
         };
         Sim {
             cfg,
@@ -1095,37 +1132,33 @@ impl<M: Message, W: 'static> Sim<M, W> {
     fn deliver(&mut self, from: u32, to: u32, inc: u32, msg: M) {
         let t = to as usize;
         if self.core.up[t] {
-            let h = stable_hash(&msg);
-            self.core.record(RecordKind::Deliver, to, from, h, |n| format!("{} -> {}: {msg:?}", n[from as usize], n[t]));
+            self.core.record_msg(RecordKind::Deliver, to, from, &msg, |n| format!("{} -> {}: ", n[from as usize], n[t]));
             self.dispatch(to, Input::Message { from: NodeId(from), msg });
         } else if self.core.down[t] == DownMode::Refuse && self.core.up[from as usize] && self.core.inc[from as usize] == inc {
-            let h = stable_hash(&msg);
             // The refusal travels back over the reverse link, if it can.
             match self.core.net.route(NodeId(to), NodeId(from), ()) {
                 Route::Deliver(link, slow) if !(link.loss_ppm > 0 && self.core.net_rng.chance(link.loss_ppm)) => {
                     self.core
-                        .record(RecordKind::Refused, to, from, h, |n| format!("{} down, refused from {}: {msg:?}", n[t], n[from as usize]));
+                        .record_msg(RecordKind::Refused, to, from, &msg, |n| format!("{} down, refused from {}: ", n[t], n[from as usize]));
                     let back = self.core.net_rng.dur(link.latency_min, link.latency_max).scale_permille(slow);
                     let at = self.core.now + back;
                     self.core.push(at, Ev::Refused { sender: from, dest: to, inc, msg });
                 }
                 _ => {
                     self.core
-                        .record(RecordKind::Drop, to, from, h, |n| format!("{} down, refusal to {} lost: {msg:?}", n[t], n[from as usize]));
+                        .record_msg(RecordKind::Drop, to, from, &msg, |n| format!("{} down, refusal to {} lost: ", n[t], n[from as usize]));
                 }
             }
         } else {
-            let h = stable_hash(&msg);
-            self.core.record(RecordKind::Drop, to, from, h, |n| format!("{} down, no answer to {}: {msg:?}", n[t], n[from as usize]));
+            self.core.record_msg(RecordKind::Drop, to, from, &msg, |n| format!("{} down, no answer to {}: ", n[t], n[from as usize]));
         }
     }
 
     /// A refusal reaches its sender, if it is still the incarnation that sent.
     fn refused(&mut self, sender: u32, dest: u32, inc: u32, msg: M) {
         if self.core.up[sender as usize] && self.core.inc[sender as usize] == inc {
-            let h = stable_hash(&msg);
-            self.core.record(RecordKind::Refused, sender, dest, h, |n| {
-                format!("{} refused by {}: {msg:?}", n[sender as usize], n[dest as usize])
+            self.core.record_msg(RecordKind::Refused, sender, dest, &msg, |n| {
+                format!("{} refused by {}: ", n[sender as usize], n[dest as usize])
             });
             self.dispatch(sender, Input::Refused { to: NodeId(dest), msg });
         }
@@ -1534,6 +1567,15 @@ impl<M: Message, W: 'static> Sim<M, W> {
         (&self.core.metric_names, &self.core.samples)
     }
 
+    /// How the full trace describes messages: `describe` gives the text a
+    /// person reads (instead of the debug text), `subject` the item a
+    /// message concerns, which a flow follows (`trace::Flow`). Neither is
+    /// hashed: the trace hash stays what the records make it.
+    pub fn describe_messages(&mut self, describe: fn(&M) -> String, subject: fn(&M) -> Option<u64>) {
+        self.core.describe = describe;
+        self.core.subject = subject;
+    }
+
     /// The trace as JSON lines (complete only in `TraceMode::Full`).
     pub fn json_lines(&self) -> String {
         trace::to_json_lines(&self.core.trace, &self.core.names)
@@ -1566,14 +1608,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             .iter()
             .filter(|f| f.effect)
             .map(|f| {
-                let (mut name, mut object) = trace::readable_fault(&f.description);
-                // `node: part 0` is the object `part 0` on node `node`.
-                if let Some((node, fields)) = object.as_deref().and_then(|o| o.split_once(": ")) {
-                    if let Some(named) = object_name(fields) {
-                        name = name.replacen(fields, &named, 1);
-                        object = Some(format!("{node}: {named}"));
-                    }
-                }
+                let (name, object) = trace::named_fault(&f.description, object_name);
                 Slice {
                     name,
                     track: match (object, f.target) {
@@ -1591,7 +1626,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
         // left out.
         slices.extend(self.core.states.iter().filter(|s| s.end > s.start).map(|s| Slice { end: s.end.min(end), ..s.clone() }));
         slices.extend(extra.iter().cloned());
-        let export = trace::ChromeExport { slices: &slices, flow, per_track_hour, end };
+        let export = trace::ChromeExport { slices: &slices, flow, per_track_hour, end, notes: &self.core.notes, object_name };
         trace::to_chrome_json_with(&self.core.trace, &self.core.names, &self.core.metric_names, &self.core.samples, &export)
     }
 }

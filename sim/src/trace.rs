@@ -94,6 +94,25 @@ pub fn message_words(label: &str) -> String {
     words.join(" ")
 }
 
+/// What kind of message a record's label shows (`a -> b: put: item 4 in
+/// store 7` gives `put`): the head of a description in words
+/// (`Sim::describe_messages`: its kind, a colon, the details), else the
+/// variants of its debug text ([`message_words`]).
+pub fn message_kind(label: &str) -> String {
+    let Some((_, msg)) = label.split_once(": ") else {
+        return String::new();
+    };
+    // Debug text opens with a variant or struct name and its payload
+    // (`Store(…)`, `Ping { … }`), or is a unit variant.
+    let ident = msg.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
+    let debug = ident.starts_with(|c: char| c.is_ascii_uppercase())
+        && (ident.len() == msg.len() || msg[ident.len()..].trim_start().starts_with(['(', '{']));
+    if debug {
+        return message_words(label);
+    }
+    msg.split(": ").next().unwrap_or("").to_string()
+}
+
 /// One compact record. `payload` is a stable hash of the message or timer tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
@@ -234,6 +253,8 @@ pub struct Trace {
     /// `n` once a `Tail(n)` trace keeps `n` records (the ring is full), else 0.
     ring: usize,
     labels: Vec<String>,
+    /// Per kept record in full mode, the item it concerns (`push_about`).
+    subjects: Vec<Option<u64>>,
 }
 
 impl Trace {
@@ -243,7 +264,16 @@ impl Trace {
             TraceMode::Tail(n) => n,
             TraceMode::Full => 1024,
         };
-        Trace { mode, hash: 0x243f_6a88_85a3_08d3, count: 0, records: Vec::with_capacity(cap), start: 0, ring: 0, labels: Vec::new() }
+        Trace {
+            mode,
+            hash: 0x243f_6a88_85a3_08d3,
+            count: 0,
+            records: Vec::with_capacity(cap),
+            start: 0,
+            ring: 0,
+            labels: Vec::new(),
+            subjects: Vec::new(),
+        }
     }
 
     /// How much of the trace is kept.
@@ -260,6 +290,14 @@ impl Trace {
     /// only called in full mode.
     #[inline]
     pub fn push(&mut self, r: Record, label: impl FnOnce() -> String) {
+        self.push_about(r, || (label(), None));
+    }
+
+    /// [`Trace::push`] for a record that concerns an item (a flow follows
+    /// it): `about` gives its label and the item, in full mode only. The
+    /// item is not hashed.
+    #[inline]
+    pub fn push_about(&mut self, r: Record, about: impl FnOnce() -> (String, Option<u64>)) {
         // Two multiply-folds per record: (hash, time) with seq, then that
         // with the payload and (kind, node, peer).
         let h = mum(self.hash ^ r.time.0, r.seq);
@@ -284,7 +322,9 @@ impl Trace {
             }
             TraceMode::Full => {
                 self.records.push(r);
-                self.labels.push(label());
+                let (label, subject) = about();
+                self.labels.push(label);
+                self.subjects.push(subject);
             }
         }
     }
@@ -309,6 +349,10 @@ impl Trace {
     /// The label of kept record `i` (full mode only).
     pub fn label(&self, i: usize) -> Option<&str> {
         self.labels.get(i).map(String::as_str)
+    }
+    /// The item kept record `i` concerns, if any (full mode only).
+    pub fn subject(&self, i: usize) -> Option<u64> {
+        self.subjects.get(i).copied().flatten()
     }
     /// The last `n` kept records with their labels (labels empty unless full).
     pub fn tail(&self, n: usize) -> Vec<(Record, String)> {
@@ -363,14 +407,32 @@ pub fn to_json_lines(trace: &Trace, node_names: &[String]) -> String {
     out
 }
 
-/// The records of one flow: Perfetto draws an arrow from each record the
-/// predicate accepts to the next, on their nodes' tracks (a message's hops,
-/// for instance, when `includes` recognizes its label).
-pub struct Flow<'a> {
-    /// The flow's name, shown on each arrow.
+/// Something that happened to an item at a node, noted by a model
+/// (`Ctx::note`) for a flow that follows the item: a step of its way that
+/// is not a message. Full traces only; not hashed.
+#[derive(Clone, Copy, Debug)]
+pub struct Note {
+    /// When.
+    pub time: Time,
+    /// The agenda sequence number of the event being handled.
+    pub seq: u64,
+    /// The node it happened at.
+    pub node: u32,
+    /// The item (as `Sim::describe_messages`' subjects number them).
+    pub subject: u64,
+    /// What happened, in words.
+    pub what: &'static str,
+}
+
+/// One item's way through the run: Perfetto draws an arrow from each of
+/// its records and notes to the next, on their nodes' tracks — every
+/// message that concerns the item (`Sim::describe_messages`) and every
+/// note about it (`Ctx::note`).
+pub struct Flow {
+    /// The flow's name, shown on each arrow and hop.
     pub name: String,
-    /// Whether a record (with its full-mode label) belongs to the flow.
-    pub includes: &'a dyn Fn(&Record, &str) -> bool,
+    /// The item followed.
+    pub subject: u64,
 }
 
 /// How much of a full trace the Chrome export writes.
@@ -379,7 +441,12 @@ pub struct ChromeExport<'a> {
     /// runbook's steps, alerts).
     pub slices: &'a [Slice],
     /// One flow to draw, if asked.
-    pub flow: Option<Flow<'a>>,
+    pub flow: Option<Flow>,
+    /// The models' notes; those about the flow's item are its hops.
+    pub notes: &'a [Note],
+    /// The name the caller gives a fault's object, from its fields (`part
+    /// 0, unit 1`), in fault instants as in fault slices; `None` keeps it.
+    pub object_name: &'a dyn Fn(&str) -> Option<String>,
     /// At most this many instants of the frequent kinds (deliveries, drops,
     /// refusals, timers, durable writes) per node and simulated hour; `None`
     /// writes every record. Boots, crashes, restarts, faults, the phase
@@ -452,16 +519,31 @@ pub fn readable_fault(description: &str) -> (String, Option<String>) {
     (name, track)
 }
 
+/// A fault's readable name and object ([`readable_fault`]), with the
+/// object named as `object_name` names it from its fields (`part 0, unit
+/// 1` may become `part-a/unit-b`).
+pub fn named_fault(description: &str, object_name: &dyn Fn(&str) -> Option<String>) -> (String, Option<String>) {
+    let (mut name, mut object) = readable_fault(description);
+    // `node: part 0` is the object `part 0` on node `node`.
+    if let Some((node, fields)) = object.as_deref().and_then(|o| o.split_once(": ")) {
+        if let Some(named) = object_name(fields) {
+            name = name.replacen(fields, &named, 1);
+            object = Some(format!("{node}: {named}"));
+        }
+    }
+    (name, object)
+}
+
 /// An instant's name and label: the kind in words, with what the message
 /// was for a message's records and the readable name for a fault.
-fn instant_name(r: &Record, label: &str) -> (String, String) {
+fn instant_name(r: &Record, label: &str, object_name: &dyn Fn(&str) -> Option<String>) -> (String, String) {
     match r.kind {
         RecordKind::Fault => {
-            let (name, _) = readable_fault(label);
+            let (name, _) = named_fault(label, object_name);
             (format!("fault: {name}"), name)
         }
         RecordKind::Deliver | RecordKind::Drop | RecordKind::Refused => {
-            let words = message_words(label);
+            let words = message_kind(label);
             let name = if words.is_empty() { r.kind.name().to_string() } else { format!("{}: {words}", r.kind.name()) };
             (name, label.to_string())
         }
@@ -534,7 +616,7 @@ pub fn to_chrome_json_with(
     const HOUR: u64 = 3_600_000_000;
     let mut kept: Vec<(u32, u64, u32)> = Vec::new(); // (node, hour, kept so far), the current hour per node
     let mut rates: Vec<(u32, u64, u64)> = Vec::new(); // (node, hour, events)
-    let mut flow_points: Vec<(u64, u64)> = Vec::new(); // (tid, ts)
+    let mut flow_points: Vec<(u64, u64, u64)> = Vec::new(); // (ts, seq, tid)
     for (i, r) in trace.records().enumerate() {
         if r.kind == RecordKind::Metric {
             continue;
@@ -545,7 +627,7 @@ pub fn to_chrome_json_with(
             Some(x) if x.1 == hour => x.2 += 1,
             _ => rates.push((r.node, hour, 1)),
         }
-        let in_flow = export.flow.as_ref().is_some_and(|f| (f.includes)(r, label));
+        let in_flow = export.flow.as_ref().is_some_and(|f| trace.subject(i) == Some(f.subject));
         let frequent =
             matches!(r.kind, RecordKind::Deliver | RecordKind::Drop | RecordKind::Refused | RecordKind::Timer | RecordKind::Durable);
         if let (Some(budget), true, false) = (export.per_track_hour, frequent, in_flow) {
@@ -564,7 +646,7 @@ pub fn to_chrome_json_with(
             }
             kept[slot].2 += 1;
         }
-        let (name, label) = instant_name(r, label);
+        let (name, label) = instant_name(r, label, export.object_name);
         let tid = node_tid(r.node);
         if in_flow {
             // A short slice the flow's arrows bind to.
@@ -573,7 +655,7 @@ pub fn to_chrome_json_with(
                 "name": export.flow.as_ref().map_or("flow", |f| f.name.as_str()),
                 "args": {"label": label, "seq": r.seq, "peer": node_names.get(r.peer as usize)},
             }));
-            flow_points.push((tid, r.time.0));
+            flow_points.push((r.time.0, r.seq, tid));
             continue;
         }
         events.push(serde_json::json!({
@@ -583,10 +665,21 @@ pub fn to_chrome_json_with(
         }));
     }
     if let Some(f) = &export.flow {
+        // The notes about the item are hops too, after the records of the
+        // event that made them (a stable sort keeps records first).
+        for n in export.notes.iter().filter(|n| n.subject == f.subject) {
+            let tid = node_tid(n.node);
+            events.push(serde_json::json!({
+                "ph": "X", "pid": 1, "tid": tid, "ts": n.time.0, "dur": 1, "cat": "flow", "name": f.name,
+                "args": {"label": format!("{}: {}", f.name, n.what), "seq": n.seq},
+            }));
+            flow_points.push((n.time.0, n.seq, tid));
+        }
+        flow_points.sort_by_key(|p| (p.0, p.1));
         for (k, pair) in flow_points.windows(2).enumerate() {
             let (a, z) = (pair[0], pair[1]);
-            events.push(serde_json::json!({"ph": "s", "id": k, "pid": 1, "tid": a.0, "ts": a.1, "name": f.name, "cat": "flow"}));
-            events.push(serde_json::json!({"ph": "f", "bp": "e", "id": k, "pid": 1, "tid": z.0, "ts": z.1, "name": f.name, "cat": "flow"}));
+            events.push(serde_json::json!({"ph": "s", "id": k, "pid": 1, "tid": a.2, "ts": a.0, "name": f.name, "cat": "flow"}));
+            events.push(serde_json::json!({"ph": "f", "bp": "e", "id": k, "pid": 1, "tid": z.2, "ts": z.0, "name": f.name, "cat": "flow"}));
         }
     }
     if export.per_track_hour.is_some() {
@@ -656,6 +749,16 @@ mod tests {
     }
 
     #[test]
+    fn a_message_kind_is_its_description_head_or_its_debug_variants() {
+        assert_eq!(message_kind("a -> b: put: item 4 in store 7"), "put");
+        assert_eq!(message_kind("a down, refused from b: GET DATA: item 1 of store 2"), "GET DATA");
+        assert_eq!(message_kind("a -> b: Store(AppendReply { id: 1 })"), "store append-reply");
+        assert_eq!(message_kind("a -> b: Ping { n: 1 }"), "ping");
+        assert_eq!(message_kind("a -> b: Heartbeat"), "heartbeat");
+        assert_eq!(message_kind("no message"), "");
+    }
+
+    #[test]
     fn model_fault_descriptions_become_readable_names_and_tracks() {
         let (name, track) = readable_fault("path-fault on filer: Fault(PathFault { rack: 0 })");
         assert_eq!((name.as_str(), track.as_deref()), ("path-fault on filer: rack 0", Some("filer: rack 0")));
@@ -675,18 +778,26 @@ mod tests {
     fn sampling_keeps_a_budget_per_node_hour_and_every_rare_record() {
         let mut t = Trace::new(TraceMode::Full);
         for i in 0..100u64 {
-            t.push(Record { time: Time(i * 60_000_000), seq: i, kind: RecordKind::Deliver, node: 0, peer: 1, payload: i }, || {
-                format!("m{i}")
+            // Records 5 and 70 concern item 7.
+            let subject = [5, 70].contains(&i).then_some(7);
+            t.push_about(Record { time: Time(i * 60_000_000), seq: i, kind: RecordKind::Deliver, node: 0, peer: 1, payload: i }, || {
+                (format!("m{i}"), subject)
             });
         }
         t.push(Record { time: Time(7_000_000_000), seq: 100, kind: RecordKind::Crash, node: 0, peer: 0, payload: 0 }, String::new);
         let names = vec!["a".to_string(), "b".to_string()];
-        let flow = |_: &Record, label: &str| label == "m5" || label == "m70";
+        // A note about item 7 between its two records, and one about another item.
+        let notes = [
+            Note { time: Time(3_000_000_000), seq: 50, node: 1, subject: 7, what: "kept" },
+            Note { time: Time(3_000_000_000), seq: 50, node: 1, subject: 8, what: "other" },
+        ];
         let export = ChromeExport {
             slices: &[],
-            flow: Some(Flow { name: "hops".into(), includes: &flow }),
+            flow: Some(Flow { name: "hops".into(), subject: 7 }),
             per_track_hour: Some(3),
             end: Time(8_000_000_000),
+            notes: &notes,
+            object_name: &|_| None,
         };
         let v: serde_json::Value = serde_json::from_str(&to_chrome_json_with(&t, &names, &[], &[], &export)).expect("JSON");
         let events = v["traceEvents"].as_array().expect("events");
@@ -694,7 +805,13 @@ mod tests {
         // 100 deliveries over 100 minutes: hours 0 and 1, three each, plus the crash.
         assert_eq!(instants, ["m0", "m1", "m2", "m60", "m61", "m62", ""]);
         let flows: Vec<&serde_json::Value> = events.iter().filter(|e| e["cat"] == "flow").collect();
-        assert_eq!(flows.len(), 4, "two flow slices and one arrow (start, finish): {flows:?}");
+        assert_eq!(flows.len(), 7, "three hops (two records, a note) and two arrows (start, finish): {flows:?}");
+        let hops: Vec<(u64, u64)> =
+            flows.iter().filter(|e| e["ph"] == "X").map(|e| (e["ts"].as_u64().unwrap_or(0), e["tid"].as_u64().unwrap_or(0))).collect();
+        assert_eq!(hops, [(300_000_000, 10), (4_200_000_000, 10), (3_000_000_000, 11)]);
+        let arrows: Vec<(&str, u64)> =
+            flows.iter().filter(|e| e["ph"] != "X").map(|e| (e["ph"].as_str().unwrap_or(""), e["ts"].as_u64().unwrap_or(0))).collect();
+        assert_eq!(arrows, [("s", 300_000_000), ("f", 3_000_000_000), ("s", 3_000_000_000), ("f", 4_200_000_000)], "in time order");
         let rate: Vec<u64> =
             events.iter().filter(|e| e["name"] == "a events/h").map(|e| e["args"]["events"].as_u64().unwrap_or(0)).collect();
         assert_eq!(rate, [60, 41], "the counters count every record");

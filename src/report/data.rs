@@ -106,12 +106,42 @@ pub struct CheckMark {
     /// The row its label goes in, from the top (0): labels closer in time
     /// than [`LABEL_GAP`] of the axis go in different rows.
     pub label_row: usize,
+    /// Where its label starts, seconds from T+0: at the claim's time, or
+    /// far enough left of the axis' end that the label fits.
+    pub label_at_s: u64,
 }
 
 /// The least distance between two checkpoint labels in one row, as a share
 /// of the time axis: a label (`C12` at 13 px) is about 24 px wide on a plot
 /// about 800 px wide, so 4% leaves a little space between neighbours.
 pub const LABEL_GAP: f64 = 0.04;
+/// A checkpoint label's width, as a share of the time axis (`C12`, see
+/// [`LABEL_GAP`]).
+pub const LABEL_WIDTH: f64 = 0.03;
+
+/// The box a checkpoint's label takes on its plot, in shares of the time
+/// axis (x) and label rows (y): (left, right, top, bottom). The plot draws
+/// each label at `label_at_s` in row `label_row` (`plot::time_lines`).
+pub fn label_box(m: &CheckMark, end_s: u64) -> (f64, f64, f64, f64) {
+    let x = m.label_at_s as f64 / end_s.max(1) as f64;
+    let y = m.label_row as f64;
+    (x, x + LABEL_WIDTH, y, y + 0.9)
+}
+
+/// Lays the checkpoints' labels out: each starts at its claim's time, or
+/// left of the axis' end by a label's width, and goes in a row
+/// ([`label_rows`]).
+pub fn lay_out_labels(marks: &mut [CheckMark], end_s: u64) {
+    let end = end_s.max(1) as f64;
+    let last = ((1.0 - LABEL_WIDTH) * end).floor() as u64;
+    for m in marks.iter_mut() {
+        m.label_at_s = m.at_s.min(last);
+    }
+    let xs: Vec<f64> = marks.iter().map(|m| m.label_at_s as f64).collect();
+    for (m, row) in marks.iter_mut().zip(label_rows(&xs, LABEL_GAP * end)) {
+        m.label_row = row;
+    }
+}
 
 /// Rows for labels at `xs` (in any order) such that two labels in one row
 /// are at least `gap` apart: each, from the earliest, goes in the top-most
@@ -148,6 +178,8 @@ pub struct RunData {
     pub passed: bool,
     pub headline: Vec<(String, String)>,
     pub timeline: Vec<Lane>,
+    /// The faults table: fault, from, until (clock times).
+    pub faults: Vec<Row>,
     /// Share of attempts that succeeded per bucket, per service (percent).
     pub services: Vec<Series>,
     /// Users in full / partial service and mailboxes unavailable (percent).
@@ -177,10 +209,11 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
     let end_s = r.report.end.as_micros() / 1_000_000;
     let secs = |us: u64| us / 1_000_000;
 
-    // The timeline: faults by kind, alerts, each recovery step, the liveness phase.
+    // The timeline: faults by what they hit, alerts, each recovery step,
+    // the liveness phase.
     let mut timeline: Vec<Lane> = Vec::new();
     for fault in &f.fault_spans {
-        let name = format!("fault: {}", fault.kind);
+        let name = fault_lane(&fault.description);
         let span = Span { label: fault.description.clone(), start_s: secs(fault.at_us), end_s: fault.ended_us.map(secs), failed: false };
         match timeline.iter_mut().find(|l| l.name == name) {
             Some(l) => l.spans.push(span),
@@ -261,10 +294,12 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
     }
 
     let mut marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
-    let xs: Vec<f64> = marks.iter().map(|m| m.at_s as f64).collect();
-    for (m, row) in marks.iter_mut().zip(label_rows(&xs, LABEL_GAP * end_s.max(1) as f64)) {
-        m.label_row = row;
-    }
+    lay_out_labels(&mut marks, end_s);
+    let faults = f
+        .fault_spans
+        .iter()
+        .map(|s| vec![s.description.clone(), clock.at(s.at_us), s.ended_us.map_or("the end of the run".to_string(), |t| clock.at(t))])
+        .collect();
     let checkpoint_rows = checkpoints
         .iter()
         .zip(&r.checkpoints)
@@ -337,6 +372,7 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         passed: r.passed(),
         headline,
         timeline,
+        faults,
         services,
         users,
         marks,
@@ -346,6 +382,17 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         checkpoints: checkpoint_rows,
         expectations: r.verdicts.iter().map(|v| (v.name.clone(), v.tag(), v.detail.clone(), v.failed())).collect(),
         repro,
+    }
+}
+
+/// A fault's lane on the timeline: its kind and the part it hit
+/// (`fault: controller-failure shelf-a/controller-a`), or its description
+/// when it names no part (`fault: lock-broken on filer`, `fault: crash
+/// mx-1`).
+pub fn fault_lane(description: &str) -> String {
+    match description.split_once(" on ").and_then(|(kind, rest)| Some((kind, rest.split_once(": ")?.1))) {
+        Some((kind, part)) => format!("fault: {kind} {part}"),
+        None => format!("fault: {description}"),
     }
 }
 
@@ -360,6 +407,7 @@ fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
             value: res.value.map(pct),
             hit: res.hit,
             label_row: 0,
+            label_at_s: c.at_s,
         },
         Tolerance::Window { early_s, late_s } => CheckMark {
             label,
@@ -369,6 +417,7 @@ fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
             value: res.value.map(|v| v as f64),
             hit: res.hit,
             label_row: 0,
+            label_at_s: c.at_s,
         },
     }
 }

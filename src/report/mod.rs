@@ -6,10 +6,11 @@
 //! (`plot.rs`), the style is inline CSS, and there is no script, no font and
 //! no address to fetch — a Content-Security-Policy of `default-src 'none'`
 //! says so to the browser, so a page that tried would show an error. The
-//! layout is one column that scrolls wide plots sideways in a narrow window,
-//! shows a wide table's rows as labelled cards there, and prints one plot
-//! per block (print CSS), so the page reads the same on
-//! a phone, a laptop and paper.
+//! layout is one column: each plot scales to its width (the SVG's viewBox,
+//! `width:100%; height:auto`), so nothing scrolls sideways in a narrow
+//! window; a wide table's rows become labelled cards there; and print CSS
+//! keeps each plot and table in one piece, so the page reads the same on a
+//! phone, a laptop and paper.
 //!
 //! What the plots show is computed elsewhere: the runner's figures (what
 //! `run --json` prints), a sweep's records and summary, a comparison's
@@ -68,8 +69,7 @@ p.lede{color:#444;margin:.2em 0 .8em}
 nav{font-size:.9em;margin:.4em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}nav a{white-space:nowrap}
 figure{margin:.6em 0 1.2em}figcaption{font-size:.9em;color:#444;margin:.3em 0}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-figure svg{display:block;width:100%;min-width:560px;height:auto}
-figure.half svg{min-width:300px}
+figure svg{display:block;width:100%;max-width:100%;height:auto}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:0 18px}
 table{border-collapse:collapse;font-size:.88em;margin:.4em 0 1em;width:100%}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3em .5em;text-align:left;vertical-align:top}
@@ -90,7 +90,6 @@ footer{margin-top:2em;font-size:.8em;color:#666}
   body{max-width:none;padding:0;font-size:10pt}
   nav{display:none}
   .scroll{overflow:visible}
-  figure svg{min-width:0}
   figure,table,tr,h2,h3{break-inside:avoid}
   h2,h3{break-after:avoid}
   a{color:inherit;text-decoration:none}
@@ -124,14 +123,15 @@ pub fn page(title: &str, nav: &[(&str, &str)], body: &str) -> String {
 /// A plot: a figure with an id, its caption, the SVG, and the number of
 /// data points it shows (`data-points`, which the browser test checks).
 pub fn figure(id: &str, caption: &str, svg: &str, points: usize, class: &str) -> String {
-    // plotters writes `<svg width=.. height=.. viewBox=..>`; the CSS scales it.
+    // plotters writes `<svg width=.. height=.. viewBox=..>`; the CSS scales
+    // it to the column's width, its height following the viewBox.
     let svg = svg.trim_start_matches(|c: char| c != '<');
     let svg = match svg.strip_prefix("<?xml") {
         Some(rest) => rest.split_once("?>").map_or(rest, |x| x.1),
         None => svg,
     };
     format!(
-        "<figure class=\"plot {class}\" id=\"{id}\" data-points=\"{points}\">\n<figcaption>{}</figcaption>\n<div class=\"scroll\">{}</div>\n</figure>\n",
+        "<figure class=\"plot {class}\" id=\"{id}\" data-points=\"{points}\">\n<figcaption>{}</figcaption>\n{}\n</figure>\n",
         esc(caption),
         svg.trim()
     )
@@ -208,6 +208,10 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
         percent: true,
         legend: Legend::MiddleRight,
     };
+    if !d.faults.is_empty() {
+        b.push_str("<h3 id=\"faults\">Faults</h3>\n");
+        b.push_str(&table(&["fault", "from", "until"], &d.faults, &|_| false));
+    }
     b.push_str("<h2 id=\"availability\">Availability</h2>\n");
     b.push_str(&figure(
         "plot-services",

@@ -182,9 +182,11 @@ pub fn time_lines(p: TimePlot) -> PlotResult {
                 let x = v / 3600.0;
                 chart.draw_series(std::iter::once(PathElement::new(vec![(x, 0.0), (x, y_max)], c.stroke_width(2)))).map_err(err)?;
             }
-            // Labels close in time take rows further down (`label_row`).
+            // Labels close in time take rows further down (`label_row`),
+            // and one at the axis' end starts left of it (`label_at_s`).
             let y = y_max * (0.97 - 0.07 * m.label_row as f64);
-            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y), font(13).color(&c)))).map_err(err)?;
+            let lx = m.label_at_s as f64 / 3600.0;
+            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (lx, y), font(13).color(&c)))).map_err(err)?;
         }
         if series.len() > 1 {
             let at = match legend {
@@ -218,6 +220,13 @@ fn points(p: &[(f64, f64)], step: bool, end_s: u64) -> Vec<(f64, f64)> {
     out
 }
 
+/// The width of the timeline's lane names, in SVG units: room for
+/// [`LANE_NAME_CHARS`] characters at 13 px (`fault: controller-failure
+/// shelf-a/controller-a`).
+const LANE_NAMES: u32 = 340;
+/// The longest lane name shown whole; a longer one ends in `…`.
+pub const LANE_NAME_CHARS: usize = 48;
+
 /// The timeline band: one lane per fault kind, the alerts, and each
 /// recovery step, as spans on the run's time axis (an open span runs to
 /// the end).
@@ -226,7 +235,7 @@ pub fn timeline(clock: &Clock, end_s: u64, lanes: &[Lane]) -> PlotResult {
     let rows = lanes.len().max(1);
     let height = 70 + 26 * rows as u32;
     svg((WIDE.0, height), |root| {
-        let (left, plot) = root.split_horizontally(230);
+        let (left, plot) = root.split_horizontally(LANE_NAMES);
         let mut chart = ChartBuilder::on(&plot)
             .margin(8)
             .margin_right(24)
@@ -258,8 +267,8 @@ pub fn timeline(clock: &Clock, end_s: u64, lanes: &[Lane]) -> PlotResult {
             }
             // The lane's name, right-aligned beside its row.
             let (_, py) = chart.backend_coord(&(0.0, y + 0.5));
-            let name: String = if lane.name.chars().count() > 30 {
-                lane.name.chars().take(29).chain(std::iter::once('…')).collect()
+            let name: String = if lane.name.chars().count() > LANE_NAME_CHARS {
+                lane.name.chars().take(LANE_NAME_CHARS - 1).chain(std::iter::once('…')).collect()
             } else {
                 lane.name.clone()
             };
@@ -267,7 +276,7 @@ pub fn timeline(clock: &Clock, end_s: u64, lanes: &[Lane]) -> PlotResult {
                 plotters::style::text_anchor::HPos::Right,
                 plotters::style::text_anchor::VPos::Center,
             ));
-            left.draw(&Text::new(name, (222, py - 8), style)).map_err(err)?;
+            left.draw(&Text::new(name, (LANE_NAMES as i32 - 8, py), style)).map_err(err)?;
         }
         Ok(())
     })
@@ -368,7 +377,7 @@ pub fn bars(rows: &[(String, f64, usize)], max: f64, x_desc: &str, percent: bool
                 plotters::style::text_anchor::HPos::Right,
                 plotters::style::text_anchor::VPos::Center,
             ));
-            left.draw(&Text::new(label.clone(), (252, ly - 8), style)).map_err(err)?;
+            left.draw(&Text::new(label.clone(), (252, ly), style)).map_err(err)?;
         }
         Ok(())
     })

@@ -1,14 +1,17 @@
 //! The run's Perfetto trace with what the runner knows beside the kernel:
 //! each recovery step as a span from its command to its completion, alerts
 //! on their own track, and, when asked (`run --trace F --trace-mail ID`),
-//! one mail's hops as a flow — the deliveries of the messages that carry its
-//! envelope, in order, with arrows between them. A storage fault's track
-//! and name use the scenario's names for its object (`shelf-a`), as the
-//! filer's tracks of each shelf, controller, RAID group and volume do.
+//! one mail's hops as a flow: every message about it (SMTP DATA and its
+//! reply, the append to the store and its reply) and every step the
+//! custody ledger notes (written, durable in a queue, acknowledged, out of
+//! the queue, durable in its mailbox), in order, with arrows between them.
+//! A storage fault's track and name use the scenario's names for its
+//! object (`shelf-a`), as the filer's tracks of each shelf, controller,
+//! RAID group and volume do.
 
 use mailsim_models::storage::Storage;
 use mailsim_models::{Msg, World};
-use mailsim_sim::{Flow, Record, Sim, Slice, Time, INSTANTS_PER_TRACK_HOUR};
+use mailsim_sim::{named_fault, Flow, Sim, Slice, Time, INSTANTS_PER_TRACK_HOUR};
 
 use crate::run::RunResult;
 
@@ -39,11 +42,17 @@ pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all
     for (at, text) in &r.figures.alerts {
         extra.push(Slice { name: text.clone(), track: "alerts".into(), start: Time(*at), end: Time(*at) });
     }
-    // Messages print their envelope as `Envelope { id: 42, … }`.
-    let needle = mail.map(|id| format!("Envelope {{ id: {id},"));
-    let includes = |_: &Record, label: &str| needle.as_deref().is_some_and(|n| label.contains(n));
-    let flow = mail.map(|id| Flow { name: format!("mail {id}"), includes: &includes });
+    // The models number each record and note by the mail it concerns.
+    let flow = mail.map(|id| Flow { name: format!("mail {id}"), subject: id });
     sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR), &storage_name)
+}
+
+/// A fault in words, its storage object named as the scenario names it
+/// (`controller-failure on filer: shelf-a/controller-a`), from the
+/// kernel's description (`… Fault(ControllerFail { shelf: 0, controller:
+/// 0 })`): what the trace, the run's text and its report show.
+pub fn fault_name(description: &str) -> String {
+    named_fault(description, &storage_name).0
 }
 
 /// A storage fault's object, from its fields (`shelf 0, controller 1`), as
@@ -56,6 +65,7 @@ pub fn storage_name(fields: &str) -> Option<String> {
         (("shelf", s), Some(Some(("controller", c))), None) => Some(Storage::controller_name(s, c)),
         (("group", g), None, None) => Some(Storage::group_name(g)),
         (("volume", v), None, None) => Some(Storage::volume_name(v)),
+        (("head", h), None, None) => Some(mailsim_models::heads::Heads::name(h)),
         _ => None,
     }
 }
