@@ -673,6 +673,7 @@ impl ModelFault {
                 format!("data loss: {} of the mailboxes on {}", share_words(*share_ppm), volume_list(volumes))
             }
             ModelFault::BackupCorrupt { set } => format!("backup corrupt: backup set {set}"),
+            ModelFault::LocalDeviceFail { device } => format!("local device failure: {device:?}"),
             ModelFault::FenceBroken { mode } => format!(
                 "fencing device {}",
                 match mode {
