@@ -23,8 +23,11 @@
 //!
 //! Two kinds of metric:
 //! - a value at the checkpoint's time, a share: `users_full_service`,
-//!   `users_partial_service` (webmail-only users), `mailboxes_unavailable`;
-//!   hit when within `min`/`max`;
+//!   `users_partial_service` (webmail-only users), `mailboxes_unavailable`,
+//!   `storage_speed` (the mailstore's speed as a share of normal: the mean
+//!   over its volumes of the inverse latency multiplier, an offline volume
+//!   counting zero — "performance fell by 90%" is 10%); hit when within
+//!   `min`/`max`;
 //! - the time something happened: `users_restored` (every user in full
 //!   service again, for good), `smtp_restored`, `pop_restored`,
 //!   `imap_restored`, `webmail_restored` (the service back for all of its
@@ -54,7 +57,7 @@ pub struct CheckpointEntry {
     pub at: String,
     /// What the model measures the claim by (see the module doc): a share at
     /// `at` (`users_full_service`, `users_partial_service`,
-    /// `mailboxes_unavailable`) or the time of an event (`users_restored`,
+    /// `mailboxes_unavailable`, `storage_speed`) or the time of an event (`users_restored`,
     /// `smtp_restored`, `pop_restored`, `imap_restored`, `webmail_restored`,
     /// `mailboxes_restored`, `failover`, `recovered`, `step_done`).
     pub metric: String,
@@ -84,6 +87,7 @@ pub enum Metric {
     UsersFullService,
     UsersPartialService,
     MailboxesUnavailable,
+    StorageSpeed,
     UsersRestored,
     ServiceRestored(mailsim_models::availability::Service),
     MailboxesRestored,
@@ -94,10 +98,11 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "users_full_service",
         "users_partial_service",
         "mailboxes_unavailable",
+        "storage_speed",
         "users_restored",
         "smtp_restored",
         "pop_restored",
@@ -115,6 +120,7 @@ impl Metric {
             "users_full_service" => Metric::UsersFullService,
             "users_partial_service" => Metric::UsersPartialService,
             "mailboxes_unavailable" => Metric::MailboxesUnavailable,
+            "storage_speed" => Metric::StorageSpeed,
             "users_restored" => Metric::UsersRestored,
             "smtp_restored" => Metric::ServiceRestored(Service::Smtp),
             "pop_restored" => Metric::ServiceRestored(Service::Pop),
@@ -135,7 +141,7 @@ impl Metric {
 
     /// A share at a time (else: the time of an event).
     pub fn is_share(self) -> bool {
-        matches!(self, Metric::UsersFullService | Metric::UsersPartialService | Metric::MailboxesUnavailable)
+        matches!(self, Metric::UsersFullService | Metric::UsersPartialService | Metric::MailboxesUnavailable | Metric::StorageSpeed)
     }
 }
 
@@ -301,6 +307,10 @@ fn measure(c: &Checkpoint, f: &Figures) -> Option<u64> {
             let t = c.at_s * 1_000_000;
             let n = f.unavailable.iter().take_while(|(at, _)| *at <= t).last().map_or(0, |u| u.1);
             Some((u64::from(n) * 1_000_000).checked_div(u64::from(f.mailboxes)).unwrap_or(0))
+        }
+        Metric::StorageSpeed => {
+            let t = c.at_s * 1_000_000;
+            Some(f.storage_speed.iter().take_while(|(at, _)| *at <= t).last().map_or(1_000_000, |s| u64::from(s.1)))
         }
         Metric::UsersRestored => a.users_restored_s(),
         Metric::ServiceRestored(s) => a.service(s).restored_s,

@@ -43,6 +43,9 @@ pub struct Figures {
     pub peak_unavailable_ppm: u32,
     /// (time in µs, mailboxes unavailable) at each change.
     pub unavailable: Vec<(u64, u32)>,
+    /// The mailstore's speed as a share of normal (ppm; an offline volume
+    /// counts zero), (time in µs, ppm) at each change.
+    pub storage_speed: Vec<(u64, u32)>,
     /// When the last unavailable mailbox came back (µs).
     pub restored_us: Option<u64>,
     pub delivered_per_hour: Vec<u32>,
@@ -274,6 +277,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         sender_bounces: w.stats.sender_bounces.clone(),
         peak_unavailable_ppm: if mailboxes == 0 { 0 } else { (peak as u64 * 1_000_000 / mailboxes as u64) as u32 },
         unavailable: w.stats.unavailable.iter().map(|(t, n)| (t.as_micros(), *n)).collect(),
+        storage_speed: w.stats.storage_speed.iter().map(|(t, n)| (t.as_micros(), *n)).collect(),
         restored_us,
         delivered_per_hour: w.stats.delivered_per_hour.clone(),
         delay_s_p50: q(0.5),

@@ -245,6 +245,32 @@ impl CalendarConfig {
         }
     }
 
+    /// The first instant at or after `t` at which someone working `hours`
+    /// is at work: `t` itself around the clock; with
+    /// [`WorkingHours::Business`], `t` in business hours, else the start of
+    /// the next business hour on a working day (`Time::MAX` if there is
+    /// none).
+    pub fn next_working(&self, t: Time, hours: WorkingHours) -> Time {
+        if hours == WorkingHours::Always {
+            return t;
+        }
+        match self.finish_work(t, Dur(1), hours) {
+            Time::MAX => Time::MAX,
+            end => Time(end.as_micros() - 1),
+        }
+    }
+
+    /// The first instant at or after `t` whose wall-clock time is `hour`:00
+    /// (a nightly maintenance window that opens at that hour).
+    pub fn next_hour(&self, t: Time, hour: u32) -> Time {
+        let m = self.since_midnight(t);
+        let mut at = m / MICROS_PER_DAY * MICROS_PER_DAY + u64::from(hour % 24) * MICROS_PER_H;
+        if at < m {
+            at += MICROS_PER_DAY;
+        }
+        Time(at - u64::from(self.start_hour) * MICROS_PER_H)
+    }
+
     /// Draws how long operators take to react to something that happens at
     /// `t`: uniform in the range of `t`'s period.
     pub fn response_delay(&self, t: Time, rng: &mut Stream) -> Dur {
@@ -339,6 +365,26 @@ mod tests {
         // No working hours at all: never done, and no endless loop.
         let none = CalendarConfig { business_hour_start: 9, business_hour_end: 9, ..CalendarConfig::default() };
         assert_eq!(none.finish_work(Time::ZERO, Dur::hours(1), WorkingHours::Business), Time::MAX);
+    }
+
+    #[test]
+    fn the_next_working_instant_and_the_next_window() {
+        // Monday 09:00 start.
+        let c = CalendarConfig::default();
+        let h = |hours: u64| Time::from_hours(hours);
+        assert_eq!(c.next_working(h(3), WorkingHours::Always), h(3));
+        // Monday 12:00 is business hours; Monday 18:00 waits for Tuesday 09:00.
+        assert_eq!(c.next_working(h(3), WorkingHours::Business), h(3));
+        assert_eq!(c.next_working(h(9), WorkingHours::Business), h(24));
+        // Friday 17:30 waits for Monday 09:00.
+        assert_eq!(c.next_working(h(4 * 24 + 8) + Dur::mins(30), WorkingHours::Business), h(7 * 24));
+        // The next 23:00 from Monday 09:00 is Monday 23:00; from 23:00, itself;
+        // from 23:01, Tuesday 23:00; 06:00 from Monday 09:00 is Tuesday 06:00.
+        assert_eq!(c.next_hour(h(0), 23), h(14));
+        assert_eq!(c.next_hour(h(14), 23), h(14));
+        assert_eq!(c.next_hour(h(14) + Dur::mins(1), 23), h(38));
+        assert_eq!(c.next_hour(h(0), 6), h(21));
+        assert_eq!(c.next_hour(h(0), 9), h(0));
     }
 
     #[test]

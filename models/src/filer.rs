@@ -1134,6 +1134,9 @@ impl Filer {
             // Each shelf, controller, group and volume on its own track.
             s.states(|track, state| ctx.track_state(&track, &state));
         }
+        let speed = self.volumes.iter().map(|&(online, m)| if online { 1_000_000_000 / u64::from(m.max(1)) } else { 0 }).sum::<u64>()
+            / (self.volumes.len().max(1) as u64);
+        ledger::storage_speed(ctx, speed.min(1_000_000) as u32);
         let offline: u32 = (0..s.volumes()).filter(|v| !self.volumes[*v as usize].0).map(|v| self.per_volume[v as usize]).sum();
         // Damaged mailboxes on online volumes are unavailable too.
         let placement = &disk.state().placement;

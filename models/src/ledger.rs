@@ -148,6 +148,11 @@ pub struct Stats {
     pub accepted_per_hour: Vec<u32>,
     /// When a node started running a cluster resource.
     pub resource_starts: Vec<ResourceStart>,
+    /// The mailstore's speed as a share of normal (ppm): the mean over its
+    /// volumes of the inverse latency multiplier, an offline volume counting
+    /// zero, as (time, ppm) at each change. What "the storage's performance
+    /// fell by 90%" is measured by.
+    pub storage_speed: Vec<(Time, u32)>,
 }
 
 /// A node's mail queue depth from a time on (`Stats::queue_depth`).
@@ -191,6 +196,7 @@ impl Default for Stats {
             delivered_per_hour: Vec::new(),
             accepted_per_hour: Vec::new(),
             resource_starts: Vec::new(),
+            storage_speed: Vec::new(),
         }
     }
 }
@@ -703,6 +709,15 @@ pub fn unavailable(ctx: C, count: u32) {
     let s = &mut ctx.world.stats.unavailable;
     if s.last().map(|l| l.1) != Some(count) {
         s.push((now, count));
+    }
+}
+
+/// The mailstore's speed (ppm of normal) may have changed.
+pub fn storage_speed(ctx: C, ppm: u32) {
+    let now = ctx.now();
+    let s = &mut ctx.world.stats.storage_speed;
+    if s.last().map(|l| l.1) != Some(ppm) {
+        s.push((now, ppm));
     }
 }
 

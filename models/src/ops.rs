@@ -40,6 +40,19 @@
 //!   long as the run lasts: the target may come back, and the command never
 //!   reached it (each refusal is recorded as the step's latest failure, but
 //!   does not count as an attempt).
+//! - A step can name the **role** that carries it out ([`Role`]: the on-call
+//!   sysadmin, the storage team, the vendor's field engineer …). The role's
+//!   calendar decides when it can be reached ([`Availability`]: around the
+//!   clock, business hours only, or on call with a callout delay outside
+//!   them); then it acknowledges and diagnoses (two distributions with
+//!   their sources, drawn per seed; a misdiagnosis, with the role's
+//!   probability, costs a second diagnosis), and only then does the step's
+//!   own `takes` begin. A role is engaged once per run: its first step pays
+//!   the callout, acknowledgement and diagnosis; its later steps wait only
+//!   for its working hours. A step may also wait for a maintenance window
+//!   (`window_hour`: the command goes out at the next such hour, as the
+//!   Norwegian host's night-time migration steps did). Without a role or a
+//!   window a step draws nothing more than before.
 //! - A step can fail: its target answers `Ops::StepFailed` with a reason when
 //!   a precondition does not hold or the action was aborted (see `filer.rs`).
 //!   The operators record the failure (time and reason) and retry the step
@@ -139,6 +152,106 @@ impl Delay {
     }
 }
 
+/// When a role can be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Availability {
+    /// Around the clock, at once (a staffed 24x7 operations centre).
+    #[default]
+    Always,
+    /// Business hours on working days only (standard vendor support, a
+    /// colleague not on call): out of hours the step waits for the next
+    /// business hour, and the role's work stops at night.
+    Business,
+    /// On call: at once in business hours; outside them after a callout
+    /// delay (paged, wakes up, logs in or drives in).
+    OnCall {
+        /// The callout delay out of business hours, drawn per seed.
+        callout: Delay,
+    },
+}
+
+impl Availability {
+    /// The hours the role works once engaged.
+    pub fn hours(&self) -> WorkingHours {
+        match self {
+            Availability::Business => WorkingHours::Business,
+            _ => WorkingHours::Always,
+        }
+    }
+}
+
+/// Who carries out a step: a role with its own calendar, acknowledgement and
+/// diagnosis times (see the module doc).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// The role's name ("on-call sysadmin", "storage team", "vendor field
+    /// engineer").
+    pub name: String,
+    /// When it can be reached.
+    pub availability: Availability,
+    /// From being reached to starting work on it (reading the page, logging
+    /// in). Default zero.
+    pub acknowledge: Delay,
+    /// From starting work to knowing what to do. Default zero.
+    pub diagnose: Delay,
+    /// Probability that the first diagnosis is wrong and a second one is
+    /// needed (drawn from `diagnose` again). Default 0.
+    pub misdiagnosis_ppm: u32,
+}
+
+impl Role {
+    /// A role reachable at once that needs no time to diagnose.
+    pub fn new(name: &str) -> Role {
+        Role {
+            name: name.to_string(),
+            availability: Availability::Always,
+            acknowledge: Delay::default(),
+            diagnose: Delay::default(),
+            misdiagnosis_ppm: 0,
+        }
+    }
+
+    /// Checks the distributions and the probability; the error names them.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Availability::OnCall { callout } = &self.availability {
+            callout.validate().map_err(|e| format!("role `{}` callout: {e}", self.name))?;
+        }
+        self.acknowledge.validate().map_err(|e| format!("role `{}` acknowledge: {e}", self.name))?;
+        self.diagnose.validate().map_err(|e| format!("role `{}` diagnose: {e}", self.name))?;
+        if self.misdiagnosis_ppm > 1_000_000 {
+            return Err(format!("role `{}` misdiagnosis above 100%", self.name));
+        }
+        Ok(())
+    }
+
+    /// When the role, called at `now`, has diagnosed the problem (its first
+    /// engagement): reached by its calendar, then acknowledgement and
+    /// diagnosis, worked in its hours. Draws from `rng` in a fixed order:
+    /// callout (only when one applies), acknowledgement, diagnosis, the
+    /// misdiagnosis chance and the second diagnosis.
+    pub fn engage(&self, calendar: &CalendarConfig, now: Time, rng: &mut Stream) -> Time {
+        let reached = match &self.availability {
+            Availability::Always => now,
+            Availability::Business => calendar.next_working(now, WorkingHours::Business),
+            Availability::OnCall { callout } => {
+                if calendar.period(now) == crate::calendar::Period::BusinessHours {
+                    now
+                } else {
+                    now + callout.draw(rng)
+                }
+            }
+        };
+        if reached == Time::MAX {
+            return reached;
+        }
+        let mut work = self.acknowledge.draw(rng) + self.diagnose.draw(rng);
+        if self.misdiagnosis_ppm > 0 && rng.chance(self.misdiagnosis_ppm) {
+            work = work + self.diagnose.draw(rng);
+        }
+        calendar.finish_work(reached, work, self.availability.hours())
+    }
+}
+
 /// One runbook step: do `action` on `target` when `trigger` fires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -157,12 +270,19 @@ pub struct Step {
     /// business hours only, so it stretches over nights, weekends and
     /// holidays (`CalendarConfig::finish_work`).
     pub hours: WorkingHours,
+    /// Who carries it out: an index into [`OpsConfig::roles`]. `None` (the
+    /// default): the operators who noticed, at once.
+    pub role: Option<usize>,
+    /// A maintenance window: once the work is done, the command waits for
+    /// the next time the wall clock reads this hour (0-23). `None` (the
+    /// default): at once.
+    pub window_hour: Option<u32>,
 }
 
 impl Step {
     /// A step doing `action` on `target` when `trigger` fires, at once.
     pub fn new(action: Action, target: NodeId, trigger: Trigger) -> Step {
-        Step { action, target, trigger, takes: Delay::default(), hours: WorkingHours::Always }
+        Step { action, target, trigger, takes: Delay::default(), hours: WorkingHours::Always, role: None, window_hour: None }
     }
 }
 
@@ -200,6 +320,9 @@ impl Plan {
     pub fn validate(&self) -> Result<(), String> {
         for (i, s) in self.steps.iter().enumerate() {
             s.takes.validate().map_err(|e| format!("step {i} takes: {e}"))?;
+            if s.window_hour.is_some_and(|h| h >= 24) {
+                return Err(format!("step {i} window hour is not an hour of the day (0..24)"));
+            }
             if let Trigger::After(dep, _) = s.trigger {
                 if dep as usize >= i {
                     return Err(format!("step {i} runs after step {dep}, which is not an earlier step"));
@@ -247,6 +370,8 @@ pub struct OpsConfig {
     /// step at its time, whether or not anyone noticed an alert). Default
     /// empty.
     pub plan: Plan,
+    /// The roles steps name ([`Step::role`]). Default none.
+    pub roles: Vec<Role>,
 }
 
 impl Default for OpsConfig {
@@ -264,6 +389,7 @@ impl Default for OpsConfig {
             step_retry_interval: Dur::mins(30),
             step_attempts_max: 3,
             plan: Plan::default(),
+            roles: Vec::new(),
         }
     }
 }
@@ -274,6 +400,14 @@ impl OpsConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.plan.validate()?;
         self.calendar.validate()?;
+        for r in &self.roles {
+            r.validate()?;
+        }
+        for (i, s) in self.plan.steps.iter().enumerate() {
+            if s.role.is_some_and(|r| r >= self.roles.len()) {
+                return Err(format!("step {i} names role {}, but there are {} roles", s.role.unwrap_or(0), self.roles.len()));
+            }
+        }
         if self.probe_interval == Dur::ZERO {
             return Err("probe_interval must be positive".to_string());
         }
@@ -333,6 +467,10 @@ pub struct Operators {
     failures: Vec<Vec<(Time, String)>>,
     /// Per step, the attempts its target answered failed.
     failed_attempts: Vec<u32>,
+    /// Per step, when its role had diagnosed the problem (its work began).
+    ready: Vec<Option<Time>>,
+    /// Per role, whether it has been engaged in this run.
+    engaged: Vec<bool>,
 }
 
 impl Operators {
@@ -341,6 +479,7 @@ impl Operators {
     pub fn new(cfg: OpsConfig) -> Operators {
         cfg.validate().expect("a valid operations configuration");
         let n = cfg.plan.steps.len();
+        let roles = cfg.roles.len();
         let targets =
             cfg.probe_targets.iter().map(|&node| Target { node, serving: true, checking: false, failures: 0, last_alert: None }).collect();
         Operators {
@@ -355,6 +494,8 @@ impl Operators {
             done: vec![None; n],
             failures: vec![Vec::new(); n],
             failed_attempts: vec![0; n],
+            ready: vec![None; n],
+            engaged: vec![false; roles],
         }
     }
 
@@ -365,6 +506,12 @@ impl Operators {
     /// When each step was started (its command first sent).
     pub fn steps_started(&self) -> &[Option<Time>] {
         &self.started
+    }
+    /// When each step's work began: after its role was reached, had
+    /// acknowledged and diagnosed (the firing time for a step without a
+    /// role).
+    pub fn steps_ready(&self) -> &[Option<Time>] {
+        &self.ready
     }
     /// When step `step` completed (None: not done, or no such step).
     pub fn step_done_at(&self, step: StepId) -> Option<Time> {
@@ -488,12 +635,33 @@ impl Operators {
             return;
         }
         if self.started[i].is_none() {
-            self.started[i] = Some(ctx.now());
-            // The work before the command: drawn once, at the first firing
-            // (a retry repeats only the command).
+            let now = ctx.now();
+            self.started[i] = Some(now);
+            // The role's callout, acknowledgement and diagnosis (at its first
+            // engagement), or its working hours; then the work before the
+            // command: drawn once, at the first firing (a retry repeats only
+            // the command).
             let step = &self.cfg.plan.steps[i];
+            let ready = match step.role {
+                None => now,
+                Some(r) if self.engaged[r] => self.cfg.calendar.next_working(now, self.cfg.roles[r].availability.hours()),
+                Some(r) => {
+                    self.engaged[r] = true;
+                    self.cfg.roles[r].engage(&self.cfg.calendar, now, ctx.rng())
+                }
+            };
+            self.ready[i] = Some(ready);
             let takes = step.takes.draw(ctx.rng());
-            let done = self.cfg.calendar.finish_work(ctx.now(), takes, step.hours);
+            let mut done = if ready == Time::MAX { ready } else { self.cfg.calendar.finish_work(ready, takes, step.hours) };
+            if let Some(h) = step.window_hour {
+                if done != Time::MAX {
+                    done = self.cfg.calendar.next_hour(done, h);
+                }
+            }
+            if done == Time::MAX {
+                // Never: nobody works the hours it needs.
+                return;
+            }
             if done > ctx.now() {
                 ctx.set(done.since(ctx.now()), OpsTimer::Work { step: i });
                 return;
@@ -651,8 +819,12 @@ mod tests {
     /// The probed service crashes at `down`; the spare machine crashes at 10
     /// min and is powered on by the plan.
     fn run(cfg: OpsConfig, down: Time, seed: u64) -> Sim<Msg, World> {
+        run_until(cfg, down, seed, Time::from_hours(48))
+    }
+
+    fn run_until(cfg: OpsConfig, down: Time, seed: u64, end: Time) -> Sim<Msg, World> {
         let mut c = Config::new(seed);
-        c.end_at = Some(Time::from_hours(48));
+        c.end_at = Some(end);
         let mut sim: Sim<Msg, World> = crate::ledger::new_sim(c);
         for name in ["worker", "service", "spare"] {
             sim.add_node(name, NodeConfig::default(), (), |_| Worker::default());
@@ -747,6 +919,112 @@ mod tests {
             let at = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
             assert!(at >= expected && at <= expected + Dur::millis(50), "{hours:?}: sent at {at}");
         }
+    }
+
+    /// Step 0 fires at T+1h on a calendar starting Friday 16:00 (so at
+    /// Friday 17:00, just out of hours), carried out by `role`.
+    fn friday_evening(role: Role, seed: u64) -> (Time, Time) {
+        let calendar = CalendarConfig { start_weekday: Weekday::Fri, start_hour: 16, ..CalendarConfig::default() };
+        let mut cfg = config(calendar);
+        cfg.roles = vec![role];
+        cfg.plan.steps[0].role = Some(0);
+        let sim = run_until(cfg, Time::from_hours(200), seed, Time::from_hours(100));
+        let ops = sim.node::<Operators>(OPS).expect("ops");
+        let ready = ops.steps_ready()[0].expect("fired");
+        let sent = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+        (ready, sent)
+    }
+
+    #[test]
+    fn a_business_hours_role_called_on_friday_evening_starts_on_monday() {
+        // Reached Monday 09:00 (T+65h), then 10 min to acknowledge and 1 h to
+        // diagnose, worked in business hours: Monday 10:10.
+        let role = Role {
+            availability: Availability::Business,
+            acknowledge: Delay::Fixed(Dur::mins(10)),
+            diagnose: Delay::Fixed(Dur::hours(1)),
+            ..Role::new("vendor field engineer")
+        };
+        let (ready, sent) = friday_evening(role.clone(), 1);
+        assert_eq!(ready, Time::from_hours(66) + Dur::mins(10));
+        assert!(sent >= ready && sent <= ready + Dur::millis(50), "{sent}");
+        // The same role around the clock starts Friday 18:10.
+        let (ready, _) = friday_evening(Role { availability: Availability::Always, ..role.clone() }, 1);
+        assert_eq!(ready, Time::from_hours(2) + Dur::mins(10));
+        // On call: a callout of 30-60 min out of hours, then the same work.
+        let callout = Delay::Uniform(Dur::mins(30), Dur::mins(60));
+        let (ready, _) = friday_evening(Role { availability: Availability::OnCall { callout }, ..role }, 1);
+        let took = ready.since(Time::from_hours(1));
+        assert!(took >= Dur::mins(100) && took <= Dur::mins(130), "{took}");
+    }
+
+    #[test]
+    fn an_on_call_role_in_business_hours_needs_no_callout() {
+        // Monday 09:00 start, the step fires at 10:00: no callout drawn.
+        let role = Role {
+            availability: Availability::OnCall { callout: Delay::Fixed(Dur::hours(5)) },
+            diagnose: Delay::Fixed(Dur::mins(20)),
+            ..Role::new("on-call sysadmin")
+        };
+        let mut cfg = config(CalendarConfig::default());
+        cfg.roles = vec![role];
+        cfg.plan.steps[0].role = Some(0);
+        // Step 1 (after step 0) by the same role: engaged already, no new
+        // diagnosis.
+        cfg.plan.steps[1].role = Some(0);
+        let sim = run(cfg, Time::from_hours(3), 1);
+        let ops = sim.node::<Operators>(OPS).expect("ops");
+        assert_eq!(ops.steps_ready()[0], Some(Time::from_hours(1) + Dur::mins(20)));
+        assert_eq!(ops.steps_ready()[1], ops.steps_started()[1]);
+    }
+
+    #[test]
+    fn diagnosis_is_drawn_per_seed_and_a_misdiagnosis_costs_a_second_one() {
+        let diagnose = Delay::Triangular { min: Dur::hours(1), mode: Dur::hours(2), max: Dur::hours(6) };
+        let role = Role { diagnose, ..Role::new("storage team") };
+        let mut once = Vec::new();
+        for seed in 0..8 {
+            let mut cfg = config(CalendarConfig::default());
+            cfg.roles = vec![role.clone()];
+            cfg.plan.steps[0].role = Some(0);
+            let sim = run(cfg, Time::from_hours(30), seed);
+            let took = sim.node::<Operators>(OPS).expect("ops").steps_ready()[0].expect("fired").since(Time::from_hours(1));
+            assert!(took >= Dur::hours(1) && took <= Dur::hours(6), "{took}");
+            once.push(took);
+        }
+        assert!(once.iter().any(|t| *t != once[0]), "drawn per seed: {once:?}");
+        // Always wrong first: two diagnoses, so at least 2 h, and longer on
+        // average.
+        let mut twice = Vec::new();
+        for seed in 0..8 {
+            let mut cfg = config(CalendarConfig::default());
+            cfg.roles = vec![Role { misdiagnosis_ppm: 1_000_000, ..role.clone() }];
+            cfg.plan.steps[0].role = Some(0);
+            let sim = run(cfg, Time::from_hours(30), seed);
+            twice.push(sim.node::<Operators>(OPS).expect("ops").steps_ready()[0].expect("fired").since(Time::from_hours(1)));
+        }
+        assert!(twice.iter().all(|t| *t >= Dur::hours(2)), "{twice:?}");
+        let sum = |v: &[Dur]| v.iter().map(|d| d.as_secs()).sum::<u64>();
+        assert!(sum(&twice) > sum(&once), "{twice:?} vs {once:?}");
+    }
+
+    #[test]
+    fn a_windowed_step_waits_for_its_hour() {
+        // Monday 09:00 start; step 0 fires at 10:00 and waits for 23:00.
+        let mut cfg = config(CalendarConfig::default());
+        cfg.plan.steps[0].window_hour = Some(23);
+        let sim = run(cfg, Time::from_hours(30), 1);
+        let at = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+        assert!(at >= Time::from_hours(14) && at <= Time::from_hours(14) + Dur::millis(50), "{at}");
+    }
+
+    #[test]
+    fn a_step_naming_a_role_that_does_not_exist_is_refused() {
+        let mut cfg = config(CalendarConfig::default());
+        cfg.plan.steps[0].role = Some(0);
+        assert!(cfg.validate().unwrap_err().contains("role"));
+        let bad = Role { diagnose: Delay::Uniform(Dur::hours(2), Dur::hours(1)), ..Role::new("dba") };
+        assert!(bad.validate().unwrap_err().contains("dba"));
     }
 
     #[test]

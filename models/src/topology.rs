@@ -106,6 +106,12 @@ pub struct StepSpec {
     pub takes: Delay,
     /// When that work happens (around the clock, or business hours only).
     pub hours: WorkingHours,
+    /// Who carries it out: the name of one of `ops.roles` (`None`: the
+    /// operators who noticed, at once).
+    pub role: Option<String>,
+    /// A maintenance window: the command goes out at the next time the
+    /// wall clock reads this hour (0-23).
+    pub window_hour: Option<u32>,
 }
 
 impl StepSpec {
@@ -118,6 +124,8 @@ impl StepSpec {
             trigger,
             takes: Delay::default(),
             hours: WorkingHours::Always,
+            role: None,
+            window_hour: None,
         }
     }
 }
@@ -670,6 +678,9 @@ impl Topology {
             self.need(&s.target)?;
         }
         self.plan_steps()?.validate()?;
+        for r in &self.ops.roles {
+            r.validate()?;
+        }
         self.link.validate()?;
         if let Some(c) = &self.clients {
             if c.users > 1 << 20 {
@@ -697,7 +708,20 @@ impl Topology {
         let mut plan = Plan::new();
         for s in &self.plan {
             let target = self.need(&s.target)?;
-            plan = plan.step(Step { takes: s.takes, hours: s.hours, ..Step::new(s.action.clone(), target, s.trigger.clone()) });
+            let role = match &s.role {
+                None => None,
+                Some(name) => Some(self.ops.roles.iter().position(|r| &r.name == name).ok_or_else(|| {
+                    let known: Vec<&str> = self.ops.roles.iter().map(|r| r.name.as_str()).collect();
+                    format!("step `{}` names the role `{name}`, which is not one of the roles ({})", s.name, known.join(", "))
+                })?),
+            };
+            plan = plan.step(Step {
+                takes: s.takes,
+                hours: s.hours,
+                role,
+                window_hour: s.window_hour,
+                ..Step::new(s.action.clone(), target, s.trigger.clone())
+            });
         }
         Ok(plan)
     }
