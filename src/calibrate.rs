@@ -433,6 +433,12 @@ pub fn calibrated_text(text: &str, s: &Scenario, c: &Calibration, keep_ranges: b
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("cannot edit the file: {e}"))?;
     for (r, region) in s.ranges.iter().zip(&c.regions) {
         let segs = &r.path.0;
+        if item_mut(doc.as_item_mut(), segs).is_none() {
+            // Inherited through `extends`: a table key is overridden here
+            // (tables merge key by key); an array is replaced whole, so a
+            // range inside one must be calibrated in the file that holds it.
+            insert_override(&mut doc, segs).ok_or_else(|| not_written(r))?;
+        }
         let Some(item) = item_mut(doc.as_item_mut(), segs) else { return Err(not_written(r)) };
         let new: toml_edit::Value = if keep_ranges {
             let mut t = toml_edit::InlineTable::new();
@@ -469,6 +475,26 @@ fn edit_value(v: toml::Value) -> toml_edit::Value {
         toml::Value::Integer(n) => n.into(),
         other => other.as_str().unwrap_or_default().into(),
     }
+}
+
+/// Makes the key path `segs` exist in `doc` (tables created as needed, the
+/// value a placeholder the caller replaces), for a range the file inherits.
+/// `None` when the path goes through an array or a value.
+fn insert_override(doc: &mut toml_edit::DocumentMut, segs: &[Seg]) -> Option<()> {
+    let (last, tables) = segs.split_last()?;
+    let mut at: &mut toml_edit::Table = doc.as_table_mut();
+    for seg in tables {
+        let Seg::Key(k) = seg else { return None };
+        if at.get(k.as_str()).is_none() {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(false);
+            at.insert(k.as_str(), toml_edit::Item::Table(t));
+        }
+        at = at.get_mut(k.as_str())?.as_table_mut()?;
+    }
+    let Seg::Key(k) = last else { return None };
+    at.insert(k.as_str(), toml_edit::value(0));
+    Some(())
 }
 
 /// The item at `segs`, without inserting anything on the way.
@@ -598,7 +624,10 @@ fn written_ranges(text: &str, s: &Scenario) -> Result<(), String> {
 }
 
 fn not_written(r: &Ranged) -> String {
-    format!("the range at `{}` is not written in this file (it comes from a file it extends): calibrate that file", r.path)
+    format!(
+        "the range at `{}` comes from a file this one extends, inside an array (a variant replaces an array whole): calibrate that file",
+        r.path
+    )
 }
 
 #[cfg(test)]

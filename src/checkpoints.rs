@@ -26,8 +26,11 @@
 //!   `users_partial_service` (webmail-only users), `mailboxes_unavailable`,
 //!   `storage_speed` (the mailstore's speed as a share of normal: the mean
 //!   over its volumes of the inverse latency multiplier, an offline volume
-//!   counting zero — "performance fell by 90%" is 10%); hit when within
-//!   `min`/`max`;
+//!   counting zero — "performance fell by 90%" is 10%), `smtp_failed`,
+//!   `pop_failed`, `imap_failed`, `webmail_failed` (the share of that
+//!   service's attempts that failed in the availability bucket — an hour by
+//!   default — holding the checkpoint's time; none made: never happened);
+//!   hit when within `min`/`max`;
 //! - the time something happened: `users_restored` (every user in full
 //!   service again, for good), `smtp_restored`, `pop_restored`,
 //!   `imap_restored`, `webmail_restored` (the service back for all of its
@@ -57,7 +60,8 @@ pub struct CheckpointEntry {
     pub at: String,
     /// What the model measures the claim by (see the module doc): a share at
     /// `at` (`users_full_service`, `users_partial_service`,
-    /// `mailboxes_unavailable`, `storage_speed`) or the time of an event (`users_restored`,
+    /// `mailboxes_unavailable`, `storage_speed`, `smtp_failed`, `pop_failed`,
+    /// `imap_failed`, `webmail_failed`) or the time of an event (`users_restored`,
     /// `smtp_restored`, `pop_restored`, `imap_restored`, `webmail_restored`,
     /// `mailboxes_restored`, `failover`, `recovered`, `step_done`).
     pub metric: String,
@@ -88,6 +92,8 @@ pub enum Metric {
     UsersPartialService,
     MailboxesUnavailable,
     StorageSpeed,
+    /// The share of a service's attempts that failed around a time.
+    ServiceFailed(mailsim_models::availability::Service),
     UsersRestored,
     ServiceRestored(mailsim_models::availability::Service),
     MailboxesRestored,
@@ -98,11 +104,15 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 17] = [
         "users_full_service",
         "users_partial_service",
         "mailboxes_unavailable",
         "storage_speed",
+        "smtp_failed",
+        "pop_failed",
+        "imap_failed",
+        "webmail_failed",
         "users_restored",
         "smtp_restored",
         "pop_restored",
@@ -121,6 +131,10 @@ impl Metric {
             "users_partial_service" => Metric::UsersPartialService,
             "mailboxes_unavailable" => Metric::MailboxesUnavailable,
             "storage_speed" => Metric::StorageSpeed,
+            "smtp_failed" => Metric::ServiceFailed(Service::Smtp),
+            "pop_failed" => Metric::ServiceFailed(Service::Pop),
+            "imap_failed" => Metric::ServiceFailed(Service::Imap),
+            "webmail_failed" => Metric::ServiceFailed(Service::Webmail),
             "users_restored" => Metric::UsersRestored,
             "smtp_restored" => Metric::ServiceRestored(Service::Smtp),
             "pop_restored" => Metric::ServiceRestored(Service::Pop),
@@ -141,7 +155,14 @@ impl Metric {
 
     /// A share at a time (else: the time of an event).
     pub fn is_share(self) -> bool {
-        matches!(self, Metric::UsersFullService | Metric::UsersPartialService | Metric::MailboxesUnavailable | Metric::StorageSpeed)
+        matches!(
+            self,
+            Metric::UsersFullService
+                | Metric::UsersPartialService
+                | Metric::MailboxesUnavailable
+                | Metric::StorageSpeed
+                | Metric::ServiceFailed(_)
+        )
     }
 }
 
@@ -311,6 +332,10 @@ fn measure(c: &Checkpoint, f: &Figures) -> Option<u64> {
         Metric::StorageSpeed => {
             let t = c.at_s * 1_000_000;
             Some(f.storage_speed.iter().take_while(|(at, _)| *at <= t).last().map_or(1_000_000, |s| u64::from(s.1)))
+        }
+        Metric::ServiceFailed(s) => {
+            let b = a.service(s).series.iter().find(|b| b.start_s <= c.at_s && c.at_s < b.start_s + a.bucket_s)?;
+            (b.attempts > 0).then(|| (b.attempts - b.ok.min(b.attempts)) * 1_000_000 / b.attempts)
         }
         Metric::UsersRestored => a.users_restored_s(),
         Metric::ServiceRestored(s) => a.service(s).restored_s,

@@ -295,6 +295,96 @@ pub fn set(table: &mut toml::Table, path: &FieldPath, v: toml::Value) {
     *at = v;
 }
 
+/// Text fields that take a size or a rate, and so may be ranged: their
+/// schema is a plain string, so they are named here.
+pub const RANGED_TEXT_FIELDS: [&str; 6] = ["disk_size", "rebuild_rate", "rebuild_rate_total", "volume_size", "migration_rate", "rate"];
+
+/// Makes a scenario file's JSON Schema accept `{ range = [low, high],
+/// reason }` wherever a value may be ranged: every number, duration and
+/// share, and the size and rate fields of [`RANGED_TEXT_FIELDS`]. Each such
+/// value's schema becomes `anyOf: [its schema, Range]` (never `oneOf`), its
+/// description kept on the outside; `$defs/Range` describes the range.
+pub fn allow_in_schema(root: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    fn rangeable(name: Option<&str>, node: &Value) -> bool {
+        let Some(map) = node.as_object() else { return false };
+        if map.contains_key("enum") || map.contains_key("anyOf") {
+            return false;
+        }
+        if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+            return r == "#/$defs/Duration" || r == "#/$defs/Share";
+        }
+        let types: Vec<&str> = match map.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => return false,
+        };
+        let numeric = types.iter().any(|t| *t == "integer" || *t == "number");
+        let text = types.contains(&"string") && name.is_some_and(|n| RANGED_TEXT_FIELDS.contains(&n));
+        numeric || text
+    }
+    fn wrap(node: &mut Value) {
+        let mut inner = node.take();
+        let description = inner.as_object_mut().and_then(|m| m.remove("description"));
+        let mut outer = json!({ "anyOf": [inner, { "$ref": "#/$defs/Range" }] });
+        if let Some(d) = description {
+            outer["description"] = d;
+        }
+        *node = outer;
+    }
+    fn wrap_or_visit(name: Option<&str>, node: &mut Value) {
+        if rangeable(name, node) {
+            wrap(node);
+        } else {
+            visit(node);
+        }
+    }
+    fn visit(node: &mut Value) {
+        let Some(map) = node.as_object_mut() else { return };
+        for (key, value) in map.iter_mut() {
+            match key.as_str() {
+                "properties" => {
+                    for (name, prop) in value.as_object_mut().into_iter().flatten() {
+                        wrap_or_visit(Some(name), prop);
+                    }
+                }
+                "items" | "additionalProperties" => wrap_or_visit(None, value),
+                "anyOf" | "allOf" => {
+                    for branch in value.as_array_mut().into_iter().flatten() {
+                        wrap_or_visit(None, branch);
+                    }
+                }
+                "$defs" => {
+                    for def in value.as_object_mut().into_iter().flatten().map(|(_, d)| d) {
+                        visit(def);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    visit(root);
+    let range = json!({
+        "type": "object",
+        "description": "An uncertain parameter: the range it is known to lie in and why, in place of one value (`run` uses the midpoint, `mailsim calibrate` searches the range). Both ends of the same kind as the field's value, the low end first.",
+        "properties": {
+            "range": {
+                "type": "array",
+                "description": "[low, high]: two numbers, durations, sizes, rates or shares of one kind, low below high.",
+                "items": { "type": ["integer", "string"] },
+                "minItems": 2,
+                "maxItems": 2
+            },
+            "reason": { "type": "string", "description": "Why the value is uncertain and what bounds it (required)." }
+        },
+        "required": ["range", "reason"],
+        "additionalProperties": false
+    });
+    if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
+        defs.insert("Range".to_string(), range);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,6 +173,43 @@ fn calibrate_recovers_the_replacement_time_and_rebuild_rate_of_a_synthetic_run()
     }
 }
 
+/// A variant (`extends`) inherits its base's ranges: they are calibrated
+/// like the variant's own, and the calibrated variant overrides the base's
+/// table key with the median. A range inside an array (a variant replaces an
+/// array whole) cannot be written into the variant: the error says to
+/// calibrate the base.
+#[test]
+fn ranges_inherited_through_extends_are_calibrated_and_written_as_overrides() {
+    let (at, rate) = prior();
+    let d = dir("extends");
+    std::fs::write(d.join("base.toml"), synthetic(&format!("\"{TRUE_AT_H}h\""), &rate, &checkpoints_of_the_truth())).unwrap();
+    let variant = "extends = \"base.toml\"\n\n[scenario]\nname = \"calibrate-variant\"\nsummary = \"the synthetic outage, inherited\"\n";
+    let path = d.join("variant.toml");
+    std::fs::write(&path, variant).unwrap();
+    let s = Scenario::load(&path).expect("the variant loads");
+    let fields: Vec<String> = s.ranges.iter().map(|r| r.path.to_string()).collect();
+    assert_eq!(fields, ["topology.storage.rebuild_rate"], "the base's range is the variant's");
+    let o = Options { draws: 60, seeds: 1, seed: 0, jobs: mailsim::pool::cores(), keep: Share(100_000) };
+    let c = calibrate(&s, &o).expect("calibrates");
+    assert!(c.consistent >= 2, "{} consistent draws of 60", c.consistent);
+    let r = &c.regions[0];
+    assert!(r.min <= TRUE_RATE && TRUE_RATE <= r.max, "the truth {TRUE_RATE} outside the kept draws {} to {}", r.min, r.max);
+    let out = calibrated_text(variant, &s, &c, false, "mailsim calibrate variant.toml").expect("writes the override");
+    assert!(out.contains("[topology.storage]") && out.contains("rebuild_rate = "), "an override in the variant:\n{out}");
+    assert!(out.contains("extends = \"base.toml\""), "still a variant:\n{out}");
+    let cal_path = d.join("variant.calibrated.toml");
+    std::fs::write(&cal_path, &out).unwrap();
+    let cal = Scenario::load(&cal_path).expect("the calibrated variant loads");
+    assert!(cal.ranges.is_empty(), "the override replaces the inherited range");
+    assert!(run(&cal, 0).checkpoints.iter().all(|k| k.hit), "the calibrated variant hits the checkpoints");
+    // A range inside `[[recovery]]`, inherited: refused, naming the field.
+    std::fs::write(d.join("base.toml"), synthetic(&at, "\"25MB/s\"", &checkpoints_of_the_truth())).unwrap();
+    let s = Scenario::load(&path).expect("the variant loads");
+    let c = calibrate(&s, &Options { draws: 4, ..o }).expect("calibrates");
+    let err = calibrated_text(variant, &s, &c, false, "mailsim calibrate variant.toml").expect_err("cannot write into an array");
+    assert!(err.contains("recovery[0].at") && err.contains("calibrate that file"), "{err}");
+}
+
 fn mailsim(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mailsim")).args(args).output().expect("the binary runs");
     let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
@@ -243,13 +280,14 @@ fn what_cannot_be_calibrated_is_refused_with_exit_2() {
     let (code, _, err) = exe(&["calibrate", &path.display().to_string(), "--draws", "2"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no `[[checkpoints]]`"), "{err}");
-    // A range inherited through `extends`: the file cannot be rewritten.
+    // A range inherited through `extends` inside an array (`recovery[0].at`):
+    // the variant cannot override it without copying the whole array.
     std::fs::write(d.join("base.toml"), synthetic(&at, &rate, &checkpoints_of_the_truth())).unwrap();
     let variant = d.join("variant.toml");
     std::fs::write(&variant, "extends = \"base.toml\"\n[run]\nduration = \"4d\"\n").unwrap();
     let (code, _, err) = exe(&["calibrate", &variant.display().to_string(), "--draws", "2"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("comes from a file it extends"), "{err}");
+    assert!(err.contains("recovery[0].at") && err.contains("comes from a file this one extends"), "{err}");
     // A broken range: file, line and field.
     let path = d.join("reversed.toml");
     std::fs::write(&path, synthetic(&at, r#"{ range = ["60MB/s", "10MB/s"], reason = "r" }"#, "")).unwrap();

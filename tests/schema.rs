@@ -425,3 +425,49 @@ fn the_validator_refuses_what_the_schema_forbids() {
     missing.as_object_mut().expect("an object").remove("run");
     assert!(v.errors(&root, &missing, "").iter().any(|e| e.contains("`run` is missing")));
 }
+
+/// Uncertain parameters (`src/ranges.rs`): `{ range = [low, high], reason }`
+/// conforms wherever the loader accepts one — a duration, a share, a number,
+/// a size, a rate, one end of a pair, a `takes` estimate's bound — and the
+/// schema describes it (`$defs/Range`, through `anyOf`). A range without a
+/// reason, with three ends, or on a text field does not conform.
+#[test]
+fn ranges_conform_wherever_the_loader_takes_them() {
+    let root = schema();
+    let range = root.pointer("/$defs/Range").unwrap_or_else(|| panic!("no $defs/Range"));
+    assert!(range.get("description").and_then(Value::as_str).is_some_and(|d| d.contains("range")), "{range}");
+    let ranged = r#"
+[topology.storage]
+rebuild_rate = { range = ["10MB/s", "60MB/s"], reason = "not stated" }
+disk_size = { range = ["146GB", "300GB"], reason = "not stated" }
+foreground_peak = [{ range = ["30%", "50%"], reason = "not stated" }, "80%"]
+stale_disks = { range = [10, 14], reason = "a count" }
+[topology.operators]
+night_delay = ["30m", { range = ["1h", "3h"], reason = "not stated" }]
+[[recovery]]
+name = "fix"
+action = "rollback-upgrade"
+target = "filer"
+at = { range = ["1h", "3h"], reason = "a window" }
+takes = { min = "1h", max = { range = ["4h", "9h"], reason = "an estimate's bound" }, source = "stated assumption" }
+[expect]
+lost = { max = { range = [0, 2], reason = "a bound" } }
+"#;
+    let text = format!("{BASE}\n{ranged}");
+    let loaded = Scenario::from_toml(&text, "ranged.toml").unwrap_or_else(|e| panic!("the loader takes it: {e}"));
+    assert_eq!(loaded.ranges.len(), 8, "{:?}", loaded.ranges);
+    let v = Validator { root: &root, partial: false };
+    let as_json = |text: &str| serde_json::to_value(toml::from_str::<toml::Table>(text).expect("TOML")).expect("JSON");
+    let errors = v.errors(&root, &as_json(&text), "");
+    assert!(errors.is_empty(), "a ranged file does not conform:\n{}", errors.join("\n"));
+    for bad in [
+        r#"rebuild_rate = { range = ["10MB/s", "60MB/s"] }"#,
+        r#"rebuild_rate = { range = ["10MB/s", "30MB/s", "60MB/s"], reason = "three" }"#,
+        r#"rebuild_rate = { range = ["10MB/s", "60MB/s"], reason = "r", unit = "MB" }"#,
+        r#"placement = { range = ["random", "round-robin"], reason = "text" }"#,
+    ] {
+        let text = format!("{BASE}\n[topology.storage]\n{bad}");
+        assert!(!v.errors(&root, &as_json(&text), "").is_empty(), "`{bad}` conforms");
+        assert!(Scenario::from_toml(&text, "bad.toml").is_err(), "`{bad}` loads");
+    }
+}

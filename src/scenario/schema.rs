@@ -150,5 +150,7 @@ impl JsonSchema for CheckpointEntrySchema {
 /// The JSON Schema of scenario files.
 pub fn schema() -> String {
     let schema = schemars::schema_for!(ScenarioFile);
+    let mut schema = serde_json::to_value(&schema).expect("a schema is JSON");
+    crate::ranges::allow_in_schema(&mut schema);
     serde_json::to_string_pretty(&schema).expect("a schema serializes")
 }
