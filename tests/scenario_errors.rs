@@ -56,6 +56,8 @@ fn impossible_values_are_errors() {
     expect_error("bad-size.toml", 4, Some("topology.storage.disk_size"), "not a size");
     expect_error("takes-unordered.toml", 8, Some("recovery[0].takes"), "min <= mode <= max");
     expect_error("takes-no-source.toml", 8, Some("recovery[0].takes.source"), "needs a `source`");
+    expect_error("role-unknown.toml", 12, Some("recovery[0].role"), "`storage-team` is not a role (roles: storage team)");
+    expect_error("role-no-callout.toml", 3, Some("topology.operators.roles[0].callout"), "needs a `callout`");
     expect_error("stale-too-many.toml", 5, Some("topology.storage.stale_disks"), "a shelf holds only");
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
     expect_error("unknown-inbound-policy.toml", 4, Some("topology.mta.inbound_policy"), "unknown inbound policy `reject-6xx`");

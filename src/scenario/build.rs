@@ -3,7 +3,7 @@
 
 use mailsim_models::filer::FilerConfig;
 use mailsim_models::mta::MtaConfig;
-use mailsim_models::ops::OpsConfig;
+use mailsim_models::ops::{Availability, OpsConfig, Role};
 use mailsim_models::storage::StorageConfig;
 
 use super::*;
@@ -564,7 +564,44 @@ fn operators(o: &OperatorsTable, t0: Option<ClockTime>, duration: Dur, ops: &mut
     if let Some(a) = &o.alert_text {
         ops.alert_text = a.clone();
     }
+    ops.roles = roles(o)?;
     Ok(())
+}
+
+/// `[[topology.operators.roles]]`: who carries out recovery steps.
+fn roles(o: &OperatorsTable) -> Result<Vec<Role>, Bad> {
+    let mut roles: Vec<Role> = Vec::new();
+    for (i, r) in o.roles.iter().enumerate() {
+        let field = |k: &str| format!("topology.operators.roles[{i}].{k}");
+        if r.name.trim().is_empty() {
+            return Err(bad(field("name"), "name the role (\"on-call sysadmin\", \"storage team\")"));
+        }
+        if roles.iter().any(|x| x.name == r.name) {
+            return Err(bad(field("name"), format!("a second role named `{}`: role names are unique", r.name)));
+        }
+        let availability = match r.hours.as_deref() {
+            None | Some("24x7") => Availability::Always,
+            Some("business") => Availability::Business,
+            Some("on-call") => Availability::OnCall {
+                callout: match &r.callout {
+                    Some(c) => delay(Some(c), &field("callout"))?,
+                    None => return Err(bad(field("callout"), "an `on-call` role needs a `callout`: how long it takes out of hours")),
+                },
+            },
+            Some(other) => return Err(bad(field("hours"), format!("unknown hours `{other}` ({})", ROLE_HOURS.join(", ")))),
+        };
+        if r.callout.is_some() && !matches!(availability, Availability::OnCall { .. }) {
+            return Err(bad(field("callout"), "only an `on-call` role has a `callout`"));
+        }
+        roles.push(Role {
+            name: r.name.clone(),
+            availability,
+            acknowledge: delay(r.acknowledge.as_ref(), &field("acknowledge"))?,
+            diagnose: delay(r.diagnose.as_ref(), &field("diagnose"))?,
+            misdiagnosis_ppm: r.misdiagnosis.map_or(0, |m| m.ppm()),
+        });
+    }
+    Ok(roles)
 }
 
 /// How much mail a workload sends, and the field that says so (for the
@@ -752,12 +789,39 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
         return Err(bad(field("target"), format!("`{}` names no node of this topology (nodes: {})", s.target, t.node_names().join(", "))));
     }
     let takes = step_takes(s, &field)?;
+    let role = match &s.role {
+        None => None,
+        Some(name) => match t.ops.roles.iter().find(|r| &r.name == name) {
+            Some(r) => Some(r),
+            None => {
+                let known: Vec<&str> = t.ops.roles.iter().map(|r| r.name.as_str()).collect();
+                let list = if known.is_empty() {
+                    "there are no `topology.operators.roles`".to_string()
+                } else {
+                    format!("roles: {}", known.join(", "))
+                };
+                return Err(bad(field("role"), format!("`{name}` is not a role ({list})")));
+            }
+        },
+    };
     let hours = match s.hours.as_deref() {
-        None | Some("always") => WorkingHours::Always,
+        // A role's work follows its hours.
+        None => role.map_or(WorkingHours::Always, |r| r.availability.hours()),
+        Some("always") => WorkingHours::Always,
         Some("business") => WorkingHours::Business,
         Some(other) => return Err(bad(field("hours"), format!("unknown working hours `{other}` (always, business)"))),
     };
-    Ok(StepSpec { takes, hours, ..StepSpec::new(&s.name, &s.target, action, trigger) })
+    let window_hour = match &s.window {
+        None => None,
+        Some(w) => Some(
+            match w.trim().split_once(':') {
+                Some((h, "00")) => h.parse::<u32>().ok().filter(|h| *h < 24),
+                _ => None,
+            }
+            .ok_or_else(|| bad(field("window"), format!("`{w}`: expected a time on the hour, such as \"23:00\"")))?,
+        ),
+    };
+    Ok(StepSpec { takes, hours, role: role.map(|r| r.name.clone()), window_hour, ..StepSpec::new(&s.name, &s.target, action, trigger) })
 }
 
 /// A recovery step's `action` with the fields that action needs.
@@ -805,19 +869,25 @@ fn step_trigger(i: usize, s: &StepEntry, plan: &[StepEntry], field: &dyn Fn(&str
 
 /// How long a recovery step takes: fixed, or an estimate with its source.
 fn step_takes(s: &StepEntry, field: &dyn Fn(&str) -> String) -> Result<Delay, Bad> {
-    Ok(match &s.takes {
+    delay(s.takes.as_ref(), &field("takes"))
+}
+
+/// A duration, or an estimate with its source (`takes`, and a role's
+/// `callout`, `acknowledge` and `diagnose`), at `field`.
+fn delay(spec: Option<&TakesSpec>, field: &str) -> Result<Delay, Bad> {
+    Ok(match spec {
         None => Delay::default(),
-        Some(TakesSpec::Fixed(d)) => Delay::Fixed(dur(*d, &field("takes"))?),
+        Some(TakesSpec::Fixed(d)) => Delay::Fixed(dur(*d, field)?),
         Some(TakesSpec::Estimate { min, mode, max, source }) => {
             if source.as_deref().is_none_or(|t| t.trim().is_empty()) {
-                return Err(bad(field("takes.source"), "an estimate needs a `source`: say where it comes from"));
+                return Err(bad(format!("{field}.source"), "an estimate needs a `source`: say where it comes from"));
             }
-            let (a, z) = (dur(*min, &field("takes.min"))?, dur(*max, &field("takes.max"))?);
+            let (a, z) = (dur(*min, &format!("{field}.min"))?, dur(*max, &format!("{field}.max"))?);
             let d = match mode {
-                Some(m) => Delay::Triangular { min: a, mode: dur(*m, &field("takes.mode"))?, max: z },
+                Some(m) => Delay::Triangular { min: a, mode: dur(*m, &format!("{field}.mode"))?, max: z },
                 None => Delay::Uniform(a, z),
             };
-            d.validate().map_err(|e| bad(field("takes"), e))?;
+            d.validate().map_err(|e| bad(field, e))?;
             d
         }
     })
@@ -932,6 +1002,7 @@ fn check_sizes(f: &ScenarioFile) -> Result<(), Bad> {
     at_most(len(f.random_faults.len()), len(RANDOM_FAULTS_MAX), "random_faults", "random fault processes")?;
     at_most(len(f.recovery.len()), len(RECOVERY_STEPS_MAX), "recovery", "recovery steps")?;
     at_most(len(ts.operators.holidays.len()), len(HOLIDAYS_MAX), "topology.operators.holidays", "holidays")?;
+    at_most(len(ts.operators.roles.len()), 100, "topology.operators.roles", "roles")?;
     if let Some(c) = &ts.cluster {
         at_most(len(c.fencing.len()), len(FENCE_LEVELS_MAX), "topology.cluster.fencing", "fencing levels")?;
     }

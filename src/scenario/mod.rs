@@ -73,7 +73,7 @@ pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, CheckpointEntrySchema,
     FaultKindName, InboundPolicyName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName, RecipientsName, RetryProfileName,
-    StepActionName, WeekdayName, WorkingHoursName,
+    RoleHoursName, StepActionName, WeekdayName, WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -777,6 +777,52 @@ pub struct OperatorsTable {
     /// drawn uniformly from [min, max]; needs `holidays`. Default ["4h",
     /// "12h"].
     pub holiday_delay: Option<[HumanDuration; 2]>,
+    /// Who carries out recovery steps (`[[topology.operators.roles]]`): each
+    /// with its calendar, time to acknowledge and time to diagnose; a step
+    /// names one with `recovery[].role`. At most 100. Default none.
+    #[serde(default)]
+    pub roles: Vec<RoleTable>,
+}
+
+/// The values of `topology.operators.roles[].hours`.
+pub const ROLE_HOURS: [&str; 3] = ["24x7", "business", "on-call"];
+
+/// A role that carries out recovery steps (`[[topology.operators.roles]]`):
+/// the on-call sysadmin, the storage team, the vendor's field engineer.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleTable {
+    /// The role's name, unique; steps name it in `recovery[].role`.
+    pub name: String,
+    /// When it can be reached: `24x7` (at once, around the clock; the
+    /// default), `business` (working days in business hours only: a step
+    /// out of hours waits for the next business hour, and the role's work
+    /// stops at night, on weekends and holidays) or `on-call` (at once in
+    /// business hours, after `callout` outside them).
+    #[serde(default)]
+    #[schemars(with = "Option<RoleHoursName>")]
+    pub hours: Option<String>,
+    /// Only for `on-call`, and required there: how long a callout out of
+    /// business hours takes (paged, wakes up, logs in or drives in): a
+    /// duration or a distribution with its `source`, as `recovery[].takes`.
+    #[serde(default)]
+    pub callout: Option<TakesSpec>,
+    /// From being reached to working on it (reading the page, opening the
+    /// case): a duration or a distribution with its `source`. Default 0s.
+    #[serde(default)]
+    pub acknowledge: Option<TakesSpec>,
+    /// From working on it to knowing what to do: a duration or a
+    /// distribution with its `source`. Default 0s.
+    #[serde(default)]
+    pub diagnose: Option<TakesSpec>,
+    /// Probability that the first diagnosis is wrong and a second one (drawn
+    /// again from `diagnose`) is needed. Default 0%.
+    #[serde(default)]
+    pub misdiagnosis: Option<Share>,
+    /// Free text: who this is in the postmortem, and where its figures come
+    /// from. The run ignores it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// The mail the internet's senders send.
@@ -937,6 +983,19 @@ pub struct StepEntry {
     #[serde(default)]
     #[schemars(with = "Option<WorkingHoursName>")]
     pub hours: Option<String>,
+    /// Who carries the step out: the `name` of one of
+    /// `topology.operators.roles`. Once the step fires, the role is reached
+    /// by its calendar, acknowledges and diagnoses (at its first step; later
+    /// steps wait only for its hours), and then `takes` begins — in the
+    /// role's working hours unless `hours` says otherwise. Default: the
+    /// operators who noticed, at once.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// A maintenance window: once the work is done, the command waits for
+    /// the next time the wall clock reads this hour ("23:00", on the hour),
+    /// as night-time migration steps do. Default: at once.
+    #[serde(default)]
+    pub window: Option<String>,
     /// Only for `start-rebuild`: rebuild every degraded RAID group at once,
     /// sharing `rebuild_rate_total`, instead of one after another. Default
     /// false.

@@ -83,6 +83,12 @@ name_list!(
     ["always", "business"]
 );
 name_list!(
+    /// `ROLE_HOURS`: the values of `topology.operators.roles[].hours`.
+    RoleHoursName,
+    "When a role can be reached: 24x7 (at once, around the clock), business (working days, business hours only) or on-call (at once in business hours, after a callout delay outside them).",
+    ROLE_HOURS
+);
+name_list!(
     /// `RebuildPriority::NAMES`.
     RebuildPriorityName,
     "How much bandwidth rebuilds take from clients under load (NetApp's raid.reconstruct.perf_impact).",
