@@ -26,9 +26,11 @@ fn a_plan_compared_with_itself_shows_no_change_with_a_zero_interval() {
         assert_eq!((m.mean_diff, m.ci_low, m.ci_high), (0.0, 0.0, 0.0), "{}: paired runs are identical", m.metric.name);
         assert_eq!(m.mean_a, m.mean_b, "{}", m.metric.name);
     }
-    // The runs are real: mail waited ~32 h for the fix on every seed.
+    // The runs are real: mail waited for the fix on every seed. The fix is
+    // the vendor support role's, drawn per seed between T+16.5h and T+48h
+    // (the postmortem's ~32 h near the middle; seeds 0-3 average 29.3 h).
     let max = c.metric("delay_s_max").expect("a metric");
-    assert!(max.mean_a > 31.0 * 3600.0, "{max:?}");
+    assert!(max.mean_a > 16.5 * 3600.0 && max.mean_a < 48.0 * 3600.0, "{max:?}");
     // Zero lost runs is an upper bound of 3/n, not 0%.
     let lost = c.metric("lost").expect("a metric").runs_with_any_a.as_ref().expect("a rare-event metric");
     assert_eq!((lost.k, lost.n), (0, 4));
