@@ -36,6 +36,11 @@ pub struct Figures {
     pub lost_by: mailsim_models::ledger::LostBy,
     pub duplicates: u64,
     pub client_duplicates: u64,
+    /// `client_duplicates` of POP clients (re-downloads after a UIDL change).
+    pub pop_redownloads: u64,
+    /// `client_duplicates` of IMAP clients (cache resyncs after a
+    /// UIDVALIDITY change).
+    pub imap_resyncs: u64,
     pub returned: u64,
     pub sender_bounced: u64,
     pub sender_bounces: Vec<(String, u64)>,
@@ -272,6 +277,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         lost_by: w.counts.lost_by.clone(),
         duplicates: w.counts.duplicate_deliveries,
         client_duplicates: w.counts.client_duplicates,
+        pop_redownloads: w.counts.pop_redownloads,
+        imap_resyncs: w.counts.imap_resyncs,
         returned: w.counts.returned,
         sender_bounced: w.counts.sender_bounced,
         sender_bounces: w.stats.sender_bounces.clone(),
@@ -353,6 +360,9 @@ pub fn report_text(r: &RunResult, file: &std::path::Path) -> String {
         "  submitted {} accepted {} delivered {} lost {} duplicates {} client-duplicates {} returned {} sender-bounced {}",
         f.submitted, f.accepted, f.delivered, f.lost, f.duplicates, f.client_duplicates, f.returned, f.sender_bounced
     );
+    if f.client_duplicates > 0 {
+        let _ = writeln!(o, "  client duplicates by protocol: POP re-downloads {}  IMAP resyncs {}", f.pop_redownloads, f.imap_resyncs);
+    }
     let _ = writeln!(
         o,
         "  mailboxes offline at the peak {}  restored {}  delay p50 {} p99 {} max {}",
@@ -503,6 +513,12 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     }
     if let Some(b) = &e.client_duplicates {
         outv.push(bounds("client duplicates", f.client_duplicates, b));
+    }
+    if let Some(b) = &e.pop_redownloads {
+        outv.push(bounds("POP re-downloads", f.pop_redownloads, b));
+    }
+    if let Some(b) = &e.imap_resyncs {
+        outv.push(bounds("IMAP resyncs", f.imap_resyncs, b));
     }
     if let Some(b) = &e.returned {
         outv.push(bounds("returned (DSN)", f.returned, b));
@@ -1039,6 +1055,66 @@ mod tests {
         let mut clean = from_toml(text);
         clean.file.expect.custody = None;
         assert!(!run(&clean, 5).passed());
+    }
+
+    /// A restore from tape loses the mail delivered since the copy (module
+    /// `backup`): a file that says so passes and reports each loss; the
+    /// same file claiming no loss fails; a claim of no POP re-downloads
+    /// fails when the restore gives the mailboxes new identifiers.
+    #[test]
+    fn a_restore_s_loss_and_client_refetches_are_judged() {
+        let text = r#"
+            [scenario]
+            name = "restore"
+            summary = "volume-1 corrupted at 4h, restored from the 2h tape at 5h"
+            [run]
+            duration = "1d"
+            fault_phase = "12h"
+            [topology]
+            mx = 1
+            mailboxes = 60
+            [[topology.backups]]
+            name = "tape"
+            kind = "tape"
+            first = "2h"
+            every = "1d"
+            [workload]
+            mails = 600
+            window = "4h"
+            [[faults]]
+            at = "4h"
+            kind = "data-corruption"
+            target = "volume-1"
+            [[recovery]]
+            name = "restore"
+            action = "restore"
+            target = "filer"
+            from = "tape"
+            at = "5h"
+            [expect]
+            custody = false
+            lost = { min = 1 }
+        "#;
+        let s = from_toml(text);
+        let r = run(&s, 2);
+        let f = &r.figures;
+        assert!(f.lost > 0 && f.lost == f.lost_by.mailbox, "{:?}", f.lost_by);
+        assert_eq!(f.delivered + f.lost, f.accepted, "lost mail is not counted as delivered: {f:?}");
+        assert!(f.reconciled.is_ok(), "{:?}", f.reconciled);
+        let custody = verdict_named(&r, "custody");
+        assert!(custody.detail.contains(&format!("violated {} times", f.lost)), "{}", custody.detail);
+        assert!(r.passed(), "{:?}", r.verdicts.iter().filter(|v| !v.met).collect::<Vec<_>>());
+        assert!(f.pop_redownloads > 0 && f.imap_resyncs > 0, "{f:?}");
+        assert_eq!(f.client_duplicates, f.pop_redownloads + f.imap_resyncs);
+        // The same file claiming no loss fails.
+        let mut clean = from_toml(text);
+        clean.file.expect.custody = None;
+        assert!(!run(&clean, 2).passed());
+        // And claiming no POP re-downloads fails, naming them.
+        let mut quiet = from_toml(text);
+        quiet.file.expect.pop_redownloads = Some(Bounds::new(None, Some(0)));
+        let r = run(&quiet, 2);
+        assert!(!verdict_named(&r, "POP re-downloads").met && !r.passed());
     }
 
     #[test]

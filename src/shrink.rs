@@ -425,6 +425,8 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     base.lost = None;
     base.duplicates = None;
     base.client_duplicates = None;
+    base.pop_redownloads = None;
+    base.imap_resyncs = None;
     base.sender_bounces.clear();
     base.returned = None;
     base.peak_unavailable = None;
@@ -460,6 +462,12 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     }
     if e.client_duplicates.is_some() {
         items.push(one(&|x| x.client_duplicates = e.client_duplicates.clone()));
+    }
+    if e.pop_redownloads.is_some() {
+        items.push(one(&|x| x.pop_redownloads = e.pop_redownloads.clone()));
+    }
+    if e.imap_resyncs.is_some() {
+        items.push(one(&|x| x.imap_resyncs = e.imap_resyncs.clone()));
     }
     for (k, v) in &e.sender_bounces {
         items.push(one(&|x| {
@@ -539,6 +547,8 @@ fn merge_expect(into: &mut Expect, item: Expect) {
     into.lost = into.lost.take().or(item.lost);
     into.duplicates = into.duplicates.take().or(item.duplicates);
     into.client_duplicates = into.client_duplicates.take().or(item.client_duplicates);
+    into.pop_redownloads = into.pop_redownloads.take().or(item.pop_redownloads);
+    into.imap_resyncs = into.imap_resyncs.take().or(item.imap_resyncs);
     into.sender_bounces.extend(item.sender_bounces);
     into.returned = into.returned.take().or(item.returned);
     into.peak_unavailable = into.peak_unavailable.take().or(item.peak_unavailable);

@@ -60,6 +60,9 @@ const KINDS: &[&str] = &[
     "lock-restart",
     "hang",
     "fence-broken",
+    "data-corruption",
+    "data-loss",
+    "backup-corrupt",
     "meteor",
 ];
 const TARGETS: &[&str] = &[
@@ -75,6 +78,9 @@ const TARGETS: &[&str] = &[
     "group-1",
     "group-0",
     "mx-1/fence-ipmi",
+    "volume-1",
+    "volume-0",
+    "nightly",
     "",
 ];
 const ACTIONS: &[&str] = &[
@@ -90,6 +96,8 @@ const ACTIONS: &[&str] = &[
     "flush-queue",
     "standby",
     "unstandby",
+    "restore",
+    "recreate-accounts",
     "dance",
 ];
 const PROFILES: &[&str] = &["postfix", "exim", "exchange", "72h", "sendmail", "all", "qmail"];
@@ -147,6 +155,7 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("migration_per_volume", Kind::Dur),
             ("migration_step_interval", Kind::Dur),
             ("merge_dedup", Kind::Bool),
+            ("mailbox_size", Kind::Str(SIZES)),
         ],
     ),
     (
@@ -172,6 +181,19 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("ack_before_durable", Kind::Bool),
             ("drop_expired_without_dsn", Kind::Bool),
             ("lda_skips_lock", Kind::Bool),
+        ],
+    ),
+    (
+        "[[topology.backups]]",
+        &[
+            ("name", Kind::Str(&["nightly", "hourly", ""])),
+            ("kind", Kind::Str(&["snapshot", "disk", "tape", "cloud"])),
+            ("first", Kind::Dur),
+            ("every", Kind::Dur),
+            ("retention", Kind::Int),
+            ("initial_copy", Kind::Bool),
+            ("restore_setup", Kind::Dur),
+            ("restore_rate", Kind::Str(RATES)),
         ],
     ),
     ("[topology.nfs]", &[("lock_fail_delay", Kind::Dur), ("lock_grace_min", Kind::Dur), ("lock_grace_max", Kind::Dur)]),
@@ -216,6 +238,7 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("for", Kind::Dur),
             ("latency", Kind::Dur),
             ("mode", Kind::Str(MODES)),
+            ("share", Kind::Share),
             ("note", Kind::Str(&["why"])),
         ],
     ),
@@ -237,6 +260,9 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("steps", Kind::Int),
             ("keep_uidls", Kind::Bool),
             ("node", Kind::Str(TARGETS)),
+            ("from", Kind::Str(&["nightly", "hourly", "nope"])),
+            ("volumes", Kind::StrList),
+            ("preserve_uids", Kind::Bool),
         ],
     ),
     (
@@ -259,6 +285,8 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("eventual_delivery", Kind::Bool),
             ("lost", Kind::Table(&["min", "max"])),
             ("duplicates", Kind::Table(&["min", "max"])),
+            ("pop_redownloads", Kind::Table(&["min", "max"])),
+            ("imap_resyncs", Kind::Table(&["min", "max"])),
             ("returned", Kind::Table(&["min", "max"])),
             ("restored", Kind::Table(&["min", "max"])),
             ("no_delivery_between", Kind::DurPair),

@@ -62,6 +62,10 @@ fn impossible_values_are_errors() {
     expect_error("zero-rate.toml", 4, Some("topology.storage.rebuild_rate"), "zero");
     expect_error("unknown-inbound-policy.toml", 4, Some("topology.mta.inbound_policy"), "unknown inbound policy `reject-6xx`");
     expect_error("mx-preferences-count.toml", 4, Some("topology.mx_preferences"), "3 preferences for 2 primary MX records");
+    expect_error("restore-without-from.toml", 3, Some("recovery[0].from"), "`restore` needs `from`");
+    expect_error("restore-unknown-set.toml", 11, Some("recovery[0].from"), "`weekly` is not a backup set (they are: nightly)");
+    expect_error("unknown-backup-kind.toml", 5, Some("topology.backups[0].kind"), "unknown backup kind `cloud`");
+    expect_error("share-on-crash.toml", 7, Some("faults[0].share"), "`share` has no effect on a `crash` fault");
 }
 
 /// Ranged parameters (`{ range = [a, b], reason }`, `src/ranges.rs`): each

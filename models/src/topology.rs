@@ -254,6 +254,9 @@ impl FaultKind {
         "hang",
         "fence-broken",
         "latency",
+        "data-corruption",
+        "data-loss",
+        "backup-corrupt",
     ];
 }
 

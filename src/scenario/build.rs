@@ -1,6 +1,7 @@
 //! From a parsed file to the models' `Topology`, one function per section
 //! of the file; errors carry the field they are about.
 
+use mailsim_models::backup::{BackupKind, BackupSet};
 use mailsim_models::filer::FilerConfig;
 use mailsim_models::mta::MtaConfig;
 use mailsim_models::ops::{Availability, OpsConfig, Role};
@@ -137,6 +138,7 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
         t.backup_mx = Some(backup_mx(b)?);
     }
     storage(&ts.storage, &mut t.filer.storage)?;
+    t.filer.backups = backups(&ts.backups)?;
     filer(&ts.storage, &ts.nfs, &mut t.filer)?;
     mta(&ts.mta, &mut t.mta)?;
     if let Some(c) = &ts.cluster {
@@ -348,6 +350,14 @@ fn filer(s: &StorageTable, n: &NfsTable, fc: &mut FilerConfig) -> Result<(), Bad
     if let Some(v) = s.merge_dedup {
         fc.merge_dedup = v;
     }
+    if let Some(v) = &s.mailbox_size {
+        let field = "topology.storage.mailbox_size";
+        let mb = parse_size(v).map_err(|e| bad(field, e))? / 1_000_000;
+        if mb == 0 {
+            return Err(bad(field, format!("`{v}` is less than 1MB")));
+        }
+        fc.mailbox_mb = u32::try_from(mb).map_err(|_| bad(field, format!("`{v}` is larger than a mailbox can be")))?;
+    }
     if let Some(v) = n.lock_fail_delay {
         fc.lock_fail_delay = positive_dur(v, "topology.nfs.lock_fail_delay")?;
     }
@@ -358,6 +368,53 @@ fn filer(s: &StorageTable, n: &NfsTable, fc: &mut FilerConfig) -> Result<(), Bad
         fc.lock_grace_max = dur(v, "topology.nfs.lock_grace_max")?;
     }
     fc.validate().map_err(|e| bad("topology.storage", e))
+}
+
+/// `[[topology.backups]]`: the backup sets, each from its kind's defaults.
+fn backups(list: &[BackupTable]) -> Result<Vec<BackupSet>, Bad> {
+    let mut sets: Vec<BackupSet> = Vec::with_capacity(list.len());
+    for (i, b) in list.iter().enumerate() {
+        let field = |k: &str| format!("topology.backups[{i}].{k}");
+        if sets.iter().any(|s| s.name == b.name) {
+            return Err(bad(field("name"), format!("backup set name `{}` used twice", b.name)));
+        }
+        if b.name.trim().is_empty() {
+            return Err(bad(field("name"), "a backup set needs a name"));
+        }
+        let kind = match b.kind.as_str() {
+            "snapshot" => BackupKind::Snapshot,
+            "disk" => BackupKind::Disk,
+            "tape" => BackupKind::Tape,
+            other => return Err(bad(field("kind"), format!("unknown backup kind `{other}` (snapshot, disk, tape)"))),
+        };
+        let mut set = BackupSet::new(&b.name, kind, Dur::ZERO);
+        if let Some(v) = b.every {
+            set.every = positive_dur(v, &field("every"))?;
+        }
+        set.first = match b.first {
+            Some(v) => dur(v, &field("first"))?,
+            None => set.every,
+        };
+        if let Some(v) = b.retention {
+            set.retention = positive(v, &field("retention"))?;
+        }
+        if let Some(v) = b.initial_copy {
+            set.initial_copy = v;
+        }
+        if let Some(v) = b.restore_setup {
+            set.restore_setup = dur(v, &field("restore_setup"))?;
+        }
+        if let Some(v) = &b.restore_rate {
+            let mb_per_s = parse_byte_rate(v).map_err(|e| bad(field("restore_rate"), e))? / 1_000_000;
+            if mb_per_s == 0 {
+                return Err(bad(field("restore_rate"), format!("`{v}` is less than 1MB/s")));
+            }
+            set.restore_mb_per_s = Some(u32::try_from(mb_per_s).unwrap_or(u32::MAX));
+        }
+        set.validate().map_err(|e| bad(format!("topology.backups[{i}]"), e))?;
+        sets.push(set);
+    }
+    Ok(sets)
 }
 
 /// `[topology.mta]`: the MX nodes' MTAs.
@@ -685,6 +742,7 @@ fn fault(i: usize, fe: &FaultEntry, run: &RunSpec, t: &Topology) -> Result<Fault
         (fe.speed.is_some(), "speed", is("degrade"), "`degrade`"),
         (fe.for_.is_some(), "for", is("hang"), "`hang`"),
         (fe.mode.is_some(), "mode", is("fence-broken"), "`fence-broken`"),
+        (fe.share.is_some(), "share", is("data-corruption") || is("data-loss"), "`data-corruption` and `data-loss`"),
         (fe.target.is_some(), "target", !is("heal"), "every kind but `heal`, which heals the whole network"),
     ] {
         if present && !applies {
@@ -730,6 +788,18 @@ fn fault_kind(fe: &FaultEntry, field: &dyn Fn(&str) -> String) -> Result<FaultKi
         "fence-broken" => {
             FaultKind::FenceBroken { mode: fe.mode.ok_or_else(|| bad(field("mode"), "`fence-broken` needs a `mode`"))?.mode() }
         }
+        "data-corruption" | "data-loss" => {
+            let share_ppm = fe.share.map_or(1_000_000, Share::ppm);
+            if share_ppm == 0 {
+                return Err(bad(field("share"), "a share of 0% hits nothing"));
+            }
+            if fe.kind == "data-loss" {
+                FaultKind::DataLoss { share_ppm }
+            } else {
+                FaultKind::DataCorruption { share_ppm }
+            }
+        }
+        "backup-corrupt" => FaultKind::BackupCorrupt,
         "latency" => {
             let peer = fe.peer.clone().ok_or_else(|| bad(field("peer"), "`latency` needs a `peer`"))?;
             let d = fe.latency.ok_or_else(|| bad(field("latency"), "`latency` needs a `latency` duration (\"2s\")"))?;
@@ -767,10 +837,18 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
         (s.steps.is_some(), "steps", "migrate"),
         (s.keep_uidls.is_some(), "keep_uidls", "migrate"),
         (s.node.is_some(), "node", "power-on"),
+        (s.from.is_some(), "from", "restore"),
+        (s.preserve_uids.is_some(), "preserve_uids", "restore"),
     ] {
         if present && s.action != action {
             return Err(bad(field(key), format!("`{key}` has no effect on a `{}` step; it applies to `{action}`", s.action)));
         }
+    }
+    if s.volumes.is_some() && s.action != "restore" && s.action != "recreate-accounts" {
+        return Err(bad(
+            field("volumes"),
+            format!("`volumes` has no effect on a `{}` step; it applies to `restore` and `recreate-accounts`", s.action),
+        ));
     }
     if s.delay.is_some() && s.after.is_none() {
         return Err(bad(field("delay"), "`delay` has no effect here: it applies only to a step triggered by `after`"));
@@ -842,12 +920,35 @@ fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> R
         "flush-queue" => Action::FlushQueue,
         "standby" => Action::Standby,
         "unstandby" => Action::Unstandby,
+        "restore" => {
+            let from = s.from.as_deref().ok_or_else(|| bad(field("from"), "`restore` needs `from`, the backup set to restore from"))?;
+            let set = t.backup_set(from).map_err(|e| bad(field("from"), e))?;
+            Action::Restore { set, volumes: step_volumes(s, field, t)?, preserve_uids: s.preserve_uids.unwrap_or(false) }
+        }
+        "recreate-accounts" => Action::RecreateAccounts { volumes: step_volumes(s, field, t)? },
         "power-on" => {
             let node = s.node.as_deref().ok_or_else(|| bad(field("node"), "`power-on` needs a `node`"))?;
             Action::PowerOn { node: t.node(node).ok_or_else(|| bad(field("node"), format!("`{node}` names no node")))? }
         }
         other => return Err(bad(field("action"), format!("unknown action `{other}` ({})", STEP_ACTIONS.join(", ")))),
     })
+}
+
+/// A `restore` or `recreate-accounts` step's `volumes`, as model indices
+/// (`volume-1` is 0); none given: every volume.
+fn step_volumes(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> Result<Vec<u32>, Bad> {
+    let mut out = Vec::new();
+    for (k, name) in s.volumes.iter().flatten().enumerate() {
+        let n: u32 = name
+            .strip_prefix("volume-")
+            .and_then(|n| n.parse().ok())
+            .filter(|n| (1..=t.filer.storage.volumes).contains(n))
+            .ok_or_else(|| {
+                bad(field(&format!("volumes[{k}]")), format!("`{name}` is not a volume (volume-1 … volume-{})", t.filer.storage.volumes))
+            })?;
+        out.push(n - 1);
+    }
+    Ok(out)
 }
 
 /// What starts a recovery step: exactly one of `at`, `after_alert` and
@@ -919,6 +1020,8 @@ fn expectations(f: &ScenarioFile, t: &Topology) -> Result<(), Bad> {
     some_bound(&e.lost, "expect.lost")?;
     some_bound(&e.duplicates, "expect.duplicates")?;
     some_bound(&e.client_duplicates, "expect.client_duplicates")?;
+    some_bound(&e.pop_redownloads, "expect.pop_redownloads")?;
+    some_bound(&e.imap_resyncs, "expect.imap_resyncs")?;
     some_bound(&e.returned, "expect.returned")?;
     some_bound(&e.peak_unavailable, "expect.peak_unavailable")?;
     some_bound(&e.restored, "expect.restored")?;

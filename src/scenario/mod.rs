@@ -71,9 +71,9 @@ pub use self::build::build_topology;
 use self::build::Bad;
 pub use self::schema::schema;
 use self::schema::{
-    bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, CheckpointEntrySchema,
-    FaultKindName, InboundPolicyName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName, RecipientsName, RetryProfileName,
-    RoleHoursName, StepActionName, WeekdayName, WorkingHoursName,
+    bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
+    CheckpointEntrySchema, FaultKindName, InboundPolicyName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName, RecipientsName,
+    RetryProfileName, RoleHoursName, StepActionName, WeekdayName, WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -132,7 +132,7 @@ pub const EVENTS_MAX: u64 = 1_000_000_000;
 /// The recovery actions a step may name (`[[recovery]] action`), as
 /// `build_topology` parses them and `mailsim schema` lists them; each is the
 /// `Action::name` of the action it becomes.
-pub const STEP_ACTIONS: [&str; 12] = [
+pub const STEP_ACTIONS: [&str; 14] = [
     "replace-hardware",
     "fix-redundancy",
     "start-rebuild",
@@ -145,6 +145,8 @@ pub const STEP_ACTIONS: [&str; 12] = [
     "flush-queue",
     "standby",
     "unstandby",
+    "restore",
+    "recreate-accounts",
 ];
 
 /// The built-in retry profiles by name (`RetryProfile::by_name`), for
@@ -351,6 +353,46 @@ pub struct TopologySpec {
     /// Monitoring's checks and alert thresholds. Default: Icinga 2's.
     #[serde(default)]
     pub monitoring: MonitoringTable,
+    /// Backup sets and snapshots of the mailstore (`[[topology.backups]]`),
+    /// which a `restore` step restores from. Absent: none, and the mail of
+    /// a mailbox hit by `data-corruption` or `data-loss` is lost at once.
+    #[serde(default)]
+    pub backups: Vec<BackupTable>,
+}
+
+/// A backup set: scheduled copies of every mailbox, their retention and
+/// restore rate (defaults per kind: `mailsim_models::backup`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTable {
+    /// The set's name, unique; `restore` steps (`from`) and
+    /// `backup-corrupt` faults (`target`) name it.
+    pub name: String,
+    /// Where its copies live: `snapshot` (on the volume's own storage: a
+    /// volume destroyed by `data-loss` takes its snapshots with it), `disk`
+    /// (a backup server) or `tape`.
+    #[schemars(with = "BackupKindName")]
+    pub kind: String,
+    /// The first copy in the run, from T+0 ("1h": a nightly backup at 01:00
+    /// for a run starting at midnight). Default: one `every` after T+0.
+    pub first: Option<HumanDuration>,
+    /// One copy every this long. Default 1h for snapshots (ONTAP's default
+    /// policy's hourly copies), 1d for disk and tape; longer than zero.
+    pub every: Option<HumanDuration>,
+    /// Copies kept; the oldest goes when a new one is taken. Default 6 for
+    /// snapshots, 14 for disk, 30 for tape; at least 1.
+    pub retention: Option<u32>,
+    /// The set holds a copy from before the run (the mailboxes at T+0).
+    /// Default true.
+    pub initial_copy: Option<bool>,
+    /// A restore's fixed part (mounting, loading and locating a tape).
+    /// Default 5m for snapshots, 1m for disk, 2m for tape.
+    pub restore_setup: Option<HumanDuration>,
+    /// The data rate of a restore ("360MB/s"), over `topology.storage.
+    /// mailbox_size` per mailbox restored. Default 100MB/s for disk, 360MB/s
+    /// (LTO-8 native) for tape; a snapshot restore takes `restore_setup`
+    /// whatever the size, unless a rate is given.
+    pub restore_rate: Option<String>,
 }
 
 /// Monitoring's checks of the mail front end and the file server, and
@@ -568,6 +610,10 @@ pub struct StorageTable {
     /// a planted bug: a mail both delivered and in a temporary store becomes
     /// a duplicate.
     pub merge_dedup: Option<bool>,
+    /// The data a restore moves per mailbox ("1GB"): the simulated mailboxes
+    /// hold only the run's mail, a real one years of it. Default 1GiB; at
+    /// least 1MB.
+    pub mailbox_size: Option<String>,
     /// What the clients' I/O costs while the write-back cache is lost (a
     /// `cache-failure`): "x3", the default (an assumption between coalesced
     /// full-stripe writes and RAID-6's six I/Os per small write).
@@ -873,7 +919,9 @@ pub struct FaultEntry {
     /// controller), `path-fault` (a shelf's redundancy), `disk-failure` and
     /// `latent-sector-error` (a RAID group); `degrade`, `lock-broken`,
     /// `lock-restart` and `hang` (the file server); `fence-broken` (a
-    /// fencing device).
+    /// fencing device); `data-corruption` and `data-loss` (a volume, or
+    /// `filer` for every volume, with a `share` of its mailboxes);
+    /// `backup-corrupt` (a backup set, by name).
     #[schemars(with = "FaultKindName")]
     pub kind: String,
     /// The component the fault hits: a node (`mx-2`, `filer`, `vip`), a
@@ -903,6 +951,12 @@ pub struct FaultEntry {
     /// behaves from then on.
     #[serde(default)]
     pub mode: Option<FenceModeSpec>,
+    /// For `data-corruption` and `data-loss`: the share of the target's
+    /// mailboxes hit ("10%"), drawn per seed. Default 100%: the whole
+    /// volume (for `data-loss`, the volume is destroyed with its
+    /// snapshots).
+    #[serde(default)]
+    pub share: Option<Share>,
     /// Free text: what the postmortem says about this fault. The run ignores
     /// it.
     #[serde(default)]
@@ -941,7 +995,9 @@ pub struct StepEntry {
     /// `reset-cluster` (a manual cluster reset), `power-on` (a node),
     /// `flush-queue` (an MTA retries its deferred mail now), `standby` (a
     /// cluster member's planned maintenance: its services move to another
-    /// member without fencing) or `unstandby` (it may host them again).
+    /// member without fencing), `unstandby` (it may host them again),
+    /// `restore` (damaged mailboxes from a backup set, `from`) or
+    /// `recreate-accounts` (damaged mailboxes recreated empty).
     #[schemars(with = "StepActionName")]
     pub action: String,
     /// The node the command goes to (`filer`, `mx-1`, `vip` …). A target
@@ -1012,6 +1068,21 @@ pub struct StepEntry {
     /// Only for `power-on`, and required there: the node to power on.
     #[serde(default)]
     pub node: Option<String>,
+    /// Only for `restore`, and required there: the backup set restored from
+    /// (its newest usable copy).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only for `restore` and `recreate-accounts`: the volumes whose damaged
+    /// mailboxes are restored or recreated (`["volume-1"]`). Default: every
+    /// damaged mailbox.
+    #[serde(default)]
+    pub volumes: Option<Vec<String>>,
+    /// Only for `restore`: the restore keeps the mailboxes' UIDLs and
+    /// UIDVALIDITY (a dsync-style backup, Dovecot `doveadm backup`).
+    /// Default false: a file-level restore gives clients new identifiers,
+    /// and POP and IMAP clients fetch the mailbox again.
+    #[serde(default)]
+    pub preserve_uids: Option<bool>,
 }
 
 /// What one node's mail queue must show.
@@ -1087,8 +1158,14 @@ pub struct Expect {
     /// Mails delivered to their mailbox more than once.
     pub duplicates: Option<Bounds<u64>>,
     /// Mails POP/IMAP clients downloaded again because their UIDLs changed
-    /// (a migration that does not keep them).
+    /// (a migration, restore or recreation that does not keep them).
     pub client_duplicates: Option<Bounds<u64>>,
+    /// `client_duplicates` of POP clients (leave-on-server users
+    /// re-downloading their mailbox).
+    pub pop_redownloads: Option<Bounds<u64>>,
+    /// `client_duplicates` of IMAP clients (mails fetched again when the
+    /// client resyncs its cache after a UIDVALIDITY change).
+    pub imap_resyncs: Option<Bounds<u64>>,
     /// Mails bounced by senders, per retry profile (`postfix` …), or `all`
     /// for every profile together.
     #[serde(default)]

@@ -95,6 +95,12 @@ name_list!(
     RebuildPriority::NAMES
 );
 name_list!(
+    /// The values of `topology.backups[].kind`.
+    BackupKindName,
+    "Where a backup set's copies live: snapshot (on the volume's own storage, gone with a destroyed volume), disk (a backup server), tape.",
+    ["snapshot", "disk", "tape"]
+);
+name_list!(
     /// `Metric::NAMES`.
     MetricName,
     "What a checkpoint measures.",
