@@ -192,7 +192,11 @@ fn load(extra: &str) -> Result<Scenario, mailsim::error::ScenarioError> {
 fn the_loader_accepts_every_listed_name_and_no_other() {
     let root = schema();
     for action in names(at(&root, &["recovery", "[]", "action"]), "action") {
-        let node = if action == "power-on" { "node = \"mx-1\"" } else { "" };
+        let node = match action.as_str() {
+            "power-on" => "node = \"mx-1\"",
+            "restore" => "from = \"b\"\n[[topology.backups]]\nname = \"b\"\nkind = \"tape\"",
+            _ => "",
+        };
         let s = load(&format!("[[recovery]]\nname = \"s\"\naction = \"{action}\"\ntarget = \"filer\"\nat = \"1h\"\n{node}"))
             .unwrap_or_else(|e| panic!("action `{action}`: {e}"));
         assert_eq!(s.topology.plan[0].action.name(), action, "the step does what it says");
