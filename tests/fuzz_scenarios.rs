@@ -63,6 +63,8 @@ const KINDS: &[&str] = &[
     "data-corruption",
     "data-loss",
     "backup-corrupt",
+    "head-failure",
+    "local-device-failure",
     "meteor",
 ];
 const TARGETS: &[&str] = &[
@@ -81,6 +83,8 @@ const TARGETS: &[&str] = &[
     "volume-1",
     "volume-0",
     "nightly",
+    "head-a",
+    "head-c",
     "",
 ];
 const ACTIONS: &[&str] = &[
@@ -98,6 +102,8 @@ const ACTIONS: &[&str] = &[
     "unstandby",
     "restore",
     "recreate-accounts",
+    "giveback",
+    "power-cycle",
     "dance",
 ];
 const PROFILES: &[&str] = &["postfix", "exim", "exchange", "72h", "sendmail", "all", "qmail"];
@@ -156,6 +162,17 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("migration_step_interval", Kind::Dur),
             ("merge_dedup", Kind::Bool),
             ("mailbox_size", Kind::Str(SIZES)),
+            ("power_cycle", Kind::Dur),
+        ],
+    ),
+    (
+        "[topology.ha_pair]",
+        &[
+            ("detection", Kind::Dur),
+            ("takeover", Kind::Dur),
+            ("giveback", Kind::Dur),
+            ("auto_giveback", Kind::Bool),
+            ("giveback_delay", Kind::Dur),
         ],
     ),
     (
@@ -239,6 +256,8 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("latency", Kind::Dur),
             ("mode", Kind::Str(MODES)),
             ("share", Kind::Share),
+            ("takeover", Kind::Str(&["works", "fails", "hangs", "sometimes"])),
+            ("device", Kind::Str(&["queue", "cache", ""])),
             ("note", Kind::Str(&["why"])),
         ],
     ),

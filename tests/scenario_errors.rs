@@ -68,6 +68,17 @@ fn impossible_values_are_errors() {
     expect_error("share-on-crash.toml", 7, Some("faults[0].share"), "`share` has no effect on a `crash` fault");
 }
 
+/// The HA pair's and the local devices' faults: a head the file server
+/// lacks, a takeover mode or a field that means nothing, a device on a node
+/// that has none.
+#[test]
+fn head_and_local_device_faults_name_what_is_wrong() {
+    expect_error("head-without-pair.toml", 6, Some("faults[0].target"), "it has 1: head-a");
+    expect_error("unknown-takeover.toml", 9, Some("faults[0].takeover"), "unknown takeover `sometimes`");
+    expect_error("takeover-on-crash.toml", 7, Some("faults[0].takeover"), "applies to `head-failure`");
+    expect_error("local-device-on-filer.toml", 6, Some("faults[0].target"), "a local device failure hits a mail node");
+}
+
 /// Ranged parameters (`{ range = [a, b], reason }`, `src/ranges.rs`): each
 /// mistake named at its field; a range must also be valid at both ends.
 #[test]

@@ -257,6 +257,8 @@ impl FaultKind {
         "data-corruption",
         "data-loss",
         "backup-corrupt",
+        "head-failure",
+        "local-device-failure",
     ];
 }
 

@@ -139,6 +139,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     }
     storage(&ts.storage, &mut t.filer.storage)?;
     t.filer.backups = backups(&ts.backups)?;
+    if let Some(h) = &ts.ha_pair {
+        ha_pair(h, &mut t.filer.storage.heads)?;
+    }
     filer(&ts.storage, &ts.nfs, &mut t.filer)?;
     mta(&ts.mta, &mut t.mta)?;
     if let Some(c) = &ts.cluster {
@@ -329,7 +332,30 @@ fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
     if let Some(v) = s.migration_step_interval {
         st.migration_step_interval = dur(v, "topology.storage.migration_step_interval")?;
     }
+    if let Some(v) = s.power_cycle {
+        st.power_cycle = dur(v, "topology.storage.power_cycle")?;
+    }
     contention_from(s, &mut st.contention)
+}
+
+/// `[topology.ha_pair]`: two heads and their takeover and giveback
+/// timings.
+fn ha_pair(h: &HaPairTable, heads: &mut HeadsConfig) -> Result<(), Bad> {
+    *heads = HeadsConfig::pair();
+    for (value, field, slot) in [
+        (h.detection, "topology.ha_pair.detection", &mut heads.detection),
+        (h.takeover, "topology.ha_pair.takeover", &mut heads.takeover),
+        (h.giveback, "topology.ha_pair.giveback", &mut heads.giveback),
+        (h.giveback_delay, "topology.ha_pair.giveback_delay", &mut heads.giveback_delay),
+    ] {
+        if let Some(v) = value {
+            *slot = dur(v, field)?;
+        }
+    }
+    if let Some(v) = h.auto_giveback {
+        heads.auto_giveback = v;
+    }
+    Ok(())
 }
 
 /// The file server around the storage: placement, service time and
@@ -743,6 +769,8 @@ fn fault(i: usize, fe: &FaultEntry, run: &RunSpec, t: &Topology) -> Result<Fault
         (fe.for_.is_some(), "for", is("hang"), "`hang`"),
         (fe.mode.is_some(), "mode", is("fence-broken"), "`fence-broken`"),
         (fe.share.is_some(), "share", is("data-corruption") || is("data-loss"), "`data-corruption` and `data-loss`"),
+        (fe.takeover.is_some(), "takeover", is("head-failure"), "`head-failure`"),
+        (fe.device.is_some(), "device", is("local-device-failure"), "`local-device-failure`"),
         (fe.target.is_some(), "target", !is("heal"), "every kind but `heal`, which heals the whole network"),
     ] {
         if present && !applies {
@@ -808,6 +836,18 @@ fn fault_kind(fe: &FaultEntry, field: &dyn Fn(&str) -> String) -> Result<FaultKi
                 return Err(bad(field("latency"), format!("{d} is longer than {}, the longest link latency", show(LATENCY_MAX))));
             }
             FaultKind::Latency { peer, latency }
+        }
+        "head-failure" => {
+            let name = fe.takeover.as_deref().unwrap_or("works");
+            let takeover = Takeover::from_name(name)
+                .ok_or_else(|| bad(field("takeover"), format!("unknown takeover `{name}` ({})", Takeover::NAMES.join(", "))))?;
+            FaultKind::HeadFailure { takeover }
+        }
+        "local-device-failure" => {
+            let name = fe.device.as_deref().unwrap_or("queue");
+            let device = LocalDevice::from_name(name)
+                .ok_or_else(|| bad(field("device"), format!("unknown device `{name}` ({})", LocalDevice::NAMES.join(", "))))?;
+            FaultKind::LocalDeviceFailure { device }
         }
         other => return Err(bad(field("kind"), format!("unknown fault kind `{other}` (known: {})", FaultKind::NAMES.join(", ")))),
     })
@@ -926,6 +966,8 @@ fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> R
             Action::Restore { set, volumes: step_volumes(s, field, t)?, preserve_uids: s.preserve_uids.unwrap_or(false) }
         }
         "recreate-accounts" => Action::RecreateAccounts { volumes: step_volumes(s, field, t)? },
+        "giveback" => Action::Giveback,
+        "power-cycle" => Action::PowerCycle,
         "power-on" => {
             let node = s.node.as_deref().ok_or_else(|| bad(field("node"), "`power-on` needs a `node`"))?;
             Action::PowerOn { node: t.node(node).ok_or_else(|| bad(field("node"), format!("`{node}` names no node")))? }

@@ -47,6 +47,7 @@ use mailsim_models::calendar::{CalendarConfig, Weekday, WorkingHours};
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::contention::{ContentionConfig, IoJob};
 use mailsim_models::filer::Placement;
+use mailsim_models::heads::{HeadsConfig, Takeover};
 use mailsim_models::inbound::InboundPolicy;
 use mailsim_models::mta::WhenFull;
 use mailsim_models::ops::{Delay, Trigger};
@@ -56,7 +57,7 @@ use mailsim_models::storage::{RebuildPriority, StaleDisks};
 use mailsim_models::topology::{
     BackupMx, ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS,
 };
-use mailsim_models::{clients::ClientsConfig, Action, FenceMode};
+use mailsim_models::{clients::ClientsConfig, Action, FenceMode, LocalDevice};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
@@ -72,8 +73,9 @@ use self::build::Bad;
 pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
-    CheckpointEntrySchema, FaultKindName, InboundPolicyName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName, RecipientsName,
-    RetryProfileName, RoleHoursName, StepActionName, WeekdayName, WorkingHoursName,
+    CheckpointEntrySchema, FaultKindName, InboundPolicyName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName,
+    RebuildPriorityName, RecipientsName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName,
+    WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -147,6 +149,8 @@ pub const STEP_ACTIONS: [&str; 14] = [
     "unstandby",
     "restore",
     "recreate-accounts",
+    "giveback",
+    "power-cycle",
 ];
 
 /// The built-in retry profiles by name (`RetryProfile::by_name`), for
@@ -330,6 +334,13 @@ pub struct TopologySpec {
     /// when it can. Absent: none.
     #[serde(default)]
     pub backup_mx: Option<BackupMxTable>,
+    /// The file server as an HA pair of heads (`head-a`, `head-b`), each
+    /// owning the aggregates of half the RAID groups (group g by head g mod
+    /// 2): a `head-failure` takes its volumes offline until the partner
+    /// has taken them over. Absent: one head, whose failure takes every
+    /// volume offline until `replace-hardware`.
+    #[serde(default)]
+    pub ha_pair: Option<HaPairTable>,
     /// The file server's storage hardware and its rebuild and migration
     /// rates. Default: 2 shelves of 2 controllers, 6 RAID groups, 6 volumes.
     #[serde(default)]
@@ -413,6 +424,29 @@ pub struct MonitoringTable {
     /// Period of repeated alerts while a target keeps failing (Icinga 2
     /// notification `interval`). Default 30m; at least 1s.
     pub realert_interval: Option<HumanDuration>,
+}
+
+/// The file server's HA pair (`[topology.ha_pair]`): takeover and giveback
+/// timings, NetApp ONTAP's defaults.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HaPairTable {
+    /// How long the partner takes to notice a failed head. Default 15s
+    /// (ONTAP `cf.takeover.detection.seconds`; 10s to 180s there).
+    pub detection: Option<HumanDuration>,
+    /// How long the partner then takes to bring the failed head's
+    /// aggregates online. Default 30s (an assumption).
+    pub takeover: Option<HumanDuration>,
+    /// How long a giveback keeps the returned volumes offline. Default 30s
+    /// (an assumption).
+    pub giveback: Option<HumanDuration>,
+    /// Give back automatically once the repaired head has waited
+    /// `giveback_delay`. Default true (ONTAP `-auto-giveback`); false: only
+    /// a `giveback` step gives back.
+    pub auto_giveback: Option<bool>,
+    /// How long a repaired head waits before an automatic giveback. Default
+    /// 600s (ONTAP `cf.giveback.auto.delay.seconds`).
+    pub giveback_delay: Option<HumanDuration>,
 }
 
 /// A backup MX.
@@ -631,6 +665,10 @@ pub struct StorageTable {
     /// bandwidth with it. Default false: shelf modules provide paths, and
     /// the disks bound the bandwidth.
     pub controllers_carry_load: Option<bool>,
+    /// How long a `power-cycle` step keeps every volume offline while the
+    /// shelves boot and the heads find the disks again. Default 5m (an
+    /// assumption).
+    pub power_cycle: Option<HumanDuration>,
     /// Background jobs sharing the storage's bandwidth with the clients
     /// (backups, scrubs, snapshots), each on a daily schedule.
     #[serde(default)]
@@ -921,7 +959,9 @@ pub struct FaultEntry {
     /// `lock-restart` and `hang` (the file server); `fence-broken` (a
     /// fencing device); `data-corruption` and `data-loss` (a volume, or
     /// `filer` for every volume, with a `share` of its mailboxes);
-    /// `backup-corrupt` (a backup set, by name).
+    /// `backup-corrupt` (a backup set, by name); `head-failure` (a head of
+    /// the file server, `head-a` or `head-b`, with `takeover`);
+    /// `local-device-failure` (a mail node's local device, with `device`).
     #[schemars(with = "FaultKindName")]
     pub kind: String,
     /// The component the fault hits: a node (`mx-2`, `filer`, `vip`), a
@@ -957,6 +997,16 @@ pub struct FaultEntry {
     /// snapshots).
     #[serde(default)]
     pub share: Option<Share>,
+    /// For `head-failure`: how the partner's takeover goes: `works` (the
+    /// default), `fails` or `hangs`.
+    #[serde(default)]
+    #[schemars(with = "Option<TakeoverName>")]
+    pub takeover: Option<String>,
+    /// For `local-device-failure`: the device that fails: `queue` (the MX
+    /// node's queue disk; the default).
+    #[serde(default)]
+    #[schemars(with = "Option<LocalDeviceName>")]
+    pub device: Option<String>,
     /// Free text: what the postmortem says about this fault. The run ignores
     /// it.
     #[serde(default)]
@@ -987,7 +1037,8 @@ pub struct StepEntry {
     /// `expect.no_failover_before` refer to it.
     pub name: String,
     /// What the operators do: `replace-hardware` (failed controllers, paths,
-    /// disks), `fix-redundancy` (a path fault), `start-rebuild` (degraded
+    /// disks and file-server heads at `filer`; a failed local device at a
+    /// mail node), `fix-redundancy` (a path fault), `start-rebuild` (degraded
     /// RAID groups), `enable-temp-stores` (new mail for offline mailboxes
     /// goes to temporary stores), `merge-back` (temporary stores into their
     /// mailboxes), `migrate` (affected volumes to new storage),
@@ -998,6 +1049,10 @@ pub struct StepEntry {
     /// member without fencing), `unstandby` (it may host them again),
     /// `restore` (damaged mailboxes from a backup set, `from`) or
     /// `recreate-accounts` (damaged mailboxes recreated empty).
+    /// `giveback` (the file server's taken-over volumes back to their
+    /// repaired head) or `power-cycle` (the file server's shelves: every
+    /// volume offline for `topology.storage.power_cycle`; a hung takeover
+    /// completes after it).
     #[schemars(with = "StepActionName")]
     pub action: String,
     /// The node the command goes to (`filer`, `mx-1`, `vip` …). A target

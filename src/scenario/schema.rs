@@ -101,6 +101,18 @@ name_list!(
     ["snapshot", "disk", "tape"]
 );
 name_list!(
+    /// `Takeover::NAMES`.
+    TakeoverName,
+    "How a head's partner takes over when the head fails: works (its volumes are offline for detection plus takeover time, then the partner serves them), fails (they stay offline until the head is repaired), hangs (they stay offline until the shelves are power-cycled or the head is repaired).",
+    Takeover::NAMES
+);
+name_list!(
+    /// `LocalDevice::NAMES`.
+    LocalDeviceName,
+    "A mail node's local device: queue (its queue disk: the MTA can neither queue new mail nor deliver what it queued until the device is replaced).",
+    LocalDevice::NAMES
+);
+name_list!(
     /// `Metric::NAMES`.
     MetricName,
     "What a checkpoint measures.",
