@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod checkpoints;
 pub mod compare;
 pub mod error;
+pub mod explore;
 pub mod junit;
 pub mod output;
 pub mod pool;

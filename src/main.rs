@@ -108,6 +108,12 @@ enum Command {
     Shrink(mailsim::shrink::ShrinkArgs),
     /// Compare two recovery plans on the same seeds (paired, bootstrap CIs).
     Compare(CompareCmd),
+    /// Search fault combinations (1, 2 and 3 faults, latent and active,
+    /// timed against the load) for harm, confirm and shrink each harmful
+    /// one, write it as a scenario file, and report the ranking, the
+    /// confluences and the coverage. Exits 0 once the search ran, 2 on
+    /// invalid input.
+    Explore(mailsim::explore::ExploreArgs),
     /// Search a scenario's ranged parameters for the values consistent with
     /// its checkpoints (approximate Bayesian computation by rejection) and
     /// write the calibrated file. Exits 0 when some draws are consistent, 1
@@ -180,6 +186,7 @@ fn main() -> ExitCode {
         Some(Command::Shrink(a)) => find(&mut a.file),
         Some(Command::Replay(a)) => find(&mut a.file),
         Some(Command::Calibrate(a)) => find(&mut a.file),
+        Some(Command::Explore(a)) => find(&mut a.file),
         _ => {}
     }
     match cli.command {
@@ -205,6 +212,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Report(a)) => report_cmd(&a, &cli.dir),
         Some(Command::Calibrate(a)) => mailsim::calibrate::calibrate_cmd(&a),
+        Some(Command::Explore(a)) => mailsim::explore::explore_cmd(&a),
         Some(Command::Merge(a)) => mailsim::sweep::merge_cmd(&a),
         Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
         Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),

@@ -104,6 +104,9 @@ fn exit_2_on_invalid_input_or_nondeterminism() {
     expect(2, &["check", &bad]);
     // `calibrate`'s 0 and 1 (and its other 2s) are checked in tests/calibrate.rs.
     expect(2, &["calibrate", &bad]);
+    // `explore`'s 0 and its other 2s are checked in tests/explore.rs.
+    let err = expect(2, &["explore", &bad]);
+    assert!(err.contains("bad-duration.toml:"), "names the file and line: {err}");
     let err = expect(2, &["check"]);
     assert!(err.contains("no scenario files given"), "{err}");
     expect(2, &["run", &data("tiny-pass.toml"), "--no-such-flag"]);
