@@ -102,6 +102,11 @@ pub const NOT_SEARCHED: &[(&str, &str)] = &[
     ("lock-restart", "a repair, not a fault"),
     ("partition", "between two nodes: `isolate` cuts each node from all"),
     ("latency", "between two nodes, with a size: not searched yet"),
+    ("head-failure", "the file server's HA pair: not in the search space yet"),
+    ("local-device-failure", "a node's local device: not in the search space yet"),
+    ("data-corruption", "needs backup sets and a restore plan to bound its harm: not searched yet"),
+    ("data-loss", "needs backup sets and a restore plan to bound its harm: not searched yet"),
+    ("backup-corrupt", "harmless without a data fault; not searched yet"),
 ];
 
 /// When a fault is injected.
