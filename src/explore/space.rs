@@ -215,6 +215,9 @@ fn blank_entry(kind: &str, target: &str, at: HumanDuration) -> FaultEntry {
         for_: None,
         latency: None,
         mode: None,
+        share: None,
+        takeover: None,
+        device: None,
         note: None,
     }
 }

@@ -73,9 +73,8 @@ use self::build::Bad;
 pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
-    CheckpointEntrySchema, FaultKindName, InboundPolicyName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName,
-    RebuildPriorityName, RecipientsName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName,
-    WorkingHoursName,
+    CheckpointEntrySchema, FaultKindName, InboundPolicyName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName,
+    RecipientsName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName, WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -134,7 +133,7 @@ pub const EVENTS_MAX: u64 = 1_000_000_000;
 /// The recovery actions a step may name (`[[recovery]] action`), as
 /// `build_topology` parses them and `mailsim schema` lists them; each is the
 /// `Action::name` of the action it becomes.
-pub const STEP_ACTIONS: [&str; 14] = [
+pub const STEP_ACTIONS: [&str; 16] = [
     "replace-hardware",
     "fix-redundancy",
     "start-rebuild",
