@@ -11,8 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use mailsim::checkpoints::Metric;
-use mailsim::scenario::{Scenario, PROTOCOLS, RETRY_PROFILES, STEP_ACTIONS};
+use mailsim::scenario::{Scenario, PROTOCOLS, RETRY_PROFILES, STEP_ACTIONS, TRIGGERS};
 use mailsim_models::availability::Service;
+use mailsim_models::msg::Action;
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::topology::{FaultKind, RANDOM_FAULT_KINDS};
 use serde_json::Value;
@@ -129,9 +130,63 @@ fn fault_kinds_and_recovery_actions_are_the_validators_lists() {
     assert_eq!(kinds, strings(FaultKind::NAMES), "the fault kinds are the ones the loader reports as known");
     let actions = names(at(&root, &["recovery", "[]", "action"]), "recovery[].action");
     assert!(actions.iter().any(|a| a == "reset-cluster") && actions.iter().any(|a| a == "migrate"), "{actions:?}");
-    assert_eq!(actions, strings(&STEP_ACTIONS));
+    assert_eq!(actions, strings(STEP_ACTIONS));
     let absorbed = at(&root, &["expect", "absorbed", "[]"]);
     assert_eq!(names(absorbed, "expect.absorbed[]"), strings(FaultKind::NAMES));
+}
+
+/// An enum schema's values with their descriptions (`enumDescriptions`,
+/// in the same order); an error if the descriptions are missing, fewer or
+/// more than the values, or one is empty.
+fn described(schema: &Value, what: &str) -> Result<Vec<(String, String)>, String> {
+    let values = names(schema, what);
+    let descriptions =
+        schema.get("enumDescriptions").and_then(Value::as_array).ok_or_else(|| format!("{what}: no enumDescriptions: {schema}"))?;
+    if descriptions.len() != values.len() {
+        return Err(format!("{what}: {} values, {} descriptions", values.len(), descriptions.len()));
+    }
+    let mut out = Vec::new();
+    for (name, d) in values.into_iter().zip(descriptions) {
+        match d.as_str().map(str::trim) {
+            Some(d) if !d.is_empty() => out.push((name, d.to_string())),
+            _ => return Err(format!("{what}: `{name}` has no description")),
+        }
+    }
+    Ok(out)
+}
+
+/// Every fault kind, recovery action and trigger is in the schema with its
+/// own description, taken from the very table the loader accepts names
+/// from (`FaultKind::CHOICES`, `Action::CHOICES`, `TRIGGERS`); and a
+/// schema missing one description fails the check.
+#[test]
+fn every_kind_action_and_trigger_has_a_description() {
+    let root = schema();
+    let pairs = |c: &[mailsim_models::choice::Choice]| -> Vec<(String, String)> {
+        c.iter().map(|c| (c.name.to_string(), c.description.to_string())).collect()
+    };
+    let kinds = at(&root, &["faults", "[]", "kind"]);
+    assert_eq!(described(kinds, "faults[].kind"), Ok(pairs(FaultKind::CHOICES)));
+    assert_eq!(strings(FaultKind::NAMES), pairs(FaultKind::CHOICES).into_iter().map(|p| p.0).collect::<Vec<_>>());
+    let actions = at(&root, &["recovery", "[]", "action"]);
+    assert_eq!(described(actions, "recovery[].action"), Ok(pairs(Action::CHOICES)));
+    assert_eq!(strings(STEP_ACTIONS), pairs(Action::CHOICES).into_iter().map(|p| p.0).collect::<Vec<_>>());
+    let triggers = root.pointer("/$defs/RecoveryTrigger").expect("the schema lists the triggers");
+    assert_eq!(described(triggers, "RecoveryTrigger"), Ok(pairs(TRIGGERS)));
+    for t in TRIGGERS {
+        // Each trigger is a field of a step.
+        at(&root, &["recovery", "[]", t.name]);
+    }
+    // Planted: one description blank, one missing, none at all.
+    let mut blank = kinds.clone();
+    blank["enumDescriptions"][3] = Value::from(" ");
+    assert!(described(&blank, "blank").is_err_and(|e| e.contains(FaultKind::NAMES[3])));
+    let mut short = actions.clone();
+    short["enumDescriptions"].as_array_mut().expect("a list").pop();
+    assert!(described(&short, "short").is_err());
+    let mut none = kinds.clone();
+    none.as_object_mut().expect("an object").remove("enumDescriptions");
+    assert!(described(&none, "none").is_err());
 }
 
 #[test]
@@ -354,7 +409,7 @@ impl Validator<'_> {
                     }
                 }
                 // Annotations; `pattern` needs a regex engine (see the module doc).
-                "description" | "default" | "title" | "$schema" | "$defs" | "format" | "pattern" => {}
+                "description" | "enumDescriptions" | "default" | "title" | "$schema" | "$defs" | "format" | "pattern" => {}
                 other => panic!("the schema uses `{other}`, which this test does not check yet"),
             }
         }

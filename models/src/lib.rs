@@ -42,6 +42,7 @@
 pub mod availability;
 pub mod backup;
 pub mod calendar;
+pub mod choice;
 pub mod clients;
 pub mod cluster;
 pub mod contention;

@@ -9,6 +9,8 @@ use std::hash::{Hash, Hasher};
 
 use mailsim_sim::{Dur, NodeId, Time};
 
+use crate::choice::{self, Choice};
+
 /// An e-mail, by its index in the custody ledger.
 pub type MailId = u32;
 /// A mailbox (one user), by index.
@@ -305,6 +307,44 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action a scenario's `[[recovery]]` step may name, with what it
+    /// does: the loader accepts exactly these (`step_action` in
+    /// `src/scenario/build.rs` refuses any other before parsing), and
+    /// `mailsim schema` lists them with their descriptions. A new action is
+    /// one entry here, its variant above, its `name` and its parsing.
+    pub const CHOICES: &'static [Choice] = &[
+        Choice { name: "replace-hardware", description: "Replace the failed hardware (controllers, paths, disks) of the storage." },
+        Choice { name: "fix-redundancy", description: "Fix a shelf's path redundancy fault." },
+        Choice {
+            name: "start-rebuild",
+            description: "Rebuild the degraded RAID groups, one after another, or all at once with `parallel = true`.",
+        },
+        Choice { name: "enable-temp-stores", description: "New mail for mailboxes on offline volumes goes to temporary stores." },
+        Choice { name: "merge-back", description: "Merge the temporary stores back into the restored mailboxes." },
+        Choice {
+            name: "migrate",
+            description: "Copy the affected volumes to new storage in `steps` batches (`keep_uidls = false`: POP clients download again).",
+        },
+        Choice { name: "rollback-upgrade", description: "Roll back (or fix) a failed upgrade of the file server." },
+        Choice { name: "reset-cluster", description: "Reset the cluster's state by hand: confirm a node is fenced, clear failures." },
+        Choice { name: "power-on", description: "Power on the machine `node` (replaced hardware)." },
+        Choice { name: "flush-queue", description: "Retry every deferred mail of the target MTA now (`postqueue -f`)." },
+        Choice {
+            name: "standby",
+            description: "Put a cluster member in standby for planned maintenance: its services move without fencing.",
+        },
+        Choice { name: "unstandby", description: "End a member's standby: it may host services again." },
+        Choice {
+            name: "restore",
+            description: "Restore `volumes` from the backup set `from`: time = data / restore rate; fails if the set is corrupt or has no usable copy.",
+        },
+        Choice { name: "recreate-accounts", description: "Recreate the damaged mailboxes of `volumes` empty: their mail is lost." },
+        Choice { name: "giveback", description: "Give the taken-over volumes back to their repaired head (the HA pair)." },
+        Choice { name: "power-cycle", description: "Power-cycle the storage shelves: every volume offline meanwhile; a hung takeover then completes." },
+    ];
+    /// The names of `CHOICES`, in order.
+    pub const NAMES: &'static [&'static str] = &choice::names::<{ Action::CHOICES.len() }>(Action::CHOICES);
+
     /// The action as a recovery plan names it (`migrate`, `start-rebuild` …).
     pub fn name(&self) -> &'static str {
         match self {

@@ -24,6 +24,7 @@
 use mailsim_sim::{Config, Dur, Fault, FaultProcess, LinkConfig, NodeConfig, NodeId, Sim, Time};
 
 use crate::calendar::WorkingHours;
+use crate::choice::{self, Choice};
 use crate::clients::{Clients, ClientsConfig};
 use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig, Witness};
 use crate::filer::{Filer, FilerConfig};
@@ -236,30 +237,69 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// All kind names, as scenario files write them.
-    pub const NAMES: &'static [&'static str] = &[
-        "crash",
-        "restart",
-        "isolate",
-        "partition",
-        "heal",
-        "controller-failure",
-        "path-fault",
-        "disk-failure",
-        "cache-failure",
-        "latent-sector-error",
-        "degrade",
-        "lock-broken",
-        "lock-restart",
-        "hang",
-        "fence-broken",
-        "latency",
-        "data-corruption",
-        "data-loss",
-        "backup-corrupt",
-        "head-failure",
-        "local-device-failure",
+    /// Every kind a scenario's `[[faults]]` may give, with what it does: the
+    /// loader accepts exactly these (`fault_kind` in `src/scenario/build.rs`
+    /// refuses any other before parsing), and `mailsim schema` lists them
+    /// with their descriptions. A new kind is one entry here, its variant
+    /// above, its resolution in `Topology::resolve_fault` and its parsing.
+    pub const CHOICES: &'static [Choice] = &[
+        Choice {
+            name: "crash",
+            description: "The target node stops: its volatile state and writes in flight are lost; it stays down until restarted.",
+        },
+        Choice { name: "restart", description: "The crashed target node boots again from its durable state." },
+        Choice { name: "isolate", description: "Every link of the target node is cut, until `heal`." },
+        Choice { name: "partition", description: "The link between the target and `peer` is cut, both ways, until `heal`." },
+        Choice { name: "heal", description: "The network heals: every partition, isolation and slow link ends (no target)." },
+        Choice { name: "controller-failure", description: "A shelf controller (target `shelf-a/controller-b`) fails." },
+        Choice {
+            name: "path-fault",
+            description: "A shelf (target `shelf-a`) loses its path redundancy: latent until a controller fails.",
+        },
+        Choice { name: "disk-failure", description: "A disk of a RAID group (target `group-1`) fails." },
+        Choice {
+            name: "cache-failure",
+            description: "The storage's write-back cache is lost (target `filer`): writes go through and cost more bandwidth.",
+        },
+        Choice {
+            name: "latent-sector-error",
+            description: "A RAID group (target `group-1`) gets a latent sector error, found when it is rebuilt.",
+        },
+        Choice { name: "degrade", description: "The storage (target `filer`) slows down by `speed` (\"10%\" or \"x10\")." },
+        Choice { name: "lock-broken", description: "The file server's lock manager stops working (target `filer`)." },
+        Choice {
+            name: "lock-restart",
+            description: "The file server's lock manager restarts and enters its grace period (target `filer`).",
+        },
+        Choice { name: "hang", description: "The file server (target `filer`) stops answering `for` a duration." },
+        Choice {
+            name: "fence-broken",
+            description: "A fencing device (target `mx-1/fence-ipmi`) starts behaving as `mode` says (`works` repairs it).",
+        },
+        Choice {
+            name: "latency",
+            description: "Every message between the target and `peer`, both ways, takes `latency` on average, until `heal`.",
+        },
+        Choice {
+            name: "data-corruption",
+            description: "Stored data of a volume (target `volume-1`, or `filer` for all) is corrupted for a `share` of its mailboxes: unreadable until restored.",
+        },
+        Choice {
+            name: "data-loss",
+            description: "Stored data of a volume (target `volume-1`, or `filer`) is destroyed for a `share` of its mailboxes; a whole volume goes with its snapshots.",
+        },
+        Choice { name: "backup-corrupt", description: "A backup set (target: its name) turns out unusable: a restore from it fails." },
+        Choice {
+            name: "head-failure",
+            description: "A file-server head (target `head-a`/`head-b`) fails; its partner takes over its volumes as `takeover` says.",
+        },
+        Choice {
+            name: "local-device-failure",
+            description: "A mail node's local `device` (target `mx-1`; `queue`, its queue disk) fails: it can neither queue nor deliver.",
+        },
     ];
+    /// The names of `CHOICES`, in order.
+    pub const NAMES: &'static [&'static str] = &choice::names::<{ FaultKind::CHOICES.len() }>(FaultKind::CHOICES);
 }
 
 /// A random fault process over the topology.

@@ -795,6 +795,10 @@ fn fault(i: usize, fe: &FaultEntry, run: &RunSpec, t: &Topology) -> Result<Fault
 
 /// A scheduled fault's `kind` with the fields that kind needs.
 fn fault_kind(fe: &FaultEntry, field: &dyn Fn(&str) -> String) -> Result<FaultKind, Bad> {
+    // The table is the gate: a kind parsed below but not listed is refused.
+    if Choice::find(FaultKind::CHOICES, &fe.kind).is_none() {
+        return Err(bad(field("kind"), format!("unknown fault kind `{}` (known: {})", fe.kind, FaultKind::NAMES.join(", "))));
+    }
     Ok(match fe.kind.as_str() {
         "crash" => FaultKind::Crash,
         "restart" => FaultKind::Restart,
@@ -944,6 +948,10 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
 
 /// A recovery step's `action` with the fields that action needs.
 fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> Result<Action, Bad> {
+    // The table is the gate: an action parsed below but not listed is refused.
+    if Choice::find(Action::CHOICES, &s.action).is_none() {
+        return Err(bad(field("action"), format!("unknown action `{}` ({})", s.action, STEP_ACTIONS.join(", "))));
+    }
     Ok(match s.action.as_str() {
         "replace-hardware" => Action::ReplaceHardware,
         "fix-redundancy" => Action::FixRedundancy,

@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 
 use mailsim_models::availability::Service;
 use mailsim_models::calendar::{CalendarConfig, Weekday, WorkingHours};
+use mailsim_models::choice::Choice;
 use mailsim_models::cluster::{AgentConfig, FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::contention::{ContentionConfig, IoJob};
 use mailsim_models::filer::Placement;
@@ -130,26 +131,19 @@ pub const SEEDS_MAX: u32 = 1_000_000;
 /// after minutes of work, so `check` rejects it.
 pub const EVENTS_MAX: u64 = 1_000_000_000;
 
-/// The recovery actions a step may name (`[[recovery]] action`), as
-/// `build_topology` parses them and `mailsim schema` lists them; each is the
-/// `Action::name` of the action it becomes.
-pub const STEP_ACTIONS: [&str; 16] = [
-    "replace-hardware",
-    "fix-redundancy",
-    "start-rebuild",
-    "enable-temp-stores",
-    "merge-back",
-    "migrate",
-    "rollback-upgrade",
-    "reset-cluster",
-    "power-on",
-    "flush-queue",
-    "standby",
-    "unstandby",
-    "restore",
-    "recreate-accounts",
-    "giveback",
-    "power-cycle",
+/// The recovery actions a step may name (`[[recovery]] action`):
+/// `Action::NAMES`, the names of `Action::CHOICES`.
+pub const STEP_ACTIONS: &[&str] = Action::NAMES;
+
+/// What can start a recovery step: the `[[recovery]]` field that is given
+/// (exactly one). `mailsim schema` lists them as `$defs/RecoveryTrigger`.
+pub const TRIGGERS: &[Choice] = &[
+    Choice { name: "at", description: "At that time from T+0 (\"36h\"), whether or not anyone noticed." },
+    Choice {
+        name: "after_alert",
+        description: "When an operator has noticed the first alert (monitoring's checks, then the calendar's response delay).",
+    },
+    Choice { name: "after", description: "When the named earlier step has completed, plus `delay`." },
 ];
 
 /// The built-in retry profiles by name (`RetryProfile::by_name`), for

@@ -3,6 +3,35 @@
 
 use super::*;
 
+/// A string schema allowing exactly the names of `choices`, each with its
+/// description: `enum` and, in the same order, `enumDescriptions` (the
+/// keyword VS Code's JSON editor shows per value; other tools ignore it as
+/// an unknown annotation). Not `oneOf`/`anyOf` of `const`s: the schema
+/// stays a plain string enum for every tool.
+fn choices_schema(description: &str, choices: &[Choice]) -> Schema {
+    let names: Vec<&str> = choices.iter().map(|c| c.name).collect();
+    let descriptions: Vec<&str> = choices.iter().map(|c| c.description).collect();
+    schemars::json_schema!({ "type": "string", "enum": names, "enumDescriptions": descriptions, "description": description })
+}
+
+/// Schema-only types: a string from a table of `Choice`s, with a
+/// description per value.
+macro_rules! choice_list {
+    ($(#[$doc:meta])* $ty:ident, $description:literal, $choices:expr) => {
+        $(#[$doc])*
+        pub(super) enum $ty {}
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                choices_schema($description, $choices)
+            }
+        }
+    };
+}
+
 /// A string schema allowing exactly `names`.
 fn names_schema(description: &str, names: &[&str]) -> Schema {
     schemars::json_schema!({ "type": "string", "enum": names, "description": description })
@@ -28,11 +57,11 @@ macro_rules! name_list {
     };
 }
 
-name_list!(
-    /// `FaultKind::NAMES`: what a scheduled fault can be.
+choice_list!(
+    /// `FaultKind::CHOICES`: what a scheduled fault can be.
     FaultKindName,
     "A scheduled fault's kind.",
-    FaultKind::NAMES
+    FaultKind::CHOICES
 );
 name_list!(
     /// `RANDOM_FAULT_KINDS`: what a random fault process can inject.
@@ -40,11 +69,11 @@ name_list!(
     "A random fault process's kind.",
     RANDOM_FAULT_KINDS
 );
-name_list!(
-    /// `STEP_ACTIONS`.
+choice_list!(
+    /// `Action::CHOICES`.
     StepActionName,
     "A recovery step's action.",
-    STEP_ACTIONS
+    Action::CHOICES
 );
 name_list!(
     /// `RETRY_PROFILES`.
@@ -176,5 +205,11 @@ pub fn schema() -> String {
     let schema = schemars::schema_for!(ScenarioFile);
     let mut schema = serde_json::to_value(&schema).expect("a schema is JSON");
     crate::ranges::allow_in_schema(&mut schema);
+    // The triggers are fields of a step, not one field's values: listed
+    // here, with their descriptions, for editors and readers.
+    let triggers = choices_schema("What starts a recovery step: the one of these fields a `[[recovery]]` step gives.", TRIGGERS);
+    if let Some(defs) = schema.get_mut("$defs").and_then(serde_json::Value::as_object_mut) {
+        defs.insert("RecoveryTrigger".into(), triggers.into());
+    }
     serde_json::to_string_pretty(&schema).expect("a schema serializes")
 }
