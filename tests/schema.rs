@@ -78,8 +78,14 @@ fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
             let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("{r} is not local"));
             schema = root.pointer(pointer).unwrap_or_else(|| panic!("{r} resolves to nothing"));
         } else if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
-            let not_null: Vec<&Value> = branches.iter().filter(|b| b.get("type").and_then(Value::as_str) != Some("null")).collect();
-            assert_eq!(not_null.len(), 1, "an optional value has one schema besides null: {schema}");
+            // An optional value's `null`, and the `{ range, reason }` a
+            // calibrated field may hold instead, are not the value itself.
+            let not_null: Vec<&Value> = branches
+                .iter()
+                .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+                .filter(|b| b.get("$ref").and_then(Value::as_str) != Some("#/$defs/Range"))
+                .collect();
+            assert_eq!(not_null.len(), 1, "an optional value has one schema besides null and a range: {schema}");
             schema = not_null[0];
         } else {
             return schema;
