@@ -61,38 +61,7 @@ fn emit(text: &str) -> Result<(), ExitCode> {
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario with one seed and report its figures and expectations.
-    Run {
-        /// A scenario file, or the name of one in `--dir`.
-        file: PathBuf,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Print the result as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Write the run's Chrome/Perfetto trace to this file (routine
-        /// events sampled: the first 32 per node and simulated hour, with
-        /// per-node event counts; see `--trace-all`).
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// With `--trace`: draw this mail's hops (the messages carrying it)
-        /// as a flow.
-        #[arg(long, value_name = "ID", requires = "trace")]
-        trace_mail: Option<u64>,
-        /// With `--trace`: write every event, unsampled (large for long runs).
-        #[arg(long, requires = "trace")]
-        trace_all: bool,
-        /// Write JUnit XML (one test case per expectation) to this file.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Run the seed twice with full traces first and compare every event;
-        /// a divergence is an error (exit 2) naming the first differing event.
-        #[arg(long)]
-        check_determinism: bool,
-        /// Write the run's HTML report (self-contained, with plots) as
-        /// `run.html` in this directory (created).
-        #[arg(long, value_name = "DIR")]
-        report: Option<PathBuf>,
-    },
+    Run(RunCmd),
     /// Validate scenario files (or names in `--dir`) without running them (at
     /// least one).
     Check { files: Vec<PathBuf> },
@@ -125,6 +94,41 @@ enum Command {
     /// `--seeds`) or a finished sweep (its result directories). Exits 0 once
     /// the page is written, 2 on invalid input.
     Report(ReportArgs),
+}
+
+/// `mailsim run FILE`.
+#[derive(clap::Args)]
+struct RunCmd {
+    /// A scenario file, or the name of one in `--dir`.
+    file: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Write the run's Chrome/Perfetto trace to this file (routine
+    /// events sampled: the first 32 per node and simulated hour, with
+    /// per-node event counts; see `--trace-all`).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// With `--trace`: draw this mail's hops (the messages carrying it)
+    /// as a flow.
+    #[arg(long, value_name = "ID", requires = "trace")]
+    trace_mail: Option<u64>,
+    /// With `--trace`: write every event, unsampled (large for long runs).
+    #[arg(long, requires = "trace")]
+    trace_all: bool,
+    /// Write JUnit XML (one test case per expectation) to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Run the seed twice with full traces first and compare every event;
+    /// a divergence is an error (exit 2) naming the first differing event.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Write the run's HTML report (self-contained, with plots) as
+    /// `run.html` in this directory (created).
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 /// `mailsim sweep`, with `--report`.
@@ -173,43 +177,10 @@ struct ReportArgs {
 fn main() -> ExitCode {
     mailsim_sim::log::init();
     let mut cli = Cli::parse();
-    // Every subcommand that takes scenario files also takes their names in
-    // `--dir` (`mailsim sweep opensrs-2008-shelf-controller …`).
-    let dir = cli.dir.clone();
-    let find = |f: &mut PathBuf| *f = find_scenario(f, &dir);
-    match &mut cli.command {
-        Some(Command::Sweep(c)) => c.args.files.iter_mut().for_each(find),
-        Some(Command::Compare(c)) => {
-            find(&mut c.args.a);
-            find(&mut c.args.b);
-        }
-        Some(Command::Shrink(a)) => find(&mut a.file),
-        Some(Command::Replay(a)) => find(&mut a.file),
-        Some(Command::Calibrate(a)) => find(&mut a.file),
-        Some(Command::Explore(a)) => find(&mut a.file),
-        _ => {}
-    }
+    find_by_name(&mut cli);
     match cli.command {
         None => replay_all(&cli.dir, cli.seeds),
-        Some(Command::Sweep(c)) => {
-            let code = mailsim::sweep::sweep_cmd(&c.args);
-            match c.report {
-                // An invalid sweep (exit 2) has nothing to report.
-                Some(dir) if code != ExitCode::from(2) => {
-                    match mailsim::report::write_sweep_report(std::slice::from_ref(&c.args.out), &dir) {
-                        Ok(path) => {
-                            note!("report written to {}", path.display());
-                            code
-                        }
-                        Err(e) => {
-                            note!("error: {e}");
-                            ExitCode::from(2)
-                        }
-                    }
-                }
-                _ => code,
-            }
-        }
+        Some(Command::Sweep(c)) => sweep_cmd(&c),
         Some(Command::Report(a)) => report_cmd(&a, &cli.dir),
         Some(Command::Calibrate(a)) => mailsim::calibrate::calibrate_cmd(&a),
         Some(Command::Explore(a)) => mailsim::explore::explore_cmd(&a),
@@ -224,115 +195,162 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
         },
-        Some(Command::Check { files }) => {
-            if files.is_empty() {
-                note!("error: check: no scenario files given, so nothing was checked (e.g. `mailsim check scenarios/*.toml`)");
-                return ExitCode::from(2);
-            }
-            let mut bad = false;
-            for f in &files {
-                let f = &find_scenario(f, &cli.dir);
-                match Scenario::load(f) {
-                    Ok(s) => {
-                        if let Err(code) = emit(&format!("ok    {} ({})", f.display(), s.name())) {
-                            return code;
-                        }
-                        for r in &s.ranges {
-                            if let Err(code) = emit(&format!("      ranged: {}", r.describe())) {
-                                return code;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        note!("error {e}");
-                        bad = true;
-                    }
-                }
-            }
-            if bad {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
+        Some(Command::Check { files }) => check_cmd(&files, &cli.dir),
+        Some(Command::Run(a)) => run_cmd(&a, &cli.dir),
+    }
+}
+
+/// Every subcommand that takes scenario files also takes their names in
+/// `--dir` (`mailsim sweep opensrs-2008-shelf-controller …`): resolves them
+/// to paths.
+fn find_by_name(cli: &mut Cli) {
+    let dir = cli.dir.clone();
+    let find = |f: &mut PathBuf| *f = find_scenario(f, &dir);
+    match &mut cli.command {
+        Some(Command::Sweep(c)) => c.args.files.iter_mut().for_each(find),
+        Some(Command::Compare(c)) => {
+            find(&mut c.args.a);
+            find(&mut c.args.b);
         }
-        Some(Command::Run { file, seed, json, trace, trace_mail, trace_all, junit, check_determinism, report }) => {
-            let file = find_scenario(&file, &cli.dir);
-            let s = match Scenario::load(&file) {
-                Ok(s) => s,
-                Err(e) => {
-                    note!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            mailsim::ranges::note_midpoints(&s);
-            if check_determinism {
-                match mailsim_sim::check_determinism(seed, |sd| s.topology(sd).build()) {
-                    Ok(hash) => note!("deterministic: two runs of seed {seed} agree on every event (trace {hash:016x})"),
-                    Err(d) => {
-                        note!("error: {d}");
-                        return ExitCode::from(2);
-                    }
-                }
+        Some(Command::Shrink(a)) => find(&mut a.file),
+        Some(Command::Replay(a)) => find(&mut a.file),
+        Some(Command::Calibrate(a)) => find(&mut a.file),
+        Some(Command::Explore(a)) => find(&mut a.file),
+        _ => {}
+    }
+}
+
+/// `mailsim sweep`, then its report if asked for.
+fn sweep_cmd(c: &SweepCmd) -> ExitCode {
+    let code = mailsim::sweep::sweep_cmd(&c.args);
+    match &c.report {
+        // An invalid sweep (exit 2) has nothing to report.
+        Some(dir) if code != ExitCode::from(2) => match mailsim::report::write_sweep_report(std::slice::from_ref(&c.args.out), dir) {
+            Ok(path) => {
+                note!("report written to {}", path.display());
+                code
             }
-            // Wall time, for the JUnit report's `time` only (the run itself
-            // knows nothing of it).
-            let started = std::time::Instant::now();
-            let (r, sim) = run_with(&s, seed, trace.as_ref().map(|_| TraceMode::Full));
-            let wall_s = started.elapsed().as_secs_f64();
-            if let Some(path) = trace {
-                if let Err(e) = std::fs::write(&path, mailsim::report::trace::chrome_trace(&sim, &r, trace_mail, trace_all)) {
-                    note!("error: cannot write {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
-                note!("trace written to {} (open in ui.perfetto.dev)", path.display());
+            Err(e) => {
+                note!("error: {e}");
+                ExitCode::from(2)
             }
-            if let Some(path) = junit {
-                let repro = format!("mailsim run {} --seed {seed}", file.display());
-                let cases = r
-                    .verdicts
-                    .iter()
-                    .map(|v| {
-                        if !v.failed() {
-                            JunitCase { system_out: Some(v.tag()), ..JunitCase::passed(r.scenario.clone(), v.name.clone()) }
-                        } else {
-                            JunitCase::failed(
-                                r.scenario.clone(),
-                                v.name.clone(),
-                                v.detail.clone(),
-                                format!("{}\nreproduce: {repro}", v.detail),
-                            )
-                        }
-                    })
-                    .collect();
-                let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases, time_s: Some(wall_s), ..JunitSuite::default() }]);
-                if let Err(e) = std::fs::write(&path, xml) {
-                    note!("error: cannot write {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
-            }
-            if let Some(dir) = report {
-                match mailsim::report::write_run_report(&dir, &s, &file, &r) {
-                    Ok(path) => note!("report written to {}", path.display()),
-                    Err(e) => {
-                        note!("error: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            if json {
-                if let Err(code) = emit(&serde_json::to_string_pretty(&r).expect("a result serializes")) {
+        },
+        _ => code,
+    }
+}
+
+/// `mailsim check FILE…`: loads each file and says `ok` or why not.
+fn check_cmd(files: &[PathBuf], dir: &Path) -> ExitCode {
+    if files.is_empty() {
+        note!("error: check: no scenario files given, so nothing was checked (e.g. `mailsim check scenarios/*.toml`)");
+        return ExitCode::from(2);
+    }
+    let mut bad = false;
+    for f in files {
+        let f = &find_scenario(f, dir);
+        match Scenario::load(f) {
+            Ok(s) => {
+                if let Err(code) = emit(&format!("ok    {} ({})", f.display(), s.name())) {
                     return code;
                 }
-            } else if let Err(code) = emit(&mailsim::run::report_text(&r, &file)) {
-                return code;
+                for r in &s.ranges {
+                    if let Err(code) = emit(&format!("      ranged: {}", r.describe())) {
+                        return code;
+                    }
+                }
             }
-            if r.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            Err(e) => {
+                note!("error {e}");
+                bad = true;
             }
         }
     }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `mailsim run FILE`: one seed, with its optional determinism check,
+/// trace, JUnit file and report, then the human or JSON result on stdout.
+fn run_cmd(a: &RunCmd, dir: &Path) -> ExitCode {
+    let seed = a.seed;
+    let file = find_scenario(&a.file, dir);
+    let s = match Scenario::load(&file) {
+        Ok(s) => s,
+        Err(e) => {
+            note!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    mailsim::ranges::note_midpoints(&s);
+    if a.check_determinism {
+        match mailsim_sim::check_determinism(seed, |sd| s.topology(sd).build()) {
+            Ok(hash) => note!("deterministic: two runs of seed {seed} agree on every event (trace {hash:016x})"),
+            Err(d) => {
+                note!("error: {d}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    // Wall time, for the JUnit report's `time` only (the run itself
+    // knows nothing of it).
+    let started = std::time::Instant::now();
+    let (r, sim) = run_with(&s, seed, a.trace.as_ref().map(|_| TraceMode::Full));
+    let wall_s = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.trace {
+        if let Err(e) = std::fs::write(path, mailsim::report::trace::chrome_trace(&sim, &r, a.trace_mail, a.trace_all)) {
+            note!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        note!("trace written to {} (open in ui.perfetto.dev)", path.display());
+    }
+    if let Some(path) = &a.junit {
+        if let Err(code) = write_run_junit(path, &r, &file, wall_s) {
+            return code;
+        }
+    }
+    if let Some(dir) = &a.report {
+        match mailsim::report::write_run_report(dir, &s, &file, &r) {
+            Ok(path) => note!("report written to {}", path.display()),
+            Err(e) => {
+                note!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let out = if a.json { serde_json::to_string_pretty(&r).expect("a result serializes") } else { mailsim::run::report_text(&r, &file) };
+    if let Err(code) = emit(&out) {
+        return code;
+    }
+    if r.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `mailsim run --junit`: one test case per expectation, a failed one with
+/// its repro command.
+fn write_run_junit(path: &Path, r: &mailsim::run::RunResult, file: &Path, wall_s: f64) -> Result<(), ExitCode> {
+    let repro = format!("mailsim run {} --seed {}", file.display(), r.figures.seed);
+    let cases = r
+        .verdicts
+        .iter()
+        .map(|v| {
+            if !v.failed() {
+                JunitCase { system_out: Some(v.tag()), ..JunitCase::passed(r.scenario.clone(), v.name.clone()) }
+            } else {
+                JunitCase::failed(r.scenario.clone(), v.name.clone(), v.detail.clone(), format!("{}\nreproduce: {repro}", v.detail))
+            }
+        })
+        .collect();
+    let xml = junit_xml(&[JunitSuite { name: r.scenario.clone(), cases, time_s: Some(wall_s), ..JunitSuite::default() }]);
+    std::fs::write(path, xml).map_err(|e| {
+        note!("error: cannot write {}: {e}", path.display());
+        ExitCode::from(2)
+    })
 }
 
 /// `mailsim report`: a sweep's page when every input is a directory, a

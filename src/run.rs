@@ -6,12 +6,13 @@ use mailsim_models::availability::{summarize, AvailabilitySummary, Service};
 use mailsim_models::ledger::{DepthSample, ResourceStart, CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Operators;
 use mailsim_models::reconcile::{reconcile, Reconciliation};
+use mailsim_models::topology::Topology;
 use mailsim_models::World;
 use mailsim_sim::{Outcome, PropertyStatus, RunReport, Sim, Time, TraceMode, RECOVERY};
 use serde::Serialize;
 
 use crate::checkpoints::CheckpointResult;
-use crate::scenario::{Bounds, Scenario};
+use crate::scenario::{Bounds, Expect, Scenario};
 use crate::units::{HumanDuration, Share};
 
 /// What one run of a scenario reports.
@@ -230,33 +231,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         Some((t, 0)) if peak > 0 => Some(t.as_micros()),
         _ => None,
     };
-    let mut failovers = Vec::new();
-    let mut holder = None;
-    for &ResourceStart { at: t, node, .. } in &w.stats.resource_starts {
-        if holder.is_some() && holder != Some(node) {
-            failovers.push(t.as_micros());
-        }
-        holder = Some(node);
-    }
     let ops = topo.node("ops").and_then(|id| sim.node::<Operators>(id));
-    let steps = topo
-        .plan
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let started = ops.and_then(|o| o.steps_started().get(i).copied().flatten()).map(Time::as_micros);
-            (s.name.clone(), started, ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros))
-        })
-        .collect();
-    let steps_failed = topo
-        .plan
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            let o = ops?;
-            o.step_failed(i).map(|(t, why)| (s.name.clone(), t.as_micros(), why.to_string(), o.step_given_up(i)))
-        })
-        .collect();
     let h = &w.stats.delay_s;
     let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
     Figures {
@@ -290,9 +265,9 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         delay_s_p50: q(0.5),
         delay_s_p99: q(0.99),
         delay_s_max: if h.is_empty() { 0 } else { h.max() },
-        failovers_us: failovers,
-        steps,
-        steps_failed,
+        failovers_us: failovers(w),
+        steps: step_times(topo, ops),
+        steps_failed: steps_failed(topo, ops),
         faults_without_effect: report
             .faults
             .iter()
@@ -306,31 +281,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         reconciliation,
         availability,
         accepted_per_hour: w.stats.accepted_per_hour.clone(),
-        queue_depth: {
-            let names = topo.node_names();
-            let mut q = std::collections::BTreeMap::<String, Vec<(u64, u32)>>::new();
-            for &DepthSample { at: t, node, depth } in &w.stats.queue_depth {
-                let name = names.get(node as usize).cloned().unwrap_or_else(|| format!("node-{node}"));
-                q.entry(name).or_default().push((t.as_micros() / 1_000_000, depth));
-            }
-            q
-        },
-        // The delay histogram as a CDF at log-spaced delays (each about
-        // 20% past the one before), in integer shares.
-        delay_cdf: {
-            let mut seen = 0u64;
-            let mut cdf: Vec<(u64, u32)> = Vec::new();
-            if !h.is_empty() {
-                for v in h.iter_log(1, 1.2) {
-                    seen += v.count_since_last_iteration();
-                    let point = (v.value_iterated_to(), (seen * 1_000_000 / h.len()) as u32);
-                    if cdf.last().is_none_or(|l| l.0 != point.0) {
-                        cdf.push(point);
-                    }
-                }
-            }
-            cdf
-        },
+        queue_depth: queue_depth(&topo.node_names(), w),
+        delay_cdf: delay_cdf(w),
         fault_spans: report
             .faults
             .iter()
@@ -343,6 +295,73 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .collect(),
         alerts: ops.map(|o| o.alerts.iter().map(|(t, text)| (t.as_micros(), text.clone())).collect()).unwrap_or_default(),
     }
+}
+
+/// The times the resource moved to another node, in microseconds.
+fn failovers(w: &World) -> Vec<u64> {
+    let mut failovers = Vec::new();
+    let mut holder = None;
+    for &ResourceStart { at: t, node, .. } in &w.stats.resource_starts {
+        if holder.is_some() && holder != Some(node) {
+            failovers.push(t.as_micros());
+        }
+        holder = Some(node);
+    }
+    failovers
+}
+
+/// Each recovery step's name, when it was carried out and when the
+/// operators heard it was done.
+fn step_times(topo: &Topology, ops: Option<&Operators>) -> Vec<(String, Option<u64>, Option<u64>)> {
+    topo.plan
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let started = ops.and_then(|o| o.steps_started().get(i).copied().flatten()).map(Time::as_micros);
+            (s.name.clone(), started, ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros))
+        })
+        .collect()
+}
+
+/// Each recovery step that failed: its name, when, why and whether the
+/// operators gave up on it.
+fn steps_failed(topo: &Topology, ops: Option<&Operators>) -> Vec<(String, u64, String, bool)> {
+    topo.plan
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let o = ops?;
+            o.step_failed(i).map(|(t, why)| (s.name.clone(), t.as_micros(), why.to_string(), o.step_given_up(i)))
+        })
+        .collect()
+}
+
+/// Each node's queue depth over time (seconds, depth), by node name.
+fn queue_depth(names: &[String], w: &World) -> std::collections::BTreeMap<String, Vec<(u64, u32)>> {
+    let mut q = std::collections::BTreeMap::<String, Vec<(u64, u32)>>::new();
+    for &DepthSample { at: t, node, depth } in &w.stats.queue_depth {
+        let name = names.get(node as usize).cloned().unwrap_or_else(|| format!("node-{node}"));
+        q.entry(name).or_default().push((t.as_micros() / 1_000_000, depth));
+    }
+    q
+}
+
+/// The delay histogram as a CDF at log-spaced delays (each about 20% past
+/// the one before), in integer shares.
+fn delay_cdf(w: &World) -> Vec<(u64, u32)> {
+    let h = &w.stats.delay_s;
+    let mut seen = 0u64;
+    let mut cdf: Vec<(u64, u32)> = Vec::new();
+    if !h.is_empty() {
+        for v in h.iter_log(1, 1.2) {
+            seen += v.count_since_last_iteration();
+            let point = (v.value_iterated_to(), (seen * 1_000_000 / h.len()) as u32);
+            if cdf.last().is_none_or(|l| l.0 != point.0) {
+                cdf.push(point);
+            }
+        }
+    }
+    cdf
 }
 
 /// The human report of one run: figures, availability per service, the
@@ -469,9 +488,23 @@ fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
     }
 }
 
-/// Checks a run against the scenario's expectations.
+/// Checks a run against the scenario's expectations: the properties and the
+/// ledger first, then each group of figures, in the order the report lists
+/// them.
 pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdict> {
     let e = &scenario.file.expect;
+    let mut out = properties_verdicts(e, f, report);
+    count_verdicts(e, f, &mut out);
+    time_verdicts(e, f, &mut out);
+    service_verdicts(e, &f.availability, &mut out);
+    queue_verdicts(e, &f.availability, &mut out);
+    failover_verdict(e, f, &mut out);
+    out
+}
+
+/// The verdicts every run gets: it completed, its properties held, the
+/// ledger reconciles and its faults had an effect.
+fn properties_verdicts(e: &Expect, f: &Figures, report: &RunReport) -> Vec<Verdict> {
     let mut out = Vec::new();
     let mut push = |name: &str, met: bool, detail: String| out.push(Verdict::new(name, met, detail));
     let stopped = matches!(report.outcome, Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. });
@@ -504,43 +537,53 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     );
     let (met, detail) = faults_verdict(&e.absorbed, report);
     push(if e.absorbed.is_empty() { "faults had an effect" } else { "faults had an effect, except the absorbed" }, met, detail);
-    let mut outv = out;
+    out
+}
+
+/// Bounds on counted figures: lost, duplicated, re-downloaded, returned and
+/// bounced mail.
+fn count_verdicts(e: &Expect, f: &Figures, out: &mut Vec<Verdict>) {
     if let Some(b) = &e.lost {
-        outv.push(bounds("lost", f.lost, b));
+        out.push(bounds("lost", f.lost, b));
     }
     if let Some(b) = &e.duplicates {
-        outv.push(bounds("duplicates", f.duplicates, b));
+        out.push(bounds("duplicates", f.duplicates, b));
     }
     if let Some(b) = &e.client_duplicates {
-        outv.push(bounds("client duplicates", f.client_duplicates, b));
+        out.push(bounds("client duplicates", f.client_duplicates, b));
     }
     if let Some(b) = &e.pop_redownloads {
-        outv.push(bounds("POP re-downloads", f.pop_redownloads, b));
+        out.push(bounds("POP re-downloads", f.pop_redownloads, b));
     }
     if let Some(b) = &e.imap_resyncs {
-        outv.push(bounds("IMAP resyncs", f.imap_resyncs, b));
+        out.push(bounds("IMAP resyncs", f.imap_resyncs, b));
     }
     if let Some(b) = &e.returned {
-        outv.push(bounds("returned (DSN)", f.returned, b));
+        out.push(bounds("returned (DSN)", f.returned, b));
     }
     for (profile, b) in &e.sender_bounces {
         let n = if profile == "all" { f.sender_bounced } else { f.sender_bounces.iter().find(|(p, _)| p == profile).map_or(0, |x| x.1) };
-        outv.push(bounds(&format!("sender bounces ({profile})"), n, b));
+        out.push(bounds(&format!("sender bounces ({profile})"), n, b));
     }
+}
+
+/// Bounds on when things happened: unavailability over time, restoration,
+/// delivery gaps, delays and the order of failover and steps.
+fn time_verdicts(e: &Expect, f: &Figures, out: &mut Vec<Verdict>) {
     if let Some(b) = &e.peak_unavailable {
-        outv.push(bounds("peak unavailable", Share(f.peak_unavailable_ppm), b));
+        out.push(bounds("peak unavailable", Share(f.peak_unavailable_ppm), b));
     }
     for c in &e.unavailable {
         let at = c.at.micros().max(0) as u64;
         let s = share_at(f, at);
-        outv.push(bounds(&format!("unavailable at {}", c.at), s, &Bounds::new(c.min, c.max)));
+        out.push(bounds(&format!("unavailable at {}", c.at), s, &Bounds::new(c.min, c.max)));
     }
     if let Some(b) = &e.restored {
         match f.restored_us {
-            Some(t) => outv.push(bounds("restored", HumanDuration(t as i64), b)),
+            Some(t) => out.push(bounds("restored", HumanDuration(t as i64), b)),
             // Never unavailable: nothing to restore, restored at once.
-            None if f.peak_unavailable_ppm == 0 => outv.push(bounds("restored", HumanDuration(0), b)),
-            None => outv.push(Verdict {
+            None if f.peak_unavailable_ppm == 0 => out.push(bounds("restored", HumanDuration(0), b)),
+            None => out.push(Verdict {
                 name: "restored".into(),
                 met: false,
                 detail: "mailboxes were never all restored (or never unavailable)".into(),
@@ -551,7 +594,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
     if let Some([a, z]) = &e.no_delivery_between {
         let (a_h, z_h) = ((a.micros().max(0) / 3_600_000_000) as usize, (z.micros().max(0) / 3_600_000_000) as usize);
         let n: u32 = f.delivered_per_hour.iter().skip(a_h).take(z_h.saturating_sub(a_h)).sum();
-        outv.push(Verdict {
+        out.push(Verdict {
             name: format!("no delivery between {a} and {z}"),
             met: n == 0,
             detail: format!("{n} mails delivered in those hours"),
@@ -559,7 +602,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         });
     }
     if let Some(b) = &e.max_delay {
-        outv.push(bounds("max delivery delay", HumanDuration(f.delay_s_max as i64 * 1_000_000), b));
+        out.push(bounds("max delivery delay", HumanDuration(f.delay_s_max as i64 * 1_000_000), b));
     }
     if let Some(step) = &e.no_failover_before {
         // The step's own failover happens between its command and the
@@ -567,7 +610,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         let entry = f.steps.iter().find(|(n, _, _)| n == step);
         let (started, done) = (entry.and_then(|s| s.1), entry.and_then(|s| s.2));
         let early: Vec<u64> = f.failovers_us.iter().copied().filter(|t| started.is_none_or(|d| *t < d)).collect();
-        outv.push(Verdict {
+        out.push(Verdict {
             name: format!("no failover before `{step}`"),
             met: early.is_empty() && done.is_some(),
             detail: match (started, done) {
@@ -584,7 +627,10 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
             holds_on_ppm: None,
         });
     }
-    let a = &f.availability;
+}
+
+/// Bounds on each client service's availability.
+fn service_verdicts(e: &Expect, a: &AvailabilitySummary, out: &mut Vec<Verdict>) {
     for (name, service) in SERVICES {
         let sv = a.service(service);
         // A service nobody tried was not measured: its figures are zeros,
@@ -597,7 +643,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         };
         if let Some(b) = e.service_down.get(name) {
             let what = format!("{name} unavailable");
-            outv.push(if sv.attempts == 0 {
+            out.push(if sv.attempts == 0 {
                 unmeasured(what, b.on_seeds)
             } else {
                 bounds(&what, HumanDuration(sv.unavailable_s as i64 * 1_000_000), b)
@@ -605,42 +651,46 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
         }
         if let Some(b) = e.failed_share.get(name) {
             let what = format!("{name} failed share");
-            outv.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.failed_share), b) });
+            out.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.failed_share), b) });
         }
         if let Some(b) = e.users_affected.get(name) {
             let what = format!("{name} users affected (peak)");
-            outv.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.users_affected_peak), b) });
+            out.push(if sv.attempts == 0 { unmeasured(what, b.on_seeds) } else { bounds(&what, Share(sv.users_affected_peak), b) });
         }
     }
     if let Some(b) = &e.users_full_service_min {
-        outv.push(bounds("users in full service (lowest)", Share(a.users_full_service_min), b));
+        out.push(bounds("users in full service (lowest)", Share(a.users_full_service_min), b));
     }
     for c in &e.users_full_service {
         let at_s = (c.at.micros().max(0) / 1_000_000) as u64;
         let share = Share(a.users_full_service_at(at_s));
-        outv.push(bounds(&format!("users in full service at {}", c.at), share, &Bounds::new(c.min, c.max)));
+        out.push(bounds(&format!("users in full service at {}", c.at), share, &Bounds::new(c.min, c.max)));
     }
     for c in &e.users_partial_service {
         let at_s = (c.at.micros().max(0) / 1_000_000) as u64;
         let share = Share(a.users_partial_service_at(at_s));
-        outv.push(bounds(&format!("users with partial service at {}", c.at), share, &Bounds::new(c.min, c.max)));
+        out.push(bounds(&format!("users with partial service at {}", c.at), share, &Bounds::new(c.min, c.max)));
     }
+}
+
+/// Bounds on users in service and on the mail queues.
+fn queue_verdicts(e: &Expect, a: &AvailabilitySummary, out: &mut Vec<Verdict>) {
     if let Some(b) = &e.queue_peak {
         let peak = a.queue_peak.values().map(|q| u64::from(q.depth)).max().unwrap_or(0);
-        outv.push(bounds("queue peak (deepest node)", peak, b));
+        out.push(bounds("queue peak (deepest node)", peak, b));
     }
     for (node, q) in &e.queue {
         let got = a.queue_peak.get(node);
         if let Some(b) = &q.peak {
-            outv.push(bounds(&format!("queue peak of {node}"), got.map_or(0, |q| u64::from(q.depth)), b));
+            out.push(bounds(&format!("queue peak of {node}"), got.map_or(0, |q| u64::from(q.depth)), b));
         }
         if let Some(b) = &q.drained {
             let what = format!("queue of {node} drained");
             match got.map(|q| q.drained_s) {
-                Some(Some(s)) => outv.push(bounds(&what, HumanDuration(s as i64 * 1_000_000), b)),
+                Some(Some(s)) => out.push(bounds(&what, HumanDuration(s as i64 * 1_000_000), b)),
                 // Never drained (or never queued anything): later than any
                 // time, so it meets a lower bound only.
-                other => outv.push(Verdict {
+                other => out.push(Verdict {
                     name: what,
                     met: b.max.is_none(),
                     detail: match other {
@@ -652,12 +702,16 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
             }
         }
     }
+}
+
+/// The bound on the first failover's time.
+fn failover_verdict(e: &Expect, f: &Figures, out: &mut Vec<Verdict>) {
     if let Some(b) = &e.failover {
         match f.failovers_us.first() {
-            Some(t) => outv.push(bounds("failover", HumanDuration(*t as i64), b)),
+            Some(t) => out.push(bounds("failover", HumanDuration(*t as i64), b)),
             // Never is later than any time: it meets a lower bound, not an
             // upper one.
-            None => outv.push(Verdict {
+            None => out.push(Verdict {
                 name: "failover".into(),
                 met: b.max.is_none(),
                 detail: match b.max {
@@ -668,7 +722,6 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
             }),
         }
     }
-    outv
 }
 
 #[cfg(test)]

@@ -390,6 +390,11 @@ impl Default for TopologyOptions {
     }
 }
 
+/// The id of a listed node: nodes are added in the order of `node_names`.
+fn node_id(names: &[String], n: &str) -> NodeId {
+    NodeId(names.iter().position(|x| x == n).expect("a listed node") as u32)
+}
+
 impl Topology {
     /// A small unclustered service: `mx` nodes, `mailboxes` on the default
     /// storage, `mails` sent over the first day.
@@ -781,8 +786,40 @@ impl Topology {
     pub fn build(&self) -> Sim<Msg, World> {
         self.validate().unwrap_or_else(|e| panic!("invalid topology: {e}"));
         let names = self.node_names();
-        let id = |n: &str| NodeId(names.iter().position(|x| x == n).expect("a listed node") as u32);
+        let id = |n: &str| node_id(&names, n);
         let filer_id = id("filer");
+        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(self.sim_config());
+        sim.set_default_link(self.link);
+        sim.world_mut().stats.availability.set_bucket(self.availability_bucket);
+
+        let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), self.filer.clone());
+        assert_eq!(registered, filer_id);
+
+        let mut mta = self.mta.clone();
+        mta.store = filer_id;
+        let mx_node = NodeConfig {
+            down: if self.mx_refuse_when_down { mailsim_sim::DownMode::Refuse } else { mailsim_sim::DownMode::Silent },
+            ..NodeConfig::default()
+        };
+        match &self.cluster {
+            None => {
+                for k in 1..=self.mx {
+                    let m = mta.clone();
+                    let got = sim.add_node(&format!("mx-{k}"), mx_node, QueueDisk::new(), move |disk| MtaNode::new(m.clone(), disk));
+                    assert_eq!(got, id(&format!("mx-{k}")));
+                }
+            }
+            Some(c) => self.add_cluster(&mut sim, &names, c, &mta, mx_node),
+        }
+        self.add_edges(&mut sim, &names, mx_node);
+        let ops_id = self.add_operators(&mut sim, &names);
+        self.schedule_faults(&mut sim);
+        self.add_properties(&mut sim, ops_id);
+        sim
+    }
+
+    /// The kernel's settings: the run's end, its phases and swarm.
+    fn sim_config(&self) -> Config {
         let mut cfg = Config::new(self.seed);
         cfg.end_at = Some(Time::ZERO + self.duration);
         cfg.max_time = Time::ZERO + self.duration + Dur::hours(1);
@@ -797,68 +834,56 @@ impl Topology {
         // measures its timeline (bounces, restores, delays), and every
         // violation is counted.
         cfg.stop_on_violation = false;
-        let mut sim: Sim<Msg, World> = crate::ledger::new_sim(cfg);
-        sim.set_default_link(self.link);
-        sim.world_mut().stats.availability.set_bucket(self.availability_bucket);
+        cfg
+    }
 
-        let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), self.filer.clone());
-        assert_eq!(registered, filer_id);
-
-        let mut mta = self.mta.clone();
-        mta.store = filer_id;
+    /// The cluster's members (each an MTA with a cluster agent), its
+    /// floating address, each member's fence devices and the quorum
+    /// witnesses.
+    fn add_cluster(&self, sim: &mut Sim<Msg, World>, names: &[String], c: &ClusterSpec, mta: &MtaConfig, mx_node: NodeConfig) {
+        let id = |n: &str| node_id(names, n);
+        let filer_id = id("filer");
         let mx_ids: Vec<NodeId> = (1..=self.mx).map(|k| id(&format!("mx-{k}"))).collect();
-        let mx_node = NodeConfig {
-            down: if self.mx_refuse_when_down { mailsim_sim::DownMode::Refuse } else { mailsim_sim::DownMode::Silent },
-            ..NodeConfig::default()
-        };
-        match &self.cluster {
-            None => {
-                for k in 1..=self.mx {
-                    let m = mta.clone();
-                    let got = sim.add_node(&format!("mx-{k}"), mx_node, QueueDisk::new(), move |disk| MtaNode::new(m.clone(), disk));
-                    assert_eq!(got, id(&format!("mx-{k}")));
-                }
-            }
-            Some(c) => {
-                let vip = id("vip");
-                for k in 1..=self.mx {
-                    let mut agent = c.agent.clone();
-                    agent.members = mx_ids.clone();
-                    agent.primary = mx_ids[0];
-                    agent.vip = Some(vip);
-                    agent.witnesses = (1..=c.witnesses).map(|w| id(&format!("witness-{w}"))).collect();
-                    // Each node is fenced through its own devices (its IPMI
-                    // card, its PDU outlet), level by level.
-                    agent.fence_devices = (1..=self.mx)
-                        .map(|j| {
-                            (id(&format!("mx-{j}")), c.fence_levels.iter().map(|(level, _)| id(&format!("mx-{j}/fence-{level}"))).collect())
-                        })
-                        .collect();
-                    let m = mta.clone();
-                    let got = sim.add_node(&format!("mx-{k}"), mx_node, QueueDisk::new(), move |disk| {
-                        ClusterNode::new(m.clone(), agent.clone(), Some(filer_id), disk)
-                    });
-                    assert_eq!(got, id(&format!("mx-{k}")));
-                }
-                let owner = Some(mx_ids[0]);
-                let got = sim.add_node("vip", NodeConfig::default(), (), move |_| Vip::new(VipConfig { owner }));
-                assert_eq!(got, vip);
-                for k in 1..=self.mx {
-                    for (level, dev) in &c.fence_levels {
-                        let dev = dev.clone();
-                        let name = format!("mx-{k}/fence-{level}");
-                        let got = sim.add_node(&name, NodeConfig::default(), (), move |_| FenceDevice::new(dev.clone()));
-                        assert_eq!(got, id(&name));
-                    }
-                }
-                for w in 1..=c.witnesses {
-                    let name = format!("witness-{w}");
-                    let got = sim.add_node(&name, NodeConfig::default(), (), |_| Witness);
-                    assert_eq!(got, id(&name));
-                }
+        let vip = id("vip");
+        for k in 1..=self.mx {
+            let mut agent = c.agent.clone();
+            agent.members = mx_ids.clone();
+            agent.primary = mx_ids[0];
+            agent.vip = Some(vip);
+            agent.witnesses = (1..=c.witnesses).map(|w| id(&format!("witness-{w}"))).collect();
+            // Each node is fenced through its own devices (its IPMI
+            // card, its PDU outlet), level by level.
+            agent.fence_devices = (1..=self.mx)
+                .map(|j| (id(&format!("mx-{j}")), c.fence_levels.iter().map(|(level, _)| id(&format!("mx-{j}/fence-{level}"))).collect()))
+                .collect();
+            let m = mta.clone();
+            let got = sim.add_node(&format!("mx-{k}"), mx_node, QueueDisk::new(), move |disk| {
+                ClusterNode::new(m.clone(), agent.clone(), Some(filer_id), disk)
+            });
+            assert_eq!(got, id(&format!("mx-{k}")));
+        }
+        let owner = Some(mx_ids[0]);
+        let got = sim.add_node("vip", NodeConfig::default(), (), move |_| Vip::new(VipConfig { owner }));
+        assert_eq!(got, vip);
+        for k in 1..=self.mx {
+            for (level, dev) in &c.fence_levels {
+                let dev = dev.clone();
+                let name = format!("mx-{k}/fence-{level}");
+                let got = sim.add_node(&name, NodeConfig::default(), (), move |_| FenceDevice::new(dev.clone()));
+                assert_eq!(got, id(&name));
             }
         }
+        for w in 1..=c.witnesses {
+            let name = format!("witness-{w}");
+            let got = sim.add_node(&name, NodeConfig::default(), (), |_| Witness);
+            assert_eq!(got, id(&name));
+        }
+    }
 
+    /// The nodes at the edges: the backup MX, the senders and the clients.
+    fn add_edges(&self, sim: &mut Sim<Msg, World>, names: &[String], mx_node: NodeConfig) {
+        let id = |n: &str| node_id(names, n);
+        let filer_id = id("filer");
         if let Some(b) = &self.backup_mx {
             let mut m = b.mta.clone();
             m.store = filer_id;
@@ -882,7 +907,12 @@ impl Topology {
             let got = sim.add_node("clients", NodeConfig::default(), (), move |_| Clients::new(c.clone()));
             assert_eq!(got, id("clients"));
         }
+    }
 
+    /// The operators with their runbook; returns their node.
+    fn add_operators(&self, sim: &mut Sim<Msg, World>, names: &[String]) -> NodeId {
+        let id = |n: &str| node_id(names, n);
+        let filer_id = id("filer");
         let mut ops = self.ops.clone();
         if ops.probe_targets.is_empty() {
             // Monitoring checks the mail front end and the file server.
@@ -893,7 +923,11 @@ impl Topology {
         let ops_id = id("ops");
         let got = sim.add_node("ops", NodeConfig::default(), (), move |_| Operators::new(ops.clone()));
         assert_eq!(got, ops_id);
+        ops_id
+    }
 
+    /// The scripted faults at their times and the random fault processes.
+    fn schedule_faults(&self, sim: &mut Sim<Msg, World>) {
         for f in &self.faults {
             let at = Time(f.at_us.max(0) as u64);
             for fault in self.resolve_fault(f).expect("validated") {
@@ -903,7 +937,10 @@ impl Topology {
         for r in &self.random_faults {
             sim.add_process(self.random_process(r));
         }
+    }
 
+    /// The invariants and the recovery gate.
+    fn add_properties(&self, sim: &mut Sim<Msg, World>, ops_id: NodeId) {
         // The invariants: custody and split brain are checked by the ledger
         // at each transition; eventual delivery once recovery is done.
         // Mail written during the fault phase must be settled; mail written
@@ -937,7 +974,6 @@ impl Topology {
                 None => Err("the operators are not running".to_string()),
             });
         }
-        sim
     }
 
     fn random_process(&self, r: &RandomFaultSpec) -> FaultProcess<Msg> {

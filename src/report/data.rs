@@ -7,10 +7,11 @@
 //! band over seeds at fixed times. Keeping it apart from the drawing lets
 //! the snapshot tests pin what the plots show without pinning SVG.
 
+use mailsim_models::availability::AvailabilitySummary;
 use serde::Serialize;
 
 use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
-use crate::run::{RunResult, SERVICES};
+use crate::run::{Figures, RunResult, SERVICES};
 use crate::units::{ClockTime, HumanDuration, Share};
 
 /// The postmortem's clock, for axis labels: T+0 is `t0` when the scenario
@@ -204,13 +205,45 @@ fn pct(ppm: u64) -> f64 {
 /// tolerances), in the order of `r.checkpoints`.
 pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, checkpoints: &[Checkpoint], r: &RunResult) -> RunData {
     let f = &r.figures;
-    let a = &f.availability;
     let clock = Clock { t0 };
     let end_s = r.report.end.as_micros() / 1_000_000;
-    let secs = |us: u64| us / 1_000_000;
+    let mut marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
+    lay_out_labels(&mut marks, end_s);
+    let faults = f
+        .fault_spans
+        .iter()
+        .map(|s| vec![s.description.clone(), clock.at(s.at_us), s.ended_us.map_or("the end of the run".to_string(), |t| clock.at(t))])
+        .collect();
+    RunData {
+        scenario: r.scenario.clone(),
+        summary: scenario_summary.to_string(),
+        file: file.to_string(),
+        seed: f.seed,
+        headline: headline(f, &clock),
+        clock,
+        end_s,
+        passed: r.passed(),
+        timeline: timeline(f, end_s),
+        faults,
+        services: services(&f.availability),
+        users: users(f),
+        marks,
+        queues: queues(f),
+        per_hour: per_hour(f),
+        delay_cdf: delay_cdf(f),
+        checkpoints: checkpoint_rows(checkpoints, r),
+        expectations: r.verdicts.iter().map(|v| (v.name.clone(), v.tag(), v.detail.clone(), v.failed())).collect(),
+        repro: crate::sweep::repro_command(file, f.seed),
+    }
+}
 
-    // The timeline: faults by what they hit, alerts, each recovery step,
-    // the liveness phase.
+fn secs(us: u64) -> u64 {
+    us / 1_000_000
+}
+
+/// The timeline: faults by what they hit, alerts, each recovery step, the
+/// liveness phase.
+fn timeline(f: &Figures, end_s: u64) -> Vec<Lane> {
     let mut timeline: Vec<Lane> = Vec::new();
     for fault in &f.fault_spans {
         let name = fault_lane(&fault.description);
@@ -254,9 +287,13 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
             spans: vec![Span { label: "recovery plan done".into(), start_s: secs(rec), end_s: Some(end_s), failed: false }],
         });
     }
+    timeline
+}
 
+/// Share of attempts that succeeded per bucket, per service tried.
+fn services(a: &AvailabilitySummary) -> Vec<Series> {
     let bucket = a.bucket_s.max(1);
-    let services = SERVICES
+    SERVICES
         .iter()
         .enumerate()
         .filter(|(_, (_, s))| a.service(*s).attempts > 0)
@@ -272,7 +309,12 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
                 .collect(),
             band: Vec::new(),
         })
-        .collect();
+        .collect()
+}
+
+/// Users in full and partial service, and mailboxes unavailable.
+fn users(f: &Figures) -> Vec<Series> {
+    let a = &f.availability;
     let mut users = vec![
         Series {
             name: "users in full service".into(),
@@ -292,15 +334,13 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         pts.extend(f.unavailable.iter().map(|&(t, n)| (secs(t) as f64, pct(u64::from(n) * 1_000_000 / u64::from(f.mailboxes)))));
         users.push(Series { name: "mailboxes unavailable".into(), color: Some(1), points: pts, band: Vec::new() });
     }
+    users
+}
 
-    let mut marks: Vec<CheckMark> = checkpoints.iter().zip(&r.checkpoints).enumerate().map(|(i, (c, res))| mark(i, c, res)).collect();
-    lay_out_labels(&mut marks, end_s);
-    let faults = f
-        .fault_spans
-        .iter()
-        .map(|s| vec![s.description.clone(), clock.at(s.at_us), s.ended_us.map_or("the end of the run".to_string(), |t| clock.at(t))])
-        .collect();
-    let checkpoint_rows = checkpoints
+/// The checkpoint table: label, claim, clock time, metric, simulated,
+/// accepts, hit.
+fn checkpoint_rows(checkpoints: &[Checkpoint], r: &RunResult) -> Vec<Row> {
+    checkpoints
         .iter()
         .zip(&r.checkpoints)
         .enumerate()
@@ -315,10 +355,12 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
                 if res.hit { "hit".into() } else { "MISSED".into() },
             ]
         })
-        .collect();
+        .collect()
+}
 
-    let queues = f
-        .queue_depth
+/// Each node's queue depth over time.
+fn queues(f: &Figures) -> Vec<Series> {
+    f.queue_depth
         .iter()
         .enumerate()
         .map(|(i, (node, pts))| {
@@ -326,26 +368,37 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
             points.extend(pts.iter().map(|&(t, d)| (t as f64, f64::from(d))));
             Series { name: node.clone(), color: Some(i), points, band: Vec::new() }
         })
-        .collect();
+        .collect()
+}
+
+/// Mail accepted and delivered per hour.
+fn per_hour(f: &Figures) -> Vec<Series> {
     let hourly = |name: &str, color: usize, v: &[u32]| Series {
         name: name.into(),
         color: Some(color),
         points: v.iter().enumerate().map(|(h, &n)| ((h as u64 * 3600) as f64, f64::from(n))).collect(),
         band: Vec::new(),
     };
-    let per_hour = vec![
+    vec![
         hourly("accepted per hour (arrivals taken by the MX)", 1, &f.accepted_per_hour),
         hourly("delivered per hour (into mailboxes)", 0, &f.delivered_per_hour),
-    ];
-    let delay_cdf = vec![Series {
+    ]
+}
+
+/// The delivered mail's delay CDF.
+fn delay_cdf(f: &Figures) -> Vec<Series> {
+    vec![Series {
         name: "delivered mail".into(),
         color: Some(0),
         points: f.delay_cdf.iter().map(|&(s, ppm)| (s as f64, pct(u64::from(ppm)))).collect(),
         band: Vec::new(),
-    }];
+    }]
+}
 
+/// The headline figures: name, value.
+fn headline(f: &Figures, clock: &Clock) -> Vec<(String, String)> {
     let restored = f.restored_us.map_or("-".to_string(), |t| clock.at(t));
-    let headline = vec![
+    vec![
         ("outcome".into(), f.violation.as_ref().map_or(f.outcome.clone(), |v| format!("{}: {v}", f.outcome))),
         ("accepted / delivered".into(), format!("{} / {}", f.accepted, f.delivered)),
         ("lost".into(), f.lost.to_string()),
@@ -360,29 +413,7 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         ),
         ("failovers".into(), f.failovers_us.len().to_string()),
         ("events / trace hash".into(), format!("{} / {}", f.events, f.trace_hash)),
-    ];
-    let repro = crate::sweep::repro_command(file, f.seed);
-    RunData {
-        scenario: r.scenario.clone(),
-        summary: scenario_summary.to_string(),
-        file: file.to_string(),
-        seed: f.seed,
-        clock,
-        end_s,
-        passed: r.passed(),
-        headline,
-        timeline,
-        faults,
-        services,
-        users,
-        marks,
-        queues,
-        per_hour,
-        delay_cdf,
-        checkpoints: checkpoint_rows,
-        expectations: r.verdicts.iter().map(|v| (v.name.clone(), v.tag(), v.detail.clone(), v.failed())).collect(),
-        repro,
-    }
+    ]
 }
 
 /// A fault's lane on the timeline: its kind and the part it hit
