@@ -342,7 +342,7 @@ fn measure(c: &Checkpoint, f: &Figures) -> Option<u64> {
         Metric::MailboxesRestored => f.restored_us.map(secs),
         Metric::Failover => f.failovers_us.first().copied().map(secs),
         Metric::Recovered => f.recovered_us.map(secs),
-        Metric::StepDone(k) => f.steps.get(k).and_then(|s| s.2).map(secs),
+        Metric::StepDone(k) => f.steps.get(k).and_then(|s| s.done_us).map(secs),
     }
 }
 

@@ -15,6 +15,23 @@ use crate::checkpoints::CheckpointResult;
 use crate::scenario::{Bounds, Expect, Scenario};
 use crate::units::{HumanDuration, Share};
 
+/// When one recovery step fired, was carried out and completed (µs since
+/// T0; `None`: it never did).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepTimes {
+    /// The step's name.
+    pub name: String,
+    /// Its trigger fired: its time came, the alert was noticed, or the step
+    /// it waits for completed.
+    pub fired_us: Option<u64>,
+    /// Its command went out (or the operators did it themselves): after its
+    /// role was reached, acknowledged and diagnosed, its work and its
+    /// maintenance window. This is when the step started.
+    pub started_us: Option<u64>,
+    /// The operators heard it completed.
+    pub done_us: Option<u64>,
+}
+
 /// What one run of a scenario reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct Figures {
@@ -61,10 +78,12 @@ pub struct Figures {
     /// When the mail services were started on a node other than the one
     /// running them before (µs).
     pub failovers_us: Vec<u64>,
-    /// Each recovery step, when the operators carried it out (its command
-    /// sent) and when they heard it completed (µs). The step's effects fall
-    /// in between: its completion reaches them a network round trip later.
-    pub steps: Vec<(String, Option<u64>, Option<u64>)>,
+    /// Each recovery step: when its trigger fired, when the operators
+    /// carried it out (its command sent, after its role's response, its
+    /// work and its window) and when they heard it completed. The step's
+    /// effects fall between the last two: its completion reaches them a
+    /// network round trip later.
+    pub steps: Vec<StepTimes>,
     /// Recovery steps that could not act: (step, when it last failed (µs),
     /// why, whether the operators gave up on it). A step retried and then
     /// done is not listed.
@@ -310,15 +329,20 @@ fn failovers(w: &World) -> Vec<u64> {
     failovers
 }
 
-/// Each recovery step's name, when it was carried out and when the
-/// operators heard it was done.
-fn step_times(topo: &Topology, ops: Option<&Operators>) -> Vec<(String, Option<u64>, Option<u64>)> {
+/// Each recovery step's name, when its trigger fired, when it was carried
+/// out (its command sent) and when the operators heard it was done.
+fn step_times(topo: &Topology, ops: Option<&Operators>) -> Vec<StepTimes> {
     topo.plan
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let started = ops.and_then(|o| o.steps_started().get(i).copied().flatten()).map(Time::as_micros);
-            (s.name.clone(), started, ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros))
+            let at = |v: &[Option<Time>]| v.get(i).copied().flatten().map(Time::as_micros);
+            StepTimes {
+                name: s.name.clone(),
+                fired_us: ops.and_then(|o| at(o.steps_fired())),
+                started_us: ops.and_then(|o| at(o.steps_started())),
+                done_us: ops.and_then(|o| o.step_done_at(i as u32)).map(Time::as_micros),
+            }
         })
         .collect()
 }
@@ -399,6 +423,14 @@ pub fn report_text(r: &RunResult, file: &std::path::Path) -> String {
         })
         .collect();
     let _ = writeln!(o, "  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
+    if !f.steps.is_empty() {
+        let steps: Vec<String> = f
+            .steps
+            .iter()
+            .map(|s| format!("{} {} / {} / {}", s.name, fmt_opt(s.fired_us), fmt_opt(s.started_us), fmt_opt(s.done_us)))
+            .collect();
+        let _ = writeln!(o, "  recovery steps (fired / started: command sent / done): {}", steps.join(", "));
+    }
     if !r.checkpoints.is_empty() {
         let _ = writeln!(o, "  the postmortem's claims (checkpoints): claim | its clock time | simulated | hit");
         for c in &r.checkpoints {
@@ -607,8 +639,8 @@ fn time_verdicts(e: &Expect, f: &Figures, out: &mut Vec<Verdict>) {
     if let Some(step) = &e.no_failover_before {
         // The step's own failover happens between its command and the
         // operators hearing it is done: compare with when it was carried out.
-        let entry = f.steps.iter().find(|(n, _, _)| n == step);
-        let (started, done) = (entry.and_then(|s| s.1), entry.and_then(|s| s.2));
+        let entry = f.steps.iter().find(|s| s.name == *step);
+        let (started, done) = (entry.and_then(|s| s.started_us), entry.and_then(|s| s.done_us));
         let early: Vec<u64> = f.failovers_us.iter().copied().filter(|t| started.is_none_or(|d| *t < d)).collect();
         out.push(Verdict {
             name: format!("no failover before `{step}`"),
@@ -871,6 +903,33 @@ mod tests {
         ))
     }
 
+    /// Found in issue 10: a step's "started" was when its trigger fired,
+    /// not when its command went out after its role's diagnosis and its
+    /// window. Fired T+1h (Monday 10:00), diagnosed 3 h later, sent at the
+    /// 23:00 window (T+14h): the figures, the run text and the report's
+    /// timeline say so.
+    #[test]
+    fn a_step_started_when_its_command_went_out_after_its_role_and_window() {
+        let s = with_step(
+            "at = \"1h\"\nrole = \"storage team\"\nwindow = \"23:00\"\n[[topology.operators.roles]]\nname = \"storage team\"\ndiagnose = \"3h\"",
+        );
+        let r = run(&s, 1);
+        let step = &r.figures.steps[0];
+        let (fired, started) = (step.fired_us.expect("fired"), step.started_us.expect("started"));
+        assert_eq!(fired, HumanDuration::hours(1).micros() as u64);
+        assert_eq!(started, HumanDuration::hours(14).micros() as u64);
+        assert!(step.done_us.expect("done") >= started, "{step:?}");
+        let text = report_text(&r, std::path::Path::new("rollback.toml"));
+        assert!(text.contains("recovery steps (fired / started: command sent / done): rollback 1h / 14h / "), "{text}");
+        let d = crate::report::run_report_data(&s, std::path::Path::new("rollback.toml"), &r);
+        let lane = d.timeline.iter().find(|l| l.name == "step: rollback").expect("a lane");
+        let spans: Vec<(&str, u64)> = lane.spans.iter().map(|s| (s.label.as_str(), s.start_s)).collect();
+        assert_eq!(spans, vec![("rollback: waiting", 3600), ("rollback", 14 * 3600)]);
+        // Without the role and the window it starts when it fires.
+        let plain = run(&with_step("at = \"1h\""), 1);
+        assert_eq!(plain.figures.steps[0].started_us, plain.figures.steps[0].fired_us);
+    }
+
     /// Found by a user: a step whose trigger never fires left recovery
     /// incomplete, printed as a violation, while every verdict said met and
     /// the run exited 0.
@@ -908,7 +967,8 @@ mod tests {
         .recovery;
         s.topology = build_topology(&s.file).expect("valid scenario");
         let r = run(&s, 2);
-        assert_eq!(r.figures.steps[0].1, None, "no alert, so the step never ran");
+        assert_eq!(r.figures.steps[0].fired_us, None, "no alert, so the step never fired");
+        assert_eq!(r.figures.steps[0].started_us, None, "no alert, so the step never ran");
         let v = verdict_named(&r, "recovery completed");
         assert!(!v.met, "{}", v.detail);
         assert!(!r.passed());

@@ -461,6 +461,11 @@ pub struct Operators {
     /// When someone understood the alert and the `AfterAlert` steps began.
     pub noticed_at: Option<Time>,
     responding: bool,
+    /// Per step, when its trigger fired.
+    fired: Vec<Option<Time>>,
+    /// Per step, when it was carried out: its command first sent (or the
+    /// operators' own action done), after its role's response, its work and
+    /// its window.
     started: Vec<Option<Time>>,
     done: Vec<Option<Time>>,
     /// Per step, every failure (time, reason), refusals included.
@@ -490,6 +495,7 @@ impl Operators {
             misdiagnosed: false,
             noticed_at: None,
             responding: false,
+            fired: vec![None; n],
             started: vec![None; n],
             done: vec![None; n],
             failures: vec![Vec::new(); n],
@@ -503,7 +509,16 @@ impl Operators {
     pub fn steps_done(&self) -> &[Option<Time>] {
         &self.done
     }
-    /// When each step was started (its command first sent).
+    /// When each step's trigger fired (its time came, the alert was
+    /// noticed, or the step it waits for completed).
+    pub fn steps_fired(&self) -> &[Option<Time>] {
+        &self.fired
+    }
+    /// When each step was carried out: its command first sent to its target
+    /// (or the operators' own action done), after its role was reached,
+    /// acknowledged and diagnosed, its work (`takes`) and its window. A
+    /// command retried because its target was down counts from its first
+    /// sending.
     pub fn steps_started(&self) -> &[Option<Time>] {
         &self.started
     }
@@ -634,9 +649,9 @@ impl Operators {
         if self.done[i].is_some() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
             return;
         }
-        if self.started[i].is_none() {
+        if self.fired[i].is_none() {
             let now = ctx.now();
-            self.started[i] = Some(now);
+            self.fired[i] = Some(now);
             // The role's callout, acknowledgement and diagnosis (at its first
             // engagement), or its working hours; then the work before the
             // command: drawn once, at the first firing (a retry repeats only
@@ -676,6 +691,9 @@ impl Operators {
         if self.done[i].is_some() {
             return;
         }
+        if self.started[i].is_none() {
+            self.started[i] = Some(ctx.now());
+        }
         let step = &self.cfg.plan.steps[i];
         match step.action {
             Action::PowerOn { node } => {
@@ -692,7 +710,7 @@ impl Operators {
     /// The step's target could not carry it out: recorded, and retried
     /// after `step_retry_interval` until `step_attempts_max` attempts failed.
     fn failed(&mut self, ctx: C, i: usize, reason: String) {
-        if self.done[i].is_some() || self.started[i].is_none() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
+        if self.done[i].is_some() || self.fired[i].is_none() || self.failed_attempts[i] >= self.cfg.step_attempts_max {
             return;
         }
         self.failed_attempts[i] += 1;
@@ -710,7 +728,7 @@ impl Operators {
     }
 
     fn complete(&mut self, ctx: C, i: usize) {
-        if self.done[i].is_some() || self.started[i].is_none() {
+        if self.done[i].is_some() || self.fired[i].is_none() {
             return;
         }
         self.done[i] = Some(ctx.now());
@@ -893,9 +911,12 @@ mod tests {
             cfg.plan.steps[0].takes = takes;
             let sim = run(cfg, Time::from_hours(3), seed);
             let ops = sim.node::<Operators>(OPS).expect("ops");
-            // Fired at 1 h; its command reached the worker `takes` later.
-            assert_eq!(ops.steps_started()[0], Some(Time::from_hours(1)));
+            // Fired at 1 h; its command reached the worker `takes` later,
+            // and that is when the step counts as started.
+            assert_eq!(ops.steps_fired()[0], Some(Time::from_hours(1)));
             let at = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+            let started = ops.steps_started()[0].expect("started");
+            assert!(started <= at && at <= started + Dur::millis(50), "started {started}, received {at}");
             let took = at.since(Time::from_hours(1));
             assert!(took >= Dur::hours(2) && took <= Dur::hours(8) + Dur::millis(50), "{took}");
             // The step after it waits on its completion.
@@ -956,6 +977,31 @@ mod tests {
         let (ready, _) = friday_evening(Role { availability: Availability::OnCall { callout }, ..role }, 1);
         let took = ready.since(Time::from_hours(1));
         assert!(took >= Dur::mins(100) && took <= Dur::mins(130), "{took}");
+    }
+
+    #[test]
+    fn a_step_starts_when_its_command_goes_out_not_when_its_trigger_fired() {
+        // Monday 09:00 start; step 0 fires at 10:00, its role needs 20 min
+        // to acknowledge and 3 h to diagnose (13:20), then 1 h of work
+        // (14:20), and it waits for the 23:00 window: the command goes out
+        // at 23:00 (T+14h), which is when the step started.
+        let role = Role { acknowledge: Delay::Fixed(Dur::mins(20)), diagnose: Delay::Fixed(Dur::hours(3)), ..Role::new("storage team") };
+        let mut cfg = config(CalendarConfig::default());
+        cfg.roles = vec![role];
+        cfg.plan.steps[0].role = Some(0);
+        cfg.plan.steps[0].takes = Delay::Fixed(Dur::hours(1));
+        cfg.plan.steps[0].window_hour = Some(23);
+        let sim = run(cfg, Time::from_hours(40), 1);
+        let ops = sim.node::<Operators>(OPS).expect("ops");
+        assert_eq!(ops.steps_fired()[0], Some(Time::from_hours(1)));
+        assert_eq!(ops.steps_ready()[0], Some(Time::from_hours(4) + Dur::mins(20)));
+        assert_eq!(ops.steps_started()[0], Some(Time::from_hours(14)));
+        let received = sim.node::<Worker>(WORKER).expect("worker").commands.iter().find(|c| c.1 == 0).expect("sent").0;
+        assert!(received >= Time::from_hours(14) && received <= Time::from_hours(14) + Dur::millis(50), "{received}");
+        // The step after it (30 min after its completion) has no role, work
+        // or window: it starts when it fires.
+        let after = ops.steps_fired()[1].expect("fired");
+        assert_eq!(ops.steps_started()[1], Some(after));
     }
 
     #[test]

@@ -266,18 +266,27 @@ fn timeline(f: &Figures, end_s: u64) -> Vec<Lane> {
     if !alerts.spans.is_empty() {
         timeline.push(alerts);
     }
-    for (name, started, done) in &f.steps {
+    for step in &f.steps {
+        let name = &step.name;
         let failed = f.steps_failed.iter().find(|s| &s.0 == name);
-        let spans = match (started, failed) {
-            (Some(s), _) => vec![Span {
+        let mut spans = Vec::new();
+        // From its trigger to its command: its role's response, its work
+        // and its window, drawn apart from the step itself.
+        if let (Some(fired), Some(started)) = (step.fired_us, step.started_us.or(step.done_us)) {
+            if started > fired {
+                spans.push(Span { label: format!("{name}: waiting"), start_s: secs(fired), end_s: Some(secs(started)), failed: false });
+            }
+        }
+        match (step.started_us, failed) {
+            (Some(s), _) => spans.push(Span {
                 label: name.clone(),
-                start_s: secs(*s),
-                end_s: done.map(secs),
-                failed: failed.is_some_and(|f| f.3) && done.is_none(),
-            }],
-            (None, Some(fl)) => vec![Span { label: fl.2.clone(), start_s: secs(fl.1), end_s: Some(secs(fl.1)), failed: true }],
-            (None, None) => Vec::new(),
-        };
+                start_s: secs(s),
+                end_s: step.done_us.map(secs),
+                failed: failed.is_some_and(|f| f.3) && step.done_us.is_none(),
+            }),
+            (None, Some(fl)) => spans.push(Span { label: fl.2.clone(), start_s: secs(fl.1), end_s: Some(secs(fl.1)), failed: true }),
+            (None, None) => {}
+        }
         timeline.push(Lane { name: format!("step: {name}"), color: 0, spans });
     }
     if let Some(rec) = f.recovered_us {

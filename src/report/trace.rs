@@ -20,13 +20,24 @@ use crate::run::RunResult;
 pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all: bool) -> String {
     let end = r.report.end;
     let mut extra: Vec<Slice> = Vec::new();
-    for (name, started, done) in &r.figures.steps {
-        if let Some(s) = started {
+    for step in &r.figures.steps {
+        let name = &step.name;
+        if let (Some(fired), Some(started)) = (step.fired_us, step.started_us) {
+            if started > fired {
+                extra.push(Slice {
+                    name: format!("{name}: waiting (role, work, window)"),
+                    track: format!("recovery: {name}"),
+                    start: Time(fired),
+                    end: Time(started),
+                });
+            }
+        }
+        if let Some(s) = step.started_us {
             extra.push(Slice {
-                name: if done.is_some() { name.clone() } else { format!("{name} (never completed)") },
+                name: if step.done_us.is_some() { name.clone() } else { format!("{name} (never completed)") },
                 track: format!("recovery: {name}"),
-                start: Time(*s),
-                end: done.map_or(end, Time),
+                start: Time(s),
+                end: step.done_us.map_or(end, Time),
             });
         }
     }
