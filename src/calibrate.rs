@@ -39,6 +39,18 @@
 //!
 //! Only ranges written in FILE itself can be replaced: a range inherited
 //! through `extends` is an error (calibrate the file that declares it).
+//!
+//! **Shards.** `--shard K/N` (or `MAILSIM_SHARD` / `JOB_COMPLETION_INDEX`
+//! with `--shards`, as for `sweep`: the same [`Shard`] and
+//! [`resolve_shard`]) runs only the draws `d` with `d % N == K`, every seed
+//! of each, and writes them as JSON (`<name>.calibrate-K-of-N.json` next to
+//! FILE, or `--out`) instead of a calibrated file. `mailsim calibrate FILE
+//! --merge SHARD.json…` checks that the shards are all N of one calibration
+//! of this very file (its [`scenario_hash`], draws, seeds and calibration
+//! seed, each shard once, each holding exactly its draws with the values
+//! the hypercube gives) and then concludes as an unsharded calibration
+//! would, with the same result: a draw's runs never cross shards, so the
+//! rule, the region and the written file are those of one process.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,11 +59,14 @@ use std::time::Instant;
 use mailsim_sim::Stream;
 use serde::Serialize;
 
+use serde::Deserialize;
+
 use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
 use crate::error::Seg;
 use crate::note;
 use crate::ranges::Ranged;
 use crate::scenario::Scenario;
+use crate::sweep::{resolve_shard, scenario_hash, write_atomic, Shard};
 use crate::units::Share;
 
 /// Most draws one calibration makes.
@@ -60,6 +75,8 @@ pub const DRAWS_MAX: u32 = 100_000;
 pub const SEEDS_MAX: u32 = 10_000;
 /// Most runs (draws × seeds) one calibration makes.
 pub const RUNS_MAX: u64 = 10_000_000;
+/// The share of draws kept when none is consistent, unless `--keep` says.
+pub const DEFAULT_KEEP: Share = Share(100_000);
 /// The hit share a checkpoint without `on_seeds` needs in a consistent draw.
 pub const DEFAULT_HIT_SHARE: Share = Share(500_000);
 /// The distance of a checkpoint whose event never happened in a run.
@@ -100,6 +117,19 @@ pub struct CalibrateArgs {
     /// stderr).
     #[arg(long)]
     pub json: bool,
+    /// Run only the draws `d` with `d % N == K` and write them as JSON
+    /// (`--out`, default `<name>.calibrate-K-of-N.json` next to FILE) for
+    /// `--merge` (default: `MAILSIM_SHARD=K/N`, else `JOB_COMPLETION_INDEX`
+    /// with N from `--shards` or `MAILSIM_SHARDS`, else every draw).
+    #[arg(long, value_name = "K/N", conflicts_with = "merge")]
+    pub shard: Option<Shard>,
+    /// The shard count N, with `JOB_COMPLETION_INDEX` giving K.
+    #[arg(long, value_name = "N", conflicts_with = "merge")]
+    pub shards: Option<u64>,
+    /// Conclude a sharded calibration of FILE from all N of its shard
+    /// files (draws, seeds and seed come from them), as one process would.
+    #[arg(long, value_name = "SHARD.json", num_args = 1..)]
+    pub merge: Vec<PathBuf>,
 }
 
 fn parse_keep(text: &str) -> Result<Share, String> {
@@ -170,6 +200,35 @@ pub struct CheckpointRates {
     pub required: Share,
     pub prior_hit: f64,
     pub kept_hit: f64,
+}
+
+/// One shard of a calibration, as `--shard` writes it and `--merge` reads
+/// it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardFile {
+    pub scenario: String,
+    /// [`scenario_hash`] of the file calibrated (and its `extends` chain).
+    pub file_hash: String,
+    pub draws: u32,
+    pub seeds: u32,
+    pub seed: u64,
+    pub shard: Shard,
+    /// Wall-clock seconds this shard's runs took.
+    pub wall_s: f64,
+    /// The shard's draws, in draw order.
+    pub results: Vec<ShardDraw>,
+}
+
+/// One draw of a shard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardDraw {
+    /// Its index among all the calibration's draws.
+    pub draw: u32,
+    pub values: Vec<i128>,
+    pub hits: Vec<u32>,
+    /// `None` for a draw that could not run (JSON has no infinity).
+    pub distance: Option<f64>,
+    pub invalid: Option<String>,
 }
 
 /// A whole calibration.
@@ -253,6 +312,13 @@ fn percentile(sorted: &[i128], p: u32) -> i128 {
 
 /// Runs the search over `s`'s ranges (see the module doc).
 pub fn calibrate(s: &Scenario, o: &Options) -> Result<Calibration, String> {
+    let started = Instant::now();
+    let every = run_draws(s, o, Shard::ALL)?.into_iter().map(|(_, d)| d).collect();
+    conclude(s, o, every, started.elapsed().as_secs_f64())
+}
+
+/// Checks that `s` can be calibrated with `o` at all.
+fn check_calibratable(s: &Scenario, o: &Options) -> Result<(), String> {
     if s.ranges.is_empty() {
         return Err("the file declares no ranged parameter (`{ range = [low, high], reason = \"…\" }`): nothing to calibrate".into());
     }
@@ -263,20 +329,33 @@ pub fn calibrate(s: &Scenario, o: &Options) -> Result<Calibration, String> {
     if runs > RUNS_MAX {
         return Err(format!("{} draws × {} seeds = {runs} runs; one calibration runs at most {RUNS_MAX}", o.draws, o.seeds));
     }
-    let values = draw_values(&s.ranges, o.draws, o.seed);
+    Ok(())
+}
+
+/// The hit share each checkpoint needs in a consistent draw.
+fn required_shares(s: &Scenario) -> Vec<Share> {
+    s.checkpoints.iter().map(|c| c.on_seeds.unwrap_or(DEFAULT_HIT_SHARE)).collect()
+}
+
+/// Runs the draws of one shard (all of them for [`Shard::ALL`]), each on
+/// every seed: (draw index, what its runs showed).
+pub fn run_draws(s: &Scenario, o: &Options, shard: Shard) -> Result<Vec<(u32, Draw)>, String> {
+    check_calibratable(s, o)?;
+    let mine: Vec<u32> = (0..o.draws).filter(|&d| shard.contains(u64::from(d))).collect();
+    let all_values = draw_values(&s.ranges, o.draws, o.seed);
+    let values: Vec<Vec<i128>> = mine.iter().map(|&d| all_values[d as usize].clone()).collect();
     let scenarios: Vec<Result<Scenario, String>> =
         values.iter().map(|v| s.with_values(v).map_err(|(field, message)| format!("{field}: {message}"))).collect();
     let k = u64::from(o.seeds);
-    let started = Instant::now();
+    let runs = mine.len() as u64 * k;
     let results = crate::pool::map_jobs(runs, o.jobs, |j| {
         let sc = scenarios[(j / k) as usize].as_ref().ok()?;
         let r = crate::run::run(sc, j % k);
         let d: f64 = sc.checkpoints.iter().zip(&r.checkpoints).map(|(c, x)| distance(c, x)).sum::<f64>() / sc.checkpoints.len() as f64;
         Some((r.checkpoints.iter().map(|x| x.hit).collect::<Vec<bool>>(), d))
     });
-    let wall_s = started.elapsed().as_secs_f64();
-    let required: Vec<Share> = s.checkpoints.iter().map(|c| c.on_seeds.unwrap_or(DEFAULT_HIT_SHARE)).collect();
-    let mut every: Vec<Draw> = values
+    let required = required_shares(s);
+    Ok(values
         .into_iter()
         .zip(&scenarios)
         .enumerate()
@@ -305,7 +384,16 @@ pub fn calibrate(s: &Scenario, o: &Options) -> Result<Calibration, String> {
                 hits.iter().zip(&required).all(|(&n, share)| u64::from(n) * 1_000_000 >= u64::from(share.ppm()) * u64::from(o.seeds));
             Draw { values, hits, distance, consistent, kept: consistent, invalid: None }
         })
-        .collect();
+        .zip(mine)
+        .map(|(draw, d)| (d, draw))
+        .collect())
+}
+
+/// The calibration from every draw's runs (in draw order): the kept draws,
+/// their region and the checkpoints' hit rates.
+pub fn conclude(s: &Scenario, o: &Options, mut every: Vec<Draw>, wall_s: f64) -> Result<Calibration, String> {
+    check_calibratable(s, o)?;
+    let required = required_shares(s);
     let consistent = every.iter().filter(|d| d.consistent).count() as u32;
     if consistent == 0 {
         let keep = (u64::from(o.draws) * u64::from(o.keep.ppm())).div_ceil(1_000_000).max(1) as usize;
@@ -378,6 +466,114 @@ pub fn calibrate(s: &Scenario, o: &Options) -> Result<Calibration, String> {
         wall_s,
         draws_per_s: f64::from(o.draws) / wall_s.max(1e-9),
     })
+}
+
+/// One shard's draws as its file holds them.
+pub fn shard_file(s: &Scenario, o: &Options, file_hash: &str, shard: Shard, draws: Vec<(u32, Draw)>, wall_s: f64) -> ShardFile {
+    ShardFile {
+        scenario: s.name().to_string(),
+        file_hash: file_hash.to_string(),
+        draws: o.draws,
+        seeds: o.seeds,
+        seed: o.seed,
+        shard,
+        wall_s,
+        results: draws
+            .into_iter()
+            .map(|(draw, d)| ShardDraw {
+                draw,
+                values: d.values,
+                hits: d.hits,
+                distance: d.distance.is_finite().then_some(d.distance),
+                invalid: d.invalid,
+            })
+            .collect(),
+    }
+}
+
+/// The draws of all N shards of one calibration of `s` (whose file hashes
+/// to `file_hash`), in draw order, with the settings they were run with and
+/// their summed wall-clock time; an error names the shard file at fault and
+/// what is wrong (another file or settings, a shard twice or missing, draws
+/// missing, foreign or not the hypercube's).
+pub fn merge_shards(s: &Scenario, file_hash: &str, shards: &[(PathBuf, ShardFile)]) -> Result<(Options, Vec<Draw>, f64), String> {
+    let Some((_, first)) = shards.first() else { return Err("no shard files to merge".into()) };
+    let count = first.shard.count;
+    for (path, f) in shards {
+        let p = path.display();
+        if f.file_hash != file_hash {
+            return Err(format!("{p}: a calibration of another file (hash {}, this file's is {file_hash})", f.file_hash));
+        }
+        if (f.draws, f.seeds, f.seed, f.shard.count) != (first.draws, first.seeds, first.seed, count) {
+            return Err(format!(
+                "{p}: --draws {} --seeds {} --seed {} in {} shards, but {} says --draws {} --seeds {} --seed {} in {count} shards",
+                f.draws,
+                f.seeds,
+                f.seed,
+                f.shard.count,
+                shards[0].0.display(),
+                first.draws,
+                first.seeds,
+                first.seed
+            ));
+        }
+    }
+    let mut by_index: Vec<Option<&PathBuf>> = vec![None; usize::try_from(count).unwrap_or(usize::MAX).min(shards.len() + 1)];
+    if count > shards.len() as u64 {
+        let have: std::collections::BTreeSet<u64> = shards.iter().map(|(_, f)| f.shard.index).collect();
+        let missing: Vec<String> = (0..count).filter(|k| !have.contains(k)).take(10).map(|k| format!("{k}/{count}")).collect();
+        return Err(format!("{} of {count} shards given; missing {}", have.len(), missing.join(", ")));
+    }
+    for (path, f) in shards {
+        let slot = &mut by_index[f.shard.index as usize];
+        if let Some(other) = slot {
+            return Err(format!("shard {} given twice: {} and {}", f.shard, other.display(), path.display()));
+        }
+        *slot = Some(path);
+    }
+    let o = Options { draws: first.draws, seeds: first.seeds, seed: first.seed, jobs: 1, keep: DEFAULT_KEEP };
+    let values = draw_values(&s.ranges, o.draws, o.seed);
+    let required = required_shares(s);
+    let mut every: Vec<Option<Draw>> = vec![None; o.draws as usize];
+    let mut wall_s = 0.0;
+    for (path, f) in shards {
+        let p = path.display();
+        wall_s += f.wall_s;
+        let expected = (0..o.draws).filter(|&d| f.shard.contains(u64::from(d))).count();
+        if f.results.len() != expected {
+            return Err(format!("{p}: shard {} holds {} draws, not its {expected}", f.shard, f.results.len()));
+        }
+        for r in &f.results {
+            if !f.shard.contains(u64::from(r.draw)) || r.draw >= o.draws {
+                return Err(format!("{p}: draw {} does not belong to shard {}", r.draw, f.shard));
+            }
+            if r.values != values[r.draw as usize] {
+                return Err(format!("{p}: draw {}'s values are not the hypercube's for this file's ranges", r.draw));
+            }
+            if r.invalid.is_none() && (r.hits.len() != required.len() || r.hits.iter().any(|&h| h > o.seeds)) {
+                return Err(format!("{p}: draw {}'s hits do not fit {} checkpoints and {} seeds", r.draw, required.len(), o.seeds));
+            }
+            let consistent = r.invalid.is_none()
+                && r.hits.iter().zip(&required).all(|(&n, share)| u64::from(n) * 1_000_000 >= u64::from(share.ppm()) * u64::from(o.seeds));
+            every[r.draw as usize] = Some(Draw {
+                values: r.values.clone(),
+                hits: r.hits.clone(),
+                distance: r.distance.unwrap_or(f64::INFINITY),
+                consistent,
+                kept: consistent,
+                invalid: r.invalid.clone(),
+            });
+        }
+    }
+    let every: Option<Vec<Draw>> = every.into_iter().collect();
+    let every = every.ok_or_else(|| "the shards do not hold every draw".to_string())?;
+    Ok((o, every, wall_s))
+}
+
+/// The default path of a shard's file: next to FILE.
+pub fn default_shard_out(file: &Path, shard: Shard) -> PathBuf {
+    let stem = file.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    file.with_file_name(format!("{stem}.calibrate-{}-of-{}.json", shard.index, shard.count))
 }
 
 /// The report `calibrate` prints.
@@ -564,24 +760,78 @@ pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(format!("{}: cannot read: {e}", a.file.display())),
     };
-    let o = Options { draws: a.draws, seeds: a.seeds, seed: a.seed, jobs: a.jobs.unwrap_or_else(crate::pool::cores).max(1), keep: a.keep };
-    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
-    let command = format!(
-        "mailsim calibrate {} --draws {} --seeds {} --seed {}{}",
-        a.file.display(),
-        a.draws,
-        a.seeds,
-        a.seed,
-        if a.keep_ranges { " --keep-ranges" } else { "" }
-    );
+    let jobs = a.jobs.unwrap_or_else(crate::pool::cores).max(1);
+    let mut o = Options { draws: a.draws, seeds: a.seeds, seed: a.seed, jobs, keep: a.keep };
     // Refuse a range the file does not write before running anything.
     if let Err(e) = written_ranges(&text, &s) {
         return fail(format!("{}: {e}", a.file.display()));
     }
-    let c = match calibrate(&s, &o) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("{}: {e}", a.file.display())),
+    let file_hash = match scenario_hash(&a.file) {
+        Ok(h) => h,
+        Err(e) => return fail(e.to_string()),
     };
+    let c = if a.merge.is_empty() {
+        let shard = match resolve_shard(a.shard, a.shards, |k| std::env::var(k).ok()) {
+            Ok(sh) => sh,
+            Err(e) => return fail(e),
+        };
+        let started = Instant::now();
+        let draws = match run_draws(&s, &o, shard) {
+            Ok(d) => d,
+            Err(e) => return fail(format!("{}: {e}", a.file.display())),
+        };
+        let wall_s = started.elapsed().as_secs_f64();
+        if shard != Shard::ALL {
+            let n = draws.len();
+            let f = shard_file(&s, &o, &file_hash, shard, draws, wall_s);
+            let out = a.out.clone().unwrap_or_else(|| default_shard_out(&a.file, shard));
+            let json = serde_json::to_string_pretty(&f).expect("a shard serializes");
+            if let Err(e) = write_atomic(&out, json.as_bytes()) {
+                return fail(format!("cannot write {}: {e}", out.display()));
+            }
+            note!(
+                "calibrate {} shard {shard}: {n} of {} draws x {} seeds in {wall_s:.1} s, written to {}; conclude with `mailsim calibrate {} --merge` and every shard's file",
+                s.name(),
+                o.draws,
+                o.seeds,
+                out.display(),
+                a.file.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+        match conclude(&s, &o, draws.into_iter().map(|(_, d)| d).collect(), wall_s) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("{}: {e}", a.file.display())),
+        }
+    } else {
+        let mut shards = Vec::new();
+        for path in &a.merge {
+            let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
+            match read.and_then(|t| serde_json::from_str::<ShardFile>(&t).map_err(|e| e.to_string())) {
+                Ok(f) => shards.push((path.clone(), f)),
+                Err(e) => return fail(format!("{}: not a calibration shard: {e}", path.display())),
+            }
+        }
+        let (merged, every, wall_s) = match merge_shards(&s, &file_hash, &shards) {
+            Ok(m) => m,
+            Err(e) => return fail(format!("{}: {e}", a.file.display())),
+        };
+        o = Options { jobs, keep: a.keep, ..merged };
+        match conclude(&s, &o, every, wall_s) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("{}: {e}", a.file.display())),
+        }
+    };
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
+    let command = format!(
+        "mailsim calibrate {} --draws {} --seeds {} --seed {}{}{}",
+        a.file.display(),
+        o.draws,
+        o.seeds,
+        o.seed,
+        if a.keep_ranges { " --keep-ranges" } else { "" },
+        if a.merge.is_empty() { String::new() } else { format!(" (merged from {} shards)", a.merge.len()) }
+    );
     let written = match calibrated_text(&text, &s, &c, a.keep_ranges, &command) {
         Ok(t) => t,
         Err(e) => return fail(format!("{}: {e}", a.file.display())),

@@ -92,7 +92,7 @@ fn checkpoints_of_the_truth() -> String {
         Scenario::from_toml(&synthetic(&format!("\"{TRUE_AT_H}h\""), &format!("\"{}MB/s\"", TRUE_RATE / 1_000_000), ""), "truth.toml")
             .expect("the true scenario is valid");
     let r = run(&truth, 0);
-    let replaced_s = r.figures.steps[0].2.expect("the replacement was done") / 1_000_000;
+    let replaced_s = r.figures.steps[0].done_us.expect("the replacement was done") / 1_000_000;
     let restored_s = r.figures.restored_us.expect("every mailbox came back") / 1_000_000;
     // The mechanism, not a typed-in duration: 4 disks of 300 GB at 25 MB/s.
     let rebuild_s = restored_s - replaced_s;
@@ -297,4 +297,69 @@ fn what_cannot_be_calibrated_is_refused_with_exit_2() {
     // Bad counts.
     let (code, _, _) = exe(&["calibrate", &path.display().to_string(), "--draws", "0"]);
     assert_eq!(code, Some(2));
+}
+
+/// `--shard K/N` runs every Nth draw and writes it; `--merge` of all N
+/// shard files concludes exactly as one process does (the same draws,
+/// verdicts, region and written file), and refuses shards that are
+/// missing, doubled, of another file or edited.
+#[test]
+fn calibrate_shards_merge_to_the_unsharded_result_and_bad_shards_are_refused() {
+    let (at, rate) = prior();
+    let d = dir("shards");
+    let path = d.join("synthetic.toml");
+    std::fs::write(&path, synthetic(&at, &rate, &checkpoints_of_the_truth())).unwrap();
+    let p = path.display().to_string();
+    let common = ["--draws", "9", "--seeds", "1", "--seed", "3", "--jobs", "2"];
+    let shard_path = |k: u32| d.join(format!("shard-{k}.json")).display().to_string();
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let out = shard_path(k);
+        let mut args = vec!["calibrate", p.as_str(), "--shard", shard.as_str(), "--out", out.as_str()];
+        args.extend(common);
+        let (code, _, err) = mailsim(&args);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains(&format!("shard {k}/3: 3 of 9 draws")), "{err}");
+        let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("JSON");
+        let draws: Vec<u64> = f["results"].as_array().expect("results").iter().map(|r| r["draw"].as_u64().expect("index")).collect();
+        assert_eq!(draws, [k, k + 3, k + 6].map(u64::from), "every third draw");
+    }
+    let whole_out = d.join("whole.toml").display().to_string();
+    let mut args = vec!["calibrate", p.as_str(), "--json", "--out", whole_out.as_str()];
+    args.extend(common);
+    let (whole_code, whole, err) = mailsim(&args);
+    assert!(whole_code == Some(0) || whole_code == Some(1), "{err}");
+    let merged_out = d.join("merged.toml").display().to_string();
+    let (s0, s1, s2) = (shard_path(0), shard_path(1), shard_path(2));
+    let (code, merged, err) = mailsim(&["calibrate", &p, "--json", "--out", &merged_out, "--merge", &s2, &s0, &s1]);
+    assert_eq!(code, whole_code, "{err}");
+    let (w, m): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&whole).unwrap(), serde_json::from_str(&merged).unwrap());
+    for key in ["draws", "seeds", "seed", "consistent", "kept", "regions", "checkpoints", "every"] {
+        assert_eq!(w[key], m[key], "`{key}` differs between one process and the merged shards");
+    }
+    let (wt, mt) = (std::fs::read_to_string(&whole_out).unwrap(), std::fs::read_to_string(&merged_out).unwrap());
+    let body = |t: &str| t.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&wt), body(&mt), "the same calibrated file");
+    assert!(mt.lines().next().unwrap().contains("(merged from 3 shards)"), "{mt}");
+
+    // Refused, exit 2, naming the problem.
+    let refused = |merge: &[&str], words: &str| {
+        let mut args = vec!["calibrate", p.as_str(), "--merge"];
+        args.extend(merge);
+        let (code, _, err) = mailsim(&args);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(words), "`{words}` in: {err}");
+    };
+    refused(&[&s0, &s1], "2 of 3 shards given; missing 2/3");
+    refused(&[&s0, &s1, &s1], "shard 1/3 given twice");
+    let edited = d.join("edited.json");
+    let text = std::fs::read_to_string(&s1).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["results"][0]["values"][0] = serde_json::json!(1);
+    std::fs::write(&edited, v.to_string()).unwrap();
+    let e = edited.display().to_string();
+    refused(&[&s0, &e, &s2], "values are not the hypercube's");
+    // Another file (an edit after the shards ran): its hash differs.
+    std::fs::write(&path, synthetic(&at, &rate, &checkpoints_of_the_truth()).replace("mails = 60", "mails = 61")).unwrap();
+    refused(&[&s0, &s1, &s2], "a calibration of another file");
 }
