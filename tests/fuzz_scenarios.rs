@@ -41,6 +41,9 @@ enum Kind {
     IntList,
     StrList,
     Table(&'static [&'static str]),
+    /// A duration, or an estimate `{ min, mode, max, source }` (any of its
+    /// keys may be missing, the ends in either order).
+    Dist,
 }
 
 const KINDS: &[&str] = &[
@@ -119,6 +122,11 @@ const RECIPIENTS: &[&str] = &["uniform", "zipf", "pareto"];
 const DOWN: &[&str] = &["refuse", "silent", "loud"];
 const PLACEMENT: &[&str] = &["random", "round-robin", "striped"];
 const WHEN_FULL: &[&str] = &["refuse", "accept", "panic"];
+/// Role names: the two the sections below declare most often, and one
+/// nobody declares.
+const ROLES: &[&str] = &["storage team", "on-call sysadmin", "nobody", ""];
+const ROLE_HOURS: &[&str] = &["24x7", "business", "on-call", "always", "weekends", ""];
+const WINDOWS: &[&str] = &["23:00", "00:00", "02:00", "23:30", "24:00", "25:00", "-1:00", "late", ""];
 
 /// The format, section by section: (header, fields).
 const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
@@ -233,6 +241,18 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "[[topology.operators.roles]]",
+        &[
+            ("name", Kind::Str(ROLES)),
+            ("hours", Kind::Str(ROLE_HOURS)),
+            ("callout", Kind::Dist),
+            ("acknowledge", Kind::Dist),
+            ("diagnose", Kind::Dist),
+            ("misdiagnosis", Kind::Share),
+            ("note", Kind::Str(&["who", ""])),
+        ],
+    ),
+    (
         "[workload]",
         &[
             ("mails", Kind::Int),
@@ -282,6 +302,10 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("from", Kind::Str(&["nightly", "hourly", "nope"])),
             ("volumes", Kind::StrList),
             ("preserve_uids", Kind::Bool),
+            ("takes", Kind::Dist),
+            ("hours", Kind::Str(&["always", "business", "24x7"])),
+            ("role", Kind::Str(ROLES)),
+            ("window", Kind::Str(WINDOWS)),
         ],
     ),
     (
@@ -349,9 +373,33 @@ fn dur_value() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A distribution: a duration, or an estimate with some of its keys.
+fn dist_value(dur: fn() -> BoxedStrategy<String>) -> BoxedStrategy<String> {
+    let keys = (
+        prop::option::weighted(0.9, dur()),
+        prop::option::weighted(0.5, dur()),
+        prop::option::weighted(0.9, dur()),
+        prop::option::weighted(0.8, select(&["a stated assumption", ""][..]).prop_map(quoted)),
+    );
+    prop_oneof![
+        1 => dur(),
+        2 => keys.prop_map(|(min, mode, max, source)| {
+            let kv = [("min", min), ("mode", mode), ("max", max), ("source", source)];
+            let body: Vec<String> = kv.into_iter().filter_map(|(k, v)| v.map(|v| format!("{k} = {v}"))).collect();
+            format!("{{ {} }}", body.join(", ")).replace("{  }", "{}")
+        }),
+    ]
+    .boxed()
+}
+
+fn sane_dur() -> BoxedStrategy<String> {
+    select(&["30s", "5m", "1h", "6h", "12h", "1d"][..]).prop_map(quoted).boxed()
+}
+
 /// A value of the field's kind, or now and then a value of the wrong type.
 fn value(kind: Kind) -> BoxedStrategy<String> {
     let right = match kind {
+        Kind::Dist => dist_value(dur_value),
         Kind::Int => int_value(),
         Kind::Dur => dur_value(),
         Kind::DurPair => (dur_value(), dur_value()).prop_map(|(a, b)| format!("[{a}, {b}]")).boxed(),
@@ -451,7 +499,8 @@ fn extends() -> BoxedStrategy<String> {
 fn sane(kind: Kind) -> BoxedStrategy<String> {
     match kind {
         Kind::Int => select(&["1", "2", "3", "4", "6", "14", "20", "100"][..]).prop_map(String::from).boxed(),
-        Kind::Dur => select(&["30s", "5m", "1h", "6h", "12h", "1d"][..]).prop_map(quoted).boxed(),
+        Kind::Dur => sane_dur(),
+        Kind::Dist => dist_value(sane_dur),
         Kind::DurPair => Just("[\"1h\", \"2h\"]".to_string()).boxed(),
         Kind::Share => Just("\"50%\"".to_string()).boxed(),
         Kind::Bool => any::<bool>().prop_map(|b| b.to_string()).boxed(),
@@ -501,9 +550,16 @@ fn tweaked_base() -> BoxedStrategy<String> {
         ("[topology]", &["mx = 2", "mailboxes = 100"]),
         ("[workload]", &["mails = 100", "window = \"1d\""]),
     ];
-    (prop::collection::vec(tweak(), 0..5), extends())
-        .prop_map(|(tweaks, extends)| {
+    // Now and then a role and a step that names it and waits for a window,
+    // so that the tweaks reach them (a role and a step drawn apart rarely
+    // agree on a name).
+    const ROLE_STEP: &str = "[[topology.operators.roles]]\nname = \"storage team\"\ndiagnose = { min = \"1h\", mode = \"2h\", max = \"6h\", source = \"a stated assumption\" }\n\n[[recovery]]\nname = \"flush\"\naction = \"flush-queue\"\ntarget = \"mx-1\"\nat = \"1h\"\nrole = \"storage team\"\nwindow = \"23:00\"\n\n";
+    (prop::collection::vec(tweak(), 0..5), extends(), prop::bool::weighted(0.3))
+        .prop_map(|(tweaks, extends, role_step)| {
             let mut text = extends;
+            if role_step {
+                text.push_str(ROLE_STEP);
+            }
             for (si, (header, _)) in SECTIONS.iter().enumerate() {
                 let mine: Vec<&String> = tweaks.iter().filter(|(s, _)| *s == si).map(|(_, l)| l).collect();
                 if header.starts_with("[[") {
@@ -639,4 +695,42 @@ fn the_generator_knows_every_fault_kind() {
         assert!(KINDS.contains(kind), "fault kind `{kind}` is missing from the fuzzer's KINDS");
     }
     assert!(KINDS.iter().any(|k| !mailsim_models::topology::FaultKind::NAMES.contains(k)), "an unknown kind keeps rejections fuzzed");
+}
+
+/// The generator writes operator roles and steps that name one and wait for
+/// a window, and some such files are accepted, so the loader's and the
+/// operators' handling of them is fuzzed past parsing: a generator that
+/// stopped writing them (or only ever wrote invalid ones) fails here.
+#[test]
+fn the_generator_writes_roles_and_step_windows_that_load() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let dir = fuzz_dir();
+    let mut runner = TestRunner::deterministic();
+    let (mut with_role, mut with_window, mut refused_role) = (0, 0, 0);
+    for _ in 0..1500 {
+        let text = document().new_tree(&mut runner).expect("a document").current();
+        if !text.contains("[[topology.operators.roles]]") {
+            continue;
+        }
+        std::fs::write(dir.join("case.toml"), &text).expect("written");
+        match Scenario::load(&dir.join("case.toml")) {
+            Ok(s) => {
+                let roles = &s.file.topology.operators.roles;
+                with_role += s.file.recovery.iter().filter(|r| r.role.as_ref().is_some_and(|n| roles.iter().any(|x| &x.name == n))).count();
+                with_window += s.file.recovery.iter().filter(|r| r.window.is_some()).count();
+            }
+            Err(e)
+                if e.field()
+                    .map(ToString::to_string)
+                    .is_some_and(|f| f.contains("roles") || f.ends_with(".role") || f.ends_with(".window")) =>
+            {
+                refused_role += 1
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(with_role >= 3, "only {with_role} accepted steps named a declared role");
+    assert!(with_window >= 3, "only {with_window} accepted steps waited for a window");
+    assert!(refused_role >= 10, "only {refused_role} files were refused for a role or window field");
 }
