@@ -26,11 +26,20 @@ fn a_plan_compared_with_itself_shows_no_change_with_a_zero_interval() {
         assert_eq!((m.mean_diff, m.ci_low, m.ci_high), (0.0, 0.0, 0.0), "{}: paired runs are identical", m.metric.name);
         assert_eq!(m.mean_a, m.mean_b, "{}", m.metric.name);
     }
-    // The runs are real: mail waited for the fix on every seed. The fix is
-    // the vendor support role's, drawn per seed between T+16.5h and T+48h
-    // (the postmortem's ~32 h near the middle; seeds 0-3 average 29.3 h).
+    // The runs are real: mail waited for the fix on every seed. The bound
+    // comes from the file's mechanism, not from a printed figure: the fix
+    // goes out at T+4h (the window's end) plus the vendor support role's
+    // acknowledgement (uniform 30m-2h: mean 1.25 h, sd 0.43 h), diagnosis
+    // (triangular 11/24/38 h: mean 24.33 h, sd 5.51 h) and the step's work
+    // (triangular 1/2/4 h: mean 2.33 h, sd 0.62 h): mean 31.9 h (the
+    // postmortem's "about T+32h"), sd 5.56 h per seed, so the mean of 4
+    // seeds is 31.9 h +/- 8.3 h at three standard deviations (23.6-40.2 h).
+    // The longest delay is the first mail after the locks broke (within the
+    // first hour) waiting for the fix plus the queue's retry lag after it
+    // (Postfix backoff capped at 4000 s): up to 1 h less and 1.2 h more.
+    // So 22.5-41.5 h; a tenfold faster or slower diagnosis trips it.
     let max = c.metric("delay_s_max").expect("a metric");
-    assert!(max.mean_a > 16.5 * 3600.0 && max.mean_a < 48.0 * 3600.0, "{max:?}");
+    assert!(max.mean_a > 22.5 * 3600.0 && max.mean_a < 41.5 * 3600.0, "{max:?}");
     // Zero lost runs is an upper bound of 3/n, not 0%.
     let lost = c.metric("lost").expect("a metric").runs_with_any_a.as_ref().expect("a rare-event metric");
     assert_eq!((lost.k, lost.n), (0, 4));
