@@ -68,6 +68,8 @@ const KINDS: &[&str] = &[
     "backup-corrupt",
     "head-failure",
     "local-device-failure",
+    "site-failure",
+    "replica-partition",
     "meteor",
 ];
 const TARGETS: &[&str] = &[
@@ -88,6 +90,8 @@ const TARGETS: &[&str] = &[
     "nightly",
     "head-a",
     "head-c",
+    "dr",
+    "primary",
     "",
 ];
 const ACTIONS: &[&str] = &[
@@ -107,6 +111,7 @@ const ACTIONS: &[&str] = &[
     "recreate-accounts",
     "giveback",
     "power-cycle",
+    "failover",
     "dance",
 ];
 const PROFILES: &[&str] = &["postfix", "exim", "exchange", "72h", "sendmail", "all", "qmail"];
@@ -181,6 +186,17 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("giveback", Kind::Dur),
             ("auto_giveback", Kind::Bool),
             ("giveback_delay", Kind::Dur),
+        ],
+    ),
+    (
+        "[topology.replication]",
+        &[
+            ("target", Kind::Str(&["dr", "primary", ""])),
+            ("source", Kind::Str(&["primary", "dr", ""])),
+            ("mode", Kind::Str(&["sync", "async", "semi"])),
+            ("every", Kind::Dur),
+            ("lag", Kind::Dur),
+            ("on_link_loss", Kind::Str(&["continue", "stop", "panic"])),
         ],
     ),
     (

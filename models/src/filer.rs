@@ -88,6 +88,7 @@ use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeConfig, Nod
 use crate::backup::{BackupKind, BackupSet};
 use crate::ledger;
 use crate::msg::{AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
+use crate::replication::{ReplicaState, ReplicationConfig, ReplicationMode, Route};
 use crate::storage::{Storage, StorageConfig};
 use crate::timer::{SetTimer, StoreTimer, Timer};
 use crate::World;
@@ -146,6 +147,9 @@ pub struct FilerConfig {
     /// damaged mailbox without telling the ledger, which goes on counting
     /// it delivered (the reconciliation must catch it).
     pub bug_restore_hides_loss: bool,
+    /// The mailstore's replica at a second site (`replication.rs`); `None`
+    /// (the default): no replica.
+    pub replication: Option<ReplicationConfig>,
 }
 
 impl FilerConfig {
@@ -169,6 +173,9 @@ impl FilerConfig {
                 return Err(format!("two backup sets are named `{}`", b.name));
             }
         }
+        if let Some(r) = &self.replication {
+            r.validate()?;
+        }
         Ok(())
     }
 }
@@ -190,6 +197,7 @@ impl Default for FilerConfig {
             backups: Vec::new(),
             mailbox_mb: 1024,
             bug_restore_hides_loss: false,
+            replication: None,
         }
     }
 }
@@ -227,6 +235,8 @@ pub struct Mailstore {
     box_epoch: Vec<u32>,
     /// Per backup set of `FilerConfig::backups`: its copies.
     backups: Vec<Copies>,
+    /// The replication's state (`replication.rs`; unused without a replica).
+    repl: ReplicaState,
 }
 
 /// A backup set's copies, oldest first.
@@ -302,7 +312,12 @@ impl Mailstore {
                     }
                 })
                 .collect(),
+            repl: ReplicaState::default(),
         }
+    }
+    /// The replication's state as last written (`replication.rs`).
+    pub fn replica(&self) -> &ReplicaState {
+        &self.repl
     }
     /// Whether mailbox `mb`'s data is damaged (not yet restored or
     /// recreated).
@@ -379,6 +394,9 @@ pub enum Op {
         mailbox: MailboxId,
         /// The mail stored.
         mail: MailId,
+        /// With a replica: the write's time and what the replica lacks
+        /// (`ReplicaState::written`); `None`: nothing.
+        replica: Option<(Time, Option<Time>)>,
     },
     /// Stores a mail in its mailbox's temporary store (the mailbox's volume
     /// is offline and temporary stores are enabled).
@@ -445,16 +463,23 @@ pub enum Op {
         /// The mailboxes.
         mailboxes: Vec<MailboxId>,
     },
+    /// Replaces the replication's state (a site, the link, a failover).
+    Replica(Box<ReplicaState>),
 }
 
 impl Durable for Mailstore {
     type Op = Op;
     fn apply(&mut self, op: Op) {
         match op {
-            Op::Append { mailbox, mail } => {
+            Op::Append { mailbox, mail, replica } => {
                 self.boxes[mailbox as usize].push(mail);
                 self.mark(mail, true);
+                if let Some((now, at)) = replica {
+                    self.repl.prune(now);
+                    self.repl.behind.push_back((at, mailbox, mail));
+                }
             }
+            Op::Replica(r) => self.repl = *r,
             Op::Temp { mailbox, mail } => self.temp.entry(mailbox).or_default().push(mail),
             Op::Merge { mailbox, add, remove } => {
                 self.boxes[mailbox as usize].extend_from_slice(&add);
@@ -628,6 +653,11 @@ pub struct Filer {
     data_faults: Vec<(FaultId, Vec<MailboxId>)>,
     /// The restores under way.
     restores: Vec<RestoreJob>,
+    /// The replication's working state (`replication.rs`), written on
+    /// change; site failures and the link's cut, until repaired or healed.
+    repl: ReplicaState,
+    site_faults: Vec<(FaultId, usize)>,
+    link_fault: Option<FaultId>,
 }
 
 type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
@@ -666,6 +696,9 @@ impl Filer {
             damaged: Vec::new(),
             data_faults: Vec::new(),
             restores: Vec::new(),
+            repl: ReplicaState::default(),
+            site_faults: Vec::new(),
+            link_fault: None,
         }
     }
 
@@ -772,6 +805,12 @@ impl Filer {
             }
         }
         self.damaged = disk.state().damaged.clone();
+        self.repl = disk.state().repl.clone();
+        if let Some(at) = self.cfg.replication.as_ref().and_then(|r| r.heal_at) {
+            if at > now {
+                ctx.set(at.since(now), StoreTimer::ReplicaHeal);
+            }
+        }
         for (set, b) in self.cfg.backups.iter().enumerate() {
             let at = b.next_copy(now);
             ctx.set(at.since(now), StoreTimer::Backup { set: set as u32 });
@@ -893,6 +932,17 @@ impl Filer {
     fn start_append(&mut self, ctx: C, disk: D, from: NodeId, slot: u32, mail: Envelope, locked: bool) -> bool {
         let now = ctx.now();
         let mb = mail.rcpt;
+        let site = match &self.cfg.replication {
+            None => None,
+            Some(r) => match self.repl.route(r, from) {
+                Route::To(site) => Some(site),
+                Route::Refused => {
+                    // No primary this writer can reach: as an offline volume.
+                    self.reply_append(ctx, from, slot, mail.id, Err(StoreError::Offline), self.cfg.service_time);
+                    return false;
+                }
+            },
+        };
         let volume = disk.state().volume_of(mb);
         let (online, latency_permille) = self.volume(volume);
         let online = online && !self.damaged[mb as usize];
@@ -922,8 +972,21 @@ impl Filer {
         }
         ledger::mailbox_write_begin(ctx, mb, from);
         let permille = if temp { 1000 } else { latency_permille };
-        let done_at = self.serve_time(now, permille);
-        let op = if temp { Op::Temp { mailbox: mb, mail: mail.id } } else { Op::Append { mailbox: mb, mail: mail.id } };
+        let mut done_at = self.serve_time(now, permille);
+        let mut replica = None;
+        if let (Some(r), Some(site), false) = (&self.cfg.replication, site, temp) {
+            let (behind, split) = self.repl.written(r, site, now, mb, mail.id);
+            replica = behind.map(|at| (now, at));
+            if split {
+                let (a, b) = (r.source.clone(), r.target.clone());
+                ledger::replicas_both_written(ctx, &a, &b);
+            }
+            if r.mode == ReplicationMode::Sync && self.repl.flowing() {
+                // The ack waits for the replica's.
+                done_at += r.lag;
+            }
+        }
+        let op = if temp { Op::Temp { mailbox: mb, mail: mail.id } } else { Op::Append { mailbox: mb, mail: mail.id, replica } };
         let pending = Pending::Append { from, slot, mail: mail.id, mailbox: mb, locked, temp, done_at, doomed: false, also: Vec::new() };
         self.write(ctx, disk, op, pending);
         true
@@ -985,7 +1048,10 @@ impl Filer {
         let st = disk.state();
         let volume = st.volume_of(mailbox);
         let epoch = st.uidl_epoch(mailbox);
-        let (result, delay) = if proto != Proto::Webmail && !self.lock_ok(ctx.now()) {
+        let (result, delay) = if !self.repl.serving() {
+            // The copy that serves readers is at a failed site.
+            (Err(StoreError::Offline), self.cfg.service_time)
+        } else if proto != Proto::Webmail && !self.lock_ok(ctx.now()) {
             self.lock_failed(ctx);
             (Err(StoreError::Lock), self.cfg.lock_fail_delay)
         } else if let (true, permille) = (self.volume(volume).0 && !self.damaged[mailbox as usize], self.volume(volume).1) {
@@ -1141,7 +1207,7 @@ impl Filer {
         // Damaged mailboxes on online volumes are unavailable too.
         let placement = &disk.state().placement;
         let damaged = self.damaged.iter().zip(placement).filter(|(d, v)| **d && self.volumes[**v as usize].0).count() as u32;
-        let offline = offline + damaged;
+        let offline = if self.repl.serving() { offline + damaged } else { self.cfg.mailboxes };
         if offline != self.unavailable {
             self.unavailable = offline;
             ledger::unavailable(ctx, offline);
@@ -1254,8 +1320,104 @@ impl Filer {
                     self.write(ctx, disk, Op::BreakBackup { set }, Pending::Settle);
                 }
             }
+            ModelFault::SiteFail { site } => self.site_fail(ctx, disk, id, site as usize),
+            ModelFault::ReplicaLink { up: false, for_ } => {
+                if self.cfg.replication.is_none() {
+                    return;
+                }
+                if let Some(d) = for_ {
+                    ctx.set(d, StoreTimer::ReplicaHeal);
+                }
+                if self.repl.link_up {
+                    ctx.fault_effect(id);
+                    self.link_fault = Some(id);
+                    self.repl.link_up = false;
+                    self.repl.disconnected(now);
+                    self.write_replica(ctx, disk);
+                }
+            }
+            ModelFault::ReplicaLink { up: true, .. } => {
+                // A heal is done when it is carried out, cut link or not.
+                ctx.fault_effect(id);
+                ctx.fault_resolved(id);
+                self.replica_heal(ctx, disk);
+            }
             ModelFault::FenceBroken { .. } | ModelFault::LocalDeviceFail { .. } => {}
         }
+    }
+
+    // ---- replication (`replication.rs`) ----
+
+    fn write_replica(&mut self, ctx: C, disk: D) {
+        self.write(ctx, disk, Op::Replica(Box::new(self.repl.clone())), Pending::Quiet);
+        self.sync(ctx, disk, false);
+    }
+
+    /// A site fails: its copy can be neither read nor written.
+    fn site_fail(&mut self, ctx: C, disk: D, id: FaultId, site: usize) {
+        if self.cfg.replication.is_none() || !self.repl.up[site] {
+            return;
+        }
+        ctx.fault_effect(id);
+        self.site_faults.push((id, site));
+        self.repl.up[site] = false;
+        self.repl.disconnected(ctx.now());
+        self.write_replica(ctx, disk);
+    }
+
+    /// The link between the copies heals (a heal, its time is up, or the
+    /// liveness phase).
+    fn replica_heal(&mut self, ctx: C, disk: D) {
+        let Some(r) = &self.cfg.replication else { return };
+        if self.repl.link_up {
+            return;
+        }
+        self.repl.link_up = true;
+        self.repl.reconnected(r, ctx.now());
+        if let Some(f) = self.link_fault.take() {
+            ctx.fault_resolved(f);
+        }
+        self.write_replica(ctx, disk);
+    }
+
+    /// Fails over to the replica: it becomes the primary; what it lacks is
+    /// lost, and the ledger hears of each mail (appends still in flight
+    /// fail instead: the MTA keeps them).
+    fn failover(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
+        let Some(r) = self.cfg.replication.clone() else {
+            Self::step_failed(ctx, from, step, "the mailstore has no replica ([topology.replication])".to_string());
+            return;
+        };
+        let lost = match self.repl.failover(&r, ctx.now()) {
+            Ok(lost) => lost,
+            Err(reason) => {
+                Self::step_failed(ctx, from, step, reason);
+                return;
+            }
+        };
+        let mut by_box: BTreeMap<MailboxId, Vec<MailId>> = BTreeMap::new();
+        for (mb, m) in lost {
+            let mut in_flight = false;
+            for p in &mut self.inflight {
+                if let Pending::Append { mailbox, mail, temp: false, doomed, .. } = p {
+                    if *mailbox == mb && *mail == m {
+                        *doomed = true;
+                        in_flight = true;
+                    }
+                }
+            }
+            // ---- planted bug `bug_failover_hides_loss` (off unless a test sets it) ----
+            if !in_flight && !r.bug_failover_hides_loss {
+                ledger::replica_lost(ctx, m);
+            }
+            // ---- end of planted bug ----
+            by_box.entry(mb).or_default().push(m);
+        }
+        for (mailbox, mails) in by_box {
+            self.write(ctx, disk, Op::Drop { mailbox, mails }, Pending::Quiet);
+        }
+        self.write_replica(ctx, disk);
+        Self::step_done(ctx, from, step);
     }
 
     // ---- data faults, backups and restores (`backup.rs`) ----
@@ -1488,6 +1650,16 @@ impl Filer {
             Action::ReplaceHardware => {
                 self.ctl.storage.replace_hardware(now);
                 self.resolve_hw(ctx, |k| !matches!(k, HwKind::Latent(_)));
+                if let Some(r) = &self.cfg.replication {
+                    if self.repl.up != [true, true] {
+                        self.repl.up = [true, true];
+                        self.repl.reconnected(r, now);
+                        for (id, _) in std::mem::take(&mut self.site_faults) {
+                            ctx.fault_resolved(id);
+                        }
+                        self.write(ctx, disk, Op::Replica(Box::new(self.repl.clone())), Pending::Quiet);
+                    }
+                }
                 self.sync(ctx, disk, true);
                 Self::step_done(ctx, from, step);
             }
@@ -1549,6 +1721,7 @@ impl Filer {
                 self.recreate(ctx, disk, &volumes);
                 Self::step_done(ctx, from, step);
             }
+            Action::Failover => self.failover(ctx, disk, from, step),
             Action::ResetCluster | Action::PowerOn { .. } | Action::FlushQueue | Action::Standby | Action::Unstandby => {
                 Self::step_failed(ctx, from, step, format!("the file server does not {}", action.name()))
             }
@@ -1596,6 +1769,7 @@ impl Node<Msg, World> for Filer {
                 }
                 Some(Timer::Store(StoreTimer::Backup { set })) => self.take_backup(ctx, disk, set),
                 Some(Timer::Store(StoreTimer::RestoreDone)) => self.restore_done(ctx, disk, id),
+                Some(Timer::Store(StoreTimer::ReplicaHeal)) => self.replica_heal(ctx, disk),
                 Some(Timer::Store(StoreTimer::GraceEnd)) if ctx.now() >= self.grace_until => {
                     if let Some(f) = self.grace_fault.take() {
                         ctx.fault_resolved(f);
@@ -2300,7 +2474,7 @@ mod tests {
         let mb = 7;
         let volume = st.volume_of(mb);
         assert!(!st.holds(3) && !st.holds(1_000_000));
-        st.apply(Op::Append { mailbox: mb, mail: 3 });
+        st.apply(Op::Append { mailbox: mb, mail: 3, replica: None });
         st.apply(Op::Merge { mailbox: mb, add: vec![200], remove: vec![] });
         assert!(st.holds(3) && st.holds(200) && !st.holds(4));
         assert_eq!(st.mailbox(mb), &[3, 200]);
@@ -2403,5 +2577,144 @@ mod tests {
         assert_eq!(failed.len(), 2, "{failed:?}");
         assert!(failed[0].2.contains("does not reset-cluster") && failed[1].2.contains("does not flush-queue"), "{failed:?}");
         assert_eq!(run.steps().len(), 1, "nothing to roll back: done");
+    }
+
+    // ---- replication (`replication.rs`) ----
+
+    use crate::replication::{ReplicationConfig, ReplicationMode};
+    use mailsim_sim::Violation;
+
+    /// `cfg()` replicated to site `dr`: async updates every hour that take
+    /// a minute, or sync.
+    fn replicated(mode: ReplicationMode) -> FilerConfig {
+        let mut c = cfg();
+        let mut r = ReplicationConfig::new("dr", mode);
+        r.every = Dur::hours(1);
+        r.lag = if mode == ReplicationMode::Sync { Dur::millis(2) } else { Dur::mins(1) };
+        c.replication = Some(r);
+        c
+    }
+
+    /// 20 mails at 0:30 (ids 0–19), 20 at 1:30 (20–39) and 20 at 2:10
+    /// (40–59); the primary site fails at 2:30, the operators fail over
+    /// at 3:00.
+    fn lose_the_primary(mode: ReplicationMode) -> Run {
+        let mut run = Run::lasting(replicated(mode), 6);
+        let mut p = plan(20, Dur::mins(30), 20);
+        p.extend(plan(20, Dur::mins(90), 20));
+        p.extend(plan(20, Dur::mins(130), 20));
+        run.agent("mx-1", true, p, vec![]);
+        run.fault(Dur::mins(150), "site-failure", ModelFault::SiteFail { site: 0 });
+        run.ops(vec![(Dur::hours(3), Action::Failover)]);
+        run
+    }
+
+    fn lost_ids(r: &RunReport) -> Vec<MailId> {
+        let mut v: Vec<MailId> = r
+            .violations
+            .iter()
+            .filter(|v| v.property == ledger::CUSTODY.name)
+            .map(|v| {
+                v.detail.strip_prefix("mail ").and_then(|d| d.split(' ').next()).and_then(|n| n.parse().ok()).expect("mail N lost ...")
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn an_async_failover_loses_exactly_the_mail_written_after_the_last_update_and_the_ledger_counts_it() {
+        let mut run = lose_the_primary(ReplicationMode::Async);
+        let r = run.run();
+        let w = run.sim.world();
+        // The 1:30 batch went with the 2:00 update (on the replica at 2:01);
+        // the 2:10 batch waited for the 3:00 one, which never came.
+        let window: Vec<MailId> = (40..60).collect();
+        assert_eq!(lost_ids(&r), window, "{:?}", r.violations.first());
+        assert_eq!((w.counts.lost, w.counts.lost_by.mailbox, w.counts.delivered), (20, 20, 40), "{:?}", w.counts);
+        assert!(r.violations.iter().all(|v| v.detail.contains("replication lag")), "{:?}", r.violations[0]);
+        assert_eq!(stored(&run), 40, "the replica holds what the ledger counts delivered");
+        assert!((0..40).all(|m| run.store().holds(m)) && (40..60).all(|m| !run.store().holds(m)));
+        assert_eq!(run.steps().len(), 1, "{:?}", run.failed());
+        let st = run.store().replica();
+        assert_eq!((st.active, st.primary), (crate::replication::TARGET, [false, true]));
+    }
+
+    #[test]
+    fn a_sync_failover_loses_nothing_and_each_ack_waits_for_the_replica() {
+        let mut run = lose_the_primary(ReplicationMode::Sync);
+        let r = run.run();
+        let w = run.sim.world();
+        assert!(lost_ids(&r).is_empty(), "{:?}", r.violations.first());
+        assert_eq!((w.counts.lost, w.counts.delivered), (0, 60), "{:?}", w.counts);
+        assert_eq!(stored(&run), 60);
+        assert_eq!(run.steps().len(), 1, "{:?}", run.failed());
+        // Each ack waits the 2 ms round trip to the replica: the first
+        // reply comes 2 ms later than in the same run replicated async.
+        let mut twin = lose_the_primary(ReplicationMode::Async);
+        twin.run();
+        let (sync, asy) = (run.agent_state(0).replies[0], twin.agent_state(0).replies[0]);
+        assert_eq!((sync.0, asy.0), (0, 0));
+        assert_eq!(sync.1.since(asy.1), Dur::millis(2), "{sync:?} {asy:?}");
+    }
+
+    #[test]
+    fn the_primary_site_down_refuses_mail_until_the_failover_then_the_replica_takes_it() {
+        let mut run = Run::lasting(replicated(ReplicationMode::Async), 6);
+        run.agent("mx-1", true, plan(10, Dur::mins(40), 20), vec![]);
+        run.fault(Dur::mins(30), "site-failure", ModelFault::SiteFail { site: 0 });
+        run.ops(vec![(Dur::hours(1), Action::Failover)]);
+        run.run();
+        let a = run.agent_state(0);
+        assert!(a.errors.iter().all(|e| *e == StoreError::Offline) && a.errors.len() >= 10, "{:?}", a.errors);
+        assert_eq!(run.sim.world().counts.delivered, 10, "delivered to the promoted replica after the retry");
+        assert_eq!(run.sim.world().counts.lost, 0);
+    }
+
+    #[test]
+    fn a_failover_without_a_replica_or_to_a_failed_site_fails_the_step() {
+        let mut run = Run::lasting(cfg(), 2);
+        run.ops(vec![(Dur::mins(10), Action::Failover)]);
+        run.run();
+        assert!(run.failed()[0].2.contains("no replica"), "{:?}", run.failed());
+        let mut run = Run::lasting(replicated(ReplicationMode::Async), 2);
+        run.fault(Dur::mins(5), "site-failure", ModelFault::SiteFail { site: 1 });
+        run.ops(vec![(Dur::mins(10), Action::Failover)]);
+        run.run();
+        assert!(run.failed()[0].2.contains("`dr` is down"), "{:?}", run.failed());
+    }
+
+    /// mx-1 at the primary's site, mx-2 at the replica's; the link between
+    /// the sites is cut at 1:00 and the operators fail over at 2:00 with
+    /// it cut (`cut`) or after it healed at 1:30.
+    fn two_sites(cut: bool) -> (Run, RunReport) {
+        let mut c = replicated(ReplicationMode::Async);
+        let r = c.replication.as_mut().expect("replicated");
+        r.every = Dur::ZERO;
+        r.target_writers = vec![NodeId(2)];
+        let mut run = Run::lasting(c, 6);
+        run.agent("mx-1", true, plan(10, Dur::hours(3), 20), vec![]);
+        run.agent("mx-2", true, plan(10, Dur::hours(3), 20), vec![]);
+        let for_ = (!cut).then_some(Dur::mins(30));
+        run.fault(Dur::hours(1), "replica-partition", ModelFault::ReplicaLink { up: false, for_ });
+        run.ops(vec![(Dur::hours(2), Action::Failover)]);
+        let r = run.run();
+        (run, r)
+    }
+
+    #[test]
+    fn a_failover_across_a_cut_link_with_both_sites_writing_is_reported_as_split_brain() {
+        let (run, r) = two_sites(true);
+        let split: Vec<&Violation> = r.violations.iter().filter(|v| v.property == ledger::SPLIT_BRAIN.name).collect();
+        assert_eq!(split.len(), 1, "{:?}", r.violations);
+        assert_eq!(split[0].detail, "mailstore copies at primary and dr both primary and both written");
+        assert!(split[0].time >= Time::from_hours(3) && split[0].time < Time::from_hours(3) + Dur::secs(2), "{}", split[0].time);
+        assert_eq!(run.store().replica().primary, [true, true]);
+        // Its clean twin: the link healed before the failover, which demoted
+        // the old primary; both sites' writers reach the new one.
+        let (twin, r) = two_sites(false);
+        assert!(r.violations.iter().all(|v| v.property != ledger::SPLIT_BRAIN.name), "{:?}", r.violations);
+        assert_eq!(twin.store().replica().primary, [false, true]);
+        assert_eq!(twin.sim.world().counts.delivered, 20);
     }
 }

@@ -582,6 +582,19 @@ pub fn mailbox_unrecoverable(ctx: C, id: MailId) {
     mailbox_destroyed(ctx, id, "its mailbox copy was damaged and no usable backup holds it");
 }
 
+/// Mail `id` was in its mailbox on the primary copy only: a failover to the
+/// replica (`replication.rs`) left it behind, inside the replication lag.
+/// Destroyed, like `mailbox_lost`, with that reason.
+pub fn replica_lost(ctx: C, id: MailId) {
+    mailbox_destroyed(ctx, id, "written on the primary within the replication lag; the replica a failover promoted never had it");
+}
+
+/// Both copies of the replicated mailstore are primaries and both accepted
+/// writes (a failover across a cut link): a split brain.
+pub fn replicas_both_written(ctx: C, source: &str, target: &str) {
+    ctx.violation(SPLIT_BRAIN, format!("mailstore copies at {source} and {target} both primary and both written"));
+}
+
 fn mailbox_destroyed(ctx: C, id: MailId, why: &str) {
     ctx.note(u64::from(id), "lost with its mailbox");
     let n = ctx.world.rec(id).mailbox;

@@ -26,6 +26,8 @@
 //!   giveback);
 //! - `filer`: the NFS file server with its lock manager, holding the mailstore
 //!   (mailboxes on volumes, temporary stores, merge-back, migration);
+//! - `replication`: the mailstore's replica at a second site (sync or
+//!   async with a lag), failover to it, and split brain;
 //! - `cluster`: the cluster manager with heartbeats, fencing and failover;
 //! - `ops`: monitoring, alerts, operators and the recovery plan;
 //! - `clients`: POP, IMAP and webmail users;
@@ -55,6 +57,7 @@ pub mod msg;
 pub mod mta;
 pub mod ops;
 pub mod reconcile;
+pub mod replication;
 pub mod retry;
 pub mod senders;
 pub mod storage;

@@ -304,6 +304,10 @@ pub enum Action {
         /// The volumes whose damaged mailboxes are recreated; empty: all.
         volumes: Vec<u32>,
     },
+    /// Fail the mailstore over to its replica (`replication.rs`): the
+    /// replica becomes the primary; what it lacks is lost. Fails if the
+    /// mailstore has no replica or the replica's site is down.
+    Failover,
 }
 
 impl Action {
@@ -341,6 +345,10 @@ impl Action {
         Choice { name: "recreate-accounts", description: "Recreate the damaged mailboxes of `volumes` empty: their mail is lost." },
         Choice { name: "giveback", description: "Give the taken-over volumes back to their repaired head (the HA pair)." },
         Choice { name: "power-cycle", description: "Power-cycle the storage shelves: every volume offline meanwhile; a hung takeover then completes." },
+        Choice {
+            name: "failover",
+            description: "Fail the mailstore over to its replica (`[topology.replication]`): it becomes the primary; mail it lacks (the async lag) is lost.",
+        },
     ];
     /// The names of `CHOICES`, in order.
     pub const NAMES: &'static [&'static str] = &choice::names::<{ Action::CHOICES.len() }>(Action::CHOICES);
@@ -364,6 +372,7 @@ impl Action {
             Action::PowerCycle => "power-cycle",
             Action::Restore { .. } => "restore",
             Action::RecreateAccounts { .. } => "recreate-accounts",
+            Action::Failover => "failover",
         }
     }
 }
@@ -450,6 +459,20 @@ pub enum ModelFault {
     LocalDeviceFail {
         /// Which device.
         device: LocalDevice,
+    },
+    /// A site of the replicated mailstore fails (`replication.rs`): its
+    /// copy can be neither read nor written until `ReplaceHardware`.
+    SiteFail {
+        /// The site: 0 the source, 1 the target (the replica).
+        site: u32,
+    },
+    /// The link between the mailstore's copies is cut (`up` false), for
+    /// `for_` if given, or heals (`up` true).
+    ReplicaLink {
+        /// Heals (true) or is cut (false).
+        up: bool,
+        /// A cut heals after this, if given.
+        for_: Option<Dur>,
     },
     /// A fencing device starts failing in the given way.
     FenceBroken {
@@ -714,6 +737,14 @@ impl ModelFault {
             }
             ModelFault::BackupCorrupt { set } => format!("backup corrupt: backup set {set}"),
             ModelFault::LocalDeviceFail { device } => format!("local device failure: {device:?}"),
+            ModelFault::SiteFail { site } => {
+                format!("site failure: {}", if *site == 0 { "the primary site" } else { "the replica's site" })
+            }
+            ModelFault::ReplicaLink { up: true, .. } => "the link between the mailstore's copies heals".to_string(),
+            ModelFault::ReplicaLink { up: false, for_ } => match for_ {
+                Some(d) => format!("the link between the mailstore's copies is cut for {d}"),
+                None => "the link between the mailstore's copies is cut".to_string(),
+            },
             ModelFault::FenceBroken { mode } => format!(
                 "fencing device {}",
                 match mode {

@@ -88,6 +88,8 @@ pub enum StoreTimer {
     },
     /// The running restore is done.
     RestoreDone,
+    /// The link between the mailstore's copies heals (`replication.rs`).
+    ReplicaHeal,
 }
 
 /// Monitoring's and the operators' timers.
@@ -164,6 +166,7 @@ impl Timer {
             Timer::Store(StoreTimer::HangEnd) => pack(4, 0, 2),
             Timer::Store(StoreTimer::GraceEnd) => pack(4, 0, 3),
             Timer::Store(StoreTimer::RestoreDone) => pack(4, 0, 4),
+            Timer::Store(StoreTimer::ReplicaHeal) => pack(4, 0, 5),
             Timer::Store(StoreTimer::Backup { set }) => pack(4, 1, set as u64),
             Timer::Ops(OpsTimer::Check { target }) => pack(5, 1, target as u64),
             Timer::Ops(OpsTimer::Respond) => pack(5, 3, 0),
@@ -203,6 +206,7 @@ impl Timer {
             (4, 0) if arg == 2 => Timer::Store(StoreTimer::HangEnd),
             (4, 0) if arg == 3 => Timer::Store(StoreTimer::GraceEnd),
             (4, 0) if arg == 4 => Timer::Store(StoreTimer::RestoreDone),
+            (4, 0) if arg == 5 => Timer::Store(StoreTimer::ReplicaHeal),
             (4, 1) => Timer::Store(StoreTimer::Backup { set: arg as u32 }),
             (5, 1) => Timer::Ops(OpsTimer::Check { target: arg as usize }),
             (5, 3) if arg == 0 => Timer::Ops(OpsTimer::Respond),
@@ -259,6 +263,7 @@ mod tests {
             Timer::Mta(MtaTimer::Deadline),
             Timer::Mta(MtaTimer::Depth),
             Timer::Store(StoreTimer::RestoreDone),
+            Timer::Store(StoreTimer::ReplicaHeal),
             Timer::Store(StoreTimer::Backup { set: 0 }),
             Timer::Store(StoreTimer::Backup { set: 3 }),
             Timer::Cluster(ClusterTimer::Tick),

@@ -234,6 +234,16 @@ pub enum FaultKind {
         /// Which device.
         device: LocalDevice,
     },
+    /// A site of the replicated mailstore (target: the site's name,
+    /// `[topology.replication]`) fails: its copy can be neither read nor
+    /// written until `replace-hardware`.
+    SiteFailure,
+    /// The link between the mailstore's copies (target: the replica's site)
+    /// is cut, for `for_` if given, else until `heal` or the liveness phase.
+    ReplicaPartition {
+        /// How long the cut lasts, if bounded.
+        for_: Option<Dur>,
+    },
 }
 
 impl FaultKind {
@@ -296,6 +306,14 @@ impl FaultKind {
         Choice {
             name: "local-device-failure",
             description: "A mail node's local `device` (target `mx-1`; `queue`, its queue disk) fails: it can neither queue nor deliver.",
+        },
+        Choice {
+            name: "site-failure",
+            description: "A site of the replicated mailstore (target: its name in `[topology.replication]`) fails: its copy is unreachable until `replace-hardware`.",
+        },
+        Choice {
+            name: "replica-partition",
+            description: "The link between the mailstore and its replica (target: the replica's site) is cut, `for` a duration or until `heal`.",
         },
     ];
     /// The names of `CHOICES`, in order.
@@ -501,6 +519,11 @@ impl Topology {
             let permille = self.latency_permille(*latency);
             return Ok(vec![Fault::SlowLink { from: a, to: b, permille }, Fault::SlowLink { from: b, to: a, permille }]);
         }
+        if f.kind == FaultKind::Heal && self.filer.replication.is_some() {
+            // A heal also heals the link between the mailstore's copies.
+            let link = ModelFault::ReplicaLink { up: true, for_: None };
+            return Ok(vec![Fault::Heal, Fault::Model { target: NodeId(0), kind: "heal".to_string(), msg: Msg::Fault(link) }]);
+        }
         self.resolve_one(f).map(|x| vec![x])
     }
 
@@ -522,6 +545,20 @@ impl Topology {
             FaultKind::Isolate => Fault::Isolate(self.need(t)?),
             FaultKind::Partition { peer } => Fault::Partition(self.need(t)?, self.need(peer)?),
             FaultKind::Heal => Fault::Heal,
+            FaultKind::SiteFailure => {
+                let r = self.replication(t)?;
+                let site = r
+                    .site(t)
+                    .ok_or_else(|| format!("`{t}` is not a site of the mailstore (they are `{}` and `{}`)", r.source, r.target))?;
+                model(filer, "site-failure", ModelFault::SiteFail { site: site as u32 })
+            }
+            FaultKind::ReplicaPartition { for_ } => {
+                let r = self.replication(t)?;
+                if t != r.target {
+                    return Err(format!("`{t}`: a replica partition names the replica's site, `{}`", r.target));
+                }
+                model(filer, "replica-partition", ModelFault::ReplicaLink { up: false, for_: *for_ })
+            }
             FaultKind::ControllerFailure => {
                 let (shelf, ctrl) = self.shelf_controller(t)?;
                 model(filer, "controller-failure", ModelFault::ControllerFail { shelf, controller: ctrl })
@@ -581,6 +618,10 @@ impl Topology {
                 model(filer, "head-failure", ModelFault::HeadFail { head: self.head(t)?, takeover: *takeover })
             }
         })
+    }
+
+    fn replication(&self, t: &str) -> Result<&crate::replication::ReplicationConfig, String> {
+        self.filer.replication.as_ref().ok_or_else(|| format!("`{t}`: the mailstore has no replica ([topology.replication])"))
     }
 
     fn head(&self, t: &str) -> Result<u32, String> {
@@ -792,7 +833,12 @@ impl Topology {
         sim.set_default_link(self.link);
         sim.world_mut().stats.availability.set_bucket(self.availability_bucket);
 
-        let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), self.filer.clone());
+        let mut filer = self.filer.clone();
+        if let (Some(r), true, Some(p)) = (&mut filer.replication, self.liveness_heals, self.fault_phase) {
+            // The liveness phase heals the link between the copies too.
+            r.heal_at = Some(Time::ZERO + p);
+        }
+        let registered = Filer::register(&mut sim, "filer", NodeConfig::default(), filer);
         assert_eq!(registered, filer_id);
 
         let mut mta = self.mta.clone();

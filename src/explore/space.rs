@@ -107,6 +107,8 @@ pub const NOT_SEARCHED: &[(&str, &str)] = &[
     ("data-corruption", "needs backup sets and a restore plan to bound its harm: not searched yet"),
     ("data-loss", "needs backup sets and a restore plan to bound its harm: not searched yet"),
     ("backup-corrupt", "harmless without a data fault; not searched yet"),
+    ("site-failure", "needs `[topology.replication]` and a failover step to bound its harm: not searched yet"),
+    ("replica-partition", "needs `[topology.replication]`; harmful only with a failover step (split brain): not searched yet"),
 ];
 
 /// When a fault is injected.

@@ -5,6 +5,7 @@ use mailsim_models::backup::{BackupKind, BackupSet};
 use mailsim_models::filer::FilerConfig;
 use mailsim_models::mta::MtaConfig;
 use mailsim_models::ops::{Availability, OpsConfig, Role};
+use mailsim_models::replication::{LinkLoss, ReplicationConfig, ReplicationMode};
 use mailsim_models::storage::StorageConfig;
 
 use super::*;
@@ -146,6 +147,9 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
     mta(&ts.mta, &mut t.mta)?;
     if let Some(c) = &ts.cluster {
         t.cluster = Some(cluster(c, mx)?);
+    }
+    if let Some(r) = &ts.replication {
+        t.filer.replication = Some(replication(r, &t)?);
     }
     if let Some(c) = &ts.clients {
         t.clients = Some(clients(c, mailboxes)?);
@@ -356,6 +360,48 @@ fn ha_pair(h: &HaPairTable, heads: &mut HeadsConfig) -> Result<(), Bad> {
         heads.auto_giveback = v;
     }
     Ok(())
+}
+
+/// `[topology.replication]`: the mailstore's replica, from its mode's
+/// defaults; `target_writers` resolved to the mail nodes they name.
+fn replication(r: &ReplicationTable, t: &Topology) -> Result<ReplicationConfig, Bad> {
+    let field = |k: &str| format!("topology.replication.{k}");
+    let name = r.mode.as_deref().unwrap_or("async");
+    let mode = ReplicationMode::from_name(name)
+        .ok_or_else(|| bad(field("mode"), format!("unknown mode `{name}` ({})", ReplicationMode::NAMES.join(", "))))?;
+    let mut c = ReplicationConfig::new(r.target.trim(), mode);
+    if r.target.trim().is_empty() {
+        return Err(bad(field("target"), "the replica's site needs a name"));
+    }
+    if let Some(s) = &r.source {
+        c.source = s.trim().to_string();
+        if c.source.is_empty() || c.source == c.target {
+            return Err(bad(field("source"), format!("`{s}`: the primary's site needs a name other than the replica's")));
+        }
+    }
+    if let Some(v) = r.every {
+        if mode == ReplicationMode::Sync {
+            return Err(bad(field("every"), "a synchronous replica has no update schedule (`every` is for `mode = \"async\"`)"));
+        }
+        c.every = dur(v, &field("every"))?;
+    }
+    if let Some(v) = r.lag {
+        c.lag = dur(v, &field("lag"))?;
+    }
+    if let Some(name) = &r.on_link_loss {
+        c.on_link_loss = LinkLoss::from_name(name)
+            .ok_or_else(|| bad(field("on_link_loss"), format!("unknown policy `{name}` ({})", LinkLoss::NAMES.join(", "))))?;
+    }
+    for (k, n) in r.target_writers.iter().flatten().enumerate() {
+        let mail_node = n.strip_prefix("mx-").and_then(|k| k.parse::<u32>().ok()).is_some_and(|k| (1..=t.mx).contains(&k));
+        let id = t
+            .node(n)
+            .filter(|_| mail_node)
+            .ok_or_else(|| bad(field(&format!("target_writers[{k}]")), format!("`{n}` is not a mail node (mx-1 … mx-{})", t.mx)))?;
+        c.target_writers.push(id);
+    }
+    c.validate().map_err(|e| bad(field("target"), e))?;
+    Ok(c)
 }
 
 /// The file server around the storage: placement, service time and
@@ -766,7 +812,7 @@ fn fault(i: usize, fe: &FaultEntry, run: &RunSpec, t: &Topology) -> Result<Fault
         (fe.peer.is_some(), "peer", is("partition") || is("latency"), "`partition` and `latency`"),
         (fe.latency.is_some(), "latency", is("latency"), "`latency`"),
         (fe.speed.is_some(), "speed", is("degrade"), "`degrade`"),
-        (fe.for_.is_some(), "for", is("hang"), "`hang`"),
+        (fe.for_.is_some(), "for", is("hang") || is("replica-partition"), "`hang` and `replica-partition`"),
         (fe.mode.is_some(), "mode", is("fence-broken"), "`fence-broken`"),
         (fe.share.is_some(), "share", is("data-corruption") || is("data-loss"), "`data-corruption` and `data-loss`"),
         (fe.takeover.is_some(), "takeover", is("head-failure"), "`head-failure`"),
@@ -853,6 +899,8 @@ fn fault_kind(fe: &FaultEntry, field: &dyn Fn(&str) -> String) -> Result<FaultKi
                 .ok_or_else(|| bad(field("device"), format!("unknown device `{name}` ({})", LocalDevice::NAMES.join(", "))))?;
             FaultKind::LocalDeviceFailure { device }
         }
+        "site-failure" => FaultKind::SiteFailure,
+        "replica-partition" => FaultKind::ReplicaPartition { for_: fe.for_.map(|d| positive_dur(d, &field("for"))).transpose()? },
         other => return Err(bad(field("kind"), format!("unknown fault kind `{other}` (known: {})", FaultKind::NAMES.join(", ")))),
     })
 }
@@ -976,6 +1024,7 @@ fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> R
         "recreate-accounts" => Action::RecreateAccounts { volumes: step_volumes(s, field, t)? },
         "giveback" => Action::Giveback,
         "power-cycle" => Action::PowerCycle,
+        "failover" => Action::Failover,
         "power-on" => {
             let node = s.node.as_deref().ok_or_else(|| bad(field("node"), "`power-on` needs a `node`"))?;
             Action::PowerOn { node: t.node(node).ok_or_else(|| bad(field("node"), format!("`{node}` names no node")))? }

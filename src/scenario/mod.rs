@@ -52,6 +52,7 @@ use mailsim_models::heads::{HeadsConfig, Takeover};
 use mailsim_models::inbound::InboundPolicy;
 use mailsim_models::mta::WhenFull;
 use mailsim_models::ops::{Delay, Trigger};
+use mailsim_models::replication::{LinkLoss, ReplicationMode};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::storage::{RebuildPriority, StaleDisks};
@@ -74,8 +75,9 @@ use self::build::Bad;
 pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
-    CheckpointEntrySchema, FaultKindName, InboundPolicyName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName, RebuildPriorityName,
-    RecipientsName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName, WorkingHoursName,
+    CheckpointEntrySchema, FaultKindName, InboundPolicyName, LinkLossName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName,
+    RebuildPriorityName, RecipientsName, ReplicationModeName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName,
+    WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -334,6 +336,13 @@ pub struct TopologySpec {
     /// volume offline until `replace-hardware`.
     #[serde(default)]
     pub ha_pair: Option<HaPairTable>,
+    /// The mailstore replicated to a second copy at another site
+    /// (`[topology.replication]`), synchronously or asynchronously: a
+    /// `failover` step promotes the replica (what it lacks is lost), a
+    /// `site-failure` fails a site, a `replica-partition` cuts the link
+    /// between them. Absent: no replica.
+    #[serde(default)]
+    pub replication: Option<ReplicationTable>,
     /// The file server's storage hardware and its rebuild and migration
     /// rates. Default: 2 shelves of 2 controllers, 6 RAID groups, 6 volumes.
     #[serde(default)]
@@ -440,6 +449,38 @@ pub struct HaPairTable {
     /// How long a repaired head waits before an automatic giveback. Default
     /// 600s (ONTAP `cf.giveback.auto.delay.seconds`).
     pub giveback_delay: Option<HumanDuration>,
+}
+
+/// The mailstore's replica (`[topology.replication]`); defaults and their
+/// sources: `mailsim_models::replication`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationTable {
+    /// The replica's site name; `site-failure` and `replica-partition`
+    /// faults name it. Required.
+    pub target: String,
+    /// The primary's site name. Default `primary`.
+    pub source: Option<String>,
+    /// `sync`: a write is acknowledged once both copies have it (a failover
+    /// loses nothing acknowledged); `async`: once the primary has it (a
+    /// failover loses what the replica lacks). Default `async`.
+    #[schemars(with = "Option<ReplicationModeName>")]
+    pub mode: Option<String>,
+    /// Async: the replica is updated every this long (from T+0); "0s"
+    /// streams each write at once (DRBD protocol A). Default 1h.
+    pub every: Option<HumanDuration>,
+    /// Async: an update's transfer time; sync: the inter-site round trip a
+    /// write's acknowledgement waits for. Default 1m (async), 2ms (sync).
+    pub lag: Option<HumanDuration>,
+    /// Sync: what the primary does while the replica cannot be reached:
+    /// `continue` alone, out of sync (SnapMirror Sync, DRBD protocol C), or
+    /// `stop` taking writes (SnapMirror StrictSync). Default `continue`.
+    #[schemars(with = "Option<LinkLossName>")]
+    pub on_link_loss: Option<String>,
+    /// The mail nodes at the replica's site (`mx-2` …); the others are at
+    /// the primary's. Each writes to the primary of its own site, or over
+    /// the link to the other's. Default none.
+    pub target_writers: Option<Vec<String>>,
 }
 
 /// A backup MX.

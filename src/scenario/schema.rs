@@ -142,6 +142,18 @@ name_list!(
     LocalDevice::NAMES
 );
 name_list!(
+    /// `ReplicationMode::NAMES`.
+    ReplicationModeName,
+    "How the mailstore is replicated: sync (a write is acknowledged once both copies have it) or async (once the primary has it; the replica gets it at the next update).",
+    ReplicationMode::NAMES
+);
+name_list!(
+    /// `LinkLoss::NAMES`.
+    LinkLossName,
+    "What a synchronous primary does while its replica cannot be reached: continue (alone, out of sync) or stop (refuse writes).",
+    LinkLoss::NAMES
+);
+name_list!(
     /// `Metric::NAMES`.
     MetricName,
     "What a checkpoint measures.",
