@@ -300,7 +300,10 @@ fn run_cmd(a: &RunCmd, dir: &Path) -> ExitCode {
     let (r, sim) = run_with(&s, seed, a.trace.as_ref().map(|_| TraceMode::Full));
     let wall_s = started.elapsed().as_secs_f64();
     if let Some(path) = &a.trace {
-        if let Err(e) = std::fs::write(path, mailsim::report::trace::chrome_trace(&sim, &r, a.trace_mail, a.trace_all)) {
+        if let Err(e) = std::fs::write(
+            path,
+            mailsim::report::trace::chrome_trace(&sim, &r, a.trace_mail, a.trace_all, &mailsim::report::trace::backup_names(&s)),
+        ) {
             note!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }

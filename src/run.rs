@@ -242,6 +242,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     let w = sim.world();
     let reconciliation = reconcile(sim);
     let topo = &scenario.topology;
+    let backups = crate::report::trace::backup_names(scenario);
     let first_fault = topo.faults.iter().map(|f| Time(f.at_us.max(0) as u64)).min();
     let availability = summarize(w, &topo.node_names(), first_fault, report.end);
     let mailboxes = topo.filer.mailboxes;
@@ -291,9 +292,13 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .faults
             .iter()
             .filter(|f| f.scheduled && !f.effect)
-            .map(|f| format!("{} at {}", crate::report::trace::fault_name(&f.description), f.at))
+            .map(|f| format!("{} at {}", crate::report::trace::fault_name(&f.description, &backups), f.at))
             .collect(),
-        faults_unfired: report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect(),
+        faults_unfired: report
+            .unfired
+            .iter()
+            .map(|u| format!("{} due at {}", crate::report::trace::fault_name(&u.description, &backups), u.due))
+            .collect(),
         recovered_us: report.recovered.map(Time::as_micros),
         mailboxes,
         reconciled: reconciliation.check(w),
@@ -307,7 +312,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             .iter()
             .map(|f| FaultSpan {
                 kind: f.kind.clone(),
-                description: crate::report::trace::fault_name(&f.description),
+                description: crate::report::trace::fault_name(&f.description, &backups),
                 at_us: f.at.as_micros(),
                 ended_us: f.ended.map(Time::as_micros),
             })
@@ -497,10 +502,11 @@ fn share_at(f: &Figures, at_us: u64) -> Share {
 
 /// Every scheduled fault changed something, except those of the `absorbed`
 /// kinds, which must have changed nothing.
-fn faults_verdict(absorbed: &[String], report: &RunReport) -> (bool, String) {
-    let unfired: Vec<String> = report.unfired.iter().map(|u| format!("{} due at {}", u.description, u.due)).collect();
+fn faults_verdict(absorbed: &[String], report: &RunReport, backups: &[String]) -> (bool, String) {
+    let unfired: Vec<String> =
+        report.unfired.iter().map(|u| format!("{} due at {}", crate::report::trace::fault_name(&u.description, backups), u.due)).collect();
     let scheduled = || report.faults.iter().filter(|f| f.scheduled);
-    let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", crate::report::trace::fault_name(&f.description), f.at);
+    let name = |f: &mailsim_sim::FaultReport| format!("{} at {}", crate::report::trace::fault_name(&f.description, backups), f.at);
     let silent: Vec<String> = scheduled().filter(|f| !f.effect && !absorbed.contains(&f.kind)).map(name).collect();
     let felt: Vec<String> = scheduled().filter(|f| f.effect && absorbed.contains(&f.kind)).map(name).collect();
     let mut problems = Vec::new();
@@ -567,7 +573,7 @@ fn properties_verdicts(e: &Expect, f: &Figures, report: &RunReport) -> Vec<Verdi
             Err(why) => why.clone(),
         },
     );
-    let (met, detail) = faults_verdict(&e.absorbed, report);
+    let (met, detail) = faults_verdict(&e.absorbed, report, &crate::report::trace::backup_names(scenario));
     push(if e.absorbed.is_empty() { "faults had an effect" } else { "faults had an effect, except the absorbed" }, met, detail);
     out
 }
@@ -984,6 +990,9 @@ mod tests {
         assert!(!v.met, "{}", v.detail);
         assert!(v.detail.contains("never fired"), "{}", v.detail);
         assert_eq!(r.figures.faults_unfired.len(), 1);
+        // Named in words, as the fired ones are.
+        assert!(r.figures.faults_unfired[0].starts_with("path-fault on filer: shelf-a due at"), "{:?}", r.figures.faults_unfired);
+        assert!(v.detail.contains("path-fault on filer: shelf-a due at"), "{}", v.detail);
     }
 
     /// A bound with `on_seeds` missed on one run is reported as not met and

@@ -92,8 +92,20 @@ for (const level of ['error', 'warn']) {
 const CHECK: &str = r#"<script>
 window.addEventListener('load', () => setTimeout(() => {
   const plots = [...document.querySelectorAll('figure.plot')].map(f => {
-    const svg = f.querySelector('svg');
+    // The drawing the page shows at this width (a plot has a wide and a narrow one).
+    const svg = [...f.querySelectorAll('svg')].find(s => s.getBoundingClientRect().width > 0);
     const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+    // Each text's size as drawn: its font size times the drawing's scale
+    // (its width on screen over its viewBox's).
+    let text_px = 1e9, smallest = '';
+    if (svg) {
+      const scale = box.width / svg.viewBox.baseVal.width;
+      for (const t of svg.querySelectorAll('text')) {
+        if (!t.textContent.trim()) continue;
+        const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+        if (px < text_px) { text_px = px; smallest = t.textContent.trim(); }
+      }
+    }
     let marks = 0;
     if (svg) {
       for (const p of svg.querySelectorAll('polyline')) {
@@ -106,7 +118,8 @@ window.addEventListener('load', () => setTimeout(() => {
       }
       marks += svg.querySelectorAll('polygon, circle').length;
     }
-    return {id: f.id, width: Math.round(box.width), height: Math.round(box.height), points: +f.dataset.points, marks};
+    return {id: f.id, width: Math.round(box.width), height: Math.round(box.height), points: +f.dataset.points, marks,
+      text_px: Math.round(text_px * 10) / 10, smallest};
   });
   const out = document.createElement('pre');
   out.id = 'mailsim-check';
@@ -131,6 +144,8 @@ struct Seen {
     errors: Vec<String>,
     /// Each plot: (id, width, height, points, marks).
     plots: Vec<(String, u64, u64, u64, u64)>,
+    /// Each plot's smallest text as drawn: (id, px, the text).
+    text: Vec<(String, f64, String)>,
     /// The window's width (`innerWidth`), px.
     viewport: u64,
     /// How wide the page scrolls (`document.scrollingElement.scrollWidth`).
@@ -165,7 +180,38 @@ fn narrow_problems(seen: &Seen, width: u32) -> Vec<String> {
     if seen.svg_right > seen.viewport {
         problems.push(format!("a plot reaches {} px in a {} px window", seen.svg_right, seen.viewport));
     }
+    problems.extend(small_text(seen));
     problems
+}
+
+/// The least size, in px as drawn, of any text in a plot (axis titles,
+/// ticks, legends, lane names, labels): about what a page's small print is.
+const TEXT_PX_MIN: f64 = 10.0;
+
+/// Plots whose smallest text is drawn below [`TEXT_PX_MIN`].
+fn small_text(seen: &Seen) -> Vec<String> {
+    seen.text
+        .iter()
+        .filter(|t| t.1 < TEXT_PX_MIN)
+        .map(|(id, px, text)| format!("plot `{id}` draws text at {px} px (`{text}`) in a {} px window", seen.viewport))
+        .collect()
+}
+
+/// The width of an A4 page's text in CSS px at the page's print margins
+/// (210 mm less 2 × 12 mm, at 96 px per inch).
+const A4_TEXT_PX: u32 = 703;
+
+/// A copy of `page` that lays out on screen as it prints: its print rules
+/// apply on screen, its screen-only rules never, so a window of
+/// [`A4_TEXT_PX`] shows what the printed page does (headless Chromium's
+/// PDF cannot be measured from the page's script).
+fn as_printed(page: &Path) -> PathBuf {
+    let html = std::fs::read_to_string(page).expect("the page was written");
+    let printed = html.replace("@media print{", "@media all{").replace("@media screen and", "@media print and");
+    assert_ne!(printed, html, "the page has print and screen-only rules");
+    let copy = page.with_extension("as-printed.html");
+    std::fs::write(&copy, printed).expect("write the copy");
+    copy
 }
 
 /// Renders `page` in headless Chromium at `width` px and returns what the
@@ -174,7 +220,7 @@ fn render(page: &Path, width: u32) -> Seen {
     let Some(browser) = chromium() else {
         if std::env::var_os("MAILSIM_SKIP_BROWSER").is_some() {
             eprintln!("MAILSIM_SKIP_BROWSER is set: not rendering {}", page.display());
-            return Seen { errors: Vec::new(), plots: Vec::new(), viewport: u64::from(width), scroll: 0, svg_right: 0 };
+            return Seen { errors: Vec::new(), plots: Vec::new(), text: Vec::new(), viewport: u64::from(width), scroll: 0, svg_right: 0 };
         }
         panic!("no chromium on PATH: install Debian's `chromium` (.ci/run does), or set MAILSIM_SKIP_BROWSER=1 to skip the browser checks");
     };
@@ -223,7 +269,19 @@ fn render(page: &Path, width: u32) -> Seen {
             (p["id"].as_str().unwrap_or("").to_string(), n("width"), n("height"), n("points"), n("marks"))
         })
         .collect();
-    Seen { errors, plots, viewport: n("viewport"), scroll: n("scroll"), svg_right: n("svg_right") }
+    let text = v["plots"]
+        .as_array()
+        .expect("plots")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or("").to_string(),
+                p["text_px"].as_f64().unwrap_or(0.0),
+                p["smallest"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    Seen { errors, plots, text, viewport: n("viewport"), scroll: n("scroll"), svg_right: n("svg_right") }
 }
 
 /// The flags every headless Chromium run of the tests takes.
@@ -291,6 +349,13 @@ fn check_page(page: &Path, expected: &[&str]) {
             assert!(p.4 > 0, "{}: plot `{id}` draws nothing: {p:?}", page.display());
         }
     }
+    // As printed on A4: every plot's text readable there too.
+    if chromium().is_some() {
+        let seen = render(&as_printed(page), A4_TEXT_PX);
+        let small = small_text(&seen);
+        assert!(small.is_empty(), "{} as printed: {small:#?}", page.display());
+        assert!(seen.text.len() >= expected.len(), "{}: every plot measured as printed: {:?}", page.display(), seen.text);
+    }
     let pdf = print_to_pdf(page);
     assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 20_000, "{}: the PDF is {} bytes", page.display(), pdf.len());
     let pages = pdf_pages(&pdf);
@@ -327,6 +392,16 @@ fn every_page_renders_in_a_browser_without_errors_and_with_every_plot_drawn() {
         std::fs::write(&planted, old).expect("write");
         let problems = narrow_problems(&render(&planted, 380), 380);
         assert!(problems.iter().any(|p| p.contains("a plot reaches")), "the old layout passed the narrow check: {problems:?}");
+        // The text check catches a page that shows the wide drawings in a
+        // narrow window (one drawing per plot, scaled down: text at ~5 px).
+        let wide_only = html.replacen("@media screen and (max-width:760px){", "@media screen and (max-width:1px){", 1);
+        assert_ne!(wide_only, html, "the narrow drawings' CSS rule is where the test expects it");
+        let planted = Path::new(&run_dir).join("wide-only.html");
+        std::fs::write(&planted, wide_only).expect("write");
+        let seen = render(&planted, 380);
+        let small = small_text(&seen);
+        assert!(small.len() >= 5, "the wide drawings at 380 px passed the text check: {:?}", seen.text);
+        assert!(seen.text.iter().all(|t| t.1 < 7.0), "the wide drawings' text at 380 px: {:?}", seen.text);
     }
 
     let results = format!("{dir_s}/results");
@@ -780,4 +855,90 @@ fn checkpoint_labels_close_in_time_take_separate_rows() {
             assert!(gap >= LABEL_GAP * d.end_s as f64, "{} and {} share a row {gap} s apart", a.label, b.label);
         }
     }
+}
+
+/// The fault kinds and steps added with the data, head and device faults
+/// (head-failure, local-device-failure, data-corruption, data-loss; restore,
+/// recreate-accounts, giveback, power-cycle) read as words in the
+/// trace and on the run's page: objects named as the scenario names them,
+/// settings in words, cluster members by name, never debug text (`Works`,
+/// `share_ppm 1000000`, `volumes [0]`, `node 2`).
+#[test]
+fn faults_and_steps_of_the_data_head_and_device_kinds_read_as_words_in_the_trace_and_report() {
+    let dir = temp_dir("new-kinds");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/examples");
+    let mut fault_names: Vec<String> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    let mut tracks: Vec<String> = Vec::new();
+    let mut lanes = String::new();
+    for name in ["restore-from-backup", "ha-pair-takeover", "local-device-failover"] {
+        let file = examples.join(format!("{name}.toml"));
+        let trace = dir.join(format!("{name}.json"));
+        let report = dir.join(name);
+        let args = [
+            "run",
+            file.to_str().expect("utf-8"),
+            "--seed",
+            "1",
+            "--trace",
+            trace.to_str().expect("utf-8"),
+            "--report",
+            report.to_str().expect("utf-8"),
+        ];
+        let out = mailsim(&args);
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).expect("the trace")).expect("JSON");
+        tracks.extend(check_chrome_trace(&v).into_values());
+        for e in v["traceEvents"].as_array().expect("events") {
+            let n = e["name"].as_str().unwrap_or("");
+            if n.starts_with("fault") {
+                fault_names.push(n.to_string());
+            }
+            if let Some(l) = e["args"]["label"].as_str() {
+                labels.push(l.to_string());
+            }
+        }
+        fault_names.extend(tracks.iter().filter(|t| t.starts_with("faults")).cloned());
+        // The run's page: its timeline's lane names and its faults table.
+        let html = std::fs::read_to_string(report.join("run.html")).expect("run.html");
+        let timeline = &html[html.find("id=\"plot-timeline\"").expect("a timeline")..];
+        lanes.push_str(&timeline[..timeline.find("</figure>").expect("its end")]);
+        let faults = &html[html.find("id=\"faults\"").expect("a faults table")..];
+        lanes.push_str(&faults[..faults.find("</table>").expect("its end")]);
+    }
+    // Words, not debug text: no snake_case field, list, or variant name.
+    let raw = |t: &str| t.contains('_') || t.contains('[') || t.chars().any(|c| c.is_ascii_uppercase());
+    let bad: Vec<&String> = fault_names.iter().filter(|n| raw(n)).collect();
+    assert!(bad.is_empty(), "fault names with debug text: {bad:#?}");
+    for want in [
+        "fault: data-loss on filer: volume-1, share 100%",
+        "fault: data-corruption on filer: volume-2, share 10%",
+        "faults: filer: volume-1",
+        "fault: head-failure on filer: head-a, takeover works",
+        "faults: filer: head-a",
+        "fault: local-device-failure on mx-1: device queue",
+    ] {
+        assert!(fault_names.iter().any(|n| n == want), "no `{want}` in {fault_names:#?}");
+    }
+    // Cluster members and fencing targets by name.
+    let nodes: Vec<&String> =
+        labels.iter().filter(|l| l.split("node ").skip(1).any(|r| r.starts_with(|c: char| c.is_ascii_digit()))).collect();
+    assert!(nodes.is_empty(), "labels naming a node by number: {:#?}", &nodes[..nodes.len().min(5)]);
+    for want in ["fence: power off mx-1", "virtual IP: now at mx-2"] {
+        assert!(labels.iter().any(|l| l.contains(want)), "no label with `{want}`");
+    }
+    // (The restore steps' commands, in words, are checked in the models'
+    // tests: the sampled trace keeps few deliveries of a busy hour.)
+    // The report's timeline and faults table use the same words.
+    for want in [
+        "data-loss on filer: volume-1, share 100%",
+        "head-failure on filer: head-a, takeover works",
+        "local-device-failure on mx-1: device queue",
+    ] {
+        assert!(lanes.contains(want), "the run pages show no `{want}`");
+    }
+    for debug in ["share_ppm", "volumes [", "Works", "Queue"] {
+        assert!(!lanes.contains(debug), "the run pages show `{debug}`");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -255,7 +255,7 @@ type C<'a, 'b> = &'a mut Ctx<'b, Msg, World>;
 pub fn new_sim(cfg: Config) -> Sim<Msg, World> {
     let mut sim = Sim::new(cfg, World::new());
     // Full traces read messages in words and follow a mail by its id.
-    sim.describe_messages(Msg::describe, Msg::subject);
+    sim.describe_messages(Msg::describe_named, Msg::subject);
     sim.declare(CUSTODY);
     sim.declare(SPLIT_BRAIN);
     sim

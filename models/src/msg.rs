@@ -375,6 +375,27 @@ impl Action {
             Action::Failover => "failover",
         }
     }
+
+    /// The action in words for a trace: its name and what it acts on
+    /// (`restore volume-1 from backup set #0, keeping UIDs`), a node named
+    /// by `node`.
+    pub fn words(&self, node: &dyn Fn(&NodeId) -> String) -> String {
+        match self {
+            Action::Restore { set, volumes, preserve_uids } => format!(
+                "restore {} from backup set #{set}, {} UIDs",
+                volume_list(volumes).replace("every volume", "every damaged mailbox"),
+                if *preserve_uids { "keeping" } else { "renewing" }
+            ),
+            Action::RecreateAccounts { volumes } => {
+                format!("recreate-accounts: the damaged mailboxes on {} recreated empty", volume_list(volumes))
+            }
+            Action::PowerOn { node: n } => format!("power-on {}", node(n)),
+            Action::StartRebuild { parallel } => {
+                format!("start-rebuild, {}", if *parallel { "every group at once" } else { "one group at a time" })
+            }
+            other => other.name().to_string(),
+        }
+    }
 }
 
 /// Faults that models define, delivered to their target node.
@@ -492,6 +513,13 @@ pub enum LocalDevice {
 impl LocalDevice {
     /// The names a scenario uses.
     pub const NAMES: [&'static str; 1] = ["queue"];
+
+    /// The name a scenario uses for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalDevice::Queue => "queue",
+        }
+    }
 
     /// The device named `name` (one of [`LocalDevice::NAMES`]).
     pub fn from_name(name: &str) -> Option<LocalDevice> {
@@ -643,8 +671,17 @@ impl Msg {
 impl Msg {
     /// The message in words for a trace: its kind, a colon, what a reader
     /// needs of it (`SMTP DATA: mail 42 for mailbox 7`). The trace names an
-    /// instant by the kind (`deliver: SMTP DATA`).
+    /// instant by the kind (`deliver: SMTP DATA`). Nodes are numbered; the
+    /// trace names them ([`Msg::describe_named`]).
     pub fn describe(&self) -> String {
+        self.describe_named(&[])
+    }
+
+    /// [`Msg::describe`] with each node a message names (a cluster
+    /// member, a fencing target) by its name in `names`, indexed by
+    /// `NodeId` as the kernel's are (`heartbeat: from mx-2, status 1`).
+    pub fn describe_named(&self, names: &[String]) -> String {
+        let node = |n: &NodeId| names.get(n.0 as usize).cloned().unwrap_or_else(|| format!("node {}", n.0));
         match self {
             Msg::Smtp(Smtp::Data { mail, .. }) => format!("SMTP DATA: mail {} for mailbox {}", mail.id, mail.rcpt),
             Msg::Smtp(Smtp::Reply { id, code, .. }) => {
@@ -672,19 +709,19 @@ impl Msg {
                 Err(e) => format!("{} reply: mailbox {mailbox} failed, {}", proto_name(*proto), store_error_words(*e)),
             },
             Msg::Cluster(c) => match c {
-                Cluster::Heartbeat { from, status } => format!("heartbeat: node {}, status {status}", from.0),
-                Cluster::Fence { target, request } => format!("fence: node {}, request {request}", target.0),
+                Cluster::Heartbeat { from, status } => format!("heartbeat: from {}, status {status}", node(from)),
+                Cluster::Fence { target, request } => format!("fence: power off {}, request {request}", node(target)),
                 Cluster::FenceResult { target, request, ok } => {
-                    format!("fence result: node {}, request {request}, {}", target.0, if *ok { "reported off" } else { "failed" })
+                    format!("fence result: {}, request {request}, {}", node(target), if *ok { "reported off" } else { "failed" })
                 }
-                Cluster::VipOwner { owner: Some(n) } => format!("virtual IP: now at node {}", n.0),
+                Cluster::VipOwner { owner: Some(n) } => format!("virtual IP: now at {}", node(n)),
                 Cluster::VipOwner { owner: None } => "virtual IP: no owner".to_string(),
                 Cluster::StartServices => "start services: SMTP, POP, IMAP".to_string(),
                 Cluster::StopServices => "stop services: SMTP, POP, IMAP".to_string(),
             },
             Msg::Ops(o) => match o {
                 Ops::Alert { text, .. } => format!("alert: {text}"),
-                Ops::Command { step, action } => format!("command: runbook step {step}, {}", action.name()),
+                Ops::Command { step, action } => format!("command: runbook step {step}, {}", action.words(&node)),
                 Ops::StepDone { step } => format!("step done: runbook step {step}"),
                 Ops::StepFailed { step, reason } => format!("step failed: runbook step {step}, {reason}"),
             },
@@ -736,7 +773,7 @@ impl ModelFault {
                 format!("data loss: {} of the mailboxes on {}", share_words(*share_ppm), volume_list(volumes))
             }
             ModelFault::BackupCorrupt { set } => format!("backup corrupt: backup set {set}"),
-            ModelFault::LocalDeviceFail { device } => format!("local device failure: {device:?}"),
+            ModelFault::LocalDeviceFail { device } => format!("local device failure: the {} device", device.name()),
             ModelFault::SiteFail { site } => {
                 format!("site failure: {}", if *site == 0 { "the primary site" } else { "the replica's site" })
             }
@@ -849,5 +886,56 @@ mod tests {
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), msgs.len(), "distinct messages, distinct fingerprints");
+    }
+
+    /// The trace names cluster members and fencing targets as the scenario
+    /// does, and the steps and faults added with the data and head faults
+    /// read as words.
+    #[test]
+    fn cluster_messages_steps_and_new_faults_read_as_words_with_node_names() {
+        let names: Vec<String> = ["filer", "mx-1", "mx-2"].iter().map(|n| n.to_string()).collect();
+        let said = |m: Msg| m.describe_named(&names);
+        assert_eq!(said(Msg::Cluster(Cluster::Heartbeat { from: NodeId(2), status: 1 })), "heartbeat: from mx-2, status 1");
+        assert_eq!(said(Msg::Cluster(Cluster::Fence { target: NodeId(1), request: 4 })), "fence: power off mx-1, request 4");
+        assert_eq!(
+            said(Msg::Cluster(Cluster::FenceResult { target: NodeId(1), request: 4, ok: true })),
+            "fence result: mx-1, request 4, reported off"
+        );
+        assert_eq!(said(Msg::Cluster(Cluster::VipOwner { owner: Some(NodeId(2)) })), "virtual IP: now at mx-2");
+        // Without names (a unit test's sim), the number.
+        assert_eq!(Msg::Cluster(Cluster::VipOwner { owner: Some(NodeId(2)) }).describe(), "virtual IP: now at node 2");
+        let cmd = |action: Action| said(Msg::Ops(Ops::Command { step: 3, action }));
+        assert_eq!(
+            cmd(Action::Restore { set: 0, volumes: vec![0], preserve_uids: false }),
+            "command: runbook step 3, restore volume-1 from backup set #0, renewing UIDs"
+        );
+        assert_eq!(
+            cmd(Action::RecreateAccounts { volumes: vec![] }),
+            "command: runbook step 3, recreate-accounts: the damaged mailboxes on every volume recreated empty"
+        );
+        assert_eq!(cmd(Action::PowerOn { node: NodeId(1) }), "command: runbook step 3, power-on mx-1");
+        assert_eq!(cmd(Action::Giveback), "command: runbook step 3, giveback");
+        assert_eq!(cmd(Action::PowerCycle), "command: runbook step 3, power-cycle");
+        let faults = [
+            ModelFault::LocalDeviceFail { device: LocalDevice::Queue },
+            ModelFault::DataLoss { volumes: vec![0], share_ppm: 1_000_000 },
+            ModelFault::DataCorruption { volumes: vec![], share_ppm: 125_000 },
+            ModelFault::BackupCorrupt { set: 1 },
+            ModelFault::HeadFail { head: 1, takeover: crate::heads::Takeover::Hangs },
+        ];
+        let said: Vec<String> = faults.into_iter().map(|f| said(Msg::Fault(f))).collect();
+        assert_eq!(
+            said,
+            [
+                "fault: local device failure: the queue device",
+                "fault: data loss: 100.0% of the mailboxes on volume-1",
+                "fault: data corruption: 12.5% of the mailboxes on every volume",
+                "fault: backup corrupt: backup set 1",
+                "fault: head failure: head-b, the takeover hangs",
+            ]
+        );
+        for text in &said {
+            assert!(!text.contains(['{', '}', '(', '[']), "{text}");
+        }
     }
 }

@@ -268,8 +268,9 @@ pub(crate) struct Core<M> {
     state_now: BTreeMap<String, usize>,
     monitor: Monitor,
     notices: Vec<Notice>,
-    /// How a message reads in a full trace's labels (`Sim::describe_messages`).
-    describe: fn(&M) -> String,
+    /// How a message reads in a full trace's labels, given the nodes'
+    /// names (`Sim::describe_messages`).
+    describe: fn(&M, &[String]) -> String,
     /// The item a message concerns, for flows (`Sim::describe_messages`).
     subject: fn(&M) -> Option<u64>,
     /// Notes on what happened to an item (full traces only): `Ctx::note`.
@@ -277,7 +278,7 @@ pub(crate) struct Core<M> {
 }
 
 /// The default description of a message: its debug text.
-fn debug_text<M: Message>(m: &M) -> String {
+fn debug_text<M: Message>(m: &M, _names: &[String]) -> String {
     format!("{m:?}")
 }
 
@@ -308,7 +309,7 @@ impl<M: Message> Core<M> {
     fn record_msg(&mut self, kind: RecordKind, node: u32, peer: u32, msg: &M, head: impl FnOnce(&[String]) -> String) {
         let r = Record { time: self.now, seq: self.cur_seq, kind, node, peer, payload: stable_hash(msg) };
         let (names, describe, subject) = (&self.names, self.describe, self.subject);
-        self.trace.push_about(r, || (format!("{}{}", head(names), describe(msg)), subject(msg)));
+        self.trace.push_about(r, || (format!("{}{}", head(names), describe(msg, names)), subject(msg)));
     }
 
     fn send(&mut self, from: u32, to: u32, msg: M, extra: Dur) {
@@ -1568,10 +1569,11 @@ impl<M: Message, W: 'static> Sim<M, W> {
     }
 
     /// How the full trace describes messages: `describe` gives the text a
-    /// person reads (instead of the debug text), `subject` the item a
+    /// person reads (instead of the debug text), naming a node by its name
+    /// in the second argument (indexed by `NodeId`), `subject` the item a
     /// message concerns, which a flow follows (`trace::Flow`). Neither is
     /// hashed: the trace hash stays what the records make it.
-    pub fn describe_messages(&mut self, describe: fn(&M) -> String, subject: fn(&M) -> Option<u64>) {
+    pub fn describe_messages(&mut self, describe: fn(&M, &[String]) -> String, subject: fn(&M) -> Option<u64>) {
         self.core.describe = describe;
         self.core.subject = subject;
     }

@@ -471,6 +471,11 @@ pub const INSTANTS_PER_TRACK_HOUR: u32 = 32;
 /// Fault(PathFault { rack: 0 })` becomes `path-fault on filer: rack 0`,
 /// with `filer: rack 0` as the object it concerns (its track). Quantities
 /// (`permille`, durations, modes) stay in the name and out of the track.
+/// A field's value reads as words: a variant without fields in lower case
+/// (`mode: LiesSuccess` is `mode lies success`), a share in per million as
+/// a percentage (`share_ppm: 100000` is `share 10%`), and a list of
+/// numbers as the objects it names (`units: [0, 2]` is `units 0 2`, an
+/// empty one `units all`).
 pub fn readable_fault(description: &str) -> (String, Option<String>) {
     let Some((head, debug)) = description.split_once(": ") else {
         return (description.to_string(), None);
@@ -491,21 +496,7 @@ pub fn readable_fault(description: &str) -> (String, Option<String>) {
         _ if t.chars().all(char::is_alphanumeric) => "",
         _ => t,
     };
-    let parts: Vec<(String, bool)> = fields
-        .split(", ")
-        .filter(|f| !f.is_empty())
-        .map(|f| match f.split_once(": ") {
-            Some((k, v)) => {
-                let k = k.trim_end_matches('_');
-                let object = v.chars().all(|c| c.is_ascii_digit())
-                    && !["permille", "for", "mode", "speed"].contains(&k)
-                    && !k.ends_with("_s")
-                    && !k.ends_with("_us");
-                (format!("{k} {v}"), object)
-            }
-            None => (f.to_string(), false),
-        })
-        .collect();
+    let parts: Vec<(String, bool)> = split_fields(fields).into_iter().map(field_words).collect();
     let name = if parts.is_empty() {
         head.to_string()
     } else {
@@ -517,6 +508,64 @@ pub fn readable_fault(description: &str) -> (String, Option<String>) {
         _ => None,
     };
     (name, track)
+}
+
+/// Splits debug fields at `, ` outside brackets (`a: [0, 1], b: 2`).
+fn split_fields(fields: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    let bytes = fields.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'[' | b'(' | b'{' => depth += 1,
+            b']' | b')' | b'}' => depth -= 1,
+            b',' if depth == 0 && bytes.get(i + 1) == Some(&b' ') => {
+                out.push(&fields[start..i]);
+                start = i + 2;
+            }
+            _ => {}
+        }
+    }
+    out.push(&fields[start..]);
+    out.into_iter().map(str::trim).filter(|f| !f.is_empty()).collect()
+}
+
+/// One debug field in words, and whether it names the fault's object.
+fn field_words(field: &str) -> (String, bool) {
+    let Some((k, v)) = field.split_once(": ") else {
+        return (field.to_string(), false);
+    };
+    let k = k.trim_end_matches('_');
+    let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
+    if let Some(share) = k.strip_suffix("_ppm") {
+        if let Ok(ppm) = v.parse::<u64>() {
+            let (whole, tenth) = (ppm / 10_000, ppm % 10_000 / 1_000);
+            let pct = if tenth == 0 { format!("{whole}%") } else { format!("{whole}.{tenth}%") };
+            return (format!("{share} {pct}"), false);
+        }
+    }
+    if let Some(list) = v.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        let items: Vec<&str> = list.split(", ").filter(|i| !i.is_empty()).collect();
+        if items.iter().all(|i| digits(i)) {
+            let items = if items.is_empty() { "all".to_string() } else { items.join(" ") };
+            return (format!("{k} {items}"), true);
+        }
+    }
+    if digits(v) {
+        let object = !["permille", "for", "mode", "speed"].contains(&k) && !k.ends_with("_s") && !k.ends_with("_us");
+        return (format!("{k} {v}"), object);
+    }
+    if v.starts_with(|c: char| c.is_ascii_uppercase()) && v.chars().all(char::is_alphanumeric) {
+        // A variant: `LiesSuccess` reads `lies success`.
+        let mut words = String::new();
+        for c in v.chars() {
+            if c.is_ascii_uppercase() && !words.is_empty() {
+                words.push(' ');
+            }
+            words.push(c.to_ascii_lowercase());
+        }
+        return (format!("{k} {words}"), false);
+    }
+    (format!("{k} {v}"), false)
 }
 
 /// A fault's readable name and object ([`readable_fault`]), with the
@@ -770,6 +819,19 @@ mod tests {
         let (name, track) = readable_fault("lock-broken on filer: Fault(LockBroken)");
         assert_eq!((name.as_str(), track), ("lock-broken on filer", None));
         assert_eq!(readable_fault("crash store"), ("crash store".to_string(), None));
+    }
+
+    #[test]
+    fn variants_shares_and_lists_in_a_fault_read_as_words() {
+        let (name, track) = readable_fault("unit-failure on box: Fault(UnitFail { unit: 1, takeover: Works })");
+        assert_eq!((name.as_str(), track.as_deref()), ("unit-failure on box: unit 1, takeover works", Some("box: unit 1")));
+        let (name, track) = readable_fault("part-failure on box: Fault(PartFail { part: LeftSide })");
+        assert_eq!((name.as_str(), track), ("part-failure on box: part left side", None));
+        let (name, track) = readable_fault("damage on box: Fault(Damage { units: [0, 2], share_ppm: 125000 })");
+        assert_eq!((name.as_str(), track.as_deref()), ("damage on box: units 0 2, share 12.5%", Some("box: units 0 2")));
+        let (name, track) = readable_fault("damage on box: Fault(Damage { units: [], share_ppm: 1000000 })");
+        assert_eq!((name.as_str(), track.as_deref()), ("damage on box: units all, share 100%", Some("box: units all")));
+        assert_eq!(split_fields("a: [0, 1], b: 2"), ["a: [0, 1]", "b: 2"]);
     }
 
     /// A long run's export keeps the first instants of each node-hour, every

@@ -51,6 +51,13 @@ impl Clock {
             None => "time from T+0".to_string(),
         }
     }
+    /// The time axis' title on a narrow plot (the ticks say the rest).
+    pub fn short_axis(&self) -> String {
+        match self.t0 {
+            Some(t0) => format!("T+0 = {t0}"),
+            None => "time from T+0".to_string(),
+        }
+    }
     /// A time from T+0 (µs) as a person reads it.
     pub fn at(&self, us: u64) -> String {
         match self.t0 {
@@ -133,13 +140,19 @@ pub fn label_box(m: &CheckMark, end_s: u64) -> (f64, f64, f64, f64) {
 /// left of the axis' end by a label's width, and goes in a row
 /// ([`label_rows`]).
 pub fn lay_out_labels(marks: &mut [CheckMark], end_s: u64) {
+    lay_out_labels_scaled(marks, end_s, 1.0);
+}
+
+/// [`lay_out_labels`] for labels `scale` times as wide, as a share of the
+/// axis, as they are on a narrow plot (`plot::NARROW_LABEL_SCALE`).
+pub fn lay_out_labels_scaled(marks: &mut [CheckMark], end_s: u64, scale: f64) {
     let end = end_s.max(1) as f64;
-    let last = ((1.0 - LABEL_WIDTH) * end).floor() as u64;
+    let last = ((1.0 - LABEL_WIDTH * scale).max(0.0) * end).floor() as u64;
     for m in marks.iter_mut() {
         m.label_at_s = m.at_s.min(last);
     }
     let xs: Vec<f64> = marks.iter().map(|m| m.label_at_s as f64).collect();
-    for (m, row) in marks.iter_mut().zip(label_rows(&xs, LABEL_GAP * end)) {
+    for (m, row) in marks.iter_mut().zip(label_rows(&xs, LABEL_GAP * scale * end)) {
         m.label_row = row;
     }
 }

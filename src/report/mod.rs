@@ -8,7 +8,9 @@
 //! says so to the browser, so a page that tried would show an error. The
 //! layout is one column: each plot scales to its width (the SVG's viewBox,
 //! `width:100%; height:auto`), so nothing scrolls sideways in a narrow
-//! window; a wide table's rows become labelled cards there; and print CSS
+//! window, and each is drawn twice, wide and narrow, the page showing the
+//! one whose text stays readable at its width (`plot::Fit`); a wide
+//! table's rows become labelled cards there; and print CSS
 //! keeps each plot and table in one piece, so the page reads the same on a
 //! phone, a laptop and paper.
 //!
@@ -33,7 +35,7 @@ pub use sweep_page::{sweep_data, sweep_page, write_sweep_report, SweepData};
 use crate::run::RunResult;
 use crate::scenario::Scenario;
 use data::{run_data, RunData, Series};
-use plot::{Legend, TimePlot};
+use plot::TimePlot;
 
 /// The file a run's page is written to, in the report directory.
 pub const RUN_PAGE: &str = "run.html";
@@ -70,7 +72,10 @@ nav{font-size:.9em;margin:.4em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}n
 figure{margin:.6em 0 1.2em}figcaption{font-size:.9em;color:#444;margin:.3em 0}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 figure svg{display:block;width:100%;max-width:100%;height:auto}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:0 18px}
+figure .n{display:none}
+@media screen and (max-width:760px){figure .w{display:none}figure .n{display:block}}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0 18px}
+.grid figure svg{max-width:480px}
 table{border-collapse:collapse;font-size:.88em;margin:.4em 0 1em;width:100%}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f6f6f6;font-weight:600}
@@ -120,16 +125,12 @@ pub fn page(title: &str, nav: &[(&str, &str)], body: &str) -> String {
     o
 }
 
-/// A plot: a figure with an id, its caption, the SVG, and the number of
-/// data points it shows (`data-points`, which the browser test checks).
+/// A plot: a figure with an id, its caption, the SVG (or the wide and
+/// narrow drawings of `plot`), and the number of data points it shows
+/// (`data-points`, which the browser test checks).
 pub fn figure(id: &str, caption: &str, svg: &str, points: usize, class: &str) -> String {
     // plotters writes `<svg width=.. height=.. viewBox=..>`; the CSS scales
     // it to the column's width, its height following the viewBox.
-    let svg = svg.trim_start_matches(|c: char| c != '<');
-    let svg = match svg.strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or(rest, |x| x.1),
-        None => svg,
-    };
     format!(
         "<figure class=\"plot {class}\" id=\"{id}\" data-points=\"{points}\">\n<figcaption>{}</figcaption>\n{}\n</figure>\n",
         esc(caption),
@@ -197,17 +198,8 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
         "",
     ));
 
-    let base = TimePlot {
-        clock: &d.clock,
-        end_s: d.end_s,
-        y_desc: "",
-        y_max: 105.0,
-        series: &[],
-        marks: &d.marks,
-        step: false,
-        percent: true,
-        legend: Legend::MiddleRight,
-    };
+    let base =
+        TimePlot { clock: &d.clock, end_s: d.end_s, y_desc: "", y_max: 105.0, series: &[], marks: &d.marks, step: false, percent: true };
     if !d.faults.is_empty() {
         b.push_str("<h3 id=\"faults\">Faults</h3>\n");
         b.push_str(&table(&["fault", "from", "until"], &d.faults, &|_| false));
@@ -244,7 +236,6 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
             marks: &[],
             step: true,
             percent: false,
-            legend: Legend::UpperRight,
             ..base
         })?;
         Ok(figure(id, caption, &svg, count(series), ""))

@@ -16,8 +16,9 @@ use mailsim_sim::{named_fault, Flow, Sim, Slice, Time, INSTANTS_PER_TRACK_HOUR};
 use crate::run::RunResult;
 
 /// The Chrome/Perfetto JSON of a run kept with a full trace; `all` writes
-/// every event instead of sampling the routine ones.
-pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all: bool) -> String {
+/// every event instead of sampling the routine ones; `backups` name the
+/// topology's backup sets ([`backup_names`]).
+pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all: bool, backups: &[String]) -> String {
     let end = r.report.end;
     let mut extra: Vec<Slice> = Vec::new();
     for step in &r.figures.steps {
@@ -55,15 +56,42 @@ pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all
     }
     // The models number each record and note by the mail it concerns.
     let flow = mail.map(|id| Flow { name: format!("mail {id}"), subject: id });
-    sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR), &storage_name)
+    sim.chrome_trace_with(&extra, flow, (!all).then_some(INSTANTS_PER_TRACK_HOUR), &|f| object_name(f, backups))
 }
 
-/// A fault in words, its storage object named as the scenario names it
-/// (`controller-failure on filer: shelf-a/controller-a`), from the
-/// kernel's description (`… Fault(ControllerFail { shelf: 0, controller:
-/// 0 })`): what the trace, the run's text and its report show.
-pub fn fault_name(description: &str) -> String {
-    named_fault(description, &storage_name).0
+/// A fault in words, its objects named as the scenario names them
+/// (`controller-failure on filer: shelf-a/controller-a`,
+/// `data-loss on filer: volume-1, share 100%`), from the kernel's
+/// description (`… Fault(ControllerFail { shelf: 0, controller: 0 })`):
+/// what the trace, the run's text and its report show. `backups` are the
+/// topology's backup sets, by index.
+pub fn fault_name(description: &str, backups: &[String]) -> String {
+    named_fault(description, &|f| object_name(f, backups)).0
+}
+
+/// The backup sets' names of a scenario's topology, by index (what a
+/// `backup-corrupt` fault's `set` counts).
+pub fn backup_names(s: &crate::scenario::Scenario) -> Vec<String> {
+    s.topology.filer.backups.iter().map(|b| b.name.clone()).collect()
+}
+
+/// A fault's object, from its fields (`shelf 0, controller 1`;
+/// `volumes 0 2`; `set 1`), as scenarios and the storage's own tracks
+/// name it (`shelf-a/controller-b`; `volume-1, volume-3`; the backup set's
+/// name); `None` for anything else.
+pub fn object_name(fields: &str, backups: &[String]) -> Option<String> {
+    if let Some(list) = fields.strip_prefix("volumes ") {
+        if list == "all" {
+            return Some("every volume".to_string());
+        }
+        let v: Option<Vec<String>> = list.split(' ').map(|v| Some(Storage::volume_name(v.parse().ok()?))).collect();
+        return v.map(|v| v.join(", "));
+    }
+    if let Some(set) = fields.strip_prefix("set ") {
+        let i: usize = set.parse().ok()?;
+        return Some(format!("backup set {}", backups.get(i).map_or(set, String::as_str)));
+    }
+    storage_name(fields)
 }
 
 /// A storage fault's object, from its fields (`shelf 0, controller 1`), as
@@ -78,5 +106,43 @@ pub fn storage_name(fields: &str) -> Option<String> {
         (("volume", v), None, None) => Some(Storage::volume_name(v)),
         (("head", h), None, None) => Some(mailsim_models::heads::Heads::name(h)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fault kinds of the storage's data and heads read in words, with
+    /// the scenario's names (the kernel's descriptions are debug text).
+    #[test]
+    fn data_head_and_device_faults_read_in_the_scenarios_words() {
+        let backups = ["hourly".to_string(), "nightly-tape".to_string()];
+        let name = |d: &str| fault_name(d, &backups);
+        assert_eq!(
+            name("data-loss on filer: Fault(DataLoss { volumes: [0], share_ppm: 1000000 })"),
+            "data-loss on filer: volume-1, share 100%"
+        );
+        assert_eq!(
+            name("data-corruption on filer: Fault(DataCorruption { volumes: [1, 2], share_ppm: 200000 })"),
+            "data-corruption on filer: volume-2, volume-3, share 20%"
+        );
+        assert_eq!(
+            name("data-corruption on filer: Fault(DataCorruption { volumes: [], share_ppm: 1000000 })"),
+            "data-corruption on filer: every volume, share 100%"
+        );
+        assert_eq!(name("backup-corrupt on filer: Fault(BackupCorrupt { set: 1 })"), "backup-corrupt on filer: backup set nightly-tape");
+        assert_eq!(
+            name("head-failure on filer: Fault(HeadFail { head: 1, takeover: Hangs })"),
+            "head-failure on filer: head-b, takeover hangs"
+        );
+        assert_eq!(
+            name("local-device-failure on mx-1: Fault(LocalDeviceFail { device: Queue })"),
+            "local-device-failure on mx-1: device queue"
+        );
+        // The track is the object: the volumes, not the share.
+        let (_, track) =
+            named_fault("data-loss on filer: Fault(DataLoss { volumes: [0], share_ppm: 1000000 })", &|f| object_name(f, &backups));
+        assert_eq!(track.as_deref(), Some("filer: volume-1"));
     }
 }
