@@ -531,7 +531,7 @@ fn faults_verdict(absorbed: &[String], report: &RunReport, backups: &[String]) -
 /// them.
 pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdict> {
     let e = &scenario.file.expect;
-    let mut out = properties_verdicts(e, f, report);
+    let mut out = properties_verdicts(e, f, report, &crate::report::trace::backup_names(scenario));
     count_verdicts(e, f, &mut out);
     time_verdicts(e, f, &mut out);
     service_verdicts(e, &f.availability, &mut out);
@@ -542,7 +542,7 @@ pub fn check(scenario: &Scenario, f: &Figures, report: &RunReport) -> Vec<Verdic
 
 /// The verdicts every run gets: it completed, its properties held, the
 /// ledger reconciles and its faults had an effect.
-fn properties_verdicts(e: &Expect, f: &Figures, report: &RunReport) -> Vec<Verdict> {
+fn properties_verdicts(e: &Expect, f: &Figures, report: &RunReport, backups: &[String]) -> Vec<Verdict> {
     let mut out = Vec::new();
     let mut push = |name: &str, met: bool, detail: String| out.push(Verdict::new(name, met, detail));
     let stopped = matches!(report.outcome, Outcome::ModelPanic { .. } | Outcome::BudgetExceeded { .. });
@@ -573,7 +573,7 @@ fn properties_verdicts(e: &Expect, f: &Figures, report: &RunReport) -> Vec<Verdi
             Err(why) => why.clone(),
         },
     );
-    let (met, detail) = faults_verdict(&e.absorbed, report, &crate::report::trace::backup_names(scenario));
+    let (met, detail) = faults_verdict(&e.absorbed, report, backups);
     push(if e.absorbed.is_empty() { "faults had an effect" } else { "faults had an effect, except the absorbed" }, met, detail);
     out
 }
