@@ -189,3 +189,234 @@ fn bad_input_exits_2_naming_the_problem() {
     assert_eq!(o.status.code(), Some(2));
     assert!(Path::new(&file).is_file());
 }
+
+#[test]
+fn the_fault_space_has_the_head_device_and_data_faults_where_the_topology_has_what_they_break() {
+    let load_example = |name: &str| {
+        Scenario::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/examples").join(name)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let count = |c: &[space::Candidate], kind: &str| c.iter().filter(|x| x.kind == kind).count();
+    let targets = |c: &[space::Candidate], kind: &str| {
+        let mut t: Vec<String> = c.iter().filter(|x| x.kind == kind).map(|x| x.target.clone()).collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    // An HA pair: each head fails alone, at each phase.
+    let ha = load_example("ha-pair-takeover.toml");
+    let c = space::derive(&ha.file, &ha.topology, None);
+    let phases = space::active_phases(&ha.topology).len();
+    assert_eq!(targets(&c, "head-failure"), ["head-a", "head-b"]);
+    assert!(count(&c, "head-failure") >= 2 * phases);
+    // Every mail node has a queue device.
+    assert_eq!(targets(&c, "local-device-failure"), ["mx-1", "mx-2"]);
+    assert!(c.iter().filter(|x| x.kind == "local-device-failure").all(|x| x.entry.device.as_deref() == Some("queue")));
+    // No backup set: no data fault (its harm would be unbounded by any
+    // plan) and no set to corrupt.
+    assert_eq!(count(&c, "data-loss") + count(&c, "data-corruption") + count(&c, "backup-corrupt"), 0);
+    // Backups: each volume can be damaged, each set is corrupt from T0.
+    let b = load_example("restore-from-backup.toml");
+    let c = space::derive(&b.file, &b.topology, None);
+    let volumes: Vec<String> = (1..=6).map(|v| format!("volume-{v}")).collect();
+    assert_eq!(targets(&c, "data-corruption"), volumes, "six volumes");
+    assert_eq!(targets(&c, "data-loss"), volumes);
+    let sets: Vec<String> = b.topology.filer.backups.iter().map(|s| s.name.clone()).collect();
+    assert!(!sets.is_empty());
+    assert_eq!(count(&c, "backup-corrupt"), sets.len());
+    assert!(c.iter().filter(|x| x.kind == "backup-corrupt").all(|x| x.role == space::Role::Latent));
+    // One head is the whole file server: no head-failure there.
+    let s = load("opensrs-topology.toml");
+    assert_eq!(count(&space::derive(&s.file, &s.topology, None), "head-failure"), 0);
+}
+
+#[test]
+fn shards_merged_give_the_ranking_confluences_and_coverage_of_one_run() {
+    let s = load("fused-topology.toml");
+    let k = kinds(&["fence-broken", "crash", "isolate"]);
+    let mut o = opts(1500);
+    o.max_faults = 3;
+    o.confirm_seeds = 2;
+    let one = explore(&s, Some(&k), o.clone()).expect("explores");
+    assert_eq!(one.mode, ["exhaustive", "exhaustive", "exhaustive"].map(String::from));
+    let shards: Vec<mailsim::explore::search::ShardResults> = (0..3)
+        .map(|i| {
+            let x = explore(&s, Some(&k), Options { shard: (i, 3), ..o.clone() }).expect("a shard explores");
+            // Through the JSON a shard writes.
+            let json = serde_json::to_string(&x).expect("serializes");
+            serde_json::from_str(&json).expect("a shard's JSON reads back")
+        })
+        .collect();
+    assert!(shards.iter().all(|sh| sh.evaluated[1] < one.evaluated[1]), "each shard ran a part of the pairs");
+    let merged = mailsim::explore::merge(&s, Some(&k), o, shards).expect("merges");
+    let view = |x: &Exploration| {
+        // The score to 1e-9 user-hours: the JSON a shard writes keeps
+        // floats to the last bit or one off (serde_json's parsing).
+        x.ranking.iter().map(|f| (f.labels.clone(), f.confluence, f.harmful_seeds, (f.score[0] * 1e9).round() as i64)).collect::<Vec<_>>()
+    };
+    assert!(!one.ranking.is_empty());
+    assert_eq!(view(&merged), view(&one));
+    assert_eq!(
+        merged.classes.iter().map(|c| (&c.shape, c.confluence, &c.members)).collect::<Vec<_>>(),
+        one.classes.iter().map(|c| (&c.shape, c.confluence, &c.members)).collect::<Vec<_>>()
+    );
+    assert_eq!(mailsim::explore::coverage_text(&merged), mailsim::explore::coverage_text(&one));
+    // The shards' pairs add up to one run's; a shard also runs triples
+    // holding a harmful pair another shard found (it cannot know), which
+    // the merge leaves out of the ranking and coverage.
+    assert_eq!(merged.evaluated[..2], one.evaluated[..2]);
+    assert!(merged.evaluated[2] >= one.evaluated[2]);
+    assert_eq!(merged.minimal_space, one.minimal_space);
+}
+
+#[test]
+fn merging_refuses_a_missing_shard_or_another_space() {
+    let s = load("fused-topology.toml");
+    let o = Options { confirm_seeds: 1, ..opts(1500) };
+    let k = kinds(&["fence-broken", "crash"]);
+    let x = explore(&s, Some(&k), Options { shard: (0, 2), ..o.clone() }).expect("explores");
+    let sh: mailsim::explore::search::ShardResults = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+    let other = kinds(&["crash"]);
+    let e = mailsim::explore::merge(&s, Some(&other), o, vec![sh]).expect_err("another space");
+    assert!(e.contains("another fault space"), "{e}");
+    let dir = std::env::temp_dir().join(format!("mailsim-merge-missing-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::write(dir.join("explore-1-of-2.json"), "{}").unwrap();
+    let e = mailsim::explore::read_shards(&dir).expect_err("shard 0 of 2 is missing");
+    assert!(e.contains("each K of 0..N once"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn plan_opts(confirm: u64) -> mailsim::explore::plans::PlanOptions {
+    mailsim::explore::plans::PlanOptions {
+        seeds: 2,
+        confirm_seeds: confirm,
+        budget: 64,
+        jobs: mailsim::pool::cores(),
+        finalists: 2,
+        resamples: 2000,
+    }
+}
+
+#[test]
+fn plans_derives_the_choices_of_each_outages_recovery() {
+    use mailsim::explore::plans::dimensions;
+    let whats = |name: &str| {
+        let s = load(name);
+        dimensions(&s.file).into_iter().map(|d| (d.what, d.options.len())).collect::<Vec<_>>()
+    };
+    let opensrs = whats("opensrs-outage.toml");
+    assert_eq!(
+        opensrs,
+        [
+            ("when to enable temporary stores (step `temp-stores`)".to_string(), 3),
+            ("rebuild order (step `rebuild`)".to_string(), 2),
+            ("rebuild priority".to_string(), 3),
+        ]
+    );
+    // Fused: the on-call sysadmin, the holiday, one fencing level.
+    let fused: Vec<String> = whats("fused-topology.toml").into_iter().map(|d| d.0).collect();
+    assert_eq!(
+        fused,
+        ["delay (step `replace-node`)", "staffing (role `on-call sysadmin`)", "staffing (holidays)", "fencing levels"],
+        "{fused:?}"
+    );
+}
+
+#[test]
+fn plans_finds_a_better_recovery_for_opensrs_with_a_paired_interval_excluding_zero() {
+    let s = load("opensrs-outage.toml");
+    let p = mailsim::explore::plans::search_plans(&s, &plan_opts(12)).expect("searches");
+    assert_eq!(p.mode, "exhaustive");
+    assert_eq!(p.space, 18);
+    // Strictly better than the file's plan: the harm score's paired
+    // difference and the user-hours' both have intervals below zero.
+    assert!(p.score[4] < 0.0, "harm score B − A {:?}", p.score);
+    let uh = p.comparison.metric("user_hours").expect("a metric");
+    assert_eq!(uh.change, mailsim::compare::Change::Improved, "{uh:?}");
+    // The postmortem's own design question: rebuilding the three volumes
+    // in parallel instead of "one after another" is part of the best plan.
+    assert!(p.best.changes.iter().any(|c| c.contains("rebuild order") && c.ends_with("parallel")), "{:?}", p.best.changes);
+    assert_eq!(p.comparison.metric("lost").expect("a metric").mean_b, 0.0, "nothing lost");
+    // The written plan loads and replays.
+    let text = mailsim::explore::plans::best_toml(&p, "test");
+    let dir = std::env::temp_dir().join(format!("mailsim-plans-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("best-plan.toml");
+    std::fs::write(&path, &text).unwrap();
+    let b = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(b.file.recovery.iter().any(|st| st.action == "start-rebuild" && st.parallel));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn parallel_rebuild_alone_beats_the_serial_one_on_paired_seeds() {
+    // The OpenSRS variant's claim (scenarios/opensrs-2008-parallel-rebuild):
+    // the last volume back when its own group is rebuilt, not after all
+    // three in turn.
+    use mailsim::explore::plans::{dimensions, plan_file};
+    let s = load("opensrs-outage.toml");
+    let dims = dimensions(&s.file);
+    let mut plan = vec![0; dims.len()];
+    plan[dims.iter().position(|d| d.what.starts_with("rebuild order")).expect("a rebuild step")] = 1;
+    let b = Scenario::from_file(plan_file(&s.file, &dims, &plan), &s.path).expect("builds");
+    let c = mailsim::compare::compare(&s, &b, 0..10, 2000);
+    let restore = c.metric("restore_h").expect("a metric");
+    assert_eq!(restore.change, mailsim::compare::Change::Improved, "{restore:?}");
+}
+
+#[test]
+fn plans_refuses_a_file_without_an_outage() {
+    let s = load("fused-topology.toml");
+    let e = mailsim::explore::plans::search_plans(&s, &plan_opts(4)).expect_err("no fault plan");
+    assert!(e.contains("no fault plan"), "{e}");
+}
+
+#[test]
+fn plans_finds_fuseds_second_fencing_level() {
+    // The replay: the only fencing level reports failure, the cluster stays
+    // stuck until a holiday operator resets it. A second level that works
+    // fails over within a minute (scenarios/fused-2018-second-fencing-level).
+    let s = Scenario::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/fused-2018-failed-fencing.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = mailsim::explore::plans::search_plans(&s, &plan_opts(20)).expect("searches");
+    assert!(p.best.changes.iter().any(|c| c.starts_with("fencing levels")), "{:?}", p.best.changes);
+    assert!(p.score[4] < 0.0, "{:?}", p.score);
+    let uh = p.comparison.metric("user_hours").expect("a metric");
+    assert_eq!(uh.change, mailsim::compare::Change::Improved, "{uh:?}");
+}
+
+#[test]
+fn symmetric_components_are_searched_through_their_first_members_without_losing_combinations_of_several() {
+    let s = load("opensrs-topology.toml");
+    // A shelf's two controllers, and the two unclustered MX nodes (equal
+    // preferences), are alike up to their names.
+    let classes = space::symmetric_classes(&s.file, &s.topology);
+    assert_eq!(
+        classes,
+        [
+            vec!["shelf-a/controller-a".to_string(), "shelf-a/controller-b".to_string()],
+            vec!["shelf-b/controller-a".to_string(), "shelf-b/controller-b".to_string()],
+            vec!["mx-1".to_string(), "mx-2".to_string()],
+        ]
+    );
+    let c = space::derive(&s.file, &s.topology, None);
+    let at = |label: &str| c.iter().position(|x| x.label() == label).unwrap_or_else(|| panic!("{label}"));
+    assert!(space::canonical(&c, &[at("crash mx-1 @t0")]));
+    assert!(!space::canonical(&c, &[at("crash mx-2 @t0")]), "mx-2 alone is mx-1 renamed");
+    assert!(space::canonical(&c, &[at("crash mx-1 @t0"), at("crash mx-2 @peak")]), "both nodes: kept");
+    // Both controllers of a shelf failing is still found, though each
+    // second controller is never searched alone.
+    let x = explore(&s, Some(&kinds(&["controller-failure"])), opts(1500)).expect("explores");
+    assert!(x.evaluated[0] < x.space.len() as u64);
+    assert!(find(&x, &["controller-failure shelf-a/controller-a", "controller-failure shelf-a/controller-b"]).is_some(), "{:?}", x.ranking);
+    assert!(mailsim::explore::coverage_text(&x).contains("shelf-a/controller-a ≡ shelf-a/controller-b"));
+    // A file that names a member (a fault on it) breaks its class; a
+    // cluster's nodes are not alike (one is the primary).
+    let mut f = s.file.clone();
+    f.faults[0].target = Some("mx-2".into());
+    f.faults[0].kind = "crash".into();
+    f.faults[0].at = mailsim::units::HumanDuration(0);
+    assert!(!space::symmetric_classes(&f, &s.topology).iter().any(|c| c.contains(&"mx-1".to_string())));
+    let fused = load("fused-topology.toml");
+    assert!(!space::symmetric_classes(&fused.file, &fused.topology).iter().any(|c| c.contains(&"mx-1".to_string())));
+}

@@ -19,6 +19,7 @@
 //! `--plans` (`plans.rs`) searches a recovery plan's choices for an outage
 //! instead.
 
+pub mod plans;
 pub mod search;
 pub mod space;
 
@@ -87,6 +88,59 @@ pub struct ExploreArgs {
     /// stderr).
     #[arg(long)]
     pub json: bool,
+    /// Search the recovery plan of FILE's outage instead (FILE needs
+    /// `[[faults]]`): rebuild order and priority, when to enable temporary
+    /// stores, step delays, staffing, a second fencing level. Plans are
+    /// screened on `--seeds`, the best compared with the file's plan on
+    /// `--confirm` paired seeds (use 20 or more for a decision); the best
+    /// is written to `best-plan.toml` in `--out` (default
+    /// `<name>.plans/`).
+    #[arg(long)]
+    pub plans: bool,
+    /// Merge the `explore-K-of-N.json` files of `--shard` runs in DIR (run
+    /// with the same FILE and options) into one ranking, confluences and
+    /// coverage, as one run would give (the same for sizes searched
+    /// exhaustively; a guided size searched N times with N streams).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["shard", "plans"])]
+    pub merge: Option<PathBuf>,
+}
+
+/// Reads the shards' JSON in `dir`: every `explore-K-of-N.json`, all of one
+/// N, every K present.
+pub fn read_shards(dir: &Path) -> Result<Vec<search::ShardResults>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        exploration: search::ShardResults,
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut found: Vec<(u64, u64, PathBuf)> = Vec::new();
+    for e in entries {
+        let p = e.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(rest) = name.strip_prefix("explore-").and_then(|r| r.strip_suffix(".json")) else { continue };
+        let Some((k, n)) = rest.split_once("-of-") else { continue };
+        let (Ok(k), Ok(n)) = (k.parse::<u64>(), n.parse::<u64>()) else { continue };
+        found.push((n, k, p));
+    }
+    found.sort();
+    let Some(&(n, _, _)) = found.first() else {
+        return Err(format!("{}: no shard file (explore-K-of-N.json) to merge", dir.display()));
+    };
+    let ks: Vec<u64> = found.iter().map(|f| f.1).collect();
+    if found.iter().any(|f| f.0 != n) || ks != (0..n).collect::<Vec<_>>() {
+        return Err(format!(
+            "{}: shards of one count N, each K of 0..N once, are needed; found {:?}",
+            dir.display(),
+            found.iter().map(|f| format!("{}/{}", f.1, f.0)).collect::<Vec<_>>()
+        ));
+    }
+    found
+        .into_iter()
+        .map(|(_, _, p)| {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            serde_json::from_str::<File>(&text).map(|f| f.exploration).map_err(|e| format!("{}: not a shard of explore: {e}", p.display()))
+        })
+        .collect()
 }
 
 /// The default output directory: `<stem>.explore/` next to the file.
@@ -97,6 +151,20 @@ pub fn default_out(file: &Path) -> PathBuf {
 
 /// Runs an exploration of `s` (library entry point, used by the tests).
 pub fn explore(s: &Scenario, kinds: Option<&[String]>, opts: Options) -> Result<Exploration, String> {
+    explore_or_merge(s, kinds, opts, None)
+}
+
+/// Merges shards of an exploration of `s` (library entry point).
+pub fn merge(s: &Scenario, kinds: Option<&[String]>, opts: Options, shards: Vec<search::ShardResults>) -> Result<Exploration, String> {
+    explore_or_merge(s, kinds, opts, Some(shards))
+}
+
+fn explore_or_merge(
+    s: &Scenario,
+    kinds: Option<&[String]>,
+    opts: Options,
+    shards: Option<Vec<search::ShardResults>>,
+) -> Result<Exploration, String> {
     if let Some(ks) = kinds {
         for k in ks {
             if !space::KINDS.iter().any(|r| r.kind == k) {
@@ -110,7 +178,10 @@ pub fn explore(s: &Scenario, kinds: Option<&[String]>, opts: Options) -> Result<
         return Err("the topology offers no fault to search (no component the chosen kinds apply to)".into());
     }
     let e = Explorer::new(s, cands, opts)?;
-    Ok(e.explore())
+    match shards {
+        Some(sh) => e.merge(sh),
+        None => Ok(e.explore()),
+    }
 }
 
 /// The human report: what was searched, the ranking, the confluences,
@@ -148,6 +219,7 @@ pub fn report_text(x: &Exploration, command: &str) -> String {
         x.screen_seeds,
         x.confirm_seeds
     );
+    let _ = writeln!(o, "ranked: {}; harm score = {}", search::RANKING_TEXT, search::HARM_SCORE_TEXT);
     let _ = writeln!(
         o,
         "\nranking: {} harmful minimal combinations in {} shapes, worst first (harm as mean [min–max] over the seeds; the worst of each shape shown):",
@@ -171,7 +243,8 @@ pub fn report_text(x: &Exploration, command: &str) -> String {
         let _ = writeln!(o, "     worst: {} (#{} of the ranking)", f.labels.join(" + "), c.members[0] + 1);
         let _ = writeln!(
             o,
-            "     user-h {:.0} [{:.0}–{:.0}]  users w/o full service peak {:.0}% [{:.0}–{:.0}]  mailboxes offline peak {:.0}% [{:.0}–{:.0}]  lost ≤{}  bounced {:.1}  p99 {:+.0} s  split brain {}/{}  harmful {}/{}",
+            "     harm score {:.0} [{:.0}–{:.0}]  user-h {:.0} [{:.0}–{:.0}]  users w/o full service peak {:.0}% [{:.0}–{:.0}]  mailboxes offline peak {:.0}% [{:.0}–{:.0}]  lost ≤{}  bounced {:.1}  p99 {:+.0} s  split brain {}/{}  harmful {}/{}",
+            f.score[0], f.score[1], f.score[2],
             f.user_hours[0], f.user_hours[1], f.user_hours[2],
             f.users_peak_pct[0], f.users_peak_pct[1], f.users_peak_pct[2],
             f.mailboxes_peak_pct[0], f.mailboxes_peak_pct[1], f.mailboxes_peak_pct[2],
@@ -251,6 +324,27 @@ pub fn coverage_text(x: &Exploration) -> String {
             let _ = write!(o, " {:>16}", format!("{}/{}/{}", idx.len(), reached, harmful));
         }
         o.push('\n');
+    }
+    let mut classes: Vec<(usize, Vec<&str>)> = Vec::new();
+    for c in &x.space {
+        if let Some((k, _)) = c.symmetry {
+            match classes.iter_mut().find(|e| e.0 == k) {
+                Some(e) => {
+                    if !e.1.contains(&c.target.as_str()) {
+                        e.1.push(&c.target);
+                    }
+                }
+                None => classes.push((k, vec![&c.target])),
+            }
+        }
+    }
+    if !classes.is_empty() {
+        let list: Vec<String> = classes.iter().map(|(_, m)| m.join(" ≡ ")).collect();
+        let _ = writeln!(
+            o,
+            "  symmetric components (alike up to their names, see space.rs): {}; a combination is run only on each class's first members, so the others count as searched through them",
+            list.join("; ")
+        );
     }
     let not: Vec<String> = NOT_SEARCHED.iter().map(|(k, why)| format!("{k} ({why})")).collect();
     let _ = writeln!(o, "  not searched: {}", not.join(", "));
@@ -334,6 +428,9 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let jobs = a.jobs.unwrap_or_else(crate::pool::cores).max(1);
+    if a.plans {
+        return plans_cmd(a, &s, jobs);
+    }
     let opts = Options {
         max_faults: a.faults as usize,
         seeds: a.seeds,
@@ -362,7 +459,17 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
         command.push_str(&format!(" --shard {sh}"));
     }
     let started = std::time::Instant::now();
-    let mut x = match explore(&s, a.kinds.as_deref(), opts) {
+    let result = match &a.merge {
+        Some(dir) => {
+            command.push_str(&format!(" --merge {}", dir.display()));
+            match read_shards(dir) {
+                Ok(sh) => merge(&s, a.kinds.as_deref(), opts, sh),
+                Err(e) => return fail(e),
+            }
+        }
+        None => explore(&s, a.kinds.as_deref(), opts),
+    };
+    let mut x = match result {
         Ok(x) => x,
         Err(e) => return fail(format!("{}: {e}", a.file.display())),
     };
@@ -404,6 +511,61 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
         x.runs as f64 / secs.max(1e-9),
         out.display()
     );
+    let shown = if a.json {
+        crate::output::stderr(&human);
+        crate::output::stdout_line(&json)
+    } else {
+        crate::output::stdout(&human)
+    };
+    if let Err(e) = shown {
+        return fail(format!("cannot write to stdout: {e}"));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mailsim explore --plans FILE`: exit 0 when the search ran, 2 on
+/// invalid input.
+fn plans_cmd(a: &ExploreArgs, s: &Scenario, jobs: usize) -> ExitCode {
+    let fail = |m: String| {
+        note!("error: {m}");
+        ExitCode::from(2)
+    };
+    let o = plans::PlanOptions {
+        seeds: a.seeds,
+        confirm_seeds: a.confirm.max(a.seeds),
+        budget: a.budget as usize,
+        jobs,
+        finalists: 3,
+        resamples: 10_000,
+    };
+    let command =
+        format!("mailsim explore --plans {} --seeds {} --confirm {} --budget {}", a.file.display(), a.seeds, o.confirm_seeds, a.budget);
+    let started = std::time::Instant::now();
+    let p = match plans::search_plans(s, &o) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{}: {e}", a.file.display())),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stem = a.file.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+        a.file.with_file_name(format!("{stem}.plans"))
+    });
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        return fail(format!("cannot create {}: {e}", out.display()));
+    }
+    let best = out.join("best-plan.toml");
+    if let Err(e) = crate::sweep::write_atomic(&best, plans::best_toml(&p, &command).as_bytes()) {
+        return fail(format!("cannot write {}: {e}", best.display()));
+    }
+    if let Err(e) = Scenario::load(&best) {
+        return fail(format!("the written plan does not load (a bug in explore --plans): {e}"));
+    }
+    let json = serde_json::to_string_pretty(&p).expect("a plan search serializes");
+    if let Err(e) = crate::sweep::write_atomic(&out.join("plans.json"), json.as_bytes()) {
+        return fail(format!("cannot write {}: {e}", out.display()));
+    }
+    let mut human = plans::plans_text(&p, &command);
+    let _ = writeln!(human, "\nbest plan written to {}\n{} runs in {:.1} s on {} threads", best.display(), p.runs, secs, jobs);
     let shown = if a.json {
         crate::output::stderr(&human);
         crate::output::stdout_line(&json)

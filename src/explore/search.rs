@@ -26,9 +26,9 @@ use std::path::PathBuf;
 
 use mailsim_models::ledger::SPLIT_BRAIN;
 use mailsim_sim::{PropertyStatus, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::space::{compatible, Candidate, Role};
+use super::space::{canonical, compatible, Candidate, Role};
 use crate::pool::map_jobs;
 use crate::run::{run, RunResult};
 use crate::scenario::{Scenario, ScenarioFile};
@@ -69,7 +69,7 @@ pub struct Options {
 }
 
 /// The harm of one run, above the same seed without faults.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Harm {
     /// User-hours without full service.
     pub user_hours: f64,
@@ -103,6 +103,72 @@ impl Harm {
     pub fn unsafe_run(&self) -> bool {
         self.lost > 0 || self.split_brain || self.abnormal.is_some()
     }
+    /// The harm score above the same seed without faults (see
+    /// [`HARM_SCORE_TEXT`]).
+    pub fn score(&self, users: u32) -> f64 {
+        score_of(self.user_hours, self.lost, self.bounced, self.p99_s as f64, self.split_brain, users)
+    }
+}
+
+/// The harm score, in user-hours without full service: what the ranking
+/// orders by (after the safety harms) and what `--plans` minimizes.
+///
+/// The service-level figures weighed into one number, stated:
+/// - a user-hour without full service counts 1;
+/// - a bounced mail counts 1 user-hour: its sender learns it was not
+///   delivered and must act, a lasting failure one user sees;
+/// - growth of the p99 delivery delay by one hour counts 1% of the users
+///   for an hour (the p99 is the delay 1% of the mail exceeds);
+/// - a lost mail counts [`LOST_WEIGHT`] and a run in split brain
+///   [`SPLIT_BRAIN_WEIGHT`]: more than every user of the simulated sizes
+///   without service for days, so they dominate as the ranking's
+///   safety-first order says. (RFC 5321 §6.1: once a server has accepted a
+///   message it must not lose it; a split brain can deliver or lose mail
+///   twice over.)
+pub const HARM_SCORE_TEXT: &str = "user-hours without full service + 1 per bounced mail + 1% of the users × hours of p99 delay growth + 1,000 per lost mail + 10,000 per run in split brain (lost mail and split brain dominate)";
+
+/// How the ranking orders findings, as the report states it.
+///
+/// Safety first. Then likelihood: each active fault is an independent
+/// failure, and a combination of two needs the second during the first's
+/// repair window, far rarer than one (two failures of rate λ, each
+/// repaired in R, overlap about 2·λ·R times as often as one fails;
+/// NUREG-0492, "Fault Tree Handbook", U.S. Nuclear
+/// Regulatory Commission, 1981, on the minimal cut sets of order one
+/// and two), while a latent fault is a standing condition (OpenSRS's path
+/// fault waited a week for parts). So a latent fault plus one active one,
+/// the shape of every outage in `seeds/`, ranks with the single faults,
+/// above two active faults together; within a tier, by harm.
+pub const RANKING_TEXT: &str = "safety first (seeds with mail lost, split brain or a run that did not end), then fewer active faults first (each is an independent failure that must coincide with the others; a latent fault is a standing condition), then the harm score";
+
+/// User-hours a lost mail weighs in the harm score.
+pub const LOST_WEIGHT: f64 = 1_000.0;
+/// User-hours a run in split brain weighs in the harm score.
+pub const SPLIT_BRAIN_WEIGHT: f64 = 10_000.0;
+
+/// The harm score of these figures (see [`HARM_SCORE_TEXT`]); `p99_s` is a
+/// growth (the ranking) or a level (`--plans`, where only differences
+/// between plans count).
+pub fn score_of(user_hours: f64, lost: u64, bounced: u64, p99_s: f64, split_brain: bool, users: u32) -> f64 {
+    user_hours
+        + bounced as f64
+        + 0.01 * f64::from(users) * (p99_s.max(0.0) / 3600.0)
+        + LOST_WEIGHT * lost as f64
+        + if split_brain { SPLIT_BRAIN_WEIGHT } else { 0.0 }
+}
+
+/// The harm score of a run's own figures (no baseline subtracted: for
+/// paired comparisons of plans).
+pub fn harm_score(r: &RunResult, users: u32) -> f64 {
+    let f = &r.figures;
+    score_of(
+        f.availability.user_minutes.without_full_service_total as f64 / 60.0,
+        f.lost,
+        bounced(r),
+        f.delay_s_p99 as f64,
+        split_brain(r),
+        users,
+    )
 }
 
 /// What the same seed shows without faults.
@@ -122,7 +188,7 @@ fn split_brain(r: &RunResult) -> bool {
 }
 
 /// One combination's results: per seed (index = seed), harm.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Evaluated {
     pub harms: Vec<Harm>,
 }
@@ -138,6 +204,13 @@ pub struct Finding {
     pub seeds: u64,
     pub harmful_seeds: u64,
     pub unsafe_seeds: u64,
+    /// Active faults in the combination: independent failures that must
+    /// coincide (latent ones are standing conditions). The ranking's order
+    /// after the safety harms: fewer first (see [`RANKING_TEXT`]).
+    pub active_faults: u64,
+    /// The harm score (see [`HARM_SCORE_TEXT`]): mean, min, max over
+    /// seeds; the ranking's order after the active faults.
+    pub score: [f64; 3],
     /// User-hours without full service: mean, min, max over seeds.
     pub user_hours: [f64; 3],
     /// Peak share of users without full service, %: mean, min, max.
@@ -196,9 +269,41 @@ pub struct Exploration {
     pub thresholds: Thresholds,
     pub confirm_seeds: u64,
     pub screen_seeds: u64,
-    /// Every combination run, with its screening harm (for shard merging).
-    #[serde(skip)]
+    /// Every combination run, with its harm per seed (for shard merging:
+    /// a list of `[combination, results]`).
+    #[serde(serialize_with = "results_as_list")]
     pub results: BTreeMap<Vec<usize>, Evaluated>,
+}
+
+fn results_as_list<S: serde::Serializer>(m: &BTreeMap<Vec<usize>, Evaluated>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(m.iter())
+}
+
+/// What a shard's JSON holds that a merge needs (`mailsim explore FILE
+/// --merge DIR`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ShardResults {
+    /// The labels of the space searched: the shards must agree.
+    pub space: Vec<ShardCandidate>,
+    pub evaluated: [u64; 3],
+    pub space_size: [u64; 3],
+    pub mode: [String; 3],
+    pub runs: u64,
+    pub results: Vec<(Vec<usize>, Evaluated)>,
+}
+
+/// A candidate as a shard's JSON names it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ShardCandidate {
+    pub kind: String,
+    pub target: String,
+    pub phase: ShardPhase,
+}
+
+/// A candidate's phase as a shard's JSON names it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ShardPhase {
+    pub name: String,
 }
 
 /// The explorer's state: the file without faults, the space, the cache.
@@ -351,11 +456,11 @@ impl Explorer {
         let mut seen_effect: BTreeSet<(usize, usize)> = BTreeSet::new();
 
         // Size 1: every fault.
-        let singles: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        let singles: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).filter(|c| ok(&self.space, c)).collect();
         self.eval(&singles, self.opts.seeds);
-        evaluated[0] = n as u64;
+        evaluated[0] = singles.len() as u64;
         space_size[0] = n as u64;
-        minimal_space[0] = n as u64;
+        minimal_space[0] = singles.len() as u64;
         mode[0] = "exhaustive".into();
         let mut harmful: BTreeSet<Vec<usize>> = singles.iter().filter(|c| self.screened_harmful(c)).cloned().collect();
         let mut kept: Vec<Vec<usize>> = Vec::new();
@@ -369,7 +474,8 @@ impl Explorer {
         }
 
         for k in 2..=self.opts.max_faults.min(3) {
-            let contains_harmful = |c: &[usize], harmful: &BTreeSet<Vec<usize>>| subsets(c).iter().any(|s| harmful.contains(s));
+            // Any smaller part harmful, a single fault in a triple too.
+            let contains_harmful = |c: &[usize], harmful: &BTreeSet<Vec<usize>>| all_proper_subsets(c).iter().any(|s| harmful.contains(s));
             let all = combinations(&self.space, k);
             space_size[k - 1] = count_combinations(&self.space, k);
             let (shard, shards) = self.opts.shard;
@@ -445,7 +551,84 @@ impl Explorer {
                 *m = if i < self.opts.max_faults { "skipped".into() } else { "not asked".into() };
             }
         }
+        self.finish(harmful, evaluated, space_size, minimal_space, mode)
+    }
 
+    /// The combinations run that contain no screened-harmful smaller
+    /// combination run (a single search runs no others; shards of an
+    /// exhaustive size may, having not seen each other's), and among them
+    /// the screened-harmful ones.
+    fn minimal_runs(&self) -> (BTreeSet<Vec<usize>>, BTreeSet<Vec<usize>>) {
+        let mut by_size: Vec<&Vec<usize>> = self.cache.keys().collect();
+        by_size.sort_by_key(|c| c.len());
+        let mut harmful: BTreeSet<Vec<usize>> = BTreeSet::new();
+        let mut kept: BTreeSet<Vec<usize>> = BTreeSet::new();
+        for c in by_size {
+            let covered = all_proper_subsets(c).iter().any(|s| harmful.contains(s));
+            if covered {
+                continue;
+            }
+            kept.insert(c.clone());
+            if self.screened_harmful(c) {
+                harmful.insert(c.clone());
+            }
+        }
+        (kept, harmful)
+    }
+
+    /// Merges shards' results (`--shard K/N` of the same file, kinds and
+    /// options) and finishes as one search would: the screened-harmful
+    /// combinations are confirmed, shrunk and ranked from the shards' runs
+    /// (any run a shard did not make is made here).
+    pub fn merge(mut self, shards: Vec<ShardResults>) -> Result<Exploration, String> {
+        let labels: Vec<ShardCandidate> = self
+            .space
+            .iter()
+            .map(|c| ShardCandidate { kind: c.kind.clone(), target: c.target.clone(), phase: ShardPhase { name: c.phase.name.into() } })
+            .collect();
+        let singles = (0..self.space.len()).filter(|&i| ok(&self.space, &[i])).count() as u64;
+        let mut evaluated = [singles, 0, 0];
+        let mut runs = 0;
+        for sh in &shards {
+            let phases_match = sh.space.len() == labels.len() && sh.space.iter().zip(&labels).all(|(a, b)| a == b);
+            if !phases_match {
+                return Err("a shard searched another fault space (another file, --kinds or version)".into());
+            }
+            evaluated[1] += sh.evaluated[1];
+            evaluated[2] += sh.evaluated[2];
+            runs += sh.runs;
+            for (c, e) in &sh.results {
+                let have = self.cache.get(c).map_or(0, |x| x.harms.len());
+                if e.harms.len() > have {
+                    self.cache.insert(c.clone(), e.clone());
+                }
+            }
+        }
+        let first = shards.first().ok_or("no shard to merge")?;
+        let (space_size, mode) = (first.space_size, first.mode.clone());
+        let (kept, harmful) = self.minimal_runs();
+        self.cache.retain(|c, _| kept.contains(c));
+        let mut minimal_space = [singles, 0, 0];
+        for k in 2..=3 {
+            minimal_space[k - 1] = match combinations(&self.space, k) {
+                Some(all) => all.iter().filter(|c| !all_proper_subsets(c).iter().any(|s| harmful.contains(s))).count() as u64,
+                None => space_size[k - 1],
+            };
+        }
+        self.runs += runs;
+        Ok(self.finish(harmful, evaluated, space_size, minimal_space, mode))
+    }
+
+    /// Confirms, shrinks and ranks the harmful combinations; the coverage.
+    fn finish(
+        mut self,
+        harmful: BTreeSet<Vec<usize>>,
+        evaluated: [u64; 3],
+        space_size: [u64; 3],
+        minimal_space: [u64; 3],
+        mode: [String; 3],
+    ) -> Exploration {
+        let n = self.space.len();
         // Confirm, shrink, rank.
         let mut minimal: BTreeMap<Vec<usize>, Option<Vec<usize>>> = BTreeMap::new();
         for c in harmful.iter() {
@@ -458,11 +641,16 @@ impl Explorer {
         }
         let mut ranking: Vec<Finding> = minimal.into_iter().map(|(c, from)| self.finding(&c, from)).collect();
         ranking.sort_by(|a, b| {
-            b.unsafe_seeds.cmp(&a.unsafe_seeds).then(b.user_hours[0].total_cmp(&a.user_hours[0])).then(a.faults.cmp(&b.faults))
+            b.unsafe_seeds
+                .cmp(&a.unsafe_seeds)
+                .then(a.active_faults.cmp(&b.active_faults))
+                .then(b.score[0].total_cmp(&a.score[0]))
+                .then(a.faults.cmp(&b.faults))
         });
 
         let mut reach = vec![Reach::default(); n];
-        for (c, e) in &self.cache {
+        let (kept, _) = self.minimal_runs();
+        for (c, e) in self.cache.iter().filter(|(c, _)| kept.contains(*c)) {
             for (x, &i) in c.iter().enumerate() {
                 reach[i].runs += e.harms.len() as u64;
                 reach[i].effect += e.harms.iter().filter(|h| h.effects[x]).count() as u64;
@@ -534,6 +722,8 @@ impl Explorer {
             seeds,
             harmful_seeds: self.harmful_seeds(c, seeds),
             unsafe_seeds: hs.iter().filter(|h| h.unsafe_run()).count() as u64,
+            active_faults: c.iter().filter(|&&i| self.space[i].role == Role::Active).count() as u64,
+            score: stat(&|h| h.score(self.users)),
             user_hours: stat(&|h| h.user_hours),
             users_peak_pct: stat(&|h| h.users_peak_pct),
             mailboxes_peak_pct: stat(&|h| h.mailboxes_peak_pct),
@@ -614,6 +804,12 @@ fn classes(space: &[Candidate], ranking: &[Finding]) -> Vec<Class> {
     out
 }
 
+/// Every non-empty proper subset of `c` (at most 3 faults: 6 subsets).
+fn all_proper_subsets(c: &[usize]) -> Vec<Vec<usize>> {
+    let n = c.len();
+    (1..(1u32 << n) - 1).map(|m| (0..n).filter(|i| m & (1 << i) != 0).map(|i| c[i]).collect()).collect()
+}
+
 /// The subsets of `c` one fault smaller.
 fn subsets(c: &[usize]) -> Vec<Vec<usize>> {
     if c.len() < 2 {
@@ -623,7 +819,7 @@ fn subsets(c: &[usize]) -> Vec<Vec<usize>> {
 }
 
 fn ok(space: &[Candidate], c: &[usize]) -> bool {
-    c.iter().enumerate().all(|(x, &i)| c[x + 1..].iter().all(|&j| compatible(&space[i], &space[j])))
+    c.iter().enumerate().all(|(x, &i)| c[x + 1..].iter().all(|&j| compatible(&space[i], &space[j]))) && canonical(space, c)
 }
 
 /// The most combinations enumerated in memory for an exhaustive pass;

@@ -14,7 +14,14 @@
 //!
 //! The kinds live in one table, [`KINDS`]: a new fault kind joins the search
 //! with one row (its name, role, the components it applies to, and the
-//! extra fields its `[[faults]]` entry needs). Kinds that repair (`restart`,
+//! extra fields its `[[faults]]` entry needs). A kind applies only where
+//! the topology has what it breaks: `head-failure` to an HA pair's heads
+//! (one head is the whole file server, which `crash filer` covers),
+//! `local-device-failure` to each mail node's queue device,
+//! `data-corruption` and `data-loss` to each volume when the topology has
+//! backup sets (without one, every damaged mailbox's mail is lost at once,
+//! harmful alone with no plan to bound it), `backup-corrupt` (latent) to
+//! each backup set. Kinds that repair (`restart`,
 //! `heal`, `lock-restart`) are not faults to search; `partition` and
 //! `latency` between two nodes are left out ([`NOT_SEARCHED`] says why), so
 //! the coverage table states the scope of a "nothing found".
@@ -75,6 +82,25 @@ fn fence_devices(t: &Topology) -> Vec<String> {
     let Some(c) = &t.cluster else { return Vec::new() };
     (1..=t.mx).flat_map(|k| c.fence_levels.iter().map(move |(level, _)| format!("mx-{k}/fence-{level}"))).collect()
 }
+fn heads(t: &Topology) -> Vec<String> {
+    // One head is the whole file server (`crash filer` covers it); an HA
+    // pair's heads each fail alone.
+    if t.filer.storage.heads.heads < 2 {
+        return Vec::new();
+    }
+    (0..t.filer.storage.heads.heads).map(|h| format!("head-{}", letter(h))).collect()
+}
+fn volumes_with_backups(t: &Topology) -> Vec<String> {
+    // Without a backup set every damaged mailbox's mail is lost at once:
+    // harmful alone, and no plan bounds it; with one, the restore does.
+    if t.filer.backups.is_empty() {
+        return Vec::new();
+    }
+    (1..=t.filer.storage.volumes).map(|v| format!("volume-{v}")).collect()
+}
+fn backup_sets(t: &Topology) -> Vec<String> {
+    t.filer.backups.iter().map(|b| b.name.clone()).collect()
+}
 fn no_fields(_: &mut FaultEntry) {}
 
 /// The kinds searched, one row each. A new kind joins here.
@@ -84,6 +110,7 @@ pub const KINDS: &[KindRow] = &[
     KindRow { kind: "path-fault", role: Role::Latent, targets: shelves, fields: no_fields },
     KindRow { kind: "latent-sector-error", role: Role::Latent, targets: groups, fields: no_fields },
     KindRow { kind: "fence-broken", role: Role::Latent, targets: fence_devices, fields: |e| e.mode = Some(FenceModeSpec::ReportsFailure) },
+    KindRow { kind: "backup-corrupt", role: Role::Latent, targets: backup_sets, fields: no_fields },
     // Active: injected at a phase of the load.
     KindRow { kind: "crash", role: Role::Active, targets: nodes, fields: no_fields },
     KindRow { kind: "isolate", role: Role::Active, targets: nodes, fields: no_fields },
@@ -93,6 +120,10 @@ pub const KINDS: &[KindRow] = &[
     KindRow { kind: "lock-broken", role: Role::Active, targets: filer, fields: no_fields },
     KindRow { kind: "hang", role: Role::Active, targets: filer, fields: |e| e.for_ = Some(HumanDuration::hours(1)) },
     KindRow { kind: "degrade", role: Role::Active, targets: filer, fields: |e| e.speed = Some("10%".into()) },
+    KindRow { kind: "head-failure", role: Role::Active, targets: heads, fields: no_fields },
+    KindRow { kind: "local-device-failure", role: Role::Active, targets: mx_nodes, fields: |e| e.device = Some("queue".into()) },
+    KindRow { kind: "data-corruption", role: Role::Active, targets: volumes_with_backups, fields: no_fields },
+    KindRow { kind: "data-loss", role: Role::Active, targets: volumes_with_backups, fields: no_fields },
 ];
 
 /// Kinds of the scenario format the search leaves out, and why.
@@ -102,11 +133,6 @@ pub const NOT_SEARCHED: &[(&str, &str)] = &[
     ("lock-restart", "a repair, not a fault"),
     ("partition", "between two nodes: `isolate` cuts each node from all"),
     ("latency", "between two nodes, with a size: not searched yet"),
-    ("head-failure", "the file server's HA pair: not in the search space yet"),
-    ("local-device-failure", "a node's local device: not in the search space yet"),
-    ("data-corruption", "needs backup sets and a restore plan to bound its harm: not searched yet"),
-    ("data-loss", "needs backup sets and a restore plan to bound its harm: not searched yet"),
-    ("backup-corrupt", "harmless without a data fault; not searched yet"),
     ("site-failure", "needs `[topology.replication]` and a failover step to bound its harm: not searched yet"),
     ("replica-partition", "needs `[topology.replication]`; harmful only with a failover step (split brain): not searched yet"),
 ];
@@ -157,6 +183,10 @@ pub struct Candidate {
     pub entry: FaultEntry,
     /// It is one of the input file's own faults.
     pub from_file: bool,
+    /// Its target's place among components the model treats alike
+    /// ([`symmetric_classes`]): (class, member). Only combinations using a
+    /// class's first members are searched.
+    pub symmetry: Option<(usize, usize)>,
 }
 
 impl Candidate {
@@ -185,7 +215,15 @@ pub fn derive(file: &ScenarioFile, t: &Topology, kinds: Option<&[String]>) -> Ve
             for phase in ps {
                 let mut entry = blank_entry(row.kind, &target, phase.at);
                 (row.fields)(&mut entry);
-                out.push(Candidate { kind: row.kind.into(), target: target.clone(), role: row.role, phase, entry, from_file: false });
+                out.push(Candidate {
+                    kind: row.kind.into(),
+                    target: target.clone(),
+                    role: row.role,
+                    phase,
+                    entry,
+                    from_file: false,
+                    symmetry: None,
+                });
             }
         }
     }
@@ -202,9 +240,78 @@ pub fn derive(file: &ScenarioFile, t: &Topology, kinds: Option<&[String]>) -> Ve
         let phase = Phase { name: if latent { "latent" } else { "file" }, at: fe.at };
         let mut entry = fe.clone();
         entry.note = None;
-        out.push(Candidate { kind: fe.kind.clone(), target, role, phase, entry, from_file: true });
+        out.push(Candidate { kind: fe.kind.clone(), target, role, phase, entry, from_file: true, symmetry: None });
+    }
+    for (k, class) in symmetric_classes(file, t).iter().enumerate() {
+        for c in &mut out {
+            if let Some(m) = class.iter().position(|x| *x == c.target) {
+                c.symmetry = Some((k, m));
+            }
+        }
     }
     out
+}
+
+/// Components the model treats alike, so that a combination on one is a
+/// combination on another renamed: the search runs only combinations that
+/// use each class's first members (the rest are the same up to names) and
+/// the coverage table says so. Two kinds, both generic:
+/// - the controllers of one shelf: either carries the shelf (multipath,
+///   `storage.rs`), and nothing else tells them apart;
+/// - without a cluster, the mail nodes, when their MX preferences are
+///   equal: senders try equal preferences in random order (RFC 5321
+///   §5.1), so the nodes differ only by name.
+///
+/// A class is dropped when the file names one of its members (a fault or
+/// a recovery step on it): then they are no longer alike.
+pub fn symmetric_classes(file: &ScenarioFile, t: &Topology) -> Vec<Vec<String>> {
+    let mut named: Vec<&str> = Vec::new();
+    for f in &file.faults {
+        named.extend(f.target.as_deref());
+        named.extend(f.peer.as_deref());
+    }
+    for r in &file.recovery {
+        named.push(&r.target);
+        named.extend(r.node.as_deref());
+    }
+    let mut classes: Vec<Vec<String>> = Vec::new();
+    let st = &t.filer.storage;
+    if st.controllers_per_shelf > 1 {
+        for s in 0..st.shelves {
+            classes.push((0..st.controllers_per_shelf).map(|c| format!("shelf-{}/controller-{}", letter(s), letter(c))).collect());
+        }
+    }
+    let equal_prefs = file.topology.mx_preferences.as_ref().is_none_or(|p| p.windows(2).all(|w| w[0] == w[1]));
+    if t.cluster.is_none() && t.mx > 1 && equal_prefs {
+        classes.push(mx_nodes(t));
+    }
+    classes.retain(|c| !c.iter().any(|m| named.contains(&m.as_str())));
+    classes
+}
+
+/// Whether a combination uses, of each symmetric class, only its first
+/// members (see [`symmetric_classes`]).
+pub fn canonical(space: &[Candidate], c: &[usize]) -> bool {
+    let mut used: Vec<(usize, usize)> = c.iter().filter_map(|&i| space[i].symmetry).collect();
+    used.sort_unstable();
+    used.dedup();
+    let mut next: Vec<(usize, usize)> = Vec::new();
+    for (class, member) in used {
+        let k = match next.iter_mut().find(|x| x.0 == class) {
+            Some(x) => {
+                x.1 += 1;
+                x.1 - 1
+            }
+            None => {
+                next.push((class, 1));
+                0
+            }
+        };
+        if member != k {
+            return false;
+        }
+    }
+    true
 }
 
 fn blank_entry(kind: &str, target: &str, at: HumanDuration) -> FaultEntry {
