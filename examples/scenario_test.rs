@@ -5,9 +5,12 @@
 //! MAILSIM_SEEDS=0..20 cargo test --release --test my_test
 //! ```
 //!
-//! Each failing seed is printed with the command that reproduces it
-//! (`mailsim run FILE --seed N`). Here it runs as `cargo test --release
-//! --example scenario_test` (CI runs it with every test).
+//! Each failing seed is printed with what failed and the commands that
+//! reproduce it: `mailsim run FILE --seed N` (for a scenario file; install
+//! the binary with `cargo install --path .`) and `MAILSIM_SEED=N cargo test
+//! … -- TEST --exact` (this test on that seed alone). Here it runs as
+//! `cargo test --release --example scenario_test` (CI runs it with every
+//! test).
 
 fn main() {
     println!("a test file: run it with `cargo test --release --example scenario_test`");

@@ -63,7 +63,6 @@ use serde::Deserialize;
 
 use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
 use crate::error::Seg;
-use crate::note;
 use crate::ranges::Ranged;
 use crate::scenario::Scenario;
 use crate::sweep::{resolve_shard, scenario_hash, write_atomic, Shard};
@@ -748,13 +747,10 @@ pub fn default_out(file: &Path) -> PathBuf {
 /// written, 1 when no draw is consistent (the nearest are reported and
 /// written), 2 on invalid input.
 pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
-    let fail = |m: String| {
-        note!("error: {m}");
-        ExitCode::from(2)
-    };
-    let s = match Scenario::load(&a.file) {
+    let fail = crate::output::invalid;
+    let s = match crate::output::load_scenario(&a.file) {
         Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
+        Err(code) => return code,
     };
     let text = match std::fs::read_to_string(&a.file) {
         Ok(t) => t,

@@ -277,12 +277,9 @@ fn check_cmd(files: &[PathBuf], dir: &Path) -> ExitCode {
 fn run_cmd(a: &RunCmd, dir: &Path) -> ExitCode {
     let seed = a.seed;
     let file = find_scenario(&a.file, dir);
-    let s = match Scenario::load(&file) {
+    let s = match mailsim::output::load_scenario(&file) {
         Ok(s) => s,
-        Err(e) => {
-            note!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     mailsim::ranges::note_midpoints(&s);
     if a.check_determinism {

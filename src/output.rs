@@ -54,3 +54,15 @@ macro_rules! note {
         $crate::output::stderr(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+
+/// A command's invalid input: `error: {message}` on stderr, and exit 2.
+pub fn invalid(message: impl std::fmt::Display) -> std::process::ExitCode {
+    crate::note!("error: {message}");
+    std::process::ExitCode::from(2)
+}
+
+/// Loads a command's scenario file, or says why it cannot (exit 2 through
+/// [`invalid`]): the preamble of every command that takes one.
+pub fn load_scenario(path: &std::path::Path) -> Result<crate::scenario::Scenario, std::process::ExitCode> {
+    crate::scenario::Scenario::load(path).map_err(invalid)
+}

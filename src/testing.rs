@@ -53,21 +53,22 @@ pub fn check_scenario(scenario: &Scenario, check: &Check, extra: impl Fn(&RunRes
     let file = scenario.path.display().to_string();
     let mut failures = Vec::new();
     let mut rates: Vec<(u64, Vec<RateFlag>)> = Vec::new();
+    let rerun = rerun_command();
     for seed in seeds {
-        let repro = repro_command(&file, seed);
+        let repro = reproduce(scenario, &file, seed, rerun.as_deref());
         if check.check_determinism {
             if let Err(d) = mailsim_sim::check_determinism(seed, |sd| scenario.topology(sd).build()) {
-                failures.push(format!("{d}    reproduce: {repro} --check-determinism"));
+                failures.push(format!("{d}    reproduce: {}", reproduce_determinism(scenario, &file, seed, rerun.as_deref())));
                 continue;
             }
         }
         let r = run(scenario, seed);
         rates.push((seed, RateFlag::of(&r)));
         for v in r.verdicts.iter().filter(|v| v.failed()) {
-            failures.push(format!("seed {seed}: {} — {}\n    reproduce: {repro}", v.name, v.detail));
+            failures.push(format!("seed {seed}: {} — {}\n    {repro}", v.name, v.detail));
         }
         if let Err(e) = extra(&r) {
-            failures.push(format!("seed {seed}: {e}\n    reproduce: {repro}"));
+            failures.push(format!("seed {seed}: {e}\n    {repro}"));
         }
     }
     for c in rate_checks(rates.iter().map(|(seed, flags)| (*seed, flags.as_slice()))) {
@@ -81,6 +82,52 @@ pub fn check_scenario(scenario: &Scenario, check: &Check, extra: impl Fn(&RunRes
     } else {
         Err(format!("{}: {} failures\n{}", scenario.name(), failures.len(), failures.join("\n")))
     }
+}
+
+/// The lines that reproduce one failing seed: `mailsim run FILE --seed N`
+/// when the scenario is a file on disk, and the command that reruns this
+/// test on that seed alone (`MAILSIM_SEED=N cargo test …`) when it is known.
+fn reproduce(scenario: &Scenario, file: &str, seed: u64, rerun: Option<&str>) -> String {
+    let mut lines = Vec::new();
+    if scenario.path.is_file() {
+        lines.push(format!("reproduce: {}", repro_command(file, seed)));
+    }
+    if let Some(rerun) = rerun {
+        lines.push(format!("rerun this test on it: MAILSIM_SEED={seed} {rerun}"));
+    }
+    if lines.is_empty() {
+        lines.push(format!("reproduce: seed {seed} of the scenario `{}` (written in the test, not a file)", scenario.name()));
+    }
+    lines.join("\n    ")
+}
+
+/// [`reproduce`] for a divergence: the `mailsim` command with
+/// `--check-determinism`.
+fn reproduce_determinism(scenario: &Scenario, file: &str, seed: u64, rerun: Option<&str>) -> String {
+    match scenario.path.is_file() {
+        true => format!("{} --check-determinism", repro_command(file, seed)),
+        false => reproduce(scenario, file, seed, rerun),
+    }
+}
+
+/// The cargo command that reruns the running test alone, read from the test
+/// binary's path (`target/release/deps/my_test-HASH` is `--test my_test`,
+/// `target/release/examples/NAME-HASH` is `--example NAME`, the library's
+/// own is `--lib`) and the test thread's name (libtest names each test's
+/// thread after the test). `None` outside a test thread.
+fn rerun_command() -> Option<String> {
+    let test = std::thread::current().name().filter(|n| *n != "main")?.to_string();
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?;
+    let crate_name = stem.rsplit_once('-').map_or(stem, |(name, _)| name);
+    let profile = exe.parent()?.parent()?;
+    let release = if profile.file_name().is_some_and(|p| p == "release") { " --release" } else { "" };
+    let target = match exe.parent()?.file_name()?.to_str()? {
+        "examples" => format!("--example {crate_name}"),
+        _ if crate_name == env!("CARGO_CRATE_NAME") => "--lib".to_string(),
+        _ => format!("--test {crate_name}"),
+    };
+    Some(format!("cargo test{release} {target} -- {test} --exact"))
 }
 
 #[cfg(test)]
@@ -109,7 +156,13 @@ mod tests {
         let e = check_scenario(&s, &check, |r| Err(format!("{} delivered", r.figures.delivered))).expect_err("the check fails");
         assert!(e.starts_with("tiny: 2 failures"), "{e}");
         for seed in [3, 4] {
-            assert!(e.contains(&format!("seed {seed}: 20 delivered\n    reproduce: mailsim run tiny.toml --seed {seed}")), "{e}");
+            // Written in the test, not a file: no `mailsim run`, but the
+            // command that reruns this very test on the seed.
+            let rerun = format!("seed {seed}: 20 delivered\n    rerun this test on it: MAILSIM_SEED={seed} cargo test");
+            assert!(e.contains(&rerun), "{e}");
+            let name = "--lib -- testing::tests::a_passing_scenario_passes_and_a_failing_check_names_each_seed_and_its_repro --exact";
+            assert!(e.contains(name), "{e}");
+            assert!(!e.contains("mailsim run"), "tiny.toml is no file: {e}");
         }
     }
 

@@ -29,7 +29,6 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::note;
 use crate::scenario::Scenario;
 use crate::sweep::Shard;
 use search::{Exploration, Explorer, Options, Thresholds};
@@ -419,13 +418,10 @@ struct JsonOut<'a> {
 /// `mailsim explore`: exit 0 when the search ran (whatever it found), 2 on
 /// invalid input.
 pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
-    let fail = |m: String| {
-        note!("error: {m}");
-        ExitCode::from(2)
-    };
-    let s = match Scenario::load(&a.file) {
+    let fail = crate::output::invalid;
+    let s = match crate::output::load_scenario(&a.file) {
         Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
+        Err(code) => return code,
     };
     let jobs = a.jobs.unwrap_or_else(crate::pool::cores).max(1);
     if a.plans {

@@ -14,10 +14,10 @@ fn choices_schema(description: &str, choices: &[Choice]) -> Schema {
     schemars::json_schema!({ "type": "string", "enum": names, "enumDescriptions": descriptions, "description": description })
 }
 
-/// Schema-only types: a string from a table of `Choice`s, with a
-/// description per value.
-macro_rules! choice_list {
-    ($(#[$doc:meta])* $ty:ident, $description:literal, $choices:expr) => {
+/// A schema-only type (never a value) named `$ty` whose schema is
+/// `$schema`: the one shape behind `choice_list!` and `name_list!`.
+macro_rules! schema_only {
+    ($(#[$doc:meta])* $ty:ident, $schema:expr) => {
         $(#[$doc])*
         pub(super) enum $ty {}
 
@@ -26,9 +26,17 @@ macro_rules! choice_list {
                 stringify!($ty).into()
             }
             fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                choices_schema($description, $choices)
+                $schema
             }
         }
+    };
+}
+
+/// Schema-only types: a string from a table of `Choice`s, with a
+/// description per value.
+macro_rules! choice_list {
+    ($(#[$doc:meta])* $ty:ident, $description:literal, $choices:expr) => {
+        schema_only!($(#[$doc])* $ty, choices_schema($description, $choices));
     };
 }
 
@@ -37,23 +45,15 @@ fn names_schema(description: &str, names: &[&str]) -> Schema {
     schemars::json_schema!({ "type": "string", "enum": names, "description": description })
 }
 
-/// Schema-only types (never values): a string from one of the lists the
-/// loader checks against, so that `mailsim schema` shows the same list. The
-/// fields stay `String`s for serde, so parsing and its errors do not change.
+/// Schema-only types: a string from one of the lists the loader checks
+/// against, so that `mailsim schema` shows the same list. The fields stay
+/// `String`s for serde, so parsing and its errors do not change.
 macro_rules! name_list {
     ($(#[$doc:meta])* $ty:ident, $description:literal, $names:expr) => {
-        $(#[$doc])*
-        pub(super) enum $ty {}
-
-        impl JsonSchema for $ty {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($ty).into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                let names: Vec<&str> = $names.iter().map(|n| &**n).collect();
-                names_schema($description, &names)
-            }
-        }
+        schema_only!($(#[$doc])* $ty, {
+            let names: Vec<&str> = $names.iter().map(|n| &**n).collect();
+            names_schema($description, &names)
+        });
     };
 }
 
