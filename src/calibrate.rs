@@ -63,6 +63,7 @@ use serde::Deserialize;
 
 use crate::checkpoints::{Checkpoint, CheckpointResult, Tolerance};
 use crate::error::Seg;
+use crate::note;
 use crate::ranges::Ranged;
 use crate::scenario::Scenario;
 use crate::sweep::{resolve_shard, scenario_hash, write_atomic, Shard};
