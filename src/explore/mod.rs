@@ -522,10 +522,7 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
 /// `mailsim explore --plans FILE`: exit 0 when the search ran, 2 on
 /// invalid input.
 fn plans_cmd(a: &ExploreArgs, s: &Scenario, jobs: usize) -> ExitCode {
-    let fail = |m: String| {
-        note!("error: {m}");
-        ExitCode::from(2)
-    };
+    let fail = crate::output::invalid;
     let o = plans::PlanOptions {
         seeds: a.seeds,
         confirm_seeds: a.confirm.max(a.seeds),
