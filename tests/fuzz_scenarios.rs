@@ -624,8 +624,12 @@ fn file_bytes() -> BoxedStrategy<Vec<u8>> {
     .boxed()
 }
 
-fn fuzz_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mailsim-fuzz-{}", std::process::id())).join("fuzz");
+/// A directory of the test's own (`case.toml` beside `base.toml`, in a
+/// folder named `fuzz` for the generated `extends` paths): the tests of this
+/// file run on parallel threads, and a shared `case.toml` would let one test
+/// load the file another just wrote.
+fn fuzz_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailsim-fuzz-{}-{test}", std::process::id())).join("fuzz");
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad/base.toml");
     std::fs::copy(base, dir.join("base.toml")).expect("base.toml copied");
@@ -674,7 +678,7 @@ proptest! {
 
     #[test]
     fn scenario_files_never_crash_hang_or_go_unlocated(bytes in file_bytes()) {
-        let dir = fuzz_dir();
+        let dir = fuzz_dir("scenario_files_never_crash_hang_or_go_unlocated");
         check_one(&dir, &bytes)?;
     }
 }
@@ -686,7 +690,7 @@ fn the_fuzzer_reaches_validation_and_accepts_some_files() {
     // validation (an error with a field).
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    let dir = fuzz_dir();
+    let dir = fuzz_dir("the_fuzzer_reaches_validation_and_accepts_some_files");
     let mut runner = TestRunner::deterministic();
     let (mut accepted, mut validated) = (0, 0);
     for _ in 0..500 {
@@ -721,7 +725,7 @@ fn the_generator_knows_every_fault_kind() {
 fn the_generator_writes_roles_and_step_windows_that_load() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    let dir = fuzz_dir();
+    let dir = fuzz_dir("the_generator_writes_roles_and_step_windows_that_load");
     let mut runner = TestRunner::deterministic();
     let (mut with_role, mut with_window, mut refused_role) = (0, 0, 0);
     for _ in 0..1500 {
