@@ -507,16 +507,22 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
         x.runs as f64 / secs.max(1e-9),
         out.display()
     );
-    let shown = if a.json {
-        crate::output::stderr(&human);
-        crate::output::stdout_line(&json)
+    show(a.json, &human, &json)
+}
+
+/// Prints a command's result: the text on stdout, or with `--json` the JSON
+/// on stdout and the text on stderr; exit 0, or 2 when stdout fails.
+fn show(json: bool, human: &str, json_text: &str) -> ExitCode {
+    let shown = if json {
+        crate::output::stderr(human);
+        crate::output::stdout_line(json_text)
     } else {
-        crate::output::stdout(&human)
+        crate::output::stdout(human)
     };
-    if let Err(e) = shown {
-        return fail(format!("cannot write to stdout: {e}"));
+    match shown {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::output::invalid(format!("cannot write to stdout: {e}")),
     }
-    ExitCode::SUCCESS
 }
 
 /// `mailsim explore --plans FILE`: exit 0 when the search ran, 2 on
@@ -559,14 +565,5 @@ fn plans_cmd(a: &ExploreArgs, s: &Scenario, jobs: usize) -> ExitCode {
     }
     let mut human = plans::plans_text(&p, &command);
     let _ = writeln!(human, "\nbest plan written to {}\n{} runs in {:.1} s on {} threads", best.display(), p.runs, secs, jobs);
-    let shown = if a.json {
-        crate::output::stderr(&human);
-        crate::output::stdout_line(&json)
-    } else {
-        crate::output::stdout(&human)
-    };
-    if let Err(e) = shown {
-        return fail(format!("cannot write to stdout: {e}"));
-    }
-    ExitCode::SUCCESS
+    show(a.json, &human, &json)
 }
