@@ -6,6 +6,8 @@
 //!   that break determinism: wall clock, OS randomness, threads, default-hashed
 //!   maps.
 //! - Every source file opens with a `//!` header saying what it is.
+//! - The library crates (`sim`, `models`, `harness`) take the workspace's
+//!   `[lints]`, which deny missing docs on their public API.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -140,4 +142,42 @@ fn every_source_file_has_a_module_header() {
         .map(|f| f.display().to_string())
         .collect();
     assert!(missing.is_empty(), "files without a `//!` header saying what they are:\n{}", missing.join("\n"));
+}
+
+/// The crates whose public API must be documented: each takes the workspace's
+/// lints, and those lints include `missing_docs`. Returns what is wrong.
+fn lint_gaps(workspace: &toml::Table, members: &[(&str, toml::Table)]) -> Vec<String> {
+    let mut gaps = Vec::new();
+    let level = workspace.get("workspace").and_then(|w| w.get("lints")).and_then(|l| l.get("rust")).and_then(|r| r.get("missing_docs"));
+    if !matches!(level.and_then(|l| l.as_str()), Some("warn" | "deny" | "forbid")) {
+        gaps.push(format!("Cargo.toml: [workspace.lints.rust] missing_docs is {level:?}, not warn or deny"));
+    }
+    for (name, member) in members {
+        if member.get("lints").and_then(|l| l.get("workspace")).and_then(|w| w.as_bool()) != Some(true) {
+            gaps.push(format!("{name}/Cargo.toml: no `[lints] workspace = true`"));
+        }
+    }
+    gaps
+}
+
+fn manifest(path: &Path) -> toml::Table {
+    fs::read_to_string(path).expect("readable").parse().expect("a TOML manifest")
+}
+
+#[test]
+fn library_crates_take_the_workspace_lints() {
+    let members: Vec<_> = ["sim", "models", "harness"].iter().map(|m| (*m, manifest(&root().join(m).join("Cargo.toml")))).collect();
+    let gaps = lint_gaps(&manifest(&root().join("Cargo.toml")), &members);
+    assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
+
+#[test]
+fn the_lint_check_can_fail() {
+    let workspace: toml::Table = "[workspace.lints.rust]\nunsafe_code = \"deny\"\n".parse().unwrap();
+    let member: toml::Table = "[package]\nname = \"x\"\n".parse().unwrap();
+    let gaps = lint_gaps(&workspace, &[("sim", member)]);
+    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    let workspace: toml::Table = "[workspace.lints.rust]\nmissing_docs = \"warn\"\n".parse().unwrap();
+    let member: toml::Table = "[lints]\nworkspace = true\n".parse().unwrap();
+    assert!(lint_gaps(&workspace, &[("sim", member)]).is_empty());
 }

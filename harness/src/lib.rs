@@ -32,8 +32,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod audit;
 pub mod connector;
 pub mod engine;

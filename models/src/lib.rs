@@ -39,8 +39,6 @@
 //!
 //! Components talk only through the messages of `msg`.
 
-#![warn(missing_docs)]
-
 pub mod availability;
 pub mod backup;
 pub mod calendar;
