@@ -1,10 +1,15 @@
 //! `mailsim explore` finds the confluences of the postmortems on its own:
 //! given OpenSRS's topology with its latent path fault and no active fault,
 //! a shelf controller failure on top of it takes about half the mailboxes
-//! offline while either alone is absorbed (`seeds/001_*`, `002_*`); given
+//! offline while either alone is absorbed (OpenSRS blog, "Update On Cluster A
+//! Email Service Issues", August 2008,
+//! <http://www.opensrs.com/blog/2008/08/update-on-cluster-a-email-service-issues/>);
+//! given
 //! Fused's two-node cluster with a working fence, a crash plus a fencing
 //! device that reports failure leaves the cluster stuck for hours while
-//! either alone is harmless (`seeds/003_*`). Small topologies and few
+//! either alone is harmless (Fused, "mail system down" incident report, 31
+//! Dec 2018, <https://www.fusedstatus.com/incidents/5fh5cmfdh868>). Small
+//! topologies and few
 //! seeds, so each search runs in seconds.
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,8 @@
 //! - Every source file opens with a `//!` header saying what it is.
 //! - The library crates (`sim`, `models`, `harness`) take the workspace's
 //!   `[lints]`, which deny missing docs on their public API.
+//! - Sources are cited (title, publisher, date, URL), never pointed at files
+//!   outside the repository.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -181,3 +183,66 @@ fn the_lint_check_can_fail() {
     let member: toml::Table = "[lints]\nworkspace = true\n".parse().unwrap();
     assert!(lint_gaps(&workspace, &[("sim", member)]).is_empty());
 }
+
+/// Pointers at files that live outside this repository (the postmortem
+/// copies and notes the models were first written from): a reader of a
+/// clone cannot follow them, so a source is cited by title, publisher,
+/// date and URL instead.
+const OUTSIDE: [&str; 4] = ["seeds/0", "`seeds/`", "OUTAGES.md", "shared/"];
+
+fn outside_pointers_in(text: &str) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        for p in OUTSIDE {
+            if line.contains(p) {
+                found.push((i + 1, p));
+            }
+        }
+    }
+    found
+}
+
+/// Every text file of the repository: sources, scenarios, docs (not
+/// `target/` nor hidden directories).
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            text_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "md" || e == "yml" || e == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn sources_are_cited_not_pointed_at_files_outside_the_repository() {
+    let mut files = Vec::new();
+    text_files(&root(), &mut files);
+    assert!(files.len() > 100, "the walk found the repository ({} files)", files.len());
+    let this = root().join("tests/tidy.rs");
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| **f != this) {
+        // Some test inputs are not UTF-8 on purpose.
+        let text = String::from_utf8_lossy(&fs::read(f).expect("readable")).into_owned();
+        for (line, p) in outside_pointers_in(&text) {
+            bad.push(format!("{}:{line}: `{p}`", f.strip_prefix(root()).unwrap_or(f).display()));
+        }
+    }
+    assert!(bad.is_empty(), "cite the public source (title, publisher, date, URL), not a file outside the repository:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_outside_pointer_check_can_fail() {
+    assert_eq!(outside_pointers_in("//! the Fused outage (`seeds/003_*`)").len(), 1);
+    assert_eq!(outside_pointers_in("//! [3 s — `OUTAGES.md`]").len(), 1);
+    assert_eq!(outside_pointers_in("# see ../shared/DESIGN.md").len(), 1);
+    assert!(outside_pointers_in("//! 1,000 seeds/s on all cores").is_empty());
+}
+

@@ -6,7 +6,10 @@
 //! spread randomly over 6 volumes on 2 shelves (the default storage), the
 //! internet's senders writing 1,000,000 mails over 5 simulated days on the
 //! default diurnal curve, and the operators. The outage is OpenSRS Cluster A,
-//! August 2008 (`seeds/001_*`): a latent path fault on shelf a (present
+//! August 2008 (OpenSRS blog, "Update On Cluster A Email Service Issues",
+//! August 2008,
+//! <http://www.opensrs.com/blog/2008/08/update-on-cluster-a-email-service-issues/>):
+//! a latent path fault on shelf a (present
 //! before the run, as the "hardware issue affecting storage redundancy" was
 //! a week before), then at day 1 a controller of shelf a fails and its three
 //! volumes — about half the mailboxes — go offline; inbound mail for them

@@ -2,9 +2,14 @@
 //! service, measured per attempt, per user and per queue.
 //!
 //! Counting mailboxes on offline volumes (the ledger's `unavailable`) says
-//! nothing about the Fused outage of December 2018 (`seeds/003_*`: "smtp,
+//! nothing about the Fused outage of December 2018 (Fused, "mail system down"
+//! incident report, 31 Dec 2018,
+//! <https://www.fusedstatus.com/incidents/5fh5cmfdh868>: "smtp,
 //! pop3/imap" down for ~15 h while every volume was fine) or the ECCS outage
-//! of May 2018 (`seeds/000_*`: mail accepted and queued, but nothing reached
+//! of May 2018 (University of Tokyo ECCS, "Failure of MailHosting service and
+//! ECCS Staff Email on May 19th and 20th", 25 May 2018,
+//! <https://www.ecc.u-tokyo.ac.jp/en/announcement/2018/05/25_2805.html>: mail
+//! accepted and queued, but nothing reached
 //! a mailbox for ~32 h). This module measures what users and senders saw:
 //! - **attempts**, per service (SMTP in, POP, IMAP, webmail) and per time
 //!   bucket (default one hour): how many, how many succeeded, and the

@@ -1,5 +1,7 @@
 //! The operators' calendar: when an alert fires matters as much as what it
-//! says. The Fused mail outage of December 2018 (`seeds/003_*`) ran for hours
+//! says. The Fused mail outage of December 2018 (Fused, "mail system down"
+//! incident report, 31 Dec 2018,
+//! <https://www.fusedstatus.com/incidents/5fh5cmfdh868>) ran for hours
 //! because its alerts arrived on a holiday weekend and were ignored; the same
 //! alert on a Tuesday afternoon would have been seen in minutes.
 //!

@@ -3,7 +3,9 @@
 //! fencing with levels, failover of the mail services, the virtual IP, and
 //! the stuck state a failing fence device leaves behind.
 //!
-//! It follows the Fused mail outage of December 2018 (`seeds/003_*`): a
+//! It follows the Fused mail outage of December 2018 (Fused, "mail system
+//! down" incident report, 31 Dec 2018,
+//! <https://www.fusedstatus.com/incidents/5fh5cmfdh868>): a
 //! cluster node crashed without a trace; the component meant to reset (fence)
 //! it "returned a failed status"; the cluster stayed "transitioning", still
 //! believing the failed node was up, so no other node took over and SMTP, POP
@@ -12,13 +14,17 @@
 //! Real-system behaviour modeled (defaults in brackets, all overridable):
 //! - Every agent sends a heartbeat to its peers every `token_timeout / 4` and
 //!   declares a peer dead when it has heard nothing for the token timeout
-//!   [3 s, the Corosync token timeout on RHEL 8 — `OUTAGES.md`].
+//!   [3 s, the Corosync token timeout on RHEL 8: Red Hat, "RHEL 8.4 release
+//!   notes: High availability and clusters" (the default token timeout raised
+//!   from 1 s to 3 s), 2021,
+//!   <https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/8/html/8.4_release_notes/bug-fix_high-availability-and-clusters>].
 //! - The designated coordinator (Pacemaker's DC) is the live member with the
 //!   lowest node id; only it decides recovery.
 //! - A member that left uncleanly is UNCLEAN: it must be fenced (powered off)
 //!   before the resources it may run are started anywhere else. While fencing
 //!   keeps failing the node stays UNCLEAN and its resources are *not* started
-//!   elsewhere (Pacemaker Explained, "Fencing"; `OUTAGES.md`).
+//!   elsewhere (ClusterLabs, "Pacemaker Explained", chapter "Fencing",
+//!   <https://clusterlabs.org/pacemaker/doc/2.1/Pacemaker_Explained/html/fencing.html>).
 //! - Fencing levels are tried in order; each attempt waits at most
 //!   `stonith-timeout` [60 s] for the device; after `stonith-max-attempts`
 //!   (10) failed fencing operations the cluster gives up (Pacemaker Explained;

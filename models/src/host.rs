@@ -1,5 +1,7 @@
 //! A clustered mail machine: the MTA and the cluster agent on one host, as in
-//! the Fused mail cluster of December 2018 (`seeds/003_*`), where every
+//! the Fused mail cluster of December 2018 (Fused, "mail system down"
+//! incident report, 31 Dec 2018,
+//! <https://www.fusedstatus.com/incidents/5fh5cmfdh868>), where every
 //! cluster member could run the SMTP, POP and IMAP services and the cluster
 //! manager decided which one did.
 //!

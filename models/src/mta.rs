@@ -7,8 +7,15 @@
 //! §5.3.3: the final 250 after DATA makes this node responsible for the mail,
 //! so it answers 250 only once the mail is durable in its queue (Postfix's
 //! `cleanup` fsyncs the queue file before `smtpd` answers). The replays rely on
-//! it: during the ECCS lock outage (`seeds/000_*`) and the OpenSRS volume
-//! outage (`seeds/001_*`) inbound mail "is queued locally and delivered later",
+//! it: during the ECCS lock outage (University of Tokyo ECCS, "Failure of
+//! MailHosting service and ECCS Staff Email on May 19th and 20th", 25 May
+//! 2018,
+//! <https://www.ecc.u-tokyo.ac.jp/en/announcement/2018/05/25_2805.html>) and
+//! the OpenSRS volume
+//! outage (OpenSRS blog, "Update On Cluster A Email Service Issues", August
+//! 2008,
+//! <http://www.opensrs.com/blog/2008/08/update-on-cluster-a-email-service-issues/>)
+//! inbound mail "is queued locally and delivered later",
 //! and "no mail was lost". Two planted bugs make the custody checker fail:
 //! `ack_before_durable` (250 before fsync, lost on a crash) and
 //! `drop_expired_without_dsn` (expired mail silently deleted).

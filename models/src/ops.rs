@@ -1,7 +1,9 @@
 //! Monitoring and operators: probes, alerts, the people who read them, and
 //! the recovery plan they execute.
 //!
-//! The Fused mail outage of December 2018 (`seeds/003_*`) is the model: "the
+//! The Fused mail outage of December 2018 (Fused, "mail system down" incident
+//! report, 31 Dec 2018, <https://www.fusedstatus.com/incidents/5fh5cmfdh868>)
+//! is the model: "the
 //! alert system was doing its job properly, sending substantial number of
 //! notifications", but on a holiday weekend the admins ignored them; the
 //! first responder "decided to check the status of web-services ... instead

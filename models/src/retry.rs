@@ -4,7 +4,10 @@
 //! RFC 5321 §4.5.4.1 asks a sender to retry a temporary failure no sooner than
 //! every 30 minutes and to give up after at least 4–5 days; real MTAs differ
 //! inside that envelope, and the differences decide who bounces during a long
-//! outage (the Norwegian host's November outage, `seeds/004_*`: "senders retry
+//! outage (the Norwegian host's November outage, FastName.no, "7-12 November
+//! – Utfordringer med mail / webhostingmiljø", November 2019,
+//! <https://www.fastname.no/7-12-november-utfordringer-med-mail-webhostingmiljo/>:
+//! "senders retry
 //! at growing intervals, often for up to 72 h; some mail may have been
 //! rejected after waiting too long"). The profiles here follow the defaults of
 //! the MTAs that send most of the internet's mail:

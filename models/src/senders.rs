@@ -3,8 +3,12 @@
 //! sending MTA's retry profile until accepted or given up.
 //!
 //! They are where mail waits when the cluster cannot take it: during the
-//! Fused outage (`seeds/003_*`) "the cluster refused connections" and mail was
-//! "deferred at senders"; during the Norwegian host's outage (`seeds/004_*`)
+//! Fused outage (Fused, "mail system down" incident report, 31 Dec 2018,
+//! <https://www.fusedstatus.com/incidents/5fh5cmfdh868>) "the cluster refused
+//! connections" and mail was
+//! "deferred at senders"; during the Norwegian host's outage (FastName.no,
+//! "7-12 November – Utfordringer med mail / webhostingmiljø", November 2019,
+//! <https://www.fastname.no/7-12-november-utfordringer-med-mail-webhostingmiljo/>)
 //! "senders retry at growing intervals, often for up to 72 h; some mail may
 //! have been rejected after waiting too long". So the senders model:
 //! - arrivals: a Poisson process at a rate (mails per hour) shaped by 24

@@ -1,7 +1,7 @@
 //! `mailsim explore FILE`: search fault combinations for the confluences
 //! before they happen.
 //!
-//! Every outage in `seeds/` was a confluence: a latent fault nobody had
+//! Every outage replayed in `scenarios/` was a confluence: a latent fault nobody had
 //! fixed plus an active one (OpenSRS 2008: a redundancy fault awaiting
 //! parts plus a shelf controller; Fused 2018: a crash plus a fencing device
 //! that failed; the Norwegian host 2019: "two faults, each harmless

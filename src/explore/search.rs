@@ -137,7 +137,7 @@ pub const HARM_SCORE_TEXT: &str = "user-hours without full service + 1 per bounc
 /// Regulatory Commission, 1981, on the minimal cut sets of order one
 /// and two), while a latent fault is a standing condition (OpenSRS's path
 /// fault waited a week for parts). So a latent fault plus one active one,
-/// the shape of every outage in `seeds/`, ranks with the single faults,
+/// the shape of every outage replayed in `scenarios/`, ranks with the single faults,
 /// above two active faults together; within a tier, by harm.
 pub const RANKING_TEXT: &str = "safety first (seeds with mail lost, split brain or a run that did not end), then fewer active faults first (each is an independent failure that must coincide with the others; a latent fault is a standing condition), then the harm score";
 

@@ -1,7 +1,7 @@
 //! The fault space of a topology: every component, the fault kinds that
 //! apply to it, and when each is injected.
 //!
-//! The outages in `seeds/` were confluences of a *latent* fault, present
+//! The outages replayed in `scenarios/` were confluences of a *latent* fault, present
 //! and unnoticed (OpenSRS: a redundancy fault awaiting parts; Fused: a
 //! fencing device that would fail when asked), and an *active* one (a
 //! shelf controller, a node crash). So each kind has a role: a latent fault
