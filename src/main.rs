@@ -33,10 +33,9 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Directory of scenario files: the default job replays every file in
-    /// it, and every subcommand that takes scenario files (`run`, `check`,
-    /// `sweep`, `compare`, `shrink`, `replay`, `report`) looks a scenario
-    /// given by name up in it (`mailsim run opensrs-2008-shelf-controller`).
-    #[arg(long, default_value = "scenarios", global = true)]
+    /// it; a subcommand that takes scenario files looks a scenario given
+    /// by name up in it unless given its own `--dir`.
+    #[arg(long, default_value = "scenarios")]
     dir: PathBuf,
     /// Seeds per scenario for the default job (default: each file's
     /// `run.seeds`); at most 1,000,000.
@@ -58,13 +57,29 @@ fn emit(text: &str) -> Result<(), ExitCode> {
     })
 }
 
+/// `--dir` of the subcommands that take scenario files, and only those
+/// (`schema` and `merge` take none, so their help does not offer it).
+#[derive(clap::Args)]
+struct DirArg {
+    /// Directory a scenario given by name is looked up in: `mailsim run
+    /// opensrs-2008-shelf-controller` runs
+    /// `scenarios/opensrs-2008-shelf-controller.toml` [default: scenarios,
+    /// or `mailsim --dir`].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario with one seed and report its figures and expectations.
     Run(RunCmd),
     /// Validate scenario files (or names in `--dir`) without running them (at
     /// least one).
-    Check { files: Vec<PathBuf> },
+    Check {
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Run many seeds on all cores, resumably, optionally one shard of them.
@@ -72,9 +87,19 @@ enum Command {
     /// Combine the result directories of sweep shards.
     Merge(mailsim::sweep::MergeArgs),
     /// Re-run a recorded run and check that its trace hash matches.
-    Replay(mailsim::replay::ReplayArgs),
+    Replay {
+        #[command(flatten)]
+        args: mailsim::replay::ReplayArgs,
+        #[command(flatten)]
+        dir: DirArg,
+    },
     /// Minimize a failing run's scenario while the same failure still happens.
-    Shrink(mailsim::shrink::ShrinkArgs),
+    Shrink {
+        #[command(flatten)]
+        args: mailsim::shrink::ShrinkArgs,
+        #[command(flatten)]
+        dir: DirArg,
+    },
     /// Compare two recovery plans on the same seeds (paired, bootstrap CIs).
     Compare(CompareCmd),
     /// Search fault combinations (1, 2 and 3 faults, latent and active,
@@ -82,13 +107,23 @@ enum Command {
     /// one, write it as a scenario file, and report the ranking, the
     /// confluences and the coverage. Exits 0 once the search ran, 2 on
     /// invalid input.
-    Explore(mailsim::explore::ExploreArgs),
+    Explore {
+        #[command(flatten)]
+        args: mailsim::explore::ExploreArgs,
+        #[command(flatten)]
+        dir: DirArg,
+    },
     /// Search a scenario's ranged parameters for the values consistent with
     /// its checkpoints (approximate Bayesian computation by rejection) and
     /// write the calibrated file. Exits 0 when some draws are consistent, 1
     /// when none is (the nearest are reported and written), 2 on invalid
     /// input.
-    Calibrate(mailsim::calibrate::CalibrateArgs),
+    Calibrate {
+        #[command(flatten)]
+        args: mailsim::calibrate::CalibrateArgs,
+        #[command(flatten)]
+        dir: DirArg,
+    },
     /// Write an HTML report (one self-contained page with plots) of a run
     /// (one scenario file and `--seed`), a comparison (two scenario files and
     /// `--seeds`) or a finished sweep (its result directories). Exits 0 once
@@ -129,6 +164,8 @@ struct RunCmd {
     /// `run.html` in this directory (created).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    dir: DirArg,
 }
 
 /// `mailsim sweep`, with `--report`.
@@ -139,6 +176,8 @@ struct SweepCmd {
     /// Also write the sweep's HTML report as `sweep.html` in this directory.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    dir: DirArg,
 }
 
 /// `mailsim compare`, with `--report`.
@@ -150,6 +189,8 @@ struct CompareCmd {
     /// directory (with both plans' curves over the seeds).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    dir: DirArg,
 }
 
 /// `mailsim report INPUT… --out DIR`.
@@ -172,21 +213,46 @@ struct ReportArgs {
     /// Bootstrap resamples of a comparison (at least 2000).
     #[arg(long, default_value_t = 10_000)]
     resamples: u32,
+    #[command(flatten)]
+    dir: DirArg,
+}
+
+impl Command {
+    /// The subcommand's own `--dir`, when it takes scenario files and was
+    /// given one.
+    fn dir(&self) -> Option<&PathBuf> {
+        let d = match self {
+            Command::Run(a) => &a.dir,
+            Command::Sweep(c) => &c.dir,
+            Command::Compare(c) => &c.dir,
+            Command::Report(a) => &a.dir,
+            Command::Check { dir, .. }
+            | Command::Replay { dir, .. }
+            | Command::Shrink { dir, .. }
+            | Command::Explore { dir, .. }
+            | Command::Calibrate { dir, .. } => dir,
+            Command::Schema | Command::Merge(_) => return None,
+        };
+        d.dir.as_ref()
+    }
 }
 
 fn main() -> ExitCode {
     mailsim_sim::log::init();
     let mut cli = Cli::parse();
+    if let Some(dir) = cli.command.as_ref().and_then(Command::dir) {
+        cli.dir = dir.clone();
+    }
     find_by_name(&mut cli);
     match cli.command {
         None => replay_all(&cli.dir, cli.seeds),
         Some(Command::Sweep(c)) => sweep_cmd(&c),
         Some(Command::Report(a)) => report_cmd(&a, &cli.dir),
-        Some(Command::Calibrate(a)) => mailsim::calibrate::calibrate_cmd(&a),
-        Some(Command::Explore(a)) => mailsim::explore::explore_cmd(&a),
+        Some(Command::Calibrate { args, .. }) => mailsim::calibrate::calibrate_cmd(&args),
+        Some(Command::Explore { args, .. }) => mailsim::explore::explore_cmd(&args),
         Some(Command::Merge(a)) => mailsim::sweep::merge_cmd(&a),
-        Some(Command::Replay(a)) => mailsim::replay::replay_cmd(&a),
-        Some(Command::Shrink(a)) => mailsim::shrink::shrink_cmd(&a),
+        Some(Command::Replay { args, .. }) => mailsim::replay::replay_cmd(&args),
+        Some(Command::Shrink { args, .. }) => mailsim::shrink::shrink_cmd(&args),
         Some(Command::Compare(c)) => match &c.report {
             Some(dir) => mailsim::report::compare_cmd_with_report(&c.args, dir),
             None => mailsim::compare::compare_cmd(&c.args),
@@ -195,7 +261,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
         },
-        Some(Command::Check { files }) => check_cmd(&files, &cli.dir),
+        Some(Command::Check { files, .. }) => check_cmd(&files, &cli.dir),
         Some(Command::Run(a)) => run_cmd(&a, &cli.dir),
     }
 }
@@ -212,10 +278,10 @@ fn find_by_name(cli: &mut Cli) {
             find(&mut c.args.a);
             find(&mut c.args.b);
         }
-        Some(Command::Shrink(a)) => find(&mut a.file),
-        Some(Command::Replay(a)) => find(&mut a.file),
-        Some(Command::Calibrate(a)) => find(&mut a.file),
-        Some(Command::Explore(a)) => find(&mut a.file),
+        Some(Command::Shrink { args, .. }) => find(&mut args.file),
+        Some(Command::Replay { args, .. }) => find(&mut args.file),
+        Some(Command::Calibrate { args, .. }) => find(&mut args.file),
+        Some(Command::Explore { args, .. }) => find(&mut args.file),
         _ => {}
     }
 }
@@ -334,7 +400,7 @@ fn run_cmd(a: &RunCmd, dir: &Path) -> ExitCode {
 /// `mailsim run --junit`: one test case per expectation, a failed one with
 /// its repro command.
 fn write_run_junit(path: &Path, r: &mailsim::run::RunResult, file: &Path, wall_s: f64) -> Result<(), ExitCode> {
-    let repro = format!("mailsim run {} --seed {}", file.display(), r.figures.seed);
+    let repro = mailsim::sweep::repro_command(&file.display().to_string(), r.figures.seed);
     let cases = r
         .verdicts
         .iter()
@@ -519,7 +585,7 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
             for (name, detail) in &r.missed {
                 note!("  {} seed {}: {name} — {detail}", s.name(), r.figures.seed);
             }
-            note!("    reproduce: mailsim run {} --seed {}", s.path.display(), r.figures.seed);
+            note!("    reproduce: {}", mailsim::sweep::repro_command(&s.path.display().to_string(), r.figures.seed));
         }
         // Tolerated misses are not failures; a rate the seeds clearly miss is.
         for c in rate_checks(rs.iter().map(|r| (r.figures.seed, r.rates.as_slice()))).iter().filter(|c| c.pass_rate.k < c.pass_rate.n) {

@@ -109,14 +109,13 @@ pub fn replay_cmd(args: &ReplayArgs) -> ExitCode {
             "\nDETERMINISM BREAK: {} seed {} gave trace hash {:016x}; the recording says {:016x}.\n\
              \x20 The same file and seed no longer produce the recorded run: the scenario file, the models or the\n\
              \x20 kernel changed since the recording, or something in a run is nondeterministic.\n\
-             \x20 Run this binary twice (different hashes mean nondeterminism), or `mailsim run {} --seed {} --check-determinism`,\n\
+             \x20 Run this binary twice (different hashes mean nondeterminism), or `{} --check-determinism`,\n\
              \x20 and compare the `--trace` output of the recording's binary with this one.",
             args.file.display(),
             args.seed,
             r.hash,
             r.expected,
-            args.file.display(),
-            args.seed
+            crate::sweep::repro_command(&args.file.display().to_string(), args.seed),
         ));
     }
     if let Err(e) = crate::output::stdout_line(&text) {

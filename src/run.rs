@@ -446,7 +446,7 @@ pub fn report_text(r: &RunResult, file: &std::path::Path) -> String {
         let _ = writeln!(o, "  [{}] {}: {}", v.tag(), v.name, v.detail);
     }
     if !r.passed() {
-        let _ = writeln!(o, "  reproduce: mailsim run {} --seed {}", file.display(), f.seed);
+        let _ = writeln!(o, "  reproduce: {}", crate::sweep::repro_command(&file.display().to_string(), f.seed));
     }
     o.pop(); // emit adds the last newline
     o

@@ -1059,7 +1059,7 @@ pub fn shrink_cmd(args: &ShrinkArgs) -> ExitCode {
         if shrunk.budget_exhausted { " (budget exhausted before a fixpoint; raise --max-runs)" } else { ", fixpoint reached" }
     );
     eprintln!("wrote {}", out.display());
-    eprintln!("reproduce: mailsim run {} --seed {}", out.display(), args.seed);
+    eprintln!("reproduce: {}", crate::sweep::repro_command(&out.display().to_string(), args.seed));
     ExitCode::SUCCESS
 }
 

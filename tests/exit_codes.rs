@@ -234,3 +234,26 @@ fn reports_go_to_stdout_and_scenarios_can_be_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
 }
+
+/// `--dir` is offered where it is used — the default job and the
+/// subcommands that take scenario files, after the subcommand too — and
+/// not by `schema` or `merge`, which take none.
+#[test]
+fn dir_is_offered_only_where_scenarios_are_looked_up() {
+    let help = |args: &[&str]| String::from_utf8_lossy(&mailsim(args).stdout).to_string();
+    for sub in ["schema", "merge"] {
+        assert!(!help(&[sub, "--help"]).contains("--dir"), "`mailsim {sub} --help` offers --dir, which it ignores");
+        assert_eq!(mailsim(&[sub, "--dir", "scenarios"]).status.code(), Some(2), "`{sub} --dir` is refused");
+    }
+    for sub in ["run", "check", "sweep", "compare", "shrink", "replay", "report", "explore", "calibrate"] {
+        assert!(help(&[sub, "--help"]).contains("--dir <DIR>"), "`mailsim {sub} --help` lacks --dir");
+    }
+    assert!(help(&["--help"]).contains("--dir <DIR>"));
+    // After the subcommand, as before it.
+    let dir = scenario_dir("named-after", &["tiny-pass.toml"]);
+    let out = mailsim(&["run", "tiny-pass", "--dir", &dir, "--seed", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seed 1:"));
+    let out = mailsim(&["check", "--dir", &dir, "tiny-pass"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -246,3 +246,27 @@ fn the_outside_pointer_check_can_fail() {
     assert!(outside_pointers_in("//! 1,000 seeds/s on all cores").is_empty());
 }
 
+/// Lines of `text` that format a repro command by hand instead of calling
+/// `sweep::repro_command` (which quotes odd file names).
+fn hand_written_repro(text: &str) -> Vec<usize> {
+    text.lines().enumerate().filter(|(_, l)| l.contains("\"mailsim run {") || l.contains("mailsim run {}")).map(|(i, _)| i + 1).collect()
+}
+
+#[test]
+fn repro_commands_are_written_in_one_place() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let writer = root().join("src/sweep/record.rs");
+    assert!(files.contains(&writer), "the writer is where this test looks for it");
+    let bad: Vec<String> = files
+        .iter()
+        .filter(|f| **f != writer)
+        .flat_map(|f| {
+            let text = fs::read_to_string(f).expect("readable");
+            hand_written_repro(&text).into_iter().map(move |l| format!("{}:{l}", f.display()))
+        })
+        .collect();
+    assert!(bad.is_empty(), "repro commands written by hand (use `sweep::repro_command`):\n{}", bad.join("\n"));
+    assert_eq!(hand_written_repro(r#"note!("reproduce: mailsim run {} --seed {}", f, s);"#), vec![1]);
+    assert!(hand_written_repro(r#"note!("reproduce: {}", repro_command(f, s));"#).is_empty());
+}

@@ -151,7 +151,9 @@ impl Record {
 /// (scenario, file hash, seed).
 pub type Key = (String, String, u64);
 
-/// `mailsim run FILE --seed N`, the file name quoted for a POSIX shell if needed.
+/// `mailsim run FILE --seed N`, the file name quoted for a POSIX shell if needed:
+/// the one writer of every repro command (run, the default job, sweep, merge,
+/// shrink, replay, JUnit, `testing`; `tests/tidy.rs` checks there is no other).
 pub fn repro_command(file: &str, seed: u64) -> String {
     let plain = !file.is_empty() && file.chars().all(|c| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c));
     let file = if plain { file.to_string() } else { format!("'{}'", file.replace('\'', r"'\''")) };
