@@ -15,7 +15,7 @@ use mailsim::scenario::{Scenario, PROTOCOLS, RETRY_PROFILES, STEP_ACTIONS, TRIGG
 use mailsim_models::availability::Service;
 use mailsim_models::msg::Action;
 use mailsim_models::retry::RetryProfile;
-use mailsim_models::topology::{FaultKind, RANDOM_FAULT_KINDS};
+use mailsim_models::topology::{FaultKind, RANDOM_FAULT_CHOICES, RANDOM_FAULT_KINDS};
 use serde_json::Value;
 
 fn schema() -> Value {
@@ -68,6 +68,61 @@ fn every_property_has_a_description() {
         .map(|(pointer, _)| pointer.as_str())
         .collect();
     assert!(missing.is_empty(), "{} of {} properties have no description:\n{}", missing.len(), all.len(), missing.join("\n"));
+}
+
+/// Whether a description reads as sentences: it opens with a capital
+/// (or a quoted name, or a `[low, high]` form) and ends with a full stop.
+/// A fragment such as "after alert" or "when the step completed" fails.
+fn is_sentence(text: &str) -> bool {
+    let t = text.trim();
+    let opens = t.chars().next().is_some_and(|c| c.is_uppercase() || matches!(c, '`' | '"' | '['));
+    let words = t.split_whitespace().count();
+    opens && (t.ends_with('.') || t.ends_with(".)")) && words >= 3
+}
+
+/// Every `description` and every `enumDescriptions` entry of the schema,
+/// as (JSON pointer, text).
+fn descriptions(node: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let here = format!("{at}/{key}");
+                match (key.as_str(), value) {
+                    ("description", Value::String(d)) => out.push((here, d.clone())),
+                    ("enumDescriptions", Value::Array(list)) => {
+                        out.extend(list.iter().enumerate().map(|(i, d)| (format!("{here}/{i}"), d.as_str().unwrap_or("").to_string())));
+                    }
+                    ("default" | "enum" | "const" | "examples", _) => {}
+                    _ => descriptions(value, &here, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                descriptions(item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_description_is_a_sentence() {
+    let mut all = Vec::new();
+    descriptions(&schema(), "#", &mut all);
+    assert!(all.len() > 250, "only {} descriptions found", all.len());
+    for t in TRIGGERS {
+        assert!(all.iter().any(|(_, d)| d == t.description), "the walk reaches the trigger `{}`", t.name);
+        // A trigger once read "At that time from T+0" or "When the named
+        // earlier step has completed": a clause without its subject.
+        assert!(t.description.starts_with("The step "), "trigger `{}`: say what the step does, as a sentence: {:?}", t.name, t.description);
+    }
+    let fragments: Vec<String> = all.iter().filter(|(_, d)| !is_sentence(d)).map(|(p, d)| format!("{p}: {d:?}")).collect();
+    assert!(fragments.is_empty(), "{} of {} descriptions are not sentences:\n{}", fragments.len(), all.len(), fragments.join("\n"));
+    // Planted: the fragments the schema once had.
+    for fragment in ["after alert", "when the named step completed", "At that time from T+0", "[low, high]", ""] {
+        assert!(!is_sentence(fragment), "{fragment:?} passes as a sentence");
+    }
 }
 
 /// `schema` with `$ref`s followed and an optional field's `null` branch
@@ -163,7 +218,8 @@ fn described(schema: &Value, what: &str) -> Result<Vec<(String, String)>, String
 
 /// Every fault kind, recovery action and trigger is in the schema with its
 /// own description, taken from the very table the loader accepts names
-/// from (`FaultKind::CHOICES`, `Action::CHOICES`, `TRIGGERS`); and a
+/// from (`FaultKind::CHOICES`, `RANDOM_FAULT_CHOICES`, `Action::CHOICES`,
+/// `TRIGGERS`); and a
 /// schema missing one description fails the check.
 #[test]
 fn every_kind_action_and_trigger_has_a_description() {
@@ -177,6 +233,9 @@ fn every_kind_action_and_trigger_has_a_description() {
     let actions = at(&root, &["recovery", "[]", "action"]);
     assert_eq!(described(actions, "recovery[].action"), Ok(pairs(Action::CHOICES)));
     assert_eq!(strings(STEP_ACTIONS), pairs(Action::CHOICES).into_iter().map(|p| p.0).collect::<Vec<_>>());
+    let random = at(&root, &["random_faults", "[]", "kind"]);
+    assert_eq!(described(random, "random_faults[].kind"), Ok(pairs(RANDOM_FAULT_CHOICES)));
+    assert_eq!(strings(RANDOM_FAULT_KINDS), pairs(RANDOM_FAULT_CHOICES).into_iter().map(|p| p.0).collect::<Vec<_>>());
     let triggers = root.pointer("/$defs/RecoveryTrigger").expect("the schema lists the triggers");
     assert_eq!(described(triggers, "RecoveryTrigger"), Ok(pairs(TRIGGERS)));
     for t in TRIGGERS {

@@ -1047,8 +1047,26 @@ impl Topology {
     }
 }
 
-/// The kinds a random fault process can have.
-pub const RANDOM_FAULT_KINDS: &[&str] = &["crash", "restart", "partition", "heal", "disk-failure"];
+/// The kinds a random fault process can have, with what one occurrence
+/// does (`Topology::random_process`); `mailsim schema` lists them with
+/// these descriptions.
+pub const RANDOM_FAULT_CHOICES: &[Choice] = &[
+    Choice {
+        name: "crash",
+        description: "A mail node drawn at random crashes, losing its volatile state and writes in flight; an occurrence that draws a node already down does nothing.",
+    },
+    Choice {
+        name: "restart",
+        description: "A mail node drawn at random boots again from its durable state; an occurrence that draws a node that is up does nothing.",
+    },
+    Choice { name: "partition", description: "A mail node drawn at random is cut off from every other node, until a heal." },
+    Choice { name: "heal", description: "Every partition, isolation, clog and slow link of the network is healed." },
+    Choice { name: "disk-failure", description: "A disk of a RAID group drawn at random fails." },
+];
+
+/// The kinds a random fault process can have: the names of
+/// [`RANDOM_FAULT_CHOICES`].
+pub const RANDOM_FAULT_KINDS: &[&str] = &choice::names::<{ RANDOM_FAULT_CHOICES.len() }>(RANDOM_FAULT_CHOICES);
 
 #[cfg(test)]
 mod tests {

@@ -57,7 +57,8 @@ use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
 use mailsim_models::storage::{RebuildPriority, StaleDisks};
 use mailsim_models::topology::{
-    BackupMx, ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_KINDS,
+    BackupMx, ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_CHOICES,
+    RANDOM_FAULT_KINDS,
 };
 use mailsim_models::{clients::ClientsConfig, Action, FenceMode, LocalDevice};
 use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
@@ -140,12 +141,13 @@ pub const STEP_ACTIONS: &[&str] = Action::NAMES;
 /// What can start a recovery step: the `[[recovery]]` field that is given
 /// (exactly one). `mailsim schema` lists them as `$defs/RecoveryTrigger`.
 pub const TRIGGERS: &[Choice] = &[
-    Choice { name: "at", description: "At that time from T+0 (\"36h\"), whether or not anyone noticed." },
+    Choice { name: "at", description: "The step fires at that time from T+0 (\"36h\"), whether or not anyone has noticed an alert." },
     Choice {
         name: "after_alert",
-        description: "When an operator has noticed the first alert (monitoring's checks, then the calendar's response delay).",
+        description:
+            "The step fires once an operator has noticed the first alert (monitoring's checks, then the calendar's response delay).",
     },
-    Choice { name: "after", description: "When the named earlier step has completed, plus `delay`." },
+    Choice { name: "after", description: "The step fires when the named earlier step has completed, plus `delay`." },
 ];
 
 /// The built-in retry profiles by name (`RetryProfile::by_name`), for

@@ -63,11 +63,11 @@ choice_list!(
     "A scheduled fault's kind.",
     FaultKind::CHOICES
 );
-name_list!(
-    /// `RANDOM_FAULT_KINDS`: what a random fault process can inject.
+choice_list!(
+    /// `RANDOM_FAULT_CHOICES`: what a random fault process can inject.
     RandomFaultKindName,
     "A random fault process's kind.",
-    RANDOM_FAULT_KINDS
+    RANDOM_FAULT_CHOICES
 );
 choice_list!(
     /// `Action::CHOICES`.
