@@ -16,16 +16,15 @@
 use mailsim_models::reconcile::reconcile;
 use mailsim_models::senders::Workload;
 use mailsim_models::topology::{FaultKind, FaultSpec, Topology, TopologyOptions};
-use mailsim_sim::{Dur, RunReport};
+use mailsim_sim::{Dur, RunReport, Time};
 
 /// The outage: `mx-1` crashes at hour 1 and is restarted at hour 3.
 fn topology(seed: u64) -> Topology {
     let mut t = Topology::new(TopologyOptions { seed, mx: 2, mailboxes: 200, mails: 2_000 });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(2_000, Dur::hours(6), 200) };
     t.duration = Dur::days(1);
-    let at = |h: i64| Dur::hours(h as u64).as_micros() as i64;
-    t.faults.push(FaultSpec { at_us: at(1), kind: FaultKind::Crash, target: "mx-1".into() });
-    t.faults.push(FaultSpec { at_us: at(3), kind: FaultKind::Restart, target: "mx-1".into() });
+    t.faults.push(FaultSpec::new(Time::from_hours(1), FaultKind::Crash, "mx-1"));
+    t.faults.push(FaultSpec::new(Time::from_hours(3), FaultKind::Restart, "mx-1"));
     t
 }
 

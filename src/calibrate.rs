@@ -344,8 +344,7 @@ pub fn run_draws(s: &Scenario, o: &Options, shard: Shard) -> Result<Vec<(u32, Dr
     let mine: Vec<u32> = (0..o.draws).filter(|&d| shard.contains(u64::from(d))).collect();
     let all_values = draw_values(&s.ranges, o.draws, o.seed);
     let values: Vec<Vec<i128>> = mine.iter().map(|&d| all_values[d as usize].clone()).collect();
-    let scenarios: Vec<Result<Scenario, String>> =
-        values.iter().map(|v| s.with_values(v).map_err(|(field, message)| format!("{field}: {message}"))).collect();
+    let scenarios: Vec<Result<Scenario, String>> = values.iter().map(|v| s.with_values(v).map_err(|e| e.to_string())).collect();
     let k = u64::from(o.seeds);
     let runs = mine.len() as u64 * k;
     let results = crate::pool::map_jobs(runs, o.jobs, |j| {

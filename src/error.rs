@@ -62,6 +62,28 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// A scenario that does not validate, before it is located in a file: the
+/// field at fault, as a path (`faults[2].at`), and what is wrong with it.
+/// What [`Scenario::from_file`](crate::scenario::Scenario::from_file),
+/// [`Scenario::with_values`](crate::scenario::Scenario::with_values) and
+/// [`build_topology`](crate::scenario::build_topology) return;
+/// `Scenario::load` turns it into a [`ScenarioError`] with the line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidField {
+    /// The field, as a path from the top of the file (`faults[2].at`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<(String, String)> for InvalidField {
+    /// From the validators' (field, message).
+    fn from((field, message): (String, String)) -> InvalidField {
+        InvalidField { field, message }
+    }
+}
+
 /// What is wrong with a scenario, and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {

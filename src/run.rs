@@ -243,7 +243,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     let reconciliation = reconcile(sim);
     let topo = &scenario.topology;
     let backups = crate::report::trace::backup_names(scenario);
-    let first_fault = topo.faults.iter().map(|f| Time(f.at_us.max(0) as u64)).min();
+    let first_fault = topo.faults.iter().map(|f| f.at.time()).min();
     let availability = summarize(w, &topo.node_names(), first_fault, report.end);
     let mailboxes = topo.filer.mailboxes;
     let peak = w.stats.unavailable.iter().map(|u| u.1).max().unwrap_or(0);
@@ -984,7 +984,7 @@ mod tests {
     fn a_scheduled_fault_that_never_fired_fails_the_faults_verdict() {
         let mut s = scenario(r#""path-fault""#);
         // Past the end of the run (the file format refuses to say so).
-        s.topology.faults[0].at_us = HumanDuration::hours(100).micros();
+        s.topology.faults[0].at = Time::from_hours(100).into();
         let r = run(&s, 1);
         let v = r.verdicts.iter().find(|v| v.name.starts_with("faults had an effect")).expect("checked");
         assert!(!v.met, "{}", v.detail);
@@ -1251,6 +1251,6 @@ mod tests {
     fn an_absorbed_kind_must_name_a_scheduled_fault() {
         let file = tiny("[expect]\nabsorbed = [\"crash\"]");
         let e = build_topology(&file).unwrap_err();
-        assert_eq!(e.0, "expect.absorbed[0]");
+        assert_eq!(e.field, "expect.absorbed[0]");
     }
 }

@@ -126,7 +126,7 @@ pub fn failure_of(scenario: &Scenario, r: &RunResult) -> Option<Failure> {
 
 /// A scenario built from a file in memory, through the normal validation.
 pub fn scenario_from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, String> {
-    Scenario::from_file(file, path).map_err(|(field, message)| format!("{field}: {message}"))
+    Scenario::from_file(file, path).map_err(|e| e.to_string())
 }
 
 /// The scenario as TOML a person can read: sections in the order of the

@@ -65,6 +65,14 @@ impl HumanDuration {
     pub fn hours(h: i64) -> HumanDuration {
         HumanDuration(h * 3_600_000_000)
     }
+    /// As a scheduled fault's time: negative (`-7d`) is a fault already
+    /// present before the run starts, however long before.
+    pub fn fault_at(self) -> mailsim_models::topology::FaultAt {
+        match self.as_dur() {
+            Some(d) => d.into(),
+            None => mailsim_models::topology::FaultAt::BeforeStart,
+        }
+    }
 }
 
 impl fmt::Display for HumanDuration {
@@ -456,6 +464,15 @@ pub fn parse_count_rate(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_fault_time_means_before_the_start() {
+        use mailsim_models::topology::FaultAt;
+        use mailsim_sim::Time;
+        assert_eq!(parse_duration("-7d").unwrap().fault_at(), FaultAt::BeforeStart);
+        assert_eq!(parse_duration("2h").unwrap().fault_at(), FaultAt::At(Time::from_hours(2)));
+        assert_eq!(parse_duration("0s").unwrap().fault_at(), FaultAt::At(Time::ZERO));
+    }
 
     #[test]
     fn clock_times_parse_with_their_zone_and_show_their_weekday() {

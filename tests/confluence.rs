@@ -27,7 +27,7 @@ fn with_faults(keep: impl Fn(&str) -> bool) -> Scenario {
     file.faults.retain(|f| keep(&f.kind));
     file.expect = Default::default();
     file.checkpoints.clear();
-    Scenario::from_file(file, &s.path).unwrap_or_else(|(field, e)| panic!("{field}: {e}"))
+    Scenario::from_file(file, &s.path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bounced(r: &RunResult) -> u64 {

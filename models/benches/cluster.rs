@@ -41,7 +41,7 @@ use std::time::Duration;
 use mailsim_models::ledger::Counts;
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+use mailsim_models::topology::{FaultAt, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
 use mailsim_models::Action;
 use mailsim_sim::{Dur, Outcome, RunReport, Time};
 
@@ -83,8 +83,8 @@ fn topology(mails: u64, mailboxes: u32, o: Options) -> Topology {
     if !o.outage {
         return t;
     }
-    t.faults.push(FaultSpec { at_us: -1, kind: FaultKind::PathFault, target: "shelf-a".into() });
-    t.faults.push(FaultSpec { at_us: DAY.as_micros() as i64, kind: FaultKind::ControllerFailure, target: "shelf-a/controller-b".into() });
+    t.faults.push(FaultSpec { at: FaultAt::BeforeStart, kind: FaultKind::PathFault, target: "shelf-a".into() });
+    t.faults.push(FaultSpec { at: DAY.into(), kind: FaultKind::ControllerFailure, target: "shelf-a/controller-b".into() });
     let at = |d: Dur| Trigger::At(Time::ZERO + d);
     t.plan.push(step("replace hardware", Action::ReplaceHardware, at(DAY + Dur::hours(8))));
     t.plan.push(step("rebuild", Action::StartRebuild { parallel: false }, Trigger::After(0, Dur::mins(10))));

@@ -727,7 +727,7 @@ mod tests {
     use crate::msg::{Action, FenceMode, Smtp, SmtpCode};
     use crate::ops::Trigger;
     use crate::senders::{Senders, SendersConfig, Workload};
-    use crate::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+    use crate::topology::{ClusterSpec, FaultAt, FaultKind, FaultSpec, FenceLevel, StepSpec, Topology, TopologyOptions};
     use mailsim_sim::{Config, Disk, Input, Node, NodeConfig};
 
     const H: u64 = 3600;
@@ -740,8 +740,8 @@ mod tests {
         t
     }
 
-    fn fault(at_h: i64, kind: FaultKind, target: &str) -> FaultSpec {
-        FaultSpec { at_us: at_h * 3_600_000_000, kind, target: target.to_string() }
+    fn fault(at_h: u64, kind: FaultKind, target: &str) -> FaultSpec {
+        FaultSpec::new(Time::from_hours(at_h), kind, target)
     }
 
     fn step(name: &str, target: &str, action: Action, at_h: u64) -> StepSpec {
@@ -752,7 +752,7 @@ mod tests {
         let mut sim = t.build();
         let report = sim.run();
         assert!(!matches!(report.outcome, mailsim_sim::Outcome::ModelPanic { .. }), "{}", report.outcome);
-        let first = t.faults.iter().map(|f| Time(f.at_us.max(0) as u64)).min();
+        let first = t.faults.iter().map(|f| f.at.time()).min();
         let world = std::mem::take(sim.world_mut());
         let summary = summarize(&world, &t.node_names(), first, report.end);
         (world, summary)
@@ -936,7 +936,7 @@ mod tests {
     #[test]
     fn a_volume_outage_with_temporary_stores_gives_affected_webmail_users_partial_service() {
         let mut t = small(8);
-        t.faults.push(fault(-1, FaultKind::PathFault, "shelf-a"));
+        t.faults.push(FaultSpec::new(FaultAt::BeforeStart, FaultKind::PathFault, "shelf-a"));
         t.faults.push(fault(1, FaultKind::ControllerFailure, "shelf-a/controller-a"));
         t.plan.push(step("temp-stores", "filer", Action::EnableTempStores, 4));
         let (_, s) = run(&t);
@@ -967,7 +967,7 @@ mod tests {
     fn a_stuck_cluster_makes_smtp_pop_and_imap_unavailable_until_the_reset() {
         let mut t = small(9);
         let fence = FenceDeviceConfig { mode: FenceMode::ReportsFailure, ..FenceDeviceConfig::default() };
-        t.cluster = Some(ClusterSpec { fence_levels: vec![("ipmi".into(), fence)], ..ClusterSpec::default() });
+        t.cluster = Some(ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", fence)], ..ClusterSpec::default() });
         t.faults.push(fault(1, FaultKind::Crash, "mx-1"));
         t.plan.push(step("reset", "mx-2", Action::ResetCluster, 9));
         let (_, s) = run(&t);

@@ -140,6 +140,16 @@ impl NoQuorumPolicy {
     }
 }
 
+/// How one node is fenced: its own devices (its IPMI card, its PDU outlet),
+/// one per level, tried in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFencing {
+    /// The node these devices fence.
+    pub node: NodeId,
+    /// Its fencing devices, level by level.
+    pub levels: Vec<NodeId>,
+}
+
 /// Settings of a cluster agent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentConfig {
@@ -182,7 +192,7 @@ pub struct AgentConfig {
     /// Per-node fencing devices (a node's own IPMI card, its PDU outlet), in
     /// level order; a node listed here is fenced through these instead of
     /// `fence_levels`.
-    pub fence_devices: Vec<(NodeId, Vec<NodeId>)>,
+    pub fence_devices: Vec<NodeFencing>,
     /// Vote-only members (witnesses, quorum devices): one vote each, never
     /// a host of resources.
     pub witnesses: Vec<NodeId>,
@@ -825,8 +835,8 @@ impl Agent {
 
     /// The fencing levels (devices in order) that can fence `target`.
     fn levels_for(&self, target: NodeId) -> &[NodeId] {
-        match self.cfg.fence_devices.iter().find(|(n, _)| *n == target) {
-            Some((_, levels)) => levels,
+        match self.cfg.fence_devices.iter().find(|f| f.node == target) {
+            Some(f) => &f.levels,
             None => &self.cfg.fence_levels,
         }
     }

@@ -135,7 +135,7 @@ mod tests {
     use super::*;
     use crate::msg::Action;
     use crate::ops::Trigger;
-    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+    use crate::topology::{FaultAt, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
     use crate::World;
     use mailsim_sim::Sim;
 
@@ -169,7 +169,7 @@ mod tests {
         t.duration = Dur::days(3);
         t.fault_phase = Some(Dur::hours(24));
         t.mta.inbound_policy = policy;
-        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
+        t.faults.push(FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::LockBroken, target: "filer".into() });
         t.plan.push(StepSpec::new("rollback", "filer", Action::RollbackUpgrade, Trigger::At(Time::from_hours(12))));
         let mut sim = t.build();
         sim.run();

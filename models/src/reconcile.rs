@@ -231,7 +231,7 @@ mod tests {
     use crate::ledger::CUSTODY;
     use crate::ops::Trigger;
     use crate::senders::Workload;
-    use crate::topology::{FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+    use crate::topology::{FaultAt, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
     use crate::Action;
     use mailsim_sim::{Dur, Fault, Outcome, Time};
 
@@ -252,12 +252,8 @@ mod tests {
         t.duration = Dur::days(3);
         t.liveness_window = Dur::hours(12);
         t.fault_phase = Some(Dur::hours(8));
-        t.faults.push(FaultSpec { at_us: -1, kind: FaultKind::PathFault, target: "shelf-a".into() });
-        t.faults.push(FaultSpec {
-            at_us: Dur::mins(65).as_micros() as i64,
-            kind: FaultKind::ControllerFailure,
-            target: "shelf-a/controller-a".into(),
-        });
+        t.faults.push(FaultSpec { at: FaultAt::BeforeStart, kind: FaultKind::PathFault, target: "shelf-a".into() });
+        t.faults.push(FaultSpec { at: Dur::mins(65).into(), kind: FaultKind::ControllerFailure, target: "shelf-a/controller-a".into() });
         t.plan.push(step("temp stores", Action::EnableTempStores, Trigger::At(Time::ZERO + Dur::mins(61))));
         t.plan.push(step("replace", Action::ReplaceHardware, Trigger::At(Time::from_hours(3))));
         t.plan.push(step("rebuild", Action::StartRebuild { parallel: false }, Trigger::After(1, Dur::mins(5))));
@@ -328,7 +324,7 @@ mod tests {
         t.mta.retry.lifetime_s = 4 * 3600;
         t.mta.drop_expired_without_dsn = drop_without_dsn;
         t.fault_phase = Some(Dur::hours(6));
-        t.faults.push(FaultSpec { at_us: Dur::mins(10).as_micros() as i64, kind: FaultKind::LockBroken, target: "filer".into() });
+        t.faults.push(FaultSpec { at: Dur::mins(10).into(), kind: FaultKind::LockBroken, target: "filer".into() });
         t.plan.push(step("rollback", Action::RollbackUpgrade, Trigger::At(Time::ZERO + Dur::mins(270))));
         t.build()
     }

@@ -26,7 +26,7 @@ use mailsim_sim::{Config, Dur, Fault, FaultProcess, LinkConfig, NodeConfig, Node
 use crate::calendar::WorkingHours;
 use crate::choice::{self, Choice};
 use crate::clients::{Clients, ClientsConfig};
-use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, Vip, VipConfig, Witness};
+use crate::cluster::{AgentConfig, FenceDevice, FenceDeviceConfig, NodeFencing, Vip, VipConfig, Witness};
 use crate::filer::{Filer, FilerConfig};
 use crate::heads::{Heads, Takeover};
 use crate::host::ClusterNode;
@@ -37,12 +37,30 @@ use crate::ops::{Delay, Operators, OpsConfig, Plan, Step, Trigger};
 use crate::senders::{Senders, SendersConfig, Workload};
 use crate::World;
 
+/// One fencing level of a cluster: each node gets a device of this level
+/// (`mx-K/fence-<name>`), and the levels are tried in order (Pacemaker's
+/// fencing topology).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FenceLevel {
+    /// The level's name (`ipmi`, `pdu`), part of its devices' node names.
+    pub name: String,
+    /// How its devices behave.
+    pub device: FenceDeviceConfig,
+}
+
+impl FenceLevel {
+    /// A level named `name` whose devices behave as `device`.
+    pub fn new(name: &str, device: FenceDeviceConfig) -> FenceLevel {
+        FenceLevel { name: name.to_string(), device }
+    }
+}
+
 /// A clustered service (Pacemaker-like): the mail services run on one node at
 /// a time behind a virtual IP.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSpec {
-    /// Fencing levels, tried in order: (level name, device behaviour).
-    pub fence_levels: Vec<(String, FenceDeviceConfig)>,
+    /// Fencing levels, tried in order.
+    pub fence_levels: Vec<FenceLevel>,
     /// Agent settings; `members`, `primary`, `vip`, `fence_levels` and
     /// `witnesses` are filled in by the topology.
     pub agent: AgentConfig,
@@ -54,7 +72,7 @@ pub struct ClusterSpec {
 impl Default for ClusterSpec {
     fn default() -> Self {
         ClusterSpec {
-            fence_levels: vec![("ipmi".to_string(), FenceDeviceConfig::default())],
+            fence_levels: vec![FenceLevel::new("ipmi", FenceDeviceConfig::default())],
             agent: AgentConfig::new(Vec::new(), NodeId(0), Vec::new(), None),
             witnesses: 0,
         }
@@ -131,12 +149,52 @@ impl StepSpec {
     }
 }
 
+/// When a scheduled fault strikes: at a time from the start of the run, or
+/// already before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultAt {
+    /// Already present when the run starts, a latent fault nobody has noticed
+    /// yet (a scenario file's negative `at`, such as `-7d`: OpenSRS's failed
+    /// path to a shelf before its controller failed). Injected at time zero.
+    BeforeStart,
+    /// At this time from the start of the run.
+    At(Time),
+}
+
+impl FaultAt {
+    /// When the fault is injected: time zero for a fault present before the
+    /// start.
+    pub fn time(self) -> Time {
+        match self {
+            FaultAt::BeforeStart => Time::ZERO,
+            FaultAt::At(t) => t,
+        }
+    }
+
+    /// Whether the fault was already present before the run started.
+    pub fn is_latent(self) -> bool {
+        self == FaultAt::BeforeStart
+    }
+}
+
+impl From<Time> for FaultAt {
+    fn from(t: Time) -> FaultAt {
+        FaultAt::At(t)
+    }
+}
+
+impl From<Dur> for FaultAt {
+    /// That long after the start of the run.
+    fn from(d: Dur) -> FaultAt {
+        FaultAt::At(Time::ZERO + d)
+    }
+}
+
 /// A scheduled fault naming its target by component name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultSpec {
-    /// When; negative for a fault already present before the run starts
-    /// (injected at time zero).
-    pub at_us: i64,
+    /// When: a time from the start, or before the run starts.
+    pub at: FaultAt,
     /// What goes wrong.
     pub kind: FaultKind,
     /// What it hits, by name: a node (`mx-1`, `filer`, a fencing device
@@ -144,6 +202,14 @@ pub struct FaultSpec {
     /// (`shelf-a/controller-b`) or a RAID group (`group-1`). Not read for
     /// `Heal`.
     pub target: String,
+}
+
+impl FaultSpec {
+    /// A fault of `kind` on the component named `target`, at `at` (a
+    /// [`Time`], a [`Dur`] after the start, or [`FaultAt::BeforeStart`]).
+    pub fn new(at: impl Into<FaultAt>, kind: FaultKind, target: &str) -> FaultSpec {
+        FaultSpec { at: at.into(), kind, target: target.to_string() }
+    }
 }
 
 /// The fault kinds a topology understands.
@@ -460,7 +526,7 @@ impl Topology {
         if let Some(c) = &self.cluster {
             names.push("vip".to_string());
             for k in 1..=self.mx {
-                for (level, _) in &c.fence_levels {
+                for FenceLevel { name: level, .. } in &c.fence_levels {
                     names.push(format!("mx-{k}/fence-{level}"));
                 }
             }
@@ -900,7 +966,10 @@ impl Topology {
             // Each node is fenced through its own devices (its IPMI
             // card, its PDU outlet), level by level.
             agent.fence_devices = (1..=self.mx)
-                .map(|j| (id(&format!("mx-{j}")), c.fence_levels.iter().map(|(level, _)| id(&format!("mx-{j}/fence-{level}"))).collect()))
+                .map(|j| NodeFencing {
+                    node: id(&format!("mx-{j}")),
+                    levels: c.fence_levels.iter().map(|l| id(&format!("mx-{j}/fence-{}", l.name))).collect(),
+                })
                 .collect();
             let m = mta.clone();
             let got = sim.add_node(&format!("mx-{k}"), mx_node, QueueDisk::new(), move |disk| {
@@ -912,9 +981,9 @@ impl Topology {
         let got = sim.add_node("vip", NodeConfig::default(), (), move |_| Vip::new(VipConfig { owner }));
         assert_eq!(got, vip);
         for k in 1..=self.mx {
-            for (level, dev) in &c.fence_levels {
-                let dev = dev.clone();
-                let name = format!("mx-{k}/fence-{level}");
+            for level in &c.fence_levels {
+                let dev = level.device.clone();
+                let name = format!("mx-{k}/fence-{}", level.name);
                 let got = sim.add_node(&name, NodeConfig::default(), (), move |_| FenceDevice::new(dev.clone()));
                 assert_eq!(got, id(&name));
             }
@@ -975,7 +1044,7 @@ impl Topology {
     /// The scripted faults at their times and the random fault processes.
     fn schedule_faults(&self, sim: &mut Sim<Msg, World>) {
         for f in &self.faults {
-            let at = Time(f.at_us.max(0) as u64);
+            let at = f.at.time();
             for fault in self.resolve_fault(f).expect("validated") {
                 sim.schedule(at, fault);
             }
@@ -1072,6 +1141,23 @@ pub const RANDOM_FAULT_KINDS: &[&str] = &choice::names::<{ RANDOM_FAULT_CHOICES.
 mod tests {
     use super::*;
 
+    /// A fault present before the start is injected at time zero, ahead of
+    /// every timed fault; a `Dur` is that long after the start.
+    #[test]
+    fn a_fault_before_the_start_is_injected_at_time_zero() {
+        assert_eq!(FaultAt::BeforeStart.time(), Time::ZERO);
+        assert!(FaultAt::BeforeStart < FaultAt::At(Time::ZERO));
+        assert!(FaultAt::BeforeStart.is_latent() && !FaultAt::At(Time::ZERO).is_latent());
+        assert_eq!(FaultAt::from(Dur::hours(2)), FaultAt::At(Time::from_hours(2)));
+        let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 50, mails: 200 });
+        t.duration = Dur::hours(6);
+        t.faults.push(FaultSpec::new(Time::from_hours(1), FaultKind::Crash, "mx-1"));
+        t.faults.push(FaultSpec::new(FaultAt::BeforeStart, FaultKind::PathFault, "shelf-a"));
+        let report = t.build().run();
+        let at: Vec<Time> = report.faults.iter().filter(|f| f.scheduled).map(|f| f.at).collect();
+        assert_eq!(at, vec![Time::ZERO, Time::from_hours(1)]);
+    }
+
     #[test]
     fn a_quiet_service_delivers_everything() {
         let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 500, mails: 5_000 });
@@ -1092,7 +1178,7 @@ mod tests {
     fn without_a_fault_phase_undelivered_mail_fails_eventual_delivery() {
         let mut t = Topology::new(TopologyOptions { seed: 3, mx: 1, mailboxes: 50, mails: 500 });
         t.duration = Dur::days(2);
-        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
+        t.faults.push(FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::LockBroken, target: "filer".into() });
         let mut sim = t.build();
         let report = sim.run();
         let v = report.outcome.violation().unwrap_or_else(|| panic!("expected a violation, got {}", report.outcome));
@@ -1120,7 +1206,7 @@ mod tests {
         let mut t = Topology::new(TopologyOptions { seed: 2, mx: 2, mailboxes: 500, mails: 5_000 });
         t.duration = Dur::days(4);
         t.fault_phase = Some(Dur::hours(40));
-        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::LockBroken, target: "filer".into() });
+        t.faults.push(FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::LockBroken, target: "filer".into() });
         t.plan.push(StepSpec::new("rollback", "filer", Action::RollbackUpgrade, Trigger::At(Time::from_hours(32))));
         let mut sim = t.build();
         let report = sim.run();
@@ -1143,8 +1229,8 @@ mod tests {
         t.backup_mx = Some(BackupMx::default());
         if outage {
             for mx in ["mx-1", "mx-2"] {
-                t.faults.push(FaultSpec { at_us: Time::from_hours(2).as_micros() as i64, kind: FaultKind::Crash, target: mx.into() });
-                t.faults.push(FaultSpec { at_us: Time::from_hours(8).as_micros() as i64, kind: FaultKind::Restart, target: mx.into() });
+                t.faults.push(FaultSpec { at: Time::from_hours(2).into(), kind: FaultKind::Crash, target: mx.into() });
+                t.faults.push(FaultSpec { at: Time::from_hours(8).into(), kind: FaultKind::Restart, target: mx.into() });
             }
         }
         let mut sim = t.build();
@@ -1180,7 +1266,7 @@ mod tests {
         let mut b = BackupMx::default();
         b.mta.retry.lifetime_s = 6 * 3600;
         t.backup_mx = Some(b);
-        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::Crash, target: "mx-1".into() });
+        t.faults.push(FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::Crash, target: "mx-1".into() });
         let mut sim = t.build();
         sim.run();
         let c = &sim.world().counts;
@@ -1194,7 +1280,7 @@ mod tests {
         t.duration = Dur::hours(12);
         t.fault_phase = Some(Dur::hours(2));
         t.liveness_heals = liveness_heals;
-        t.faults.push(FaultSpec { at_us: Time::from_hours(1).as_micros() as i64, kind: FaultKind::Crash, target: "mx-1".into() });
+        t.faults.push(FaultSpec { at: Time::from_hours(1).into(), kind: FaultKind::Crash, target: "mx-1".into() });
         let mut sim = t.build();
         sim.run();
         sim
@@ -1214,11 +1300,7 @@ mod tests {
         t.duration = Dur::hours(3);
         t.ops.probe_failures_max = attempts;
         t.ops.probe_retry_interval = retry;
-        t.faults.push(FaultSpec {
-            at_us: Time::from_hours(1).as_micros() as i64,
-            kind: FaultKind::Hang { for_: Dur::hours(1) },
-            target: "filer".into(),
-        });
+        t.faults.push(FaultSpec { at: Time::from_hours(1).into(), kind: FaultKind::Hang { for_: Dur::hours(1) }, target: "filer".into() });
         let mut sim = t.build();
         sim.run();
         let ops = sim.node::<Operators>(sim.node_id("ops").expect("ops")).expect("ops up");
@@ -1237,10 +1319,10 @@ mod tests {
     #[test]
     fn bad_targets_are_named() {
         let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 10, mails: 10 });
-        t.faults.push(FaultSpec { at_us: 0, kind: FaultKind::ControllerFailure, target: "shelf-z/controller-a".into() });
+        t.faults.push(FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::ControllerFailure, target: "shelf-z/controller-a".into() });
         let e = t.validate().unwrap_err();
         assert!(e.contains("shelf-z"), "{e}");
-        t.faults[0] = FaultSpec { at_us: 0, kind: FaultKind::Crash, target: "mx-9".into() };
+        t.faults[0] = FaultSpec { at: FaultAt::At(Time::ZERO), kind: FaultKind::Crash, target: "mx-9".into() };
         assert!(t.validate().unwrap_err().contains("mx-9"));
     }
 
@@ -1250,7 +1332,11 @@ mod tests {
     #[test]
     fn a_latency_fault_slows_both_directions_to_its_mean() {
         let mut t = Topology::new(TopologyOptions { seed: 1, mx: 2, mailboxes: 10, mails: 10 });
-        let spec = FaultSpec { at_us: 0, kind: FaultKind::Latency { peer: "filer".into(), latency: Dur::secs(2) }, target: "mx-1".into() };
+        let spec = FaultSpec {
+            at: FaultAt::At(Time::ZERO),
+            kind: FaultKind::Latency { peer: "filer".into(), latency: Dur::secs(2) },
+            target: "mx-1".into(),
+        };
         let (mx, filer) = (t.node("mx-1").expect("a node"), t.node("filer").expect("a node"));
         let faults = t.resolve_fault(&spec).expect("resolves");
         assert_eq!(faults.len(), 2);

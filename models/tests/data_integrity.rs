@@ -28,7 +28,7 @@ fn service(seed: u64, preserve_uids: bool, bug: bool) -> (Sim<Msg, World>, RunRe
     t.filer.backups = vec![BackupSet::new("nightly", BackupKind::Tape, Dur::hours(2))];
     t.filer.bug_restore_hides_loss = bug;
     t.faults.push(FaultSpec {
-        at_us: Dur::hours(6).as_micros() as i64,
+        at: Dur::hours(6).into(),
         kind: FaultKind::DataCorruption { share_ppm: 1_000_000 },
         target: "volume-1".into(),
     });

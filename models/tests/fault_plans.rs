@@ -35,7 +35,7 @@ use mailsim_models::cluster::FenceDeviceConfig;
 use mailsim_models::ledger::CUSTODY;
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, FenceLevel, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, FenceMode, Msg, World};
 use mailsim_sim::{Dur, Fault, NodeId, RunReport, Sim, Time};
 use proptest::prelude::*;
@@ -218,7 +218,7 @@ fn mins(m: u32) -> Dur {
 }
 
 fn spec(at: u32, kind: FaultKind, target: &str) -> FaultSpec {
-    FaultSpec { at_us: mins(at).as_micros() as i64, kind, target: target.to_string() }
+    FaultSpec { at: mins(at).into(), kind, target: target.to_string() }
 }
 
 fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {
@@ -479,7 +479,7 @@ fn cluster_case() -> impl Strategy<Value = ClusterCase> {
 fn cluster_service(case: &ClusterCase) -> Sim<Msg, World> {
     let mut t = Topology::new(TopologyOptions { seed: case.seed, mx: MX, mailboxes: MAILBOXES, mails: 1_000 });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(1_000, Dur::hours(6), MAILBOXES) };
-    let mut cluster = ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() };
+    let mut cluster = ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", FenceDeviceConfig::default())], ..ClusterSpec::default() };
     cluster.agent.token_timeout = Dur::secs(30);
     cluster.agent.heartbeat_interval = Dur::millis(7_500);
     cluster.agent.heartbeats = case.heartbeats;

@@ -20,8 +20,7 @@ fn pair(head: &str, takeover: Takeover, heads: HeadsConfig, plan: Vec<(&str, Act
     t.duration = Dur::days(2);
     t.fault_phase = Some(Dur::hours(12));
     t.filer.storage.heads = heads;
-    let at = Time::from_hours(1).as_micros() as i64;
-    t.faults.push(FaultSpec { at_us: at, kind: FaultKind::HeadFailure { takeover }, target: head.into() });
+    t.faults.push(FaultSpec::new(Time::from_hours(1), FaultKind::HeadFailure { takeover }, head));
     for (name, action, minutes) in plan {
         t.plan.push(StepSpec::new(name, "filer", action, Trigger::At(Time::ZERO + Dur::mins(minutes))));
     }

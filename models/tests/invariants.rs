@@ -34,7 +34,7 @@ use mailsim_models::host::ClusterNode;
 use mailsim_models::ledger::{CUSTODY, EVENTUAL_DELIVERY, SPLIT_BRAIN};
 use mailsim_models::ops::Trigger;
 use mailsim_models::senders::Workload;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+use mailsim_models::topology::{ClusterSpec, FaultAt, FaultKind, FaultSpec, FenceLevel, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, Msg, World};
 use mailsim_sim::{Dur, Fault, Outcome, PropertyKind, RunReport, Sim, Time, Violation};
 
@@ -43,13 +43,8 @@ const SEEDS: std::ops::Range<u64> = 1..6;
 // ---------------------------------------------------------------------------
 // Helpers.
 
-/// A time offset as `FaultSpec::at_us` wants it.
-fn at(d: Dur) -> i64 {
-    d.as_micros() as i64
-}
-
 fn fault(when: Dur, kind: FaultKind, target: &str) -> FaultSpec {
-    FaultSpec { at_us: at(when), kind, target: target.to_string() }
+    FaultSpec::new(when, kind, target)
 }
 
 fn step(name: &str, target: &str, action: Action, trigger: Trigger) -> StepSpec {
@@ -167,7 +162,7 @@ fn merge_back_with(seed: u64, merge_dedup: bool, drops_mail: bool) -> Sim<Msg, W
     t.filer.merge_dedup = merge_dedup;
     t.filer.bug_merge_drops_mail = drops_mail;
     t.fault_phase = Some(Dur::hours(8));
-    t.faults.push(FaultSpec { at_us: -1, kind: FaultKind::PathFault, target: "shelf-a".into() });
+    t.faults.push(FaultSpec { at: FaultAt::BeforeStart, kind: FaultKind::PathFault, target: "shelf-a".into() });
     t.faults.push(fault(Dur::mins(65), FaultKind::ControllerFailure, "shelf-a/controller-a"));
     t.plan.push(step("temp stores", "filer", Action::EnableTempStores, Trigger::At(time(Dur::mins(61)))));
     t.plan.push(step("replace", "filer", Action::ReplaceHardware, Trigger::At(time(Dur::hours(3)))));
@@ -238,7 +233,7 @@ fn merge_back_with_dedup_delivers_once() {
 /// healed at 1 h.
 fn isolated_primary(seed: u64, bug: bool) -> Sim<Msg, World> {
     let mut t = service(seed, 2, 50, 1_000, Dur::hours(2));
-    let mut c = ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() };
+    let mut c = ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", FenceDeviceConfig::default())], ..ClusterSpec::default() };
     c.agent.failover_without_fence = bug;
     t.cluster = Some(c);
     t.fault_phase = Some(Dur::hours(3));

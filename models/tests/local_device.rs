@@ -9,7 +9,7 @@ use mailsim_models::cluster::FenceDeviceConfig;
 use mailsim_models::host::ClusterNode;
 use mailsim_models::mta::MtaNode;
 use mailsim_models::ops::Trigger;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, FenceLevel, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, LocalDevice, Msg, World};
 use mailsim_sim::{Dur, RunReport, Sim, Time};
 
@@ -24,10 +24,11 @@ fn service(mx: u32, clustered: bool) -> Topology {
     t.duration = Dur::days(3);
     t.fault_phase = Some(Dur::hours(12));
     if clustered {
-        t.cluster = Some(ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() });
+        t.cluster =
+            Some(ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", FenceDeviceConfig::default())], ..ClusterSpec::default() });
     }
     let kind = FaultKind::LocalDeviceFailure { device: LocalDevice::Queue };
-    t.faults.push(FaultSpec { at_us: at(2).as_micros() as i64, kind, target: "mx-1".into() });
+    t.faults.push(FaultSpec { at: at(2).into(), kind, target: "mx-1".into() });
     t
 }
 

@@ -5,7 +5,7 @@
 use mailsim_models::cluster::{FenceDeviceConfig, NoQuorumPolicy};
 use mailsim_models::host::ClusterNode;
 use mailsim_models::ops::Trigger;
-use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, StepSpec, Topology, TopologyOptions};
+use mailsim_models::topology::{ClusterSpec, FaultKind, FaultSpec, FenceLevel, StepSpec, Topology, TopologyOptions};
 use mailsim_models::{Action, FenceMode, Msg, World};
 use mailsim_sim::{Dur, Sim, Time};
 
@@ -16,10 +16,10 @@ fn isolated(policy: NoQuorumPolicy, witnesses: u32, fence: FenceMode) -> Sim<Msg
     let mut t = Topology::new(TopologyOptions { seed: 3, mx: 2, mailboxes: 50, mails: 300 });
     t.duration = Dur::hours(3);
     let dev = FenceDeviceConfig { mode: fence, ..FenceDeviceConfig::default() };
-    let mut c = ClusterSpec { fence_levels: vec![("ipmi".into(), dev)], witnesses, ..ClusterSpec::default() };
+    let mut c = ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", dev)], witnesses, ..ClusterSpec::default() };
     c.agent.no_quorum_policy = policy;
     t.cluster = Some(c);
-    t.faults.push(FaultSpec { at_us: Time::from_hours(1).as_micros() as i64, kind: FaultKind::Isolate, target: "mx-1".into() });
+    t.faults.push(FaultSpec { at: Time::from_hours(1).into(), kind: FaultKind::Isolate, target: "mx-1".into() });
     let mut sim = t.build();
     sim.run();
     sim
@@ -69,7 +69,7 @@ fn standby_moves_the_services_without_fencing_and_unstandby_leaves_them() {
     let mut t = Topology::new(TopologyOptions { seed: 4, mx: 2, mailboxes: 50, mails: 500 });
     t.duration = Dur::days(1);
     t.fault_phase = Some(Dur::hours(6));
-    t.cluster = Some(ClusterSpec { fence_levels: vec![("ipmi".into(), FenceDeviceConfig::default())], ..ClusterSpec::default() });
+    t.cluster = Some(ClusterSpec { fence_levels: vec![FenceLevel::new("ipmi", FenceDeviceConfig::default())], ..ClusterSpec::default() });
     t.plan.push(StepSpec::new("maintenance", "mx-1", Action::Standby, Trigger::At(Time::from_hours(1))));
     t.plan.push(StepSpec::new("back", "mx-1", Action::Unstandby, Trigger::At(Time::from_hours(2))));
     let mut sim = t.build();

@@ -26,7 +26,7 @@ fn service(seed: u64, mode: ReplicationMode, bug: bool) -> (Sim<Msg, World>, Run
     let mut r = ReplicationConfig::new("dr", mode);
     r.bug_failover_hides_loss = bug;
     t.filer.replication = Some(r);
-    t.faults.push(FaultSpec { at_us: Dur::mins(150).as_micros() as i64, kind: FaultKind::SiteFailure, target: "primary".into() });
+    t.faults.push(FaultSpec { at: Dur::mins(150).into(), kind: FaultKind::SiteFailure, target: "primary".into() });
     t.plan.push(StepSpec::new("failover", "filer", Action::Failover, Trigger::At(Time::from_hours(3))));
     let mut sim = t.build();
     let report = sim.run();

@@ -22,7 +22,7 @@ use mailsim_sim::{Dur, Sim, Time};
 const SEEDS: std::ops::Range<u64> = 1..4;
 
 fn fault(when: Dur, kind: FaultKind, target: &str) -> FaultSpec {
-    FaultSpec { at_us: when.as_micros() as i64, kind, target: target.to_string() }
+    FaultSpec { at: when.into(), kind, target: target.to_string() }
 }
 
 fn step(name: &str, action: Action, trigger: Trigger) -> StepSpec {

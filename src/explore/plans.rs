@@ -302,9 +302,8 @@ pub fn search_plans(s: &Scenario, o: &PlanOptions) -> Result<PlanSearch, String>
     if dims.is_empty() {
         return Err("the recovery plan offers no choice to search (no rebuild, temporary stores, delayed step, role out of hours, holidays or single fencing level)".into());
     }
-    let build = |plan: &[usize]| {
-        Scenario::from_file(plan_file(&base, &dims, plan), &s.path).map_err(|(field, m)| format!("a plan does not build: {field}: {m}"))
-    };
+    let build =
+        |plan: &[usize]| Scenario::from_file(plan_file(&base, &dims, plan), &s.path).map_err(|e| format!("a plan does not build: {e}"));
     let space: u64 = dims.iter().map(|d| d.options.len() as u64).product();
     let mut runs = 0u64;
     let file_plan: Plan = vec![0; dims.len()];

@@ -369,7 +369,7 @@ impl Explorer {
     }
 
     fn scenario(&self, combo: &[usize]) -> Result<Scenario, String> {
-        Scenario::from_file(self.file(combo), &self.path).map_err(|(field, m)| format!("{field}: {m}"))
+        Scenario::from_file(self.file(combo), &self.path).map_err(|e| e.to_string())
     }
 
     fn harm(&self, combo: &[usize], r: &RunResult, seed: u64) -> Harm {

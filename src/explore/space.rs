@@ -80,7 +80,7 @@ fn groups(t: &Topology) -> Vec<String> {
 }
 fn fence_devices(t: &Topology) -> Vec<String> {
     let Some(c) = &t.cluster else { return Vec::new() };
-    (1..=t.mx).flat_map(|k| c.fence_levels.iter().map(move |(level, _)| format!("mx-{k}/fence-{level}"))).collect()
+    (1..=t.mx).flat_map(|k| c.fence_levels.iter().map(move |l| format!("mx-{k}/fence-{}", l.name))).collect()
 }
 fn heads(t: &Topology) -> Vec<String> {
     // One head is the whole file server (`crash filer` covers it); an HA

@@ -127,7 +127,7 @@ fn positive(n: u32, field: &str) -> Result<u32, Bad> {
 /// cluster, the clients, monitoring, the operators, the workload, the
 /// faults, the recovery plan, the expectations, and last the whole
 /// topology and its event budget. A new section is a new function here.
-pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
+pub fn build_topology(f: &ScenarioFile) -> Result<Topology, InvalidField> {
     let ts = &f.topology;
     check_sizes(f)?;
     let mailboxes = positive(ts.mailboxes, "topology.mailboxes")?;
@@ -177,7 +177,8 @@ pub fn build_topology(f: &ScenarioFile) -> Result<Topology, Bad> {
             format!(
                 "the run would take about {events} events (mails retried through the run, client checks, heartbeats, probes), more than its budget of {EVENTS_MAX}; use fewer mails, a shorter run or fewer periodic checks"
             ),
-        ));
+        )
+        .into());
     }
     Ok(t)
 }
@@ -541,7 +542,7 @@ fn cluster(c: &ClusterTable, mx: u32) -> Result<ClusterSpec, Bad> {
             return Err(bad(format!("topology.cluster.fencing[{i}].level"), "a level name is letters, digits and dashes"));
         }
         let dev = FenceDeviceConfig { mode: level.mode.unwrap_or(FenceModeSpec::Works).mode(), ..FenceDeviceConfig::default() };
-        spec.fence_levels.push((level.level.clone(), dev));
+        spec.fence_levels.push(mailsim_models::topology::FenceLevel::new(&level.level, dev));
     }
     if let Some(v) = c.token_timeout {
         spec.agent.token_timeout = dur(v, "topology.cluster.token_timeout")?;
@@ -831,7 +832,7 @@ fn fault(i: usize, fe: &FaultEntry, run: &RunSpec, t: &Topology) -> Result<Fault
     if fe.at.micros().unsigned_abs() > DURATION_MAX.as_micros() {
         return Err(bad(field("at"), format!("{} is further from the start than {}", fe.at, show(DURATION_MAX))));
     }
-    let spec = FaultSpec { at_us: fe.at.micros(), kind, target };
+    let spec = FaultSpec { at: fe.at.fault_at(), kind, target };
     if fe.at.micros() > t.duration.as_micros() as i64 {
         return Err(bad(field("at"), format!("{} is after the end of the run ({})", fe.at, run.duration)));
     }

@@ -65,14 +65,13 @@ use mailsim_sim::{Dur, NodeId, Time, MICROS_PER_DAY, MICROS_PER_H};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FieldPath, ScenarioError};
+use crate::error::{FieldPath, InvalidField, ScenarioError};
 use crate::units::{parse_byte_rate, parse_count_rate, parse_size, parse_speed, HumanDuration, Share, ShareRange};
 
 mod build;
 mod schema;
 
 pub use self::build::build_topology;
-use self::build::Bad;
 pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
@@ -1544,8 +1543,8 @@ impl Scenario {
     }
 
     fn from_merged(path: &Path, mut merged: toml::Table, chain: &[Link]) -> Result<Scenario, ScenarioError> {
-        let located = |(field, message): Bad| error_in_chain(chain, FieldPath::parse(&field), message);
-        let ranges = crate::ranges::extract(&mut merged).map_err(located)?;
+        let located = |e: InvalidField| error_in_chain(chain, FieldPath::parse(&e.field), e.message);
+        let ranges = crate::ranges::extract(&mut merged).map_err(|e| located(e.into()))?;
         let s = Scenario::from_table(path, merged, ranges.clone()).map_err(located)?;
         // Valid at the midpoints; now each range at either end, the others
         // at their midpoints.
@@ -1553,8 +1552,9 @@ impl Scenario {
             for (end, v) in [("low", r.lo), ("high", r.hi)] {
                 let mut t = s.table.clone();
                 crate::ranges::set(&mut t, &r.path, r.value(v));
-                Scenario::from_table(path, t, Vec::new()).map_err(|(field, message)| {
-                    located((field, format!("with `{}` at the {end} end of its range ({}): {message}", r.path, r.show(v))))
+                Scenario::from_table(path, t, Vec::new()).map_err(|e| {
+                    let message = format!("with `{}` at the {end} end of its range ({}): {}", r.path, r.show(v), e.message);
+                    located(InvalidField { field: e.field, message })
                 })?;
             }
         }
@@ -1564,7 +1564,7 @@ impl Scenario {
     /// Parses and validates a merged table that has no ranges left; errors
     /// are (field, message). A type error at a field that was a range says
     /// that a range stands only for a number, duration, size, rate or share.
-    fn from_table(path: &Path, table: toml::Table, ranges: Vec<crate::ranges::Ranged>) -> Result<Scenario, Bad> {
+    fn from_table(path: &Path, table: toml::Table, ranges: Vec<crate::ranges::Ranged>) -> Result<Scenario, InvalidField> {
         let file: ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
             let field = to_path(e.path());
             let mut message = e.inner().message().trim().to_string();
@@ -1583,8 +1583,8 @@ impl Scenario {
 
     /// This scenario with its ranged parameters at `values` (one per
     /// [`Scenario::ranges`] entry, in its kind's unit): what `calibrate`
-    /// runs for one draw. Errors are (field, message).
-    pub fn with_values(&self, values: &[i128]) -> Result<Scenario, (String, String)> {
+    /// runs for one draw.
+    pub fn with_values(&self, values: &[i128]) -> Result<Scenario, InvalidField> {
         assert_eq!(values.len(), self.ranges.len(), "one value per ranged parameter");
         if self.ranges.is_empty() {
             return Ok(self.clone());
@@ -1597,9 +1597,8 @@ impl Scenario {
     }
 
     /// A scenario from a file already parsed (in memory, or edited by
-    /// `shrink`), through the same validation as [`Scenario::load`]; errors
-    /// are (field, message).
-    pub fn from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, (String, String)> {
+    /// `shrink`), through the same validation as [`Scenario::load`].
+    pub fn from_file(file: ScenarioFile, path: &Path) -> Result<Scenario, InvalidField> {
         let topology = build_topology(&file)?;
         let checkpoints = crate::checkpoints::compile(
             &file.checkpoints,
