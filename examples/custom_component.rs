@@ -80,7 +80,7 @@ fn topology(seed: u64) -> Topology {
     let mut t = Topology::new(TopologyOptions { seed, mx: 1, mailboxes: 200, mails: 2_000 });
     t.workload = Workload { hourly_weights: [1; 24], ..Workload::total(2_000, Dur::hours(6), 200) };
     t.duration = Dur::days(1);
-    t.faults.push(FaultSpec { at_us: Dur::hours(1).as_micros() as i64, kind: FaultKind::Crash, target: "mx-1".into() });
+    t.faults.push(FaultSpec::new(Dur::hours(1), FaultKind::Crash, "mx-1"));
     t
 }
 
