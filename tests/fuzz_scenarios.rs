@@ -117,6 +117,8 @@ const ACTIONS: &[&str] = &[
 const PROFILES: &[&str] = &["postfix", "exim", "exchange", "72h", "sendmail", "all", "qmail"];
 const MODES: &[&str] = &["works", "reports-failure", "timeout", "lies-success", "sometimes"];
 const SPEEDS: &[&str] = &["10%", "0%", "x10", "x0", "x4294967", "100%", "150%", "fast"];
+/// `RebuildRule::NAMES` and one unknown order.
+const REBUILD_ORDERS: &[&str] = &["index", "smallest-first", "largest-first", "most-users-first", "most-users-per-byte", "random"];
 const PRIORITIES: &[&str] = &["low", "medium", "high", "highest", ""];
 const SIZES: &[&str] = &["1.5TB", "0", "1", "300GiB", "99999999TiB", "3 parsecs", "", "18446744073709551615"];
 const RATES: &[&str] = &["35MB/s", "0MB/s", "1/s", "100MB/min", "1TB/h", "5MB", "1200/h", "1000000/s", "-5/h", "18446744073709551615/s"];
@@ -312,6 +314,8 @@ const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("after", Kind::Str(&["a", "b", "zz"])),
             ("delay", Kind::Dur),
             ("parallel", Kind::Bool),
+            ("order", Kind::Str(REBUILD_ORDERS)),
+            ("order_first", Kind::StrList),
             ("steps", Kind::Int),
             ("keep_uidls", Kind::Bool),
             ("node", Kind::Str(TARGETS)),
@@ -427,9 +431,12 @@ fn value(kind: Kind) -> BoxedStrategy<String> {
             (0usize..2000).prop_map(|n| format!("[{}]", vec!["1"; n].join(","))),
         ]
         .boxed(),
-        Kind::StrList => prop::collection::vec(select(&["crash", "degrade", "x", ""][..]).prop_map(quoted), 0..4)
-            .prop_map(|v| format!("[{}]", v.join(", ")))
-            .boxed(),
+        Kind::StrList => prop::collection::vec(
+            select(&["crash", "degrade", "x", "", "volume-1", "volume-4", "group-2", "group-99"][..]).prop_map(quoted),
+            0..4,
+        )
+        .prop_map(|v| format!("[{}]", v.join(", ")))
+        .boxed(),
         Kind::Table(keys) => {
             prop::collection::vec((select(keys), prop_oneof![int_value(), dur_value(), select(MODES).prop_map(quoted)]), 0..4)
                 .prop_map(|kv| {
@@ -715,6 +722,19 @@ fn the_generator_knows_every_fault_kind() {
         assert!(KINDS.contains(kind), "fault kind `{kind}` is missing from the fuzzer's KINDS");
     }
     assert!(KINDS.iter().any(|k| !mailsim_models::topology::FaultKind::NAMES.contains(k)), "an unknown kind keeps rejections fuzzed");
+}
+
+/// The generator's rebuild orders are every order the format knows plus an
+/// unknown one.
+#[test]
+fn the_generator_knows_every_rebuild_order() {
+    for name in mailsim_models::storage::RebuildRule::NAMES {
+        assert!(REBUILD_ORDERS.contains(&name), "rebuild order `{name}` is missing from the fuzzer's REBUILD_ORDERS");
+    }
+    assert!(
+        REBUILD_ORDERS.iter().any(|k| mailsim_models::storage::RebuildRule::from_name(k).is_none()),
+        "an unknown order keeps rejections fuzzed"
+    );
 }
 
 /// The generator writes operator roles and steps that name one and wait for

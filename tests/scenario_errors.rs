@@ -263,6 +263,25 @@ fn fields_without_effect_on_recovery_steps_are_errors() {
 }
 
 #[test]
+fn a_rebuild_order_that_names_nothing_or_has_no_effect_is_an_error() {
+    expect_error("rebuild-order-unknown.toml", 8, Some("recovery[0].order"), "unknown rebuild order `random` (index, smallest-first");
+    expect_error(
+        "rebuild-order-first-unknown.toml",
+        10,
+        Some("recovery[0].order_first[1]"),
+        "`volume-9` is not a RAID group (group-1 … group-6) or a volume (volume-1 … volume-6)",
+    );
+    expect_error("rebuild-order-first-twice.toml", 8, Some("recovery[0].order_first[1]"), "`volume-2` names group-2 again");
+    expect_error(
+        "rebuild-order-on-migrate.toml",
+        8,
+        Some("recovery[0].order"),
+        "`order` has no effect on a `migrate` step; it applies to `start-rebuild`",
+    );
+    expect_error("rebuild-order-parallel.toml", 9, Some("recovery[0].order"), "`order` has no effect with `parallel = true`");
+}
+
+#[test]
 fn fields_without_effect_on_faults_are_errors() {
     expect_corpus_error("speed-on-crash-fault.toml", 21, Some("faults[0].speed"), "applies to `degrade`");
     expect_corpus_error("peer-on-crash-fault.toml", 21, Some("faults[0].peer"), "applies to `partition`");

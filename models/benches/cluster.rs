@@ -87,7 +87,7 @@ fn topology(mails: u64, mailboxes: u32, o: Options) -> Topology {
     t.faults.push(FaultSpec { at: DAY.into(), kind: FaultKind::ControllerFailure, target: "shelf-a/controller-b".into() });
     let at = |d: Dur| Trigger::At(Time::ZERO + d);
     t.plan.push(step("replace hardware", Action::ReplaceHardware, at(DAY + Dur::hours(8))));
-    t.plan.push(step("rebuild", Action::StartRebuild { parallel: false }, Trigger::After(0, Dur::mins(10))));
+    t.plan.push(step("rebuild", Action::StartRebuild { parallel: false, order: Default::default() }, Trigger::After(0, Dur::mins(10))));
     if o.temp_stores {
         t.plan.push(step("temp stores", Action::EnableTempStores, at(DAY + Dur::mins(30))));
         t.plan.push(step("merge back", Action::MergeBack, Trigger::After(1, Dur::mins(10))));

@@ -1072,6 +1072,14 @@ impl Filer {
 
     /// Merges every temporary store into its mailbox. Refused, merging
     /// nothing, while a temporary store's volume is offline.
+    /// The mailboxes on each RAID group's volumes (those not migrated away),
+    /// for a rebuild order that weighs them.
+    fn users_per_group(&self) -> Vec<u64> {
+        let s = &self.ctl.storage;
+        let groups = s.config().groups;
+        (0..groups).map(|g| s.volumes_of_group(g).map(|v| u64::from(self.per_volume.get(v as usize).copied().unwrap_or(0))).sum()).collect()
+    }
+
     fn merge_back(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
         let st = disk.state();
         let mut waiting: Vec<u32> = st.temp_mailboxes().map(|mb| st.volume_of(mb)).filter(|v| !self.volumes[*v as usize].0).collect();
@@ -1669,13 +1677,15 @@ impl Filer {
                 self.sync(ctx, disk, true);
                 Self::step_done(ctx, from, step);
             }
-            Action::StartRebuild { parallel } => match self.ctl.storage.start_rebuild(parallel, now) {
-                Ok(_) => {
-                    self.rebuild_steps.push((from, step));
-                    self.sync(ctx, disk, true);
+            Action::StartRebuild { parallel, order } => {
+                match self.ctl.storage.start_rebuild_ordered(parallel, &order, &self.users_per_group(), now) {
+                    Ok(_) => {
+                        self.rebuild_steps.push((from, step));
+                        self.sync(ctx, disk, true);
+                    }
+                    Err(reason) => Self::step_failed(ctx, from, step, reason),
                 }
-                Err(reason) => Self::step_failed(ctx, from, step, reason),
-            },
+            }
             Action::EnableTempStores => {
                 self.ctl.temp_enabled = true;
                 self.sync(ctx, disk, true);
@@ -2267,7 +2277,7 @@ mod tests {
         run.ops(vec![
             (Dur::mins(30), Action::EnableTempStores),
             (Dur::hours(1), Action::ReplaceHardware),
-            (Dur::hours(1) + Dur::secs(1), Action::StartRebuild { parallel: false }),
+            (Dur::hours(1) + Dur::secs(1), Action::StartRebuild { parallel: false, order: Default::default() }),
             (Dur::hours(3), Action::MergeBack),
         ]);
         run
@@ -2532,7 +2542,7 @@ mod tests {
     fn a_rebuild_behind_a_dead_shelf_fails_and_one_ended_by_a_latent_error_fails_with_the_group() {
         let mut run = dead_shelf(12);
         run.fault(Dur::secs(40), "disk-fail", ModelFault::DiskFail { group: 1 });
-        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: true })]);
+        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: true, order: Default::default() })]);
         assert_ok(&run.run());
         let failed = run.failed();
         assert_eq!(failed.len(), 1, "{failed:?}");
@@ -2547,7 +2557,7 @@ mod tests {
             run.fault(Dur::secs(30 + k), "disk-fail", ModelFault::DiskFail { group: 0 });
         }
         run.fault(Dur::secs(40), "latent", ModelFault::LatentSectorError { group: 0 });
-        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: false })]);
+        run.ops(vec![(Dur::hours(1), Action::StartRebuild { parallel: false, order: Default::default() })]);
         assert_ok(&run.run());
         assert!(run.steps().is_empty(), "{:?}", run.steps());
         let failed = run.failed();

@@ -241,6 +241,9 @@ pub enum Action {
     StartRebuild {
         /// Rebuild every degraded group at once instead of one at a time.
         parallel: bool,
+        /// The order of a serial rebuild (`Storage::start_rebuild_ordered`);
+        /// the default is index order.
+        order: crate::storage::RebuildOrder,
     },
     /// Let new mail for mailboxes on offline volumes go to temporary stores.
     EnableTempStores,
@@ -321,7 +324,7 @@ impl Action {
         Choice { name: "fix-redundancy", description: "Fix a shelf's path redundancy fault." },
         Choice {
             name: "start-rebuild",
-            description: "Rebuild the degraded RAID groups, one after another, or all at once with `parallel = true`.",
+            description: "Rebuild the degraded RAID groups, one after another (in `order`, after the groups named in `order_first`), or all at once with `parallel = true`.",
         },
         Choice { name: "enable-temp-stores", description: "New mail for mailboxes on offline volumes goes to temporary stores." },
         Choice { name: "merge-back", description: "Merge the temporary stores back into the restored mailboxes." },
@@ -390,9 +393,8 @@ impl Action {
                 format!("recreate-accounts: the damaged mailboxes on {} recreated empty", volume_list(volumes))
             }
             Action::PowerOn { node: n } => format!("power-on {}", node(n)),
-            Action::StartRebuild { parallel } => {
-                format!("start-rebuild, {}", if *parallel { "every group at once" } else { "one group at a time" })
-            }
+            Action::StartRebuild { parallel: true, .. } => "start-rebuild, every group at once".to_string(),
+            Action::StartRebuild { parallel: false, order } => format!("start-rebuild, one group at a time, {}", order.words()),
             other => other.name().to_string(),
         }
     }

@@ -256,7 +256,7 @@ mod tests {
         t.faults.push(FaultSpec { at: Dur::mins(65).into(), kind: FaultKind::ControllerFailure, target: "shelf-a/controller-a".into() });
         t.plan.push(step("temp stores", Action::EnableTempStores, Trigger::At(Time::ZERO + Dur::mins(61))));
         t.plan.push(step("replace", Action::ReplaceHardware, Trigger::At(Time::from_hours(3))));
-        t.plan.push(step("rebuild", Action::StartRebuild { parallel: false }, Trigger::After(1, Dur::mins(5))));
+        t.plan.push(step("rebuild", Action::StartRebuild { parallel: false, order: Default::default() }, Trigger::After(1, Dur::mins(5))));
         t.plan.push(step("merge", Action::MergeBack, Trigger::After(2, Dur::mins(5))));
         let filer = t.node("filer").expect("a filer");
         let mx1 = t.node("mx-1").expect("mx-1");

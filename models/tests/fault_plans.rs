@@ -302,7 +302,11 @@ fn service(case: &Case, variant: Variant) -> (Sim<Msg, World>, usize) {
     if case.episodes.iter().any(Episode::storage) {
         let replace = t.plan.len() as u32;
         t.plan.push(step("replace", Action::ReplaceHardware, Trigger::At(Time::ZERO + REPLACE_AT)));
-        t.plan.push(step("rebuild", Action::StartRebuild { parallel: case.parallel_rebuild }, Trigger::After(replace, Dur::mins(5))));
+        t.plan.push(step(
+            "rebuild",
+            Action::StartRebuild { parallel: case.parallel_rebuild, order: Default::default() },
+            Trigger::After(replace, Dur::mins(5)),
+        ));
         if temp {
             t.plan.push(step("merge back", Action::MergeBack, Trigger::After(replace + 1, Dur::mins(5))));
         }

@@ -166,7 +166,12 @@ fn merge_back_with(seed: u64, merge_dedup: bool, drops_mail: bool) -> Sim<Msg, W
     t.faults.push(fault(Dur::mins(65), FaultKind::ControllerFailure, "shelf-a/controller-a"));
     t.plan.push(step("temp stores", "filer", Action::EnableTempStores, Trigger::At(time(Dur::mins(61)))));
     t.plan.push(step("replace", "filer", Action::ReplaceHardware, Trigger::At(time(Dur::hours(3)))));
-    t.plan.push(step("rebuild", "filer", Action::StartRebuild { parallel: false }, Trigger::After(1, Dur::mins(5))));
+    t.plan.push(step(
+        "rebuild",
+        "filer",
+        Action::StartRebuild { parallel: false, order: Default::default() },
+        Trigger::After(1, Dur::mins(5)),
+    ));
     t.plan.push(step("merge", "filer", Action::MergeBack, Trigger::After(2, Dur::mins(5))));
     let filer = t.node("filer").expect("a filer");
     let mx1 = t.node("mx-1").expect("mx-1");
@@ -380,7 +385,12 @@ fn storage_outage(seed: u64, plan: bool) -> Sim<Msg, World> {
     t.faults.push(fault(Dur::hours(1), FaultKind::ControllerFailure, "shelf-a/controller-b"));
     if plan {
         t.plan.push(step("replace", "filer", Action::ReplaceHardware, Trigger::At(time(Dur::hours(4)))));
-        t.plan.push(step("rebuild", "filer", Action::StartRebuild { parallel: false }, Trigger::After(0, Dur::mins(10))));
+        t.plan.push(step(
+            "rebuild",
+            "filer",
+            Action::StartRebuild { parallel: false, order: Default::default() },
+            Trigger::After(0, Dur::mins(10)),
+        ));
     }
     t.build()
 }

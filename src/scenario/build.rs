@@ -932,6 +932,8 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
         (s.node.is_some(), "node", "power-on"),
         (s.from.is_some(), "from", "restore"),
         (s.preserve_uids.is_some(), "preserve_uids", "restore"),
+        (s.order.is_some(), "order", "start-rebuild"),
+        (s.order_first.is_some(), "order_first", "start-rebuild"),
     ] {
         if present && s.action != action {
             return Err(bad(field(key), format!("`{key}` has no effect on a `{}` step; it applies to `{action}`", s.action)));
@@ -1004,7 +1006,7 @@ fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> R
     Ok(match s.action.as_str() {
         "replace-hardware" => Action::ReplaceHardware,
         "fix-redundancy" => Action::FixRedundancy,
-        "start-rebuild" => Action::StartRebuild { parallel: s.parallel },
+        "start-rebuild" => Action::StartRebuild { parallel: s.parallel, order: rebuild_order(s, field, t)? },
         "enable-temp-stores" => Action::EnableTempStores,
         "merge-back" => Action::MergeBack,
         "migrate" => Action::Migrate {
@@ -1032,6 +1034,49 @@ fn step_action(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> R
         }
         other => return Err(bad(field("action"), format!("unknown action `{other}` ({})", STEP_ACTIONS.join(", ")))),
     })
+}
+
+/// A `start-rebuild` step's `order` and `order_first`. Both only for a
+/// serial rebuild: a parallel one rebuilds every group at once, with the
+/// same share, so an order there would be silently ignored.
+fn rebuild_order(s: &StepEntry, field: &dyn Fn(&str) -> String, t: &Topology) -> Result<RebuildOrder, Bad> {
+    if s.parallel {
+        if let Some(key) = [("order", s.order.is_some()), ("order_first", s.order_first.is_some())].iter().find(|k| k.1).map(|k| k.0) {
+            return Err(bad(
+                field(key),
+                format!("`{key}` has no effect with `parallel = true`: every group rebuilds at once, with the same share; it orders a serial rebuild"),
+            ));
+        }
+    }
+    let then = match s.order.as_deref() {
+        None => RebuildRule::Index,
+        Some(name) => RebuildRule::from_name(name)
+            .ok_or_else(|| bad(field("order"), format!("unknown rebuild order `{name}` ({})", RebuildRule::NAMES.join(", "))))?,
+    };
+    let storage = &t.filer.storage;
+    let mut first: Vec<u32> = Vec::new();
+    for (k, name) in s.order_first.iter().flatten().enumerate() {
+        let number =
+            |prefix: &str, max: u32| name.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=max).contains(n));
+        let group = match (number("group-", storage.groups), number("volume-", storage.volumes)) {
+            (Some(g), _) => g - 1,
+            (None, Some(v)) => (v - 1) % storage.groups,
+            (None, None) => {
+                return Err(bad(
+                    field(&format!("order_first[{k}]")),
+                    format!(
+                        "`{name}` is not a RAID group (group-1 … group-{}) or a volume (volume-1 … volume-{})",
+                        storage.groups, storage.volumes
+                    ),
+                ))
+            }
+        };
+        if first.contains(&group) {
+            return Err(bad(field(&format!("order_first[{k}]")), format!("`{name}` names group-{} again", group + 1)));
+        }
+        first.push(group);
+    }
+    Ok(RebuildOrder { first, then })
 }
 
 /// A `restore` or `recreate-accounts` step's `volumes`, as model indices

@@ -55,7 +55,7 @@ use mailsim_models::ops::{Delay, Trigger};
 use mailsim_models::replication::{LinkLoss, ReplicationMode};
 use mailsim_models::retry::RetryProfile;
 use mailsim_models::senders::{Recipients, Volume, Workload};
-use mailsim_models::storage::{RebuildPriority, StaleDisks};
+use mailsim_models::storage::{RebuildOrder, RebuildPriority, RebuildRule, StaleDisks};
 use mailsim_models::topology::{
     BackupMx, ClusterSpec, FaultKind, FaultSpec, RandomFaultSpec, StepSpec, Topology, TopologyOptions, RANDOM_FAULT_CHOICES,
     RANDOM_FAULT_KINDS,
@@ -76,8 +76,8 @@ pub use self::schema::schema;
 use self::schema::{
     bounces_by_profile, durations_by_service, shares_by_service, weights_by_profile, weights_by_protocol, BackupKindName,
     CheckpointEntrySchema, FaultKindName, InboundPolicyName, LinkLossName, LocalDeviceName, NoQuorumPolicyName, RandomFaultKindName,
-    RebuildPriorityName, RecipientsName, ReplicationModeName, RetryProfileName, RoleHoursName, StepActionName, TakeoverName, WeekdayName,
-    WorkingHoursName,
+    RebuildPriorityName, RebuildRuleName, RecipientsName, ReplicationModeName, RetryProfileName, RoleHoursName, StepActionName,
+    TakeoverName, WeekdayName, WorkingHoursName,
 };
 
 /// Largest scenario file read, in bytes. The replays are a few kilobytes;
@@ -1147,6 +1147,21 @@ pub struct StepEntry {
     /// false.
     #[serde(default)]
     pub parallel: bool,
+    /// Only for a serial `start-rebuild`: which degraded RAID group goes
+    /// next once the groups named in `order_first` are done:
+    /// `index` (group-1 first; the default), `smallest-first` (the least
+    /// data to rebuild first), `largest-first`, `most-users-first` (the
+    /// group whose volumes hold the most mailboxes first) or
+    /// `most-users-per-byte` (the most mailboxes per byte to rebuild first).
+    /// Refused with `parallel = true`, where every group rebuilds at once.
+    #[serde(default)]
+    #[schemars(with = "Option<RebuildRuleName>")]
+    pub order: Option<String>,
+    /// Only for a serial `start-rebuild`: RAID groups rebuilt first, in this
+    /// order, named as groups (`group-2`) or by a volume on them
+    /// (`volume-2`); the others follow `order`. Default: none.
+    #[serde(default)]
+    pub order_first: Option<Vec<String>>,
     /// Only for `migrate`: the batches the volumes are copied in, at most one
     /// per `migration_step_interval`. Default 1; at most the volume count.
     #[serde(default)]

@@ -124,6 +124,12 @@ name_list!(
     RebuildPriority::NAMES
 );
 name_list!(
+    /// `RebuildRule::NAMES`: the values of `recovery[].order`.
+    RebuildRuleName,
+    "Which degraded RAID group a serial rebuild takes next: index (group-1 first), smallest-first (least data to rebuild), largest-first, most-users-first (most mailboxes on its volumes), most-users-per-byte (most mailboxes per byte to rebuild).",
+    RebuildRule::NAMES
+);
+name_list!(
     /// The values of `topology.backups[].kind`.
     BackupKindName,
     "Where a backup set's copies live: snapshot (on the volume's own storage, gone with a destroyed volume), disk (a backup server), tape.",
