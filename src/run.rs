@@ -119,6 +119,20 @@ pub struct Figures {
     pub fault_spans: Vec<FaultSpan>,
     /// The alerts the operators received: (µs, text), re-alerts included.
     pub alerts: Vec<(u64, String)>,
+    /// The coverage marks the run reached (`mailsim_models::marks`), in the
+    /// order of their table: reported, never judged.
+    pub marks: Vec<MarkReached>,
+}
+
+/// A coverage mark one run reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MarkReached {
+    /// Its name (`fence-failed`).
+    pub name: String,
+    /// When it was first reached (µs).
+    pub first_us: u64,
+    /// How often it was reached.
+    pub count: u64,
 }
 
 /// One injected fault, for a timeline.
@@ -318,6 +332,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
             })
             .collect(),
         alerts: ops.map(|o| o.alerts.iter().map(|(t, text)| (t.as_micros(), text.clone())).collect()).unwrap_or_default(),
+        marks: w.marks.reached().map(|(m, t, count)| MarkReached { name: m.name().to_string(), first_us: t.as_micros(), count }).collect(),
     }
 }
 
@@ -428,6 +443,11 @@ pub fn report_text(r: &RunResult, file: &std::path::Path) -> String {
         })
         .collect();
     let _ = writeln!(o, "  users without full service at the peak {}; {}", Share(f.users_affected_peak()), per_service.join(", "));
+    if !f.marks.is_empty() {
+        let marks: Vec<String> =
+            f.marks.iter().map(|m| format!("{} (first {}, ×{})", m.name, fmt_opt(Some(m.first_us)), m.count)).collect();
+        let _ = writeln!(o, "  marks reached: {}", marks.join(", "));
+    }
     if !f.steps.is_empty() {
         let steps: Vec<String> = f
             .steps

@@ -30,6 +30,7 @@ use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, TimerId};
 
 use crate::availability::{self, Reason};
 use crate::ledger;
+use crate::marks::{self, Mark};
 use crate::msg::{MailboxId, Msg, Proto, Store, StoreError};
 use crate::timer::{ClientTimer, SetTimer, Timer};
 use crate::World;
@@ -207,7 +208,11 @@ impl Node<Msg, World> for Clients {
                         }
                         let refetch = changed && !info.temporary && proto != Proto::Webmail;
                         self.done(ctx, i, if info.temporary { Err(Reason::TemporaryStore) } else { Ok(()) });
+                        if info.temporary {
+                            marks::reach(ctx, Mark::TempStoreServed);
+                        }
                         if refetch {
+                            marks::reach(ctx, Mark::ClientRefetched);
                             ledger::client_duplicates_by(ctx, proto, info.count as u64);
                         }
                     }

@@ -90,6 +90,7 @@
 use mailsim_sim::{Ctx, Disk, Dur, FaultId, Input, Node, NodeId, Time, TimerId};
 
 use crate::ledger;
+use crate::marks::{self, Mark};
 use crate::msg::{Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
 use crate::timer::{ClusterTimer, SetTimer, Timer};
 use crate::World;
@@ -867,11 +868,13 @@ impl Agent {
             return;
         }
         self.stats.fence_failures += 1;
+        marks::reach(ctx, Mark::FenceFailed);
         let failures = op.failures + 1;
         if failures >= self.cfg.stonith_max_attempts {
             // Pacemaker stops retrying: the node stays UNCLEAN, the cluster
             // stays "transitioning" and nothing is started elsewhere.
             self.gave_up = true;
+            marks::reach(ctx, Mark::FencingGaveUp);
             ctx.gauge("cluster.fencing_gave_up", 1);
             return;
         }
@@ -889,6 +892,9 @@ impl Agent {
         let old = self.owner;
         self.owner = Some(survivor);
         self.stats.failovers += u32::from(old.is_some());
+        if old.is_some_and(|o| o != survivor) {
+            marks::reach(ctx, Mark::Failover);
+        }
         ctx.send(survivor, Msg::Cluster(Cluster::StartServices));
         self.announce(ctx);
     }
@@ -910,6 +916,7 @@ impl Agent {
     /// off (and powered off, so the confirmation is true), fencing stops, and
     /// this agent places the services as the coordinator would.
     fn reset(&mut self, ctx: C) {
+        marks::reach(ctx, Mark::ClusterReset);
         if let Some(op) = self.fencing.take() {
             ctx.cancel_timer(op.timer);
         }

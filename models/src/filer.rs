@@ -87,6 +87,7 @@ use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeConfig, Nod
 
 use crate::backup::{BackupKind, BackupSet};
 use crate::ledger;
+use crate::marks::{self, Mark};
 use crate::msg::{AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
 use crate::replication::{ReplicaState, ReplicationConfig, ReplicationMode, Route};
 use crate::storage::{Storage, StorageConfig};
@@ -735,6 +736,7 @@ impl Filer {
     }
 
     fn lock_failed(&mut self, ctx: C) {
+        marks::reach(ctx, Mark::LockFailed);
         let now = ctx.now();
         if self.ctl.lock_broken {
             if let Some(id) = self.lock_fault {
@@ -1004,6 +1006,7 @@ impl Filer {
                     Err(StoreError::Io)
                 } else {
                     if temp {
+                        marks::reach(ctx, Mark::TempStoreTookMail);
                         ledger::stored_temporarily(ctx, mail);
                     } else {
                         ledger::delivered(ctx, mail);
@@ -1029,6 +1032,9 @@ impl Filer {
                         ledger::mailbox_lost(ctx, *m);
                     }
                     self.merge_failures.push(format!("mailbox {mailbox}'s RAID group was destroyed during its merge"));
+                }
+                if !remove.is_empty() {
+                    marks::reach(ctx, Mark::TempStoreMerged);
                 }
                 for m in &remove {
                     ledger::temp_removed(ctx, *m);
@@ -1160,6 +1166,15 @@ impl Filer {
         let now = ctx.now();
         self.ctl.storage.advance(now);
         let ev = self.ctl.storage.take_events();
+        if !ev.rebuilt.is_empty() {
+            marks::reach(ctx, Mark::RebuildDone);
+        }
+        if !ev.migrated.is_empty() {
+            marks::reach(ctx, Mark::VolumeMigrated);
+        }
+        if ev.contention_changed && (0..self.ctl.storage.config().shelves).any(|sh| self.ctl.storage.collapsed(sh)) {
+            marks::reach(ctx, Mark::StorageCollapsed);
+        }
         for g in &ev.destroyed {
             self.lose_group(ctx, disk, *g);
         }
@@ -1217,6 +1232,9 @@ impl Filer {
         let damaged = self.damaged.iter().zip(placement).filter(|(d, v)| **d && self.volumes[**v as usize].0).count() as u32;
         let offline = if self.repl.serving() { offline + damaged } else { self.cfg.mailboxes };
         if offline != self.unavailable {
+            if offline > 0 {
+                marks::reach(ctx, Mark::MailboxesOffline);
+            }
             self.unavailable = offline;
             ledger::unavailable(ctx, offline);
             ctx.gauge("mailboxes_unavailable", offline as i64);

@@ -220,6 +220,9 @@ pub struct World {
     resources: Vec<Vec<NodeId>>,
     /// The measurements: delays, queues, availability, series.
     pub stats: Stats,
+    /// The coverage marks this run reached (`marks.rs`): reported, never
+    /// judged.
+    pub marks: crate::marks::Marks,
     /// When the first accepted mail became outstanding and when the last
     /// became delivered (for "time to full restore").
     pub last_delivery: Time,

@@ -32,6 +32,8 @@
 //! - `ops`: monitoring, alerts, operators and the recovery plan;
 //! - `clients`: POP, IMAP and webmail users;
 //! - `ledger`: the custody ledger and measurements (the invariants);
+//! - `marks`: coverage marks, the behaviours some run should reach ("a
+//!   fence failed"), reported and never judged;
 //! - `reconcile`: the end-of-run count of every mail from the components'
 //!   final state, checked against the ledger.
 //! - `availability`: service-level availability (attempts, users, queues)
@@ -51,6 +53,7 @@ pub mod heads;
 pub mod host;
 pub mod inbound;
 pub mod ledger;
+pub mod marks;
 pub mod msg;
 pub mod mta;
 pub mod ops;

@@ -78,6 +78,7 @@
 use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time};
 
 use crate::calendar::{CalendarConfig, WorkingHours};
+use crate::marks::{self, Mark};
 use crate::msg::{Action, Msg, Ops, StepId};
 use crate::timer::{OpsTimer, SetTimer, Timer};
 use crate::World;
@@ -631,6 +632,7 @@ impl Operators {
         if ctx.rng().chance(self.cfg.misdiagnosis_ppm) {
             // The wrong service looks fine; someone else notices later.
             self.misdiagnosed = true;
+            marks::reach(ctx, Mark::Misdiagnosis);
             let delay = self.cfg.calendar.response_delay(now, ctx.rng());
             ctx.set(delay, OpsTimer::Notice);
         } else {

@@ -46,6 +46,7 @@ use mailsim_sim::{Ctx, Disk, Dur, Input, Node, NodeId, Stream, Time, MICROS_PER_
 
 use crate::availability::{self, Reason};
 use crate::ledger;
+use crate::marks::{self, Mark};
 use crate::msg::{Envelope, MailId, MailboxId, Msg, Ops, Smtp, SmtpCode};
 use crate::retry::{Deadlines, RetryProfile};
 use crate::timer::{SenderTimer, Timer};
@@ -533,6 +534,7 @@ impl Senders {
                 self.deadlines.push(ctx, t + run, slot, generation);
             }
             None => {
+                marks::reach(ctx, Mark::SenderGaveUp);
                 ledger::sender_bounced(ctx, s.id, &p.name);
                 let id = s.id;
                 self.note_bounced(id);

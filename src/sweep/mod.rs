@@ -83,8 +83,8 @@ pub use seeds::{
 };
 pub use store::{merge_dirs, write_atomic, ManifestEntry, Results};
 pub use summary::{
-    rate_checks, render_summary, summarize, summarize_shards, wilson95, Failure, FigureSummary, KindShare, Rate, RateCheck,
-    ScenarioSummary, Summary,
+    mark_coverage, rate_checks, render_summary, summarize, summarize_shards, wilson95, Failure, FigureSummary, KindShare, MarkCoverage,
+    Rate, RateCheck, ScenarioSummary, Summary,
 };
 /// Name of the compacted record file in a result directory.
 pub const RUNS_FILE: &str = "runs.jsonl";

@@ -71,6 +71,11 @@ pub struct Record {
     /// Each checkpoint (the postmortem's claims) held against the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checkpoints: Vec<CheckpointFlag>,
+    /// The coverage marks the run reached, by name (`Figures::marks`).
+    /// Absent when it reached none, so such records (and checksums) are as
+    /// before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<String>,
     /// [`record_checksum`] of everything above, written last. Empty in
     /// records written before checksums existed; merge refuses those.
     #[serde(default)]
@@ -198,6 +203,7 @@ pub fn record(file: &str, file_hash: &str, r: &RunResult) -> Record {
             .iter()
             .map(|c| CheckpointFlag { claim: c.claim.clone(), at: c.at.clone(), metric: c.metric.clone(), value: c.value, hit: c.hit })
             .collect(),
+        marks: f.marks.iter().map(|m| m.name.clone()).collect(),
         service_down_s: crate::run::SERVICES.iter().map(|&(name, s)| (name.to_string(), f.availability.service(s).unavailable_s)).collect(),
         checksum: String::new(),
     }

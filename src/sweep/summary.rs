@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use mailsim_models::marks::Mark;
 use serde::Serialize;
 
 use super::record::{repro_command, RateFlag, Record};
@@ -324,6 +325,9 @@ pub struct ScenarioSummary {
     /// Each checkpoint (a postmortem's claim): the share of seeds that hit
     /// it and the range of the simulated values.
     pub checkpoints: Vec<CheckpointSummary>,
+    /// Coverage: every mark of `mailsim_models::marks` in table order, with
+    /// the runs that reached it (0: never reached). Reported, never judged.
+    pub marks: Vec<MarkCoverage>,
     /// Seeds the manifests asked for that have no record (None: no manifest).
     pub missing: Option<u64>,
     /// The first few missing seeds.
@@ -336,6 +340,24 @@ pub struct ScenarioSummary {
     pub missing_runs: Vec<SeedRun>,
     /// Every failed run, in seed order.
     pub failures: Vec<Failure>,
+}
+
+/// How many runs of a scenario reached one coverage mark.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MarkCoverage {
+    pub mark: String,
+    pub runs: u64,
+}
+
+/// Each mark with the runs that reached it, in the marks' table order.
+pub fn mark_coverage(rs: &[&Record]) -> Vec<MarkCoverage> {
+    Mark::ALL
+        .iter()
+        .map(|m| MarkCoverage {
+            mark: m.name().to_string(),
+            runs: rs.iter().filter(|r| r.marks.iter().any(|n| n == m.name())).count() as u64,
+        })
+        .collect()
 }
 
 /// The summary of a sweep or a merge.
@@ -503,6 +525,7 @@ fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEnt
         expectations,
         rates: rate_checks(rs.iter().map(|r| (r.seed, r.rates.as_slice()))),
         checkpoints: checkpoint_summaries(rs),
+        marks: mark_coverage(rs),
         missing: gaps.as_ref().map(|g| g.count),
         missing_seeds: gaps.as_ref().map(|g| g.first.clone()).unwrap_or_default(),
         missing_shards: gaps.as_ref().map(|g| g.shards.clone()).unwrap_or_default(),
@@ -729,6 +752,14 @@ pub fn render_summary(s: &Summary) -> String {
         for c in &sc.checkpoints {
             let _ = writeln!(o, "  checkpoint {c}");
         }
+        let (reached, never): (Vec<&MarkCoverage>, Vec<&MarkCoverage>) = sc.marks.iter().partition(|m| m.runs > 0);
+        if sc.runs > 0 {
+            let reached: Vec<String> = reached.iter().map(|m| format!("{} {}/{}", m.mark, m.runs, sc.runs)).collect();
+            let never: Vec<&str> = never.iter().map(|m| m.mark.as_str()).collect();
+            let reached = if reached.is_empty() { "none".to_string() } else { reached.join(", ") };
+            let never = if never.is_empty() { "none".to_string() } else { never.join(", ") };
+            let _ = writeln!(o, "  coverage: marks reached (runs): {reached}; never reached: {never}");
+        }
         for r in &sc.rates {
             let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
             if !r.missed_seeds.is_empty() {
@@ -843,6 +874,27 @@ mod tests {
             "returned": 0, "sender_bounced": 0, "peak_unavailable_ppm": 0, "restored_us": null, "delay_s_max": 0
         }))
         .expect("a record")
+    }
+
+    /// Coverage counts the runs that reached each mark, lists every mark of
+    /// the table, and names the ones no run reached.
+    #[test]
+    fn coverage_counts_runs_per_mark_and_names_the_marks_never_reached() {
+        let mut a = rec(0);
+        a.marks = vec!["fence-failed".to_string(), "misdiagnosis".to_string()];
+        let mut b = rec(1);
+        b.marks = vec!["fence-failed".to_string()];
+        let c = rec(2);
+        let s = summarize([&a, &b, &c], &[], &[]);
+        let marks = &s.scenarios[0].marks;
+        assert_eq!(marks.len(), Mark::ALL.len(), "every mark is listed, reached or not");
+        let runs = |name: &str| marks.iter().find(|m| m.mark == name).map(|m| m.runs);
+        assert_eq!((runs("fence-failed"), runs("misdiagnosis"), runs("failover")), (Some(2), Some(1), Some(0)));
+        let text = render_summary(&s);
+        let line = text.lines().find(|l| l.contains("coverage:")).expect("a coverage line");
+        assert!(line.contains("fence-failed 2/3") && line.contains("misdiagnosis 1/3"), "{line}");
+        let never = line.split("never reached: ").nth(1).expect("the unreached marks");
+        assert!(never.contains("failover") && !never.contains("fence-failed"), "{line}");
     }
 
     /// The missing seeds by brute force: every seed some entry covers (all
