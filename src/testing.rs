@@ -122,17 +122,43 @@ fn rerun_command() -> Option<String> {
     let crate_name = stem.rsplit_once('-').map_or(stem, |(name, _)| name);
     let profile = exe.parent()?.parent()?;
     let release = if profile.file_name().is_some_and(|p| p == "release") { " --release" } else { "" };
-    let target = match exe.parent()?.file_name()?.to_str()? {
-        "examples" => format!("--example {crate_name}"),
-        _ if crate_name == env!("CARGO_CRATE_NAME") => "--lib".to_string(),
-        _ => format!("--test {crate_name}"),
+    let kind = exe.parent()?.file_name()?.to_str()?;
+    let target = match kind {
+        _ if kind != "examples" && crate_name == env!("CARGO_CRATE_NAME") => "--lib".to_string(),
+        _ => {
+            let (flag, dir) = if kind == "examples" { ("--example", "examples") } else { ("--test", "tests") };
+            let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+            format!("{flag} {}", target_name(crate_name, |name| manifest.as_ref().is_some_and(|m| m.join(dir).join(name).is_file())))
+        }
     };
     Some(format!("cargo test{release} {target} -- {test} --exact"))
+}
+
+/// The cargo target name behind a test binary's crate name: cargo turns
+/// `tests/my-test.rs` into the binary `my_test-HASH`, but `--test` wants
+/// `my-test`. `exists(file)` says whether `tests/file` (or `examples/file`)
+/// is there; the crate name is kept unless only the hyphenated file is.
+fn target_name(crate_name: &str, exists: impl Fn(&str) -> bool) -> String {
+    let hyphenated = crate_name.replace('_', "-");
+    if hyphenated != crate_name && !exists(&format!("{crate_name}.rs")) && exists(&format!("{hyphenated}.rs")) {
+        hyphenated
+    } else {
+        crate_name.to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hyphenated_test_file_is_rerun_by_its_target_name() {
+        assert_eq!(target_name("my_test", |f| f == "my-test.rs"), "my-test");
+        assert_eq!(target_name("my_test", |f| f == "my_test.rs"), "my_test");
+        assert_eq!(target_name("my_test", |f| f == "my_test.rs" || f == "my-test.rs"), "my_test");
+        assert_eq!(target_name("my_test", |_| false), "my_test", "no file found: the crate name");
+        assert_eq!(target_name("newcomer", |_| true), "newcomer");
+    }
 
     const TINY: &str = r#"
         [scenario]
