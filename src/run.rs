@@ -84,10 +84,9 @@ pub struct Figures {
     /// effects fall between the last two: its completion reaches them a
     /// network round trip later.
     pub steps: Vec<StepTimes>,
-    /// Recovery steps that could not act: (step, when it last failed (µs),
-    /// why, whether the operators gave up on it). A step retried and then
-    /// done is not listed.
-    pub steps_failed: Vec<(String, u64, String, bool)>,
+    /// Recovery steps that could not act. A step retried and then done is
+    /// not listed.
+    pub steps_failed: Vec<StepFailure>,
     /// Scheduled faults that changed nothing.
     pub faults_without_effect: Vec<String>,
     /// Scheduled faults that never fired: the run ended before they were due.
@@ -134,6 +133,21 @@ pub struct MarkReached {
     /// How often it was reached.
     pub count: u64,
 }
+
+/// A recovery step that could not act; in JSON `[step, at_us, why,
+/// gave_up]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepFailure {
+    /// The step's name.
+    pub step: String,
+    /// When it last failed, µs from T+0.
+    pub at_us: u64,
+    /// Why it could not act.
+    pub why: String,
+    /// Whether the operators gave up on it.
+    pub gave_up: bool,
+}
+serde_as_tuple!(StepFailure { step: String, at_us: u64, why: String, gave_up: bool });
 
 /// One injected fault, for a timeline.
 #[derive(Clone, Debug, Serialize)]
@@ -369,13 +383,18 @@ fn step_times(topo: &Topology, ops: Option<&Operators>) -> Vec<StepTimes> {
 
 /// Each recovery step that failed: its name, when, why and whether the
 /// operators gave up on it.
-fn steps_failed(topo: &Topology, ops: Option<&Operators>) -> Vec<(String, u64, String, bool)> {
+fn steps_failed(topo: &Topology, ops: Option<&Operators>) -> Vec<StepFailure> {
     topo.plan
         .iter()
         .enumerate()
         .filter_map(|(i, s)| {
             let o = ops?;
-            o.step_failed(i).map(|(t, why)| (s.name.clone(), t.as_micros(), why.to_string(), o.step_given_up(i)))
+            o.step_failed(i).map(|(t, why)| StepFailure {
+                step: s.name.clone(),
+                at_us: t.as_micros(),
+                why: why.to_string(),
+                gave_up: o.step_given_up(i),
+            })
         })
         .collect()
 }

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailsim::report::data::{bins, label_box, label_rows, percentile, sample, LABEL_GAP};
+use mailsim::report::data::{bins, label_box, label_rows, percentile, sample, Bin, LABEL_GAP};
 use mailsim::scenario::Scenario;
 
 /// A broken NFS lock manager from T+10m, rolled back at T+2h, on the
@@ -506,8 +506,12 @@ fn compare_page_data_snapshot() {
 #[test]
 fn helpers_bin_rank_and_sample_as_documented() {
     assert_eq!(bins(&[], 4), vec![]);
-    assert_eq!(bins(&[2.0, 2.0], 4), vec![(1.5, 2.5, 2)]);
-    assert_eq!(bins(&[0.0, 1.0, 4.0], 4), vec![(0.0, 1.0, 1), (1.0, 2.0, 1), (2.0, 3.0, 0), (3.0, 4.0, 1)]);
+    let bin = |low, high, count| Bin { low, high, count };
+    assert_eq!(bins(&[2.0, 2.0], 4), vec![bin(1.5, 2.5, 2)]);
+    assert_eq!(bins(&[0.0, 1.0, 4.0], 4), vec![bin(0.0, 1.0, 1), bin(1.0, 2.0, 1), bin(2.0, 3.0, 0), bin(3.0, 4.0, 1)]);
+    // A bin is named in Rust and stays `[low, high, count]` in the report's
+    // JSON (the snapshots hold the other named rows to the same shape).
+    assert_eq!(serde_json::to_string(&bin(0.0, 1.0, 2)).unwrap(), "[0.0,1.0,2]");
     let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
     assert_eq!((percentile(&v, 10.0), percentile(&v, 50.0), percentile(&v, 90.0)), (1.0, 5.0, 9.0));
     let curve = [(10.0, 50.0), (20.0, 100.0)];
@@ -825,8 +829,7 @@ fn checkpoint_labels_close_in_time_take_separate_rows() {
         let mut o = Vec::new();
         for (i, a) in marks.iter().enumerate() {
             for b in &marks[i + 1..] {
-                let (p, q) = (label_box(a, d.end_s), label_box(b, d.end_s));
-                if p.0 < q.1 && q.0 < p.1 && p.2 < q.3 && q.2 < p.3 {
+                if label_box(a, d.end_s).overlaps(&label_box(b, d.end_s)) {
                     o.push((a.label.clone(), b.label.clone()));
                 }
             }
@@ -848,7 +851,7 @@ fn checkpoint_labels_close_in_time_take_separate_rows() {
     let mut end = d.marks.clone();
     end[0].at_s = d.end_s;
     mailsim::report::data::lay_out_labels(&mut end, d.end_s);
-    assert!(label_box(&end[0], d.end_s).1 <= 1.0, "{:?}", label_box(&end[0], d.end_s));
+    assert!(label_box(&end[0], d.end_s).right <= 1.0, "{:?}", label_box(&end[0], d.end_s));
     for a in &d.marks {
         for b in d.marks.iter().filter(|b| b.label != a.label && b.label_row == a.label_row) {
             let gap = a.at_s.abs_diff(b.at_s) as f64;

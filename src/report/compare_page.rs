@@ -45,6 +45,21 @@ pub fn seed_curves(r: &RunResult, end_s: u64) -> SeedCurves {
     }
 }
 
+/// One plot of a comparison's page: both plans' median and band of one
+/// curve; in JSON `[id, title, y_axis, series]`.
+#[derive(Clone, Debug)]
+pub struct CurvePlot {
+    /// The plot's HTML id (`plot-users`).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its y axis' description.
+    pub y_axis: String,
+    /// Plan A's and plan B's median and band.
+    pub series: Vec<Series>,
+}
+serde_as_tuple!(CurvePlot { id: String, title: String, y_axis: String, series: Vec<Series> });
+
 /// Everything a comparison's page shows.
 #[derive(Clone, Debug, Serialize)]
 pub struct CompareData {
@@ -56,8 +71,8 @@ pub struct CompareData {
     pub n: u32,
     pub clock: Clock,
     pub end_s: u64,
-    /// (id, title, y axis, both plans' median and band).
-    pub curves: Vec<(String, String, String, Vec<Series>)>,
+    /// The curves' plots.
+    pub curves: Vec<CurvePlot>,
     /// metric, unit, mean A, mean B, B − A, 95% CI, change.
     pub table: Vec<Vec<String>>,
     pub regressed: Vec<bool>,
@@ -86,18 +101,18 @@ pub fn compare_data(c: &Comparison, curves: &[(SeedCurves, SeedCurves)], clock: 
     let (fa, fb) = pick(&|s| &s.users_full);
     let (ua, ub) = pick(&|s| &s.unavailable);
     let curves = vec![
-        (
-            "plot-users".to_string(),
-            "Users in full service".to_string(),
-            "users in full service".to_string(),
-            vec![band(&label("A", &c.a.scenario), 0, &fa, end_s), band(&label("B", &c.b.scenario), 1, &fb, end_s)],
-        ),
-        (
-            "plot-mailboxes".to_string(),
-            "Mailboxes unavailable".to_string(),
-            "mailboxes unavailable".to_string(),
-            vec![band(&label("A", &c.a.scenario), 0, &ua, end_s), band(&label("B", &c.b.scenario), 1, &ub, end_s)],
-        ),
+        CurvePlot {
+            id: "plot-users".to_string(),
+            title: "Users in full service".to_string(),
+            y_axis: "users in full service".to_string(),
+            series: vec![band(&label("A", &c.a.scenario), 0, &fa, end_s), band(&label("B", &c.b.scenario), 1, &fb, end_s)],
+        },
+        CurvePlot {
+            id: "plot-mailboxes".to_string(),
+            title: "Mailboxes unavailable".to_string(),
+            y_axis: "mailboxes unavailable".to_string(),
+            series: vec![band(&label("A", &c.a.scenario), 0, &ua, end_s), band(&label("B", &c.b.scenario), 1, &ub, end_s)],
+        },
     ];
     let d = |x: f64| match x.abs() {
         0.0 => "0".to_string(),
@@ -150,12 +165,12 @@ pub fn compare_page(d: &CompareData) -> Result<String, String> {
         esc(&d.b_file)
     );
     b.push_str("<h2 id=\"curves\">Curves over seeds</h2>\n");
-    for (id, title, y, series) in &d.curves {
+    for c in &d.curves {
         b.push_str(&figure(
-            id,
-            &format!("{title}: the median over seeds at each instant, and the band from the 10th to the 90th percentile."),
-            &plot::bands(&d.clock, d.end_s, y, 105.0, series)?,
-            series.iter().map(|s| s.points.len()).sum(),
+            &c.id,
+            &format!("{}: the median over seeds at each instant, and the band from the 10th to the 90th percentile.", c.title),
+            &plot::bands(&d.clock, d.end_s, &c.y_axis, 105.0, &c.series)?,
+            c.series.iter().map(|s| s.points.len()).sum(),
             "",
         ));
     }

@@ -128,12 +128,32 @@ pub const LABEL_GAP: f64 = 0.04;
 pub const LABEL_WIDTH: f64 = 0.03;
 
 /// The box a checkpoint's label takes on its plot, in shares of the time
-/// axis (x) and label rows (y): (left, right, top, bottom). The plot draws
-/// each label at `label_at_s` in row `label_row` (`plot::time_lines`).
-pub fn label_box(m: &CheckMark, end_s: u64) -> (f64, f64, f64, f64) {
+/// axis (x) and label rows (y, down from the top row's 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LabelBox {
+    /// Its left edge.
+    pub left: f64,
+    /// Its right edge.
+    pub right: f64,
+    /// Its top edge.
+    pub top: f64,
+    /// Its bottom edge.
+    pub bottom: f64,
+}
+
+impl LabelBox {
+    /// Whether the two boxes share any area.
+    pub fn overlaps(&self, o: &LabelBox) -> bool {
+        self.left < o.right && o.left < self.right && self.top < o.bottom && o.top < self.bottom
+    }
+}
+
+/// The box a checkpoint's label takes on its plot. The plot draws each
+/// label at `label_at_s` in row `label_row` (`plot::time_lines`).
+pub fn label_box(m: &CheckMark, end_s: u64) -> LabelBox {
     let x = m.label_at_s as f64 / end_s.max(1) as f64;
     let y = m.label_row as f64;
-    (x, x + LABEL_WIDTH, y, y + 0.9)
+    LabelBox { left: x, right: x + LABEL_WIDTH, top: y, bottom: y + 0.9 }
 }
 
 /// Lays the checkpoints' labels out: each starts at its claim's time, or
@@ -180,6 +200,31 @@ pub fn label_rows(xs: &[f64], gap: f64) -> Vec<usize> {
 /// A row of a table: cells as text.
 pub type Row = Vec<String>;
 
+/// One headline figure of a run's page; in JSON `[name, value]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Headline {
+    /// What it is (`lost`, `last mailbox restored`).
+    pub name: String,
+    /// Its value, as the page shows it.
+    pub value: String,
+}
+serde_as_tuple!(Headline { name: String, value: String });
+
+/// One row of a run's expectations table; in JSON `[name, verdict, detail,
+/// failed]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectationRow {
+    /// The expectation (`custody`, `lost <= 0`).
+    pub name: String,
+    /// Its verdict's tag (`met`, `missed` …).
+    pub verdict: String,
+    /// What the run showed.
+    pub detail: String,
+    /// Whether it failed the run (the row then offers the repro command).
+    pub failed: bool,
+}
+serde_as_tuple!(ExpectationRow { name: String, verdict: String, detail: String, failed: bool });
+
 /// Everything a run's page shows.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunData {
@@ -190,7 +235,7 @@ pub struct RunData {
     pub clock: Clock,
     pub end_s: u64,
     pub passed: bool,
-    pub headline: Vec<(String, String)>,
+    pub headline: Vec<Headline>,
     pub timeline: Vec<Lane>,
     /// The faults table: fault, from, until (clock times).
     pub faults: Vec<Row>,
@@ -204,8 +249,8 @@ pub struct RunData {
     pub delay_cdf: Vec<Series>,
     /// The checkpoint table: label, claim, clock time, metric, simulated, accepts, hit.
     pub checkpoints: Vec<Row>,
-    /// The expectations table: name, verdict tag, detail, failed.
-    pub expectations: Vec<(String, String, String, bool)>,
+    /// The expectations table.
+    pub expectations: Vec<ExpectationRow>,
     /// The command that reproduces this run.
     pub repro: String,
 }
@@ -245,7 +290,11 @@ pub fn run_data(scenario_summary: &str, file: &str, t0: Option<ClockTime>, check
         per_hour: per_hour(f),
         delay_cdf: delay_cdf(f),
         checkpoints: checkpoint_rows(checkpoints, r),
-        expectations: r.verdicts.iter().map(|v| (v.name.clone(), v.tag(), v.detail.clone(), v.failed())).collect(),
+        expectations: r
+            .verdicts
+            .iter()
+            .map(|v| ExpectationRow { name: v.name.clone(), verdict: v.tag(), detail: v.detail.clone(), failed: v.failed() })
+            .collect(),
         repro: crate::sweep::repro_command(file, f.seed),
     }
 }
@@ -281,7 +330,7 @@ fn timeline(f: &Figures, end_s: u64) -> Vec<Lane> {
     }
     for step in &f.steps {
         let name = &step.name;
-        let failed = f.steps_failed.iter().find(|s| &s.0 == name);
+        let failed = f.steps_failed.iter().find(|s| &s.step == name);
         let mut spans = Vec::new();
         // From its trigger to its command: its role's response, its work
         // and its window, drawn apart from the step itself.
@@ -295,9 +344,11 @@ fn timeline(f: &Figures, end_s: u64) -> Vec<Lane> {
                 label: name.clone(),
                 start_s: secs(s),
                 end_s: step.done_us.map(secs),
-                failed: failed.is_some_and(|f| f.3) && step.done_us.is_none(),
+                failed: failed.is_some_and(|f| f.gave_up) && step.done_us.is_none(),
             }),
-            (None, Some(fl)) => spans.push(Span { label: fl.2.clone(), start_s: secs(fl.1), end_s: Some(secs(fl.1)), failed: true }),
+            (None, Some(fl)) => {
+                spans.push(Span { label: fl.why.clone(), start_s: secs(fl.at_us), end_s: Some(secs(fl.at_us)), failed: true })
+            }
             (None, None) => {}
         }
         timeline.push(Lane { name: format!("step: {name}"), color: 0, spans });
@@ -417,10 +468,10 @@ fn delay_cdf(f: &Figures) -> Vec<Series> {
     }]
 }
 
-/// The headline figures: name, value.
-fn headline(f: &Figures, clock: &Clock) -> Vec<(String, String)> {
+/// The headline figures.
+fn headline(f: &Figures, clock: &Clock) -> Vec<Headline> {
     let restored = f.restored_us.map_or("-".to_string(), |t| clock.at(t));
-    vec![
+    let rows: [(String, String); 11] = [
         ("outcome".into(), f.violation.as_ref().map_or(f.outcome.clone(), |v| format!("{}: {v}", f.outcome))),
         ("accepted / delivered".into(), format!("{} / {}", f.accepted, f.delivered)),
         ("lost".into(), f.lost.to_string()),
@@ -435,7 +486,8 @@ fn headline(f: &Figures, clock: &Clock) -> Vec<(String, String)> {
         ),
         ("failovers".into(), f.failovers_us.len().to_string()),
         ("events / trace hash".into(), format!("{} / {}", f.events, f.trace_hash)),
-    ]
+    ];
+    rows.into_iter().map(|(name, value)| Headline { name, value }).collect()
 }
 
 /// A fault's lane on the timeline: its kind and the part it hit
@@ -475,21 +527,34 @@ fn mark(i: usize, c: &Checkpoint, res: &CheckpointResult) -> CheckMark {
     }
 }
 
+/// One bar of a histogram: the values from `low` to `high` (the last bin
+/// includes `high`), and how many there are; in JSON `[low, high, count]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bin {
+    /// Its lower edge.
+    pub low: f64,
+    /// Its upper edge.
+    pub high: f64,
+    /// The values in it.
+    pub count: u64,
+}
+serde_as_tuple!(Bin { low: f64, high: f64, count: u64 });
+
 /// Bins `values` into at most `n` equal bins from their least to their
 /// greatest (one bin a unit wide when they are all equal).
-pub fn bins(values: &[f64], n: usize) -> Vec<(f64, f64, u64)> {
+pub fn bins(values: &[f64], n: usize) -> Vec<Bin> {
     let (Some(lo), Some(hi)) = (values.iter().copied().reduce(f64::min), values.iter().copied().reduce(f64::max)) else {
         return Vec::new();
     };
     if hi <= lo {
-        return vec![(lo - 0.5, lo + 0.5, values.len() as u64)];
+        return vec![Bin { low: lo - 0.5, high: lo + 0.5, count: values.len() as u64 }];
     }
     let n = n.max(1);
     let w = (hi - lo) / n as f64;
-    let mut out: Vec<(f64, f64, u64)> = (0..n).map(|i| (lo + w * i as f64, lo + w * (i + 1) as f64, 0)).collect();
+    let mut out: Vec<Bin> = (0..n).map(|i| Bin { low: lo + w * i as f64, high: lo + w * (i + 1) as f64, count: 0 }).collect();
     for &v in values {
         let i = (((v - lo) / w) as usize).min(n - 1);
-        out[i].2 += 1;
+        out[i].count += 1;
     }
     out
 }

@@ -185,7 +185,7 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
     let _ = writeln!(b, "<p class=\"lede\">{}</p>", esc(&d.summary));
     let _ = writeln!(b, "<p>Reproduce: <code>{}</code></p>\n<!--nav-->", esc(&d.repro));
     b.push_str("<h2 id=\"figures\">Figures</h2>\n");
-    let rows: Vec<Vec<String>> = d.headline.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+    let rows: Vec<Vec<String>> = d.headline.iter().map(|h| vec![h.name.clone(), h.value.clone()]).collect();
     b.push_str(&table(&["figure", "value"], &rows, &|_| false));
 
     b.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
@@ -265,11 +265,9 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
     let rows: Vec<Vec<String>> = d
         .expectations
         .iter()
-        .map(|(name, tag, detail, failed)| {
-            vec![name.clone(), tag.clone(), detail.clone(), if *failed { d.repro.clone() } else { String::new() }]
-        })
+        .map(|e| vec![e.name.clone(), e.verdict.clone(), e.detail.clone(), if e.failed { d.repro.clone() } else { String::new() }])
         .collect();
-    b.push_str(&table(&["expectation", "verdict", "detail", "reproduce"], &rows, &|i| d.expectations[i].3));
+    b.push_str(&table(&["expectation", "verdict", "detail", "reproduce"], &rows, &|i| d.expectations[i].failed));
     let nav = [
         ("figures", "figures"),
         ("timeline", "timeline"),

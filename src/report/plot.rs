@@ -24,7 +24,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::data::{lay_out_labels_scaled, CheckMark, Clock, Lane, Series};
+use super::data::{lay_out_labels_scaled, Bin, CheckMark, Clock, Lane, Series};
 
 /// Which of a plot's two drawings: for a wide column (a laptop window,
 /// an A4 page) or a narrow one (a phone).
@@ -648,10 +648,10 @@ fn bars_at(bars: &[(String, f64, usize)], max: f64, x_desc: &str, percent: bool,
 /// A histogram of values over seeds: `bins` are (low, high, count). One
 /// drawing: the page shows it in a column 320 to 480 px wide (`.grid`),
 /// so its 13.7-unit text is drawn at 11 px or more.
-pub fn histogram(bins: &[(f64, f64, u64)], x_desc: &str, label: &dyn Fn(f64) -> String) -> PlotResult {
-    let lo = bins.first().map_or(0.0, |b| b.0);
-    let hi = bins.last().map_or(1.0, |b| b.1).max(lo + 1e-9);
-    let top = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.1;
+pub fn histogram(bins: &[Bin], x_desc: &str, label: &dyn Fn(f64) -> String) -> PlotResult {
+    let lo = bins.first().map_or(0.0, |b| b.low);
+    let hi = bins.last().map_or(1.0, |b| b.high).max(lo + 1e-9);
+    let top = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64 * 1.1;
     let fit = Fit::Narrow;
     svg((400, 290), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -676,7 +676,9 @@ pub fn histogram(bins: &[(f64, f64, u64)], x_desc: &str, label: &dyn Fn(f64) -> 
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(bins.iter().filter(|b| b.2 > 0).map(|&(a, z, n)| Rectangle::new([(a, 0.0), (z, n as f64)], color(0).filled())))
+            .draw_series(
+                bins.iter().filter(|b| b.count > 0).map(|b| Rectangle::new([(b.low, 0.0), (b.high, b.count as f64)], color(0).filled())),
+            )
             .map_err(err)?;
         Ok(())
     })

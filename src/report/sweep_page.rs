@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::data::{bins, percentile};
+use super::data::{bins, percentile, Bin};
 use super::{esc, figure, page, plot, table, write_page, SWEEP_PAGE};
 use crate::sweep::{merge_dirs, summarize, Record, ScenarioSummary, Summary};
 
@@ -32,8 +32,8 @@ pub struct Distribution {
     pub median: f64,
     pub p90: f64,
     pub max: f64,
-    /// (low, high, seeds).
-    pub bins: Vec<(f64, f64, u64)>,
+    /// The histogram over seeds.
+    pub bins: Vec<Bin>,
 }
 
 /// A checkpoint's hit rate over seeds.

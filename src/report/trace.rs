@@ -42,13 +42,13 @@ pub fn chrome_trace(sim: &Sim<Msg, World>, r: &RunResult, mail: Option<u64>, all
             });
         }
     }
-    for (step, at, why, gave_up) in &r.figures.steps_failed {
-        let verdict = if *gave_up { "failed, given up" } else { "failed" };
+    for s in &r.figures.steps_failed {
+        let verdict = if s.gave_up { "failed, given up" } else { "failed" };
         extra.push(Slice {
-            name: format!("{step} {verdict}: {why}"),
-            track: format!("recovery: {step}"),
-            start: Time(*at),
-            end: Time(*at),
+            name: format!("{} {verdict}: {}", s.step, s.why),
+            track: format!("recovery: {}", s.step),
+            start: Time(s.at_us),
+            end: Time(s.at_us),
         });
     }
     for (at, text) in &r.figures.alerts {
