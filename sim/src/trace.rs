@@ -611,10 +611,42 @@ pub fn to_chrome_json_with(
     samples: &[Sample],
     export: &ChromeExport,
 ) -> String {
-    const KERNEL_TID: u64 = 1;
-    const PHASES_TID: u64 = 2;
     let mut events = Vec::new();
-    let node_tid = |n: u32| if n == u32::MAX { KERNEL_TID } else { n as u64 + 10 };
+    track_names(node_names, &mut events);
+    slice_spans(export.slices, node_names.len() as u64 + 10, &mut events);
+    phase_spans(trace, export.end, &mut events);
+    let (rates, flow_points) = record_instants(trace, node_names, export, &mut events);
+    if let Some(f) = &export.flow {
+        flow_arrows(f, export.notes, flow_points, &mut events);
+    }
+    if export.per_track_hour.is_some() {
+        rate_counters(rates, node_names, &mut events);
+    }
+    for s in samples {
+        let name = metric_names.get(s.metric).copied().unwrap_or("metric");
+        events.push(serde_json::json!({"ph": "C", "pid": 1, "ts": s.time.0, "name": name, "args": {name: s.value}}));
+    }
+    serde_json::json!({"traceEvents": events, "displayTimeUnit": "ms"}).to_string()
+}
+
+/// The Chrome track (thread id) of the kernel's records.
+const KERNEL_TID: u64 = 1;
+/// The Chrome track of the phase spans.
+const PHASES_TID: u64 = 2;
+/// A simulated hour, in microseconds: the unit of sampling and rate counters.
+const HOUR: u64 = 3_600_000_000;
+
+/// The Chrome track of a node's records (`u32::MAX` is the kernel).
+fn node_tid(n: u32) -> u64 {
+    if n == u32::MAX {
+        KERNEL_TID
+    } else {
+        n as u64 + 10
+    }
+}
+
+/// Names the process, the kernel and phase tracks, and one track per node.
+fn track_names(node_names: &[String], events: &mut Vec<serde_json::Value>) {
     events.push(serde_json::json!({"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "simulation"}}));
     for (tid, name, order) in [(KERNEL_TID, "kernel", 0), (PHASES_TID, "phases", 1)] {
         events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": name}}));
@@ -623,13 +655,16 @@ pub fn to_chrome_json_with(
     for (i, name) in node_names.iter().enumerate() {
         events.push(serde_json::json!({"ph": "M", "pid": 1, "tid": node_tid(i as u32), "name": "thread_name", "args": {"name": name}}));
     }
-    // Slice tracks get their own tids, after the nodes, in order of first
-    // use; a slice that would overlap another on its track without nesting
-    // in it (two faults on one part, ending in the order they began) goes
-    // on a second track of the same name, `… (2)`, as a viewer needs.
+}
+
+/// Draws the slices as spans on tracks of their own, numbered from `base`
+/// in order of first use. A slice that would overlap another on its track
+/// without nesting in it (two faults on one part, ending in the order they
+/// began) goes on a second track of the same name, `… (2)`, as a viewer
+/// needs.
+fn slice_spans(slices: &[Slice], base: u64, events: &mut Vec<serde_json::Value>) {
     let mut tracks: Vec<(&str, Vec<(u64, u64)>)> = Vec::new(); // (name, spans drawn)
-    let base = node_names.len() as u64 + 10;
-    for s in export.slices {
+    for s in slices {
         let (a, z) = (s.start.0, s.start.0 + s.end.0.saturating_sub(s.start.0).max(1));
         let fits = |spans: &[(u64, u64)]| spans.iter().all(|&(a2, z2)| z <= a2 || z2 <= a || (a2 <= a && z <= z2) || (a <= a2 && z2 <= z));
         let slot = match tracks.iter().position(|t| t.0 == s.track && fits(&t.1)) {
@@ -648,10 +683,14 @@ pub fn to_chrome_json_with(
             "ph": "X", "pid": 1, "tid": base + slot as u64, "name": s.name, "cat": "span", "ts": a, "dur": z - a,
         }));
     }
-    // The phases, as spans: the fault phase until the phase change, the
-    // liveness phase after it.
+}
+
+/// The phases, as spans: the fault phase until the phase change, the
+/// liveness phase after it until `end` (one `run` span if there is no
+/// phase change).
+fn phase_spans(trace: &Trace, end: Time, events: &mut Vec<serde_json::Value>) {
     let phase = trace.records().find(|r| r.kind == RecordKind::Phase).map(|r| r.time);
-    let end = export.end.max(phase.unwrap_or(Time(0)));
+    let end = end.max(phase.unwrap_or(Time(0)));
     let spans = match phase {
         Some(t) => vec![("fault phase", Time(0), t), ("liveness phase", t, end)],
         None => vec![("run", Time(0), end)],
@@ -661,11 +700,57 @@ pub fn to_chrome_json_with(
             "ph": "X", "pid": 1, "tid": PHASES_TID, "name": name, "cat": "phase", "ts": a.0, "dur": z.0.saturating_sub(a.0).max(1),
         }));
     }
-    // Instants, sampled per (node, hour) for the frequent kinds.
-    const HOUR: u64 = 3_600_000_000;
-    let mut kept: Vec<(u32, u64, u32)> = Vec::new(); // (node, hour, kept so far), the current hour per node
-    let mut rates: Vec<(u32, u64, u64)> = Vec::new(); // (node, hour, events)
-    let mut flow_points: Vec<(u64, u64, u64)> = Vec::new(); // (ts, seq, tid)
+}
+
+/// Events per node and simulated hour: (node, hour, events).
+type HourRates = Vec<(u32, u64, u64)>;
+
+/// The points a flow's arrows join: (ts, seq, tid).
+type FlowPoints = Vec<(u64, u64, u64)>;
+
+/// Per node, how many instants of the frequent kinds its current hour has
+/// kept, for `ChromeExport::per_track_hour`.
+#[derive(Default)]
+struct HourBudget {
+    /// (node, hour, kept so far), the current hour per node.
+    kept: Vec<(u32, u64, u32)>,
+}
+
+impl HourBudget {
+    /// Whether one more instant of `node` in `hour` fits in `budget`
+    /// (counting it if so); the first ones of each hour are kept.
+    fn admit(&mut self, node: u32, hour: u64, budget: u32) -> bool {
+        let slot = match self.kept.iter().position(|k| k.0 == node) {
+            Some(p) => p,
+            None => {
+                self.kept.push((node, hour, 0));
+                self.kept.len() - 1
+            }
+        };
+        if self.kept[slot].1 != hour {
+            self.kept[slot] = (node, hour, 0);
+        }
+        if self.kept[slot].2 >= budget {
+            return false;
+        }
+        self.kept[slot].2 += 1;
+        true
+    }
+}
+
+/// Writes the records (except metrics) as instants, the frequent kinds sampled
+/// per node and hour if asked, and the flow's records as short slices its
+/// arrows bind to. Returns the events per (node, hour), every record
+/// counted, and the flow's points as (ts, seq, tid).
+fn record_instants(
+    trace: &Trace,
+    node_names: &[String],
+    export: &ChromeExport,
+    events: &mut Vec<serde_json::Value>,
+) -> (HourRates, FlowPoints) {
+    let mut budget = HourBudget::default();
+    let mut rates: HourRates = Vec::new();
+    let mut flow_points: FlowPoints = Vec::new();
     for (i, r) in trace.records().enumerate() {
         if r.kind == RecordKind::Metric {
             continue;
@@ -679,21 +764,10 @@ pub fn to_chrome_json_with(
         let in_flow = export.flow.as_ref().is_some_and(|f| trace.subject(i) == Some(f.subject));
         let frequent =
             matches!(r.kind, RecordKind::Deliver | RecordKind::Drop | RecordKind::Refused | RecordKind::Timer | RecordKind::Durable);
-        if let (Some(budget), true, false) = (export.per_track_hour, frequent, in_flow) {
-            let slot = match kept.iter().position(|k| k.0 == r.node) {
-                Some(p) => p,
-                None => {
-                    kept.push((r.node, hour, 0));
-                    kept.len() - 1
-                }
-            };
-            if kept[slot].1 != hour {
-                kept[slot] = (r.node, hour, 0);
-            }
-            if kept[slot].2 >= budget {
+        if let (Some(per_hour), true, false) = (export.per_track_hour, frequent, in_flow) {
+            if !budget.admit(r.node, hour, per_hour) {
                 continue;
             }
-            kept[slot].2 += 1;
         }
         let (name, label) = instant_name(r, label, export.object_name);
         let tid = node_tid(r.node);
@@ -713,37 +787,38 @@ pub fn to_chrome_json_with(
             "args": {"label": label, "seq": r.seq, "peer": node_names.get(r.peer as usize)},
         }));
     }
-    if let Some(f) = &export.flow {
-        // The notes about the item are hops too, after the records of the
-        // event that made them (a stable sort keeps records first).
-        for n in export.notes.iter().filter(|n| n.subject == f.subject) {
-            let tid = node_tid(n.node);
-            events.push(serde_json::json!({
-                "ph": "X", "pid": 1, "tid": tid, "ts": n.time.0, "dur": 1, "cat": "flow", "name": f.name,
-                "args": {"label": format!("{}: {}", f.name, n.what), "seq": n.seq},
-            }));
-            flow_points.push((n.time.0, n.seq, tid));
-        }
-        flow_points.sort_by_key(|p| (p.0, p.1));
-        for (k, pair) in flow_points.windows(2).enumerate() {
-            let (a, z) = (pair[0], pair[1]);
-            events.push(serde_json::json!({"ph": "s", "id": k, "pid": 1, "tid": a.2, "ts": a.0, "name": f.name, "cat": "flow"}));
-            events.push(serde_json::json!({"ph": "f", "bp": "e", "id": k, "pid": 1, "tid": z.2, "ts": z.0, "name": f.name, "cat": "flow"}));
-        }
+    (rates, flow_points)
+}
+
+/// Draws the flow: the notes about its item are hops too, after the records
+/// of the event that made them (a stable sort keeps records first), and an
+/// arrow joins each hop to the next.
+fn flow_arrows(f: &Flow, notes: &[Note], mut flow_points: FlowPoints, events: &mut Vec<serde_json::Value>) {
+    for n in notes.iter().filter(|n| n.subject == f.subject) {
+        let tid = node_tid(n.node);
+        events.push(serde_json::json!({
+            "ph": "X", "pid": 1, "tid": tid, "ts": n.time.0, "dur": 1, "cat": "flow", "name": f.name,
+            "args": {"label": format!("{}: {}", f.name, n.what), "seq": n.seq},
+        }));
+        flow_points.push((n.time.0, n.seq, tid));
     }
-    if export.per_track_hour.is_some() {
-        rates.sort_unstable();
-        for (node, hour, n) in rates {
-            let who = if node == u32::MAX { "kernel" } else { node_names.get(node as usize).map_or("node", String::as_str) };
-            let name = format!("{who} events/h");
-            events.push(serde_json::json!({"ph": "C", "pid": 1, "ts": hour * HOUR, "name": name, "args": {"events": n}}));
-        }
+    flow_points.sort_by_key(|p| (p.0, p.1));
+    for (k, pair) in flow_points.windows(2).enumerate() {
+        let (a, z) = (pair[0], pair[1]);
+        events.push(serde_json::json!({"ph": "s", "id": k, "pid": 1, "tid": a.2, "ts": a.0, "name": f.name, "cat": "flow"}));
+        events.push(serde_json::json!({"ph": "f", "bp": "e", "id": k, "pid": 1, "tid": z.2, "ts": z.0, "name": f.name, "cat": "flow"}));
     }
-    for s in samples {
-        let name = metric_names.get(s.metric).copied().unwrap_or("metric");
-        events.push(serde_json::json!({"ph": "C", "pid": 1, "ts": s.time.0, "name": name, "args": {name: s.value}}));
+}
+
+/// One counter per node of its events per simulated hour, so that what
+/// sampling leaves out is still counted.
+fn rate_counters(mut rates: HourRates, node_names: &[String], events: &mut Vec<serde_json::Value>) {
+    rates.sort_unstable();
+    for (node, hour, n) in rates {
+        let who = if node == u32::MAX { "kernel" } else { node_names.get(node as usize).map_or("node", String::as_str) };
+        let name = format!("{who} events/h");
+        events.push(serde_json::json!({"ph": "C", "pid": 1, "ts": hour * HOUR, "name": name, "args": {"events": n}}));
     }
-    serde_json::json!({"traceEvents": events, "displayTimeUnit": "ms"}).to_string()
 }
 
 #[cfg(test)]
