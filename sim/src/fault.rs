@@ -189,6 +189,15 @@ impl<M: Debug> Fault<M> {
             Fault::Heal => None,
         }
     }
+
+    /// The other end of a link fault, if it names one (`target` is the first).
+    pub(crate) fn peer(&self) -> Option<NodeId> {
+        match self {
+            Fault::Partition(_, b) | Fault::HealLink(_, b) => Some(*b),
+            Fault::PartitionOneWay { to, .. } | Fault::Clog { to, .. } | Fault::Unclog { to, .. } | Fault::SlowLink { to, .. } => Some(*to),
+            _ => None,
+        }
+    }
 }
 
 /// What a fault generator may look at when it picks a target.

@@ -379,6 +379,43 @@ impl<M: Message> Core<M> {
         id
     }
 
+    /// Heals every link, releasing what clogs held; ends the network faults.
+    fn heal(&mut self) -> bool {
+        let changed = self.net.heal_all() | !self.held.is_empty();
+        self.end_faults(NETWORK_FAULTS, |_, _| true);
+        self.release_held(|_, _| true);
+        changed
+    }
+
+    /// Heals the link between `a` and `b` both ways; ends the partitions of it.
+    fn heal_link(&mut self, a: u32, b: u32) -> bool {
+        let x = self.net.cut.remove(&(a, b));
+        let changed = self.net.cut.remove(&(b, a)) | x;
+        self.end_faults(
+            &[Tag::Partition, Tag::PartitionOneWay],
+            |r, p| matches!((r.target, p), (Some(t), Some(q)) if (t == a && q == b) || (t == b && q == a)),
+        );
+        changed
+    }
+
+    /// Unclogs `from -> to`, releasing what it held; ends the clog.
+    fn unclog(&mut self, from: u32, to: u32) -> bool {
+        let changed = self.net.clogged.remove(&(from, to));
+        self.end_faults(&[Tag::Clog], |r, p| r.target == Some(from) && p == Some(to));
+        self.release_held(|f, t| f == from && t == to);
+        changed
+    }
+
+    /// Slows `from -> to` by `permille` (1000 sets it back to normal and ends
+    /// the slowdown); returns whether the factor changed.
+    fn slow_link(&mut self, from: u32, to: u32, permille: u32) -> bool {
+        let old = if permille == 1000 { self.net.slow.remove(&(from, to)) } else { self.net.slow.insert((from, to), permille) };
+        if permille == 1000 {
+            self.end_faults(&[Tag::SlowLink], |r, p| r.target == Some(from) && p == Some(to));
+        }
+        old.unwrap_or(1000) != permille
+    }
+
     /// Ends every open fault report matching `pred` at the current time.
     /// Ends every running fault of one of the kinds `tags` that `pred` (the
     /// report and the fault's peer) selects.
@@ -1326,18 +1363,26 @@ impl<M: Message, W: 'static> Sim<M, W> {
 
     /// Injects a fault now and logs it.
     fn inject(&mut self, fault: Fault<M>, scheduled: bool) {
+        let instant = fault.restores();
+        let id = self.log_fault(&fault, scheduled);
+        let effect = self.apply(fault, id);
+        let report = &mut self.core.faults[id as usize];
+        report.effect |= effect;
+        // Faults that restore something are instants on the timeline.
+        if instant {
+            report.ended = Some(report.at);
+        }
+    }
+
+    /// Records a fault about to act, in the trace and in the fault reports;
+    /// returns its id.
+    fn log_fault(&mut self, fault: &Fault<M>, scheduled: bool) -> u32 {
         let id = self.core.faults.len() as u32;
         let description = fault.describe(&self.core.names);
         let kind = fault.kind().to_string();
-        let (tag, instant) = (fault.tag(), fault.restores());
+        let tag = fault.tag();
         let target = fault.target().map(|t| t.0);
-        let peer = match &fault {
-            Fault::Partition(_, b) | Fault::HealLink(_, b) => Some(b.0),
-            Fault::PartitionOneWay { to, .. } | Fault::Clog { to, .. } | Fault::Unclog { to, .. } | Fault::SlowLink { to, .. } => {
-                Some(to.0)
-            }
-            _ => None,
-        };
+        let peer = fault.peer().map(|p| p.0);
         tracing::debug!(target: "mailsim_sim", fault = %description, "inject");
         // Any fault may change who reaches whom.
         self.core.monitor.dirty = true;
@@ -1345,7 +1390,12 @@ impl<M: Message, W: 'static> Sim<M, W> {
         self.core.record(RecordKind::Fault, target.unwrap_or(0), peer.unwrap_or(0), payload, |_| description.clone());
         self.core.faults.push(FaultReport { at: self.core.now, kind, description, scheduled, effect: false, ended: None, target });
         self.core.fault_peer.push((peer, tag));
-        let effect = match fault {
+        id
+    }
+
+    /// Makes fault `id` act; returns whether it changed anything.
+    fn apply(&mut self, fault: Fault<M>, id: u32) -> bool {
+        match fault {
             Fault::Crash(n) => {
                 let up = self.core.up[n.0 as usize];
                 if up {
@@ -1367,39 +1417,11 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             Fault::PartitionOneWay { from, to } => self.core.net.cut.insert((from.0, to.0)),
             Fault::Isolate(n) => self.core.net.isolated.insert(n.0),
-            Fault::Heal => {
-                let changed = self.core.net.heal_all() | !self.core.held.is_empty();
-                self.core.end_faults(NETWORK_FAULTS, |_, _| true);
-                self.core.release_held(|_, _| true);
-                changed
-            }
-            Fault::HealLink(a, b) => {
-                let x = self.core.net.cut.remove(&(a.0, b.0));
-                let changed = self.core.net.cut.remove(&(b.0, a.0)) | x;
-                self.core.end_faults(
-                    &[Tag::Partition, Tag::PartitionOneWay],
-                    |r, p| matches!((r.target, p), (Some(t), Some(q)) if (t == a.0 && q == b.0) || (t == b.0 && q == a.0)),
-                );
-                changed
-            }
+            Fault::Heal => self.core.heal(),
+            Fault::HealLink(a, b) => self.core.heal_link(a.0, b.0),
             Fault::Clog { from, to } => self.core.net.clogged.insert((from.0, to.0)),
-            Fault::Unclog { from, to } => {
-                let changed = self.core.net.clogged.remove(&(from.0, to.0));
-                self.core.end_faults(&[Tag::Clog], |r, p| r.target == Some(from.0) && p == Some(to.0));
-                self.core.release_held(|f, t| f == from.0 && t == to.0);
-                changed
-            }
-            Fault::SlowLink { from, to, permille } => {
-                let old = if permille == 1000 {
-                    self.core.net.slow.remove(&(from.0, to.0))
-                } else {
-                    self.core.net.slow.insert((from.0, to.0), permille)
-                };
-                if permille == 1000 {
-                    self.core.end_faults(&[Tag::SlowLink], |r, p| r.target == Some(from.0) && p == Some(to.0));
-                }
-                old.unwrap_or(1000) != permille
-            }
+            Fault::Unclog { from, to } => self.core.unclog(from.0, to.0),
+            Fault::SlowLink { from, to, permille } => self.core.slow_link(from.0, to.0, permille),
             Fault::SlowDisk { node, permille } => {
                 self.hosts[node.0 as usize].set_disk_slow(permille);
                 if permille == 1000 {
@@ -1413,26 +1435,13 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
                 self.core.faults[id as usize].effect
             }
-        };
-        let report = &mut self.core.faults[id as usize];
-        report.effect |= effect;
-        // Faults that restore something are instants on the timeline.
-        if instant {
-            report.ended = Some(report.at);
         }
     }
 
     /// Checks properties after an event.
     fn check(&mut self) -> Option<Outcome> {
-        if !self.core.violation.is_empty() {
-            for (name, detail) in std::mem::take(&mut self.core.violation) {
-                let index = self.props.iter().position(|p| p.name == name && !p.checked_by_kernel).unwrap_or_else(|| {
-                    panic!("a violation of `{name}` was reported, but no such property was declared (Sim::declare): {detail}")
-                });
-                if let Some(outcome) = self.record(Some(index), PropertyKind::Always, detail) {
-                    return Some(outcome);
-                }
-            }
+        if let Some(outcome) = self.reported_violations() {
+            return Some(outcome);
         }
         if self.recovery_done.is_none() && !self.props.iter().any(|p| p.checked_by_kernel) {
             if let Phase::Recovering { .. } = self.phase {
@@ -1443,35 +1452,7 @@ impl<M: Message, W: 'static> Sim<M, W> {
             }
             return None;
         }
-        let mut failed: Vec<(usize, String)> = Vec::new();
-        {
-            let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
-            let mut reached = false;
-            for &i in &self.watched {
-                let p = &mut self.props[i];
-                match p.kind {
-                    PropertyKind::Always => {
-                        if let Err(why) = (p.check)(&obs) {
-                            failed.push((i, why));
-                            if self.cfg.stop_on_violation {
-                                break;
-                            }
-                        }
-                    }
-                    PropertyKind::Sometimes => {
-                        if !p.satisfied && (p.check)(&obs).is_ok() {
-                            p.satisfied = true;
-                            reached = true;
-                        }
-                    }
-                    PropertyKind::Eventually => {}
-                }
-            }
-            if reached {
-                let props = &self.props;
-                self.watched.retain(|&i| !(props[i].kind == PropertyKind::Sometimes && props[i].satisfied));
-            }
-        }
+        let failed = self.check_watched();
         if !failed.is_empty() {
             // A violated always property stays violated: judged once, not
             // after every later event.
@@ -1482,39 +1463,98 @@ impl<M: Message, W: 'static> Sim<M, W> {
                 }
             }
         }
-        let mut start_deadline = None;
-        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
-        if let Phase::Recovering { .. } = self.phase {
-            let done = self.recovery_done.as_ref().is_none_or(|c| c(&obs).is_ok());
-            if done {
-                if self.recovery_done.is_some() {
-                    self.recovery = Recovery::Done(self.core.now);
-                }
-                let deadline = self.core.now + self.cfg.liveness_window;
-                self.phase = Phase::Liveness { deadline };
-                start_deadline = Some(deadline);
-            }
-        }
+        let start_deadline = if let Phase::Recovering { .. } = self.phase { self.check_recovered() } else { None };
         if let Phase::Liveness { .. } = self.phase {
-            let mut all = true;
-            let mut any = false;
-            for &i in &self.eventually {
-                let p = &mut self.props[i];
-                any = true;
-                if !p.satisfied && (p.check)(&obs).is_ok() {
-                    p.satisfied = true;
-                }
-                all &= p.satisfied;
-            }
-            self.eventually_open = !all;
-            if all && self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() && (any || self.recovery_done.is_some()) {
-                self.core.stop = true;
-            }
+            self.check_eventually();
         }
         if let Some(deadline) = start_deadline {
             self.core.push(deadline, Ev::Deadline);
         }
         None
+    }
+
+    /// Records the violations the models reported themselves (`Ctx::violate`)
+    /// since the last check; the outcome if one stops the run.
+    fn reported_violations(&mut self) -> Option<Outcome> {
+        for (name, detail) in std::mem::take(&mut self.core.violation) {
+            let index = self.props.iter().position(|p| p.name == name && !p.checked_by_kernel).unwrap_or_else(|| {
+                panic!("a violation of `{name}` was reported, but no such property was declared (Sim::declare): {detail}")
+            });
+            if let Some(outcome) = self.record(Some(index), PropertyKind::Always, detail) {
+                return Some(outcome);
+            }
+        }
+        None
+    }
+
+    /// Evaluates the watched always and sometimes properties; a sometimes
+    /// property that held stops being watched. Returns the always properties
+    /// that failed, with why (only the first if the run stops on one).
+    fn check_watched(&mut self) -> Vec<(usize, String)> {
+        let mut failed: Vec<(usize, String)> = Vec::new();
+        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
+        let mut reached = false;
+        for &i in &self.watched {
+            let p = &mut self.props[i];
+            match p.kind {
+                PropertyKind::Always => {
+                    if let Err(why) = (p.check)(&obs) {
+                        failed.push((i, why));
+                        if self.cfg.stop_on_violation {
+                            break;
+                        }
+                    }
+                }
+                PropertyKind::Sometimes => {
+                    if !p.satisfied && (p.check)(&obs).is_ok() {
+                        p.satisfied = true;
+                        reached = true;
+                    }
+                }
+                PropertyKind::Eventually => {}
+            }
+        }
+        if reached {
+            let props = &self.props;
+            self.watched.retain(|&i| !(props[i].kind == PropertyKind::Sometimes && props[i].satisfied));
+        }
+        failed
+    }
+
+    /// In the recovery phase: once the recovery condition holds (at once if
+    /// there is none), starts the liveness phase; returns its deadline then.
+    fn check_recovered(&mut self) -> Option<Time> {
+        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
+        let done = self.recovery_done.as_ref().is_none_or(|c| c(&obs).is_ok());
+        if !done {
+            return None;
+        }
+        if self.recovery_done.is_some() {
+            self.recovery = Recovery::Done(self.core.now);
+        }
+        let deadline = self.core.now + self.cfg.liveness_window;
+        self.phase = Phase::Liveness { deadline };
+        Some(deadline)
+    }
+
+    /// In the liveness phase: marks the eventually properties that now hold,
+    /// and stops the run early when all have (if so configured).
+    fn check_eventually(&mut self) {
+        let obs = Observe { now: self.core.now, world: &self.world, hosts: &self.hosts, up: &self.core.up, names: &self.core.names };
+        let mut all = true;
+        let mut any = false;
+        for &i in &self.eventually {
+            let p = &mut self.props[i];
+            any = true;
+            if !p.satisfied && (p.check)(&obs).is_ok() {
+                p.satisfied = true;
+            }
+            all &= p.satisfied;
+        }
+        self.eventually_open = !all;
+        if all && self.cfg.end_when_live && self.cfg.fault_phase_end.is_some() && (any || self.recovery_done.is_some()) {
+            self.core.stop = true;
+        }
     }
 
     /// The run ended normally (agenda empty, end time, or stop): every
