@@ -330,22 +330,9 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
     let failure = failure_of(scenario, &original).ok_or(ShrinkError::Passes)?;
     let mut file = scenario.file.clone();
     file.extends = None;
-
-    // The expectations that make the failure: for a violation the property
-    // switches alone (bounded expectations that failed with it mostly failed
-    // because the run stopped at the violation, and would keep failing once
-    // the bug is fixed); otherwise the bounded ones that failed. The pruned
-    // set must give the same failure on the original run.
-    let keep_failed = matches!(failure, Failure::Expectations { .. });
-    let pruned = prune_expectations(scenario, &original, keep_failed);
-    let mut with_pruned = scenario.clone();
-    with_pruned.file.expect = pruned.clone();
-    let mut check_pruned = original.clone();
-    check_pruned.verdicts = check(&with_pruned, &original.figures, &original.report);
-    if failure_of(&with_pruned, &check_pruned) == Some(failure.clone()) {
+    if let Some(pruned) = failing_expectations(scenario, &original, &failure) {
         file.expect = pruned;
     }
-
     let before = Size::of(&scenario.file);
     let mut s = Shrinker {
         seed,
@@ -373,26 +360,39 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
         }
     }
     let budget_exhausted = s.exhausted();
-
     // A run stops at its first safety violation, so the shortest failing run
     // ends right after it — and with the bug fixed, that run would end before
     // the fixed code had time to show anything. Give it back the time it
     // took to fail (at most the original horizon); the failing run does not
     // change, it still stops at the violation.
     if matches!(&failure, Failure::Violation { class, .. } if class == "safety") {
-        let now = s.cur.run.duration.micros();
-        let longer = now.saturating_mul(2).min(scenario.file.run.duration.micros().max(now));
-        if longer > now {
-            let mut cand = s.cur.clone();
-            cand.run.duration = HumanDuration(longer);
-            let (a, b) = (HumanDuration(now), HumanDuration(longer));
-            s.max_runs = s.max_runs.max(s.runs + 1);
-            s.accept(cand, || format!("run duration: {a} → {b} (time for fixed code to run on after the failure)"));
-        }
+        s.give_back_time(scenario.file.run.duration.micros());
     }
+    let shrunk = scenario_from_file(with_metadata(s.cur.clone(), scenario, seed, &failure), &scenario.path)
+        .expect("the accepted candidate was valid");
+    let result = run(&shrunk, seed);
+    debug_assert_eq!(failure_of(&shrunk, &result).as_ref(), Some(&failure), "metadata changes nothing the run sees");
+    let after = Size::of(&shrunk.file);
+    Ok(Shrunk { scenario: shrunk, failure, result, before, after, runs: s.runs, budget_exhausted, log: s.log })
+}
 
-    // Metadata: what it pins and where it comes from.
-    let mut file = s.cur.clone();
+/// The expectations that make the failure, if they give the same failure
+/// on the original run: for a violation the property switches alone
+/// (bounded expectations that failed with it mostly failed because the run
+/// stopped at the violation, and would keep failing once the bug is fixed);
+/// otherwise the bounded ones that failed.
+fn failing_expectations(scenario: &Scenario, original: &RunResult, failure: &Failure) -> Option<Expect> {
+    let keep_failed = matches!(failure, Failure::Expectations { .. });
+    let pruned = prune_expectations(scenario, original, keep_failed);
+    let mut with_pruned = scenario.clone();
+    with_pruned.file.expect = pruned.clone();
+    let mut check_pruned = original.clone();
+    check_pruned.verdicts = check(&with_pruned, &original.figures, &original.report);
+    (failure_of(&with_pruned, &check_pruned).as_ref() == Some(failure)).then_some(pruned)
+}
+
+/// The shrunk file's metadata: what it pins and where it comes from.
+fn with_metadata(mut file: ScenarioFile, scenario: &Scenario, seed: u64, failure: &Failure) -> ScenarioFile {
     let orig_name = scenario.file.scenario.name.clone();
     file.scenario.name = format!("{orig_name}-shrunk-seed-{seed}");
     file.scenario.summary =
@@ -407,11 +407,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
     if seed < SEEDS_MAX {
         file.run.seeds = seed as u32 + 1;
     }
-    let shrunk = scenario_from_file(file, &scenario.path).expect("the accepted candidate was valid");
-    let result = run(&shrunk, seed);
-    debug_assert_eq!(failure_of(&shrunk, &result).as_ref(), Some(&failure), "metadata changes nothing the run sees");
-    let after = Size::of(&shrunk.file);
-    Ok(Shrunk { scenario: shrunk, failure, result, before, after, runs: s.runs, budget_exhausted, log: s.log })
+    file
 }
 
 /// The expectations of `scenario` without its bounded ones, except (with
@@ -419,8 +415,30 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
 /// and any other field stay as written.
 fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> Expect {
     let e = &scenario.file.expect;
-    // The switches, `absorbed` and any other field that shapes the verdicts
-    // always given stay as written; the bounded expectations go.
+    let base = without_bounded(e);
+    if !keep_failed {
+        return base;
+    }
+    // Each bounded expectation alone on top of the switches: kept if it fails.
+    let mut items = one_per_option(e, &base);
+    items.extend(one_per_entry(e, &base));
+    let mut s = scenario.clone();
+    s.file.expect = base.clone();
+    let base_verdicts = check(&s, &r.figures, &r.report).len();
+    let mut kept = base;
+    for item in items {
+        s.file.expect = item.clone();
+        let fails = check(&s, &r.figures, &r.report).iter().skip(base_verdicts).any(|v| !v.met);
+        if fails {
+            merge_expect(&mut kept, item);
+        }
+    }
+    kept
+}
+
+/// `e` without its bounded expectations: the switches, `absorbed` and any
+/// other field that shapes the verdicts always given stay as written.
+fn without_bounded(e: &Expect) -> Expect {
     let mut base = e.clone();
     base.lost = None;
     base.duplicates = None;
@@ -444,10 +462,12 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     base.users_partial_service.clear();
     base.queue_peak = None;
     base.queue.clear();
-    if !keep_failed {
-        return base;
-    }
-    // Each bounded expectation alone on top of the switches: kept if it fails.
+    base
+}
+
+/// `base` plus one bounded expectation of `e`, for each of its optional
+/// (single-valued) ones that is set.
+fn one_per_option(e: &Expect, base: &Expect) -> Vec<Expect> {
     let mut items: Vec<Expect> = Vec::new();
     let one = |f: &dyn Fn(&mut Expect)| {
         let mut x = base.clone();
@@ -469,19 +489,11 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     if e.imap_resyncs.is_some() {
         items.push(one(&|x| x.imap_resyncs = e.imap_resyncs.clone()));
     }
-    for (k, v) in &e.sender_bounces {
-        items.push(one(&|x| {
-            x.sender_bounces.insert(k.clone(), v.clone());
-        }));
-    }
     if e.returned.is_some() {
         items.push(one(&|x| x.returned = e.returned.clone()));
     }
     if e.peak_unavailable.is_some() {
         items.push(one(&|x| x.peak_unavailable = e.peak_unavailable.clone()));
-    }
-    for c in &e.unavailable {
-        items.push(one(&|x| x.unavailable = vec![c.clone()]));
     }
     if e.restored.is_some() {
         items.push(one(&|x| x.restored = e.restored.clone()));
@@ -498,6 +510,32 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
     if e.failover.is_some() {
         items.push(one(&|x| x.failover = e.failover.clone()));
     }
+    if e.users_full_service_min.is_some() {
+        items.push(one(&|x| x.users_full_service_min = e.users_full_service_min.clone()));
+    }
+    if e.queue_peak.is_some() {
+        items.push(one(&|x| x.queue_peak = e.queue_peak.clone()));
+    }
+    items
+}
+
+/// `base` plus one bounded expectation of `e`, for each entry of its
+/// per-name and listed ones.
+fn one_per_entry(e: &Expect, base: &Expect) -> Vec<Expect> {
+    let mut items: Vec<Expect> = Vec::new();
+    let one = |f: &dyn Fn(&mut Expect)| {
+        let mut x = base.clone();
+        f(&mut x);
+        x
+    };
+    for (k, v) in &e.sender_bounces {
+        items.push(one(&|x| {
+            x.sender_bounces.insert(k.clone(), v.clone());
+        }));
+    }
+    for c in &e.unavailable {
+        items.push(one(&|x| x.unavailable = vec![c.clone()]));
+    }
     for (k, v) in &e.service_down {
         items.push(one(&|x| {
             x.service_down.insert(k.clone(), v.clone());
@@ -513,33 +551,16 @@ fn prune_expectations(scenario: &Scenario, r: &RunResult, keep_failed: bool) -> 
             x.users_affected.insert(k.clone(), v.clone());
         }));
     }
-    if e.users_full_service_min.is_some() {
-        items.push(one(&|x| x.users_full_service_min = e.users_full_service_min.clone()));
-    }
     for c in &e.users_full_service {
         items.push(one(&|x| x.users_full_service = vec![c.clone()]));
     }
     for c in &e.users_partial_service {
         items.push(one(&|x| x.users_partial_service = vec![c.clone()]));
     }
-    if e.queue_peak.is_some() {
-        items.push(one(&|x| x.queue_peak = e.queue_peak.clone()));
-    }
     for (node, q) in &e.queue {
         items.push(one(&|x| x.queue = BTreeMap::from([(node.clone(), q.clone())])));
     }
-    let mut s = scenario.clone();
-    s.file.expect = base.clone();
-    let base_verdicts = check(&s, &r.figures, &r.report).len();
-    let mut kept = base;
-    for item in items {
-        s.file.expect = item.clone();
-        let fails = check(&s, &r.figures, &r.report).iter().skip(base_verdicts).any(|v| !v.met);
-        if fails {
-            merge_expect(&mut kept, item);
-        }
-    }
-    kept
+    items
 }
 
 /// Adds the bounded expectations set in `item` to `into`.
@@ -588,6 +609,21 @@ struct Shrinker {
 }
 
 impl Shrinker {
+    /// Doubles the run's duration, at most to `horizon_us` (the original
+    /// run's), if the longer run still fails the same way; the budget gets
+    /// the one run that takes.
+    fn give_back_time(&mut self, horizon_us: i64) {
+        let now = self.cur.run.duration.micros();
+        let longer = now.saturating_mul(2).min(horizon_us.max(now));
+        if longer > now {
+            let mut cand = self.cur.clone();
+            cand.run.duration = HumanDuration(longer);
+            let (a, b) = (HumanDuration(now), HumanDuration(longer));
+            self.max_runs = self.max_runs.max(self.runs + 1);
+            self.accept(cand, || format!("run duration: {a} → {b} (time for fixed code to run on after the failure)"));
+        }
+    }
+
     fn exhausted(&self) -> bool {
         self.runs >= self.max_runs
     }
@@ -841,6 +877,15 @@ impl Shrinker {
     /// late as it can without passing the next one; hangs and step delays
     /// shorten.
     fn pass_times(&mut self) -> bool {
+        let mut changed = self.pass_latent_to_start();
+        changed |= self.pass_faults_later();
+        changed |= self.pass_hang_lengths();
+        changed |= self.pass_step_delays();
+        changed
+    }
+
+    /// Faults present before the start (negative times) moved to the start.
+    fn pass_latent_to_start(&mut self) -> bool {
         let mut changed = false;
         for i in 0..self.cur.faults.len() {
             if i >= self.cur.faults.len() || self.exhausted() {
@@ -853,7 +898,13 @@ impl Shrinker {
                 changed |= self.accept(cand, || format!("moved to the start: {d}"));
             }
         }
-        // Later, keeping the order: the next fault (in time) bounds each one.
+        changed
+    }
+
+    /// Faults moved later, keeping the order: the next fault (in time)
+    /// bounds each one.
+    fn pass_faults_later(&mut self) -> bool {
+        let mut changed = false;
         for i in 0..self.cur.faults.len() {
             if i >= self.cur.faults.len() || self.exhausted() {
                 break;
@@ -880,6 +931,12 @@ impl Shrinker {
                 |v| HumanDuration(v * unit).to_string(),
             );
         }
+        changed
+    }
+
+    /// Hangs made shorter, to whole seconds.
+    fn pass_hang_lengths(&mut self) -> bool {
+        let mut changed = false;
         for i in 0..self.cur.faults.len() {
             if self.cur.faults[i].for_.is_none() {
                 continue;
@@ -892,6 +949,12 @@ impl Shrinker {
                 |v| HumanDuration(v * SECOND_US).to_string(),
             );
         }
+        changed
+    }
+
+    /// Recovery steps' delays removed, or else made shorter.
+    fn pass_step_delays(&mut self) -> bool {
+        let mut changed = false;
         for i in 0..self.cur.recovery.len() {
             if self.cur.recovery[i].delay.is_none() {
                 continue;
