@@ -494,26 +494,13 @@ struct RunLine {
 
 /// Runs every (scenario, seed) on all cores; each run is single-threaded.
 fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
-    let files = match scenario_files(dir) {
-        Ok(f) => f,
+    let scenarios = match load_all(dir) {
+        Ok(s) => s,
         Err(e) => {
             note!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut scenarios = Vec::new();
-    for f in &files {
-        match Scenario::load(f) {
-            Ok(s) => {
-                mailsim::ranges::note_midpoints(&s);
-                scenarios.push(s);
-            }
-            Err(e) => {
-                note!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
     // Job j is seed j - starts[i] of scenario i, for the last i with
     // starts[i] <= j: no job list is built.
     let counts: Vec<u64> = scenarios.iter().map(|s| u64::from(seeds.unwrap_or(s.file.run.seeds))).collect();
@@ -521,88 +508,17 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
     let total: u64 = counts.iter().sum();
     let lines = map_jobs(total, cores(), |j| {
         let i = starts.partition_point(|&s| s <= j) - 1;
-        let mut r = run(&scenarios[i], j - starts[i]);
-        let passed = r.passed();
-        let missed = r.verdicts.iter().filter(|v| v.failed()).map(|v| (v.name.clone(), v.detail.clone())).collect();
-        let rates = RateFlag::of(&r);
-        // The curves are for plots, not for this table.
-        r.figures.unavailable = Vec::new();
-        r.figures.delivered_per_hour = Vec::new();
-        r.figures.accepted_per_hour = Vec::new();
-        r.figures.queue_depth = Default::default();
-        r.figures.delay_cdf = Vec::new();
-        r.figures.fault_spans = Vec::new();
-        r.figures.alerts = Vec::new();
-        for (_, service) in mailsim::run::SERVICES {
-            r.figures.availability.service_mut(service).series = Vec::new();
-        }
-        let claims = (r.checkpoints.iter().filter(|c| c.hit).count() as u64, r.checkpoints.len() as u64);
-        (i, RunLine { passed, figures: r.figures, missed, rates, claims })
+        (i, run_line(&scenarios[i], j - starts[i]))
     });
-
-    let row = |cells: [&str; 12]| {
-        format!(
-            "{:<40} {:>5} {:>7} {:>5} {:>7} {:>5} {:>6} {:>14} {:>8} {:>8} {:>8} {:>7}\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10], cells[11]
-        )
-    };
     let mut table =
-        row(["scenario", "seeds", "verdict", "lost", "bounced", "dupes", "users", "worst-down", "p99", "max", "restored", "claims"]);
+        table_row(["scenario", "seeds", "verdict", "lost", "bounced", "dupes", "users", "worst-down", "p99", "max", "restored", "claims"]);
     let mut all_ok = true;
-    let readable = |us: u64| HumanDuration(us as i64).readable();
     for (i, s) in scenarios.iter().enumerate() {
         let rs: Vec<&RunLine> = lines.iter().filter(|(k, _)| *k == i).map(|(_, r)| r).collect();
-        let n = rs.len();
-        let met = rs.iter().filter(|r| r.passed).count();
-        let sum = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).sum::<u64>();
-        let max = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).max().unwrap_or(0);
-        let lost = sum(&|f| f.lost);
-        let bounced = sum(&|f| f.sender_bounced + f.returned) / n.max(1) as u64;
-        let dupes = sum(&|f| f.duplicates + f.client_duplicates) / n.max(1) as u64;
-        let users = max(&|f| u64::from(f.users_affected_peak()));
-        let (down_s, down_service) = rs.iter().map(|r| r.figures.worst_service_down()).max().unwrap_or((0, "smtp"));
-        let restored = rs.iter().filter_map(|r| r.figures.restored_us).max();
-        let verdict = if met == n { "PASS".to_string() } else { format!("FAIL {}", n - met) };
-        table.push_str(&row([
-            s.name(),
-            &n.to_string(),
-            &verdict,
-            &lost.to_string(),
-            &bounced.to_string(),
-            &dupes.to_string(),
-            &Share(users as u32).to_string(),
-            &if down_s == 0 { "-".to_string() } else { format!("{} {down_service}", readable(down_s * 1_000_000)) },
-            &readable(max(&|f| f.delay_s_p99) * 1_000_000),
-            &readable(max(&|f| f.delay_s_max) * 1_000_000),
-            &restored.map_or("-".to_string(), readable),
-            &match rs.iter().fold((0, 0), |(h, t), r| (h + r.claims.0, t + r.claims.1)) {
-                (_, 0) => "-".to_string(),
-                (hit, total) => format!("{hit}/{total}"),
-            },
-        ]));
-        for r in rs.iter().filter(|r| !r.passed) {
-            all_ok = false;
-            for (name, detail) in &r.missed {
-                note!("  {} seed {}: {name} — {detail}", s.name(), r.figures.seed);
-            }
-            note!("    reproduce: {}", mailsim::sweep::repro_command(&s.path.display().to_string(), r.figures.seed));
-        }
-        // Tolerated misses are not failures; a rate the seeds clearly miss is.
-        for c in rate_checks(rs.iter().map(|r| (r.figures.seed, r.rates.as_slice()))).iter().filter(|c| c.pass_rate.k < c.pass_rate.n) {
-            all_ok &= !c.clearly_missed();
-            let verdict = if c.clearly_missed() { "FAILED, clearly below its share" } else { "tolerated" };
-            note!("  {} rate {verdict}: {c}; missed on seeds {:?}", s.name(), c.missed_seeds);
-        }
+        table.push_str(&scenario_row(s, &rs));
+        all_ok &= note_misses(s, &rs);
     }
-    table.push_str(concat!(
-        "verdict:    PASS when every expectation held on every seed; FAIL n: n seeds missed one (listed above, with the command to reproduce each)\n",
-        "lost:       accepted mails lost, total over seeds; bounced, dupes: mean per seed (returned or bounced by senders; duplicate deliveries and client re-downloads)\n",
-        "users:      the peak share of users without full service (worst seed)\n",
-        "worst-down: the longest time one service (smtp, pop, imap, webmail) failed for at least one user, and which (worst seed)\n",
-        "p99, max:   delivery delay, author to mailbox (worst seed)\n",
-        "restored:   when the last unavailable mailbox came back (worst seed; - if none was unavailable)\n",
-        "claims:     the postmortem's clock-time claims ([[checkpoints]]) the runs hit, of claims x seeds (`mailsim run FILE` lists each; - if the file states none)",
-    ));
+    table.push_str(TABLE_KEY);
     if let Err(code) = emit(&table) {
         return code;
     }
@@ -611,4 +527,111 @@ fn replay_all(dir: &Path, seeds: Option<u32>) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The key under the default job's table: what each column means.
+const TABLE_KEY: &str = concat!(
+    "verdict:    PASS when every expectation held on every seed; FAIL n: n seeds missed one (listed above, with the command to reproduce each)\n",
+    "lost:       accepted mails lost, total over seeds; bounced, dupes: mean per seed (returned or bounced by senders; duplicate deliveries and client re-downloads)\n",
+    "users:      the peak share of users without full service (worst seed)\n",
+    "worst-down: the longest time one service (smtp, pop, imap, webmail) failed for at least one user, and which (worst seed)\n",
+    "p99, max:   delivery delay, author to mailbox (worst seed)\n",
+    "restored:   when the last unavailable mailbox came back (worst seed; - if none was unavailable)\n",
+    "claims:     the postmortem's clock-time claims ([[checkpoints]]) the runs hit, of claims x seeds (`mailsim run FILE` lists each; - if the file states none)",
+);
+
+/// Loads every scenario file in `dir`, in name order, noting each one's
+/// range midpoints; the first error stops.
+fn load_all(dir: &Path) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = Vec::new();
+    for f in &scenario_files(dir)? {
+        let s = Scenario::load(f).map_err(|e| e.to_string())?;
+        mailsim::ranges::note_midpoints(&s);
+        scenarios.push(s);
+    }
+    Ok(scenarios)
+}
+
+/// Runs `scenario` on `seed` and keeps what the table needs: the curves are
+/// for plots, not for this table, so they are dropped.
+fn run_line(scenario: &Scenario, seed: u64) -> RunLine {
+    let mut r = run(scenario, seed);
+    let passed = r.passed();
+    let missed = r.verdicts.iter().filter(|v| v.failed()).map(|v| (v.name.clone(), v.detail.clone())).collect();
+    let rates = RateFlag::of(&r);
+    r.figures.unavailable = Vec::new();
+    r.figures.delivered_per_hour = Vec::new();
+    r.figures.accepted_per_hour = Vec::new();
+    r.figures.queue_depth = Default::default();
+    r.figures.delay_cdf = Vec::new();
+    r.figures.fault_spans = Vec::new();
+    r.figures.alerts = Vec::new();
+    for (_, service) in mailsim::run::SERVICES {
+        r.figures.availability.service_mut(service).series = Vec::new();
+    }
+    let claims = (r.checkpoints.iter().filter(|c| c.hit).count() as u64, r.checkpoints.len() as u64);
+    RunLine { passed, figures: r.figures, missed, rates, claims }
+}
+
+/// One line of the default job's table, its columns aligned.
+fn table_row(cells: [&str; 12]) -> String {
+    format!(
+        "{:<40} {:>5} {:>7} {:>5} {:>7} {:>5} {:>6} {:>14} {:>8} {:>8} {:>8} {:>7}\n",
+        cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9], cells[10], cells[11]
+    )
+}
+
+/// The table row of scenario `s` over its runs `rs`: totals, means per seed
+/// and the worst seed's figures, as `TABLE_KEY` says.
+fn scenario_row(s: &Scenario, rs: &[&RunLine]) -> String {
+    let readable = |us: u64| HumanDuration(us as i64).readable();
+    let n = rs.len();
+    let met = rs.iter().filter(|r| r.passed).count();
+    let sum = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).sum::<u64>();
+    let max = |g: &dyn Fn(&Figures) -> u64| rs.iter().map(|r| g(&r.figures)).max().unwrap_or(0);
+    let lost = sum(&|f| f.lost);
+    let bounced = sum(&|f| f.sender_bounced + f.returned) / n.max(1) as u64;
+    let dupes = sum(&|f| f.duplicates + f.client_duplicates) / n.max(1) as u64;
+    let users = max(&|f| u64::from(f.users_affected_peak()));
+    let (down_s, down_service) = rs.iter().map(|r| r.figures.worst_service_down()).max().unwrap_or((0, "smtp"));
+    let restored = rs.iter().filter_map(|r| r.figures.restored_us).max();
+    let verdict = if met == n { "PASS".to_string() } else { format!("FAIL {}", n - met) };
+    table_row([
+        s.name(),
+        &n.to_string(),
+        &verdict,
+        &lost.to_string(),
+        &bounced.to_string(),
+        &dupes.to_string(),
+        &Share(users as u32).to_string(),
+        &if down_s == 0 { "-".to_string() } else { format!("{} {down_service}", readable(down_s * 1_000_000)) },
+        &readable(max(&|f| f.delay_s_p99) * 1_000_000),
+        &readable(max(&|f| f.delay_s_max) * 1_000_000),
+        &restored.map_or("-".to_string(), readable),
+        &match rs.iter().fold((0, 0), |(h, t), r| (h + r.claims.0, t + r.claims.1)) {
+            (_, 0) => "-".to_string(),
+            (hit, total) => format!("{hit}/{total}"),
+        },
+    ])
+}
+
+/// Notes (on stderr) each failed run's missed verdicts with the command that
+/// reproduces it, and each rate expectation the seeds missed; returns whether
+/// scenario `s` passed. Tolerated misses are not failures; a rate the seeds
+/// clearly miss is.
+fn note_misses(s: &Scenario, rs: &[&RunLine]) -> bool {
+    let mut ok = true;
+    for r in rs.iter().filter(|r| !r.passed) {
+        ok = false;
+        for (name, detail) in &r.missed {
+            note!("  {} seed {}: {name} — {detail}", s.name(), r.figures.seed);
+        }
+        note!("    reproduce: {}", mailsim::sweep::repro_command(&s.path.display().to_string(), r.figures.seed));
+    }
+    for c in rate_checks(rs.iter().map(|r| (r.figures.seed, r.rates.as_slice()))).iter().filter(|c| c.pass_rate.k < c.pass_rate.n) {
+        ok &= !c.clearly_missed();
+        let verdict = if c.clearly_missed() { "FAILED, clearly below its share" } else { "tolerated" };
+        note!("  {} rate {verdict}: {c}; missed on seeds {:?}", s.name(), c.missed_seeds);
+    }
+    ok
 }
