@@ -432,81 +432,16 @@ fn summarize_with<'a>(
     Summary { runs: scenarios.iter().map(|s| s.runs).sum(), failed: scenarios.iter().map(|s| s.failed).sum(), scenarios, warnings }
 }
 
+/// The summary of one scenario (one file version): its runs `rs` and the
+/// manifest `entries` that asked for them.
 fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> ScenarioSummary {
     let n = rs.len() as u64;
     let failed: Vec<&&Record> = rs.iter().filter(|r| !r.passed).collect();
-    let mut by_outcome = BTreeMap::new();
-    let mut by_expectation = BTreeMap::new();
-    let mut by_fault_kind = BTreeMap::new();
-    for r in &failed {
-        *by_outcome.entry(r.outcome.clone()).or_insert(0) += 1;
-        for e in &r.failed {
-            *by_expectation.entry(e.clone()).or_insert(0) += 1;
-        }
-        for k in r.fired_kinds() {
-            *by_fault_kind.entry(k.to_string()).or_insert(0) += 1;
-        }
-    }
-    let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for r in rs {
-        for f in &r.faults {
-            let e = kinds.entry(&f.kind).or_default();
-            e.0 += u64::from(f.fired > 0);
-            e.1 += u64::from(f.effect > 0);
-        }
-    }
-    let fault_kinds = kinds
-        .into_iter()
-        .map(|(kind, (fired, effect))| KindShare {
-            kind: kind.to_string(),
-            runs_fired: fired,
-            share_fired: if n == 0 { 0.0 } else { fired as f64 / n as f64 },
-            runs_effect: effect,
-            failed_runs: by_fault_kind.get(kind).copied().unwrap_or(0),
-        })
-        .collect();
-    let mut procs: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    for r in rs {
-        for p in &r.processes {
-            let e = procs.entry(&p.kind).or_default();
-            e.0 += 1;
-            e.1 += u64::from(p.fired > 0);
-            e.2 += u64::from(!r.passed);
-        }
-    }
-    let processes = procs
-        .into_iter()
-        .map(|(kind, (enabled, fired, failed))| KindShare {
-            kind: kind.to_string(),
-            runs_fired: enabled,
-            share_fired: if n == 0 { 0.0 } else { enabled as f64 / n as f64 },
-            runs_effect: fired,
-            failed_runs: failed,
-        })
-        .collect();
-    let mut figures = FigureSummary::default();
-    for r in rs {
-        figures.lost_total += r.lost;
-        figures.lost_max = figures.lost_max.max(r.lost);
-        figures.delivered_total += r.delivered;
-        figures.duplicates_total += r.duplicates;
-        figures.client_duplicates_total += r.client_duplicates;
-        figures.bounces_total += r.returned + r.sender_bounced;
-        figures.peak_unavailable_ppm_max = figures.peak_unavailable_ppm_max.max(r.peak_unavailable_ppm);
-        figures.restored_us_max = figures.restored_us_max.max(r.restored_us);
-        figures.users_affected_peak_ppm_max = figures.users_affected_peak_ppm_max.max(r.users_affected_peak_ppm);
-        for (service, &down) in &r.service_down_s {
-            let max = figures.service_down_s_max.entry(service.clone()).or_default();
-            *max = (*max).max(down);
-        }
-        figures.delay_s_max = figures.delay_s_max.max(r.delay_s_max);
-    }
-    let mut expectations: Vec<String> = Vec::new();
-    for e in entries.iter().flat_map(|m| &m.expectations).chain(failed.iter().flat_map(|r| &r.failed)) {
-        if !expectations.contains(e) {
-            expectations.push(e.clone());
-        }
-    }
+    let (by_outcome, by_expectation, by_fault_kind) = failure_counts(&failed);
+    let fault_kinds = fault_kind_shares(rs, &by_fault_kind);
+    let processes = process_shares(rs);
+    let figures = figure_summary(rs);
+    let expectations = expectation_names(entries, &failed);
     let gaps = (!entries.is_empty()).then(|| missing(rs, entries, all_shards));
     let file = rs.first().map(|r| r.file.clone()).or_else(|| entries.first().map(|m| m.file.clone())).unwrap_or_default();
     ScenarioSummary {
@@ -542,6 +477,110 @@ fn summarize_one(name: &str, hash: &str, rs: &[&Record], entries: &[&ManifestEnt
             })
             .collect(),
     }
+}
+
+/// Runs counted by name (of an outcome, an expectation, a fault kind).
+type Counts = BTreeMap<String, u64>;
+
+/// Failed runs counted by outcome, by missed expectation and by fault kind
+/// fired.
+fn failure_counts(failed: &[&&Record]) -> (Counts, Counts, Counts) {
+    let mut by_outcome = BTreeMap::new();
+    let mut by_expectation = BTreeMap::new();
+    let mut by_fault_kind = BTreeMap::new();
+    for r in failed {
+        *by_outcome.entry(r.outcome.clone()).or_insert(0) += 1;
+        for e in &r.failed {
+            *by_expectation.entry(e.clone()).or_insert(0) += 1;
+        }
+        for k in r.fired_kinds() {
+            *by_fault_kind.entry(k.to_string()).or_insert(0) += 1;
+        }
+    }
+    (by_outcome, by_expectation, by_fault_kind)
+}
+
+/// Per fault kind, the runs where it fired, had an effect, and failed
+/// (`by_fault_kind`).
+fn fault_kind_shares(rs: &[&Record], by_fault_kind: &BTreeMap<String, u64>) -> Vec<KindShare> {
+    let n = rs.len() as u64;
+    let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in rs {
+        for f in &r.faults {
+            let e = kinds.entry(&f.kind).or_default();
+            e.0 += u64::from(f.fired > 0);
+            e.1 += u64::from(f.effect > 0);
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, (fired, effect))| KindShare {
+            kind: kind.to_string(),
+            runs_fired: fired,
+            share_fired: if n == 0 { 0.0 } else { fired as f64 / n as f64 },
+            runs_effect: effect,
+            failed_runs: by_fault_kind.get(kind).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Per fault process, the runs that enabled it, where it fired, and that
+/// failed.
+fn process_shares(rs: &[&Record]) -> Vec<KindShare> {
+    let n = rs.len() as u64;
+    let mut procs: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for r in rs {
+        for p in &r.processes {
+            let e = procs.entry(&p.kind).or_default();
+            e.0 += 1;
+            e.1 += u64::from(p.fired > 0);
+            e.2 += u64::from(!r.passed);
+        }
+    }
+    procs
+        .into_iter()
+        .map(|(kind, (enabled, fired, failed))| KindShare {
+            kind: kind.to_string(),
+            runs_fired: enabled,
+            share_fired: if n == 0 { 0.0 } else { enabled as f64 / n as f64 },
+            runs_effect: fired,
+            failed_runs: failed,
+        })
+        .collect()
+}
+
+/// The figures over all runs: totals and worst values.
+fn figure_summary(rs: &[&Record]) -> FigureSummary {
+    let mut figures = FigureSummary::default();
+    for r in rs {
+        figures.lost_total += r.lost;
+        figures.lost_max = figures.lost_max.max(r.lost);
+        figures.delivered_total += r.delivered;
+        figures.duplicates_total += r.duplicates;
+        figures.client_duplicates_total += r.client_duplicates;
+        figures.bounces_total += r.returned + r.sender_bounced;
+        figures.peak_unavailable_ppm_max = figures.peak_unavailable_ppm_max.max(r.peak_unavailable_ppm);
+        figures.restored_us_max = figures.restored_us_max.max(r.restored_us);
+        figures.users_affected_peak_ppm_max = figures.users_affected_peak_ppm_max.max(r.users_affected_peak_ppm);
+        for (service, &down) in &r.service_down_s {
+            let max = figures.service_down_s_max.entry(service.clone()).or_default();
+            *max = (*max).max(down);
+        }
+        figures.delay_s_max = figures.delay_s_max.max(r.delay_s_max);
+    }
+    figures
+}
+
+/// The expectations the manifest lists, then any other a run missed, each
+/// once, in order of first mention.
+fn expectation_names(entries: &[&ManifestEntry], failed: &[&&Record]) -> Vec<String> {
+    let mut expectations: Vec<String> = Vec::new();
+    for e in entries.iter().flat_map(|m| &m.expectations).chain(failed.iter().flat_map(|r| &r.failed)) {
+        if !expectations.contains(e) {
+            expectations.push(e.clone());
+        }
+    }
+    expectations
 }
 
 /// The seeds asked for that have no record.
@@ -586,8 +625,40 @@ fn union(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
 /// minus the recorded ones. `all_shards`: every residue is asked for (a
 /// merge); else only those of the entries' own shards (one sweep).
 fn missing(rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> Missing {
+    let n = residue_count(entries, all_shards);
+    let asked = asked_ranges(entries, all_shards, n);
+    let mut have: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for r in rs {
+        have.entry(r.seed % n).or_default().push(r.seed);
+    }
+    let mut out = Missing { count: 0, first: Vec::new(), shards: Vec::new(), runs: Vec::new() };
+    let mut all_runs: Vec<SeedRun> = Vec::new();
+    for (k, ranges) in asked {
+        let shard = Shard { index: k, count: n };
+        let mut seeds = have.remove(&k).unwrap_or_default();
+        seeds.sort_unstable();
+        let (runs, recorded) = gaps(shard, &seeds, ranges);
+        let count: u64 = runs.iter().map(SeedRun::len).sum();
+        out.count += count;
+        if n > 1 && recorded == 0 && count > 0 {
+            out.shards.push(shard);
+            all_runs.extend(runs.iter().map(|r| SeedRun { step: 0, ..*r }));
+        } else {
+            all_runs.extend(runs);
+        }
+    }
+    all_runs.sort_unstable();
+    out.first = first_missing(&all_runs, n);
+    out.runs = all_runs.into_iter().filter(|r| r.step != 0).take(MISSING_RUNS_MAX).collect();
+    out
+}
+
+/// The shard count N that the residues of the missing seeds are taken
+/// modulo: the entries' own when they agree, else 1 for a merge, else the
+/// least common multiple of theirs (1 past `LCM_MAX`).
+fn residue_count(entries: &[&ManifestEntry], all_shards: bool) -> u64 {
     let first = entries[0].shard.count;
-    let n = if entries.iter().all(|m| m.shard.count == first) {
+    if entries.iter().all(|m| m.shard.count == first) {
         first
     } else if all_shards {
         1
@@ -596,10 +667,13 @@ fn missing(rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> Miss
         // or by a library caller) get the least common multiple of their
         // counts, so that each entry's shard is a set of residues.
         entries.iter().try_fold(1u64, |l, m| lcm(l, m.shard.count).filter(|&x| x <= LCM_MAX)).unwrap_or(1)
-    };
+    }
+}
+
+/// The residues (mod `n`) asked for, with the seed ranges asked for in each.
+fn asked_ranges(entries: &[&ManifestEntry], all_shards: bool, n: u64) -> BTreeMap<u64, Vec<(u64, u64)>> {
     let span = union(entries.iter().map(|m| (m.seeds_start, m.seeds_end)).collect());
     let width: u64 = span.iter().map(|(a, z)| z - a).sum();
-    // Residues asked for, with the ranges asked for in each.
     let mut asked: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
     if all_shards {
         // Only residues that can hold a seed (a range narrower than N has fewer).
@@ -624,56 +698,48 @@ fn missing(rs: &[&Record], entries: &[&ManifestEntry], all_shards: bool) -> Miss
             }
         }
     }
-    let mut have: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for r in rs {
-        have.entry(r.seed % n).or_default().push(r.seed);
-    }
-    let mut out = Missing { count: 0, first: Vec::new(), shards: Vec::new(), runs: Vec::new() };
-    let mut all_runs: Vec<SeedRun> = Vec::new();
-    for (k, ranges) in asked {
-        let shard = Shard { index: k, count: n };
-        let mut seeds = have.remove(&k).unwrap_or_default();
-        seeds.sort_unstable();
-        let mut runs = Vec::new();
-        let mut recorded = 0;
-        for (a, z) in union(ranges) {
-            // Walk the shard's seeds in a..z, one gap at a time.
-            let mut next = shard.first(&(a..z));
-            let lo = seeds.partition_point(|&s| s < a);
-            let hi = seeds.partition_point(|&s| s < z);
-            for &s in &seeds[lo..hi] {
-                if s > next {
-                    runs.push(SeedRun { first: next, last: s - n, step: n });
-                }
-                next = s.saturating_add(n);
+    asked
+}
+
+/// The runs of `shard`'s seeds in `ranges` that `seeds` (recorded, sorted)
+/// lacks, and how many recorded seeds fell in the ranges.
+fn gaps(shard: Shard, seeds: &[u64], ranges: Vec<(u64, u64)>) -> (Vec<SeedRun>, usize) {
+    let n = shard.count;
+    let mut runs = Vec::new();
+    let mut recorded = 0;
+    for (a, z) in union(ranges) {
+        // Walk the shard's seeds in a..z, one gap at a time.
+        let mut next = shard.first(&(a..z));
+        let lo = seeds.partition_point(|&s| s < a);
+        let hi = seeds.partition_point(|&s| s < z);
+        for &s in &seeds[lo..hi] {
+            if s > next {
+                runs.push(SeedRun { first: next, last: s - n, step: n });
             }
-            recorded += hi - lo;
-            if next < z {
-                runs.push(SeedRun { first: next, last: next + (z - 1 - next) / n * n, step: n });
-            }
+            next = s.saturating_add(n);
         }
-        let count: u64 = runs.iter().map(SeedRun::len).sum();
-        out.count += count;
-        if n > 1 && recorded == 0 && count > 0 {
-            out.shards.push(shard);
-            all_runs.extend(runs.iter().map(|r| SeedRun { step: 0, ..*r }));
-        } else {
-            all_runs.extend(runs);
+        recorded += hi - lo;
+        if next < z {
+            runs.push(SeedRun { first: next, last: next + (z - 1 - next) / n * n, step: n });
         }
     }
-    all_runs.sort_unstable();
-    // The first few missing seeds, whole shards included (step 0 marks them).
-    for r in &all_runs {
-        if out.first.len() >= 10 && out.first.last().is_some_and(|&l| r.first > l) {
+    (runs, recorded)
+}
+
+/// The first few missing seeds (at most 10) of the sorted runs, whole
+/// shards included (step 0 marks them).
+fn first_missing(all_runs: &[SeedRun], n: u64) -> Vec<u64> {
+    let mut first: Vec<u64> = Vec::new();
+    for r in all_runs {
+        if first.len() >= 10 && first.last().is_some_and(|&l| r.first > l) {
             break;
         }
         let step = if r.step == 0 { n } else { r.step };
-        out.first.extend(SeedRun { step, ..*r }.seeds().take(10));
-        out.first.sort_unstable();
-        out.first.truncate(10);
+        first.extend(SeedRun { step, ..*r }.seeds().take(10));
+        first.sort_unstable();
+        first.truncate(10);
     }
-    out.runs = all_runs.into_iter().filter(|r| r.step != 0).take(MISSING_RUNS_MAX).collect();
-    out
+    first
 }
 
 /// Missing shards and seeds, compactly: `shard 1/2 (seeds 0..20); seeds
@@ -701,79 +767,7 @@ pub fn render_summary(s: &Summary) -> String {
     use fmt::Write as _;
     let mut o = String::new();
     for sc in &s.scenarios {
-        let _ = writeln!(o, "{} ({}, file hash {})", sc.scenario, sc.file, sc.file_hash);
-        let _ = writeln!(o, "  runs {}  failed {}", sc.runs, sc.failure_rate);
-        let list = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-        if sc.failed > 0 {
-            let by_outcome: BTreeMap<String, u64> = sc
-                .by_outcome
-                .iter()
-                .map(|(k, v)| (if k == "ok" { "ok (expectations missed)".to_string() } else { k.clone() }, *v))
-                .collect();
-            let _ = writeln!(o, "  failures by outcome: {}", list(&by_outcome));
-            let _ = writeln!(o, "  failures by expectation: {}", list(&sc.by_expectation));
-            let by_kind = if sc.by_fault_kind.is_empty() { "no fault fired".to_string() } else { list(&sc.by_fault_kind) };
-            let _ = writeln!(o, "  failures by fault kind fired: {by_kind}");
-        }
-        if !sc.fault_kinds.is_empty() {
-            let kinds: Vec<String> =
-                sc.fault_kinds.iter().map(|k| format!("{} {} (effect in {} runs)", k.kind, pct(k.share_fired), k.runs_effect)).collect();
-            let _ = writeln!(o, "  fault kinds fired in: {}", kinds.join(", "));
-        }
-        if !sc.processes.is_empty() {
-            let procs: Vec<String> =
-                sc.processes.iter().map(|k| format!("{} {} ({} of them failed)", k.kind, pct(k.share_fired), k.failed_runs)).collect();
-            let _ = writeln!(o, "  random fault processes enabled in: {}", procs.join(", "));
-        }
-        let f = &sc.figures;
-        let _ = writeln!(
-            o,
-            "  lost {} (max {}/run)  delivered {}  duplicates {}+{} (client)  bounces {}  users affected {}  mailboxes offline {}  restored {}  delay max {}",
-            f.lost_total,
-            f.lost_max,
-            f.delivered_total,
-            f.duplicates_total,
-            f.client_duplicates_total,
-            f.bounces_total,
-            Share(f.users_affected_peak_ppm_max),
-            Share(f.peak_unavailable_ppm_max),
-            f.restored_us_max.map_or("-".to_string(), |t| HumanDuration(t as i64).readable()),
-            HumanDuration(f.delay_s_max as i64 * 1_000_000).readable()
-        );
-        if !f.service_down_s_max.is_empty() {
-            let down: Vec<String> = crate::run::SERVICES
-                .iter()
-                .filter_map(|(name, _)| {
-                    f.service_down_s_max.get(*name).map(|&s| format!("{name} {}", HumanDuration(s as i64 * 1_000_000).readable()))
-                })
-                .collect();
-            let _ = writeln!(o, "  longest down (a service failing for at least one user): {}", down.join(", "));
-        }
-        for c in &sc.checkpoints {
-            let _ = writeln!(o, "  checkpoint {c}");
-        }
-        let (reached, never): (Vec<&MarkCoverage>, Vec<&MarkCoverage>) = sc.marks.iter().partition(|m| m.runs > 0);
-        if sc.runs > 0 {
-            let reached: Vec<String> = reached.iter().map(|m| format!("{} {}/{}", m.mark, m.runs, sc.runs)).collect();
-            let never: Vec<&str> = never.iter().map(|m| m.mark.as_str()).collect();
-            let reached = if reached.is_empty() { "none".to_string() } else { reached.join(", ") };
-            let never = if never.is_empty() { "none".to_string() } else { never.join(", ") };
-            let _ = writeln!(o, "  coverage: marks reached (runs): {reached}; never reached: {never}");
-        }
-        for r in &sc.rates {
-            let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
-            if !r.missed_seeds.is_empty() {
-                let first = r.missed_seeds.iter().map(|&seed| repro_command(&sc.file, seed)).collect::<Vec<_>>();
-                let _ = writeln!(o, "    missed first on: {}", first.join("; "));
-            }
-        }
-        if let Some(m) = sc.missing.filter(|m| *m > 0) {
-            let _ = writeln!(o, "  INCOMPLETE: {m} seeds asked for have no result: {}", missing_list(sc));
-        }
-        for x in &sc.failures {
-            let kinds = if x.fault_kinds.is_empty() { "none".to_string() } else { x.fault_kinds.join(",") };
-            let _ = writeln!(o, "  seed {} {} [{}] faults {}: {}", x.seed, x.outcome, x.failed.join("; "), kinds, x.repro);
-        }
+        o.push_str(&scenario_text(sc));
     }
     for w in &s.warnings {
         let _ = writeln!(o, "warning: {w}");
@@ -783,6 +777,108 @@ pub fn render_summary(s: &Summary) -> String {
         let _ = writeln!(o, "total: {} runs, {} failed; {rates_failed} rate expectations below their required share", s.runs, s.failed);
     } else {
         let _ = writeln!(o, "total: {} runs, {} failed", s.runs, s.failed);
+    }
+    o
+}
+
+/// One scenario's part of the human summary: its runs, failures counted,
+/// fault kinds, figures, checkpoints, rates, missing seeds and each failure.
+fn scenario_text(sc: &ScenarioSummary) -> String {
+    use fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "{} ({}, file hash {})", sc.scenario, sc.file, sc.file_hash);
+    let _ = writeln!(o, "  runs {}  failed {}", sc.runs, sc.failure_rate);
+    if sc.failed > 0 {
+        o.push_str(&failure_counts_text(sc));
+    }
+    if !sc.fault_kinds.is_empty() {
+        let kinds: Vec<String> =
+            sc.fault_kinds.iter().map(|k| format!("{} {} (effect in {} runs)", k.kind, pct(k.share_fired), k.runs_effect)).collect();
+        let _ = writeln!(o, "  fault kinds fired in: {}", kinds.join(", "));
+    }
+    if !sc.processes.is_empty() {
+        let procs: Vec<String> =
+            sc.processes.iter().map(|k| format!("{} {} ({} of them failed)", k.kind, pct(k.share_fired), k.failed_runs)).collect();
+        let _ = writeln!(o, "  random fault processes enabled in: {}", procs.join(", "));
+    }
+    o.push_str(&figures_text(&sc.figures));
+    for c in &sc.checkpoints {
+        let _ = writeln!(o, "  checkpoint {c}");
+    }
+    o.push_str(&marks_text(sc));
+    for r in &sc.rates {
+        let _ = writeln!(o, "  rate {}: {r}", if r.met { "met" } else { "FAILED" });
+        if !r.missed_seeds.is_empty() {
+            let first = r.missed_seeds.iter().map(|&seed| repro_command(&sc.file, seed)).collect::<Vec<_>>();
+            let _ = writeln!(o, "    missed first on: {}", first.join("; "));
+        }
+    }
+    if let Some(m) = sc.missing.filter(|m| *m > 0) {
+        let _ = writeln!(o, "  INCOMPLETE: {m} seeds asked for have no result: {}", missing_list(sc));
+    }
+    for x in &sc.failures {
+        let kinds = if x.fault_kinds.is_empty() { "none".to_string() } else { x.fault_kinds.join(",") };
+        let _ = writeln!(o, "  seed {} {} [{}] faults {}: {}", x.seed, x.outcome, x.failed.join("; "), kinds, x.repro);
+    }
+    o
+}
+
+/// The coverage line: the runs that reached each mark, and the marks no run
+/// reached (nothing when there were no runs).
+fn marks_text(sc: &ScenarioSummary) -> String {
+    if sc.runs == 0 {
+        return String::new();
+    }
+    let (reached, never): (Vec<&MarkCoverage>, Vec<&MarkCoverage>) = sc.marks.iter().partition(|m| m.runs > 0);
+    let reached: Vec<String> = reached.iter().map(|m| format!("{} {}/{}", m.mark, m.runs, sc.runs)).collect();
+    let never: Vec<&str> = never.iter().map(|m| m.mark.as_str()).collect();
+    let reached = if reached.is_empty() { "none".to_string() } else { reached.join(", ") };
+    let never = if never.is_empty() { "none".to_string() } else { never.join(", ") };
+    format!("  coverage: marks reached (runs): {reached}; never reached: {never}\n")
+}
+
+/// The failures counted by outcome, by expectation missed and by fault kind
+/// fired.
+fn failure_counts_text(sc: &ScenarioSummary) -> String {
+    use fmt::Write as _;
+    let mut o = String::new();
+    let list = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let by_outcome: BTreeMap<String, u64> =
+        sc.by_outcome.iter().map(|(k, v)| (if k == "ok" { "ok (expectations missed)".to_string() } else { k.clone() }, *v)).collect();
+    let _ = writeln!(o, "  failures by outcome: {}", list(&by_outcome));
+    let _ = writeln!(o, "  failures by expectation: {}", list(&sc.by_expectation));
+    let by_kind = if sc.by_fault_kind.is_empty() { "no fault fired".to_string() } else { list(&sc.by_fault_kind) };
+    let _ = writeln!(o, "  failures by fault kind fired: {by_kind}");
+    o
+}
+
+/// The figures over all runs: totals, worst values, and each service's
+/// longest outage.
+fn figures_text(f: &FigureSummary) -> String {
+    use fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "  lost {} (max {}/run)  delivered {}  duplicates {}+{} (client)  bounces {}  users affected {}  mailboxes offline {}  restored {}  delay max {}",
+        f.lost_total,
+        f.lost_max,
+        f.delivered_total,
+        f.duplicates_total,
+        f.client_duplicates_total,
+        f.bounces_total,
+        Share(f.users_affected_peak_ppm_max),
+        Share(f.peak_unavailable_ppm_max),
+        f.restored_us_max.map_or("-".to_string(), |t| HumanDuration(t as i64).readable()),
+        HumanDuration(f.delay_s_max as i64 * 1_000_000).readable()
+    );
+    if !f.service_down_s_max.is_empty() {
+        let down: Vec<String> = crate::run::SERVICES
+            .iter()
+            .filter_map(|(name, _)| {
+                f.service_down_s_max.get(*name).map(|&s| format!("{name} {}", HumanDuration(s as i64 * 1_000_000).readable()))
+            })
+            .collect();
+        let _ = writeln!(o, "  longest down (a service failing for at least one user): {}", down.join(", "));
     }
     o
 }
