@@ -392,23 +392,49 @@ pub fn run_draws(s: &Scenario, o: &Options, shard: Shard) -> Result<Vec<(u32, Dr
 /// their region and the checkpoints' hit rates.
 pub fn conclude(s: &Scenario, o: &Options, mut every: Vec<Draw>, wall_s: f64) -> Result<Calibration, String> {
     check_calibratable(s, o)?;
-    let required = required_shares(s);
     let consistent = every.iter().filter(|d| d.consistent).count() as u32;
     if consistent == 0 {
-        let keep = (u64::from(o.draws) * u64::from(o.keep.ppm())).div_ceil(1_000_000).max(1) as usize;
-        let mut order: Vec<usize> = (0..every.len()).filter(|&d| every[d].invalid.is_none()).collect();
-        order.sort_by(|&a, &b| every[a].distance.total_cmp(&every[b].distance).then(a.cmp(&b)));
-        for d in order.into_iter().take(keep) {
-            every[d].kept = true;
-        }
+        keep_nearest(&mut every, o);
     }
     let kept: Vec<&Draw> = every.iter().filter(|d| d.kept).collect();
     if kept.is_empty() {
         let first = every.iter().find_map(|d| d.invalid.clone()).unwrap_or_default();
         return Err(format!("every draw makes the scenario invalid (first: {first}); narrow the ranges"));
     }
-    let regions = s
-        .ranges
+    let regions = regions(s, &kept);
+    let valid: Vec<&Draw> = every.iter().filter(|d| d.invalid.is_none()).collect();
+    let checkpoints = checkpoint_rates(s, o, &valid, &kept);
+    Ok(Calibration {
+        scenario: s.name().to_string(),
+        draws: o.draws,
+        seeds: o.seeds,
+        seed: o.seed,
+        consistent,
+        kept: kept.len() as u32,
+        invalid: (every.len() - valid.len()) as u32,
+        regions,
+        checkpoints,
+        every,
+        wall_s,
+        draws_per_s: f64::from(o.draws) / wall_s.max(1e-9),
+    })
+}
+
+/// With no consistent draw, keeps the nearest (`--keep` of the draws, at
+/// least one), the valid ones by distance, ties in draw order.
+fn keep_nearest(every: &mut [Draw], o: &Options) {
+    let keep = (u64::from(o.draws) * u64::from(o.keep.ppm())).div_ceil(1_000_000).max(1) as usize;
+    let mut order: Vec<usize> = (0..every.len()).filter(|&d| every[d].invalid.is_none()).collect();
+    order.sort_by(|&a, &b| every[a].distance.total_cmp(&every[b].distance).then(a.cmp(&b)));
+    for d in order.into_iter().take(keep) {
+        every[d].kept = true;
+    }
+}
+
+/// Per range, the region its kept draws span: percentiles, and the share of
+/// the prior range the 5–95% interval covers.
+fn regions(s: &Scenario, kept: &[&Draw]) -> Vec<Region> {
+    s.ranges
         .iter()
         .enumerate()
         .map(|(p, r)| {
@@ -433,38 +459,28 @@ pub fn conclude(s: &Scenario, o: &Options, mut every: Vec<Draw>, wall_s: f64) ->
                 },
             }
         })
-        .collect();
-    let valid: Vec<&Draw> = every.iter().filter(|d| d.invalid.is_none()).collect();
+        .collect()
+}
+
+/// Per checkpoint, its hit rate over the valid draws (the prior) and over
+/// the kept ones, next to the share it requires.
+fn checkpoint_rates(s: &Scenario, o: &Options, valid: &[&Draw], kept: &[&Draw]) -> Vec<CheckpointRates> {
+    let required = required_shares(s);
     let rate = |draws: &[&Draw], c: usize| {
         let hits: u64 = draws.iter().map(|d| u64::from(d.hits[c])).sum();
         hits as f64 / (draws.len() as f64 * f64::from(o.seeds))
     };
-    let checkpoints = s
-        .checkpoints
+    s.checkpoints
         .iter()
         .enumerate()
         .map(|(c, cp)| CheckpointRates {
             claim: cp.claim.clone(),
             at: crate::checkpoints::at_text(cp),
             required: required[c],
-            prior_hit: rate(&valid, c),
-            kept_hit: rate(&kept, c),
+            prior_hit: rate(valid, c),
+            kept_hit: rate(kept, c),
         })
-        .collect();
-    Ok(Calibration {
-        scenario: s.name().to_string(),
-        draws: o.draws,
-        seeds: o.seeds,
-        seed: o.seed,
-        consistent,
-        kept: kept.len() as u32,
-        invalid: (every.len() - valid.len()) as u32,
-        regions,
-        checkpoints,
-        every,
-        wall_s,
-        draws_per_s: f64::from(o.draws) / wall_s.max(1e-9),
-    })
+        .collect()
 }
 
 /// One shard's draws as its file holds them.
@@ -497,6 +513,27 @@ pub fn shard_file(s: &Scenario, o: &Options, file_hash: &str, shard: Shard, draw
 /// missing, foreign or not the hypercube's).
 pub fn merge_shards(s: &Scenario, file_hash: &str, shards: &[(PathBuf, ShardFile)]) -> Result<(Options, Vec<Draw>, f64), String> {
     let Some((_, first)) = shards.first() else { return Err("no shard files to merge".into()) };
+    check_shard_set(file_hash, shards)?;
+    let o = Options { draws: first.draws, seeds: first.seeds, seed: first.seed, jobs: 1, keep: DEFAULT_KEEP };
+    let values = draw_values(&s.ranges, o.draws, o.seed);
+    let required = required_shares(s);
+    let mut every: Vec<Option<Draw>> = vec![None; o.draws as usize];
+    let mut wall_s = 0.0;
+    for (path, f) in shards {
+        wall_s += f.wall_s;
+        for (draw, d) in shard_draws(path, f, &o, &values, &required)? {
+            every[draw as usize] = Some(d);
+        }
+    }
+    let every: Option<Vec<Draw>> = every.into_iter().collect();
+    let every = every.ok_or_else(|| "the shards do not hold every draw".to_string())?;
+    Ok((o, every, wall_s))
+}
+
+/// Checks that `shards` (at least one) are the N shards of one calibration
+/// of this file, each once, with the same settings.
+fn check_shard_set(file_hash: &str, shards: &[(PathBuf, ShardFile)]) -> Result<(), String> {
+    let first = &shards[0].1;
     let count = first.shard.count;
     for (path, f) in shards {
         let p = path.display();
@@ -530,43 +567,43 @@ pub fn merge_shards(s: &Scenario, file_hash: &str, shards: &[(PathBuf, ShardFile
         }
         *slot = Some(path);
     }
-    let o = Options { draws: first.draws, seeds: first.seeds, seed: first.seed, jobs: 1, keep: DEFAULT_KEEP };
-    let values = draw_values(&s.ranges, o.draws, o.seed);
-    let required = required_shares(s);
-    let mut every: Vec<Option<Draw>> = vec![None; o.draws as usize];
-    let mut wall_s = 0.0;
-    for (path, f) in shards {
-        let p = path.display();
-        wall_s += f.wall_s;
-        let expected = (0..o.draws).filter(|&d| f.shard.contains(u64::from(d))).count();
-        if f.results.len() != expected {
-            return Err(format!("{p}: shard {} holds {} draws, not its {expected}", f.shard, f.results.len()));
+    Ok(())
+}
+
+/// The draws of one shard's file, checked against the hypercube (`values`)
+/// and the checkpoints' `required` shares, each judged consistent or not.
+fn shard_draws(path: &Path, f: &ShardFile, o: &Options, values: &[Vec<i128>], required: &[Share]) -> Result<Vec<(u32, Draw)>, String> {
+    let p = path.display();
+    let mut draws = Vec::new();
+    let expected = (0..o.draws).filter(|&d| f.shard.contains(u64::from(d))).count();
+    if f.results.len() != expected {
+        return Err(format!("{p}: shard {} holds {} draws, not its {expected}", f.shard, f.results.len()));
+    }
+    for r in &f.results {
+        if !f.shard.contains(u64::from(r.draw)) || r.draw >= o.draws {
+            return Err(format!("{p}: draw {} does not belong to shard {}", r.draw, f.shard));
         }
-        for r in &f.results {
-            if !f.shard.contains(u64::from(r.draw)) || r.draw >= o.draws {
-                return Err(format!("{p}: draw {} does not belong to shard {}", r.draw, f.shard));
-            }
-            if r.values != values[r.draw as usize] {
-                return Err(format!("{p}: draw {}'s values are not the hypercube's for this file's ranges", r.draw));
-            }
-            if r.invalid.is_none() && (r.hits.len() != required.len() || r.hits.iter().any(|&h| h > o.seeds)) {
-                return Err(format!("{p}: draw {}'s hits do not fit {} checkpoints and {} seeds", r.draw, required.len(), o.seeds));
-            }
-            let consistent = r.invalid.is_none()
-                && r.hits.iter().zip(&required).all(|(&n, share)| u64::from(n) * 1_000_000 >= u64::from(share.ppm()) * u64::from(o.seeds));
-            every[r.draw as usize] = Some(Draw {
+        if r.values != values[r.draw as usize] {
+            return Err(format!("{p}: draw {}'s values are not the hypercube's for this file's ranges", r.draw));
+        }
+        if r.invalid.is_none() && (r.hits.len() != required.len() || r.hits.iter().any(|&h| h > o.seeds)) {
+            return Err(format!("{p}: draw {}'s hits do not fit {} checkpoints and {} seeds", r.draw, required.len(), o.seeds));
+        }
+        let consistent = r.invalid.is_none()
+            && r.hits.iter().zip(required).all(|(&n, share)| u64::from(n) * 1_000_000 >= u64::from(share.ppm()) * u64::from(o.seeds));
+        draws.push((
+            r.draw,
+            Draw {
                 values: r.values.clone(),
                 hits: r.hits.clone(),
                 distance: r.distance.unwrap_or(f64::INFINITY),
                 consistent,
                 kept: consistent,
                 invalid: r.invalid.clone(),
-            });
-        }
+            },
+        ));
     }
-    let every: Option<Vec<Draw>> = every.into_iter().collect();
-    let every = every.ok_or_else(|| "the shards do not hold every draw".to_string())?;
-    Ok((o, every, wall_s))
+    Ok(draws)
 }
 
 /// The default path of a shard's file: next to FILE.
@@ -747,78 +784,36 @@ pub fn default_out(file: &Path) -> PathBuf {
 /// written, 1 when no draw is consistent (the nearest are reported and
 /// written), 2 on invalid input.
 pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
-    let fail = crate::output::invalid;
     let s = match crate::output::load_scenario(&a.file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let text = match std::fs::read_to_string(&a.file) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("{}: cannot read: {e}", a.file.display())),
-    };
-    let jobs = a.jobs.unwrap_or_else(crate::pool::cores).max(1);
-    let mut o = Options { draws: a.draws, seeds: a.seeds, seed: a.seed, jobs, keep: a.keep };
-    // Refuse a range the file does not write before running anything.
-    if let Err(e) = written_ranges(&text, &s) {
-        return fail(format!("{}: {e}", a.file.display()));
+    match calibrate_loaded(a, &s) {
+        Ok(code) => code,
+        Err(e) => crate::output::invalid(e),
     }
-    let file_hash = match scenario_hash(&a.file) {
-        Ok(h) => h,
-        Err(e) => return fail(e.to_string()),
-    };
-    let c = if a.merge.is_empty() {
-        let shard = match resolve_shard(a.shard, a.shards, |k| std::env::var(k).ok()) {
-            Ok(sh) => sh,
-            Err(e) => return fail(e),
-        };
-        let started = Instant::now();
-        let draws = match run_draws(&s, &o, shard) {
-            Ok(d) => d,
-            Err(e) => return fail(format!("{}: {e}", a.file.display())),
-        };
-        let wall_s = started.elapsed().as_secs_f64();
-        if shard != Shard::ALL {
-            let n = draws.len();
-            let f = shard_file(&s, &o, &file_hash, shard, draws, wall_s);
-            let out = a.out.clone().unwrap_or_else(|| default_shard_out(&a.file, shard));
-            let json = serde_json::to_string_pretty(&f).expect("a shard serializes");
-            if let Err(e) = write_atomic(&out, json.as_bytes()) {
-                return fail(format!("cannot write {}: {e}", out.display()));
-            }
-            note!(
-                "calibrate {} shard {shard}: {n} of {} draws x {} seeds in {wall_s:.1} s, written to {}; conclude with `mailsim calibrate {} --merge` and every shard's file",
-                s.name(),
-                o.draws,
-                o.seeds,
-                out.display(),
-                a.file.display()
-            );
-            return ExitCode::SUCCESS;
-        }
-        match conclude(&s, &o, draws.into_iter().map(|(_, d)| d).collect(), wall_s) {
-            Ok(c) => c,
-            Err(e) => return fail(format!("{}: {e}", a.file.display())),
+}
+
+/// `calibrate_cmd` once the scenario loaded: runs this machine's draws (or
+/// merges the shards' draws), then writes and shows the calibrated file. An
+/// error says what is wrong with the input.
+fn calibrate_loaded(a: &CalibrateArgs, s: &Scenario) -> Result<ExitCode, String> {
+    let file = a.file.display();
+    let text = std::fs::read_to_string(&a.file).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let jobs = a.jobs.unwrap_or_else(crate::pool::cores).max(1);
+    let o = Options { draws: a.draws, seeds: a.seeds, seed: a.seed, jobs, keep: a.keep };
+    // Refuse a range the file does not write before running anything.
+    written_ranges(&text, s).map_err(|e| format!("{file}: {e}"))?;
+    let file_hash = scenario_hash(&a.file).map_err(|e| e.to_string())?;
+    let (o, c) = if a.merge.is_empty() {
+        match calibrate_here(a, s, &o, &file_hash)? {
+            Some(c) => (o, c),
+            // One shard of the draws, written for a later `--merge`.
+            None => return Ok(ExitCode::SUCCESS),
         }
     } else {
-        let mut shards = Vec::new();
-        for path in &a.merge {
-            let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
-            match read.and_then(|t| serde_json::from_str::<ShardFile>(&t).map_err(|e| e.to_string())) {
-                Ok(f) => shards.push((path.clone(), f)),
-                Err(e) => return fail(format!("{}: not a calibration shard: {e}", path.display())),
-            }
-        }
-        let (merged, every, wall_s) = match merge_shards(&s, &file_hash, &shards) {
-            Ok(m) => m,
-            Err(e) => return fail(format!("{}: {e}", a.file.display())),
-        };
-        o = Options { jobs, keep: a.keep, ..merged };
-        match conclude(&s, &o, every, wall_s) {
-            Ok(c) => c,
-            Err(e) => return fail(format!("{}: {e}", a.file.display())),
-        }
+        merge_and_conclude(a, s, &file_hash, jobs)?
     };
-    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
     let command = format!(
         "mailsim calibrate {} --draws {} --seeds {} --seed {}{}{}",
         a.file.display(),
@@ -828,17 +823,7 @@ pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
         if a.keep_ranges { " --keep-ranges" } else { "" },
         if a.merge.is_empty() { String::new() } else { format!(" (merged from {} shards)", a.merge.len()) }
     );
-    let written = match calibrated_text(&text, &s, &c, a.keep_ranges, &command) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("{}: {e}", a.file.display())),
-    };
-    if let Err(e) = std::fs::write(&out, &written) {
-        return fail(format!("cannot write {}: {e}", out.display()));
-    }
-    // The calibrated file must load as the original did.
-    if let Err(e) = Scenario::load(&out) {
-        return fail(format!("the calibrated file does not load (a bug in calibrate): {e}"));
-    }
+    let out = write_calibrated(a, &text, s, &c, &command)?;
     let mut human = report_text(&c, &command);
     human.push_str(&format!("\ncalibrated file written to {}\n", out.display()));
     let shown = if a.json {
@@ -847,14 +832,65 @@ pub fn calibrate_cmd(a: &CalibrateArgs) -> ExitCode {
     } else {
         crate::output::stdout(&human)
     };
-    if let Err(e) = shown {
-        return fail(format!("cannot write to stdout: {e}"));
+    shown.map_err(|e| format!("cannot write to stdout: {e}"))?;
+    Ok(if c.consistent > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs this machine's share of the draws (`--shard`, or all of them):
+/// concludes when it ran all, else writes them as a shard file and returns
+/// `None`.
+fn calibrate_here(a: &CalibrateArgs, s: &Scenario, o: &Options, file_hash: &str) -> Result<Option<Calibration>, String> {
+    let shard = resolve_shard(a.shard, a.shards, |k| std::env::var(k).ok())?;
+    let started = Instant::now();
+    let draws = run_draws(s, o, shard).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if shard == Shard::ALL {
+        let every = draws.into_iter().map(|(_, d)| d).collect();
+        return conclude(s, o, every, wall_s).map(Some).map_err(|e| format!("{}: {e}", a.file.display()));
     }
-    if c.consistent > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    let n = draws.len();
+    let f = shard_file(s, o, file_hash, shard, draws, wall_s);
+    let out = a.out.clone().unwrap_or_else(|| default_shard_out(&a.file, shard));
+    let json = serde_json::to_string_pretty(&f).expect("a shard serializes");
+    write_atomic(&out, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    note!(
+        "calibrate {} shard {shard}: {n} of {} draws x {} seeds in {wall_s:.1} s, written to {}; conclude with `mailsim calibrate {} --merge` and every shard's file",
+        s.name(),
+        o.draws,
+        o.seeds,
+        out.display(),
+        a.file.display()
+    );
+    Ok(None)
+}
+
+/// Reads the shard files `--merge` names, checks they are the shards of one
+/// calibration of this file, and concludes over all their draws; returns
+/// the options they ran with (this run's `--jobs` and `--keep`).
+fn merge_and_conclude(a: &CalibrateArgs, s: &Scenario, file_hash: &str, jobs: usize) -> Result<(Options, Calibration), String> {
+    let mut shards = Vec::new();
+    for path in &a.merge {
+        let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
+        match read.and_then(|t| serde_json::from_str::<ShardFile>(&t).map_err(|e| e.to_string())) {
+            Ok(f) => shards.push((path.clone(), f)),
+            Err(e) => return Err(format!("{}: not a calibration shard: {e}", path.display())),
+        }
     }
+    let (merged, every, wall_s) = merge_shards(s, file_hash, &shards).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    let o = Options { jobs, keep: a.keep, ..merged };
+    let c = conclude(s, &o, every, wall_s).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    Ok((o, c))
+}
+
+/// Writes the calibrated file (`--out`, or next to FILE) and checks that it
+/// loads as the original did; returns where it went.
+fn write_calibrated(a: &CalibrateArgs, text: &str, s: &Scenario, c: &Calibration, command: &str) -> Result<PathBuf, String> {
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
+    let written = calibrated_text(text, s, c, a.keep_ranges, command).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    std::fs::write(&out, &written).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    // The calibrated file must load as the original did.
+    Scenario::load(&out).map_err(|e| format!("the calibrated file does not load (a bug in calibrate): {e}"))?;
+    Ok(out)
 }
 
 /// Whether every range of `s` is written in `text` (the file itself, not
