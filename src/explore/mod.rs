@@ -186,6 +186,16 @@ fn explore_or_merge(
 /// The human report: what was searched, the ranking, the confluences,
 /// the coverage.
 pub fn report_text(x: &Exploration, command: &str) -> String {
+    let mut o = scope_text(x, command);
+    o.push_str(&ranking_text(x));
+    o.push_str(&confluences_text(x));
+    o.push_str(&coverage_text(x));
+    o
+}
+
+/// What was searched: the command, the fault space and the runs per size,
+/// what counts as harmful, and how the ranking ranks.
+fn scope_text(x: &Exploration, command: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "explore: {command}");
     let latent = x.space.iter().filter(|c| c.role == Role::Latent).count();
@@ -219,6 +229,13 @@ pub fn report_text(x: &Exploration, command: &str) -> String {
         x.confirm_seeds
     );
     let _ = writeln!(o, "ranked: {}; harm score = {}", search::RANKING_TEXT, search::HARM_SCORE_TEXT);
+    o
+}
+
+/// The ranking, one shape of combination a paragraph, its worst member's
+/// harm in figures.
+fn ranking_text(x: &Exploration) -> String {
+    let mut o = String::new();
     let _ = writeln!(
         o,
         "\nranking: {} harmful minimal combinations in {} shapes, worst first (harm as mean [min–max] over the seeds; the worst of each shape shown):",
@@ -259,6 +276,13 @@ pub fn report_text(x: &Exploration, command: &str) -> String {
             let _ = writeln!(o, "     written to {}", p.display());
         }
     }
+    o
+}
+
+/// The confluences: shapes harmful together though each fault is harmless
+/// alone.
+fn confluences_text(x: &Exploration) -> String {
+    let mut o = String::new();
     let confluences: Vec<_> = x.classes.iter().filter(|c| c.confluence).collect();
     let _ = writeln!(
         o,
@@ -280,7 +304,6 @@ pub fn report_text(x: &Exploration, command: &str) -> String {
             alone.join("; ")
         );
     }
-    o.push_str(&coverage_text(x));
     o
 }
 
@@ -427,42 +450,14 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
     if a.plans {
         return plans_cmd(a, &s, jobs);
     }
-    let opts = Options {
-        max_faults: a.faults as usize,
-        seeds: a.seeds,
-        confirm_seeds: a.confirm.max(a.seeds),
-        budget: a.budget as usize,
-        jobs,
-        search_seed: a.search_seed,
-        thresholds: Thresholds {
-            outage_h_per_user: a.outage.micros().max(0) as f64 / 3.6e9,
-            p99_s: (a.p99.micros().max(0) / 1_000_000) as u64,
-        },
-        shard: a.shard.map_or((0, 1), |s| (s.index, s.count)),
-    };
-    let mut command = format!(
-        "mailsim explore {} --faults {} --seeds {} --confirm {} --budget {}",
-        a.file.display(),
-        a.faults,
-        a.seeds,
-        opts.confirm_seeds,
-        a.budget
-    );
-    if let Some(k) = &a.kinds {
-        command.push_str(&format!(" --kinds {}", k.join(",")));
-    }
-    if let Some(sh) = a.shard {
-        command.push_str(&format!(" --shard {sh}"));
-    }
+    let opts = search_options(a, jobs);
+    let command = explore_command(a, &opts);
     let started = std::time::Instant::now();
     let result = match &a.merge {
-        Some(dir) => {
-            command.push_str(&format!(" --merge {}", dir.display()));
-            match read_shards(dir) {
-                Ok(sh) => merge(&s, a.kinds.as_deref(), opts, sh),
-                Err(e) => return fail(e),
-            }
-        }
+        Some(dir) => match read_shards(dir) {
+            Ok(sh) => merge(&s, a.kinds.as_deref(), opts, sh),
+            Err(e) => return fail(e),
+        },
         None => explore(&s, a.kinds.as_deref(), opts),
     };
     let mut x = match result {
@@ -474,20 +469,8 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&out) {
         return fail(format!("cannot create {}: {e}", out.display()));
     }
-    // The worst of each shape, worst shapes first, up to `--write` files.
-    let worst: Vec<usize> = x.classes.iter().map(|c| c.members[0]).take(a.write).collect();
-    for i in worst {
-        let f = &x.ranking[i];
-        let slug: String = f.labels.iter().map(|l| l.split(' ').next().unwrap_or("fault")).collect::<Vec<_>>().join("+");
-        let path = out.join(format!("{:02}-{slug}.toml", i + 1));
-        let text = finding_toml(f, &x, i + 1, &command);
-        if let Err(e) = crate::sweep::write_atomic(&path, text.as_bytes()) {
-            return fail(format!("cannot write {}: {e}", path.display()));
-        }
-        if let Err(e) = Scenario::load(&path) {
-            return fail(format!("a written finding does not load (a bug in explore): {e}"));
-        }
-        x.ranking[i].file = Some(path);
+    if let Err(e) = write_findings(a, &mut x, &out, &command) {
+        return fail(e);
     }
     let json = serde_json::to_string_pretty(&JsonOut { command: &command, exploration: &x }).expect("an exploration serializes");
     let name = match a.shard {
@@ -508,6 +491,62 @@ pub fn explore_cmd(a: &ExploreArgs) -> ExitCode {
         out.display()
     );
     show(a.json, &human, &json)
+}
+
+/// The search's options from the command line.
+fn search_options(a: &ExploreArgs, jobs: usize) -> Options {
+    Options {
+        max_faults: a.faults as usize,
+        seeds: a.seeds,
+        confirm_seeds: a.confirm.max(a.seeds),
+        budget: a.budget as usize,
+        jobs,
+        search_seed: a.search_seed,
+        thresholds: Thresholds {
+            outage_h_per_user: a.outage.micros().max(0) as f64 / 3.6e9,
+            p99_s: (a.p99.micros().max(0) / 1_000_000) as u64,
+        },
+        shard: a.shard.map_or((0, 1), |s| (s.index, s.count)),
+    }
+}
+
+/// The command line that reproduces this search, as the report and each
+/// written finding quote it.
+fn explore_command(a: &ExploreArgs, opts: &Options) -> String {
+    let mut command = format!(
+        "mailsim explore {} --faults {} --seeds {} --confirm {} --budget {}",
+        a.file.display(),
+        a.faults,
+        a.seeds,
+        opts.confirm_seeds,
+        a.budget
+    );
+    if let Some(k) = &a.kinds {
+        command.push_str(&format!(" --kinds {}", k.join(",")));
+    }
+    if let Some(sh) = a.shard {
+        command.push_str(&format!(" --shard {sh}"));
+    }
+    if let Some(dir) = &a.merge {
+        command.push_str(&format!(" --merge {}", dir.display()));
+    }
+    command
+}
+
+/// Writes the worst of each shape, worst shapes first, up to `--write`
+/// files in `out`, each checked to load; notes each one's path in `x`.
+fn write_findings(a: &ExploreArgs, x: &mut Exploration, out: &Path, command: &str) -> Result<(), String> {
+    let worst: Vec<usize> = x.classes.iter().map(|c| c.members[0]).take(a.write).collect();
+    for i in worst {
+        let f = &x.ranking[i];
+        let slug: String = f.labels.iter().map(|l| l.split(' ').next().unwrap_or("fault")).collect::<Vec<_>>().join("+");
+        let path = out.join(format!("{:02}-{slug}.toml", i + 1));
+        let text = finding_toml(f, x, i + 1, command);
+        crate::sweep::write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Scenario::load(&path).map_err(|e| format!("a written finding does not load (a bug in explore): {e}"))?;
+        x.ranking[i].file = Some(path);
+    }
+    Ok(())
 }
 
 /// Prints a command's result: the text on stdout, or with `--json` the JSON

@@ -445,7 +445,9 @@ impl Explorer {
         self.cache.get(combo).map_or(0.0, |e| e.harms.iter().map(|h| h.user_hours).sum::<f64>() / e.harms.len().max(1) as f64)
     }
 
-    /// The whole search.
+    /// The whole search: every single fault, then each larger size
+    /// exhaustively when its minimal combinations fit the budget, else
+    /// guided by what the smaller sizes found.
     pub fn explore(mut self) -> Exploration {
         let n = self.space.len();
         let mut evaluated = [0u64; 3];
@@ -453,7 +455,6 @@ impl Explorer {
         let mut minimal_space = [0u64; 3];
         let mut mode = [String::new(), String::new(), String::new()];
         let mut rng = Stream::new(self.opts.search_seed.wrapping_add(self.opts.shard.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)), "explore");
-        let mut seen_effect: BTreeSet<(usize, usize)> = BTreeSet::new();
 
         // Size 1: every fault.
         let singles: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).filter(|c| ok(&self.space, c)).collect();
@@ -462,87 +463,33 @@ impl Explorer {
         space_size[0] = n as u64;
         minimal_space[0] = singles.len() as u64;
         mode[0] = "exhaustive".into();
-        let mut harmful: BTreeSet<Vec<usize>> = singles.iter().filter(|c| self.screened_harmful(c)).cloned().collect();
-        let mut kept: Vec<Vec<usize>> = Vec::new();
-        for c in &singles {
-            if self.cache[c].harms.iter().any(|h| h.effects[0]) {
-                seen_effect.insert((c[0], c[0]));
-                if !harmful.contains(c) {
-                    kept.push(c.clone());
-                }
-            }
-        }
+        let mut found = self.found_in_singles(&singles);
 
         for k in 2..=self.opts.max_faults.min(3) {
-            // Any smaller part harmful, a single fault in a triple too.
-            let contains_harmful = |c: &[usize], harmful: &BTreeSet<Vec<usize>>| all_proper_subsets(c).iter().any(|s| harmful.contains(s));
             let all = combinations(&self.space, k);
             space_size[k - 1] = count_combinations(&self.space, k);
             let (shard, shards) = self.opts.shard;
-            let minimal: Option<Vec<Vec<usize>>> = all.map(|v| v.into_iter().filter(|c| !contains_harmful(c, &harmful)).collect());
+            let minimal: Option<Vec<Vec<usize>>> = all.map(|v| v.into_iter().filter(|c| !found.contains_harmful(c)).collect());
             minimal_space[k - 1] = minimal.as_ref().map_or(space_size[k - 1], |m| m.len() as u64);
-            let mut batch_results: Vec<Vec<usize>>;
-            match minimal {
+            let batch_results: Vec<Vec<usize>> = match minimal {
                 Some(m) if (m.len() as u64).div_ceil(shards) <= self.opts.budget as u64 => {
                     mode[k - 1] = "exhaustive".into();
-                    batch_results = m.into_iter().enumerate().filter(|(i, _)| *i as u64 % shards == shard).map(|x| x.1).collect();
-                    self.eval(&batch_results, self.opts.seeds);
+                    let mine: Vec<Vec<usize>> =
+                        m.into_iter().enumerate().filter(|(i, _)| *i as u64 % shards == shard).map(|x| x.1).collect();
+                    self.eval(&mine, self.opts.seeds);
+                    mine
                 }
                 _ => {
                     mode[k - 1] = "guided".into();
-                    batch_results = Vec::new();
-                    let mut tried: BTreeSet<Vec<usize>> = BTreeSet::new();
-                    let batch = (self.opts.jobs * 8).max(32);
-                    let mut misses = 0;
-                    while batch_results.len() < self.opts.budget && misses < 50 {
-                        let mut round = Vec::new();
-                        while round.len() < batch.min(self.opts.budget - batch_results.len()) && misses < 50 {
-                            let c = if !kept.is_empty() && rng.below(2) == 0 {
-                                grow(&self.space, &kept[rng.below(kept.len() as u64) as usize], k, &mut rng)
-                            } else {
-                                swarm(&self.space, k, &mut rng)
-                            };
-                            match c {
-                                Some(c) if !tried.contains(&c) && !contains_harmful(&c, &harmful) => {
-                                    tried.insert(c.clone());
-                                    round.push(c);
-                                    misses = 0;
-                                }
-                                _ => misses += 1,
-                            }
-                        }
-                        self.eval(&round, self.opts.seeds);
-                        for c in &round {
-                            let parts_best = subsets(c).iter().map(|s| self.score(s)).fold(0.0, f64::max);
-                            let raised = self.score(c) > parts_best + 1.0;
-                            let mut new_cov = false;
-                            for (x, &i) in c.iter().enumerate() {
-                                for &j in &c[x..] {
-                                    let effect = self.cache[c].harms.iter().any(|h| {
-                                        h.effects[c.iter().position(|&q| q == i).expect("in c")]
-                                            && h.effects[c.iter().position(|&q| q == j).expect("in c")]
-                                    });
-                                    if effect && seen_effect.insert((i, j)) {
-                                        new_cov = true;
-                                    }
-                                }
-                            }
-                            if self.screened_harmful(c) {
-                                harmful.insert(c.clone());
-                            } else if raised || new_cov {
-                                kept.push(c.clone());
-                            }
-                        }
-                        batch_results.extend(round);
-                    }
+                    self.guided(k, &mut found, &mut rng)
                 }
-            }
+            };
             evaluated[k - 1] = batch_results.len() as u64;
             for c in &batch_results {
                 if self.screened_harmful(c) {
-                    harmful.insert(c.clone());
+                    found.harmful.insert(c.clone());
                 } else if k < self.opts.max_faults && self.score(c) > subsets(c).iter().map(|s| self.score(s)).fold(0.0, f64::max) + 1.0 {
-                    kept.push(c.clone());
+                    found.kept.push(c.clone());
                 }
             }
         }
@@ -551,7 +498,84 @@ impl Explorer {
                 *m = if i < self.opts.max_faults { "skipped".into() } else { "not asked".into() };
             }
         }
-        self.finish(harmful, evaluated, space_size, minimal_space, mode)
+        self.finish(found.harmful, evaluated, space_size, minimal_space, mode)
+    }
+
+    /// What the single faults (already run) teach: the harmful ones, and the
+    /// harmless ones that had an effect, to grow larger combinations from.
+    fn found_in_singles(&self, singles: &[Vec<usize>]) -> Found {
+        let harmful: BTreeSet<Vec<usize>> = singles.iter().filter(|c| self.screened_harmful(c)).cloned().collect();
+        let mut found = Found { harmful, kept: Vec::new(), seen_effect: BTreeSet::new() };
+        for c in singles {
+            if self.cache[c].harms.iter().any(|h| h.effects[0]) {
+                found.seen_effect.insert((c[0], c[0]));
+                if !found.harmful.contains(c) {
+                    found.kept.push(c.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// The guided search of combinations of `k` faults: rounds of new
+    /// combinations (grown from kept ones, or drawn swarm-style), run and
+    /// learnt from, until the budget is spent or 50 draws in a row bring
+    /// nothing new. Returns the combinations run.
+    fn guided(&mut self, k: usize, found: &mut Found, rng: &mut Stream) -> Vec<Vec<usize>> {
+        let mut results: Vec<Vec<usize>> = Vec::new();
+        let mut tried: BTreeSet<Vec<usize>> = BTreeSet::new();
+        let batch = (self.opts.jobs * 8).max(32);
+        let mut misses = 0;
+        while results.len() < self.opts.budget && misses < 50 {
+            let size = batch.min(self.opts.budget - results.len());
+            let mut round = Vec::new();
+            while round.len() < size && misses < 50 {
+                let c = if !found.kept.is_empty() && rng.below(2) == 0 {
+                    grow(&self.space, &found.kept[rng.below(found.kept.len() as u64) as usize], k, rng)
+                } else {
+                    swarm(&self.space, k, rng)
+                };
+                match c {
+                    Some(c) if !tried.contains(&c) && !found.contains_harmful(&c) => {
+                        tried.insert(c.clone());
+                        round.push(c);
+                        misses = 0;
+                    }
+                    _ => misses += 1,
+                }
+            }
+            self.eval(&round, self.opts.seeds);
+            for c in &round {
+                self.learn(c, found);
+            }
+            results.extend(round);
+        }
+        results
+    }
+
+    /// Learns from a combination the guided search ran: harmful, or else
+    /// kept to grow from if it raised the harm of its best part by more than
+    /// a user-hour or brought two faults' effects together for the first
+    /// time.
+    fn learn(&self, c: &[usize], found: &mut Found) {
+        let parts_best = subsets(c).iter().map(|s| self.score(s)).fold(0.0, f64::max);
+        let raised = self.score(c) > parts_best + 1.0;
+        let mut new_cov = false;
+        for (x, &i) in c.iter().enumerate() {
+            for &j in &c[x..] {
+                let effect = self.cache[c].harms.iter().any(|h| {
+                    h.effects[c.iter().position(|&q| q == i).expect("in c")] && h.effects[c.iter().position(|&q| q == j).expect("in c")]
+                });
+                if effect && found.seen_effect.insert((i, j)) {
+                    new_cov = true;
+                }
+            }
+        }
+        if self.screened_harmful(c) {
+            found.harmful.insert(c.to_vec());
+        } else if raised || new_cov {
+            found.kept.push(c.to_vec());
+        }
     }
 
     /// The combinations run that contain no screened-harmful smaller
@@ -816,6 +840,25 @@ fn subsets(c: &[usize]) -> Vec<Vec<usize>> {
         return Vec::new();
     }
     (0..c.len()).map(|skip| c.iter().enumerate().filter(|(i, _)| *i != skip).map(|x| *x.1).collect()).collect()
+}
+
+/// What the search has found so far, which steers it.
+struct Found {
+    /// The combinations harmful on a screening seed.
+    harmful: BTreeSet<Vec<usize>>,
+    /// Harmless combinations worth growing into larger ones.
+    kept: Vec<Vec<usize>>,
+    /// Pairs of faults (a fault with itself too) seen having an effect in
+    /// one run.
+    seen_effect: BTreeSet<(usize, usize)>,
+}
+
+impl Found {
+    /// Whether a smaller part of `c` is known harmful (a single fault in a
+    /// triple too): then `c` is not minimal.
+    fn contains_harmful(&self, c: &[usize]) -> bool {
+        all_proper_subsets(c).iter().any(|s| self.harmful.contains(s))
+    }
 }
 
 fn ok(space: &[Candidate], c: &[usize]) -> bool {
