@@ -187,7 +187,28 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
     b.push_str("<h2 id=\"figures\">Figures</h2>\n");
     let rows: Vec<Vec<String>> = d.headline.iter().map(|h| vec![h.name.clone(), h.value.clone()]).collect();
     b.push_str(&table(&["figure", "value"], &rows, &|_| false));
+    b.push_str(&timeline_section(d)?);
+    // The frame of the plots over the run's time axis.
+    let base =
+        TimePlot { clock: &d.clock, end_s: d.end_s, y_desc: "", y_max: 105.0, series: &[], marks: &d.marks, step: false, percent: true };
+    b.push_str(&availability_section(d, base)?);
+    b.push_str(&queues_section(d, base)?);
+    b.push_str(&expectations_section(d));
+    let nav = [
+        ("figures", "figures"),
+        ("timeline", "timeline"),
+        ("availability", "availability"),
+        ("queues", "queues"),
+        ("delay", "delay"),
+        ("expectations", "expectations"),
+    ];
+    Ok(page(&format!("{} seed {} — mailsim", d.scenario, d.seed), &nav, &b))
+}
 
+/// The timeline: faults, alerts, recovery steps and phases, then the faults'
+/// table.
+fn timeline_section(d: &RunData) -> Result<String, String> {
+    let mut b = String::new();
     b.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
     let spans: usize = d.timeline.iter().map(|l| l.spans.len()).sum();
     b.push_str(&figure(
@@ -197,13 +218,17 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
         spans,
         "",
     ));
-
-    let base =
-        TimePlot { clock: &d.clock, end_s: d.end_s, y_desc: "", y_max: 105.0, series: &[], marks: &d.marks, step: false, percent: true };
     if !d.faults.is_empty() {
         b.push_str("<h3 id=\"faults\">Faults</h3>\n");
         b.push_str(&table(&["fault", "from", "until"], &d.faults, &|_| false));
     }
+    Ok(b)
+}
+
+/// Availability per service and per user over time, and the postmortem's
+/// claims checked against them.
+fn availability_section(d: &RunData, base: TimePlot) -> Result<String, String> {
+    let mut b = String::new();
     b.push_str("<h2 id=\"availability\">Availability</h2>\n");
     b.push_str(&figure(
         "plot-services",
@@ -225,7 +250,12 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
             d.checkpoints[i].last().is_some_and(|h| h != "hit")
         }));
     }
+    Ok(b)
+}
 
+/// Queues and throughput over time, and the delivery delay's distribution.
+fn queues_section(d: &RunData, base: TimePlot) -> Result<String, String> {
+    let mut b = String::new();
     b.push_str("<h2 id=\"queues\">Queues and throughput</h2>\n");
     // Counts over time, as steps, the same frame for both.
     let counts = |id: &str, caption: &str, y_desc: &str, series: &[Series]| -> Result<String, String> {
@@ -260,7 +290,12 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
         count(&d.delay_cdf),
         "",
     ));
+    Ok(b)
+}
 
+/// The expectations' verdicts, with the command that reproduces each miss.
+fn expectations_section(d: &RunData) -> String {
+    let mut b = String::new();
     b.push_str("<h2 id=\"expectations\">Expectations</h2>\n");
     let rows: Vec<Vec<String>> = d
         .expectations
@@ -268,15 +303,7 @@ pub fn run_page(d: &RunData) -> Result<String, String> {
         .map(|e| vec![e.name.clone(), e.verdict.clone(), e.detail.clone(), if e.failed { d.repro.clone() } else { String::new() }])
         .collect();
     b.push_str(&table(&["expectation", "verdict", "detail", "reproduce"], &rows, &|i| d.expectations[i].failed));
-    let nav = [
-        ("figures", "figures"),
-        ("timeline", "timeline"),
-        ("availability", "availability"),
-        ("queues", "queues"),
-        ("delay", "delay"),
-        ("expectations", "expectations"),
-    ];
-    Ok(page(&format!("{} seed {} — mailsim", d.scenario, d.seed), &nav, &b))
+    b
 }
 
 /// The data of a run's page, from the scenario and the run.

@@ -104,7 +104,37 @@ pub fn sweep_data(summary: &Summary, records: &[&Record]) -> SweepData {
     SweepData { runs: summary.runs, failed: summary.failed, scenarios, warnings: summary.warnings.clone() }
 }
 
+/// The page's data about one scenario from its summary `sc` and its runs
+/// `rs`.
 fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
+    let (outcomes, classes) = outcome_classes(rs);
+    ScenarioSweep {
+        scenario: sc.scenario.clone(),
+        file: sc.file.clone(),
+        runs: sc.runs,
+        failed: sc.failed,
+        failure_rate: format!(
+            "{} of {} runs failed: {} (95% CI {}–{})",
+            sc.failure_rate.k,
+            sc.failure_rate.n,
+            pct(sc.failure_rate.share),
+            pct(sc.failure_rate.low95),
+            pct(sc.failure_rate.high95)
+        ),
+        outcomes: outcomes.into_iter().collect(),
+        classes,
+        fault_kinds: fault_kind_rows(sc, rs),
+        distributions: distributions(rs),
+        checkpoints: checkpoint_rates(sc),
+        rates: rate_rows(sc),
+        missing: sc.missing,
+    }
+}
+
+/// Runs counted by how they ended (passed, an expectation missed, or the
+/// outcome), and the failure classes' table rows (outcome and expectations
+/// missed; runs; share; the first seed and how to reproduce it).
+fn outcome_classes(rs: &[&Record]) -> (BTreeMap<String, u64>, Vec<Vec<String>>) {
     let n = rs.len().max(1) as f64;
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut classes: BTreeMap<String, (u64, &Record)> = BTreeMap::new();
@@ -130,8 +160,13 @@ fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
         .into_iter()
         .map(|(k, (count, r))| vec![k, count.to_string(), pct(count as f64 / n), r.seed.to_string(), r.repro()])
         .collect();
-    let fault_kinds = sc
-        .fault_kinds
+    (outcomes, classes)
+}
+
+/// The failures-by-fault-kind table rows: runs the kind fired in, failed
+/// runs, their share, and how to reproduce the first.
+fn fault_kind_rows(sc: &ScenarioSummary, rs: &[&Record]) -> Vec<Vec<String>> {
+    sc.fault_kinds
         .iter()
         .map(|k| {
             let first = rs.iter().filter(|r| !r.passed && r.faults.iter().any(|f| f.kind == k.kind && f.fired > 0)).min_by_key(|r| r.seed);
@@ -143,26 +178,35 @@ fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
                 first.map_or(String::new(), |r| r.repro()),
             ]
         })
-        .collect();
-    let dist = |id: &str, name: &str, unit: &str, values: Vec<f64>| {
-        let without = rs.len() as u64 - values.len() as u64;
-        let mut sorted = values.clone();
-        sorted.sort_by(f64::total_cmp);
-        Distribution {
-            id: id.into(),
-            name: name.into(),
-            unit: unit.into(),
-            n: sorted.len() as u64,
-            without,
-            min: sorted.first().copied().unwrap_or(0.0),
-            median: percentile(&sorted, 50.0),
-            p90: percentile(&sorted, 90.0),
-            max: sorted.last().copied().unwrap_or(0.0),
-            bins: bins(&sorted, 20),
-        }
-    };
+        .collect()
+}
+
+/// The distribution of `values` over the seeds (of `runs`; the others have
+/// no value), with 20 histogram bins.
+fn distribution(id: &str, name: &str, unit: &str, values: Vec<f64>, runs: usize) -> Distribution {
+    let without = runs as u64 - values.len() as u64;
+    let mut sorted = values;
+    sorted.sort_by(f64::total_cmp);
+    Distribution {
+        id: id.into(),
+        name: name.into(),
+        unit: unit.into(),
+        n: sorted.len() as u64,
+        without,
+        min: sorted.first().copied().unwrap_or(0.0),
+        median: percentile(&sorted, 50.0),
+        p90: percentile(&sorted, 90.0),
+        max: sorted.last().copied().unwrap_or(0.0),
+        bins: bins(&sorted, 20),
+    }
+}
+
+/// The distributions over seeds the page draws: restore time, delays,
+/// peaks, outages, lost, bounced and duplicated mails.
+fn distributions(rs: &[&Record]) -> Vec<Distribution> {
+    let dist = |id: &str, name: &str, unit: &str, values: Vec<f64>| distribution(id, name, unit, values, rs.len());
     let all = |g: &dyn Fn(&Record) -> f64| rs.iter().map(|r| g(r)).collect::<Vec<f64>>();
-    let distributions = vec![
+    vec![
         dist(
             "restore",
             "time to restore every mailbox",
@@ -181,9 +225,12 @@ fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
         dist("lost", "mails lost", "mails", all(&|r| r.lost as f64)),
         dist("bounces", "mails bounced or returned", "mails", all(&|r| (r.sender_bounced + r.returned) as f64)),
         dist("duplicates", "duplicates (deliveries + client re-downloads)", "mails", all(&|r| (r.duplicates + r.client_duplicates) as f64)),
-    ];
-    let checkpoints = sc
-        .checkpoints
+    ]
+}
+
+/// Each checkpoint's hit rate, labelled C1, C2, ….
+fn checkpoint_rates(sc: &ScenarioSummary) -> Vec<CheckpointRate> {
+    sc.checkpoints
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -199,9 +246,13 @@ fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
                 high_pct: r.high95 * 100.0,
             }
         })
-        .collect();
-    let rates = sc
-        .rates
+        .collect()
+}
+
+/// The rate expectations' table rows: name, required share, the share met
+/// with its 95% interval, verdict.
+fn rate_rows(sc: &ScenarioSummary) -> Vec<Vec<String>> {
+    sc.rates
         .iter()
         .map(|c| {
             let r = &c.pass_rate;
@@ -212,28 +263,7 @@ fn scenario_sweep(sc: &ScenarioSummary, rs: &[&Record]) -> ScenarioSweep {
                 if c.met { "met".into() } else { "MISSED".into() },
             ]
         })
-        .collect();
-    ScenarioSweep {
-        scenario: sc.scenario.clone(),
-        file: sc.file.clone(),
-        runs: sc.runs,
-        failed: sc.failed,
-        failure_rate: format!(
-            "{} of {} runs failed: {} (95% CI {}–{})",
-            sc.failure_rate.k,
-            sc.failure_rate.n,
-            pct(sc.failure_rate.share),
-            pct(sc.failure_rate.low95),
-            pct(sc.failure_rate.high95)
-        ),
-        outcomes: outcomes.into_iter().collect(),
-        classes,
-        fault_kinds,
-        distributions,
-        checkpoints,
-        rates,
-        missing: sc.missing,
-    }
+        .collect()
 }
 
 fn num(x: f64) -> String {
@@ -260,115 +290,140 @@ pub fn sweep_page(d: &SweepData) -> Result<String, String> {
     for (si, s) in d.scenarios.iter().enumerate() {
         let id = format!("s{si}");
         nav.push((id.clone(), s.scenario.clone()));
-        let _ = writeln!(b, "<h2 id=\"{id}\">{} <small>({})</small></h2>", esc(&s.scenario), esc(&s.file));
-        let _ = writeln!(b, "<p>{}</p>", esc(&s.failure_rate));
-        if let Some(m) = s.missing.filter(|m| *m > 0) {
-            let _ = writeln!(b, "<p class=\"badge fail\">{m} seeds asked for have no result</p>");
-        }
-        b.push_str("<h3>Outcomes</h3>\n");
-        let rows: Vec<(String, f64, usize)> = s
-            .outcomes
-            .iter()
-            .map(|(k, v)| (format!("{k} ({v})"), *v as f64 * 100.0 / s.runs.max(1) as f64, if k == "passed" { 2 } else { 1 }))
-            .collect();
-        b.push_str(&figure(
-            &format!("plot-{id}-outcomes"),
-            "Every run by how it ended: passed; an expectation missed; or a violation or stop by class.",
-            &plot::bars(&rows, 100.0, "share of runs", true)?,
-            rows.len(),
-            "",
-        ));
-        if !s.classes.is_empty() {
-            b.push_str("<h3>Failures by class</h3>\n");
-            b.push_str(&table(&["outcome: expectations missed", "#runs", "#share", "#first seed", "reproduce"], &s.classes, &|_| true));
-        }
-        if !s.fault_kinds.is_empty() {
-            b.push_str("<h3>Failures by fault kind</h3>\n");
-            b.push_str(&table(
-                &["fault kind", "#runs it fired in", "#failed runs", "#failed when fired", "reproduce the first"],
-                &s.fault_kinds,
-                &|i| s.fault_kinds[i][2] != "0",
-            ));
-        }
-        b.push_str("<h3>Distributions over seeds</h3>\n<div class=\"grid\">\n");
-        let mut same = Vec::new();
-        for dist in &s.distributions {
-            if dist.n == 0 || dist.min == dist.max {
-                // Nothing to draw: one value (or none) on every seed.
-                same.push(match dist.n {
-                    0 => format!("{}: no seed has a value", dist.name),
-                    n if dist.unit == "%" => format!("{}: {}% on all {n} seeds", dist.name, num(dist.min)),
-                    n => format!("{}: {} {} on all {n} seeds", dist.name, num(dist.min), dist.unit),
-                });
-                continue;
-            }
-            let unit = dist.unit.clone();
-            // Enough decimals to tell the ticks of a narrow range apart.
-            let step = (dist.max - dist.min) / 5.0;
-            let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()) as usize + 1 };
-            let label = move |x: f64| format!("{x:.decimals$}{}", if unit == "%" { "%" } else { "" });
-            let caption = format!(
-                "{} ({}): min {}, median {}, 90th percentile {}, max {}{}",
-                dist.name,
-                dist.unit,
-                num(dist.min),
-                num(dist.median),
-                num(dist.p90),
-                num(dist.max),
-                if dist.without > 0 { format!("; {} seeds without a value", dist.without) } else { String::new() }
-            );
-            b.push_str(&figure(
-                &format!("plot-{id}-{}", dist.id),
-                &caption,
-                &plot::histogram(&dist.bins, &format!("{} ({})", dist.name, dist.unit), &label)?,
-                dist.n as usize,
-                "half",
-            ));
-        }
-        b.push_str("</div>\n");
-        if !same.is_empty() {
-            b.push_str("<ul>\n");
-            for line in &same {
-                let _ = writeln!(b, "<li>{}</li>", esc(line));
-            }
-            b.push_str("</ul>\n");
-        }
-        if !s.checkpoints.is_empty() {
-            b.push_str("<h3>The postmortem's claims: hit rates</h3>\n");
-            let rows: Vec<(String, f64, usize)> = s
-                .checkpoints
-                .iter()
-                .map(|c| (format!("{} {}", c.label, short(&c.claim, 28)), c.hit_pct, if c.hit_pct >= 50.0 { 2 } else { 1 }))
-                .collect();
-            b.push_str(&figure(
-                &format!("plot-{id}-checkpoints"),
-                "The share of seeds on which each claim's simulated value fell within what its wording allows.",
-                &plot::bars(&rows, 100.0, "seeds that hit", true)?,
-                rows.len(),
-                "",
-            ));
-            let trows: Vec<Vec<String>> = s
-                .checkpoints
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.label.clone(),
-                        c.claim.clone(),
-                        c.at.clone(),
-                        format!("{} of {}", c.hit, c.of),
-                        format!("{:.1}% ({:.1}–{:.1}%)", c.hit_pct, c.low_pct, c.high_pct),
-                    ]
-                })
-                .collect();
-            b.push_str(&table(&["", "claim", "its clock time", "#seeds hit", "#hit rate (95% CI)"], &trows, &|_| false));
-        }
-        if !s.rates.is_empty() {
-            b.push_str("<h3>Rate expectations</h3>\n");
-            b.push_str(&table(&["expectation", "required share", "met on", "verdict"], &s.rates, &|i| s.rates[i][3] != "met"));
-        }
+        b.push_str(&scenario_section(&id, s)?);
     }
     let nav: Vec<(&str, &str)> = nav.iter().map(|(a, z)| (a.as_str(), z.as_str())).collect();
     Ok(page(&format!("Sweep of {} — mailsim", names.join(", ")), &nav, &b))
+}
+
+/// One scenario's section of the sweep page (anchor `id`): failure rate,
+/// outcomes, failures by class and fault kind, distributions, the
+/// postmortem's claims, rate expectations.
+fn scenario_section(id: &str, s: &ScenarioSweep) -> Result<String, String> {
+    let mut b = String::new();
+    let _ = writeln!(b, "<h2 id=\"{id}\">{} <small>({})</small></h2>", esc(&s.scenario), esc(&s.file));
+    let _ = writeln!(b, "<p>{}</p>", esc(&s.failure_rate));
+    if let Some(m) = s.missing.filter(|m| *m > 0) {
+        let _ = writeln!(b, "<p class=\"badge fail\">{m} seeds asked for have no result</p>");
+    }
+    b.push_str("<h3>Outcomes</h3>\n");
+    let rows: Vec<(String, f64, usize)> = s
+        .outcomes
+        .iter()
+        .map(|(k, v)| (format!("{k} ({v})"), *v as f64 * 100.0 / s.runs.max(1) as f64, if k == "passed" { 2 } else { 1 }))
+        .collect();
+    b.push_str(&figure(
+        &format!("plot-{id}-outcomes"),
+        "Every run by how it ended: passed; an expectation missed; or a violation or stop by class.",
+        &plot::bars(&rows, 100.0, "share of runs", true)?,
+        rows.len(),
+        "",
+    ));
+    if !s.classes.is_empty() {
+        b.push_str("<h3>Failures by class</h3>\n");
+        b.push_str(&table(&["outcome: expectations missed", "#runs", "#share", "#first seed", "reproduce"], &s.classes, &|_| true));
+    }
+    if !s.fault_kinds.is_empty() {
+        b.push_str("<h3>Failures by fault kind</h3>\n");
+        b.push_str(&table(
+            &["fault kind", "#runs it fired in", "#failed runs", "#failed when fired", "reproduce the first"],
+            &s.fault_kinds,
+            &|i| s.fault_kinds[i][2] != "0",
+        ));
+    }
+    b.push_str(&distributions_section(id, s)?);
+    if !s.checkpoints.is_empty() {
+        b.push_str(&checkpoints_section(id, s)?);
+    }
+    if !s.rates.is_empty() {
+        b.push_str("<h3>Rate expectations</h3>\n");
+        b.push_str(&table(&["expectation", "required share", "met on", "verdict"], &s.rates, &|i| s.rates[i][3] != "met"));
+    }
+    Ok(b)
+}
+
+/// The distributions over seeds: a histogram each, and one line each for
+/// those with one value (or none) on every seed.
+fn distributions_section(id: &str, s: &ScenarioSweep) -> Result<String, String> {
+    let mut b = String::new();
+    b.push_str("<h3>Distributions over seeds</h3>\n<div class=\"grid\">\n");
+    let mut same = Vec::new();
+    for dist in &s.distributions {
+        if dist.n == 0 || dist.min == dist.max {
+            // Nothing to draw: one value (or none) on every seed.
+            same.push(match dist.n {
+                0 => format!("{}: no seed has a value", dist.name),
+                n if dist.unit == "%" => format!("{}: {}% on all {n} seeds", dist.name, num(dist.min)),
+                n => format!("{}: {} {} on all {n} seeds", dist.name, num(dist.min), dist.unit),
+            });
+            continue;
+        }
+        let unit = dist.unit.clone();
+        // Enough decimals to tell the ticks of a narrow range apart.
+        let step = (dist.max - dist.min) / 5.0;
+        let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()) as usize + 1 };
+        let label = move |x: f64| format!("{x:.decimals$}{}", if unit == "%" { "%" } else { "" });
+        let caption = format!(
+            "{} ({}): min {}, median {}, 90th percentile {}, max {}{}",
+            dist.name,
+            dist.unit,
+            num(dist.min),
+            num(dist.median),
+            num(dist.p90),
+            num(dist.max),
+            if dist.without > 0 { format!("; {} seeds without a value", dist.without) } else { String::new() }
+        );
+        b.push_str(&figure(
+            &format!("plot-{id}-{}", dist.id),
+            &caption,
+            &plot::histogram(&dist.bins, &format!("{} ({})", dist.name, dist.unit), &label)?,
+            dist.n as usize,
+            "half",
+        ));
+    }
+    b.push_str("</div>\n");
+    if !same.is_empty() {
+        b.push_str("<ul>\n");
+        for line in &same {
+            let _ = writeln!(b, "<li>{}</li>", esc(line));
+        }
+        b.push_str("</ul>\n");
+    }
+    Ok(b)
+}
+
+/// The postmortem's claims: the share of seeds that hit each, as bars and as
+/// a table.
+fn checkpoints_section(id: &str, s: &ScenarioSweep) -> Result<String, String> {
+    let mut b = String::new();
+    b.push_str("<h3>The postmortem's claims: hit rates</h3>\n");
+    let rows: Vec<(String, f64, usize)> = s
+        .checkpoints
+        .iter()
+        .map(|c| (format!("{} {}", c.label, short(&c.claim, 28)), c.hit_pct, if c.hit_pct >= 50.0 { 2 } else { 1 }))
+        .collect();
+    b.push_str(&figure(
+        &format!("plot-{id}-checkpoints"),
+        "The share of seeds on which each claim's simulated value fell within what its wording allows.",
+        &plot::bars(&rows, 100.0, "seeds that hit", true)?,
+        rows.len(),
+        "",
+    ));
+    let trows: Vec<Vec<String>> = s
+        .checkpoints
+        .iter()
+        .map(|c| {
+            vec![
+                c.label.clone(),
+                c.claim.clone(),
+                c.at.clone(),
+                format!("{} of {}", c.hit, c.of),
+                format!("{:.1}% ({:.1}–{:.1}%)", c.hit_pct, c.low_pct, c.high_pct),
+            ]
+        })
+        .collect();
+    b.push_str(&table(&["", "claim", "its clock time", "#seeds hit", "#hit rate (95% CI)"], &trows, &|_| false));
+    Ok(b)
 }
 
 fn short(text: &str, n: usize) -> String {
