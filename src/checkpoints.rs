@@ -214,76 +214,19 @@ pub fn compile(
 /// Most checkpoints a file may list.
 pub const CHECKPOINTS_MAX: usize = 1_000;
 
+/// Compiles checkpoint `i` of the file, naming the field at fault in an
+/// error (`checkpoints[2].at`).
 fn compile_one(i: usize, e: &CheckpointEntry, t0: Option<ClockTime>, duration: HumanDuration, steps: &[&str]) -> Result<Checkpoint, Bad> {
-    let field = |f: &str| format!("checkpoints[{i}].{f}");
-    let bad = |f: &str, m: String| Err((field(f), m));
+    let in_field = |(f, m): FieldError| (format!("checkpoints[{i}].{f}"), m);
     if e.claim.trim().is_empty() {
-        return bad("claim", "say what the source claims, in its words".into());
+        return Err(in_field(("claim", "say what the source claims, in its words".into())));
     }
-    let (at, clock) = match parse_duration(&e.at) {
-        Ok(d) => (d, None),
-        Err(_) => match parse_clock_time(&e.at) {
-            Ok(c) => match t0 {
-                Some(t0) => (c.since(t0), Some(c)),
-                None => return bad("at", format!("`{}` is a clock time, but the file gives no `scenario.t0` to place it", e.at)),
-            },
-            Err(why) => return bad("at", format!("{why}; or a duration from T+0 like \"45h30m\"")),
-        },
-    };
-    if at.0 < 0 || at > duration {
-        let when = clock.map_or(at.to_string(), |c| format!("{c} (T{}{at})", if at.0 < 0 { "" } else { "+" }));
-        return bad("at", format!("{when} is outside the run (T+0 to T+{duration})"));
-    }
-    let Some(mut metric) = Metric::parse(&e.metric) else {
-        return bad("metric", format!("unknown metric `{}`; one of: {}", e.metric, Metric::NAMES.join(", ")));
-    };
-    match (metric, &e.step) {
-        (Metric::StepDone(_), Some(name)) => match steps.iter().position(|s| s == name) {
-            Some(k) => metric = Metric::StepDone(k),
-            None => return bad("step", format!("`{name}` is not a recovery step (steps: {})", steps.join(", "))),
-        },
-        (Metric::StepDone(_), None) => return bad("step", "`step_done` needs the `step` it is about".into()),
-        (_, Some(_)) => return bad("step", format!("only the metric `step_done` takes a `step`, not `{}`", e.metric)),
-        _ => {}
-    }
-    let tolerance = if metric.is_share() {
-        if e.early.is_some() || e.late.is_some() {
-            return bad(
-                if e.early.is_some() { "early" } else { "late" },
-                format!("`{}` is a share at a time: bound it with `min`/`max`", e.metric),
-            );
-        }
-        if e.min.is_none() && e.max.is_none() {
-            return bad("min", format!("`{}` needs `min`, `max` or both: what the claim's wording allows", e.metric));
-        }
-        if let (Some(a), Some(z)) = (e.min, e.max) {
-            if a > z {
-                return bad("min", format!("min {a} is above max {z}"));
-            }
-        }
-        Tolerance::Share { min: e.min, max: e.max }
-    } else {
-        if e.min.is_some() || e.max.is_some() {
-            return bad(
-                if e.min.is_some() { "min" } else { "max" },
-                format!("`{}` is the time of an event: give `early`/`late` around `at`", e.metric),
-            );
-        }
-        let secs = |d: Option<HumanDuration>, f: &str| -> Result<u64, Bad> {
-            match d {
-                Some(d) if d.0 < 0 => Err((field(f), format!("{d} is negative; say how far from `at` the event may fall"))),
-                Some(d) => Ok((d.0 / 1_000_000) as u64),
-                None => Ok(0),
-            }
-        };
-        if e.early.is_none() && e.late.is_none() {
-            return bad("late", format!("`{}` needs `early`, `late` or both: how far from `at` the wording allows", e.metric));
-        }
-        Tolerance::Window { early_s: secs(e.early, "early")?, late_s: secs(e.late, "late")? }
-    };
+    let (at, clock) = checkpoint_time(e, t0, duration).map_err(in_field)?;
+    let metric = checkpoint_metric(e, steps).map_err(in_field)?;
+    let tolerance = if metric.is_share() { share_tolerance(e) } else { window_tolerance(e) }.map_err(in_field)?;
     if let Some(s) = e.on_seeds {
         if s.ppm() == 0 || s.ppm() > 1_000_000 {
-            return bad("on_seeds", format!("{s}: a share of seeds above 0%, at most 100%"));
+            return Err(in_field(("on_seeds", format!("{s}: a share of seeds above 0%, at most 100%"))));
         }
     }
     Ok(Checkpoint {
@@ -295,6 +238,91 @@ fn compile_one(i: usize, e: &CheckpointEntry, t0: Option<ClockTime>, duration: H
         tolerance,
         on_seeds: e.on_seeds,
     })
+}
+
+/// A checkpoint's field at fault (`at`, `metric`, …) and what is wrong.
+type FieldError = (&'static str, String);
+
+/// When the claim is about, from T+0, and the clock time if it was given
+/// as one (placed by `scenario.t0`); within the run.
+fn checkpoint_time(
+    e: &CheckpointEntry,
+    t0: Option<ClockTime>,
+    duration: HumanDuration,
+) -> Result<(HumanDuration, Option<ClockTime>), FieldError> {
+    let (at, clock) = match parse_duration(&e.at) {
+        Ok(d) => (d, None),
+        Err(_) => match parse_clock_time(&e.at) {
+            Ok(c) => match t0 {
+                Some(t0) => (c.since(t0), Some(c)),
+                None => return Err(("at", format!("`{}` is a clock time, but the file gives no `scenario.t0` to place it", e.at))),
+            },
+            Err(why) => return Err(("at", format!("{why}; or a duration from T+0 like \"45h30m\""))),
+        },
+    };
+    if at.0 < 0 || at > duration {
+        let when = clock.map_or(at.to_string(), |c| format!("{c} (T{}{at})", if at.0 < 0 { "" } else { "+" }));
+        return Err(("at", format!("{when} is outside the run (T+0 to T+{duration})")));
+    }
+    Ok((at, clock))
+}
+
+/// The metric the claim is about; `step_done` with the index of its `step`.
+fn checkpoint_metric(e: &CheckpointEntry, steps: &[&str]) -> Result<Metric, FieldError> {
+    let Some(metric) = Metric::parse(&e.metric) else {
+        return Err(("metric", format!("unknown metric `{}`; one of: {}", e.metric, Metric::NAMES.join(", "))));
+    };
+    match (metric, &e.step) {
+        (Metric::StepDone(_), Some(name)) => match steps.iter().position(|s| s == name) {
+            Some(k) => Ok(Metric::StepDone(k)),
+            None => Err(("step", format!("`{name}` is not a recovery step (steps: {})", steps.join(", ")))),
+        },
+        (Metric::StepDone(_), None) => Err(("step", "`step_done` needs the `step` it is about".into())),
+        (_, Some(_)) => Err(("step", format!("only the metric `step_done` takes a `step`, not `{}`", e.metric))),
+        _ => Ok(metric),
+    }
+}
+
+/// The bounds of a share at a time: `min`, `max` or both (not `early` or
+/// `late`).
+fn share_tolerance(e: &CheckpointEntry) -> Result<Tolerance, FieldError> {
+    if e.early.is_some() || e.late.is_some() {
+        return Err((
+            if e.early.is_some() { "early" } else { "late" },
+            format!("`{}` is a share at a time: bound it with `min`/`max`", e.metric),
+        ));
+    }
+    if e.min.is_none() && e.max.is_none() {
+        return Err(("min", format!("`{}` needs `min`, `max` or both: what the claim's wording allows", e.metric)));
+    }
+    if let (Some(a), Some(z)) = (e.min, e.max) {
+        if a > z {
+            return Err(("min", format!("min {a} is above max {z}")));
+        }
+    }
+    Ok(Tolerance::Share { min: e.min, max: e.max })
+}
+
+/// The window around `at` in which an event's time hits: `early`, `late`
+/// or both (not `min` or `max`).
+fn window_tolerance(e: &CheckpointEntry) -> Result<Tolerance, FieldError> {
+    if e.min.is_some() || e.max.is_some() {
+        return Err((
+            if e.min.is_some() { "min" } else { "max" },
+            format!("`{}` is the time of an event: give `early`/`late` around `at`", e.metric),
+        ));
+    }
+    let secs = |d: Option<HumanDuration>, f: &'static str| -> Result<u64, FieldError> {
+        match d {
+            Some(d) if d.0 < 0 => Err((f, format!("{d} is negative; say how far from `at` the event may fall"))),
+            Some(d) => Ok((d.0 / 1_000_000) as u64),
+            None => Ok(0),
+        }
+    };
+    if e.early.is_none() && e.late.is_none() {
+        return Err(("late", format!("`{}` needs `early`, `late` or both: how far from `at` the wording allows", e.metric)));
+    }
+    Ok(Tolerance::Window { early_s: secs(e.early, "early")?, late_s: secs(e.late, "late")? })
 }
 
 /// A checkpoint held against one run.

@@ -23,6 +23,8 @@
 //! is an error at load. `mailsim calibrate` searches the ranges
 //! (`calibrate.rs`).
 
+use serde_json::{json, Value};
+
 use crate::error::{FieldPath, Seg};
 use crate::units::{parse_byte_rate, parse_count_rate, parse_duration, parse_share, parse_size, HumanDuration, Share};
 
@@ -304,67 +306,84 @@ pub const RANGED_TEXT_FIELDS: [&str; 6] = ["disk_size", "rebuild_rate", "rebuild
 /// share, and the size and rate fields of [`RANGED_TEXT_FIELDS`]. Each such
 /// value's schema becomes `anyOf: [its schema, Range]` (never `oneOf`), its
 /// description kept on the outside; `$defs/Range` describes the range.
-pub fn allow_in_schema(root: &mut serde_json::Value) {
-    use serde_json::{json, Value};
-    fn rangeable(name: Option<&str>, node: &Value) -> bool {
-        let Some(map) = node.as_object() else { return false };
-        if map.contains_key("enum") || map.contains_key("anyOf") {
-            return false;
-        }
-        if let Some(r) = map.get("$ref").and_then(Value::as_str) {
-            return r == "#/$defs/Duration" || r == "#/$defs/Share";
-        }
-        let types: Vec<&str> = match map.get("type") {
-            Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => return false,
-        };
-        let numeric = types.iter().any(|t| *t == "integer" || *t == "number");
-        let text = types.contains(&"string") && name.is_some_and(|n| RANGED_TEXT_FIELDS.contains(&n));
-        numeric || text
+pub fn allow_in_schema(root: &mut Value) {
+    visit_schema(root);
+    if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
+        defs.insert("Range".to_string(), range_schema());
     }
-    fn wrap(node: &mut Value) {
-        let mut inner = node.take();
-        let description = inner.as_object_mut().and_then(|m| m.remove("description"));
-        let mut outer = json!({ "anyOf": [inner, { "$ref": "#/$defs/Range" }] });
-        if let Some(d) = description {
-            outer["description"] = d;
-        }
-        *node = outer;
+}
+
+/// Whether a schema node (of the property `name`, if one) takes a value that
+/// may be ranged: a number, a duration or share, or a size or rate text.
+fn rangeable(name: Option<&str>, node: &Value) -> bool {
+    let Some(map) = node.as_object() else { return false };
+    if map.contains_key("enum") || map.contains_key("anyOf") {
+        return false;
     }
-    fn wrap_or_visit(name: Option<&str>, node: &mut Value) {
-        if rangeable(name, node) {
-            wrap(node);
-        } else {
-            visit(node);
-        }
+    if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+        return r == "#/$defs/Duration" || r == "#/$defs/Share";
     }
-    fn visit(node: &mut Value) {
-        let Some(map) = node.as_object_mut() else { return };
-        for (key, value) in map.iter_mut() {
-            match key.as_str() {
-                "properties" => {
-                    for (name, prop) in value.as_object_mut().into_iter().flatten() {
-                        wrap_or_visit(Some(name), prop);
-                    }
+    let types: Vec<&str> = match map.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return false,
+    };
+    let numeric = types.iter().any(|t| *t == "integer" || *t == "number");
+    let text = types.contains(&"string") && name.is_some_and(|n| RANGED_TEXT_FIELDS.contains(&n));
+    numeric || text
+}
+
+/// Makes a schema node accept a range too: `anyOf: [it, Range]`, with its
+/// description on the outside.
+fn wrap_in_range(node: &mut Value) {
+    let mut inner = node.take();
+    let description = inner.as_object_mut().and_then(|m| m.remove("description"));
+    let mut outer = json!({ "anyOf": [inner, { "$ref": "#/$defs/Range" }] });
+    if let Some(d) = description {
+        outer["description"] = d;
+    }
+    *node = outer;
+}
+
+/// Wraps a rangeable node, or else looks for rangeable nodes inside it.
+fn wrap_or_visit(name: Option<&str>, node: &mut Value) {
+    if rangeable(name, node) {
+        wrap_in_range(node);
+    } else {
+        visit_schema(node);
+    }
+}
+
+/// Wraps the rangeable nodes among a schema node's properties, items,
+/// additional properties, branches and definitions, at any depth.
+fn visit_schema(node: &mut Value) {
+    let Some(map) = node.as_object_mut() else { return };
+    for (key, value) in map.iter_mut() {
+        match key.as_str() {
+            "properties" => {
+                for (name, prop) in value.as_object_mut().into_iter().flatten() {
+                    wrap_or_visit(Some(name), prop);
                 }
-                "items" | "additionalProperties" => wrap_or_visit(None, value),
-                "anyOf" | "allOf" => {
-                    for branch in value.as_array_mut().into_iter().flatten() {
-                        wrap_or_visit(None, branch);
-                    }
-                }
-                "$defs" => {
-                    for def in value.as_object_mut().into_iter().flatten().map(|(_, d)| d) {
-                        visit(def);
-                    }
-                }
-                _ => {}
             }
+            "items" | "additionalProperties" => wrap_or_visit(None, value),
+            "anyOf" | "allOf" => {
+                for branch in value.as_array_mut().into_iter().flatten() {
+                    wrap_or_visit(None, branch);
+                }
+            }
+            "$defs" => {
+                for def in value.as_object_mut().into_iter().flatten().map(|(_, d)| d) {
+                    visit_schema(def);
+                }
+            }
+            _ => {}
         }
     }
-    visit(root);
-    let range = json!({
+}
+
+/// The schema of a range: `{ range = [low, high], reason }`.
+fn range_schema() -> Value {
+    json!({
         "type": "object",
         "description": "An uncertain parameter: the range it is known to lie in and why, in place of one value (`run` uses the midpoint, `mailsim calibrate` searches the range). Both ends of the same kind as the field's value, the low end first.",
         "properties": {
@@ -379,10 +398,7 @@ pub fn allow_in_schema(root: &mut serde_json::Value) {
         },
         "required": ["range", "reason"],
         "additionalProperties": false
-    });
-    if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
-        defs.insert("Range".to_string(), range);
-    }
+    })
 }
 
 #[cfg(test)]
