@@ -270,3 +270,222 @@ fn repro_commands_are_written_in_one_place() {
     assert_eq!(hand_written_repro(r#"note!("reproduce: mailsim run {} --seed {}", f, s);"#), vec![1]);
     assert!(hand_written_repro(r#"note!("reproduce: {}", repro_command(f, s));"#).is_empty());
 }
+
+/// The most lines a function may span, from its `fn` line to its closing
+/// brace: TigerBeetle's limit ("TigerStyle", `docs/TIGER_STYLE.md`: "Restrict
+/// the length of function bodies to reduce the probability of poorly
+/// structured code. We enforce a hard limit of 70 lines per function."), so
+/// that a function fits on a screen and does one job, its parent keeping the
+/// branching (issue 16).
+const FN_LINES_MAX: usize = 70;
+
+/// Functions of `sim/src`, `models/src` and `src` (outside `#[cfg(test)]`)
+/// still over `FN_LINES_MAX`, as (file, function name), not split yet: each
+/// is to be split by job, not in halves. Remove an entry when its function
+/// fits: the test fails on an entry that no longer needs to be here, so the
+/// list only shrinks, and any new long function fails it.
+const LONG_FNS_ALLOWED: &[(&str, &str)] = &[
+    ("models/src/cluster.rs", "on_input"),
+    ("models/src/filer.rs", "apply"),
+    ("models/src/filer.rs", "sync"),
+    ("models/src/filer.rs", "fault"),
+    ("models/src/filer.rs", "command"),
+    ("models/src/mta.rs", "handle"),
+    ("models/src/reconcile.rs", "reconcile"),
+    ("models/src/storage.rs", "states"),
+    ("models/src/topology.rs", "resolve_one"),
+    ("models/src/topology.rs", "validate"),
+    ("src/explore/plans.rs", "dimensions"),
+    ("src/explore/plans.rs", "search_plans"),
+    ("src/run.rs", "figures"),
+    ("src/scenario/build.rs", "storage"),
+    ("src/scenario/build.rs", "recovery_step"),
+    ("src/scenario/build.rs", "expectations"),
+];
+
+/// The text with comments, string and character literals blanked to spaces
+/// (newlines kept), so that the braces and words left are code.
+fn code_only(text: &str) -> Vec<char> {
+    let s: Vec<char> = text.chars().collect();
+    let mut out = s.clone();
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let blank = |out: &mut Vec<char>, from: usize, to: usize| {
+        for c in &mut out[from..to.min(s.len())] {
+            if *c != '\n' {
+                *c = ' ';
+            }
+        }
+    };
+    let mut i = 0;
+    while i < s.len() {
+        let (c, next) = (s[i], s.get(i + 1).copied());
+        if c == '/' && next == Some('/') {
+            let end = s[i..].iter().position(|&c| c == '\n').map_or(s.len(), |p| i + p);
+            blank(&mut out, i, end);
+            i = end;
+        } else if c == '/' && next == Some('*') {
+            let (mut depth, mut j) = (1, i + 2);
+            while j < s.len() && depth > 0 {
+                match (s[j], s.get(j + 1)) {
+                    ('/', Some('*')) => (depth, j) = (depth + 1, j + 2),
+                    ('*', Some('/')) => (depth, j) = (depth - 1, j + 2),
+                    _ => j += 1,
+                }
+            }
+            blank(&mut out, i, j);
+            i = j;
+        } else if c == 'r' && (i == 0 || !ident(s[i - 1]) || s[i - 1] == 'b') && matches!(next, Some('"' | '#')) {
+            // A raw string r"…" or r#"…"#, unless `r#` starts a raw identifier.
+            let hashes = s[i + 1..].iter().take_while(|&&c| c == '#').count();
+            if s.get(i + 1 + hashes) != Some(&'"') {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 2 + hashes;
+            while j < s.len() && !(s[j] == '"' && s[j + 1..].iter().take(hashes).filter(|&&c| c == '#').count() == hashes) {
+                j += 1;
+            }
+            blank(&mut out, i + 1, j + 1 + hashes);
+            i = j + 1 + hashes;
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < s.len() && s[j] != '"' {
+                j += if s[j] == '\\' { 2 } else { 1 };
+            }
+            blank(&mut out, i, j + 1);
+            i = j + 1;
+        } else if c == '\'' && next == Some('\\') {
+            // A character literal with an escape: '\n', '\'', '\u{7b}'.
+            let end = s[i + 3..].iter().position(|&c| c == '\'').map_or(s.len(), |p| i + 3 + p);
+            blank(&mut out, i, end + 1);
+            i = end + 1;
+        } else if c == '\'' && s.get(i + 2) == Some(&'\'') {
+            blank(&mut out, i, i + 3);
+            i += 3;
+        } else if ident(c) {
+            // Skip the whole word, so that the `r` ending one is no raw string.
+            i += s[i..].iter().position(|&c| !ident(c)).unwrap_or(s.len() - i);
+        } else {
+            i += 1; // anything else, a lifetime's quote included
+        }
+    }
+    out
+}
+
+/// Just past the end of the item whose signature starts at `from`: its
+/// matching `}` if it has a body, else the `;` that ends it.
+fn item_end(code: &[char], from: usize) -> usize {
+    let mut depth = 0i32;
+    for i in from..code.len() {
+        match code[i] {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ';' if depth == 0 => return i + 1,
+            '{' if depth == 0 => {
+                let mut braces = 0;
+                for (j, &c) in code.iter().enumerate().skip(i) {
+                    braces += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    if braces == 0 {
+                        return j + 1;
+                    }
+                }
+                return code.len();
+            }
+            _ => {}
+        }
+    }
+    code.len()
+}
+
+/// Every function of `text` outside `#[cfg(test)]` items, nested ones too:
+/// (name, first line, lines from its `fn` line to its closing brace).
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    const TEST_ONLY: &str = "#[cfg(test)]";
+    let code = code_only(text);
+    let newlines: Vec<usize> = code.iter().enumerate().filter(|(_, &c)| c == '\n').map(|(i, _)| i).collect();
+    let line_at = |i: usize| newlines.partition_point(|&n| n < i) + 1;
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 2 < code.len() {
+        if code[i..].iter().take(TEST_ONLY.len()).copied().eq(TEST_ONLY.chars()) {
+            i = item_end(&code, i + TEST_ONLY.len());
+            continue;
+        }
+        if code[i] == 'f' && code[i + 1] == 'n' && code[i + 2].is_whitespace() && (i == 0 || !ident(code[i - 1])) {
+            let name_at = i + 2 + code[i + 2..].iter().take_while(|c| c.is_whitespace()).count();
+            let name: String = code[name_at..].iter().take_while(|&&c| ident(c)).collect();
+            if !name.is_empty() {
+                let first = line_at(i);
+                let last = line_at(item_end(&code, name_at) - 1);
+                found.push((name, first, last - first + 1));
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The functions over `FN_LINES_MAX` in the non-test code of the three
+/// crates: (file relative to the root, name, first line, lines).
+fn long_functions() -> Vec<(String, String, usize, usize)> {
+    let mut files = Vec::new();
+    for dir in ["sim/src", "models/src", "src"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    let mut long = Vec::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
+        let text = fs::read_to_string(f).expect("readable source");
+        let file = f.strip_prefix(root()).expect("under the root").display().to_string();
+        for (name, line, lines) in function_lengths(&text) {
+            if lines > FN_LINES_MAX {
+                long.push((file.clone(), name, line, lines));
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn functions_fit_on_a_screen() {
+    let long = long_functions();
+    let new: Vec<String> = long
+        .iter()
+        .filter(|(file, name, ..)| !LONG_FNS_ALLOWED.contains(&(file.as_str(), name.as_str())))
+        .map(|(file, name, line, lines)| format!("{file}:{line}: `{name}` spans {lines} lines"))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "functions over {FN_LINES_MAX} lines: split each by job (the parent keeps the branching, a named helper \
+         with a doc line does each job):\n{}",
+        new.join("\n")
+    );
+    let stale: Vec<String> = LONG_FNS_ALLOWED
+        .iter()
+        .filter(|(file, name)| !long.iter().any(|(f, n, ..)| f == file && n == name))
+        .map(|(file, name)| format!("{file}: `{name}`"))
+        .collect();
+    assert!(stale.is_empty(), "LONG_FNS_ALLOWED lists functions that fit now (remove them):\n{}", stale.join("\n"));
+}
+
+#[test]
+fn the_function_length_check_can_fail() {
+    let body = |n: usize| "    let x = 1;\n".repeat(n);
+    // 1 line for `fn`, n of body, 1 for `}`.
+    let long = format!("fn long() {{\n{}}}\n", body(FN_LINES_MAX - 1));
+    assert_eq!(function_lengths(&long), vec![("long".to_string(), 1, FN_LINES_MAX + 1)]);
+    let fits = format!("/// Doc lines do not count.\nfn fits() {{\n{}}}\n", body(FN_LINES_MAX - 2));
+    assert_eq!(function_lengths(&fits), vec![("fits".to_string(), 2, FN_LINES_MAX)]);
+    // Braces in strings, characters and comments are not code; a lifetime is
+    // no character literal; test code is not counted.
+    let tricky = "fn a<'t>(x: &'t str) -> usize {\n    let s = \"}\"; let c = '{'; let e = '\\'';\n    // }\n    /* } */ let r = r#\"}\"#;\n    x.len()\n}\nfn b() {}\n";
+    assert_eq!(function_lengths(tricky), vec![("a".to_string(), 1, 6), ("b".to_string(), 7, 1)]);
+    let tests = format!("fn kept() {{}}\n#[cfg(test)]\nmod tests {{\n    fn long() {{\n{}    }}\n}}\n", body(FN_LINES_MAX));
+    assert_eq!(function_lengths(&tests), vec![("kept".to_string(), 1, 1)]);
+    // A trait method without a body spans its signature.
+    assert_eq!(function_lengths("trait T {\n    fn f(&self, a: [u8; 2]);\n}\n"), vec![("f".to_string(), 2, 1)]);
+}
