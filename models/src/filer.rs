@@ -90,7 +90,7 @@ use crate::ledger;
 use crate::marks::{self, Mark};
 use crate::msg::{AccessInfo, Action, Envelope, MailId, MailboxId, ModelFault, Msg, Ops, Proto, StepId, Store, StoreError};
 use crate::replication::{ReplicaState, ReplicationConfig, ReplicationMode, Route};
-use crate::storage::{Storage, StorageConfig};
+use crate::storage::{Events, Storage, StorageConfig};
 use crate::timer::{SetTimer, StoreTimer, Timer};
 use crate::World;
 
@@ -468,6 +468,63 @@ pub enum Op {
     Replica(Box<ReplicaState>),
 }
 
+/// The durable operations too long to read inside `apply`'s match.
+impl Mailstore {
+    /// `Op::Merge`: mails appended to a mailbox, removed from its temporary
+    /// store (which goes when empty).
+    fn merge(&mut self, mailbox: MailboxId, add: &[MailId], remove: &[MailId]) {
+        self.boxes[mailbox as usize].extend_from_slice(add);
+        for &m in add {
+            self.mark(m, true);
+        }
+        if let Some(t) = self.temp.get_mut(&mailbox) {
+            t.retain(|m| !remove.contains(m));
+            if t.is_empty() {
+                self.temp.remove(&mailbox);
+            }
+        }
+    }
+
+    /// `Op::Lose`: every mail on `volumes` is gone.
+    fn lose(&mut self, volumes: &[u32]) {
+        for mb in 0..self.boxes.len() {
+            if volumes.contains(&(self.placement[mb] as u32)) {
+                for m in std::mem::take(&mut self.boxes[mb]) {
+                    self.mark(m, false);
+                }
+            }
+        }
+    }
+
+    /// `Op::Damage`: mailboxes damaged (`on`) or restored, their snapshots
+    /// destroyed with them if asked.
+    fn set_damaged(&mut self, mailboxes: &[MailboxId], on: bool, destroy_snapshots: bool) {
+        for &mb in mailboxes {
+            self.damaged[mb as usize] = on;
+        }
+        if destroy_snapshots {
+            for set in self.backups.iter_mut().filter(|b| b.kind == BackupKind::Snapshot) {
+                for c in &mut set.copies {
+                    for &mb in mailboxes {
+                        c.boxes[mb as usize] = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Op::Backup`: a copy of every undamaged mailbox into backup `set`,
+    /// the oldest copies dropped past its retention.
+    fn back_up(&mut self, set: u32, at: Time) {
+        let boxes = self.boxes.iter().zip(&self.damaged).map(|(b, d)| (!d).then(|| b.clone())).collect();
+        let b = &mut self.backups[set as usize];
+        b.copies.push_back(Copy { at, boxes });
+        while b.copies.len() > b.retention as usize {
+            b.copies.pop_front();
+        }
+    }
+}
+
 impl Durable for Mailstore {
     type Op = Op;
     fn apply(&mut self, op: Op) {
@@ -482,61 +539,22 @@ impl Durable for Mailstore {
             }
             Op::Replica(r) => self.repl = *r,
             Op::Temp { mailbox, mail } => self.temp.entry(mailbox).or_default().push(mail),
-            Op::Merge { mailbox, add, remove } => {
-                self.boxes[mailbox as usize].extend_from_slice(&add);
-                for &m in &add {
-                    self.mark(m, true);
-                }
-                if let Some(t) = self.temp.get_mut(&mailbox) {
-                    t.retain(|m| !remove.contains(m));
-                    if t.is_empty() {
-                        self.temp.remove(&mailbox);
-                    }
-                }
-            }
-            Op::Lose { volumes } => {
-                for mb in 0..self.boxes.len() {
-                    if volumes.contains(&(self.placement[mb] as u32)) {
-                        for m in std::mem::take(&mut self.boxes[mb]) {
-                            self.mark(m, false);
-                        }
-                    }
-                }
-            }
+            Op::Merge { mailbox, add, remove } => self.merge(mailbox, &add, &remove),
+            Op::Lose { volumes } => self.lose(&volumes),
             Op::BumpEpochs { volumes } => {
                 for v in volumes {
                     self.volume_epoch[v as usize] += 1;
                 }
             }
             Op::Control(c) => self.control = *c,
-            Op::Damage { mailboxes, on, destroy_snapshots } => {
-                for &mb in &mailboxes {
-                    self.damaged[mb as usize] = on;
-                }
-                if destroy_snapshots {
-                    for set in self.backups.iter_mut().filter(|b| b.kind == BackupKind::Snapshot) {
-                        for c in &mut set.copies {
-                            for &mb in &mailboxes {
-                                c.boxes[mb as usize] = None;
-                            }
-                        }
-                    }
-                }
-            }
+            Op::Damage { mailboxes, on, destroy_snapshots } => self.set_damaged(&mailboxes, on, destroy_snapshots),
             Op::Drop { mailbox, mails } => {
                 self.boxes[mailbox as usize].retain(|m| !mails.contains(m));
                 for m in mails {
                     self.mark(m, false);
                 }
             }
-            Op::Backup { set, at } => {
-                let boxes = self.boxes.iter().zip(&self.damaged).map(|(b, d)| (!d).then(|| b.clone())).collect();
-                let b = &mut self.backups[set as usize];
-                b.copies.push_back(Copy { at, boxes });
-                while b.copies.len() > b.retention as usize {
-                    b.copies.pop_front();
-                }
-            }
+            Op::Backup { set, at } => self.back_up(set, at),
             Op::BreakBackup { set } => self.backups[set as usize].broken = true,
             Op::ResetUids { mailboxes } => {
                 for mb in mailboxes {
@@ -1166,6 +1184,19 @@ impl Filer {
         let now = ctx.now();
         self.ctl.storage.advance(now);
         let ev = self.ctl.storage.take_events();
+        self.storage_changed(ctx, disk, &ev);
+        let changed = ev != Default::default();
+        if snapshot || changed {
+            self.write(ctx, disk, Op::Control(Box::new(self.ctl.clone())), Pending::Quiet);
+        }
+        self.publish_volumes(ctx, disk);
+        self.answer_storage_steps(ctx, ev);
+        self.set_storage_timer(ctx, now);
+    }
+
+    /// What the storage's events mean: lost groups' mail, hardware faults
+    /// that now show or are over, migrated volumes' new UIDL epochs.
+    fn storage_changed(&mut self, ctx: C, disk: D, ev: &Events) {
         if !ev.rebuilt.is_empty() {
             marks::reach(ctx, Mark::RebuildDone);
         }
@@ -1212,10 +1243,11 @@ impl Filer {
                 self.degrade_fault = None;
             }
         }
-        let changed = ev != Default::default();
-        if snapshot || changed {
-            self.write(ctx, disk, Op::Control(Box::new(self.ctl.clone())), Pending::Quiet);
-        }
+    }
+
+    /// Each volume's state and latency, as the mailstore serves them, and the
+    /// mailboxes unavailable; the trace's storage tracks.
+    fn publish_volumes(&mut self, ctx: C, disk: D) {
         let s = &self.ctl.storage;
         self.volumes.clear();
         self.volumes.extend((0..s.volumes()).map(|v| (s.volume_online(v), s.latency_multiplier_permille(v))));
@@ -1239,6 +1271,11 @@ impl Filer {
             ledger::unavailable(ctx, offline);
             ctx.gauge("mailboxes_unavailable", offline as i64);
         }
+    }
+
+    /// Answers the rebuild steps once no group rebuilds, and the migration
+    /// steps once nothing migrates (an aborted one failed).
+    fn answer_storage_steps(&mut self, ctx: C, ev: Events) {
         if !self.rebuild_steps.is_empty() {
             self.rebuild_failures.extend(ev.rebuild_aborted);
             if !self.ctl.storage.rebuilding() {
@@ -1249,6 +1286,10 @@ impl Filer {
             // An aborted migration leaves nothing in progress.
             Self::answer(ctx, std::mem::take(&mut self.migrate_steps), ev.migration_aborted);
         }
+    }
+
+    /// The timer of the storage's next event, moved if it changed.
+    fn set_storage_timer(&mut self, ctx: C, now: Time) {
         let next = self.ctl.storage.next_event_time();
         if next != self.timer.map(|t| t.1) {
             if let Some((id, _)) = self.timer.take() {
@@ -1308,35 +1349,7 @@ impl Filer {
             | ModelFault::LatentSectorError { .. }
             | ModelFault::CacheFail
             | ModelFault::HeadFail { .. }
-            | ModelFault::Degrade { .. } => {
-                if self.ctl.storage.apply(&fault, now) {
-                    ctx.fault_effect(id);
-                }
-                let kind = match fault {
-                    ModelFault::ControllerFail { shelf, .. } => Some(HwKind::Controller(shelf)),
-                    ModelFault::PathFault { shelf } => Some(HwKind::Path(shelf)),
-                    ModelFault::DiskFail { group } => Some(HwKind::Disk(group)),
-                    ModelFault::LatentSectorError { group } => Some(HwKind::Latent(group)),
-                    ModelFault::CacheFail => Some(HwKind::Cache),
-                    ModelFault::HeadFail { head, .. } => Some(HwKind::Head(head)),
-                    ModelFault::Degrade { permille } => {
-                        if let Some(old) = self.degrade_fault.take() {
-                            ctx.fault_resolved(old);
-                        }
-                        if permille == 1000 {
-                            ctx.fault_resolved(id);
-                        } else {
-                            self.degrade_fault = Some(id);
-                        }
-                        None
-                    }
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    self.hw_faults.push((id, kind));
-                }
-                self.sync(ctx, disk, true);
-            }
+            | ModelFault::Degrade { .. } => self.hardware_fault(ctx, disk, id, fault),
             ModelFault::DataCorruption { volumes, share_ppm } => self.damage(ctx, disk, id, &volumes, share_ppm, false),
             ModelFault::DataLoss { volumes, share_ppm } => self.damage(ctx, disk, id, &volumes, share_ppm, true),
             ModelFault::BackupCorrupt { set } => {
@@ -1347,21 +1360,7 @@ impl Filer {
                 }
             }
             ModelFault::SiteFail { site } => self.site_fail(ctx, disk, id, site as usize),
-            ModelFault::ReplicaLink { up: false, for_ } => {
-                if self.cfg.replication.is_none() {
-                    return;
-                }
-                if let Some(d) = for_ {
-                    ctx.set(d, StoreTimer::ReplicaHeal);
-                }
-                if self.repl.link_up {
-                    ctx.fault_effect(id);
-                    self.link_fault = Some(id);
-                    self.repl.link_up = false;
-                    self.repl.disconnected(now);
-                    self.write_replica(ctx, disk);
-                }
-            }
+            ModelFault::ReplicaLink { up: false, for_ } => self.replica_link_cut(ctx, disk, id, for_),
             ModelFault::ReplicaLink { up: true, .. } => {
                 // A heal is done when it is carried out, cut link or not.
                 ctx.fault_effect(id);
@@ -1369,6 +1368,58 @@ impl Filer {
                 self.replica_heal(ctx, disk);
             }
             ModelFault::FenceBroken { .. } | ModelFault::LocalDeviceFail { .. } => {}
+        }
+    }
+
+    /// A storage hardware fault (or a degradation) applied to the storage,
+    /// and kept to report when it shows.
+    fn hardware_fault(&mut self, ctx: C, disk: D, id: FaultId, fault: ModelFault) {
+        let now = ctx.now();
+        if self.ctl.storage.apply(&fault, now) {
+            ctx.fault_effect(id);
+        }
+        let kind = match fault {
+            ModelFault::ControllerFail { shelf, .. } => Some(HwKind::Controller(shelf)),
+            ModelFault::PathFault { shelf } => Some(HwKind::Path(shelf)),
+            ModelFault::DiskFail { group } => Some(HwKind::Disk(group)),
+            ModelFault::LatentSectorError { group } => Some(HwKind::Latent(group)),
+            ModelFault::CacheFail => Some(HwKind::Cache),
+            ModelFault::HeadFail { head, .. } => Some(HwKind::Head(head)),
+            ModelFault::Degrade { permille } => {
+                if let Some(old) = self.degrade_fault.take() {
+                    ctx.fault_resolved(old);
+                }
+                if permille == 1000 {
+                    ctx.fault_resolved(id);
+                } else {
+                    self.degrade_fault = Some(id);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.hw_faults.push((id, kind));
+        }
+        self.sync(ctx, disk, true);
+    }
+
+    /// The replication link is cut (for `for_`, if given): the replica falls
+    /// behind from now.
+    fn replica_link_cut(&mut self, ctx: C, disk: D, id: FaultId, for_: Option<Dur>) {
+        let now = ctx.now();
+        if self.cfg.replication.is_none() {
+            return;
+        }
+        if let Some(d) = for_ {
+            ctx.set(d, StoreTimer::ReplicaHeal);
+        }
+        if self.repl.link_up {
+            ctx.fault_effect(id);
+            self.link_fault = Some(id);
+            self.repl.link_up = false;
+            self.repl.disconnected(now);
+            self.write_replica(ctx, disk);
         }
     }
 
