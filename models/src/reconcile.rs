@@ -24,9 +24,9 @@
 //! accounts, category by category. Memory: one byte of places per mail
 //! written, freed when the count is done.
 
-use mailsim_sim::{NodeId, Sim};
+use mailsim_sim::{Disk, NodeId, Sim};
 
-use crate::filer::{Filer, Op};
+use crate::filer::{Filer, Mailstore, Op};
 use crate::host::ClusterNode;
 use crate::msg::{MailId, Msg};
 use crate::mta::{MtaNode, QueueDisk};
@@ -104,66 +104,14 @@ pub fn reconcile(sim: &Sim<Msg, World>) -> Reconciliation {
     let mut extra_copies = 0u64;
     for &id in &ids {
         if let Some(disk) = sim.disk::<Filer>(id) {
-            let st = disk.state();
-            // Volumes whose data loss is decided but not yet written down.
-            let lost_volumes: Vec<u32> = disk
-                .pending()
-                .flat_map(|op| match op {
-                    Op::Lose { volumes } => volumes.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            // Mails whose removal from a damaged mailbox (`backup.rs`) is
-            // decided but not yet written down: gone, as above.
-            let mut dropped: Vec<MailId> = disk
-                .pending()
-                .flat_map(|op| match op {
-                    Op::Drop { mails, .. } => mails.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            dropped.sort_unstable();
-            for mb in 0..st.mailboxes() {
-                if !lost_volumes.contains(&st.volume_of(mb)) {
-                    for &m in st.mailbox(mb) {
-                        if dropped.binary_search(&m).is_err() {
-                            extra_copies += u64::from(places.mark(m, MAILBOX));
-                        }
-                    }
-                }
-            }
-            for mb in st.temp_mailboxes() {
-                for &m in st.temp(mb) {
-                    places.mark(m, TEMP);
-                }
-            }
+            extra_copies += places.mark_mailstore(disk);
         }
         let queue = sim.disk::<MtaNode>(id).or_else(|| sim.disk::<ClusterNode>(id));
         if let Some(disk) = queue {
-            let st = disk.state();
-            for q in st.iter() {
-                places.mark(q.mail.id, QUEUE);
-            }
-            for (m, returned) in QueueDisk::pending_removals(disk.pending()) {
-                if returned {
-                    places.mark(m, RETURNED);
-                }
-            }
-            for m in 0..written as MailId {
-                if st.has_returned(m) {
-                    places.mark(m, RETURNED);
-                }
-            }
+            places.mark_queue(disk, written);
         }
         if let Some(senders) = sim.node::<Senders>(id) {
-            for m in senders.held_mails() {
-                places.mark(m, HELD);
-            }
-            for m in 0..written as MailId {
-                if senders.has_bounced(m) {
-                    places.mark(m, BOUNCED);
-                }
-            }
+            places.mark_senders(senders, written);
         }
     }
     let count = |place: u8| places.of.iter().filter(|p| **p & place != 0).count() as u64;
@@ -188,6 +136,80 @@ pub fn reconcile(sim: &Sim<Msg, World>) -> Reconciliation {
         }
     }
     r
+}
+
+impl Places {
+    /// Marks the mails in a mailstore's mailboxes and temporary mailboxes,
+    /// but not those whose loss or removal is decided and not yet written
+    /// down; returns how many were already in a mailbox (extra copies).
+    fn mark_mailstore(&mut self, disk: &Disk<Mailstore>) -> u64 {
+        let mut extra_copies = 0;
+        let st = disk.state();
+        // Volumes whose data loss is decided but not yet written down.
+        let lost_volumes: Vec<u32> = disk
+            .pending()
+            .flat_map(|op| match op {
+                Op::Lose { volumes } => volumes.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        // Mails whose removal from a damaged mailbox (`backup.rs`) is
+        // decided but not yet written down: gone, as above.
+        let mut dropped: Vec<MailId> = disk
+            .pending()
+            .flat_map(|op| match op {
+                Op::Drop { mails, .. } => mails.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        dropped.sort_unstable();
+        for mb in 0..st.mailboxes() {
+            if !lost_volumes.contains(&st.volume_of(mb)) {
+                for &m in st.mailbox(mb) {
+                    if dropped.binary_search(&m).is_err() {
+                        extra_copies += u64::from(self.mark(m, MAILBOX));
+                    }
+                }
+            }
+        }
+        for mb in st.temp_mailboxes() {
+            for &m in st.temp(mb) {
+                self.mark(m, TEMP);
+            }
+        }
+        extra_copies
+    }
+
+    /// Marks the mails in an MTA's durable queue, and those it returned (or
+    /// is about to, as decided).
+    fn mark_queue(&mut self, disk: &Disk<QueueDisk>, written: u64) {
+        let st = disk.state();
+        for q in st.iter() {
+            self.mark(q.mail.id, QUEUE);
+        }
+        for (m, returned) in QueueDisk::pending_removals(disk.pending()) {
+            if returned {
+                self.mark(m, RETURNED);
+            }
+        }
+        for m in 0..written as MailId {
+            if st.has_returned(m) {
+                self.mark(m, RETURNED);
+            }
+        }
+    }
+
+    /// Marks the mails senders still hold, and those they gave up.
+    fn mark_senders(&mut self, senders: &Senders, written: u64) {
+        for m in senders.held_mails() {
+            self.mark(m, HELD);
+        }
+        for m in 0..written as MailId {
+            if senders.has_bounced(m) {
+                self.mark(m, BOUNCED);
+            }
+        }
+    }
 }
 
 impl Reconciliation {
