@@ -601,9 +601,10 @@ impl Topology {
         u32::try_from((latency.as_micros() as u128 * 1000 / mean_us as u128).max(1)).unwrap_or(u32::MAX)
     }
 
+    /// The kernel's fault for a scheduled one: node and network faults
+    /// directly, the mailstore's and the devices' as model faults.
     fn resolve_one(&self, f: &FaultSpec) -> Result<Fault<Msg>, String> {
         let model = |target: NodeId, kind: &str, m: ModelFault| Fault::Model { target, kind: kind.to_string(), msg: Msg::Fault(m) };
-        let filer = NodeId(0);
         let t = f.target.as_str();
         Ok(match &f.kind {
             FaultKind::Crash => Fault::Crash(self.need(t)?),
@@ -611,60 +612,7 @@ impl Topology {
             FaultKind::Isolate => Fault::Isolate(self.need(t)?),
             FaultKind::Partition { peer } => Fault::Partition(self.need(t)?, self.need(peer)?),
             FaultKind::Heal => Fault::Heal,
-            FaultKind::SiteFailure => {
-                let r = self.replication(t)?;
-                let site = r
-                    .site(t)
-                    .ok_or_else(|| format!("`{t}` is not a site of the mailstore (they are `{}` and `{}`)", r.source, r.target))?;
-                model(filer, "site-failure", ModelFault::SiteFail { site: site as u32 })
-            }
-            FaultKind::ReplicaPartition { for_ } => {
-                let r = self.replication(t)?;
-                if t != r.target {
-                    return Err(format!("`{t}`: a replica partition names the replica's site, `{}`", r.target));
-                }
-                model(filer, "replica-partition", ModelFault::ReplicaLink { up: false, for_: *for_ })
-            }
-            FaultKind::ControllerFailure => {
-                let (shelf, ctrl) = self.shelf_controller(t)?;
-                model(filer, "controller-failure", ModelFault::ControllerFail { shelf, controller: ctrl })
-            }
-            FaultKind::PathFault => {
-                let shelf = self.shelf(t)?;
-                model(filer, "path-fault", ModelFault::PathFault { shelf })
-            }
-            FaultKind::DiskFailure => model(filer, "disk-failure", ModelFault::DiskFail { group: self.group(t)? }),
-            FaultKind::LatentSectorError => model(filer, "latent-sector-error", ModelFault::LatentSectorError { group: self.group(t)? }),
-            FaultKind::CacheFailure => {
-                self.expect_filer(t)?;
-                model(filer, "cache-failure", ModelFault::CacheFail)
-            }
-            FaultKind::Degrade { permille } => {
-                self.expect_filer(t)?;
-                model(filer, "degrade", ModelFault::Degrade { permille: *permille })
-            }
-            FaultKind::LockBroken => {
-                self.expect_filer(t)?;
-                model(filer, "lock-broken", ModelFault::LockBroken)
-            }
-            FaultKind::LockRestart => {
-                self.expect_filer(t)?;
-                model(filer, "lock-restart", ModelFault::LockRestart)
-            }
-            FaultKind::Hang { for_ } => {
-                self.expect_filer(t)?;
-                model(filer, "hang", ModelFault::Hang { for_: *for_ })
-            }
             FaultKind::Latency { .. } => unreachable!("resolved by resolve_fault"),
-            FaultKind::DataCorruption { share_ppm } => {
-                let volumes = self.volumes(t)?;
-                model(filer, "data-corruption", ModelFault::DataCorruption { volumes, share_ppm: *share_ppm })
-            }
-            FaultKind::DataLoss { share_ppm } => {
-                let volumes = self.volumes(t)?;
-                model(filer, "data-loss", ModelFault::DataLoss { volumes, share_ppm: *share_ppm })
-            }
-            FaultKind::BackupCorrupt => model(filer, "backup-corrupt", ModelFault::BackupCorrupt { set: self.backup_set(t)? }),
             FaultKind::FenceBroken { mode } => {
                 let id = self.need(t)?;
                 if !t.contains("/fence-") {
@@ -680,9 +628,88 @@ impl Topology {
                 }
                 model(id, "local-device-failure", ModelFault::LocalDeviceFail { device: *device })
             }
-            FaultKind::HeadFailure { takeover } => {
-                model(filer, "head-failure", ModelFault::HeadFail { head: self.head(t)?, takeover: *takeover })
+            kind @ (FaultKind::SiteFailure
+            | FaultKind::ReplicaPartition { .. }
+            | FaultKind::ControllerFailure
+            | FaultKind::PathFault
+            | FaultKind::DiskFailure
+            | FaultKind::LatentSectorError
+            | FaultKind::CacheFailure
+            | FaultKind::Degrade { .. }
+            | FaultKind::LockBroken
+            | FaultKind::LockRestart
+            | FaultKind::Hang { .. }
+            | FaultKind::DataCorruption { .. }
+            | FaultKind::DataLoss { .. }
+            | FaultKind::BackupCorrupt
+            | FaultKind::HeadFailure { .. }) => {
+                let (name, m) = self.mailstore_fault(kind, t)?;
+                model(NodeId(0), name, m)
             }
+        })
+    }
+
+    /// A fault of the mailstore (node 0): its sites and replica link, its
+    /// storage's shelves, controllers, groups, volumes, cache and heads, its
+    /// lock manager, its data and backups. Returns the kind's name and the
+    /// model fault.
+    fn mailstore_fault(&self, kind: &FaultKind, t: &str) -> Result<(&'static str, ModelFault), String> {
+        Ok(match kind {
+            FaultKind::SiteFailure => {
+                let r = self.replication(t)?;
+                let site = r
+                    .site(t)
+                    .ok_or_else(|| format!("`{t}` is not a site of the mailstore (they are `{}` and `{}`)", r.source, r.target))?;
+                ("site-failure", ModelFault::SiteFail { site: site as u32 })
+            }
+            FaultKind::ReplicaPartition { for_ } => {
+                let r = self.replication(t)?;
+                if t != r.target {
+                    return Err(format!("`{t}`: a replica partition names the replica's site, `{}`", r.target));
+                }
+                ("replica-partition", ModelFault::ReplicaLink { up: false, for_: *for_ })
+            }
+            FaultKind::ControllerFailure => {
+                let (shelf, ctrl) = self.shelf_controller(t)?;
+                ("controller-failure", ModelFault::ControllerFail { shelf, controller: ctrl })
+            }
+            FaultKind::PathFault => {
+                let shelf = self.shelf(t)?;
+                ("path-fault", ModelFault::PathFault { shelf })
+            }
+            FaultKind::DiskFailure => ("disk-failure", ModelFault::DiskFail { group: self.group(t)? }),
+            FaultKind::LatentSectorError => ("latent-sector-error", ModelFault::LatentSectorError { group: self.group(t)? }),
+            FaultKind::CacheFailure => {
+                self.expect_filer(t)?;
+                ("cache-failure", ModelFault::CacheFail)
+            }
+            FaultKind::Degrade { permille } => {
+                self.expect_filer(t)?;
+                ("degrade", ModelFault::Degrade { permille: *permille })
+            }
+            FaultKind::LockBroken => {
+                self.expect_filer(t)?;
+                ("lock-broken", ModelFault::LockBroken)
+            }
+            FaultKind::LockRestart => {
+                self.expect_filer(t)?;
+                ("lock-restart", ModelFault::LockRestart)
+            }
+            FaultKind::Hang { for_ } => {
+                self.expect_filer(t)?;
+                ("hang", ModelFault::Hang { for_: *for_ })
+            }
+            FaultKind::DataCorruption { share_ppm } => {
+                let volumes = self.volumes(t)?;
+                ("data-corruption", ModelFault::DataCorruption { volumes, share_ppm: *share_ppm })
+            }
+            FaultKind::DataLoss { share_ppm } => {
+                let volumes = self.volumes(t)?;
+                ("data-loss", ModelFault::DataLoss { volumes, share_ppm: *share_ppm })
+            }
+            FaultKind::BackupCorrupt => ("backup-corrupt", ModelFault::BackupCorrupt { set: self.backup_set(t)? }),
+            FaultKind::HeadFailure { takeover } => ("head-failure", ModelFault::HeadFail { head: self.head(t)?, takeover: *takeover }),
+            other => unreachable!("{other:?} is not a fault of the mailstore"),
         })
     }
 
@@ -776,6 +803,15 @@ impl Topology {
 
     /// Checks the whole topology; the error says what is impossible.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_sizes()?;
+        self.validate_mail_path()?;
+        self.validate_cluster_and_plan()?;
+        self.validate_users_and_run()
+    }
+
+    /// Sizes that allocate per item or name items by a letter, checked
+    /// before anything is built from them.
+    fn validate_sizes(&self) -> Result<(), String> {
         if self.mx == 0 {
             return Err("a service needs at least one MX node".to_string());
         }
@@ -802,6 +838,11 @@ impl Topology {
                 return Err(format!("{} client users for {} mailboxes: each user reads one mailbox", c.users, c.mailboxes));
             }
         }
+        Ok(())
+    }
+
+    /// The mailstore, the MX records, the backup MX and the senders.
+    fn validate_mail_path(&self) -> Result<(), String> {
         self.filer.validate()?;
         if !self.mx_preference.is_empty() && self.mx_preference.len() != self.front().len() {
             return Err(format!(
@@ -820,6 +861,12 @@ impl Topology {
         (senders.mx, senders.mx_preference) = self.mx_records();
         senders.workload = self.workload.clone();
         senders.validate().map_err(|e| format!("workload: {e}"))?;
+        Ok(())
+    }
+
+    /// The cluster, the faults' targets, the recovery plan, the operators'
+    /// roles and the link.
+    fn validate_cluster_and_plan(&self) -> Result<(), String> {
         if let Some(c) = &self.cluster {
             if self.mx < 2 {
                 return Err("a cluster needs at least two nodes".to_string());
@@ -839,6 +886,12 @@ impl Topology {
             r.validate()?;
         }
         self.link.validate()?;
+        Ok(())
+    }
+
+    /// The users' limits and timings, the availability bucket and the fault
+    /// phase.
+    fn validate_users_and_run(&self) -> Result<(), String> {
         if let Some(c) = &self.clients {
             if c.users > 1 << 20 {
                 return Err(format!("{} users: at most {} are supported", c.users, 1 << 20));
