@@ -91,7 +91,7 @@ use mailsim_sim::{Ctx, Disk, Dur, FaultId, Input, Node, NodeId, Time, TimerId};
 
 use crate::ledger;
 use crate::marks::{self, Mark};
-use crate::msg::{Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, Store, StoreError};
+use crate::msg::{Action, Cluster, FenceMode, MailId, MailboxId, ModelFault, Msg, Ops, Proto, Smtp, SmtpCode, StepId, Store, StoreError};
 use crate::timer::{ClusterTimer, SetTimer, Timer};
 use crate::World;
 
@@ -427,20 +427,7 @@ impl Agent {
             Input::Start => self.start(ctx),
             Input::Timer { tag, .. } => match Timer::from_tag(tag) {
                 Some(Timer::Cluster(ClusterTimer::Tick)) => self.tick(ctx),
-                Some(Timer::Cluster(ClusterTimer::Join)) if !self.joined => {
-                    self.join(ctx);
-                    // Startup fencing (Pacemaker `startup-fencing`): a
-                    // member never heard from since this node booted is
-                    // in an unknown state and must be fenced before the
-                    // services start anywhere.
-                    let boot = Time(ctx.now().as_micros().saturating_sub(self.cfg.join_timeout.as_micros()));
-                    for (i, m) in self.members.iter_mut().enumerate() {
-                        if i != self.me && m.state == MemberState::Up && m.last_heard <= boot {
-                            m.state = MemberState::Unclean;
-                        }
-                    }
-                    self.act(ctx);
-                }
+                Some(Timer::Cluster(ClusterTimer::Join)) if !self.joined => self.join_timeout(ctx),
                 Some(Timer::Cluster(ClusterTimer::FenceTimeout { request })) if matches!(self.fencing, Some(op) if op.request == request) => {
                     self.fence_level_failed(ctx)
                 }
@@ -462,30 +449,7 @@ impl Agent {
                     }
                 }
             }
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
-                match action {
-                    Action::ResetCluster => self.reset(ctx),
-                    Action::Standby => {
-                        self.standby = true;
-                        self.members[self.me].standby = true;
-                        self.stop_services(ctx);
-                        self.publish(ctx);
-                        self.act(ctx);
-                    }
-                    Action::Unstandby => {
-                        self.standby = false;
-                        self.members[self.me].standby = false;
-                        self.publish(ctx);
-                        self.act(ctx);
-                    }
-                    other => {
-                        let reason = format!("the cluster agent of {} does not {}", ctx.name(ctx.me()), other.name());
-                        ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
-                        return;
-                    }
-                }
-                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
-            }
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(from, step, action, ctx),
             Input::Refused { msg: Msg::Cluster(Cluster::Fence { request, .. }), .. } => {
                 // The device is down: this level failed at once.
                 if matches!(self.fencing, Some(op) if op.request == request) {
@@ -494,6 +458,50 @@ impl Agent {
             }
             _ => {}
         }
+    }
+
+    /// The join timeout: the node joins the membership it has heard, and
+    /// marks for fencing the members it has not.
+    fn join_timeout(&mut self, ctx: C) {
+        self.join(ctx);
+        // Startup fencing (Pacemaker `startup-fencing`): a member never
+        // heard from since this node booted is in an unknown state and must
+        // be fenced before the services start anywhere.
+        let boot = Time(ctx.now().as_micros().saturating_sub(self.cfg.join_timeout.as_micros()));
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i != self.me && m.state == MemberState::Up && m.last_heard <= boot {
+                m.state = MemberState::Unclean;
+            }
+        }
+        self.act(ctx);
+    }
+
+    /// A runbook step's command from `from`: reset the cluster, or put this
+    /// node in or out of standby; the cluster agent does nothing else, and
+    /// says so.
+    fn command(&mut self, from: NodeId, step: StepId, action: Action, ctx: C) {
+        match action {
+            Action::ResetCluster => self.reset(ctx),
+            Action::Standby => {
+                self.standby = true;
+                self.members[self.me].standby = true;
+                self.stop_services(ctx);
+                self.publish(ctx);
+                self.act(ctx);
+            }
+            Action::Unstandby => {
+                self.standby = false;
+                self.members[self.me].standby = false;
+                self.publish(ctx);
+                self.act(ctx);
+            }
+            other => {
+                let reason = format!("the cluster agent of {} does not {}", ctx.name(ctx.me()), other.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+                return;
+            }
+        }
+        ctx.send(from, Msg::Ops(Ops::StepDone { step }));
     }
 
     fn start(&mut self, ctx: C) {

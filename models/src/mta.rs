@@ -70,7 +70,7 @@ use mailsim_sim::{Ctx, Disk, Dur, Durable, FaultId, Input, Node, NodeId, Time, W
 
 use crate::inbound::{InboundPolicy, Unavailable, DEFAULT_REFRESH};
 use crate::ledger;
-use crate::msg::{Action, Envelope, LocalDevice, MailId, ModelFault, Msg, Ops, Smtp, SmtpCode, Store};
+use crate::msg::{Action, Envelope, LocalDevice, MailId, ModelFault, Msg, Ops, Smtp, SmtpCode, StepId, Store};
 use crate::retry::{Deadlines, RetryProfile};
 use crate::timer::{MtaTimer, SetTimer, Timer};
 use crate::World;
@@ -494,10 +494,7 @@ impl Mta {
             }
             Input::Message { from, msg: Msg::Smtp(Smtp::Data { mail, slot }) } => self.receive(from, mail, slot, ctx, disk),
             Input::Message { msg: Msg::Store(Store::AppendReply { id, result, slot }), .. } => {
-                if let Some(slot) = self.active_slot(id, slot) {
-                    self.attempt_done(slot, result.is_ok(), ctx, disk);
-                    self.dispatch(ctx);
-                }
+                self.attempt_answered(id, slot, result.is_ok(), ctx, disk);
             }
             // A relay's next hop answered: accepted (it is responsible now),
             // try again later, or refused for good (returned with a DSN).
@@ -510,18 +507,10 @@ impl Mta {
                     self.dispatch(ctx);
                 }
             }
-            Input::Refused { msg: Msg::Smtp(Smtp::Data { mail, slot }), .. } => {
-                if let Some(slot) = self.active_slot(mail.id, slot) {
-                    self.attempt_done(slot, false, ctx, disk);
-                    self.dispatch(ctx);
-                }
-            }
+            Input::Refused { msg: Msg::Smtp(Smtp::Data { mail, slot }), .. } => self.attempt_answered(mail.id, slot, false, ctx, disk),
+            // The file server is down: the delivery agent fails at once.
             Input::Refused { msg: Msg::Store(Store::Append { mail, slot, .. }), .. } => {
-                // The file server is down: the delivery agent fails at once.
-                if let Some(slot) = self.active_slot(mail.id, slot) {
-                    self.attempt_done(slot, false, ctx, disk);
-                    self.dispatch(ctx);
-                }
+                self.attempt_answered(mail.id, slot, false, ctx, disk);
             }
             Input::Fault { id, msg: Msg::Fault(ModelFault::LocalDeviceFail { device: LocalDevice::Queue }), .. } => {
                 if !self.device_failed {
@@ -530,23 +519,7 @@ impl Mta {
                 }
                 self.fail_device(ctx, disk);
             }
-            // The failed queue device is replaced; with nothing failed,
-            // there is nothing to replace and the step is done.
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::ReplaceHardware }) } => {
-                self.repair_device(ctx, disk);
-                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
-            }
-            // `postqueue -f`: retry every deferred mail now.
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action: Action::FlushQueue }) } => {
-                self.flush_deferred(ctx);
-                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
-            }
-            // No other runbook action concerns the MTA: a step sent here
-            // cannot act, and says so.
-            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => {
-                let reason = format!("{} does not {}", ctx.name(ctx.me()), action.name());
-                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
-            }
+            Input::Message { from, msg: Msg::Ops(Ops::Command { step, action }) } => self.command(from, step, action, ctx, disk),
             Input::Timer { tag, .. } => match Timer::from_tag(tag) {
                 Some(Timer::Mta(MtaTimer::Deadline)) => self.deadlines_due(ctx, disk),
                 Some(Timer::Mta(MtaTimer::Depth)) => {
@@ -559,6 +532,37 @@ impl Mta {
             },
             Input::Durable { write } => self.durable(write, ctx),
             _ => {}
+        }
+    }
+
+    /// The delivery attempt of mail `id` in `slot` succeeded (`ok`) or
+    /// failed, if it is still in flight there; then the next ones start.
+    fn attempt_answered(&mut self, id: MailId, slot: u32, ok: bool, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        if let Some(slot) = self.active_slot(id, slot) {
+            self.attempt_done(slot, ok, ctx, disk);
+            self.dispatch(ctx);
+        }
+    }
+
+    /// A runbook step's command from `from`: replace the queue device, or
+    /// flush the queue; the MTA does nothing else, and says so.
+    fn command(&mut self, from: NodeId, step: StepId, action: Action, ctx: &mut Ctx<'_, Msg, World>, disk: &mut Disk<QueueDisk>) {
+        match action {
+            // The failed queue device is replaced; with nothing failed,
+            // there is nothing to replace and the step is done.
+            Action::ReplaceHardware => {
+                self.repair_device(ctx, disk);
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
+            // `postqueue -f`: retry every deferred mail now.
+            Action::FlushQueue => {
+                self.flush_deferred(ctx);
+                ctx.send(from, Msg::Ops(Ops::StepDone { step }));
+            }
+            action => {
+                let reason = format!("{} does not {}", ctx.name(ctx.me()), action.name());
+                ctx.send(from, Msg::Ops(Ops::StepFailed { step, reason }));
+            }
         }
     }
 

@@ -747,57 +747,67 @@ impl Storage {
         if self.heads.count() > 1 || !self.heads.up(0) {
             self.heads.states(&mut each);
         }
-        for (i, g) in self.groups.iter().enumerate() {
-            let group = i as u32;
-            let state = if g.destroyed {
-                format!("destroyed: lost more than its {} parity disks", self.cfg.parity_disks)
-            } else if self.rebuilding_group(group) {
-                "rebuilding".to_string()
-            } else if self.queue.contains(&group) {
-                "waiting to rebuild".to_string()
-            } else if g.resync {
-                "needs a resync (its shelf lost its paths)".to_string()
-            } else if g.failed_disks > 0 {
-                format!("degraded: {} failed disks", g.failed_disks)
-            } else {
-                "healthy".to_string()
-            };
-            each(Self::group_name(group), state);
+        for group in 0..self.groups.len() as u32 {
+            each(Self::group_name(group), self.group_state(group));
         }
         for v in 0..self.cfg.volumes {
-            let g = self.group_of(v);
-            let group = Self::group_name(g);
-            let state = match (self.migrated[v as usize], self.unreadable(v), self.volume_online(v)) {
-                (true, _, _) => "online (migrated)".to_string(),
-                (false, Some(why), _) => format!("offline: {why}"),
-                (false, None, false) => format!("offline: {}", self.offline_reason(v)),
-                (false, None, true) => {
-                    // Online, with what a reader of the track needs to know:
-                    // a copy under way, its group's redundancy, its speed.
-                    let mut state = vec!["online".to_string()];
-                    match self.batches.iter().position(|(_, b)| b.contains(&v)) {
-                        Some(0) => state.push("migrating to new storage".to_string()),
-                        Some(_) => state.push("waiting to migrate".to_string()),
-                        None => {}
-                    }
-                    let failed = self.groups[g as usize].failed_disks;
-                    if self.rebuilding_group(g) {
-                        state.push(format!("{group} rebuilding"));
-                    } else if self.queue.contains(&g) {
-                        state.push(format!("{group} waiting to rebuild"));
-                    } else if failed > 0 {
-                        state.push(format!("degraded: {group} has {failed} failed disks"));
-                    }
-                    match self.latency_multiplier_permille(v) {
-                        1000 => {}
-                        m => state.push(format!("{}.{:03}x slower", m / 1000, m % 1000)),
-                    }
-                    state.join(", ")
-                }
-            };
-            each(Self::volume_name(v), state);
+            each(Self::volume_name(v), self.volume_state(v));
         }
     }
+
+    /// A RAID group's state in words, for its track.
+    fn group_state(&self, group: u32) -> String {
+        let g = &self.groups[group as usize];
+        if g.destroyed {
+            format!("destroyed: lost more than its {} parity disks", self.cfg.parity_disks)
+        } else if self.rebuilding_group(group) {
+            "rebuilding".to_string()
+        } else if self.queue.contains(&group) {
+            "waiting to rebuild".to_string()
+        } else if g.resync {
+            "needs a resync (its shelf lost its paths)".to_string()
+        } else if g.failed_disks > 0 {
+            format!("degraded: {} failed disks", g.failed_disks)
+        } else {
+            "healthy".to_string()
+        }
+    }
+
+    /// A volume's state in words, for its track: offline and why, or online
+    /// with a copy under way, its group's redundancy and its speed.
+    fn volume_state(&self, v: u32) -> String {
+        let g = self.group_of(v);
+        let group = Self::group_name(g);
+        match (self.migrated[v as usize], self.unreadable(v), self.volume_online(v)) {
+            (true, _, _) => "online (migrated)".to_string(),
+            (false, Some(why), _) => format!("offline: {why}"),
+            (false, None, false) => format!("offline: {}", self.offline_reason(v)),
+            (false, None, true) => {
+                // Online, with what a reader of the track needs to know:
+                // a copy under way, its group's redundancy, its speed.
+                let mut state = vec!["online".to_string()];
+                match self.batches.iter().position(|(_, b)| b.contains(&v)) {
+                    Some(0) => state.push("migrating to new storage".to_string()),
+                    Some(_) => state.push("waiting to migrate".to_string()),
+                    None => {}
+                }
+                let failed = self.groups[g as usize].failed_disks;
+                if self.rebuilding_group(g) {
+                    state.push(format!("{group} rebuilding"));
+                } else if self.queue.contains(&g) {
+                    state.push(format!("{group} waiting to rebuild"));
+                } else if failed > 0 {
+                    state.push(format!("degraded: {group} has {failed} failed disks"));
+                }
+                match self.latency_multiplier_permille(v) {
+                    1000 => {}
+                    m => state.push(format!("{}.{:03}x slower", m / 1000, m % 1000)),
+                }
+                state.join(", ")
+            }
+        }
+    }
+
     /// Why a readable volume is offline, in words.
     fn offline_reason(&self, volume: u32) -> String {
         let g = self.group_of(volume);
