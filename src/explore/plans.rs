@@ -44,6 +44,7 @@
 //! (`compare::bootstrap_ci`). The best plan is written as a scenario file.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -328,46 +329,129 @@ pub fn search_plans(s: &Scenario, o: &PlanOptions) -> Result<PlanSearch, String>
     let mut base = s.file.clone();
     base.checkpoints.clear();
     base.expect = Default::default();
-    let mut dims = dimensions(&base);
+    let dims = valid_dimensions(&base, &s.path);
+    if dims.is_empty() {
+        return Err("the recovery plan offers no choice to search (no rebuild, temporary stores, delayed step, role out of hours, holidays or single fencing level)".into());
+    }
+    let plans = Plans { base: &base, dims: &dims, path: &s.path };
+    let space: u64 = dims.iter().map(|d| d.options.len() as u64).product();
+    let mut screening = Screening::new(plans, o)?;
+    let mode = if space <= o.budget as u64 {
+        screening.exhaustive()?;
+        "exhaustive"
+    } else {
+        screening.coordinate_descent()?;
+        "coordinate descent"
+    };
+    let Screening { mut screened, mut runs, .. } = screening;
+    screened.sort_by(|a, b| a.diff.total_cmp(&b.diff).then(a.plan.cmp(&b.plan)));
+    let best = plans.confirm(&screened, o, &mut runs)?;
+    let (comparison, score, score_change) = compare_with_file(&plans.build(&vec![0; dims.len()])?, &plans.build(&best.plan)?, o);
+    runs += 2 * o.confirm_seeds;
+    let file = plan_file(&base, &dims, &best.plan);
+    Ok(PlanSearch { dimensions: dims, mode: mode.into(), space, runs, screened, best, score, score_change, comparison, file })
+}
+
+/// The plan's dimensions, each with only the options that make a valid file,
+/// and only those left with a choice.
+fn valid_dimensions(base: &ScenarioFile, path: &Path) -> Vec<Dimension> {
+    let mut dims = dimensions(base);
     // Drop options that do not make a valid file (named in the error).
     for d in &mut dims {
         let mut kept = vec![d.options[0].clone()];
         for opt in d.options.drain(1..) {
             let mut f = base.clone();
             opt.1.apply(&mut f);
-            if Scenario::from_file(f, &s.path).is_ok() {
+            if Scenario::from_file(f, path).is_ok() {
                 kept.push(opt);
             }
         }
         d.options = kept;
     }
     dims.retain(|d| d.options.len() > 1);
-    if dims.is_empty() {
-        return Err("the recovery plan offers no choice to search (no rebuild, temporary stores, delayed step, role out of hours, holidays or single fencing level)".into());
+    dims
+}
+
+/// The space of plans: the file without expectations, and its dimensions.
+#[derive(Clone, Copy)]
+struct Plans<'a> {
+    base: &'a ScenarioFile,
+    dims: &'a [Dimension],
+    /// The file's path (a plan's scenario resolves relative paths from it).
+    path: &'a Path,
+}
+
+impl Plans<'_> {
+    /// The scenario of `plan`.
+    fn build(&self, plan: &[usize]) -> Result<Scenario, String> {
+        Scenario::from_file(plan_file(self.base, self.dims, plan), self.path)
+            .map_err(|e| format!("a plan does not build: {e}"))
     }
-    let build =
-        |plan: &[usize]| Scenario::from_file(plan_file(&base, &dims, plan), &s.path).map_err(|e| format!("a plan does not build: {e}"));
-    let space: u64 = dims.iter().map(|d| d.options.len() as u64).product();
-    let mut runs = 0u64;
-    let file_plan: Plan = vec![0; dims.len()];
-    let file_scores = scores(&build(&file_plan)?, o.seeds, o.jobs);
-    runs += o.seeds;
-    let mut screened: Vec<Screened> = Vec::new();
-    let eval = |plan: &Plan, screened: &mut Vec<Screened>, runs: &mut u64| -> Result<f64, String> {
-        if let Some(x) = screened.iter().find(|x| &x.plan == plan) {
+
+    /// Confirmation: the best few screened plans (never the file's own) on
+    /// the confirmation seeds; the one that improves most on the file's
+    /// plan there. Counts the runs in `runs`.
+    fn confirm(&self, screened: &[Screened], o: &PlanOptions, runs: &mut u64) -> Result<Screened, String> {
+        let file_plan: Plan = vec![0; self.dims.len()];
+        let finalists: Vec<Screened> = screened.iter().filter(|x| x.plan != file_plan).take(o.finalists.max(1)).cloned().collect();
+        let file_confirm = scores(&self.build(&file_plan)?, o.confirm_seeds, o.jobs);
+        *runs += o.confirm_seeds;
+        let mut best: Option<(Screened, f64)> = None;
+        for f in finalists {
+            let sc = scores(&self.build(&f.plan)?, o.confirm_seeds, o.jobs);
+            *runs += o.confirm_seeds;
+            let diff = sc.iter().zip(&file_confirm).map(|(b, a)| b - a).sum::<f64>() / sc.len() as f64;
+            if best.as_ref().is_none_or(|(_, d)| diff < *d) {
+                best = Some((f, diff));
+            }
+        }
+        let (best, _) = best.ok_or("no plan besides the file's")?;
+        Ok(best)
+    }
+}
+
+/// The screening: plans run on the screening seeds, each compared with the
+/// file's plan seed by seed.
+struct Screening<'a> {
+    plans: Plans<'a>,
+    o: &'a PlanOptions,
+    file_plan: Plan,
+    file_scores: Vec<f64>,
+    /// The plans run so far.
+    screened: Vec<Screened>,
+    /// Runs so far (the file's plan included).
+    runs: u64,
+}
+
+impl<'a> Screening<'a> {
+    /// Starts with the file's plan run.
+    fn new(plans: Plans<'a>, o: &'a PlanOptions) -> Result<Self, String> {
+        let file_plan: Plan = vec![0; plans.dims.len()];
+        let file_scores = scores(&plans.build(&file_plan)?, o.seeds, o.jobs);
+        Ok(Screening { plans, o, file_plan, file_scores, screened: Vec::new(), runs: o.seeds })
+    }
+
+    /// The mean paired difference of `plan`'s harm score from the file's
+    /// plan's, running it unless already screened.
+    fn eval(&mut self, plan: &Plan) -> Result<f64, String> {
+        if let Some(x) = self.screened.iter().find(|x| &x.plan == plan) {
             return Ok(x.diff);
         }
-        let sc = if plan == &file_plan { file_scores.clone() } else { scores(&build(plan)?, o.seeds, o.jobs) };
-        *runs += o.seeds;
+        let (o, dims) = (self.o, self.plans.dims);
+        let sc = if plan == &self.file_plan { self.file_scores.clone() } else { scores(&self.plans.build(plan)?, o.seeds, o.jobs) };
+        self.runs += o.seeds;
         let n = sc.len() as f64;
-        let diff = sc.iter().zip(&file_scores).map(|(b, a)| b - a).sum::<f64>() / n;
-        screened.push(Screened { plan: plan.clone(), changes: changes(&dims, plan), score: sc.iter().sum::<f64>() / n, diff });
+        let diff = sc.iter().zip(&self.file_scores).map(|(b, a)| b - a).sum::<f64>() / n;
+        self.screened.push(Screened { plan: plan.clone(), changes: changes(dims, plan), score: sc.iter().sum::<f64>() / n, diff });
         Ok(diff)
-    };
-    let mode = if space <= o.budget as u64 {
+    }
+
+    /// Every plan, in mixed-radix order (the space fits the budget).
+    fn exhaustive(&mut self) -> Result<(), String> {
+        let dims = self.plans.dims;
         let mut plan = vec![0usize; dims.len()];
         loop {
-            eval(&plan, &mut screened, &mut runs)?;
+            self.eval(&plan)?;
             // Next plan, mixed radix.
             let mut k = 0;
             while k < dims.len() {
@@ -379,23 +463,28 @@ pub fn search_plans(s: &Scenario, o: &PlanOptions) -> Result<PlanSearch, String>
                 k += 1;
             }
             if k == dims.len() {
-                break;
+                return Ok(());
             }
         }
-        "exhaustive"
-    } else {
-        let mut best = file_plan.clone();
-        let mut best_diff = eval(&best, &mut screened, &mut runs)?;
+    }
+
+    /// Coordinate descent from the file's plan: each dimension's options in
+    /// turn, keeping any that lowers the harm, at most four passes or until
+    /// a pass changes nothing or the budget is spent.
+    fn coordinate_descent(&mut self) -> Result<(), String> {
+        let dims = self.plans.dims;
+        let mut best = self.file_plan.clone();
+        let mut best_diff = self.eval(&best)?;
         for _pass in 0..4 {
             let mut changed = false;
             for d in 0..dims.len() {
                 for opt in 0..dims[d].options.len() {
-                    if screened.len() >= o.budget {
+                    if self.screened.len() >= self.o.budget {
                         break;
                     }
                     let mut p = best.clone();
                     p[d] = opt;
-                    let diff = eval(&p, &mut screened, &mut runs)?;
+                    let diff = self.eval(&p)?;
                     if diff < best_diff - 1e-9 {
                         best = p;
                         best_diff = diff;
@@ -407,30 +496,19 @@ pub fn search_plans(s: &Scenario, o: &PlanOptions) -> Result<PlanSearch, String>
                 break;
             }
         }
-        "coordinate descent"
-    };
-    screened.sort_by(|a, b| a.diff.total_cmp(&b.diff).then(a.plan.cmp(&b.plan)));
-    // Confirmation: the best few (never the file's own) on more seeds.
-    let finalists: Vec<Screened> = screened.iter().filter(|x| x.plan != file_plan).take(o.finalists.max(1)).cloned().collect();
-    let file_confirm = scores(&build(&file_plan)?, o.confirm_seeds, o.jobs);
-    runs += o.confirm_seeds;
-    let mut best: Option<(Screened, f64)> = None;
-    for f in finalists {
-        let sc = scores(&build(&f.plan)?, o.confirm_seeds, o.jobs);
-        runs += o.confirm_seeds;
-        let diff = sc.iter().zip(&file_confirm).map(|(b, a)| b - a).sum::<f64>() / sc.len() as f64;
-        if best.as_ref().is_none_or(|(_, d)| diff < *d) {
-            best = Some((f, diff));
-        }
+        Ok(())
     }
-    let (best, _) = best.ok_or("no plan besides the file's")?;
-    let a = build(&file_plan)?;
-    let b = build(&best.plan)?;
-    let u = users(&a);
-    let (mut comparison, kept) = compare_keeping(&a, &b, 0..o.confirm_seeds, o.resamples, |r| harm_score(r, u));
+}
+
+/// The file's plan (`a`) against the best (`b`) on the confirmation seeds:
+/// every metric as `mailsim compare` reports it, and the harm score paired
+/// per seed (mean A, mean B, mean B − A, its 95% bootstrap interval) with
+/// what that interval says.
+fn compare_with_file(a: &Scenario, b: &Scenario, o: &PlanOptions) -> (Comparison, [f64; 5], Change) {
+    let u = users(a);
+    let (mut comparison, kept) = compare_keeping(a, b, 0..o.confirm_seeds, o.resamples, |r| harm_score(r, u));
     comparison.b.scenario = format!("{}-best-plan", comparison.a.scenario);
     comparison.b.file = "the best plan, best-plan.toml".into();
-    runs += 2 * o.confirm_seeds;
     let diffs: Vec<f64> = kept.iter().map(|(x, y)| y - x).collect();
     let n = diffs.len() as f64;
     let (lo, hi) = bootstrap_ci(&diffs, o.resamples.max(2000), &mut Stream::new(0x0b00_7577_ec0d_e5ed, "harm_score"));
@@ -443,19 +521,7 @@ pub fn search_plans(s: &Scenario, o: &PlanOptions) -> Result<PlanSearch, String>
     } else {
         Change::NoSignificantChange
     };
-    let file = plan_file(&base, &dims, &best.plan);
-    Ok(PlanSearch {
-        dimensions: dims,
-        mode: mode.into(),
-        space,
-        runs,
-        screened,
-        best,
-        score: [mean_a, mean_b, mean_b - mean_a, lo, hi],
-        score_change: change,
-        comparison,
-        file,
-    })
+    (comparison, [mean_a, mean_b, mean_b - mean_a, lo, hi], change)
 }
 
 /// The human report.
