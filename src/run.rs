@@ -285,11 +285,7 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
     Figures {
         seed: report.seed,
         outcome: report.outcome.class().to_string(),
-        violation: match &report.outcome {
-            Outcome::Ok => None,
-            Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(format!("{} at {}: {}", v.property, v.time, v.detail)),
-            other => Some(other.to_string()),
-        },
+        violation: violation_text(&report.outcome),
         violations: report.violations.iter().map(|v| format!("{} at {}: {}", v.property, v.time, v.detail)).collect(),
         trace_hash: format!("{:016x}", report.trace_hash),
         events: report.events,
@@ -316,17 +312,8 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         failovers_us: failovers(w),
         steps: step_times(topo, ops),
         steps_failed: steps_failed(topo, ops),
-        faults_without_effect: report
-            .faults
-            .iter()
-            .filter(|f| f.scheduled && !f.effect)
-            .map(|f| format!("{} at {}", crate::report::trace::fault_name(&f.description, &backups), f.at))
-            .collect(),
-        faults_unfired: report
-            .unfired
-            .iter()
-            .map(|u| format!("{} due at {}", crate::report::trace::fault_name(&u.description, &backups), u.due))
-            .collect(),
+        faults_without_effect: faults_without_effect(report, &backups),
+        faults_unfired: faults_unfired(report, &backups),
         recovered_us: report.recovered.map(Time::as_micros),
         mailboxes,
         reconciled: reconciliation.check(w),
@@ -335,19 +322,50 @@ fn figures(scenario: &Scenario, sim: &Sim<mailsim_models::Msg, World>, report: &
         accepted_per_hour: w.stats.accepted_per_hour.clone(),
         queue_depth: queue_depth(&topo.node_names(), w),
         delay_cdf: delay_cdf(w),
-        fault_spans: report
-            .faults
-            .iter()
-            .map(|f| FaultSpan {
-                kind: f.kind.clone(),
-                description: crate::report::trace::fault_name(&f.description, &backups),
-                at_us: f.at.as_micros(),
-                ended_us: f.ended.map(Time::as_micros),
-            })
-            .collect(),
+        fault_spans: fault_spans(report, &backups),
         alerts: ops.map(|o| o.alerts.iter().map(|(t, text)| (t.as_micros(), text.clone())).collect()).unwrap_or_default(),
         marks: w.marks.reached().map(|(m, t, count)| MarkReached { name: m.name().to_string(), first_us: t.as_micros(), count }).collect(),
     }
+}
+
+/// How the run ended, in words, unless it ended normally.
+fn violation_text(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Ok => None,
+        Outcome::SafetyViolation(v) | Outcome::LivenessViolation(v) => Some(format!("{} at {}: {}", v.property, v.time, v.detail)),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The scheduled faults that changed nothing, named as scenarios name them
+/// (`backups` names the backup sets), with their times.
+fn faults_without_effect(report: &RunReport, backups: &[String]) -> Vec<String> {
+    report
+        .faults
+        .iter()
+        .filter(|f| f.scheduled && !f.effect)
+        .map(|f| format!("{} at {}", crate::report::trace::fault_name(&f.description, backups), f.at))
+        .collect()
+}
+
+/// The scheduled faults due after the run ended, with when they were due.
+fn faults_unfired(report: &RunReport, backups: &[String]) -> Vec<String> {
+    report.unfired.iter().map(|u| format!("{} due at {}", crate::report::trace::fault_name(&u.description, backups), u.due)).collect()
+}
+
+/// Every fault as a span on the timeline, from when it fired to when it
+/// ended (if it did).
+fn fault_spans(report: &RunReport, backups: &[String]) -> Vec<FaultSpan> {
+    report
+        .faults
+        .iter()
+        .map(|f| FaultSpan {
+            kind: f.kind.clone(),
+            description: crate::report::trace::fault_name(&f.description, backups),
+            at_us: f.at.as_micros(),
+            ended_us: f.ended.map(Time::as_micros),
+        })
+        .collect()
 }
 
 /// The times the resource moved to another node, in microseconds.

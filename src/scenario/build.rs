@@ -254,6 +254,14 @@ fn backup_mx(b: &BackupMxTable) -> Result<BackupMx, Bad> {
 /// `[topology.storage]`: shelves, RAID groups, volumes, rebuilds,
 /// migrations and contention.
 fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
+    storage_layout(s, st)?;
+    rebuilds_and_migration(s, st)?;
+    contention_from(s, &mut st.contention)
+}
+
+/// The storage's layout: shelves, controllers, RAID groups and their disks
+/// (stale ones too), volumes.
+fn storage_layout(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
     if let Some(v) = s.shelves {
         st.shelves = positive(v, "topology.storage.shelves")?;
     }
@@ -274,15 +282,8 @@ fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
     if let Some(v) = s.volumes {
         st.volumes = positive(v, "topology.storage.volumes")?;
     }
-    let size = |v: &Option<String>, field: &str| v.as_deref().map(|t| parse_size(t).map_err(|e| bad(field, e))).transpose();
-    let rate = |v: &Option<String>, field: &str| -> Result<Option<u64>, Bad> {
-        match v.as_deref().map(|t| parse_byte_rate(t).map_err(|e| bad(field, e))).transpose()? {
-            Some(0) => Err(bad(field, "a rate of zero never completes")),
-            r => Ok(r),
-        }
-    };
     st.disks_per_group = disks;
-    if let Some(b) = size(&s.disk_size, "topology.storage.disk_size")? {
+    if let Some(b) = opt_size(&s.disk_size, "topology.storage.disk_size")? {
         if b == 0 {
             return Err(bad("topology.storage.disk_size", "a disk holds some data"));
         }
@@ -299,6 +300,12 @@ fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
         }
         None => {}
     }
+    Ok(())
+}
+
+/// How the storage rebuilds RAID groups and migrates volumes: priority,
+/// rates, the load it competes with, the power-cycle time.
+fn rebuilds_and_migration(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
     if let Some(p) = &s.rebuild_priority {
         st.rebuild_priority = RebuildPriority::from_name(p).ok_or_else(|| {
             bad("topology.storage.rebuild_priority", format!("unknown level `{p}` ({})", RebuildPriority::NAMES.join(", ")))
@@ -311,17 +318,17 @@ fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
         }
         st.foreground_peak_permille = [lo.ppm() / 1000, hi.ppm() / 1000];
     }
-    if let Some(b) = size(&s.volume_size, "topology.storage.volume_size")? {
+    if let Some(b) = opt_size(&s.volume_size, "topology.storage.volume_size")? {
         st.volume_bytes = b.max(1);
     }
-    if let Some(r) = rate(&s.rebuild_rate, "topology.storage.rebuild_rate")? {
+    if let Some(r) = opt_rate(&s.rebuild_rate, "topology.storage.rebuild_rate")? {
         st.rebuild_bytes_per_s_group = r;
         st.rebuild_bytes_per_s_total = st.rebuild_bytes_per_s_total.max(r);
     }
-    if let Some(r) = rate(&s.rebuild_rate_total, "topology.storage.rebuild_rate_total")? {
+    if let Some(r) = opt_rate(&s.rebuild_rate_total, "topology.storage.rebuild_rate_total")? {
         st.rebuild_bytes_per_s_total = r;
     }
-    if let Some(r) = rate(&s.migration_rate, "topology.storage.migration_rate")? {
+    if let Some(r) = opt_rate(&s.migration_rate, "topology.storage.migration_rate")? {
         if s.migration_per_volume.is_some() {
             return Err(bad("topology.storage.migration_rate", "give `migration_rate` or `migration_per_volume`, not both"));
         }
@@ -340,7 +347,20 @@ fn storage(s: &StorageTable, st: &mut StorageConfig) -> Result<(), Bad> {
     if let Some(v) = s.power_cycle {
         st.power_cycle = dur(v, "topology.storage.power_cycle")?;
     }
-    contention_from(s, &mut st.contention)
+    Ok(())
+}
+
+/// An optional size field (`"2 TB"`), parsed.
+fn opt_size(v: &Option<String>, field: &str) -> Result<Option<u64>, Bad> {
+    v.as_deref().map(|t| parse_size(t).map_err(|e| bad(field, e))).transpose()
+}
+
+/// An optional byte-rate field (`"40 MB/s"`), parsed; never zero.
+fn opt_rate(v: &Option<String>, field: &str) -> Result<Option<u64>, Bad> {
+    match v.as_deref().map(|t| parse_byte_rate(t).map_err(|e| bad(field, e))).transpose()? {
+        Some(0) => Err(bad(field, "a rate of zero never completes")),
+        r => Ok(r),
+    }
 }
 
 /// `[topology.ha_pair]`: two heads and their takeover and giveback
@@ -1142,6 +1162,14 @@ fn delay(spec: Option<&TakesSpec>, field: &str) -> Result<Delay, Bad> {
 /// `[expect]`: every expectation names something the file has, and every
 /// bound checks something.
 fn expectations(f: &ScenarioFile, t: &Topology) -> Result<(), Bad> {
+    expected_names(f)?;
+    expected_bounds(&f.expect)?;
+    per_service_and_queue(&f.expect, t)
+}
+
+/// The recovery steps, fault kinds and retry profiles expectations name
+/// exist (and each profile's bound bounds something).
+fn expected_names(f: &ScenarioFile) -> Result<(), Bad> {
     if let Some(step) = &f.expect.no_failover_before {
         if !f.recovery.iter().any(|s| &s.name == step) {
             return Err(bad("expect.no_failover_before", format!("`{step}` is not a recovery step")));
@@ -1161,7 +1189,12 @@ fn expectations(f: &ScenarioFile, t: &Topology) -> Result<(), Bad> {
         }
         some_bound(&Some(b.clone()), &format!("expect.sender_bounces.{name}"))?;
     }
-    let e = &f.expect;
+    Ok(())
+}
+
+/// Every single bound, and every checkpoint of the listed expectations,
+/// bounds something.
+fn expected_bounds(e: &Expect) -> Result<(), Bad> {
     some_bound(&e.lost, "expect.lost")?;
     some_bound(&e.duplicates, "expect.duplicates")?;
     some_bound(&e.client_duplicates, "expect.client_duplicates")?;
@@ -1185,6 +1218,12 @@ fn expectations(f: &ScenarioFile, t: &Topology) -> Result<(), Bad> {
     }
     some_bound(&e.users_full_service_min, "expect.users_full_service_min")?;
     some_bound(&e.queue_peak, "expect.queue_peak")?;
+    Ok(())
+}
+
+/// The per-service expectations name services, the queue expectations
+/// nodes with a mail queue, and each bounds something.
+fn per_service_and_queue(e: &Expect, t: &Topology) -> Result<(), Bad> {
     for (table, keys) in [
         ("service_down", e.service_down.keys().collect::<Vec<_>>()),
         ("failed_share", e.failed_share.keys().collect()),
