@@ -384,8 +384,7 @@ struct Plans<'a> {
 impl Plans<'_> {
     /// The scenario of `plan`.
     fn build(&self, plan: &[usize]) -> Result<Scenario, String> {
-        Scenario::from_file(plan_file(self.base, self.dims, plan), self.path)
-            .map_err(|e| format!("a plan does not build: {e}"))
+        Scenario::from_file(plan_file(self.base, self.dims, plan), self.path).map_err(|e| format!("a plan does not build: {e}"))
     }
 
     /// Confirmation: the best few screened plans (never the file's own) on
