@@ -1,6 +1,7 @@
 //! Coverage marks (`mailsim_models::marks`) over the replays: a sweep of
-//! each replay reaches the marks its postmortem implies (each mark below is
-//! quoted from `OUTAGES.md`'s account of the outage), `mailsim sweep`
+//! each replay reaches the marks its postmortem implies (each test below
+//! quotes the outage's account, from the public postmortem its scenario
+//! file cites), `mailsim sweep`
 //! prints them on a coverage line, and a mark no run reached is named
 //! there as never reached. Marks never enter a verdict: the planted
 //! scenario whose fencing works fails its expectations on its own, and its

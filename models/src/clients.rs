@@ -152,34 +152,41 @@ fn reason(proto: Proto, e: StoreError) -> Reason {
     }
 }
 
+impl Clients {
+    /// Draws the users (each a mailbox and a protocol), registers them with
+    /// the availability figures, and spreads their first checks over one
+    /// check interval.
+    fn start(&mut self, ctx: &mut Ctx<'_, Msg, World>) {
+        let n = self.cfg.users.min(self.cfg.mailboxes);
+        let mut users = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let mailbox = ctx.rng().below(self.cfg.mailboxes as u64) as MailboxId;
+            let proto = match ctx.rng().weighted(&self.cfg.proto_weights) {
+                0 => Proto::Pop,
+                1 => Proto::Imap,
+                _ => Proto::Webmail,
+            };
+            users.push(User { mailbox, proto, epoch: None, pending: 0, waiting: false, timeout: None });
+        }
+        users.sort_by_key(|u| (u.mailbox, u.proto));
+        for (i, u) in users.iter().enumerate() {
+            availability::user(ctx.world, i as u32, u.proto);
+        }
+        self.users = users;
+        // Spread first checks over one interval.
+        for i in 0..self.users.len() {
+            let first = ctx.rng().dur(Dur::ZERO, self.cfg.check_interval);
+            ctx.set(first, ClientTimer::Check { user: i });
+        }
+    }
+}
+
 impl Node<Msg, World> for Clients {
     type Disk = ();
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg, World>, _disk: &mut Disk<()>) {
         match input {
-            Input::Start => {
-                let n = self.cfg.users.min(self.cfg.mailboxes);
-                let mut users = Vec::with_capacity(n as usize);
-                for _ in 0..n {
-                    let mailbox = ctx.rng().below(self.cfg.mailboxes as u64) as MailboxId;
-                    let proto = match ctx.rng().weighted(&self.cfg.proto_weights) {
-                        0 => Proto::Pop,
-                        1 => Proto::Imap,
-                        _ => Proto::Webmail,
-                    };
-                    users.push(User { mailbox, proto, epoch: None, pending: 0, waiting: false, timeout: None });
-                }
-                users.sort_by_key(|u| (u.mailbox, u.proto));
-                for (i, u) in users.iter().enumerate() {
-                    availability::user(ctx.world, i as u32, u.proto);
-                }
-                self.users = users;
-                // Spread first checks over one interval.
-                for i in 0..self.users.len() {
-                    let first = ctx.rng().dur(Dur::ZERO, self.cfg.check_interval);
-                    ctx.set(first, ClientTimer::Check { user: i });
-                }
-            }
+            Input::Start => self.start(ctx),
             Input::Timer { tag, .. } => match Timer::from_tag(tag) {
                 Some(Timer::Client(ClientTimer::Timeout { user: i, generation })) => {
                     let u = &mut self.users[i];
