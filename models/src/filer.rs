@@ -1721,25 +1721,50 @@ impl Filer {
         });
     }
 
+    /// `replace-hardware`: the storage's failed parts replaced (latent
+    /// faults stay), their faults resolved, and a cut replication link up
+    /// again.
+    fn replace_hardware(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
+        let now = ctx.now();
+        self.ctl.storage.replace_hardware(now);
+        self.resolve_hw(ctx, |k| !matches!(k, HwKind::Latent(_)));
+        if let Some(r) = &self.cfg.replication {
+            if self.repl.up != [true, true] {
+                self.repl.up = [true, true];
+                self.repl.reconnected(r, now);
+                for (id, _) in std::mem::take(&mut self.site_faults) {
+                    ctx.fault_resolved(id);
+                }
+                self.write(ctx, disk, Op::Replica(Box::new(self.repl.clone())), Pending::Quiet);
+            }
+        }
+        self.sync(ctx, disk, true);
+        Self::step_done(ctx, from, step);
+    }
+
+    /// `rollback-upgrade`: the broken lock manager back to the old release,
+    /// its fault resolved, and (as configured) a grace period on restart.
+    fn rollback_upgrade(&mut self, ctx: C, disk: D, from: NodeId, step: StepId) {
+        if self.ctl.lock_broken {
+            self.ctl.lock_broken = false;
+            if let Some(id) = self.lock_fault.take() {
+                ctx.fault_resolved(id);
+            }
+            // The rolled-back server restarts its lock manager.
+            if self.cfg.grace_on_restart {
+                self.start_grace(ctx, None);
+            }
+            self.sync(ctx, disk, true);
+        }
+        Self::step_done(ctx, from, step);
+    }
+
+    /// Carries out a recovery step's command, answering the step done or
+    /// failed (a rebuild or a migration answers when it finishes).
     fn command(&mut self, ctx: C, disk: D, from: NodeId, step: StepId, action: Action) {
         let now = ctx.now();
         match action {
-            Action::ReplaceHardware => {
-                self.ctl.storage.replace_hardware(now);
-                self.resolve_hw(ctx, |k| !matches!(k, HwKind::Latent(_)));
-                if let Some(r) = &self.cfg.replication {
-                    if self.repl.up != [true, true] {
-                        self.repl.up = [true, true];
-                        self.repl.reconnected(r, now);
-                        for (id, _) in std::mem::take(&mut self.site_faults) {
-                            ctx.fault_resolved(id);
-                        }
-                        self.write(ctx, disk, Op::Replica(Box::new(self.repl.clone())), Pending::Quiet);
-                    }
-                }
-                self.sync(ctx, disk, true);
-                Self::step_done(ctx, from, step);
-            }
+            Action::ReplaceHardware => self.replace_hardware(ctx, disk, from, step),
             Action::FixRedundancy => {
                 self.ctl.storage.fix_redundancy(now);
                 self.resolve_hw(ctx, |k| matches!(k, HwKind::Path(_)));
@@ -1769,20 +1794,7 @@ impl Filer {
                 }
                 Err(reason) => Self::step_failed(ctx, from, step, reason),
             },
-            Action::RollbackUpgrade => {
-                if self.ctl.lock_broken {
-                    self.ctl.lock_broken = false;
-                    if let Some(id) = self.lock_fault.take() {
-                        ctx.fault_resolved(id);
-                    }
-                    // The rolled-back server restarts its lock manager.
-                    if self.cfg.grace_on_restart {
-                        self.start_grace(ctx, None);
-                    }
-                    self.sync(ctx, disk, true);
-                }
-                Self::step_done(ctx, from, step);
-            }
+            Action::RollbackUpgrade => self.rollback_upgrade(ctx, disk, from, step),
             Action::Giveback => match self.ctl.storage.giveback(now) {
                 Ok(_) => {
                     self.sync(ctx, disk, true);

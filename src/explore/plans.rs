@@ -52,7 +52,7 @@ use super::search::harm_score;
 use crate::compare::{bootstrap_ci, compare_keeping, Change, Comparison};
 use crate::pool::map_jobs;
 use crate::run::run;
-use crate::scenario::{FenceLevel, Scenario, ScenarioFile};
+use crate::scenario::{FenceLevel, Scenario, ScenarioFile, StepEntry};
 use crate::units::HumanDuration;
 use mailsim_models::storage::{RebuildRule, StorageConfig};
 use mailsim_sim::Stream;
@@ -130,54 +130,74 @@ pub struct Dimension {
 /// The choices of `file`'s recovery plan and topology (see the module doc).
 pub fn dimensions(file: &ScenarioFile) -> Vec<Dimension> {
     let mut dims = Vec::new();
-    let mut has_rebuild = false;
     for (i, s) in file.recovery.iter().enumerate() {
-        let step = format!("step `{}`", s.name);
-        match s.action.as_str() {
-            "start-rebuild" => {
-                has_rebuild = true;
-                let rule = s.order.as_deref().unwrap_or("index");
-                let named = s.order_first.as_ref().is_some_and(|f| !f.is_empty());
-                let mut options = vec![(format!("{} (the file's)", rebuild_words(s.parallel, rule, named)), Patch::Keep)];
-                if !s.parallel {
-                    options.push(("parallel".into(), Patch::Rebuild(i, true, "index")));
-                }
-                let groups = file.topology.storage.groups.unwrap_or(StorageConfig::default().groups);
-                for order in SEARCHED_ORDERS {
-                    // Index order is "serial" after a parallel file; every
-                    // other serial order needs two groups to differ.
-                    let offered =
-                        if order == "index" { s.parallel || named } else { groups >= 2 && (s.parallel || named || order != rule) };
-                    if offered {
-                        options.push((rebuild_words(false, order, false), Patch::Rebuild(i, false, order)));
-                    }
-                }
-                dims.push(Dimension { what: format!("rebuild order ({step})"), options });
+        dims.extend(step_dimensions(file, i, s));
+    }
+    dims.extend(staffing_dimensions(file));
+    dims.extend(fencing_dimension(file));
+    if file.recovery.iter().any(|s| s.action == "start-rebuild") {
+        dims.push(priority_dimension(file));
+    }
+    dims
+}
+
+/// The choices of recovery step `i`: its rebuild order, when it enables
+/// temporary stores or its delay, then its working hours.
+fn step_dimensions(file: &ScenarioFile, i: usize, s: &StepEntry) -> Vec<Dimension> {
+    let mut dims = Vec::new();
+    let step = format!("step `{}`", s.name);
+    match s.action.as_str() {
+        "start-rebuild" => dims.push(rebuild_dimension(file, i, s, &step)),
+        "enable-temp-stores" if !s.after_alert => {
+            let mut options = vec![(format!("{} (the file's)", trigger(s)), Patch::Keep)];
+            if s.after.is_some() && s.delay.is_some_and(|d| d.micros() > 0) {
+                options.push((format!("at once after `{}`", s.after.as_deref().unwrap_or("")), Patch::Delay(i, HumanDuration(0))));
             }
-            "enable-temp-stores" if !s.after_alert => {
-                let mut options = vec![(format!("{} (the file's)", trigger(s)), Patch::Keep)];
-                if s.after.is_some() && s.delay.is_some_and(|d| d.micros() > 0) {
-                    options.push((format!("at once after `{}`", s.after.as_deref().unwrap_or("")), Patch::Delay(i, HumanDuration(0))));
-                }
-                options.push(("as soon as the alert is noticed".into(), Patch::AfterAlert(i)));
-                dims.push(Dimension { what: format!("when to enable temporary stores ({step})"), options });
-            }
-            _ if s.after.is_some() && s.delay.is_some_and(|d| d.micros() > 0) => dims.push(Dimension {
-                what: format!("delay ({step})"),
-                options: vec![
-                    (format!("{} (the file's)", trigger(s)), Patch::Keep),
-                    (format!("at once after `{}`", s.after.as_deref().unwrap_or("")), Patch::Delay(i, HumanDuration(0))),
-                ],
-            }),
-            _ => {}
+            options.push(("as soon as the alert is noticed".into(), Patch::AfterAlert(i)));
+            dims.push(Dimension { what: format!("when to enable temporary stores ({step})"), options });
         }
-        if s.hours.as_deref() == Some("business") {
-            dims.push(Dimension {
-                what: format!("working hours ({step})"),
-                options: vec![("business (the file's)".into(), Patch::Keep), ("always".into(), Patch::StepHours(i, "always".into()))],
-            });
+        _ if s.after.is_some() && s.delay.is_some_and(|d| d.micros() > 0) => dims.push(Dimension {
+            what: format!("delay ({step})"),
+            options: vec![
+                (format!("{} (the file's)", trigger(s)), Patch::Keep),
+                (format!("at once after `{}`", s.after.as_deref().unwrap_or("")), Patch::Delay(i, HumanDuration(0))),
+            ],
+        }),
+        _ => {}
+    }
+    if s.hours.as_deref() == Some("business") {
+        dims.push(Dimension {
+            what: format!("working hours ({step})"),
+            options: vec![("business (the file's)".into(), Patch::Keep), ("always".into(), Patch::StepHours(i, "always".into()))],
+        });
+    }
+    dims
+}
+
+/// A `start-rebuild` step's order: the file's, parallel, and each searched
+/// serial order that differs from it.
+fn rebuild_dimension(file: &ScenarioFile, i: usize, s: &StepEntry, step: &str) -> Dimension {
+    let rule = s.order.as_deref().unwrap_or("index");
+    let named = s.order_first.as_ref().is_some_and(|f| !f.is_empty());
+    let mut options = vec![(format!("{} (the file's)", rebuild_words(s.parallel, rule, named)), Patch::Keep)];
+    if !s.parallel {
+        options.push(("parallel".into(), Patch::Rebuild(i, true, "index")));
+    }
+    let groups = file.topology.storage.groups.unwrap_or(StorageConfig::default().groups);
+    for order in SEARCHED_ORDERS {
+        // Index order is "serial" after a parallel file; every other serial
+        // order needs two groups to differ.
+        let offered = if order == "index" { s.parallel || named } else { groups >= 2 && (s.parallel || named || order != rule) };
+        if offered {
+            options.push((rebuild_words(false, order, false), Patch::Rebuild(i, false, order)));
         }
     }
+    Dimension { what: format!("rebuild order ({step})"), options }
+}
+
+/// Staffing: each role not staffed around the clock, and the holidays.
+fn staffing_dimensions(file: &ScenarioFile) -> Vec<Dimension> {
+    let mut dims = Vec::new();
     for (i, r) in file.topology.operators.roles.iter().enumerate() {
         let h = r.hours.as_deref().unwrap_or("24x7");
         if h != "24x7" {
@@ -193,29 +213,32 @@ pub fn dimensions(file: &ScenarioFile) -> Vec<Dimension> {
             options: vec![("holiday cover (the file's)".into(), Patch::Keep), ("staffed as working days".into(), Patch::StaffHolidays)],
         });
     }
-    if let Some(c) = &file.topology.cluster {
-        if c.fencing.len() == 1 {
-            let name = if c.fencing[0].level == "pdu" { "pdu-2" } else { "pdu" };
-            dims.push(Dimension {
-                what: "fencing levels".into(),
-                options: vec![
-                    (format!("`{}` only (the file's)", c.fencing[0].level), Patch::Keep),
-                    (format!("a second level `{name}` that works"), Patch::AddFenceLevel(name.into())),
-                ],
-            });
-        }
-    }
-    if has_rebuild {
-        let now = file.topology.storage.rebuild_priority.clone().unwrap_or_else(|| "medium".into());
-        let mut options = vec![(format!("{now} (the file's)"), Patch::Keep)];
-        for p in ["low", "medium", "high"] {
-            if p != now {
-                options.push((p.into(), Patch::RebuildPriority(p.into())));
-            }
-        }
-        dims.push(Dimension { what: "rebuild priority".into(), options });
-    }
     dims
+}
+
+/// A cluster with one fencing level: a second level that works.
+fn fencing_dimension(file: &ScenarioFile) -> Option<Dimension> {
+    let c = file.topology.cluster.as_ref().filter(|c| c.fencing.len() == 1)?;
+    let name = if c.fencing[0].level == "pdu" { "pdu-2" } else { "pdu" };
+    Some(Dimension {
+        what: "fencing levels".into(),
+        options: vec![
+            (format!("`{}` only (the file's)", c.fencing[0].level), Patch::Keep),
+            (format!("a second level `{name}` that works"), Patch::AddFenceLevel(name.into())),
+        ],
+    })
+}
+
+/// The rebuild's priority against the clients: the file's and the others.
+fn priority_dimension(file: &ScenarioFile) -> Dimension {
+    let now = file.topology.storage.rebuild_priority.clone().unwrap_or_else(|| "medium".into());
+    let mut options = vec![(format!("{now} (the file's)"), Patch::Keep)];
+    for p in ["low", "medium", "high"] {
+        if p != now {
+            options.push((p.into(), Patch::RebuildPriority(p.into())));
+        }
+    }
+    Dimension { what: "rebuild priority".into(), options }
 }
 
 /// The serial rebuild orders searched (see the module doc for why not

@@ -942,6 +942,27 @@ fn random_fault(i: usize, r: &RandomFaultEntry) -> Result<RandomFaultSpec, Bad> 
 /// (a step triggers `after` an earlier one).
 fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> Result<StepSpec, Bad> {
     let field = |k: &str| format!("recovery[{i}].{k}");
+    step_fields_apply(i, s, plan, t, &field)?;
+    let action = step_action(s, &field, t)?;
+    let trigger = step_trigger(i, s, plan, &field)?;
+    if t.node(&s.target).is_none() {
+        return Err(bad(field("target"), format!("`{}` names no node of this topology (nodes: {})", s.target, t.node_names().join(", "))));
+    }
+    let takes = step_takes(s, &field)?;
+    let role = step_role(s, t, &field)?;
+    let hours = match s.hours.as_deref() {
+        // A role's work follows its hours.
+        None => role.map_or(WorkingHours::Always, |r| r.availability.hours()),
+        Some("always") => WorkingHours::Always,
+        Some("business") => WorkingHours::Business,
+        Some(other) => return Err(bad(field("hours"), format!("unknown working hours `{other}` (always, business)"))),
+    };
+    let window_hour = step_window(s, &field)?;
+    Ok(StepSpec { takes, hours, role: role.map(|r| r.name.clone()), window_hour, ..StepSpec::new(&s.name, &s.target, action, trigger) })
+}
+
+/// A step's name is its own, and each field it sets applies to its action.
+fn step_fields_apply(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology, field: &dyn Fn(&str) -> String) -> Result<(), Bad> {
     if plan[..i].iter().any(|p| p.name == s.name) {
         return Err(bad(field("name"), format!("step name `{}` used twice", s.name)));
     }
@@ -976,13 +997,12 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
             ));
         }
     }
-    let action = step_action(s, &field, t)?;
-    let trigger = step_trigger(i, s, plan, &field)?;
-    if t.node(&s.target).is_none() {
-        return Err(bad(field("target"), format!("`{}` names no node of this topology (nodes: {})", s.target, t.node_names().join(", "))));
-    }
-    let takes = step_takes(s, &field)?;
-    let role = match &s.role {
+    Ok(())
+}
+
+/// The operator role a step names, if any (it must be declared).
+fn step_role<'t>(s: &StepEntry, t: &'t Topology, field: &dyn Fn(&str) -> String) -> Result<Option<&'t Role>, Bad> {
+    Ok(match &s.role {
         None => None,
         Some(name) => match t.ops.roles.iter().find(|r| &r.name == name) {
             Some(r) => Some(r),
@@ -996,15 +1016,12 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
                 return Err(bad(field("role"), format!("`{name}` is not a role ({list})")));
             }
         },
-    };
-    let hours = match s.hours.as_deref() {
-        // A role's work follows its hours.
-        None => role.map_or(WorkingHours::Always, |r| r.availability.hours()),
-        Some("always") => WorkingHours::Always,
-        Some("business") => WorkingHours::Business,
-        Some(other) => return Err(bad(field("hours"), format!("unknown working hours `{other}` (always, business)"))),
-    };
-    let window_hour = match &s.window {
+    })
+}
+
+/// The hour of the change window a step waits for (`"23:00"`), if any.
+fn step_window(s: &StepEntry, field: &dyn Fn(&str) -> String) -> Result<Option<u32>, Bad> {
+    Ok(match &s.window {
         None => None,
         Some(w) => Some(
             match w.trim().split_once(':') {
@@ -1013,8 +1030,7 @@ fn recovery_step(i: usize, s: &StepEntry, plan: &[StepEntry], t: &Topology) -> R
             }
             .ok_or_else(|| bad(field("window"), format!("`{w}`: expected a time on the hour, such as \"23:00\"")))?,
         ),
-    };
-    Ok(StepSpec { takes, hours, role: role.map(|r| r.name.clone()), window_hour, ..StepSpec::new(&s.name, &s.target, action, trigger) })
+    })
 }
 
 /// A recovery step's `action` with the fields that action needs.
