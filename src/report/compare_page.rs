@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::data::{percentile, sample, Clock, Series};
+use super::data::{percentile, sample, BandPoint, Clock, Series};
 use super::{esc, figure, page, plot, table, write_page, COMPARE_PAGE};
 use crate::compare::{compare_keeping, finish_cmd, Change, CompareArgs, Comparison};
 use crate::note;
@@ -87,7 +87,7 @@ fn band(name: &str, color: usize, runs: &[&[f64]], end_s: u64) -> Series {
         v.sort_by(f64::total_cmp);
         let t = end_s as f64 * i as f64 / (GRID - 1) as f64;
         points.push((t, percentile(&v, 50.0)));
-        band.push((t, percentile(&v, 10.0), percentile(&v, 90.0)));
+        band.push(BandPoint { x: t, low: percentile(&v, 10.0), high: percentile(&v, 90.0) });
     }
     Series { name: name.to_string(), color: Some(color), points, band }
 }

@@ -68,7 +68,7 @@ impl Clock {
 }
 
 /// One curve: (x, y) points in the plot's units; a comparison's curve also
-/// has a band (x, low, high).
+/// has a band.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Series {
     pub name: String,
@@ -76,8 +76,20 @@ pub struct Series {
     pub color: Option<usize>,
     pub points: Vec<(f64, f64)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub band: Vec<(f64, f64, f64)>,
+    pub band: Vec<BandPoint>,
 }
+
+/// A band's extent at one x (serialized as `[x, low, high]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BandPoint {
+    /// The x value, in the plot's units (seconds on a time axis).
+    pub x: f64,
+    /// The band's lower edge (a comparison: the 10th percentile over seeds).
+    pub low: f64,
+    /// The band's upper edge (a comparison: the 90th percentile).
+    pub high: f64,
+}
+serde_as_tuple!(BandPoint { x: f64, low: f64, high: f64 });
 
 /// One row of the timeline band.
 #[derive(Clone, Debug, Serialize)]

@@ -701,8 +701,8 @@ fn bands_at(clock: &Clock, end_s: u64, y_desc: &str, y_max: f64, series: &[Serie
         for (i, s) in series.iter().enumerate() {
             let c = color(s.color.unwrap_or(i));
             if !s.band.is_empty() {
-                let mut poly: Vec<(f64, f64)> = s.band.iter().map(|&(t, lo, _)| (t / 3600.0, lo)).collect();
-                poly.extend(s.band.iter().rev().map(|&(t, _, hi)| (t / 3600.0, hi)));
+                let mut poly: Vec<(f64, f64)> = s.band.iter().map(|b| (b.x / 3600.0, b.low)).collect();
+                poly.extend(s.band.iter().rev().map(|b| (b.x / 3600.0, b.high)));
                 chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled()))).map_err(err)?;
             }
             let pts: Vec<(f64, f64)> = s.points.iter().map(|&(t, y)| (t / 3600.0, y)).collect();
